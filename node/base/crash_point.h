@@ -1,0 +1,15 @@
+// Named crash points for durability tests, in the spirit of RocksDB's sync points: when the
+// environment variable PMDB_CRASH_AT equals the point's name, the process kills itself with
+// SIGKILL right there, as a power cut or `kill -9` would. Costs one cached getenv otherwise.
+#ifndef PMDB_NODE_BASE_CRASH_POINT_H_
+#define PMDB_NODE_BASE_CRASH_POINT_H_
+
+#include <string_view>
+
+namespace pmdb {
+
+void CrashPoint(std::string_view name);
+
+}  // namespace pmdb
+
+#endif  // PMDB_NODE_BASE_CRASH_POINT_H_

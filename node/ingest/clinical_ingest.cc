@@ -1,0 +1,224 @@
+#include "node/ingest/clinical_ingest.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "absl/status/status.h"
+#include "node/base/crash_point.h"
+#include "node/base/strings.h"
+#include "node/ingest/phenopacket_reader.h"
+#include "node/ingest/subjects.h"
+#include "node/storage/keys.h"
+#include "query/catalog.h"
+#include "query/codes.h"
+#include "query/parser.h"
+
+namespace pmdb::ingest {
+namespace {
+
+namespace keys = storage::keys;
+
+struct Clinical {
+  std::string location;
+  v1::IndividualRecord fields;  // everything but subject id, datasets and clinical keys
+  std::vector<std::string> keys;
+};
+
+int64_t YearsBetween(int64_t from_seconds, int64_t to_seconds) {
+  return (to_seconds - from_seconds) / static_cast<int64_t>(365.2425 * 24 * 3600);
+}
+
+// Turns one phenopacket into the record fields and index keys it implies.
+absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* ontology,
+                                   std::map<std::string, uint64_t>& notes) {
+  const v1::Phenopacket& p = in.packet;
+  Clinical c;
+  c.location = in.location;
+  v1::IndividualRecord& r = c.fields;
+  auto fail = [&](std::string_view field, std::string_view why) {
+    return absl::InvalidArgumentError(StrCat(in.location, ": ", field, ": ", why));
+  };
+  if (p.subject().id().empty()) return fail("subject.id", "missing; every phenopacket needs one");
+
+  r.set_sex(p.subject().sex());
+  c.keys.push_back(keys::Sex(query::SexCode(p.subject().sex())[0]));
+
+  const auto& last = p.subject().time_at_last_encounter();
+  if (last.has_age() && !last.age().iso8601duration().empty()) {
+    auto years = query::YearsInDuration(last.age().iso8601duration());
+    if (!years.ok()) {
+      return fail("subject.timeAtLastEncounter.age.iso8601duration",
+                  std::string(years.status().message()));
+    }
+    r.set_age_years(*years);
+  } else if (p.subject().has_date_of_birth()) {
+    int64_t born = p.subject().date_of_birth().seconds();
+    int64_t at = p.meta_data().has_created() ? p.meta_data().created().seconds()
+                                             : static_cast<int64_t>(std::time(nullptr));
+    int64_t years = YearsBetween(born, at);
+    if (years < 0 || years > query::kMaxAge) {
+      return fail("subject.dateOfBirth", "gives an age outside 0-150 years");
+    }
+    r.set_age_years(static_cast<uint32_t>(years));
+    ++notes["ages computed from dateOfBirth"];
+  }
+  if (r.has_age_years()) {
+    c.keys.push_back(keys::AgeYear(r.age_years()));
+    c.keys.push_back(keys::AgeBand(query::AgeBandStart(r.age_years())));
+  }
+
+  for (int i = 0; i < p.phenotypic_features_size(); ++i) {
+    const auto& f = p.phenotypic_features(i);
+    std::string field = StrCat("phenotypicFeatures[", i, "].type.id");
+    auto id = query::NormalizeHpo(f.type().id());
+    if (!id.ok()) return fail(field, std::string(id.status().message()));
+    std::string term = *id;
+    std::vector<std::string> closure = {term};
+    if (ontology != nullptr) {
+      query::Ontology::Resolution res = ontology->Resolve(term);
+      if (res.term.has_value()) {
+        if (res.match != query::Ontology::Match::kExact) ++notes["HPO ids mapped to current terms"];
+        term = ontology->term(*res.term).id;
+        closure.clear();
+        for (uint32_t t : ontology->AncestorsInclusive(*res.term)) {
+          closure.push_back(ontology->term(t).id);
+        }
+      } else {
+        ++notes["HPO ids not in the ontology (indexed as given)"];
+      }
+    }
+    if (f.excluded()) {
+      r.add_excluded_phenotypes(term);
+      c.keys.push_back(keys::ExcludedPhenotype(term));
+    } else {
+      r.add_phenotypes(term);
+      for (const std::string& t : closure) c.keys.push_back(keys::Phenotype(t));
+    }
+  }
+
+  for (int i = 0; i < p.diseases_size(); ++i) {
+    const auto& d = p.diseases(i);
+    if (d.excluded()) continue;
+    const std::string& id = d.term().id();
+    std::string upper = ToUpper(id);
+    if (!(upper.starts_with("ICD10") || upper.starts_with("ICD-10"))) {
+      r.add_other_diseases(id);
+      ++notes["diseases not coded in ICD-10 (kept, not indexed)"];
+      continue;
+    }
+    auto code = query::NormalizeIcd10(id);
+    if (!code.ok()) {
+      return fail(StrCat("diseases[", i, "].term.id"), std::string(code.status().message()));
+    }
+    r.add_diagnoses(*code);
+    for (const std::string& prefix : query::Icd10Prefixes(*code)) {
+      c.keys.push_back(keys::Diagnosis(prefix));
+    }
+  }
+
+  for (int i = 0; i < p.medical_actions_size(); ++i) {
+    const auto& a = p.medical_actions(i);
+    if (!a.has_treatment()) continue;
+    const std::string& id = a.treatment().agent().id();
+    if (!ToUpper(id).starts_with("ATC:")) {
+      ++notes["treatments not coded in ATC (not indexed)"];
+      continue;
+    }
+    auto code = query::NormalizeAtc(id);
+    if (!code.ok()) {
+      return fail(StrCat("medicalActions[", i, "].treatment.agent.id"),
+                  std::string(code.status().message()));
+    }
+    r.add_treatments(*code);
+    for (const std::string& level : query::AtcLevels(*code)) {
+      c.keys.push_back(keys::Treatment(level));
+    }
+  }
+  r.set_biosample_count(p.biosamples_size());
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const std::string& path,
+                                                 const ProgressFn& progress) {
+  auto started = std::chrono::steady_clock::now();
+  IngestSummary summary;
+  summary.kind = "phenopackets";
+  summary.source = path;
+
+  auto lock = store.WriteLock();
+  auto view = store.Snapshot();
+  auto catalog = query::Catalog::Load(*view);
+  if (!catalog.ok()) return catalog.status();
+  const query::Ontology* ontology = (*catalog)->ontology();
+
+  std::map<std::string, Clinical> latest;  // subject id -> newest packet
+  bool any_hpo = false;
+  std::map<std::string, uint64_t> unknown;
+  absl::Status read = ReadPhenopackets(
+      path,
+      [&](ReadPacket&& packet) -> absl::Status {
+        ++summary.records_read;
+        any_hpo |= packet.packet.phenotypic_features_size() > 0;
+        auto clinical = Interpret(packet, ontology, summary.notes);
+        if (!clinical.ok()) return clinical.status();
+        auto [it, inserted] = latest.insert_or_assign(packet.packet.subject().id(),
+                                                      std::move(*clinical));
+        if (!inserted) ++summary.notes["phenopackets replaced by a later one of the same subject"];
+        if (progress && summary.records_read % 1000 == 0) {
+          progress({0, 0, summary.records_read});
+        }
+        return absl::OkStatus();
+      },
+      &unknown);
+  if (!read.ok()) return read;
+  if (any_hpo && ontology == nullptr) {
+    return absl::FailedPreconditionError(
+        StrCat(path, ": the phenopackets carry HPO phenotypes but the store has no ontology; "
+                     "give --hpo PATH (it is remembered)"));
+  }
+  for (const auto& [field, n] : unknown) {
+    summary.notes[StrCat("unknown field ", field, " (ignored)")] = n;
+  }
+
+  auto registry = SubjectRegistry::Load(*view);
+  if (!registry.ok()) return registry.status();
+  BitAccumulator bits;
+  for (auto& [subject_id, clinical] : latest) {
+    auto subject = registry->Resolve(subject_id);
+    if (!subject.ok()) return subject.status();
+    if (*subject == nullptr) {
+      ++summary.skipped["phenopackets of subjects who opted out"];
+      continue;
+    }
+    v1::IndividualRecord& record = (*subject)->record;
+    v1::IndividualRecord merged = clinical.fields;
+    merged.set_subject_id(record.subject_id());
+    *merged.mutable_datasets() = record.datasets();
+    *merged.mutable_clinical_keys() = record.clinical_keys();
+    merged.set_has_clinical_record(true);
+    record = std::move(merged);
+    SetClinicalKeys(**subject, clinical.keys, bits);
+  }
+  summary.individuals_new = registry->new_count();
+  summary.individuals_updated = registry->touched_count() - registry->new_count();
+
+  storage::WriteBatch batch = store.NewBatch();
+  registry->Finish(batch, bits);
+  bits.Finish(batch);
+  summary.batch_bytes = batch.ByteSize();
+  CrashPoint("ingest.before_commit");
+  absl::Status written = store.Write(batch);
+  if (!written.ok()) return written;
+  CrashPoint("ingest.after_commit");
+  summary.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace pmdb::ingest

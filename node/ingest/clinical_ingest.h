@@ -1,0 +1,23 @@
+// Ingest of clinical records from Phenopacket v2 JSON: sex, age at last encounter, observed and
+// excluded HPO phenotypes, ICD-10 diagnoses, ATC treatments, biosample counts.
+//
+// Each subject's clinical part is replaced by the newest phenopacket (the last one read wins
+// within one ingest). Observed phenotypes are indexed with their ontology ancestors, so hpo(X)
+// is one lookup. All packets of one call are one write batch: all or nothing.
+#ifndef PMDB_NODE_INGEST_CLINICAL_INGEST_H_
+#define PMDB_NODE_INGEST_CLINICAL_INGEST_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "node/ingest/summary.h"
+#include "node/storage/store.h"
+
+namespace pmdb::ingest {
+
+absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const std::string& path,
+                                                 const ProgressFn& progress = nullptr);
+
+}  // namespace pmdb::ingest
+
+#endif  // PMDB_NODE_INGEST_CLINICAL_INGEST_H_

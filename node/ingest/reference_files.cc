@@ -1,0 +1,43 @@
+#include "node/ingest/reference_files.h"
+
+#include <filesystem>
+
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
+#include "query/codes.h"
+#include "query/gene_table.h"
+#include "query/ontology.h"
+
+namespace pmdb::ingest {
+
+namespace keys = storage::keys;
+
+absl::Status RememberReferenceFiles(storage::Store& store, const ReferenceFiles& files) {
+  if (files.hpo_path.empty() && files.gene_specs.empty()) return absl::OkStatus();
+  storage::WriteBatch batch = store.NewBatch();
+  std::error_code ec;
+  if (!files.hpo_path.empty()) {
+    auto ontology = query::Ontology::LoadObo(files.hpo_path);
+    if (!ontology.ok()) return ontology.status();
+    std::string absolute = std::filesystem::absolute(files.hpo_path, ec).string();
+    batch.Put(storage::Family::kMeta, keys::kMetaHpoPath, absolute);
+  }
+  for (const std::string& spec : files.gene_specs) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          StrCat("--genes takes ASSEMBLY=PATH (e.g. GRCh38=genes_grch38.tsv), not '", spec, "'"));
+    }
+    auto assembly = query::NormalizeAssembly(spec.substr(0, eq));
+    if (!assembly.ok()) return assembly.status();
+    std::string path = spec.substr(eq + 1);
+    auto table = query::GeneTable::Load(path);
+    if (!table.ok()) return table.status();
+    batch.Put(storage::Family::kMeta, keys::MetaGeneTable(*assembly),
+              std::filesystem::absolute(path, ec).string());
+  }
+  auto lock = store.WriteLock();
+  return store.Write(batch);
+}
+
+}  // namespace pmdb::ingest

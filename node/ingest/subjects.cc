@@ -1,0 +1,129 @@
+#include "node/ingest/subjects.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/status/status.h"
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
+
+namespace pmdb::ingest {
+
+namespace keys = storage::keys;
+
+void BitAccumulator::Finish(storage::WriteBatch& batch) {
+  for (auto& [key, bits] : removes_) {
+    bits.Optimize();
+    batch.RemoveBits(key, bits);
+  }
+  for (auto& [key, bits] : adds_) {
+    bits.Optimize();
+    batch.AddBits(key, bits);
+  }
+  adds_.clear();
+  removes_.clear();
+}
+
+absl::StatusOr<SubjectRegistry> SubjectRegistry::Load(const storage::ReadView& view) {
+  auto next = view.Get(storage::Family::kMeta, keys::kMetaNextOrdinal);
+  if (!next.ok()) return next.status();
+  uint32_t value = 0;
+  if (next->has_value()) {
+    if ((*next)->size() != 4) return absl::DataLossError("the store's next ordinal is corrupt");
+    value = keys::ReadBE32(**next);
+  }
+  return SubjectRegistry(view, value);
+}
+
+absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_view subject_id) {
+  if (subject_id.empty()) return absl::InvalidArgumentError("empty subject id");
+  auto it = subjects_.find(subject_id);
+  if (it != subjects_.end()) return &it->second;
+
+  auto opted_out = view_->Get(storage::Family::kIndividuals, keys::OptOut(subject_id));
+  if (!opted_out.ok()) return opted_out.status();
+  Subject subject;
+  if (opted_out->has_value()) {
+    v1::OptOut record;
+    if (!record.ParseFromString(**opted_out)) return absl::DataLossError("an opt-out is corrupt");
+    bool all = true;
+    for (const std::string& p : AllPurposes()) {
+      bool has = std::find(record.purposes().begin(), record.purposes().end(), p) !=
+                 record.purposes().end();
+      all &= has;
+      if (has) subject.withheld.push_back(p);
+    }
+    if (all) return nullptr;
+  }
+  auto ordinal = view_->Get(storage::Family::kIndividuals, keys::SubjectIndex(subject_id));
+  if (!ordinal.ok()) return ordinal.status();
+  if (ordinal->has_value()) {
+    if ((*ordinal)->size() != 4) return absl::DataLossError("a subject index entry is corrupt");
+    subject.ordinal = keys::ReadBE32(**ordinal);
+    auto record = view_->Get(storage::Family::kIndividuals, keys::Individual(subject.ordinal));
+    if (!record.ok()) return record.status();
+    if (!record->has_value() || !subject.record.ParseFromString(**record)) {
+      return absl::DataLossError("an individual record is missing or corrupt");
+    }
+  } else {
+    if (next_ == UINT32_MAX) {
+      return absl::ResourceExhaustedError("the store holds the maximum of 2^32-1 individuals");
+    }
+    subject.ordinal = next_++;
+    subject.is_new = true;
+    subject.record.set_subject_id(std::string(subject_id));
+    subject.record.add_clinical_keys(keys::Sex('U'));
+  }
+  auto [pos, inserted] = subjects_.emplace(std::string(subject_id), std::move(subject));
+  return &pos->second;
+}
+
+void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
+  for (const auto& [id, s] : subjects_) {
+    batch.Put(storage::Family::kIndividuals, keys::Individual(s.ordinal),
+              s.record.SerializeAsString());
+    if (!s.is_new) continue;
+    std::string ordinal;
+    keys::AppendBE32(&ordinal, s.ordinal);
+    batch.Put(storage::Family::kIndividuals, keys::SubjectIndex(id), ordinal);
+    bits.Add(std::string(keys::kAllIndividuals), s.ordinal);
+    for (const std::string& p : AllPurposes()) {
+      if (std::find(s.withheld.begin(), s.withheld.end(), p) == s.withheld.end()) {
+        bits.Add(keys::Consent(p), s.ordinal);
+      }
+    }
+    const auto& ck = s.record.clinical_keys();
+    if (std::find(ck.begin(), ck.end(), keys::Sex('U')) != ck.end()) {
+      bits.Add(keys::Sex('U'), s.ordinal);
+    }
+  }
+  std::string next;
+  keys::AppendBE32(&next, next_);
+  batch.Put(storage::Family::kMeta, keys::kMetaNextOrdinal, next);
+}
+
+uint64_t SubjectRegistry::new_count() const {
+  uint64_t n = 0;
+  for (const auto& [id, s] : subjects_) n += s.is_new;
+  return n;
+}
+
+void SetClinicalKeys(SubjectRegistry::Subject& subject, const std::vector<std::string>& new_keys,
+                     BitAccumulator& bits) {
+  std::set<std::string> old_set(subject.record.clinical_keys().begin(),
+                                subject.record.clinical_keys().end());
+  std::set<std::string> new_set(new_keys.begin(), new_keys.end());
+  // A new subject's sex "unknown" bit is added in Finish(); treat it as present already.
+  for (const std::string& k : old_set) {
+    if (!new_set.contains(k) && !(subject.is_new && k == keys::Sex('U'))) {
+      bits.Remove(k, subject.ordinal);
+    }
+  }
+  for (const std::string& k : new_set) {
+    if (!old_set.contains(k)) bits.Add(k, subject.ordinal);
+  }
+  subject.record.clear_clinical_keys();
+  for (const std::string& k : new_set) subject.record.add_clinical_keys(k);
+}
+
+}  // namespace pmdb::ingest

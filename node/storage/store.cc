@@ -1,0 +1,300 @@
+#include "node/storage/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <charconv>
+#include <filesystem>
+
+#include "node/base/strings.h"
+#include "node/storage/bitmap_merge_operator.h"
+#include "node/storage/keys.h"
+#include "node/storage/rocksdb_status.h"
+
+namespace pmdb::storage {
+namespace {
+
+constexpr std::array<const char*, 6> kFamilyNames = {"meta",     "individuals", "variants",
+                                                      "bitmaps",  "audit",       "contact"};
+constexpr size_t kFamilyCount = kFamilyNames.size();
+
+size_t Index(Family f) { return static_cast<size_t>(f); }
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+using Handles = std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount>;
+
+class SnapshotView : public ReadView {
+ public:
+  SnapshotView(rocksdb::DB* db, const Handles* handles)
+      : db_(db), handles_(handles), snapshot_(db->GetSnapshot()) {
+    options_.snapshot = snapshot_;
+  }
+  ~SnapshotView() override { db_->ReleaseSnapshot(snapshot_); }
+
+  absl::StatusOr<std::optional<std::string>> Get(Family family,
+                                                  std::string_view key) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(options_, (*handles_)[Index(family)], ToSlice(key), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return FromRocksDb(s, "reading the store");
+    return value;
+  }
+
+  absl::Status Scan(Family family, std::string_view begin, std::string_view end,
+                    const ScanFn& fn) const override {
+    rocksdb::ReadOptions options = options_;
+    rocksdb::Slice upper = ToSlice(end);
+    if (!end.empty()) options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, (*handles_)[Index(family)]));
+    for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+      if (!fn(std::string_view(it->key().data(), it->key().size()),
+              std::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    return FromRocksDb(it->status(), "scanning the store");
+  }
+
+  absl::StatusOr<Bitmap> GetBitmap(std::string_view key) const override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status s =
+        db_->Get(options_, (*handles_)[Index(Family::kBitmaps)], ToSlice(key), &value);
+    if (s.IsNotFound()) return Bitmap();
+    if (!s.ok()) return FromRocksDb(s, "reading a bitmap");
+    return Bitmap::Deserialize(std::string_view(value.data(), value.size()));
+  }
+
+  absl::StatusOr<std::vector<Bitmap>> GetBitmaps(
+      std::span<const std::string> keys) const override {
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(keys.size());
+    for (const std::string& k : keys) slices.push_back(ToSlice(k));
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(options_, (*handles_)[Index(Family::kBitmaps)], slices.size(), slices.data(),
+                  values.data(), statuses.data());
+    std::vector<Bitmap> out;
+    out.reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) {
+        out.emplace_back();
+        continue;
+      }
+      if (!statuses[i].ok()) return FromRocksDb(statuses[i], "reading bitmaps");
+      auto bits = Bitmap::Deserialize(std::string_view(values[i].data(), values[i].size()));
+      if (!bits.ok()) return bits.status();
+      out.push_back(std::move(*bits));
+    }
+    return out;
+  }
+
+ private:
+  rocksdb::DB* db_;
+  const Handles* handles_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+};
+
+rocksdb::CompressionType PickCompression() {
+  for (auto c : {rocksdb::kLZ4Compression, rocksdb::kZSTD, rocksdb::kSnappyCompression}) {
+    for (auto supported : rocksdb::GetSupportedCompressions()) {
+      if (supported == c) return c;
+    }
+  }
+  return rocksdb::kNoCompression;
+}
+
+}  // namespace
+
+struct WriteBatch::Rep {
+  rocksdb::WriteBatch batch;
+  const Handles* handles;
+};
+
+WriteBatch::WriteBatch(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+
+// WriteBatch methods only fail on memory exhaustion, which RocksDB reports by status; a batch
+// that cannot grow is a process-level failure, so those statuses are checked in Store::Write
+// through the batch's own consistency (Count) rather than per call.
+void WriteBatch::Put(Family family, std::string_view key, std::string_view value) {
+  rep_->batch.Put((*rep_->handles)[Index(family)], ToSlice(key), ToSlice(value))
+      .PermitUncheckedError();
+}
+void WriteBatch::Delete(Family family, std::string_view key) {
+  rep_->batch.Delete((*rep_->handles)[Index(family)], ToSlice(key)).PermitUncheckedError();
+}
+void WriteBatch::AddBits(std::string_view key, const Bitmap& bits) {
+  rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key),
+                    EncodeAddBits(bits))
+      .PermitUncheckedError();
+}
+void WriteBatch::RemoveBits(std::string_view key, const Bitmap& bits) {
+  rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key),
+                    EncodeRemoveBits(bits))
+      .PermitUncheckedError();
+}
+size_t WriteBatch::ByteSize() const { return rep_->batch.GetDataSize(); }
+uint32_t WriteBatch::Count() const { return rep_->batch.Count(); }
+
+struct Store::Impl {
+  std::unique_ptr<rocksdb::DB> db;
+  Handles handles{};
+  ~Impl() {
+    for (auto* h : handles) {
+      if (h != nullptr) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+  }
+};
+
+Store::Store(std::string dir, std::unique_ptr<Impl> impl)
+    : dir_(std::move(dir)), impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
+                                                   const StoreOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (!exists) {
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(StrCat("no pmdb store in ", dir,
+                                              " (create one with `pmdb ingest --db ", dir, "`)"));
+    }
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          StrCat("cannot create store directory ", dir, ": ", ec.message()));
+    }
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !exists;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 3;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.compression = PickCompression();
+  rocksdb::ColumnFamilyOptions bitmap_options = cf_options;
+  bitmap_options.merge_operator = NewBitmapMergeOperator();
+  // Ingest batches are large; a bigger memtable keeps them from stalling on flushes.
+  bitmap_options.write_buffer_size = 128 << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (size_t i = 0; i < kFamilyCount; ++i) {
+    descriptors.emplace_back(kFamilyNames[i], i == Index(Family::kBitmaps) ? bitmap_options
+                                                                            : cf_options);
+  }
+  if (exists) {
+    std::vector<std::string> present;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &present);
+    if (!s.ok()) return FromRocksDb(s, StrCat("reading store ", dir));
+    for (const std::string& name : present) {
+      bool known = name == rocksdb::kDefaultColumnFamilyName;
+      for (const char* n : kFamilyNames) known = known || name == n;
+      if (!known) {
+        return absl::FailedPreconditionError(StrCat(
+            "store ", dir, " has column family '", name,
+            "' unknown to this pmdb version; it was written by a newer pmdb"));
+      }
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &raw_handles, &raw_db);
+  if (!s.ok()) return FromRocksDb(s, StrCat("opening store ", dir));
+  auto impl = std::make_unique<Impl>();
+  impl->db.reset(raw_db);
+  // Handle 0 is the default family, which pmdb does not use.
+  raw_db->DestroyColumnFamilyHandle(raw_handles[0]).PermitUncheckedError();
+  for (size_t i = 0; i < kFamilyCount; ++i) impl->handles[i] = raw_handles[i + 1];
+
+  rocksdb::DB* db = impl->db.get();
+  rocksdb::ColumnFamilyHandle* meta = impl->handles[Index(Family::kMeta)];
+  std::string schema;
+  s = db->Get(rocksdb::ReadOptions(), meta, keys::kMetaSchema, &schema);
+  if (s.IsNotFound()) {
+    if (exists) {
+      return absl::FailedPreconditionError(
+          StrCat(dir, " is a RocksDB database but not a pmdb store (no schema version)"));
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, meta, keys::kMetaSchema, std::to_string(keys::kSchemaVersion));
+    if (!s.ok()) return FromRocksDb(s, StrCat("initializing store ", dir));
+  } else if (!s.ok()) {
+    return FromRocksDb(s, StrCat("reading schema of store ", dir));
+  } else {
+    uint32_t version = 0;
+    auto [ptr, err] = std::from_chars(schema.data(), schema.data() + schema.size(), version);
+    if (err != std::errc() || ptr != schema.data() + schema.size()) {
+      return absl::FailedPreconditionError(
+          StrCat("store ", dir, " has an unreadable schema version"));
+    }
+    if (version != keys::kSchemaVersion) {
+      return absl::FailedPreconditionError(StrCat(
+          "store ", dir, " has schema version ", version, "; this pmdb reads version ",
+          keys::kSchemaVersion,
+          version > keys::kSchemaVersion ? " (upgrade pmdb)" : " (no migration exists)"));
+    }
+  }
+  return std::unique_ptr<Store>(new Store(dir, std::move(impl)));
+}
+
+std::unique_ptr<ReadView> Store::Snapshot() const {
+  return std::make_unique<SnapshotView>(impl_->db.get(), &impl_->handles);
+}
+
+WriteBatch Store::NewBatch() {
+  auto rep = std::make_unique<WriteBatch::Rep>();
+  rep->handles = &impl_->handles;
+  return WriteBatch(std::move(rep));
+}
+
+absl::Status Store::Write(WriteBatch& batch) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocksDb(impl_->db->Write(wo, &batch.rep_->batch), "writing to the store");
+}
+
+absl::Status Store::Compact() {
+  for (auto* h : impl_->handles) {
+    rocksdb::Status s = impl_->db->Flush(rocksdb::FlushOptions(), h);
+    if (!s.ok()) return FromRocksDb(s, "flushing the store");
+    rocksdb::CompactRangeOptions options;
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    s = impl_->db->CompactRange(options, h, nullptr, nullptr);
+    if (!s.ok()) return FromRocksDb(s, "compacting the store");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Store::DiskSize() const {
+  namespace fs = std::filesystem;
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  if (ec) return absl::UnavailableError(StrCat("measuring ", dir_, ": ", ec.message()));
+  return total;
+}
+
+}  // namespace pmdb::storage

@@ -1,0 +1,88 @@
+// Store: one node's RocksDB database with pmdb's column families.
+//
+// Owns the RocksDB handle. Thread-safe: reads through snapshots may run concurrently with one
+// another and with Write(); callers serialize their own read-modify-write sequences (ingest,
+// consent) with WriteLock(). The schema version is written on creation and checked on open.
+#ifndef PMDB_NODE_STORAGE_STORE_H_
+#define PMDB_NODE_STORAGE_STORE_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "node/storage/bitmap.h"
+#include "node/storage/read_view.h"
+
+namespace pmdb::storage {
+
+struct StoreOptions {
+  // Create the store when the directory holds none.
+  bool create_if_missing = false;
+  // Memory for the shared block cache.
+  size_t block_cache_bytes = 256 << 20;
+};
+
+// Writes collected here reach the store all at once or not at all (one RocksDB WriteBatch,
+// logged in the write-ahead log before it is applied). Made by Store::NewBatch(); must not
+// outlive the store. Not thread-safe.
+class WriteBatch {
+ public:
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(Family family, std::string_view key, std::string_view value);
+  void Delete(Family family, std::string_view key);
+  // Merge operands on the bitmaps family.
+  void AddBits(std::string_view key, const Bitmap& bits);
+  void RemoveBits(std::string_view key, const Bitmap& bits);
+
+  size_t ByteSize() const;
+  uint32_t Count() const;
+
+ private:
+  friend class Store;
+  struct Rep;
+  explicit WriteBatch(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
+                                                     const StoreOptions& options);
+  ~Store();
+
+  // A consistent view as of now.
+  std::unique_ptr<ReadView> Snapshot() const;
+
+  WriteBatch NewBatch();
+
+  // Applies the batch atomically and durably (synced write-ahead log).
+  absl::Status Write(WriteBatch& batch);
+
+  // Serializes writers that read before they write.
+  std::unique_lock<std::mutex> WriteLock() { return std::unique_lock<std::mutex>(write_mu_); }
+
+  // Flushes memtables and compacts, so merge operands are folded into values.
+  absl::Status Compact();
+
+  // Bytes the store occupies on disk.
+  absl::StatusOr<uint64_t> DiskSize() const;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Impl;
+  Store(std::string dir, std::unique_ptr<Impl> impl);
+  std::string dir_;
+  std::unique_ptr<Impl> impl_;
+  std::mutex write_mu_;
+};
+
+}  // namespace pmdb::storage
+
+#endif  // PMDB_NODE_STORAGE_STORE_H_

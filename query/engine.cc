@@ -1,0 +1,272 @@
+#include "query/engine.h"
+
+#include "absl/status/status.h"
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
+#include "query/codes.h"
+#include "query/executor.h"
+
+namespace pmdb::query {
+
+namespace keys = storage::keys;
+using storage::Bitmap;
+
+namespace {
+
+absl::StatusOr<Bitmap> Consented(const storage::ReadView& view, v1::Purpose purpose) {
+  return view.GetBitmap(keys::Consent(PurposeName(purpose)));
+}
+
+// Evaluates the criterion and applies consent.
+absl::StatusOr<Bitmap> Matching(Executor& ex, const storage::ReadView& view,
+                                const v1::Criterion& criterion, v1::Purpose purpose) {
+  auto bits = ex.Evaluate(criterion);
+  if (!bits.ok()) return bits;
+  auto consent = Consented(view, purpose);
+  if (!consent.ok()) return consent;
+  *bits &= *consent;
+  return bits;
+}
+
+struct Cell {
+  std::string label;
+  Bitmap members;
+};
+
+// The first variant() or gene() criterion reachable through ANDs only, so that its carriers
+// are a superset of the result.
+const v1::Criterion* FindGenotypeLeaf(const v1::Criterion& c) {
+  if (c.has_variant() || c.has_gene()) return &c;
+  if (c.has_all_of()) {
+    for (const v1::Criterion& item : c.all_of().items()) {
+      if (const v1::Criterion* found = FindGenotypeLeaf(item)) return found;
+    }
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
+                                                 const storage::ReadView& view,
+                                                 const v1::Criterion& criterion) {
+  std::vector<Cell> cells;
+  switch (d) {
+    case v1::SEX: {
+      for (char s : {'F', 'M', 'O', 'U'}) {
+        auto bits = view.GetBitmap(keys::Sex(s));
+        if (!bits.ok()) return bits.status();
+        cells.push_back({std::string(1, s), std::move(*bits)});
+      }
+      return cells;
+    }
+    case v1::AGE_BAND: {
+      std::vector<std::string> ks;
+      for (uint32_t band = 0; band <= 100; band += 10) ks.push_back(keys::AgeBand(band));
+      auto bits = view.GetBitmaps(ks);
+      if (!bits.ok()) return bits.status();
+      auto all = ex.Universe();
+      if (!all.ok()) return all.status();
+      Bitmap unknown = *all;
+      for (uint32_t i = 0; i < bits->size(); ++i) {
+        unknown -= (*bits)[i];
+        cells.push_back({AgeBandLabel(i * 10), std::move((*bits)[i])});
+      }
+      cells.push_back({"unknown", std::move(unknown)});
+      return cells;
+    }
+    case v1::DIAGNOSIS: {
+      std::vector<std::string> categories;
+      std::vector<std::string> chapters;
+      absl::Status s = view.Scan(
+          storage::Family::kBitmaps, keys::kDiagnosisPrefix, keys::PrefixEnd(keys::kDiagnosisPrefix),
+          [&](std::string_view key, std::string_view) {
+            std::string_view code = key.substr(keys::kDiagnosisPrefix.size());
+            if (code.size() == 3) categories.emplace_back(code);
+            if (code.size() == 1) chapters.emplace_back(key);
+            return true;
+          });
+      if (!s.ok()) return s;
+      std::vector<std::string> ks;
+      for (const std::string& c : categories) ks.push_back(keys::Diagnosis(c));
+      auto bits = view.GetBitmaps(ks);
+      if (!bits.ok()) return bits.status();
+      auto chapter_bits = view.GetBitmaps(chapters);
+      if (!chapter_bits.ok()) return chapter_bits.status();
+      auto all = ex.Universe();
+      if (!all.ok()) return all.status();
+      Bitmap none = *all;
+      for (const Bitmap& b : *chapter_bits) none -= b;
+      for (size_t i = 0; i < categories.size(); ++i) {
+        cells.push_back({categories[i], std::move((*bits)[i])});
+      }
+      cells.push_back({"none", std::move(none)});
+      return cells;
+    }
+    case v1::ZYGOSITY: {
+      const v1::Criterion* leaf = FindGenotypeLeaf(criterion);
+      if (leaf == nullptr) {
+        return absl::InvalidArgumentError(
+            "a breakdown by zygosity needs a variant() or gene() criterion joined to the rest "
+            "of the query by AND");
+      }
+      auto z = ex.Zygosities(*leaf);
+      if (!z.ok()) return z.status();
+      cells.push_back({"het", std::move(z->het)});
+      cells.push_back({"hom", std::move(z->hom)});
+      cells.push_back({"hemi", std::move(z->hemi)});
+      return cells;
+    }
+    default:
+      return absl::InvalidArgumentError("unknown breakdown dimension");
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
+                                               const v1::Criterion& criterion,
+                                               v1::Purpose purpose) const {
+  Executor ex(view, *catalog_);
+  auto bits = Matching(ex, view, criterion, purpose);
+  if (!bits.ok()) return bits.status();
+  return Answer<uint64_t>{bits->Cardinality(), ex.warnings()};
+}
+
+absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
+    const storage::ReadView& view, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose) const {
+  if (dimensions.empty() || dimensions.size() > 2) {
+    return absl::InvalidArgumentError("a breakdown takes one or two dimensions");
+  }
+  if (dimensions.size() == 2 && dimensions[0] == dimensions[1]) {
+    return absl::InvalidArgumentError("the two breakdown dimensions must differ");
+  }
+  Executor ex(view, *catalog_);
+  auto result = Matching(ex, view, criterion, purpose);
+  if (!result.ok()) return result.status();
+  v1::Breakdown out;
+  std::vector<std::vector<Cell>> dims;
+  for (v1::Dimension d : dimensions) {
+    out.add_dimensions(d);
+    auto cells = DimensionCells(d, ex, view, criterion);
+    if (!cells.ok()) return cells.status();
+    dims.push_back(std::move(*cells));
+  }
+  for (const Cell& a : dims[0]) {
+    if (dims.size() == 1) {
+      auto* cell = out.add_cells();
+      cell->add_labels(a.label);
+      cell->set_count(result->AndCardinality(a.members));
+      continue;
+    }
+    Bitmap row = *result & a.members;
+    for (const Cell& b : dims[1]) {
+      auto* cell = out.add_cells();
+      cell->add_labels(a.label);
+      cell->add_labels(b.label);
+      cell->set_count(row.AndCardinality(b.members));
+    }
+  }
+  return Answer<v1::Breakdown>{std::move(out), ex.warnings()};
+}
+
+absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadView& view,
+                                                          const v1::Criterion& criterion,
+                                                          v1::Purpose purpose) const {
+  const v1::Criterion* variant = nullptr;
+  v1::Criterion cohort;
+  if (criterion.has_variant()) {
+    variant = &criterion;
+  } else if (criterion.has_all_of()) {
+    for (const v1::Criterion& item : criterion.all_of().items()) {
+      if (item.has_variant()) {
+        if (variant != nullptr) {
+          variant = nullptr;
+          break;
+        }
+        variant = &item;
+      } else {
+        *cohort.mutable_all_of()->add_items() = item;
+      }
+    }
+  }
+  if (variant == nullptr) {
+    return absl::InvalidArgumentError(
+        "a frequency needs exactly one variant() criterion, alone or ANDed with criteria that "
+        "choose the cohort (e.g. variant(GRCh38:7:55191822:T:G) AND sex(F))");
+  }
+  Executor ex(view, *catalog_);
+  Bitmap people;
+  if (cohort.has_all_of()) {
+    auto bits = ex.Evaluate(cohort.all_of().items_size() == 1 ? cohort.all_of().items(0) : cohort);
+    if (!bits.ok()) return bits.status();
+    people = std::move(*bits);
+  } else {
+    auto all = ex.Universe();
+    if (!all.ok()) return all.status();
+    people = std::move(*all);
+  }
+  auto consent = Consented(view, purpose);
+  if (!consent.ok()) return consent.status();
+  people &= *consent;
+
+  const v1::VariantCriterion& v = variant->variant();
+  std::string vkey = keys::Variant({v.assembly(), v.chrom(), v.pos(), v.ref(), v.alt()});
+  std::string prefix = keys::GenotypePrefix(vkey);
+  AlleleFrequency f;
+  int64_t an = 0;
+  int64_t ac = 0;
+  absl::Status decode_error;
+  absl::Status s = view.Scan(
+      storage::Family::kBitmaps, prefix, keys::PrefixEnd(prefix),
+      [&](std::string_view key, std::string_view value) {
+        std::string_view kind = key.substr(prefix.size());
+        auto bits = Bitmap::Deserialize(value);
+        if (!bits.ok()) {
+          decode_error = bits.status();
+          return false;
+        }
+        int64_t n = static_cast<int64_t>(people.AndCardinality(*bits));
+        uint32_t k = 0;
+        if (kind == keys::kHet || kind == keys::kHemi) {
+          ac += n;
+        } else if (kind == keys::kHom) {
+          ac += 2 * n;
+        } else if (kind.starts_with("ac+") && ParseUint32(kind.substr(3), &k)) {
+          ac += static_cast<int64_t>(k) * n;
+        } else if (kind == keys::kGenotyped) {
+          an += 2 * n;
+        } else if (kind.starts_with("an") && ParseUint32(kind.substr(2), &k)) {
+          an += (static_cast<int64_t>(k) - 2) * n;
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!decode_error.ok()) return decode_error;
+  f.ac = static_cast<uint64_t>(ac);
+  f.an = static_cast<uint64_t>(an);
+  return Answer<AlleleFrequency>{f, ex.warnings()};
+}
+
+absl::StatusOr<v1::Dimension> ParseDimension(std::string_view name) {
+  std::string n = ToLower(name);
+  if (n == "sex") return v1::SEX;
+  if (n == "age_band" || n == "age") return v1::AGE_BAND;
+  if (n == "diagnosis" || n == "dx") return v1::DIAGNOSIS;
+  if (n == "zygosity") return v1::ZYGOSITY;
+  return absl::InvalidArgumentError(StrCat("unknown breakdown dimension '", name,
+                                           "' (expected sex, age_band, diagnosis or zygosity)"));
+}
+
+std::string DimensionName(v1::Dimension d) {
+  switch (d) {
+    case v1::SEX: return "sex";
+    case v1::AGE_BAND: return "age_band";
+    case v1::DIAGNOSIS: return "diagnosis";
+    case v1::ZYGOSITY: return "zygosity";
+    default: return "unspecified";
+  }
+}
+
+std::string PurposeName(v1::Purpose p) { return p == v1::CARE ? "care" : "research"; }
+
+}  // namespace pmdb::query

@@ -1,0 +1,68 @@
+// Engine: the transport-free entry point for questions to one node's store — counts,
+// breakdowns and allele frequencies — with consent applied to every result.
+//
+// Results here are exact; disclosure control is applied by the caller before anything leaves
+// the region. Stateless apart from the shared catalog; safe to call from several threads with
+// separate views.
+#ifndef PMDB_QUERY_ENGINE_H_
+#define PMDB_QUERY_ENGINE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/storage/read_view.h"
+#include "pmdb/v1/query.pb.h"
+#include "query/catalog.h"
+
+namespace pmdb::query {
+
+template <typename T>
+struct Answer {
+  T value;
+  std::vector<std::string> warnings;
+};
+
+struct AlleleFrequency {
+  uint64_t ac = 0;
+  uint64_t an = 0;
+  double af() const { return an == 0 ? 0.0 : static_cast<double>(ac) / static_cast<double>(an); }
+};
+
+class Engine {
+ public:
+  explicit Engine(std::shared_ptr<const Catalog> catalog) : catalog_(std::move(catalog)) {}
+
+  absl::StatusOr<Answer<uint64_t>> Count(const storage::ReadView& view,
+                                         const v1::Criterion& criterion,
+                                         v1::Purpose purpose) const;
+
+  // One or two dimensions. Cells come in a fixed order per dimension (sex F, M, O, U; age bands
+  // ascending then "unknown"; diagnosis categories ascending then "none"; zygosity het, hom,
+  // hemi). Diagnosis cells overlap: a person with two diagnoses is in both.
+  absl::StatusOr<Answer<v1::Breakdown>> Breakdown(const storage::ReadView& view,
+                                                  const v1::Criterion& criterion,
+                                                  const std::vector<v1::Dimension>& dimensions,
+                                                  v1::Purpose purpose) const;
+
+  // REQUIRES: the criterion is a variant(), or an AND of exactly one variant() with criteria
+  // that choose the cohort in which the frequency is computed.
+  absl::StatusOr<Answer<AlleleFrequency>> Frequency(const storage::ReadView& view,
+                                                    const v1::Criterion& criterion,
+                                                    v1::Purpose purpose) const;
+
+  const Catalog& catalog() const { return *catalog_; }
+
+ private:
+  std::shared_ptr<const Catalog> catalog_;
+};
+
+// "sex", "age_band", "diagnosis", "zygosity" and back.
+absl::StatusOr<v1::Dimension> ParseDimension(std::string_view name);
+std::string DimensionName(v1::Dimension d);
+std::string PurposeName(v1::Purpose p);  // "research", "care"
+
+}  // namespace pmdb::query
+
+#endif  // PMDB_QUERY_ENGINE_H_

@@ -1,0 +1,301 @@
+#include "query/executor.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
+#include "query/codes.h"
+#include "query/parser.h"
+#include "query/planner.h"
+
+namespace pmdb::query {
+
+namespace keys = storage::keys;
+using storage::Bitmap;
+
+Executor::Executor(const storage::ReadView& view, const Catalog& catalog)
+    : view_(view), catalog_(catalog) {}
+
+void Executor::Warn(std::string message) {
+  if (std::find(warnings_.begin(), warnings_.end(), message) == warnings_.end()) {
+    warnings_.push_back(std::move(message));
+  }
+}
+
+absl::StatusOr<Bitmap> Executor::Fetch(const std::string& key) {
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  auto bits = view_.GetBitmap(key);
+  if (!bits.ok()) return bits.status();
+  cache_.emplace(key, *bits);
+  return bits;
+}
+
+absl::StatusOr<Bitmap> Executor::Universe() { return Fetch(std::string(keys::kAllIndividuals)); }
+
+absl::StatusOr<Bitmap> Executor::Evaluate(const v1::Criterion& c) {
+  switch (c.kind_case()) {
+    case v1::Criterion::kAllOf:
+      return EvaluateAnd(c.all_of());
+    case v1::Criterion::kAnyOf:
+      return EvaluateOr(c.any_of());
+    case v1::Criterion::kNegation: {
+      auto all = Universe();
+      if (!all.ok()) return all;
+      auto inner = Evaluate(c.negation());
+      if (!inner.ok()) return inner;
+      return *all - *inner;
+    }
+    case v1::Criterion::KIND_NOT_SET:
+      return absl::InvalidArgumentError("empty criterion");
+    default:
+      return EvaluateLeaf(c);
+  }
+}
+
+absl::StatusOr<Bitmap> Executor::EvaluateAnd(const v1::CriterionList& list) {
+  if (list.items_size() == 0) return absl::InvalidArgumentError("AND of nothing");
+  // Point leaves are fetched up front so the planner can order them by their exact size.
+  absl::Status fetch_status;
+  for (const v1::Criterion& c : list.items()) {
+    if (!IsPointLeaf(c)) continue;
+    auto bits = EvaluateLeaf(c);
+    if (!bits.ok()) return bits.status();
+    leaf_cache_[&c] = std::move(*bits);
+  }
+  std::vector<PlanStep> plan = PlanConjunction(
+      list, [&](const v1::Criterion& c) { return leaf_cache_.at(&c).Cardinality(); });
+
+  std::optional<Bitmap> acc;
+  for (const PlanStep& step : plan) {
+    if (acc.has_value() && acc->Empty()) break;  // nothing left to narrow down
+    Bitmap operand;
+    auto cached = leaf_cache_.find(step.criterion);
+    if (cached != leaf_cache_.end()) {
+      operand = cached->second;
+    } else {
+      auto bits = Evaluate(*step.criterion);
+      if (!bits.ok()) return bits.status();
+      operand = std::move(*bits);
+    }
+    if (!acc.has_value()) {
+      if (step.subtract) {
+        auto all = Universe();
+        if (!all.ok()) return all.status();
+        acc = *all - operand;
+      } else {
+        acc = std::move(operand);
+      }
+    } else if (step.subtract) {
+      *acc -= operand;
+    } else {
+      *acc &= operand;
+    }
+  }
+  return acc.has_value() ? std::move(*acc) : Bitmap();
+}
+
+absl::StatusOr<Bitmap> Executor::EvaluateOr(const v1::CriterionList& list) {
+  std::vector<Bitmap> parts;
+  parts.reserve(list.items_size());
+  for (const v1::Criterion& c : list.items()) {
+    auto bits = Evaluate(c);
+    if (!bits.ok()) return bits.status();
+    parts.push_back(std::move(*bits));
+  }
+  std::vector<const Bitmap*> ptrs;
+  for (const Bitmap& b : parts) ptrs.push_back(&b);
+  return Bitmap::Union(ptrs);
+}
+
+absl::StatusOr<ZygosityBitmaps> Executor::Zygosities(const v1::Criterion& leaf) {
+  if (leaf.has_gene()) return GeneCarriers(leaf.gene());
+  if (!leaf.has_variant()) {
+    return absl::InvalidArgumentError("zygosity needs a variant() or gene() criterion");
+  }
+  const v1::VariantCriterion& v = leaf.variant();
+  std::string vkey = keys::Variant({v.assembly(), v.chrom(), v.pos(), v.ref(), v.alt()});
+  ZygosityBitmaps z;
+  std::vector<std::string> ks = {keys::Genotype(vkey, keys::kHet), keys::Genotype(vkey, keys::kHom),
+                                 keys::Genotype(vkey, keys::kHemi)};
+  auto bits = view_.GetBitmaps(ks);
+  if (!bits.ok()) return bits.status();
+  z.het = std::move((*bits)[0]);
+  z.hom = std::move((*bits)[1]);
+  z.hemi = std::move((*bits)[2]);
+  return z;
+}
+
+absl::StatusOr<ZygosityBitmaps> Executor::VariantsInRange(const std::string& assembly,
+                                                          const std::string& chrom,
+                                                          uint32_t start, uint32_t end) {
+  std::vector<std::string> variant_keys;
+  std::string begin = keys::VariantLowerBound(assembly, chrom, start);
+  std::string stop = end == UINT32_MAX ? keys::VariantChromEnd(assembly, chrom)
+                                       : keys::VariantLowerBound(assembly, chrom, end + 1);
+  absl::Status s = view_.Scan(storage::Family::kVariants, begin, stop,
+                              [&](std::string_view key, std::string_view) {
+                                variant_keys.emplace_back(key);
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  std::vector<std::string> ks;
+  ks.reserve(variant_keys.size() * 3);
+  for (const std::string& vk : variant_keys) {
+    ks.push_back(keys::Genotype(vk, keys::kHet));
+    ks.push_back(keys::Genotype(vk, keys::kHom));
+    ks.push_back(keys::Genotype(vk, keys::kHemi));
+  }
+  auto bits = view_.GetBitmaps(ks);
+  if (!bits.ok()) return bits.status();
+  std::vector<const Bitmap*> het, hom, hemi;
+  for (size_t i = 0; i < variant_keys.size(); ++i) {
+    het.push_back(&(*bits)[3 * i]);
+    hom.push_back(&(*bits)[3 * i + 1]);
+    hemi.push_back(&(*bits)[3 * i + 2]);
+  }
+  ZygosityBitmaps z;
+  z.hom = Bitmap::Union(hom);
+  z.hemi = Bitmap::Union(hemi) - z.hom;
+  z.het = Bitmap::Union(het) - z.hom - z.hemi;
+  return z;
+}
+
+absl::StatusOr<ZygosityBitmaps> Executor::GeneCarriers(const v1::GeneCriterion& gene) {
+  ZygosityBitmaps total;
+  bool any_table = false;
+  bool known = false;
+  for (const std::string& assembly : catalog_.assemblies()) {
+    const GeneTable* table = catalog_.gene_table(assembly);
+    if (table == nullptr) {
+      Warn(StrCat("gene(", gene.symbol(), ") did not search the ", assembly,
+                  " datasets: the store has no ", assembly, " gene table"));
+      continue;
+    }
+    any_table = true;
+    for (const GeneSpan& span : table->Find(gene.symbol())) {
+      known = true;
+      auto z = VariantsInRange(assembly, span.chrom, span.start, span.end);
+      if (!z.ok()) return z.status();
+      total.hom |= z->hom;
+      total.hemi |= z->hemi;
+      total.het |= z->het;
+    }
+  }
+  if (!any_table) {
+    std::string assemblies;
+    for (const std::string& a : catalog_.assemblies()) StrAppend(&assemblies, " ", a);
+    return absl::FailedPreconditionError(StrCat(
+        "gene(", gene.symbol(), ") needs a gene table for the store's assemblies (", Trim(assemblies),
+        "); give one with --genes ASSEMBLY=PATH"));
+  }
+  if (!known) {
+    return absl::InvalidArgumentError(
+        StrCat("gene symbol ", gene.symbol(), " is not in the store's gene tables"));
+  }
+  total.hemi -= total.hom;
+  total.het -= total.hom;
+  total.het -= total.hemi;
+  return total;
+}
+
+namespace {
+
+Bitmap PickZygosity(const ZygosityBitmaps& z, v1::Zygosity which) {
+  switch (which) {
+    case v1::HETEROZYGOUS: return z.het;
+    case v1::HOMOZYGOUS: return z.hom;
+    case v1::HEMIZYGOUS: return z.hemi;
+    default: return z.Any();
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
+  auto cached = leaf_cache_.find(&c);
+  if (cached != leaf_cache_.end()) return cached->second;
+  switch (c.kind_case()) {
+    case v1::Criterion::kVariant: {
+      bool assembly_known = false;
+      for (const std::string& a : catalog_.assemblies()) assembly_known |= a == c.variant().assembly();
+      if (!assembly_known) {
+        Warn(StrCat("no dataset in this store uses ", c.variant().assembly()));
+      }
+      auto z = Zygosities(c);
+      if (!z.ok()) return z.status();
+      return PickZygosity(*z, c.variant().zygosity());
+    }
+    case v1::Criterion::kRange: {
+      const v1::RangeCriterion& r = c.range();
+      auto z = VariantsInRange(r.assembly(), r.chrom(), r.start(), r.end());
+      if (!z.ok()) return z.status();
+      return z->Any();
+    }
+    case v1::Criterion::kGene: {
+      auto z = GeneCarriers(c.gene());
+      if (!z.ok()) return z.status();
+      return PickZygosity(*z, c.gene().zygosity());
+    }
+    case v1::Criterion::kHpo: {
+      std::string id = c.hpo();
+      if (const Ontology* o = catalog_.ontology()) {
+        Ontology::Resolution r = o->Resolve(id);
+        switch (r.match) {
+          case Ontology::Match::kExact: break;
+          case Ontology::Match::kAltId:
+          case Ontology::Match::kReplaced:
+            Warn(StrCat(id, r.match == Ontology::Match::kAltId ? " is an alternative id of "
+                                                                : " is obsolete, replaced by ",
+                        o->term(*r.term).id));
+            id = o->term(*r.term).id;
+            break;
+          case Ontology::Match::kObsolete:
+            Warn(StrCat(id, " is obsolete with no replacement; it matches nobody"));
+            return Bitmap();
+          case Ontology::Match::kUnknown:
+            Warn(StrCat(id, " is not in the ontology (", o->version(), "); it matches nobody"));
+            return Bitmap();
+        }
+      }
+      return Fetch(keys::Phenotype(id));
+    }
+    case v1::Criterion::kDiagnosis:
+      return Fetch(keys::Diagnosis(c.diagnosis()));
+    case v1::Criterion::kTreatment:
+      return Fetch(keys::Treatment(c.treatment()));
+    case v1::Criterion::kSex:
+      return Fetch(keys::Sex(SexCode(c.sex())[0]));
+    case v1::Criterion::kAge: {
+      uint32_t lo = c.age().min();
+      uint32_t hi = c.age().has_max() ? c.age().max() : kMaxAge;
+      std::vector<std::string> ks;
+      for (uint32_t age = lo; age <= hi;) {
+        uint32_t band = AgeBandStart(age);
+        uint32_t band_end = band >= 100 ? kMaxAge : band + 9;
+        if (age == band && band_end <= hi) {
+          ks.push_back(keys::AgeBand(band));  // a whole band in one lookup
+          age = band_end + 1;
+        } else {
+          ks.push_back(keys::AgeYear(age));
+          ++age;
+        }
+      }
+      auto bits = view_.GetBitmaps(ks);
+      if (!bits.ok()) return bits.status();
+      std::vector<const Bitmap*> ptrs;
+      for (const Bitmap& b : *bits) ptrs.push_back(&b);
+      return Bitmap::Union(ptrs);
+    }
+    case v1::Criterion::kDataset:
+      if (!catalog_.datasets().contains(c.dataset())) {
+        Warn(StrCat("no dataset '", c.dataset(), "' in this store"));
+      }
+      return Fetch(keys::DatasetMembers(c.dataset()));
+    default:
+      return absl::InternalError("not a leaf criterion");
+  }
+}
+
+}  // namespace pmdb::query

@@ -1,0 +1,63 @@
+// Executor: evaluates a criterion tree to the bitmap of matching individuals, reading bitmaps
+// through a consistent storage::ReadView.
+//
+// One Executor serves one query: it caches the bitmaps it fetched and collects warnings (for
+// example an obsolete HPO id that was replaced). Consent is not applied here; the Engine does
+// that for every result. Not thread-safe; the view and catalog must outlive it.
+#ifndef PMDB_QUERY_EXECUTOR_H_
+#define PMDB_QUERY_EXECUTOR_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/storage/bitmap.h"
+#include "node/storage/read_view.h"
+#include "pmdb/v1/query.pb.h"
+#include "query/catalog.h"
+
+namespace pmdb::query {
+
+// Carriers of a variant (or of any variant in a gene), by zygosity. For a gene an individual is
+// placed in one cell only: hom before hemi before het.
+struct ZygosityBitmaps {
+  storage::Bitmap het, hom, hemi;
+  storage::Bitmap Any() const { return het | hom | hemi; }
+};
+
+class Executor {
+ public:
+  Executor(const storage::ReadView& view, const Catalog& catalog);
+
+  absl::StatusOr<storage::Bitmap> Evaluate(const v1::Criterion& criterion);
+
+  // Every individual in the store (consent not applied).
+  absl::StatusOr<storage::Bitmap> Universe();
+
+  // REQUIRES: `leaf` is a variant or gene criterion.
+  absl::StatusOr<ZygosityBitmaps> Zygosities(const v1::Criterion& leaf);
+
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  absl::StatusOr<storage::Bitmap> EvaluateAnd(const v1::CriterionList& list);
+  absl::StatusOr<storage::Bitmap> EvaluateOr(const v1::CriterionList& list);
+  absl::StatusOr<storage::Bitmap> EvaluateLeaf(const v1::Criterion& leaf);
+  absl::StatusOr<storage::Bitmap> Fetch(const std::string& key);
+  absl::StatusOr<ZygosityBitmaps> VariantsInRange(const std::string& assembly,
+                                                  const std::string& chrom, uint32_t start,
+                                                  uint32_t end);
+  absl::StatusOr<ZygosityBitmaps> GeneCarriers(const v1::GeneCriterion& gene);
+  void Warn(std::string message);
+
+  const storage::ReadView& view_;
+  const Catalog& catalog_;
+  std::map<std::string, storage::Bitmap> cache_;
+  std::map<const v1::Criterion*, storage::Bitmap> leaf_cache_;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace pmdb::query
+
+#endif  // PMDB_QUERY_EXECUTOR_H_

@@ -1,0 +1,37 @@
+// The text syntax for criteria, parsed into the pmdb.v1.Criterion tree, and printed back in a
+// canonical form (used for display, batch output and, later, audit).
+//
+//   variant(GRCh38:7:55191822:T:G[,het|hom|hemi])  range(GRCh38:17:43044295-43125483)
+//   gene(BRCA1[,het|hom|hemi])  hpo(HP:0002090)  dx(C34)  treatment(L01EB)  sex(F|M|O|U)
+//   age(60-69) age(60-) age(65)  dataset(ID)     AND  OR  NOT  ( )
+// NOT binds tightest, then AND, then OR. Keywords and function names are case-insensitive.
+//
+// Errors are INVALID_ARGUMENT with a message that starts "column N: " (1-based), so a caller
+// can point at the spot; FormatParseError draws that.
+#ifndef PMDB_QUERY_PARSER_H_
+#define PMDB_QUERY_PARSER_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pmdb/v1/query.pb.h"
+
+namespace pmdb::query {
+
+absl::StatusOr<v1::Criterion> ParseCriterion(std::string_view text);
+
+// Canonical text: normalized codes, upper-case keywords, minimal parentheses.
+// ParseCriterion(FormatCriterion(c)) yields c again.
+std::string FormatCriterion(const v1::Criterion& criterion);
+
+// The message, then the expression with a caret under the failing column.
+std::string FormatParseError(std::string_view text, const absl::Status& status);
+
+std::string ZygosityName(v1::Zygosity z);  // "het", "hom", "hemi", "any"
+std::string SexCode(v1::Sex sex);          // "F", "M", "O", "U"
+
+}  // namespace pmdb::query
+
+#endif  // PMDB_QUERY_PARSER_H_

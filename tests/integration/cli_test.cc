@@ -1,0 +1,165 @@
+// The pmdb command line as a user meets it: help, errors and exit codes, JSON output, batches,
+// and a generated cohort ingested and queried end to end.
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace pmdb {
+namespace {
+
+using testing::Pmdb;
+using testing::ReadFile;
+using testing::SharedData;
+using testing::TempDir;
+using testing::WriteFile;
+
+TEST(CliTest, HelpTeachesEveryCommand) {
+  auto top = Pmdb({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (std::string cmd : {"ingest", "query", "consent", "info", "generate"}) {
+    EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
+    auto help = Pmdb({cmd, "--help"});
+    EXPECT_EQ(help.exit_code, 0) << cmd;
+    EXPECT_NE(help.out.find("usage: pmdb " + cmd), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("examples:"), std::string::npos) << cmd;
+  }
+}
+
+TEST(CliTest, UsageErrorsExitTwo) {
+  auto unknown = Pmdb({"query", "--db", "x", "--frobnicate", "sex(F)"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown flag --frobnicate"), std::string::npos);
+  EXPECT_EQ(Pmdb({"fly"}).exit_code, 2);
+  auto both = Pmdb({"ingest", "--db", "x", "--vcf", "a", "--phenopackets", "b"});
+  EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST(CliTest, MissingStoreExitsOneWithAHint) {
+  TempDir dir;
+  auto r = Pmdb({"query", "--db", dir.Path("nothing"), "sex(F)"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no pmdb store"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, GenerateIsDeterministicPerSeed) {
+  TempDir dir;
+  for (std::string out : {"a", "b", "c"}) {
+    std::string seed = out == "c" ? "8" : "7";
+    auto r = Pmdb({"generate", "--individuals", "50", "--variants", "40", "--seed", seed, "--out",
+                   dir.Path(out)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(ReadFile(dir.Path("a/phenopackets.jsonl")), ReadFile(dir.Path("b/phenopackets.jsonl")));
+  auto plain = [&](const std::string& d) {
+    return testing::Run({"bash", "-c", "zcat " + dir.Path(d) + "/cohort.vcf.gz"}).out;
+  };
+  EXPECT_EQ(plain("a"), plain("b"));
+  EXPECT_NE(plain("a"), plain("c"));
+  EXPECT_NE(ReadFile(dir.Path("a/phenopackets.jsonl")), ReadFile(dir.Path("c/phenopackets.jsonl")));
+}
+
+class CliCohortTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto g = Pmdb({"generate", "--individuals", "400", "--variants", "300", "--seed", "11", "--out",
+                   dir_->Path("gen"), "--id-prefix", "T"});
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    auto v = Pmdb({"ingest", "--db", db(), "--vcf", dir_->Path("gen/cohort.vcf.gz"), "--dataset",
+                   "syn", "--assembly", "GRCh38", "--json"});
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    vcf_summary_ = v.out;
+    auto p = Pmdb({"ingest", "--db", db(), "--phenopackets", dir_->Path("gen/phenopackets.jsonl"),
+                   "--hpo", SharedData("ontology/hp.obo")});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string db() { return dir_->Path("db"); }
+
+  // Counts lines of the generated phenopackets that contain every needle: an independent
+  // reading of the input, not through pmdb.
+  static uint64_t CountPackets(const std::vector<std::string>& needles) {
+    std::ifstream in(dir_->Path("gen/phenopackets.jsonl"));
+    std::string line;
+    uint64_t n = 0;
+    while (std::getline(in, line)) {
+      bool all = true;
+      for (const std::string& needle : needles) all &= line.find(needle) != std::string::npos;
+      n += all;
+    }
+    return n;
+  }
+
+  static TempDir* dir_;
+  static std::string vcf_summary_;
+};
+TempDir* CliCohortTest::dir_ = nullptr;
+std::string CliCohortTest::vcf_summary_;
+
+TEST_F(CliCohortTest, IngestSummaryIsJson) {
+  EXPECT_NE(vcf_summary_.find("\"individuals_new\":400"), std::string::npos) << vcf_summary_;
+  EXPECT_NE(vcf_summary_.find("\"variants\":300"), std::string::npos);
+}
+
+TEST_F(CliCohortTest, CountsMatchTheInputFiles) {
+  auto females = Pmdb({"query", "--db", db(), "--json", "sex(F)"});
+  ASSERT_EQ(females.exit_code, 0) << females.err;
+  EXPECT_EQ(females.out, "{\"query\":\"sex(F)\",\"count\":" +
+                             std::to_string(CountPackets({"\"FEMALE\""})) +
+                             ",\"warnings\":[]}\n");
+  auto breast = Pmdb({"query", "--db", db(), "--json", "dx(C50) AND sex(F)"});
+  EXPECT_NE(breast.out.find("\"count\":" + std::to_string(CountPackets({"ICD10:C50", "\"FEMALE\""})) + ","),
+            std::string::npos)
+      << breast.out;
+  auto text = Pmdb({"query", "--db", db(), "dx(C61)"});
+  EXPECT_EQ(text.out, std::to_string(CountPackets({"ICD10:C61"})) + " individuals match dx(C61)\n");
+}
+
+TEST_F(CliCohortTest, ParseErrorsShowWhere) {
+  auto r = Pmdb({"query", "--db", db(), "sex(F) AND AND dx(C50)"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "pmdb query: column 12: expected a criterion before AND\n"
+                   "  sex(F) AND AND dx(C50)\n             ^\n");
+}
+
+TEST_F(CliCohortTest, BatchAnswersInOrderAndReportsBadLines) {
+  WriteFile(dir_->Path("batch.txt"), "sex(F)\n# a comment\nbogus(\nsex(M)\n");
+  auto r = Pmdb({"query", "--db", db(), "--batch", dir_->Path("batch.txt")});
+  EXPECT_EQ(r.exit_code, 1);  // one line failed
+  std::vector<std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_NE(lines[0].find("\"query\":\"sex(F)\""), std::string::npos);
+  EXPECT_NE(lines[1].find("\"error\":"), std::string::npos);
+  EXPECT_NE(lines[2].find("\"query\":\"sex(M)\""), std::string::npos);
+}
+
+TEST_F(CliCohortTest, BreakdownAndFrequencyJson) {
+  auto b = Pmdb({"query", "--db", db(), "--json", "--breakdown", "sex,age_band", "dataset(syn)"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(b.out.find("\"dimensions\":[\"sex\",\"age_band\"]"), std::string::npos);
+  EXPECT_NE(b.out.find("{\"sex\":\"F\",\"age_band\":\"60-69\",\"count\":"), std::string::npos);
+  std::string first_variant =
+      testing::Run({"bash", "-c", "zcat " + dir_->Path("gen/cohort.vcf.gz") +
+                                      " | grep -v '^#' | head -1 | cut -f2,4,5 | tr '\\t' ':'"})
+          .out;
+  first_variant.pop_back();
+  auto f = Pmdb({"query", "--db", db(), "--json", "--frequency",
+                 "variant(GRCh38:22:" + first_variant + ")"});
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_NE(f.out.find("\"an\":"), std::string::npos) << f.out;
+  EXPECT_NE(f.out.find("\"af\":"), std::string::npos);
+}
+
+TEST_F(CliCohortTest, InfoDescribesTheStore) {
+  auto r = Pmdb({"info", "--db", db(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"individuals\":400"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"id\":\"syn\",\"assembly\":\"GRCh38\""), std::string::npos);
+  EXPECT_NE(r.out.find("releases/2015-01-27"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pmdb

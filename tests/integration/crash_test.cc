@@ -1,0 +1,51 @@
+// An ingest is all or nothing, also when the process is killed with SIGKILL.
+#include <csignal>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace pmdb {
+namespace {
+
+using testing::DumpStore;
+using testing::Pmdb;
+using testing::SharedData;
+using testing::TempDir;
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = Pmdb({"ingest", "--db", dir_.Path("db"), "--vcf",
+                   SharedData("vcf/edge/samples-space.vcf"), "--dataset", "base", "--assembly",
+                   "GRCh37"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  testing::CommandResult IngestKilledAt(const std::string& point) {
+    return Pmdb({"ingest", "--db", dir_.Path("db"), "--vcf",
+                 SharedData("vcf/1kg_phase1_629samples.vcf.gz"), "--dataset", "kg", "--assembly",
+                 "GRCh37"},
+                {"PMDB_CRASH_AT=" + point});
+  }
+  TempDir dir_;
+};
+
+TEST_F(CrashTest, KilledBeforeCommitLeavesTheStoreAsItWas) {
+  std::map<std::string, std::string> before;
+  { before = DumpStore(*testing::OpenOrDie(dir_.Path("db"), false)); }
+  auto r = IngestKilledAt("ingest.before_commit");
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_EQ(DumpStore(*testing::OpenOrDie(dir_.Path("db"), false)), before);
+}
+
+TEST_F(CrashTest, KilledRightAfterCommitKeepsTheWholeBatch) {
+  auto r = IngestKilledAt("ingest.after_commit");
+  EXPECT_EQ(r.signal, SIGKILL);
+  auto q = Pmdb({"query", "--db", dir_.Path("db"), "--json", "dataset(kg)"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_EQ(q.out, "{\"query\":\"dataset(kg)\",\"count\":629,\"warnings\":[]}\n");
+  auto v = Pmdb({"query", "--db", dir_.Path("db"), "--json", "range(GRCh37:2:1-250000000)"});
+  EXPECT_NE(v.out.find("\"count\":629"), std::string::npos) << v.out;
+}
+
+}  // namespace
+}  // namespace pmdb

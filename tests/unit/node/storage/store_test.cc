@@ -1,0 +1,120 @@
+#include "node/storage/store.h"
+
+#include <rocksdb/db.h>
+
+#include "gtest/gtest.h"
+#include "node/storage/keys.h"
+#include "tests/test_util.h"
+
+namespace pmdb::storage {
+namespace {
+
+using pmdb::testing::OpenOrDie;
+using pmdb::testing::TempDir;
+
+TEST(StoreTest, MissingStoreIsNotFoundWithAHint) {
+  TempDir dir;
+  auto store = Store::Open(dir.Path("none"), StoreOptions{});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(std::string(store.status().message()).find("pmdb ingest"), std::string::npos);
+}
+
+TEST(StoreTest, WritesSchemaVersionOnCreate) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  auto schema = store->Snapshot()->Get(Family::kMeta, keys::kMetaSchema);
+  ASSERT_TRUE(schema.ok());
+  EXPECT_EQ(**schema, std::to_string(keys::kSchemaVersion));
+}
+
+TEST(StoreTest, RefusesANewerSchema) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.Path("db"));
+    WriteBatch batch = store->NewBatch();
+    batch.Put(Family::kMeta, keys::kMetaSchema, std::to_string(keys::kSchemaVersion + 1));
+    ASSERT_TRUE(store->Write(batch).ok());
+  }
+  auto reopened = Store::Open(dir.Path("db"), StoreOptions{});
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(reopened.status().message()).find("upgrade pmdb"), std::string::npos);
+}
+
+TEST(StoreTest, RefusesAnUnreadableSchema) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.Path("db"));
+    WriteBatch batch = store->NewBatch();
+    batch.Put(Family::kMeta, keys::kMetaSchema, "one");
+    ASSERT_TRUE(store->Write(batch).ok());
+  }
+  EXPECT_EQ(Store::Open(dir.Path("db"), StoreOptions{}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StoreTest, RefusesARocksDbThatIsNotAStore) {
+  TempDir dir;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.Path("plain"), &db).ok());
+  delete db;
+  auto store = Store::Open(dir.Path("plain"), StoreOptions{.create_if_missing = true});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StoreTest, SecondOpenOfTheSameStoreFailsClearly) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  auto second = Store::Open(dir.Path("db"), StoreOptions{});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(StoreTest, SnapshotDoesNotSeeLaterWrites) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  WriteBatch first = store->NewBatch();
+  first.AddBits("k", Bitmap::Of({1}));
+  ASSERT_TRUE(store->Write(first).ok());
+  auto before = store->Snapshot();
+  WriteBatch second = store->NewBatch();
+  second.AddBits("k", Bitmap::Of({2}));
+  second.Put(Family::kVariants, "v", "");
+  ASSERT_TRUE(store->Write(second).ok());
+  EXPECT_EQ(before->GetBitmap("k")->ToVector(), std::vector<uint32_t>{1});
+  EXPECT_FALSE(before->Get(Family::kVariants, "v")->has_value());
+  EXPECT_EQ(store->Snapshot()->GetBitmap("k")->Cardinality(), 2u);
+}
+
+TEST(StoreTest, ScanRespectsBoundsAndEarlyStop) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  WriteBatch batch = store->NewBatch();
+  for (std::string k : {"a", "b1", "b2", "b3", "c"}) batch.Put(Family::kVariants, k, k);
+  ASSERT_TRUE(store->Write(batch).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store->Snapshot()
+                  ->Scan(Family::kVariants, "b", keys::PrefixEnd("b"),
+                         [&](std::string_view k, std::string_view) {
+                           seen.emplace_back(k);
+                           return seen.size() < 2;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"b1", "b2"}));
+}
+
+TEST(StoreTest, MultiGetReturnsEmptyForMissingKeys) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  WriteBatch batch = store->NewBatch();
+  batch.AddBits("x", Bitmap::Of({5}));
+  ASSERT_TRUE(store->Write(batch).ok());
+  std::vector<std::string> ks = {"missing", "x"};
+  auto bits = store->Snapshot()->GetBitmaps(ks);
+  ASSERT_TRUE(bits.ok());
+  EXPECT_TRUE((*bits)[0].Empty());
+  EXPECT_TRUE((*bits)[1].Contains(5));
+}
+
+}  // namespace
+}  // namespace pmdb::storage

@@ -1,0 +1,200 @@
+// The executor and engine on a store written by hand, so every expected number follows from
+// the bits set below.
+#include "query/executor.h"
+
+#include "gtest/gtest.h"
+#include "node/storage/keys.h"
+#include "query/codes.h"
+#include "query/engine.h"
+#include "query/parser.h"
+#include "tests/test_util.h"
+
+namespace pmdb::query {
+namespace {
+
+namespace keys = storage::keys;
+using storage::Bitmap;
+using storage::Family;
+
+// Ten individuals 0..9. Females 0-4, males 5-9. Ages: 0-4 are 65, 5-9 are 30, except 9 unknown.
+// Diagnoses: C50.9 for 1,2; C61 for 6. Consent: 3 withdrew from research.
+// Variant V (GRCh38 17:100 A>G): het 1,5; hom 2; individual 8 no-call, 7 haploid-called (an1),
+// 6 is triploid with 3 copies (hom with ac+1, an3). Genotyped at V: 0..8.
+// Variant W (GRCh38 17:200 C>T): het 2,9. Variant on GRCh37 X:5 (dataset old): hemi 0.
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = pmdb::testing::OpenOrDie(dir_.Path("db"));
+    storage::WriteBatch b = store_->NewBatch();
+    b.AddBits(keys::kAllIndividuals, Bitmap::Range(0, 10));
+    b.AddBits(keys::Consent("research"), Bitmap::Range(0, 10) - Bitmap::Of({3}));
+    b.AddBits(keys::Consent("care"), Bitmap::Range(0, 10));
+    b.AddBits(keys::Sex('F'), Bitmap::Range(0, 5));
+    b.AddBits(keys::Sex('M'), Bitmap::Range(5, 10));
+    for (uint32_t i = 0; i < 9; ++i) {
+      uint32_t age = i < 5 ? 65 : 30;
+      b.AddBits(keys::AgeYear(age), Bitmap::Of({i}));
+      b.AddBits(keys::AgeBand(AgeBandStart(age)), Bitmap::Of({i}));
+    }
+    for (const std::string& p : Icd10Prefixes("C509")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({1, 2}));
+    for (const std::string& p : Icd10Prefixes("C61")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({6}));
+    b.AddBits(keys::Phenotype("HP:0000118"), Bitmap::Of({1, 2, 5}));
+    b.AddBits(keys::DatasetMembers("new"), Bitmap::Range(0, 10));
+    b.AddBits(keys::DatasetMembers("old"), Bitmap::Of({0}));
+
+    std::string v = keys::Variant({"GRCh38", "17", 100, "A", "G"});
+    b.Put(Family::kVariants, v, "");
+    b.AddBits(keys::Genotype(v, keys::kGenotyped), Bitmap::Range(0, 9));
+    b.AddBits(keys::Genotype(v, keys::kHet), Bitmap::Of({1, 5}));
+    b.AddBits(keys::Genotype(v, keys::kHom), Bitmap::Of({2, 6}));
+    b.AddBits(keys::Genotype(v, keys::ExtraCopiesKind(1)), Bitmap::Of({6}));
+    b.AddBits(keys::Genotype(v, keys::AlleleNumberKind(0)), Bitmap::Of({8}));
+    b.AddBits(keys::Genotype(v, keys::AlleleNumberKind(1)), Bitmap::Of({7}));
+    b.AddBits(keys::Genotype(v, keys::AlleleNumberKind(3)), Bitmap::Of({6}));
+    std::string w = keys::Variant({"GRCh38", "17", 200, "C", "T"});
+    b.Put(Family::kVariants, w, "");
+    b.AddBits(keys::Genotype(w, keys::kHet), Bitmap::Of({2, 9}));
+    std::string x = keys::Variant({"GRCh37", "X", 5, "G", "A"});
+    b.Put(Family::kVariants, x, "");
+    b.AddBits(keys::Genotype(x, keys::kHemi), Bitmap::Of({0}));
+    ASSERT_TRUE(store_->Write(b).ok());
+
+    std::map<std::string, v1::DatasetInfo> datasets;
+    datasets["new"].set_assembly("GRCh38");
+    datasets["old"].set_assembly("GRCh37");
+    auto genes = GeneTable::Parse("symbol\tentrez\tchrom\tstart\tend\nGENEA\t1\t17\t50\t150\n"
+                                  "GENEB\t2\t17\t150\t250\nGENEC\t3\t17\t50\t250\n",
+                                  "genes.tsv");
+    ASSERT_TRUE(genes.ok());
+    std::map<std::string, std::shared_ptr<const GeneTable>> tables;
+    tables["GRCh38"] = std::make_shared<const GeneTable>(std::move(*genes));
+    engine_ = std::make_unique<Engine>(
+        std::make_shared<const Catalog>(datasets, nullptr, std::move(tables)));
+    view_ = store_->Snapshot();
+  }
+
+  uint64_t Count(std::string_view text, v1::Purpose purpose = v1::CARE) {
+    auto c = ParseCriterion(text);
+    EXPECT_TRUE(c.ok()) << c.status();
+    auto r = engine_->Count(*view_, *c, purpose);
+    EXPECT_TRUE(r.ok()) << text << ": " << r.status();
+    last_warnings_ = r.ok() ? r->warnings : std::vector<std::string>{};
+    return r.ok() ? r->value : ~0ull;
+  }
+
+  pmdb::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<storage::ReadView> view_;
+  std::vector<std::string> last_warnings_;
+};
+
+TEST_F(ExecutorTest, BooleanAlgebra) {
+  EXPECT_EQ(Count("sex(F)"), 5u);
+  EXPECT_EQ(Count("sex(F) AND dx(C50)"), 2u);
+  EXPECT_EQ(Count("dx(C50) OR dx(C61)"), 3u);
+  EXPECT_EQ(Count("dx(C)"), 3u);
+  EXPECT_EQ(Count("dx(C50.9)"), 2u);
+  EXPECT_EQ(Count("NOT sex(F)"), 5u);
+  EXPECT_EQ(Count("NOT sex(F) AND NOT dx(C)"), 4u);
+  EXPECT_EQ(Count("sex(M) AND NOT (dx(C61) OR age(30))"), 1u);  // 9: male, no age
+  EXPECT_EQ(Count("hpo(HP:0000118) AND NOT sex(M)"), 2u);
+}
+
+TEST_F(ExecutorTest, AgeRangesUseBandsAndYears) {
+  EXPECT_EQ(Count("age(60-69)"), 5u);
+  EXPECT_EQ(Count("age(65)"), 5u);
+  EXPECT_EQ(Count("age(66-)"), 0u);
+  EXPECT_EQ(Count("age(25-64)"), 4u);
+  EXPECT_EQ(Count("age(0-)"), 9u);
+}
+
+TEST_F(ExecutorTest, ConsentPurposeRestrictsEveryResult) {
+  EXPECT_EQ(Count("sex(F)", v1::CARE), 5u);
+  EXPECT_EQ(Count("sex(F)", v1::RESEARCH), 4u);
+  EXPECT_EQ(Count("NOT dx(C)", v1::RESEARCH), 6u);
+}
+
+TEST_F(ExecutorTest, VariantsByZygosity) {
+  EXPECT_EQ(Count("variant(GRCh38:17:100:A:G)"), 4u);
+  EXPECT_EQ(Count("variant(GRCh38:17:100:A:G,het)"), 2u);
+  EXPECT_EQ(Count("variant(GRCh38:17:100:A:G,hom) AND sex(F)"), 1u);
+  EXPECT_EQ(Count("variant(GRCh38:17:100:A:C)"), 0u);
+}
+
+TEST_F(ExecutorTest, RangesAndGenes) {
+  EXPECT_EQ(Count("range(GRCh38:17:1-1000)"), 5u);   // 1,2,5,6,9
+  EXPECT_EQ(Count("range(GRCh38:17:101-200)"), 2u);  // only W
+  EXPECT_EQ(Count("range(GRCh38:17:201-300)"), 0u);
+  EXPECT_EQ(Count("gene(GENEA)"), 4u);
+  EXPECT_EQ(Count("gene(GENEB)"), 2u);
+  // Across V and W, individual 2 is hom at V and het at W: counted once, as hom.
+  EXPECT_EQ(Count("gene(GENEC,hom)"), 2u);
+  EXPECT_EQ(Count("gene(GENEC,het)"), 3u);  // 1, 5, 9
+  // The GRCh37 dataset has no gene table: searched nowhere, and the answer says so.
+  ASSERT_EQ(last_warnings_.size(), 1u);
+  EXPECT_NE(last_warnings_[0].find("GRCh37"), std::string::npos);
+}
+
+TEST_F(ExecutorTest, UnknownGeneIsAnError) {
+  auto c = ParseCriterion("gene(NOPE)");
+  EXPECT_EQ(engine_->Count(*view_, *c, v1::CARE).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ExecutorTest, BreakdownBySexAndAgeBand) {
+  auto c = ParseCriterion("dataset(new)");
+  auto r = engine_->Breakdown(*view_, *c, {v1::SEX, v1::AGE_BAND}, v1::RESEARCH);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::map<std::pair<std::string, std::string>, uint64_t> cells;
+  uint64_t total = 0;
+  for (const auto& cell : r->value.cells()) {
+    cells[{cell.labels(0), cell.labels(1)}] = cell.count();
+    total += cell.count();
+  }
+  EXPECT_EQ(r->value.cells_size(), 4 * 12);
+  EXPECT_EQ(total, 9u);  // 3 withdrew from research
+  EXPECT_EQ((cells[{"F", "60-69"}]), 4u);
+  EXPECT_EQ((cells[{"M", "30-39"}]), 4u);
+  EXPECT_EQ((cells[{"M", "unknown"}]), 1u);
+}
+
+TEST_F(ExecutorTest, BreakdownByDiagnosisHasANoneCell) {
+  auto c = ParseCriterion("dataset(new)");
+  auto r = engine_->Breakdown(*view_, *c, {v1::DIAGNOSIS}, v1::CARE);
+  ASSERT_TRUE(r.ok());
+  std::map<std::string, uint64_t> cells;
+  for (const auto& cell : r->value.cells()) cells[cell.labels(0)] = cell.count();
+  EXPECT_EQ(cells, (std::map<std::string, uint64_t>{{"C50", 2}, {"C61", 1}, {"none", 7}}));
+}
+
+TEST_F(ExecutorTest, BreakdownByZygosityNeedsAGenotypeCriterion) {
+  auto c = ParseCriterion("variant(GRCh38:17:100:A:G) AND sex(M)");
+  auto r = engine_->Breakdown(*view_, *c, {v1::ZYGOSITY}, v1::CARE);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->value.cells(0).count(), 1u);  // het: 5
+  EXPECT_EQ(r->value.cells(1).count(), 1u);  // hom: 6
+  auto bad = engine_->Breakdown(*view_, *ParseCriterion("sex(M)"), {v1::ZYGOSITY}, v1::CARE);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ExecutorTest, FrequencyCountsCopiesAndCalledAlleles) {
+  auto f = engine_->Frequency(*view_, *ParseCriterion("variant(GRCh38:17:100:A:G)"), v1::CARE);
+  ASSERT_TRUE(f.ok()) << f.status();
+  // AC: het 1,5 -> 2; hom 2 -> 2; triploid 6 -> 3. AN: 9 genotyped x2 = 18, minus 2 for the
+  // no-call, minus 1 for the haploid, plus 1 for the triploid.
+  EXPECT_EQ(f->value.ac, 7u);
+  EXPECT_EQ(f->value.an, 16u);
+  auto females = engine_->Frequency(
+      *view_, *ParseCriterion("sex(F) AND variant(GRCh38:17:100:A:G)"), v1::RESEARCH);
+  ASSERT_TRUE(females.ok());
+  EXPECT_EQ(females->value.ac, 3u);  // 1 het, 2 hom
+  EXPECT_EQ(females->value.an, 8u);  // 0,1,2,4 (3 withdrew)
+  auto two = engine_->Frequency(
+      *view_, *ParseCriterion("variant(GRCh38:17:100:A:G) AND variant(GRCh38:17:200:C:T)"),
+      v1::CARE);
+  EXPECT_EQ(two.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pmdb::query

@@ -1,0 +1,120 @@
+// pmdb generate: synthetic cohorts.
+#include <iostream>
+
+#include "node/base/strings.h"
+#include "query/codes.h"
+#include "tools/pmdb/commands.h"
+#include "tools/pmdb/common.h"
+#include "tools/pmdb/generator.h"
+#include "tools/pmdb/json.h"
+
+#ifndef PMDB_DEFAULT_DATA_DIR
+#define PMDB_DEFAULT_DATA_DIR "../shared/data"
+#endif
+
+namespace pmdb::cli {
+namespace {
+
+const CommandSpec& Spec() {
+  static const CommandSpec spec{
+      "generate",
+      "pmdb generate --individuals N --variants M --seed S --out DIR [options]",
+      "Writes a synthetic cohort to DIR: cohort.vcf.gz (bgzipped, one column per individual,\n"
+      "genotypes drawn in Hardy-Weinberg proportions from the allele-frequency spectrum of a real\n"
+      "VCF) and phenopackets.jsonl (one Phenopacket v2 per individual: sex, age, ICD-10 cancer\n"
+      "diagnoses at illustrative prevalences, HPO phenotypes, ATC treatments). The same seed\n"
+      "gives the same files. Ingest both with pmdb ingest.",
+      {
+          {"individuals", "N", "number of individuals (samples)"},
+          {"variants", "M", "number of variant sites"},
+          {"seed", "S", "random seed (default 1)"},
+          {"out", "DIR", "output directory (created)"},
+          {"assembly", "NAME", "assembly written in the header (default GRCh38)"},
+          {"chrom", "NAME", "chromosome of the sites (default 22)"},
+          {"id-prefix", "TEXT", "subject ids are TEXT-0000001 ... (default SYN<seed>)"},
+          {"spectrum", "VCF", "VCF with INFO/AF to draw frequencies from (default: the 1000 "
+                              "Genomes chr22 file in " PMDB_DEFAULT_DATA_DIR "/vcf)"},
+          {"hpo", "PATH", "HPO ontology to draw phenotypes from (default "
+                          PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo)"},
+          {"json", "", "print the summary as JSON"},
+      },
+      "  pmdb generate --individuals 10000 --variants 5000 --seed 7 --out /tmp/cohort\n"
+      "  pmdb ingest --db region.db --vcf /tmp/cohort/cohort.vcf.gz --dataset syn --assembly GRCh38\n"
+      "  pmdb ingest --db region.db --phenopackets /tmp/cohort/phenopackets.jsonl --hpo hp.obo\n",
+  };
+  return spec;
+}
+
+bool ParseCount(const Flags& flags, const std::string& name, uint64_t fallback, uint64_t* out) {
+  if (!flags.Has(name)) {
+    *out = fallback;
+    return true;
+  }
+  std::string v = flags.Get(name);
+  try {
+    size_t used = 0;
+    *out = std::stoull(v, &used);
+    return used == v.size();
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+int RunGenerate(int argc, char** argv) {
+  int exit_code = 0;
+  auto flags = ParseOrExit(Spec(), argc, argv, &exit_code);
+  if (!flags) return exit_code;
+  GeneratorOptions options;
+  if (!flags->Has("individuals") || !flags->Has("variants") || !flags->Has("out")) {
+    return UsageError(Spec(), absl::InvalidArgumentError("--individuals, --variants and --out are required"));
+  }
+  for (auto [name, target, fallback] :
+       {std::tuple{"individuals", &options.individuals, uint64_t{0}},
+        std::tuple{"variants", &options.variants, uint64_t{0}},
+        std::tuple{"seed", &options.seed, uint64_t{1}}}) {
+    if (!ParseCount(*flags, name, fallback, target)) {
+      return UsageError(Spec(), absl::InvalidArgumentError(StrCat("--", name, " takes a whole number")));
+    }
+  }
+  options.out_dir = flags->Get("out");
+  auto assembly = query::NormalizeAssembly(flags->Get("assembly", "GRCh38"));
+  if (!assembly.ok()) return UsageError(Spec(), assembly.status());
+  options.assembly = *assembly;
+  options.chrom = flags->Get("chrom", "22");
+  options.id_prefix = flags->Get("id-prefix");
+  options.spectrum_vcf =
+      flags->Get("spectrum", PMDB_DEFAULT_DATA_DIR "/vcf/1kg_chr22_5samples.vcf.gz");
+  options.hpo_path = flags->Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo");
+
+  ProgressLine progress("generating");
+  auto result = GenerateCohort(options, [&](uint64_t done, uint64_t total) {
+    progress.Update({done, total, done});
+  });
+  progress.Done();
+  if (!result.ok()) return Fail("generate", result.status());
+  if (flags->Bool("json")) {
+    Json j;
+    j.BeginObject()
+        .Key("vcf").String(result->vcf_path)
+        .Key("phenopackets").String(result->phenopackets_path)
+        .Key("individuals").Uint(result->individuals)
+        .Key("variants").Uint(result->variants)
+        .Key("non_reference_genotypes").Uint(result->non_reference_genotypes)
+        .Key("diagnosed").Uint(result->diagnosed)
+        .Key("seconds").Double(result->seconds)
+        .EndObject();
+    std::cout << j.str() << "\n";
+    return 0;
+  }
+  std::cout << "generated " << WithThousands(result->individuals) << " individuals x "
+            << WithThousands(result->variants) << " variants ("
+            << WithThousands(result->non_reference_genotypes) << " non-reference genotypes, "
+            << WithThousands(result->diagnosed) << " individuals with a cancer diagnosis)\n"
+            << "  " << result->vcf_path << "\n  " << result->phenopackets_path << "\n";
+  std::printf("  took %.2f s\n", result->seconds);
+  return 0;
+}
+
+}  // namespace pmdb::cli

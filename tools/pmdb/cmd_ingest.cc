@@ -1,0 +1,130 @@
+// pmdb ingest: genotypes from VCF/BCF or clinical records from Phenopackets into a store.
+#include <iostream>
+
+#include "node/base/strings.h"
+#include "node/ingest/clinical_ingest.h"
+#include "node/ingest/reference_files.h"
+#include "node/ingest/vcf_ingest.h"
+#include "tools/pmdb/commands.h"
+#include "tools/pmdb/common.h"
+#include "tools/pmdb/json.h"
+
+namespace pmdb::cli {
+namespace {
+
+const CommandSpec& Spec() {
+  static const CommandSpec spec{
+      "ingest",
+      "pmdb ingest --db DIR (--vcf FILE --dataset ID --assembly GRCh37|GRCh38 | "
+      "--phenopackets PATH) [options]",
+      "Adds records to a regional store (created if missing). A VCF/BCF adds genotypes: every\n"
+      "sample becomes an individual, multi-allelic records are split and alleles trimmed so a\n"
+      "variant has one key. Phenopacket v2 JSON adds clinical records (sex, age, HPO phenotypes,\n"
+      "ICD-10 diagnoses, ATC treatments). One call is one atomic batch: if anything is wrong the\n"
+      "store is left exactly as it was, and the error names the file, line and problem.",
+      {
+          {"db", "DIR", "the store directory"},
+          {"vcf", "FILE", "VCF or BCF, plain or bgzipped, any number of samples"},
+          {"dataset", "ID", "dataset the VCF belongs to (one assembly per dataset)"},
+          {"assembly", "NAME", "GRCh37 or GRCh38"},
+          {"include-filtered", "", "also keep records whose FILTER is not PASS or ."},
+          {"sample-map", "FILE", "lines 'sample<TAB>subject' when VCF sample names are not "
+                                 "subject ids"},
+          {"phenopackets", "PATH", "a .json file, a .jsonl file (one per line) or a directory"},
+          {"hpo", "PATH", "HPO ontology (OBO); remembered by the store, needed once before "
+                          "phenopackets with phenotypes"},
+          {"genes", "ASSEMBLY=PATH", "gene table (symbol, entrez, chrom, start, end ...) for "
+                                     "gene(); remembered", true},
+          {"json", "", "print the summary as JSON"},
+      },
+      "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
+      "  pmdb ingest --db region.db --phenopackets cohort/ --hpo hp.obo\n",
+  };
+  return spec;
+}
+
+void PrintSummary(const ingest::IngestSummary& s, bool json) {
+  if (json) {
+    Json j;
+    j.BeginObject().Key("kind").String(s.kind).Key("source").String(s.source);
+    if (!s.dataset.empty()) j.Key("dataset").String(s.dataset).Key("assembly").String(s.assembly);
+    j.Key("individuals_new").Uint(s.individuals_new);
+    j.Key("individuals_updated").Uint(s.individuals_updated);
+    j.Key("records_read").Uint(s.records_read);
+    if (s.kind == "vcf") {
+      j.Key("variants").Uint(s.variants).Key("genotypes").Uint(s.genotypes);
+      j.Key("no_calls").Uint(s.no_calls);
+    }
+    j.Key("skipped").BeginObject();
+    for (const auto& [reason, n] : s.skipped) j.Key(reason).Uint(n);
+    j.EndObject().Key("notes").BeginObject();
+    for (const auto& [note, n] : s.notes) j.Key(note).Uint(n);
+    j.EndObject().Key("batch_bytes").Uint(s.batch_bytes).Key("seconds").Double(s.seconds);
+    j.EndObject();
+    std::cout << j.str() << "\n";
+    return;
+  }
+  std::cout << "ingested " << s.source;
+  if (!s.dataset.empty()) std::cout << " into dataset " << s.dataset << " (" << s.assembly << ")";
+  std::cout << "\n  individuals  " << WithThousands(s.individuals_new) << " new, "
+            << WithThousands(s.individuals_updated) << " updated\n";
+  std::cout << "  records      " << WithThousands(s.records_read) << " read\n";
+  if (s.kind == "vcf") {
+    std::cout << "  variants     " << WithThousands(s.variants) << " stored\n"
+              << "  genotypes    " << WithThousands(s.genotypes) << " non-reference calls\n"
+              << "  no-calls     " << WithThousands(s.no_calls) << "\n";
+  }
+  for (const auto& [reason, n] : s.skipped) {
+    std::cout << "  skipped      " << WithThousands(n) << "  " << reason << "\n";
+  }
+  for (const auto& [note, n] : s.notes) {
+    std::cout << "  note         " << WithThousands(n) << "  " << note << "\n";
+  }
+  std::printf("  took %.2f s\n", s.seconds);
+}
+
+}  // namespace
+
+int RunIngest(int argc, char** argv) {
+  int exit_code = 0;
+  auto flags = ParseOrExit(Spec(), argc, argv, &exit_code);
+  if (!flags) return exit_code;
+  bool vcf = flags->Has("vcf");
+  bool packets = flags->Has("phenopackets");
+  if (vcf == packets) {
+    return UsageError(Spec(), absl::InvalidArgumentError("give exactly one of --vcf and --phenopackets"));
+  }
+  if (vcf && (!flags->Has("dataset") || !flags->Has("assembly"))) {
+    return UsageError(Spec(), absl::InvalidArgumentError("--vcf needs --dataset and --assembly"));
+  }
+  auto store = OpenStore(flags->Get("db"), /*create=*/true);
+  if (!store.ok()) return Fail("ingest", store.status());
+  absl::Status remembered = ingest::RememberReferenceFiles(
+      **store, {flags->Get("hpo"), flags->All("genes")});
+  if (!remembered.ok()) return Fail("ingest", remembered);
+
+  ProgressLine progress("ingesting");
+  auto on_progress = [&](const ingest::Progress& p) { progress.Update(p); };
+  absl::StatusOr<ingest::IngestSummary> summary;
+  if (vcf) {
+    ingest::VcfIngestOptions options;
+    options.path = flags->Get("vcf");
+    options.dataset = flags->Get("dataset");
+    options.assembly = flags->Get("assembly");
+    options.include_filtered = flags->Bool("include-filtered");
+    options.sample_map_path = flags->Get("sample-map");
+    summary = ingest::IngestVcf(**store, options, on_progress);
+  } else {
+    summary = ingest::IngestPhenopackets(**store, flags->Get("phenopackets"), on_progress);
+  }
+  progress.Done();
+  if (!summary.ok()) {
+    return Fail("ingest", absl::Status(summary.status().code(),
+                                       StrCat(std::string(summary.status().message()),
+                                              " (nothing was stored)")));
+  }
+  PrintSummary(*summary, flags->Bool("json"));
+  return 0;
+}
+
+}  // namespace pmdb::cli

@@ -1,0 +1,219 @@
+// pmdb query: counts, breakdowns and allele frequencies on a local store. Exact: disclosure
+// rules apply to what leaves the region, not to the operator's own store.
+#include <fstream>
+#include <iostream>
+
+#include "node/base/strings.h"
+#include "node/ingest/reference_files.h"
+#include "query/engine.h"
+#include "query/parser.h"
+#include "tools/pmdb/commands.h"
+#include "tools/pmdb/common.h"
+#include "tools/pmdb/json.h"
+
+namespace pmdb::cli {
+namespace {
+
+const CommandSpec& Spec() {
+  static const CommandSpec spec{
+      "query",
+      "pmdb query --db DIR [--breakdown DIMS | --frequency] [--json] (EXPR | --batch FILE)",
+      "Answers a question about the individuals in a store. EXPR combines criteria:\n"
+      "  variant(GRCh38:7:55191822:T:G[,het|hom|hemi])   range(GRCh38:17:43044295-43125483)\n"
+      "  gene(BRCA1[,hom])   hpo(HP:0002090)   dx(C34)   treatment(L01EB)   sex(F)\n"
+      "  age(60-69)   dataset(ID)   with AND, OR, NOT and parentheses (NOT binds tightest).\n"
+      "hpo() matches descendants, dx() and treatment() match codes under the one given.\n"
+      "The result is a count, a breakdown by one or two of sex, age_band, diagnosis, zygosity,\n"
+      "or an allele frequency (AC, AN, AF) of a variant() within the rest of the expression.\n"
+      "Only individuals whose consent covers --purpose are counted.",
+      {
+          {"db", "DIR", "the store directory"},
+          {"breakdown", "DIMS", "one or two of sex,age_band,diagnosis,zygosity (comma-separated)"},
+          {"frequency", "", "allele frequency of the expression's variant() criterion"},
+          {"purpose", "NAME", "research (default) or care: whose consent applies"},
+          {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
+          {"hpo", "PATH", "HPO ontology (OBO) to use and remember"},
+          {"genes", "ASSEMBLY=PATH", "gene table to use and remember", true},
+          {"json", "", "print JSON"},
+      },
+      "  pmdb query --db region.db 'dx(C50) AND sex(F)'\n"
+      "  pmdb query --db region.db --breakdown sex,age_band 'gene(BRCA2) AND NOT dx(C50)'\n"
+      "  pmdb query --db region.db --frequency 'variant(GRCh37:2:1234:A:G) AND sex(F)'\n"
+      "  pmdb query --db region.db --batch questions.txt > answers.jsonl\n",
+      /*takes_positional=*/true,
+  };
+  return spec;
+}
+
+enum class Kind { kCount, kBreakdown, kFrequency };
+
+struct Request {
+  Kind kind = Kind::kCount;
+  std::vector<v1::Dimension> dimensions;
+  v1::Purpose purpose = v1::RESEARCH;
+};
+
+void AddWarnings(Json& j, const std::vector<std::string>& warnings) {
+  j.Key("warnings").BeginArray();
+  for (const std::string& w : warnings) j.String(w);
+  j.EndArray();
+}
+
+// Answers one expression; writes JSON to `json` or text to stdout.
+absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
+                    const Request& req, const std::string& text, bool as_json, std::string* json) {
+  auto criterion = query::ParseCriterion(text);
+  if (!criterion.ok()) {
+    return absl::InvalidArgumentError(query::FormatParseError(text, criterion.status()));
+  }
+  std::string canonical = query::FormatCriterion(*criterion);
+  Json j;
+  j.BeginObject().Key("query").String(canonical);
+  std::vector<std::string> warnings;
+  std::string out;
+  switch (req.kind) {
+    case Kind::kCount: {
+      auto r = engine.Count(view, *criterion, req.purpose);
+      if (!r.ok()) return r.status();
+      j.Key("count").Uint(r->value);
+      warnings = r->warnings;
+      out = StrCat(WithThousands(r->value), " individuals match ", canonical, "\n");
+      break;
+    }
+    case Kind::kFrequency: {
+      auto r = engine.Frequency(view, *criterion, req.purpose);
+      if (!r.ok()) return r.status();
+      j.Key("ac").Uint(r->value.ac).Key("an").Uint(r->value.an);
+      if (r->value.an == 0) {
+        j.Key("af").Null();
+      } else {
+        j.Key("af").Double(r->value.af());
+      }
+      warnings = r->warnings;
+      char af[32];
+      std::snprintf(af, sizeof(af), "%.6g", r->value.af());
+      out = StrCat("AC=", r->value.ac, "  AN=", r->value.an, "  AF=",
+                   r->value.an == 0 ? std::string("n/a (no called alleles)") : std::string(af),
+                   "   ", canonical, "\n");
+      break;
+    }
+    case Kind::kBreakdown: {
+      auto r = engine.Breakdown(view, *criterion, req.dimensions, req.purpose);
+      if (!r.ok()) return r.status();
+      warnings = r->warnings;
+      j.Key("breakdown").BeginObject().Key("dimensions").BeginArray();
+      for (v1::Dimension d : req.dimensions) j.String(query::DimensionName(d));
+      j.EndArray().Key("cells").BeginArray();
+      out = StrCat(canonical, "\n");
+      for (v1::Dimension d : req.dimensions) {
+        std::string name = query::DimensionName(d);
+        name.resize(std::max<size_t>(name.size(), 12), ' ');
+        StrAppend(&out, "  ", name);
+      }
+      StrAppend(&out, "  count\n");
+      int empty = 0;
+      for (const v1::BreakdownCell& cell : r->value.cells()) {
+        j.BeginObject();
+        std::string row;
+        for (size_t i = 0; i < req.dimensions.size(); ++i) {
+          j.Key(query::DimensionName(req.dimensions[i])).String(cell.labels(i));
+          std::string label = cell.labels(i);
+          label.resize(std::max<size_t>(
+                           label.size(),
+                           std::max<size_t>(12, query::DimensionName(req.dimensions[i]).size())),
+                       ' ');
+          StrAppend(&row, "  ", label);
+        }
+        j.Key("count").Uint(cell.count()).EndObject();
+        // People read the cells that hold someone; JSON keeps every cell for programs.
+        if (cell.count() == 0) {
+          ++empty;
+          continue;
+        }
+        StrAppend(&out, row, "  ", WithThousands(cell.count()), "\n");
+      }
+      if (empty > 0) StrAppend(&out, "  (", empty, " empty cells not shown)\n");
+      j.EndArray().EndObject();
+      break;
+    }
+  }
+  AddWarnings(j, warnings);
+  j.EndObject();
+  if (as_json) {
+    *json = j.str();
+  } else {
+    std::cout << out;
+    for (const std::string& w : warnings) std::cerr << "warning: " << w << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunQuery(int argc, char** argv) {
+  int exit_code = 0;
+  auto flags = ParseOrExit(Spec(), argc, argv, &exit_code);
+  if (!flags) return exit_code;
+  Request req;
+  if (flags->Has("breakdown") && flags->Bool("frequency")) {
+    return UsageError(Spec(), absl::InvalidArgumentError("--breakdown and --frequency exclude each other"));
+  }
+  if (flags->Has("breakdown")) {
+    req.kind = Kind::kBreakdown;
+    for (std::string_view d : Split(flags->Get("breakdown"), ',')) {
+      auto dim = query::ParseDimension(Trim(d));
+      if (!dim.ok()) return UsageError(Spec(), dim.status());
+      req.dimensions.push_back(*dim);
+    }
+  } else if (flags->Bool("frequency")) {
+    req.kind = Kind::kFrequency;
+  }
+  std::string purpose = ToLower(flags->Get("purpose", "research"));
+  if (purpose == "care") {
+    req.purpose = v1::CARE;
+  } else if (purpose != "research") {
+    return UsageError(Spec(), absl::InvalidArgumentError("--purpose is research or care"));
+  }
+  bool batch = flags->Has("batch");
+  if (batch == (flags->positional().size() == 1) || flags->positional().size() > 1) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  "give one expression (quote it) or --batch FILE"));
+  }
+  auto store = OpenStore(flags->Get("db"), /*create=*/false);
+  if (!store.ok()) return Fail("query", store.status());
+  absl::Status remembered = ingest::RememberReferenceFiles(
+      **store, {flags->Get("hpo"), flags->All("genes")});
+  if (!remembered.ok()) return Fail("query", remembered);
+  auto view = (*store)->Snapshot();
+  auto catalog = query::Catalog::Load(*view);
+  if (!catalog.ok()) return Fail("query", catalog.status());
+  query::Engine engine(*catalog);
+
+  if (!batch) {
+    std::string json;
+    absl::Status s = Answer(engine, *view, req, flags->positional()[0], flags->Bool("json"), &json);
+    if (!s.ok()) return Fail("query", s);
+    if (flags->Bool("json")) std::cout << json << "\n";
+    return 0;
+  }
+  std::ifstream in(flags->Get("batch"));
+  if (!in) return Fail("query", absl::NotFoundError(StrCat(flags->Get("batch"), ": cannot open")));
+  std::string line;
+  int failures = 0;
+  while (std::getline(in, line)) {
+    std::string_view expr = Trim(line);
+    if (expr.empty() || expr.front() == '#') continue;
+    std::string json;
+    absl::Status s = Answer(engine, *view, req, std::string(expr), /*as_json=*/true, &json);
+    if (!s.ok()) {
+      ++failures;
+      Json j;
+      j.BeginObject().Key("query").String(expr).Key("error").String(std::string(s.message())).EndObject();
+      json = j.str();
+    }
+    std::cout << json << "\n";
+  }
+  return failures == 0 ? 0 : kExitFailure;
+}
+
+}  // namespace pmdb::cli

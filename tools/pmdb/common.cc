@@ -1,0 +1,83 @@
+#include "tools/pmdb/common.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "node/base/strings.h"
+
+namespace pmdb::cli {
+
+int Fail(const std::string& command, const absl::Status& status) {
+  std::cerr << "pmdb " << command << ": " << std::string(status.message()) << "\n";
+  return kExitFailure;
+}
+
+int UsageError(const CommandSpec& spec, const absl::Status& status) {
+  std::cerr << "pmdb " << spec.name << ": " << std::string(status.message()) << "\n"
+            << "usage: " << spec.usage << "   (pmdb " << spec.name << " --help for more)\n";
+  return kExitUsage;
+}
+
+std::optional<Flags> ParseOrExit(const CommandSpec& spec, int argc, char** argv, int* exit_code) {
+  auto flags = Flags::Parse(spec, argc, argv);
+  if (!flags.ok()) {
+    *exit_code = UsageError(spec, flags.status());
+    return std::nullopt;
+  }
+  if (flags->help()) {
+    std::cout << HelpText(spec);
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  return std::move(*flags);
+}
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const std::string& dir, bool create) {
+  if (dir.empty()) return absl::InvalidArgumentError("--db DIR is required");
+  storage::StoreOptions options;
+  options.create_if_missing = create;
+  return storage::Store::Open(dir, options);
+}
+
+namespace {
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+ProgressLine::ProgressLine(std::string label)
+    : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) == 1) {}
+
+ProgressLine::~ProgressLine() { Done(); }
+
+void ProgressLine::Update(const ingest::Progress& p) {
+  if (!enabled_) return;
+  double now = Now();
+  if (now - last_draw_ < 0.1) return;
+  last_draw_ = now;
+  std::string line = StrCat("\r  ", label_, " ");
+  if (p.bytes_total > 0) {
+    int width = 30;
+    double frac = std::min(1.0, static_cast<double>(p.bytes_done) / p.bytes_total);
+    int filled = static_cast<int>(frac * width);
+    StrAppend(&line, "[", std::string(filled, '#'), std::string(width - filled, '.'), "] ",
+              static_cast<int>(frac * 100), "%  ");
+  }
+  StrAppend(&line, WithThousands(p.records), " records ");
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressLine::Done() {
+  if (drawn_) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+}
+
+}  // namespace pmdb::cli

@@ -1,0 +1,47 @@
+// Helpers shared by the pmdb subcommands: error reporting, opening a store, progress display.
+#ifndef PMDB_TOOLS_PMDB_COMMON_H_
+#define PMDB_TOOLS_PMDB_COMMON_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "node/ingest/summary.h"
+#include "node/storage/store.h"
+#include "tools/pmdb/flags.h"
+
+namespace pmdb::cli {
+
+// Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong.
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Prints "pmdb COMMAND: MESSAGE" to stderr and returns kExitFailure.
+int Fail(const std::string& command, const absl::Status& status);
+int UsageError(const CommandSpec& spec, const absl::Status& status);
+
+// Parses flags; on --help prints the help and sets *exit_code to 0, on error prints it and sets
+// *exit_code to kExitUsage. Returns nullopt in both cases.
+std::optional<Flags> ParseOrExit(const CommandSpec& spec, int argc, char** argv, int* exit_code);
+
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const std::string& dir, bool create);
+
+// A progress line on stderr, drawn only when stderr is a terminal.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string label);
+  ~ProgressLine();
+  void Update(const ingest::Progress& p);
+  void Done();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+  double last_draw_ = 0;
+};
+
+}  // namespace pmdb::cli
+
+#endif  // PMDB_TOOLS_PMDB_COMMON_H_

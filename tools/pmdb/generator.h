@@ -1,0 +1,44 @@
+// Synthetic cohorts for tests, the demo and benchmarks: a bgzipped multi-sample VCF whose
+// genotypes follow a real allele-frequency spectrum (Hardy-Weinberg proportions per site), and
+// one Phenopacket v2 per individual with sex, age, ICD-10 cancer diagnoses, HPO phenotypes and
+// ATC treatments. Deterministic for a seed.
+#ifndef PMDB_TOOLS_PMDB_GENERATOR_H_
+#define PMDB_TOOLS_PMDB_GENERATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace pmdb::cli {
+
+struct GeneratorOptions {
+  uint64_t individuals = 1000;
+  uint64_t variants = 1000;
+  uint64_t seed = 1;
+  std::string out_dir;
+  std::string assembly = "GRCh38";
+  std::string chrom = "22";
+  std::string spectrum_vcf;  // a VCF with INFO/AF, e.g. 1000 Genomes chr22
+  std::string hpo_path;
+  std::string id_prefix;     // subject ids are <prefix>-<7 digits>
+  double missing_rate = 0.005;
+};
+
+struct GeneratorResult {
+  std::string vcf_path;
+  std::string phenopackets_path;
+  uint64_t individuals = 0;
+  uint64_t variants = 0;
+  uint64_t non_reference_genotypes = 0;
+  uint64_t diagnosed = 0;
+  double seconds = 0;
+};
+
+absl::StatusOr<GeneratorResult> GenerateCohort(
+    const GeneratorOptions& options, const std::function<void(uint64_t, uint64_t)>& progress);
+
+}  // namespace pmdb::cli
+
+#endif  // PMDB_TOOLS_PMDB_GENERATOR_H_

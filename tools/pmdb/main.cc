@@ -1,0 +1,43 @@
+// pmdb: one command-line tool for a federated precision-medicine database.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "tools/pmdb/commands.h"
+#include "tools/pmdb/common.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: pmdb COMMAND [options]     (pmdb COMMAND --help for each)\n"
+    "\n"
+    "pmdb keeps a healthcare region's genomic and clinical records in a local store and answers\n"
+    "aggregate questions about them.\n"
+    "\n"
+    "commands:\n"
+    "  ingest     add genotypes (VCF/BCF) or clinical records (Phenopacket v2 JSON) to a store\n"
+    "  query      count, break down or compute allele frequencies with criteria such as\n"
+    "             'gene(BRCA2) AND dx(C50) AND sex(F)'\n"
+    "  consent    record opt-outs; opted-out people are excluded or deleted\n"
+    "  info       what a store holds\n"
+    "  generate   write a synthetic cohort (VCF + phenopackets) for tests and demos\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? pmdb::cli::kExitUsage : 0;
+  }
+  std::string command = argv[1];
+  int sub_argc = argc - 2;
+  char** sub_argv = argv + 2;
+  if (command == "ingest") return pmdb::cli::RunIngest(sub_argc, sub_argv);
+  if (command == "query") return pmdb::cli::RunQuery(sub_argc, sub_argv);
+  if (command == "consent") return pmdb::cli::RunConsent(sub_argc, sub_argv);
+  if (command == "info") return pmdb::cli::RunInfo(sub_argc, sub_argv);
+  if (command == "generate") return pmdb::cli::RunGenerate(sub_argc, sub_argv);
+  std::cerr << "pmdb: unknown command '" << command << "'\n" << kUsage;
+  return pmdb::cli::kExitUsage;
+}
