@@ -122,9 +122,8 @@ WriteBatch::~WriteBatch() = default;
 WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
 WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
 
-// WriteBatch methods only fail on memory exhaustion, which RocksDB reports by status; a batch
-// that cannot grow is a process-level failure, so those statuses are checked in Store::Write
-// through the batch's own consistency (Count) rather than per call.
+// rocksdb::WriteBatch's own methods fail only when the batch outgrows its configured maximum
+// size, which pmdb does not set; Store::Write reports any problem with the batch as a whole.
 void WriteBatch::Put(Family family, std::string_view key, std::string_view value) {
   rep_->batch.Put((*rep_->handles)[Index(family)], ToSlice(key), ToSlice(value))
       .PermitUncheckedError();

@@ -1,5 +1,7 @@
 // Ingest through to query with real RocksDB stores: normalization, multi-allelic splitting,
 // filters, symbolic alleles, phenopackets joined to genotypes, assemblies kept apart.
+#include <filesystem>
+
 #include "gtest/gtest.h"
 #include "node/ingest/clinical_ingest.h"
 #include "node/ingest/reference_files.h"
@@ -74,6 +76,41 @@ TEST_F(IngestQueryTest, MultiAllelicRecordsSplitAndTrim) {
   EXPECT_EQ(Frequency("variant(GRCh38:1:101:T:C)").an, 6u);
   EXPECT_EQ(Frequency("variant(GRCh38:1:101:T:C)").ac, 2u);
   EXPECT_EQ(Frequency("variant(GRCh38:1:100:GTT:G)").ac, 3u);
+}
+
+TEST_F(IngestQueryTest, BcfAndBgzippedVcfGiveTheSameStore) {
+  ASSERT_TRUE(IngestFour().ok());
+  auto expected = DumpStore(*store_);
+  for (std::string format : {"b", "z"}) {
+    std::string file = dir_.Path("four." + format);
+    auto r = testing::Run({"bcftools", "view", "-O" + format, "-o", file, dir_.Path("four.vcf")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    TempDir other;
+    auto store = testing::OpenOrDie(other.Path("db"));
+    auto s = ingest::IngestVcf(*store, {file, "wgs", "GRCh38"});
+    ASSERT_TRUE(s.ok()) << format << ": " << s.status();
+    auto got = DumpStore(*store);
+    // Everything but the dataset record, which names its source file, is identical.
+    std::erase_if(got, [](const auto& kv) { return kv.first.find("dataset/") != std::string::npos; });
+    auto want = expected;
+    std::erase_if(want, [](const auto& kv) { return kv.first.find("dataset/") != std::string::npos; });
+    EXPECT_EQ(got, want) << format;
+  }
+}
+
+TEST_F(IngestQueryTest, PhenopacketsFromADirectory) {
+  ASSERT_TRUE(LoadHpo().ok());
+  std::filesystem::create_directories(dir_.Path("packets"));
+  WriteFile(dir_.Path("packets/a.json"), R"({"subject":{"id":"A","sex":"FEMALE"}})");
+  WriteFile(dir_.Path("packets/b.jsonl"),
+            "{\"subject\":{\"id\":\"B\",\"sex\":\"MALE\"}}\n"
+            "{\"subject\":{\"id\":\"C\",\"sex\":\"FEMALE\"}}\n");
+  WriteFile(dir_.Path("packets/notes.txt"), "not a phenopacket");
+  auto s = ingest::IngestPhenopackets(*store_, dir_.Path("packets"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->records_read, 3u);
+  EXPECT_EQ(Count("sex(F)"), 2u);
+  EXPECT_EQ(Count("sex(M)"), 1u);
 }
 
 TEST_F(IngestQueryTest, FilteredRecordsAreKeptOnRequest) {

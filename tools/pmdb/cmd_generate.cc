@@ -36,6 +36,8 @@ const CommandSpec& Spec() {
                               "Genomes chr22 file in " PMDB_DEFAULT_DATA_DIR "/vcf)"},
           {"hpo", "PATH", "HPO ontology to draw phenotypes from (default "
                           PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo)"},
+          {"max-af", "F", "use only spectrum frequencies <= F (e.g. 0.01 for a sparse, "
+                          "panel-like set of rare variants)"},
           {"json", "", "print the summary as JSON"},
       },
       "  pmdb generate --individuals 10000 --variants 5000 --seed 7 --out /tmp/cohort\n"
@@ -84,6 +86,14 @@ int RunGenerate(int argc, char** argv) {
   options.assembly = *assembly;
   options.chrom = flags->Get("chrom", "22");
   options.id_prefix = flags->Get("id-prefix");
+  if (flags->Has("max-af")) {
+    char* end = nullptr;
+    std::string v = flags->Get("max-af");
+    options.max_af = std::strtod(v.c_str(), &end);
+    if (end != v.c_str() + v.size() || !(options.max_af > 0 && options.max_af <= 1)) {
+      return UsageError(Spec(), absl::InvalidArgumentError("--max-af takes a number in (0, 1]"));
+    }
+  }
   options.spectrum_vcf =
       flags->Get("spectrum", PMDB_DEFAULT_DATA_DIR "/vcf/1kg_chr22_5samples.vcf.gz");
   options.hpo_path = flags->Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo");

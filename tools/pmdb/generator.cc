@@ -64,7 +64,7 @@ struct SpectrumSite {
   uint32_t alt_len;
 };
 
-absl::StatusOr<std::vector<SpectrumSite>> ReadSpectrum(const std::string& path) {
+absl::StatusOr<std::vector<SpectrumSite>> ReadSpectrum(const std::string& path, double max_af) {
   hts_set_log_level(HTS_LOG_OFF);
   htsFile* fp = hts_open(path.c_str(), "r");
   if (fp == nullptr) return absl::NotFoundError(StrCat(path, ": cannot open spectrum VCF"));
@@ -81,7 +81,7 @@ absl::StatusOr<std::vector<SpectrumSite>> ReadSpectrum(const std::string& path) 
     bcf_unpack(rec, BCF_UN_INFO);
     int n = bcf_get_info_float(hdr, rec, "AF", &af, &naf);
     for (int i = 0; i < n && i + 1 < rec->n_allele; ++i) {
-      if (!(af[i] > 0 && af[i] < 1)) continue;
+      if (!(af[i] > 0 && af[i] < 1) || af[i] > max_af) continue;
       const char* alt = rec->d.allele[i + 1];
       bool symbolic = alt[0] == '<' || std::strpbrk(alt, "[]*") != nullptr;
       uint32_t rl = static_cast<uint32_t>(std::strlen(rec->d.allele[0]));
@@ -94,7 +94,9 @@ absl::StatusOr<std::vector<SpectrumSite>> ReadSpectrum(const std::string& path) 
   bcf_destroy(rec);
   bcf_hdr_destroy(hdr);
   hts_close(fp);
-  if (sites.empty()) return absl::InvalidArgumentError(StrCat(path, ": no INFO/AF values"));
+  if (sites.empty()) {
+    return absl::InvalidArgumentError(StrCat(path, ": no INFO/AF values at or below ", max_af));
+  }
   return sites;
 }
 
@@ -224,7 +226,7 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
   std::error_code ec;
   std::filesystem::create_directories(opt.out_dir, ec);
   if (ec) return absl::PermissionDeniedError(StrCat(opt.out_dir, ": ", ec.message()));
-  auto spectrum = ReadSpectrum(opt.spectrum_vcf);
+  auto spectrum = ReadSpectrum(opt.spectrum_vcf, opt.max_af);
   if (!spectrum.ok()) return spectrum.status();
   auto ontology = query::Ontology::LoadObo(opt.hpo_path);
   if (!ontology.ok()) return ontology.status();

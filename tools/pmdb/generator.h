@@ -24,6 +24,9 @@ struct GeneratorOptions {
   std::string hpo_path;
   std::string id_prefix;     // subject ids are <prefix>-<7 digits>
   double missing_rate = 0.005;
+  // Only spectrum frequencies at or below this are used: 0.01 gives a sparse, panel-like set
+  // of rare variants.
+  double max_af = 1.0;
 };
 
 struct GeneratorResult {
