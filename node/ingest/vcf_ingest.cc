@@ -8,6 +8,7 @@
 #include <htslib/vcf.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -52,13 +53,6 @@ struct HeaderFree {
 };
 struct RecordFree {
   void operator()(bcf1_t* r) const { bcf_destroy(r); }
-};
-
-// htslib grows this buffer with realloc; it is freed once at the end.
-struct GtBuffer {
-  int32_t* values = nullptr;
-  int capacity = 0;
-  ~GtBuffer() { free(values); }
 };
 
 // Number of header lines of a text VCF, so that record errors can name their line.
@@ -240,7 +234,6 @@ class VcfIngester {
     uint64_t total_bytes = 0;
     std::error_code ec;
     total_bytes = std::filesystem::file_size(path, ec);
-    GtBuffer gt;
     int pass_id = bcf_hdr_id2int(hdr.get(), BCF_DT_ID, "PASS");
 
     while (true) {
@@ -277,15 +270,33 @@ class VcfIngester {
         ++summary_.skipped["no ALT allele"];
         continue;
       }
-      int n = bcf_get_genotypes(hdr.get(), rec.get(), &gt.values, &gt.capacity);
-      if (n <= 0) {
+      // GT is read in place from htslib's packed FORMAT data: copying it out as int32 first
+      // (bcf_get_genotypes) costs more than everything else pmdb does per genotype.
+      bcf_fmt_t* gt = bcf_get_fmt(hdr.get(), rec.get(), "GT");
+      if (gt == nullptr || gt->n <= 0) {
         ++summary_.skipped["no GT values in the record"];
         continue;
       }
-      if (n % nsamples != 0) {
-        return absl::InvalidArgumentError(StrCat(where, ": GT values do not match the samples"));
+      absl::Status status;
+      switch (gt->type) {
+        case BCF_BT_INT8:
+          status = IngestRecord(*hdr, *rec, reinterpret_cast<const int8_t*>(gt->p), gt->n,
+                                static_cast<int8_t>(bcf_int8_vector_end), ordinals, genotyped,
+                                batch, where);
+          break;
+        case BCF_BT_INT16:
+          status = IngestRecord(*hdr, *rec, reinterpret_cast<const int16_t*>(gt->p), gt->n,
+                                static_cast<int16_t>(bcf_int16_vector_end), ordinals, genotyped,
+                                batch, where);
+          break;
+        case BCF_BT_INT32:
+          status = IngestRecord(*hdr, *rec, reinterpret_cast<const int32_t*>(gt->p), gt->n,
+                                static_cast<int32_t>(bcf_int32_vector_end), ordinals, genotyped,
+                                batch, where);
+          break;
+        default:
+          status = absl::InvalidArgumentError(StrCat(where, ": GT is not an integer field"));
       }
-      auto status = IngestRecord(*hdr, *rec, gt.values, n / nsamples, ordinals, genotyped, batch, where);
       if (!status.ok()) return status;
       if (progress_ && record_index % 1024 == 0) {
         uint64_t done = fp->is_bgzf ? static_cast<uint64_t>(bgzf_tell(fp->fp.bgzf) >> 16)
@@ -346,22 +357,44 @@ class VcfIngester {
               dataset_.SerializeAsString());
   }
 
-  absl::Status IngestRecord(const bcf_hdr_t& hdr, bcf1_t& rec, const int32_t* gt, int max_ploidy,
-                            const std::vector<uint32_t>& ordinals, const Bitmap& genotyped,
-                            storage::WriteBatch& batch, const std::string& where) {
+  // GT values as htslib packs them: (allele + 1) << 1 | phased, 0 for a missing allele, and
+  // `vector_end` after the last allele of a sample with fewer than `max_ploidy`.
+  template <typename T>
+  absl::Status IngestRecord(const bcf_hdr_t& hdr, bcf1_t& rec, const T* gt, int max_ploidy,
+                            T vector_end, const std::vector<uint32_t>& ordinals,
+                            const Bitmap& genotyped, storage::WriteBatch& batch,
+                            const std::string& where) {
     int n_allele = rec.n_allele;
     std::vector<AlleleBits> alleles(n_allele);
     std::map<uint32_t, std::vector<uint32_t>> called_counts;  // called alleles (!= 2) -> ordinals
     std::vector<uint32_t> copies(n_allele, 0);
-    for (size_t s = 0; s < ordinals.size(); ++s) {
+    const size_t n = ordinals.size();
+    for (size_t s = 0; s < n; ++s) {
+      const T* g = gt + s * max_ploidy;
+      if (max_ploidy == 2) {
+        // Diploid reference calls (0/0, 0|0) add nothing; most samples are one, so skip eight
+        // at a time where the values are bytes.
+        if constexpr (sizeof(T) == 1) {
+          constexpr uint64_t kMask = 0xFEFEFEFEFEFEFEFEull, kRef = 0x0202020202020202ull;
+          while (s + 8 <= n) {
+            uint64_t a, b;
+            std::memcpy(&a, g, 8);
+            std::memcpy(&b, g + 8, 8);
+            if ((a & kMask) != kRef || (b & kMask) != kRef) break;
+            s += 8;
+            g += 16;
+          }
+          if (s >= n) break;
+        }
+        if ((g[0] >> 1) == 1 && (g[1] >> 1) == 1) continue;
+      }
       if (ordinals[s] == kSkip) continue;
-      const int32_t* g = gt + s * max_ploidy;
       uint32_t ploidy = 0, called = 0;
       std::fill(copies.begin(), copies.end(), 0);
-      for (int k = 0; k < max_ploidy && g[k] != bcf_int32_vector_end; ++k) {
+      for (int k = 0; k < max_ploidy && g[k] != vector_end; ++k) {
         ++ploidy;
-        if (bcf_gt_is_missing(g[k])) continue;
-        int a = bcf_gt_allele(g[k]);
+        if ((g[k] >> 1) == 0) continue;  // missing allele
+        int a = (g[k] >> 1) - 1;
         if (a < 0 || a >= n_allele) {
           return absl::InvalidArgumentError(
               StrCat(where, ": a GT refers to allele ", a, " but the record has ", n_allele - 1,

@@ -1,5 +1,6 @@
 // The pmdb command line as a user meets it: help, errors and exit codes, JSON output, batches,
 // and a generated cohort ingested and queried end to end.
+#include <filesystem>
 #include <fstream>
 
 #include "gtest/gtest.h"
@@ -40,6 +41,17 @@ TEST(CliTest, MissingStoreExitsOneWithAHint) {
   auto r = Pmdb({"query", "--db", dir.Path("nothing"), "sex(F)"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no pmdb store"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, AFailedFirstIngestLeavesNoStore) {
+  TempDir dir;
+  auto r = Pmdb({"ingest", "--db", dir.Path("new.db"), "--vcf",
+                 SharedData("vcf/edge/no_FORMAT_column.vcf"), "--dataset", "d", "--assembly",
+                 "GRCh37"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no_FORMAT_column.vcf: no sample columns"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(nothing was stored)"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.Path("new.db")));
 }
 
 TEST(CliTest, GenerateIsDeterministicPerSeed) {

@@ -1,4 +1,5 @@
 // pmdb ingest: genotypes from VCF/BCF or clinical records from Phenopackets into a store.
+#include <filesystem>
 #include <iostream>
 
 #include "node/base/strings.h"
@@ -97,11 +98,21 @@ int RunIngest(int argc, char** argv) {
   if (vcf && (!flags->Has("dataset") || !flags->Has("assembly"))) {
     return UsageError(Spec(), absl::InvalidArgumentError("--vcf needs --dataset and --assembly"));
   }
-  auto store = OpenStore(flags->Get("db"), /*create=*/true);
+  // A store this command creates is removed again if the ingest fails, so a failed first
+  // ingest leaves nothing behind, as a failed later one leaves the store as it was.
+  std::error_code ec;
+  const std::string db = flags->Get("db");
+  bool created = !db.empty() && !std::filesystem::exists(db, ec);
+  auto store = OpenStore(db, /*create=*/true);
   if (!store.ok()) return Fail("ingest", store.status());
+  auto fail = [&](const absl::Status& status) {
+    store->reset();
+    if (created) std::filesystem::remove_all(db, ec);
+    return Fail("ingest", status);
+  };
   absl::Status remembered = ingest::RememberReferenceFiles(
       **store, {flags->Get("hpo"), flags->All("genes")});
-  if (!remembered.ok()) return Fail("ingest", remembered);
+  if (!remembered.ok()) return fail(remembered);
 
   ProgressLine progress("ingesting");
   auto on_progress = [&](const ingest::Progress& p) { progress.Update(p); };
@@ -119,9 +130,9 @@ int RunIngest(int argc, char** argv) {
   }
   progress.Done();
   if (!summary.ok()) {
-    return Fail("ingest", absl::Status(summary.status().code(),
-                                       StrCat(std::string(summary.status().message()),
-                                              " (nothing was stored)")));
+    return fail(absl::Status(summary.status().code(),
+                             StrCat(std::string(summary.status().message()),
+                                    " (nothing was stored)")));
   }
   PrintSummary(*summary, flags->Bool("json"));
   return 0;
