@@ -24,7 +24,7 @@ namespace keys = storage::keys;
 
 struct Clinical {
   std::string location;
-  v1::IndividualRecord fields;  // everything but subject id, datasets and clinical keys
+  v1::IndividualRecord fields;  // everything but the subject id and the clinical keys
   std::vector<std::string> keys;
 };
 
@@ -196,12 +196,13 @@ absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const st
       ++summary.skipped["phenopackets of subjects who opted out"];
       continue;
     }
+    // The new clinical fields replace the old; the subject id and the bookkeeping of which
+    // bits the record holds carry over until SetClinicalKeys moves them on.
     v1::IndividualRecord& record = (*subject)->record;
     v1::IndividualRecord merged = clinical.fields;
     merged.set_subject_id(record.subject_id());
-    *merged.mutable_datasets() = record.datasets();
     *merged.mutable_clinical_keys() = record.clinical_keys();
-    merged.set_has_clinical_record(true);
+    merged.set_has_clinical_record(record.has_clinical_record());
     record = std::move(merged);
     SetClinicalKeys(**subject, clinical.keys, bits);
   }

@@ -72,7 +72,6 @@ absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_v
     subject.ordinal = next_++;
     subject.is_new = true;
     subject.record.set_subject_id(std::string(subject_id));
-    subject.record.add_clinical_keys(keys::Sex('U'));
   }
   auto [pos, inserted] = subjects_.emplace(std::string(subject_id), std::move(subject));
   return &pos->second;
@@ -80,8 +79,10 @@ absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_v
 
 void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
   for (const auto& [id, s] : subjects_) {
-    batch.Put(storage::Family::kIndividuals, keys::Individual(s.ordinal),
-              s.record.SerializeAsString());
+    if (s.is_new || s.dirty) {
+      batch.Put(storage::Family::kIndividuals, keys::Individual(s.ordinal),
+                s.record.SerializeAsString());
+    }
     if (!s.is_new) continue;
     std::string ordinal;
     keys::AppendBE32(&ordinal, s.ordinal);
@@ -92,10 +93,7 @@ void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
         bits.Add(keys::Consent(p), s.ordinal);
       }
     }
-    const auto& ck = s.record.clinical_keys();
-    if (std::find(ck.begin(), ck.end(), keys::Sex('U')) != ck.end()) {
-      bits.Add(keys::Sex('U'), s.ordinal);
-    }
+    if (!s.record.has_clinical_record()) bits.Add(keys::Sex('U'), s.ordinal);
   }
   std::string next;
   keys::AppendBE32(&next, next_);
@@ -108,22 +106,30 @@ uint64_t SubjectRegistry::new_count() const {
   return n;
 }
 
+std::vector<std::string> EffectiveClinicalKeys(const v1::IndividualRecord& record) {
+  if (!record.has_clinical_record()) return {keys::Sex('U')};
+  return {record.clinical_keys().begin(), record.clinical_keys().end()};
+}
+
 void SetClinicalKeys(SubjectRegistry::Subject& subject, const std::vector<std::string>& new_keys,
                      BitAccumulator& bits) {
-  std::set<std::string> old_set(subject.record.clinical_keys().begin(),
-                                subject.record.clinical_keys().end());
+  // A new subject has no bits in the store yet; only what this batch added counts.
+  std::vector<std::string> old_keys =
+      subject.is_new ? std::vector<std::string>(subject.record.clinical_keys().begin(),
+                                                subject.record.clinical_keys().end())
+                     : EffectiveClinicalKeys(subject.record);
+  std::set<std::string> old_set(old_keys.begin(), old_keys.end());
   std::set<std::string> new_set(new_keys.begin(), new_keys.end());
-  // A new subject's sex "unknown" bit is added in Finish(); treat it as present already.
   for (const std::string& k : old_set) {
-    if (!new_set.contains(k) && !(subject.is_new && k == keys::Sex('U'))) {
-      bits.Remove(k, subject.ordinal);
-    }
+    if (!new_set.contains(k)) bits.Remove(k, subject.ordinal);
   }
   for (const std::string& k : new_set) {
     if (!old_set.contains(k)) bits.Add(k, subject.ordinal);
   }
   subject.record.clear_clinical_keys();
   for (const std::string& k : new_set) subject.record.add_clinical_keys(k);
+  subject.record.set_has_clinical_record(true);
+  subject.dirty = true;
 }
 
 }  // namespace pmdb::ingest

@@ -38,6 +38,8 @@ class SubjectRegistry {
     v1::IndividualRecord record;
     // Purposes the subject opted out of before they were first ingested.
     std::vector<std::string> withheld;
+    // The record changed and must be written back.
+    bool dirty = false;
   };
 
   static absl::StatusOr<SubjectRegistry> Load(const storage::ReadView& view);
@@ -46,7 +48,7 @@ class SubjectRegistry {
   // The pointer stays valid until Finish().
   absl::StatusOr<Subject*> Resolve(std::string_view subject_id);
 
-  // Writes every touched record, the subject index and the next ordinal; new subjects join
+  // Writes new and changed records, the subject index and the next ordinal; new subjects join
   // the all-individuals bitmap and both consent purposes (opt-out model), and sex "unknown"
   // unless a clinical record gave them a sex.
   void Finish(storage::WriteBatch& batch, BitAccumulator& bits);
@@ -62,8 +64,11 @@ class SubjectRegistry {
   std::map<std::string, Subject, std::less<>> subjects_;
 };
 
-// Replaces the clinical keys of a subject: bits of keys no longer present are removed, new ones
-// added, and the record remembers the new set.
+// The clinical bitmap keys a stored record has bits in (see IndividualRecord.clinical_keys).
+std::vector<std::string> EffectiveClinicalKeys(const v1::IndividualRecord& record);
+
+// Gives the subject a clinical record with these keys: bits of keys no longer present are
+// removed, new ones added, and the record remembers the new set.
 // Purposes a subject can opt out of.
 inline const std::vector<std::string>& AllPurposes() {
   static const std::vector<std::string> kAll = {"care", "research"};

@@ -218,12 +218,8 @@ class VcfIngester {
         ++opted_out;
         continue;
       }
-      SubjectRegistry::Subject& subj = **s;
-      ordinals[i] = subj.ordinal;
-      genotyped.Add(subj.ordinal);
-      bool has = false;
-      for (const auto& d : subj.record.datasets()) has |= d == options_.dataset;
-      if (!has) subj.record.add_datasets(options_.dataset);
+      ordinals[i] = (*s)->ordinal;
+      genotyped.Add((*s)->ordinal);
     }
     if (opted_out > 0) summary_.skipped["samples of subjects who opted out"] = opted_out;
     genotyped.Optimize();

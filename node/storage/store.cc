@@ -195,6 +195,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.compression = PickCompression();
+  // No Bloom filters on the last level: queries look up bitmaps that exist, where a filter
+  // does not help, and at a million individuals the filters would be a tenth of the store.
+  cf_options.optimize_filters_for_hits = true;
   rocksdb::ColumnFamilyOptions bitmap_options = cf_options;
   bitmap_options.merge_operator = NewBitmapMergeOperator();
   // Ingest batches are large; a bigger memtable keeps them from stalling on flushes.

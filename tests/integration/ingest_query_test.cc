@@ -111,6 +111,7 @@ TEST_F(IngestQueryTest, PhenopacketsFromADirectory) {
   EXPECT_EQ(s->records_read, 3u);
   EXPECT_EQ(Count("sex(F)"), 2u);
   EXPECT_EQ(Count("sex(M)"), 1u);
+  EXPECT_EQ(Count("sex(U)"), 0u);  // new subjects with a clinical record are never "unknown"
 }
 
 TEST_F(IngestQueryTest, FilteredRecordsAreKeptOnRequest) {
