@@ -40,7 +40,8 @@ std::string StrCat(const Args&... args) {
   return out;
 }
 
-// Splits on `sep`, keeping empty pieces.
+// Splits on `sep`, keeping empty pieces. The pieces view `s`: keep it alive while they are used
+// (a temporary such as Split(GetString(), ',') dies before a range-for body runs).
 std::vector<std::string_view> Split(std::string_view s, char sep);
 std::string_view Trim(std::string_view s);
 std::string ToUpper(std::string_view s);

@@ -10,6 +10,7 @@ namespace pmdb {
 namespace {
 
 using testing::Pmdb;
+using testing::PmdbBinary;
 using testing::ReadFile;
 using testing::SharedData;
 using testing::TempDir;
@@ -41,6 +42,24 @@ TEST(CliTest, MissingStoreExitsOneWithAHint) {
   auto r = Pmdb({"query", "--db", dir.Path("nothing"), "sex(F)"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no pmdb store"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, IngestShowsProgressOnATerminalOnly) {
+  TempDir dir;
+  std::string ingest = PmdbBinary() + " ingest --db " + dir.Path("tty.db") + " --vcf " +
+                       SharedData("vcf/1kg_phase1_629samples.vcf.gz") +
+                       " --dataset kg --assembly GRCh37";
+  // `script` gives the command a pseudo-terminal, as a person at a shell would.
+  auto tty = testing::Run({"script", "-qec", ingest, "/dev/null"});
+  ASSERT_EQ(tty.exit_code, 0) << tty.err;
+  EXPECT_NE(tty.out.find("ingesting [##############################] 100%"), std::string::npos)
+      << tty.out;
+  auto piped = Pmdb({"ingest", "--db", dir.Path("pipe.db"), "--vcf",
+                     SharedData("vcf/1kg_phase1_629samples.vcf.gz"), "--dataset", "kg",
+                     "--assembly", "GRCh37"});
+  ASSERT_EQ(piped.exit_code, 0);
+  EXPECT_EQ(piped.err.find("ingesting ["), std::string::npos);
+  EXPECT_NE(piped.out.find("629 new"), std::string::npos);
 }
 
 TEST(CliTest, AFailedFirstIngestLeavesNoStore) {

@@ -160,7 +160,8 @@ int RunQuery(int argc, char** argv) {
   }
   if (flags->Has("breakdown")) {
     req.kind = Kind::kBreakdown;
-    for (std::string_view d : Split(flags->Get("breakdown"), ',')) {
+    const std::string dims = flags->Get("breakdown");  // Split returns views into it
+    for (std::string_view d : Split(dims, ',')) {
       auto dim = query::ParseDimension(Trim(d));
       if (!dim.ok()) return UsageError(Spec(), dim.status());
       req.dimensions.push_back(*dim);
