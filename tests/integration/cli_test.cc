@@ -19,7 +19,7 @@ using testing::WriteFile;
 TEST(CliTest, HelpTeachesEveryCommand) {
   auto top = Pmdb({"--help"});
   EXPECT_EQ(top.exit_code, 0);
-  for (std::string cmd : {"ingest", "query", "consent", "info", "generate"}) {
+  for (std::string cmd : {"ingest", "query", "consent", "info", "generate", "ca"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     auto help = Pmdb({cmd, "--help"});
     EXPECT_EQ(help.exit_code, 0) << cmd;

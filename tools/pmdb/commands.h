@@ -9,6 +9,7 @@ int RunQuery(int argc, char** argv);
 int RunConsent(int argc, char** argv);
 int RunInfo(int argc, char** argv);
 int RunGenerate(int argc, char** argv);
+int RunCa(int argc, char** argv);
 
 }  // namespace pmdb::cli
 

@@ -20,7 +20,8 @@ constexpr const char* kUsage =
     "             'gene(BRCA2) AND dx(C50) AND sex(F)'\n"
     "  consent    record opt-outs; opted-out people are excluded or deleted\n"
     "  info       what a store holds\n"
-    "  generate   write a synthetic cohort (VCF + phenopackets) for tests and demos\n";
+    "  generate   write a synthetic cohort (VCF + phenopackets) for tests and demos\n"
+    "  ca         the federation's certificate authority: init, issue, revoke, list\n";
 
 }  // namespace
 
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (command == "consent") return pmdb::cli::RunConsent(sub_argc, sub_argv);
   if (command == "info") return pmdb::cli::RunInfo(sub_argc, sub_argv);
   if (command == "generate") return pmdb::cli::RunGenerate(sub_argc, sub_argv);
+  if (command == "ca") return pmdb::cli::RunCa(sub_argc, sub_argv);
   std::cerr << "pmdb: unknown command '" << command << "'\n" << kUsage;
   return pmdb::cli::kExitUsage;
 }
