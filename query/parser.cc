@@ -412,4 +412,53 @@ std::string SexCode(v1::Sex sex) {
   }
 }
 
+namespace {
+
+const char* LeafKind(v1::Criterion::KindCase k) {
+  switch (k) {
+    case v1::Criterion::kVariant: return "variant";
+    case v1::Criterion::kRange: return "range";
+    case v1::Criterion::kGene: return "gene";
+    case v1::Criterion::kHpo: return "hpo";
+    case v1::Criterion::kDiagnosis: return "dx";
+    case v1::Criterion::kTreatment: return "treatment";
+    case v1::Criterion::kSex: return "sex";
+    case v1::Criterion::kAge: return "age";
+    case v1::Criterion::kDataset: return "dataset";
+    default: return "";
+  }
+}
+
+void CollectLeaves(const v1::Criterion& c, std::vector<Leaf>* out) {
+  switch (c.kind_case()) {
+    case v1::Criterion::kAllOf:
+      for (const v1::Criterion& item : c.all_of().items()) CollectLeaves(item, out);
+      return;
+    case v1::Criterion::kAnyOf:
+      for (const v1::Criterion& item : c.any_of().items()) CollectLeaves(item, out);
+      return;
+    case v1::Criterion::kNegation:
+      CollectLeaves(c.negation(), out);
+      return;
+    case v1::Criterion::KIND_NOT_SET:
+      return;
+    default:
+      out->push_back(Leaf{LeafKind(c.kind_case()), FormatCriterion(c)});
+  }
+}
+
+}  // namespace
+
+std::vector<Leaf> Leaves(const v1::Criterion& criterion) {
+  std::vector<Leaf> out;
+  CollectLeaves(criterion, &out);
+  return out;
+}
+
+const std::vector<std::string>& LeafKinds() {
+  static const std::vector<std::string> kinds = {"variant", "range", "gene", "hpo", "dx",
+                                                 "treatment", "sex", "age", "dataset"};
+  return kinds;
+}
+
 }  // namespace pmdb::query

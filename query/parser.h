@@ -13,6 +13,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,6 +29,17 @@ std::string FormatCriterion(const v1::Criterion& criterion);
 
 // The message, then the expression with a caret under the failing column.
 std::string FormatParseError(std::string_view text, const absl::Status& status);
+
+// The leaf criteria of a question: their kind ("variant", "range", "gene", "hpo", "dx",
+// "treatment", "sex", "age", "dataset") and canonical text, in order of appearance. Used by
+// sharing policies (which kinds a region answers) and by the near-repeat limit.
+struct Leaf {
+  std::string kind;
+  std::string text;
+};
+std::vector<Leaf> Leaves(const v1::Criterion& criterion);
+// The kinds a criterion may use; a policy's list is checked against these.
+const std::vector<std::string>& LeafKinds();
 
 std::string ZygosityName(v1::Zygosity z);  // "het", "hom", "hemi", "any"
 std::string SexCode(v1::Sex sex);          // "F", "M", "O", "U"

@@ -224,6 +224,33 @@ absl::StatusOr<CrlPtr> ReadCrl(const std::string& path) {
   return crl;
 }
 
+absl::StatusOr<X509Ptr> ParseCertificatePem(std::string_view pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return OpenSslError("BIO_new_mem_buf");
+  X509Ptr cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+  if (!cert) return OpenSslError("not a PEM certificate");
+  return cert;
+}
+
+absl::StatusOr<std::vector<std::string>> RevokedSerials(X509_CRL* crl, X509* issuer) {
+  EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
+  if (issuer_key == nullptr || X509_CRL_verify(crl, issuer_key) != 1) {
+    return OpenSslError("the CRL is not signed by the federation CA");
+  }
+  std::vector<std::string> serials;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
+    BIGNUM* bn = ASN1_INTEGER_to_BN(serial, nullptr);
+    char* hex = BN_bn2hex(bn);
+    if (hex != nullptr) serials.emplace_back(hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+  }
+  return serials;
+}
+
 std::string SerialHex(const X509* cert) {
   BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
   char* hex = BN_bn2hex(bn);

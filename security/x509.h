@@ -68,6 +68,10 @@ absl::Status WriteCrl(const std::string& path, X509_CRL* crl);
 absl::StatusOr<X509Ptr> ReadCertificate(const std::string& path);
 absl::StatusOr<KeyPtr> ReadPrivateKey(const std::string& path);
 absl::StatusOr<CrlPtr> ReadCrl(const std::string& path);
+absl::StatusOr<X509Ptr> ParseCertificatePem(std::string_view pem);
+
+// The serial numbers (SerialHex form) a CRL revokes, after checking that `issuer` signed it.
+absl::StatusOr<std::vector<std::string>> RevokedSerials(X509_CRL* crl, X509* issuer);
 
 std::string SerialHex(const X509* cert);
 std::vector<std::string> UriSans(X509* cert);

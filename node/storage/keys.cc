@@ -57,6 +57,18 @@ std::optional<uint32_t> ParseIndividual(std::string_view key) {
   return ReadBE32(key.substr(kIndividualPrefix.size()));
 }
 
+std::string AuditKey(uint64_t seq) {
+  std::string k;
+  AppendBE32(&k, static_cast<uint32_t>(seq >> 32));
+  AppendBE32(&k, static_cast<uint32_t>(seq));
+  return k;
+}
+
+std::optional<uint64_t> ParseAuditKey(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return (uint64_t{ReadBE32(key)} << 32) | ReadBE32(key.substr(4));
+}
+
 std::string SubjectIndex(std::string_view subject_id) { return StrCat("x/", subject_id); }
 std::string OptOut(std::string_view subject_id) { return StrCat("o/", subject_id); }
 

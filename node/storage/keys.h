@@ -4,6 +4,8 @@
 // Layout (families in parentheses; "\0" is a zero byte separating variable-length parts so that
 // a shorter string sorts before a longer one with the same start, e.g. chrom "1" before "10"):
 //   (meta)        schema | next_ordinal | node | hpo | genes/<assembly> | dataset/<id>
+//                 audit_head (last sequence number BE64 + its SHA-256) | noise_secret
+//   (audit)       <sequence number BE64>    -> AuditEntry (hash-chained)
 //   (individuals) i/<ordinal BE32>          -> IndividualRecord
 //                 x/<subject id>            -> ordinal BE32
 //                 o/<subject id>            -> OptOut (subject withdrew for every purpose)
@@ -41,6 +43,12 @@ inline constexpr std::string_view kMetaHpoPath = "hpo";
 std::string MetaGeneTable(std::string_view assembly);
 std::string MetaDataset(std::string_view dataset_id);
 inline constexpr std::string_view kMetaDatasetPrefix = "dataset/";
+inline constexpr std::string_view kMetaAuditHead = "audit_head";
+inline constexpr std::string_view kMetaNoiseSecret = "noise_secret";
+
+// ---- audit
+std::string AuditKey(uint64_t seq);
+std::optional<uint64_t> ParseAuditKey(std::string_view key);
 
 // ---- individuals
 std::string Individual(uint32_t ordinal);

@@ -148,12 +148,13 @@ uint32_t WriteBatch::Count() const { return rep_->batch.Count(); }
 
 struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
+  bool read_only = false;
   Handles handles{};
   ~Impl() {
     // Flushing on close retires the write-ahead log, so the directory holds only the data
     // (an ingest's log is as large as its batch) and the next open replays nothing.
     std::vector<rocksdb::ColumnFamilyHandle*> all(handles.begin(), handles.end());
-    if (db && all.front() != nullptr) db->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
+    if (db && all.front() != nullptr && !read_only) db->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
     for (auto* h : handles) {
       if (h != nullptr) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     }
@@ -170,7 +171,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   std::error_code ec;
   bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
   if (!exists) {
-    if (!options.create_if_missing) {
+    if (!options.create_if_missing || options.read_only) {
       return absl::NotFoundError(StrCat("no pmdb store in ", dir,
                                               " (create one with `pmdb ingest --db ", dir, "`)"));
     }
@@ -226,10 +227,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
 
   std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
   rocksdb::DB* raw_db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &raw_handles, &raw_db);
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &raw_handles, &raw_db)
+          : rocksdb::DB::Open(db_options, dir, descriptors, &raw_handles, &raw_db);
   if (!s.ok()) return FromRocksDb(s, StrCat("opening store ", dir));
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw_db);
+  impl->read_only = options.read_only;
   // Handle 0 is the default family, which pmdb does not use.
   raw_db->DestroyColumnFamilyHandle(raw_handles[0]).PermitUncheckedError();
   for (size_t i = 0; i < kFamilyCount; ++i) impl->handles[i] = raw_handles[i + 1];
@@ -239,7 +244,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   std::string schema;
   s = db->Get(rocksdb::ReadOptions(), meta, keys::kMetaSchema, &schema);
   if (s.IsNotFound()) {
-    if (exists) {
+    if (exists || options.read_only) {
       return absl::FailedPreconditionError(
           StrCat(dir, " is a RocksDB database but not a pmdb store (no schema version)"));
     }

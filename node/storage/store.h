@@ -21,6 +21,9 @@ namespace pmdb::storage {
 struct StoreOptions {
   // Create the store when the directory holds none.
   bool create_if_missing = false;
+  // Open without taking the store's lock and without writing, next to a running node (for
+  // example to verify its audit log). Sees what was written up to the moment of opening.
+  bool read_only = false;
   // Memory for the shared block cache.
   size_t block_cache_bytes = 256 << 20;
 };

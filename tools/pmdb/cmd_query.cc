@@ -1,5 +1,6 @@
 // pmdb query: counts, breakdowns and allele frequencies on a local store. Exact: disclosure
 // rules apply to what leaves the region, not to the operator's own store.
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -10,14 +11,34 @@
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 #include "tools/pmdb/json.h"
+#include "tools/pmdb/remote.h"
 
 namespace pmdb::cli {
 namespace {
 
+std::vector<FlagSpec> QueryFlags() {
+  std::vector<FlagSpec> flags = {
+      {"db", "DIR", "the store directory (local, exact answers)"},
+      {"hub", "HOST:PORT", "ask every region through the national hub (default: $PMDB_HUB)"},
+      {"node", "HOST:PORT", "ask your own region's node as its operator (exact answers)"},
+      {"breakdown", "DIMS", "one or two of sex,age_band,diagnosis,zygosity (comma-separated)"},
+      {"frequency", "", "allele frequency of the expression's variant() criterion"},
+      {"purpose", "NAME", "research (default) or care: whose consent applies (--db, --node)"},
+      {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
+      {"hpo", "PATH", "HPO ontology (OBO) to use and remember (--db)"},
+      {"genes", "ASSEMBLY=PATH", "gene table to use and remember (--db)", true},
+      {"timeout", "SECONDS", "how long to wait for a remote answer (default 30)"},
+      {"json", "", "print JSON"},
+  };
+  for (FlagSpec& f : CredentialFlags()) flags.push_back(std::move(f));
+  return flags;
+}
+
 const CommandSpec& Spec() {
   static const CommandSpec spec{
       "query",
-      "pmdb query --db DIR [--breakdown DIMS | --frequency] [--json] (EXPR | --batch FILE)",
+      "pmdb query (--db DIR | --hub HOST:PORT | --node HOST:PORT) [--breakdown DIMS | --frequency]\n"
+      "                  [--json] (EXPR | --batch FILE)",
       "Answers a question about the individuals in a store. EXPR combines criteria:\n"
       "  variant(GRCh38:7:55191822:T:G[,het|hom|hemi])   range(GRCh38:17:43044295-43125483)\n"
       "  gene(BRCA1[,hom])   hpo(HP:0002090)   dx(C34)   treatment(L01EB)   sex(F)\n"
@@ -25,21 +46,19 @@ const CommandSpec& Spec() {
       "hpo() matches descendants, dx() and treatment() match codes under the one given.\n"
       "The result is a count, a breakdown by one or two of sex, age_band, diagnosis, zygosity,\n"
       "or an allele frequency (AC, AN, AF) of a variant() within the rest of the expression.\n"
-      "Only individuals whose consent covers --purpose are counted.",
-      {
-          {"db", "DIR", "the store directory"},
-          {"breakdown", "DIMS", "one or two of sex,age_band,diagnosis,zygosity (comma-separated)"},
-          {"frequency", "", "allele frequency of the expression's variant() criterion"},
-          {"purpose", "NAME", "research (default) or care: whose consent applies"},
-          {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
-          {"hpo", "PATH", "HPO ontology (OBO) to use and remember"},
-          {"genes", "ASSEMBLY=PATH", "gene table to use and remember", true},
-          {"json", "", "print JSON"},
-      },
+      "Only individuals whose consent covers --purpose are counted.\n"
+      "\n"
+      "With --db the answer is exact (the operator's own store). With --hub every region answers\n"
+      "under its own sharing policy and disclosure rules: small counts come back as a range (\"<5\"),\n"
+      "each region's part is listed with its status, and a region that did not answer is never\n"
+      "counted as zero (the total says it is partial). Certificates come from --cert, --key, --ca\n"
+      "or PMDB_CERT, PMDB_KEY, PMDB_CA; `. build/demo/researcher.env` sets them for the demo.",
+      QueryFlags(),
       "  pmdb query --db region.db 'dx(C50) AND sex(F)'\n"
       "  pmdb query --db region.db --breakdown sex,age_band 'gene(BRCA2) AND NOT dx(C50)'\n"
       "  pmdb query --db region.db --frequency 'variant(GRCh37:2:1234:A:G) AND sex(F)'\n"
-      "  pmdb query --db region.db --batch questions.txt > answers.jsonl\n",
+      "  pmdb query --db region.db --batch questions.txt > answers.jsonl\n"
+      "  pmdb query --hub hub.example.se:7000 --breakdown sex 'gene(BRCA2) AND dx(C50)'\n",
       /*takes_positional=*/true,
   };
   return spec;
@@ -148,6 +167,60 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
   return absl::OkStatus();
 }
 
+std::vector<std::string> Expressions(const Flags& flags, absl::Status* error) {
+  if (!flags.Has("batch")) return {flags.positional()[0]};
+  std::ifstream in(flags.Get("batch"));
+  if (!in) {
+    *error = absl::NotFoundError(StrCat(flags.Get("batch"), ": cannot open"));
+    return {};
+  }
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view expr = Trim(line);
+    if (expr.empty() || expr.front() == '#') continue;
+    out.emplace_back(expr);
+  }
+  return out;
+}
+
+int RunRemote(const Flags& flags, const Request& req, const std::string& hub, bool batch) {
+  RemoteQuery q;
+  q.kind = req.kind == Kind::kCount       ? QueryKind::kCount
+           : req.kind == Kind::kBreakdown ? QueryKind::kBreakdown
+                                          : QueryKind::kFrequency;
+  q.dimensions = req.dimensions;
+  q.purpose = req.purpose;
+  if (flags.Has("timeout")) {
+    uint32_t t = 0;
+    if (!ParseUint32(flags.Get("timeout"), &t) || t == 0) {
+      return UsageError(Spec(), absl::InvalidArgumentError("--timeout is a number of seconds"));
+    }
+    q.timeout_seconds = static_cast<int>(t);
+  }
+  bool to_hub = !hub.empty();
+  auto connection = Connect(flags, to_hub ? hub : flags.Get("node"), to_hub ? "hub" : "own-node");
+  if (!connection.ok()) return Fail("query", connection.status());
+  absl::Status error;
+  std::vector<std::string> expressions = Expressions(flags, &error);
+  if (!error.ok()) return Fail("query", error);
+  int failures = 0;
+  for (const std::string& expr : expressions) {
+    std::string json;
+    bool as_json = batch || flags.Bool("json");
+    absl::Status s = AskRemote(*connection, to_hub, q, expr, as_json ? &json : nullptr);
+    if (!s.ok()) {
+      if (!batch) return Fail("query", s);
+      ++failures;
+      Json j;
+      j.BeginObject().Key("query").String(expr).Key("error").String(std::string(s.message())).EndObject();
+      json = j.str();
+    }
+    if (as_json) std::cout << json << "\n";
+  }
+  return failures == 0 ? 0 : kExitFailure;
+}
+
 }  // namespace
 
 int RunQuery(int argc, char** argv) {
@@ -180,6 +253,15 @@ int RunQuery(int argc, char** argv) {
     return UsageError(Spec(), absl::InvalidArgumentError(
                                   "give one expression (quote it) or --batch FILE"));
   }
+  const char* env_hub = std::getenv("PMDB_HUB");
+  std::string hub = flags->Get("hub", !flags->Has("db") && !flags->Has("node") && env_hub != nullptr
+                                          ? env_hub : "");
+  int targets = flags->Has("db") + !hub.empty() + flags->Has("node");
+  if (targets != 1) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  "give exactly one of --db, --hub (or PMDB_HUB) and --node"));
+  }
+  if (!flags->Has("db")) return RunRemote(*flags, req, hub, batch);
   auto store = OpenStore(flags->Get("db"), /*create=*/false);
   if (!store.ok()) return Fail("query", store.status());
   absl::Status remembered = ingest::RememberReferenceFiles(

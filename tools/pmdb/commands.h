@@ -10,6 +10,9 @@ int RunConsent(int argc, char** argv);
 int RunInfo(int argc, char** argv);
 int RunGenerate(int argc, char** argv);
 int RunCa(int argc, char** argv);
+int RunNode(int argc, char** argv);
+int RunHub(int argc, char** argv);
+int RunAudit(int argc, char** argv);
 
 }  // namespace pmdb::cli
 

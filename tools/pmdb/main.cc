@@ -21,7 +21,12 @@ constexpr const char* kUsage =
     "  consent    record opt-outs; opted-out people are excluded or deleted\n"
     "  info       what a store holds\n"
     "  generate   write a synthetic cohort (VCF + phenopackets) for tests and demos\n"
-    "  ca         the federation's certificate authority: init, issue, revoke, list\n";
+    "  ca         the federation's certificate authority: init, issue, revoke, list\n"
+    "  node       run a regional node (RegionService, AdminService) behind mutual TLS\n"
+    "  hub        run the national hub, which asks every region and merges the answers\n"
+    "  audit      verify and list the hash-chained audit log of a node or the hub\n"
+    "\n"
+    "Questions across regions: pmdb query --hub HOST:PORT 'EXPR' with a researcher's certificate.\n";
 
 }  // namespace
 
@@ -40,6 +45,9 @@ int main(int argc, char** argv) {
   if (command == "info") return pmdb::cli::RunInfo(sub_argc, sub_argv);
   if (command == "generate") return pmdb::cli::RunGenerate(sub_argc, sub_argv);
   if (command == "ca") return pmdb::cli::RunCa(sub_argc, sub_argv);
+  if (command == "node") return pmdb::cli::RunNode(sub_argc, sub_argv);
+  if (command == "hub") return pmdb::cli::RunHub(sub_argc, sub_argv);
+  if (command == "audit") return pmdb::cli::RunAudit(sub_argc, sub_argv);
   std::cerr << "pmdb: unknown command '" << command << "'\n" << kUsage;
   return pmdb::cli::kExitUsage;
 }

@@ -1,0 +1,267 @@
+#include "node/server/config.h"
+
+#include <filesystem>
+#include <toml++/toml.h>
+
+#include "node/base/strings.h"
+#include "query/parser.h"
+
+namespace pmdb::server {
+namespace {
+
+// Reads one table's keys, remembering which were used so the rest can be reported.
+class Section {
+ public:
+  Section(const toml::table* table, std::string name, std::string file, std::string dir)
+      : table_(table), name_(std::move(name)), file_(std::move(file)), dir_(std::move(dir)) {}
+
+  bool present() const { return table_ != nullptr; }
+
+  absl::Status String(const char* key, std::string* out, bool required = false) {
+    used_.insert(key);
+    const toml::node* n = Find(key);
+    if (n == nullptr) return required ? Missing(key) : absl::OkStatus();
+    auto v = n->value<std::string>();
+    if (!v) return Wrong(key, "a string", n);
+    *out = *v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Path(const char* key, std::string* out, bool required = false) {
+    absl::Status s = String(key, out, required);
+    if (s.ok() && !out->empty() && (*out)[0] != '/') {
+      *out = (std::filesystem::path(dir_) / *out).lexically_normal().string();
+    }
+    return s;
+  }
+
+  absl::Status Uint(const char* key, uint32_t* out, uint32_t min, uint32_t max) {
+    used_.insert(key);
+    const toml::node* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    auto v = n->value<int64_t>();
+    if (!v || *v < min || *v > max) {
+      return Wrong(key, StrCat("an integer from ", min, " to ", max).c_str(), n);
+    }
+    *out = static_cast<uint32_t>(*v);
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const char* key, bool* out) {
+    used_.insert(key);
+    const toml::node* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    auto v = n->value<bool>();
+    if (!v) return Wrong(key, "true or false", n);
+    *out = *v;
+    return absl::OkStatus();
+  }
+
+  absl::Status StringSet(const char* key, const std::vector<std::string>& allowed,
+                         std::set<std::string>* out) {
+    used_.insert(key);
+    const toml::node* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return Wrong(key, "an array of strings", n);
+    out->clear();
+    for (const toml::node& item : *arr) {
+      auto v = item.value<std::string>();
+      if (!v || std::find(allowed.begin(), allowed.end(), *v) == allowed.end()) {
+        std::string list;
+        for (const std::string& a : allowed) StrAppend(&list, list.empty() ? "" : ", ", a);
+        return Wrong(key, StrCat("a list of: ", list).c_str(), &item);
+      }
+      out->insert(*v);
+    }
+    return absl::OkStatus();
+  }
+
+  // Subtables are "used" by whoever reads them.
+  void Use(const char* key) { used_.insert(key); }
+
+  absl::Status NoUnknownKeys() const {
+    if (table_ == nullptr) return absl::OkStatus();
+    for (const auto& [key, node] : *table_) {
+      if (used_.count(std::string(key.str())) == 0) {
+        return absl::InvalidArgumentError(StrCat(file_, ":", node.source().begin.line, ": unknown key ",
+                                                 name_.empty() ? "" : StrCat(name_, "."), key.str()));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const toml::node* Find(const char* key) const {
+    return table_ == nullptr ? nullptr : table_->get(key);
+  }
+  absl::Status Missing(const char* key) const {
+    return absl::InvalidArgumentError(StrCat(file_, ": [", name_, "] needs ", key));
+  }
+  absl::Status Wrong(const char* key, const char* expected, const toml::node* n) const {
+    return absl::InvalidArgumentError(StrCat(file_, ":", n->source().begin.line, ": ", name_, ".",
+                                             key, " must be ", expected));
+  }
+
+  const toml::table* table_;
+  std::string name_;
+  std::string file_;
+  std::string dir_;
+  std::set<std::string> used_;
+};
+
+struct Document {
+  toml::table root;
+  std::string file;
+  std::string dir;
+  Section Sub(Section& parent, const toml::table* base, const char* key) {
+    parent.Use(key);
+    const toml::node* n = base == nullptr ? nullptr : base->get(key);
+    return Section(n == nullptr ? nullptr : n->as_table(), key, file, dir);
+  }
+};
+
+absl::StatusOr<Document> Parse(const std::string& path) {
+  Document doc;
+  doc.file = path;
+  doc.dir = std::filesystem::absolute(path).parent_path().string();
+  try {
+    doc.root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    if (!std::filesystem::exists(path)) {
+      return absl::NotFoundError(StrCat(path, ": no such configuration file"));
+    }
+    return absl::InvalidArgumentError(StrCat(path, ":", e.source().begin.line, ":",
+                                             e.source().begin.column, ": ",
+                                             std::string(e.description())));
+  }
+  return doc;
+}
+
+absl::Status ReadTls(Document& doc, Section& root, security::TlsFiles* tls) {
+  Section s = doc.Sub(root, &doc.root, "tls");
+  if (!s.present()) return absl::InvalidArgumentError(StrCat(doc.file, ": needs a [tls] table"));
+  uint32_t refresh = static_cast<uint32_t>(tls->refresh_seconds);
+  for (absl::Status st : {s.Path("cert", &tls->cert, true), s.Path("key", &tls->key, true),
+                          s.Path("ca", &tls->ca, true), s.Path("crl", &tls->crl),
+                          s.Uint("refresh_seconds", &refresh, 1, 86400), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  tls->refresh_seconds = static_cast<int>(refresh);
+  return absl::OkStatus();
+}
+
+absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRules* rules) {
+  Section s = doc.Sub(root, &doc.root, "disclosure");
+  for (absl::Status st : {s.Uint("min_count", &rules->min_count, 1, 1000),
+                          s.Uint("noise", &rules->noise, 0, 100),
+                          s.Uint("daily_budget", &rules->daily_budget, 1, 100000000),
+                          s.Uint("near_repeat_limit", &rules->near_repeat_limit, 0, 100000000),
+                          s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+bool ValidId(std::string_view id) {
+  if (id.empty()) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
+  auto doc = Parse(path);
+  if (!doc.ok()) return doc.status();
+  NodeConfig c;
+  Section root(&doc->root, "", doc->file, doc->dir);
+  Section node = doc->Sub(root, &doc->root, "node");
+  if (!node.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [node] table"));
+  for (absl::Status st : {node.String("region", &c.settings.region, true), node.String("listen", &c.listen),
+                          node.Path("db", &c.db, true), node.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  if (!ValidId(c.settings.region)) {
+    return absl::InvalidArgumentError(StrCat(path, ": node.region '", c.settings.region,
+                                             "' must be lower-case letters, digits, '-', '_', '.'"));
+  }
+  absl::Status s = ReadTls(*doc, root, &c.tls);
+  if (!s.ok()) return s;
+  s = ReadDisclosure(*doc, root, &c.settings.disclosure);
+  if (!s.ok()) return s;
+
+  Section sharing = doc->Sub(root, &doc->root, "sharing");
+  s = sharing.Bool("participate", &c.settings.participate);
+  if (!s.ok()) return s;
+  const toml::node* sharing_node = doc->root.get("sharing");
+  const toml::table* sharing_table = sharing_node == nullptr ? nullptr : sharing_node->as_table();
+  // Roles that may receive aggregates through the hub; without a [sharing.<role>] table a role
+  // gets nothing.
+  for (const char* role : {"researcher"}) {
+    Section r = doc->Sub(sharing, sharing_table, role);
+    if (!r.present()) continue;
+    service::Sharing share;
+    share.kinds = {"count", "breakdown", "frequency"};
+    share.criteria = std::set<std::string>(query::LeafKinds().begin(), query::LeafKinds().end());
+    for (absl::Status st : {r.StringSet("kinds", {"count", "breakdown", "frequency"}, &share.kinds),
+                            r.StringSet("criteria", query::LeafKinds(), &share.criteria),
+                            r.NoUnknownKeys()}) {
+      if (!st.ok()) return st;
+    }
+    c.settings.sharing[role] = std::move(share);
+  }
+  s = sharing.NoUnknownKeys();
+  if (!s.ok()) return s;
+  s = root.NoUnknownKeys();
+  if (!s.ok()) return s;
+  return c;
+}
+
+absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
+  auto doc = Parse(path);
+  if (!doc.ok()) return doc.status();
+  HubConfig c;
+  Section root(&doc->root, "", doc->file, doc->dir);
+  Section hub = doc->Sub(root, &doc->root, "hub");
+  if (!hub.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [hub] table"));
+  uint32_t deadline = static_cast<uint32_t>(c.deadline_ms);
+  for (absl::Status st : {hub.String("listen", &c.listen), hub.Path("db", &c.db, true),
+                          hub.Uint("deadline_ms", &deadline, 10, 600000), hub.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  c.deadline_ms = static_cast<int>(deadline);
+  absl::Status s = ReadTls(*doc, root, &c.tls);
+  if (!s.ok()) return s;
+  s = ReadDisclosure(*doc, root, &c.disclosure);
+  if (!s.ok()) return s;
+  root.Use("regions");
+  const toml::node* regions = doc->root.get("regions");
+  const toml::array* arr = regions == nullptr ? nullptr : regions->as_array();
+  if (arr == nullptr || arr->empty()) {
+    return absl::InvalidArgumentError(StrCat(path, ": needs at least one [[regions]] entry"));
+  }
+  std::set<std::string> seen;
+  for (const toml::node& item : *arr) {
+    Section r(item.as_table(), "regions", doc->file, doc->dir);
+    RegionEndpoint e;
+    for (absl::Status st : {r.String("id", &e.id, true), r.String("address", &e.address, true),
+                            r.NoUnknownKeys()}) {
+      if (!st.ok()) return st;
+    }
+    if (!ValidId(e.id) || !seen.insert(e.id).second) {
+      return absl::InvalidArgumentError(StrCat(path, ":", item.source().begin.line,
+                                               ": region id '", e.id, "' is invalid or repeated"));
+    }
+    c.regions.push_back(std::move(e));
+  }
+  s = root.NoUnknownKeys();
+  if (!s.ok()) return s;
+  return c;
+}
+
+}  // namespace pmdb::server

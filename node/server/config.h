@@ -1,0 +1,47 @@
+// Configuration of a regional node and of the national hub, read from TOML.
+//
+// Every key is documented in deploy/node.example.toml and deploy/hub.example.toml. Unknown keys
+// are errors (a misspelt security setting must not be silently ignored). Relative paths are
+// taken relative to the configuration file's directory.
+#ifndef PMDB_NODE_SERVER_CONFIG_H_
+#define PMDB_NODE_SERVER_CONFIG_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/service/settings.h"
+#include "security/disclosure.h"
+#include "security/tls.h"
+
+namespace pmdb::server {
+
+struct NodeConfig {
+  std::string listen = "127.0.0.1:0";
+  std::string db;
+  security::TlsFiles tls;
+  service::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
+};
+
+struct RegionEndpoint {
+  std::string id;
+  std::string address;
+};
+
+struct HubConfig {
+  std::string listen = "127.0.0.1:0";
+  std::string db;  // the hub's own store: its audit log
+  security::TlsFiles tls;
+  int deadline_ms = 2000;
+  std::vector<RegionEndpoint> regions;
+  security::DisclosureRules disclosure;
+};
+
+absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path);
+absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path);
+
+}  // namespace pmdb::server
+
+#endif  // PMDB_NODE_SERVER_CONFIG_H_

@@ -1,0 +1,174 @@
+#include "node/server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include "node/base/strings.h"
+#include "node/hub/hub_service.h"
+#include "node/service/admin_service.h"
+#include "node/service/node_core.h"
+#include "node/service/region_service.h"
+#include "security/audit.h"
+#include "security/tls.h"
+
+namespace pmdb::server {
+namespace {
+
+void EnableStandardServices() {
+  static const bool once = [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    return true;
+  }();
+  (void)once;
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(grpc::ServerBuilder& builder,
+                                                     const std::string& listen,
+                                                     std::shared_ptr<grpc::ServerCredentials> creds,
+                                                     int* port) {
+  builder.AddListeningPort(listen, std::move(creds), port);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || *port == 0) {
+    return absl::UnavailableError(StrCat("cannot listen on ", listen,
+                                         " (address in use, or not an address of this host)"));
+  }
+  return server;
+}
+
+class NodeServer final : public Server {
+ public:
+  int port() const override { return port_; }
+  void Shutdown(std::chrono::milliseconds grace) override {
+    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + grace);
+  }
+  void Wait() override {
+    if (server_ != nullptr) server_->Wait();
+  }
+  ~NodeServer() override {
+    Shutdown(std::chrono::milliseconds(0));
+    Wait();
+    server_.reset();
+    admin_.reset();
+    region_.reset();
+    core_.reset();
+    audit_.reset();  // writes what is queued
+    store_.reset();
+  }
+
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<security::AuditLog> audit_;
+  std::unique_ptr<service::NodeCore> core_;
+  std::unique_ptr<service::RegionServiceImpl> region_;
+  std::unique_ptr<service::AdminServiceImpl> admin_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+class HubServer final : public Server {
+ public:
+  int port() const override { return port_; }
+  void Shutdown(std::chrono::milliseconds grace) override {
+    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + grace);
+  }
+  void Wait() override {
+    if (server_ != nullptr) server_->Wait();
+  }
+  ~HubServer() override {
+    Shutdown(std::chrono::milliseconds(0));
+    Wait();
+    server_.reset();
+    federation_.reset();
+    audit_.reset();
+    store_.reset();
+  }
+
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<security::AuditLog> audit_;
+  std::unique_ptr<hub::FederationServiceImpl> federation_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
+  auto self = security::CheckTlsFiles(config.tls);
+  if (!self.ok()) return self.status();
+  if (self->role != security::Role::kNode || self->region != config.settings.region) {
+    return absl::InvalidArgumentError(StrCat(config.tls.cert, " is ", self->uri,
+                                             ", not the node of region ", config.settings.region));
+  }
+  auto node = std::make_unique<NodeServer>();
+  auto store = storage::Store::Open(config.db, {.create_if_missing = true});
+  if (!store.ok()) return store.status();
+  node->store_ = std::move(*store);
+  auto audit = security::AuditLog::Open(node->store_.get());
+  if (!audit.ok()) return audit.status();
+  node->audit_ = std::move(*audit);
+  service::NodeSettings settings = config.settings;
+  settings.federation = self->federation;
+  auto core = service::NodeCore::Create(std::move(settings), node->store_.get(), node->audit_.get());
+  if (!core.ok()) return core.status();
+  node->core_ = std::move(*core);
+  node->region_ = std::make_unique<service::RegionServiceImpl>(node->core_.get());
+  node->admin_ = std::make_unique<service::AdminServiceImpl>(node->core_.get());
+
+  auto creds = security::MakeServerCredentials(config.tls, self->federation);
+  if (!creds.ok()) return creds.status();
+  EnableStandardServices();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(node->region_.get());
+  builder.RegisterService(node->admin_.get());
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  auto server = Listen(builder, config.listen, *creds, &node->port_);
+  if (!server.ok()) return server.status();
+  node->server_ = std::move(*server);
+  return std::unique_ptr<Server>(std::move(node));
+}
+
+absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
+  auto self = security::CheckTlsFiles(config.tls);
+  if (!self.ok()) return self.status();
+  if (self->role != security::Role::kHub) {
+    return absl::InvalidArgumentError(StrCat(config.tls.cert, " is ", self->uri, ", not the hub"));
+  }
+  auto hub = std::make_unique<HubServer>();
+  auto store = storage::Store::Open(config.db, {.create_if_missing = true,
+                                                .block_cache_bytes = 8 << 20});
+  if (!store.ok()) return store.status();
+  hub->store_ = std::move(*store);
+  auto audit = security::AuditLog::Open(hub->store_.get());
+  if (!audit.ok()) return audit.status();
+  hub->audit_ = std::move(*audit);
+
+  std::vector<hub::Region> regions;
+  for (const RegionEndpoint& r : config.regions) {
+    auto creds = security::MakeChannelCredentials(
+        config.tls, StrCat("spiffe://", self->federation, "/region/", r.id, "/node"));
+    if (!creds.ok()) return creds.status();
+    grpc::ChannelArguments args;
+    // Each region gets its own connection even when addresses repeat.
+    args.SetString("pmdb.region", r.id);
+    auto channel = grpc::CreateCustomChannel(r.address, *creds, args);
+    regions.push_back({r.id, v1::RegionService::NewStub(channel)});
+  }
+  hub::HubSettings settings{.federation = self->federation,
+                            .deadline = std::chrono::milliseconds(config.deadline_ms),
+                            .disclosure = config.disclosure};
+  hub->federation_ = std::make_unique<hub::FederationServiceImpl>(std::move(settings),
+                                                                  std::move(regions),
+                                                                  hub->audit_.get());
+  auto creds = security::MakeServerCredentials(config.tls, self->federation);
+  if (!creds.ok()) return creds.status();
+  EnableStandardServices();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(hub->federation_.get());
+  auto server = Listen(builder, config.listen, *creds, &hub->port_);
+  if (!server.ok()) return server.status();
+  hub->server_ = std::move(*server);
+  return std::unique_ptr<Server>(std::move(hub));
+}
+
+}  // namespace pmdb::server

@@ -1,0 +1,31 @@
+// Process lifecycle for a regional node and the national hub: open the store, build the TLS
+// credentials, register the services (plus gRPC health checking and server reflection), listen.
+#ifndef PMDB_NODE_SERVER_SERVER_H_
+#define PMDB_NODE_SERVER_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "node/server/config.h"
+
+namespace pmdb::server {
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  // The port actually bound (useful with port 0).
+  virtual int port() const = 0;
+  // Stops taking calls, lets running ones finish (up to `grace`), closes the store.
+  virtual void Shutdown(std::chrono::milliseconds grace) = 0;
+  virtual void Wait() = 0;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config);
+absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config);
+
+}  // namespace pmdb::server
+
+#endif  // PMDB_NODE_SERVER_SERVER_H_

@@ -1,0 +1,33 @@
+// AdminService handlers: a region's own operators ingest, record opt-outs, read the audit log,
+// check status and ask exact questions. Every call is audited.
+#ifndef PMDB_NODE_SERVICE_ADMIN_SERVICE_H_
+#define PMDB_NODE_SERVICE_ADMIN_SERVICE_H_
+
+#include "node/service/node_core.h"
+#include "pmdb/v1/admin.grpc.pb.h"
+
+namespace pmdb::service {
+
+class AdminServiceImpl final : public v1::AdminService::Service {
+ public:
+  explicit AdminServiceImpl(NodeCore* core);
+
+  grpc::Status Ingest(grpc::ServerContext* context, grpc::ServerReader<v1::IngestChunk>* reader,
+                      v1::IngestReply* reply) override;
+  grpc::Status Consent(grpc::ServerContext* context, const v1::ConsentRequest* request,
+                       v1::ConsentReply* reply) override;
+  grpc::Status AuditList(grpc::ServerContext* context, const v1::AuditListRequest* request,
+                         v1::AuditListReply* reply) override;
+  grpc::Status Status(grpc::ServerContext* context, const v1::StatusRequest* request,
+                      v1::StatusReply* reply) override;
+  grpc::Status Query(grpc::ServerContext* context, const v1::AdminQueryRequest* request,
+                     v1::AdminQueryReply* reply) override;
+
+ private:
+  NodeCore* core_;
+  int64_t started_unix_;
+};
+
+}  // namespace pmdb::service
+
+#endif  // PMDB_NODE_SERVICE_ADMIN_SERVICE_H_

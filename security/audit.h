@@ -1,0 +1,93 @@
+// The audit log: every request a node or the hub serves, appended to a hash-chained log in the
+// process's own store (audit column family).
+//
+// Entry n is stored under its sequence number and carries SHA-256 of entry n-1's stored bytes;
+// the last sequence number and its hash are kept in the meta family as the head. VerifyAudit
+// walks the chain and names every entry that was edited, reordered or removed, and a truncated
+// tail (the head no longer matches). Anyone who can rewrite the whole store can rewrite the whole
+// chain, so operators should record the head hash elsewhere now and then (`pmdb audit verify`
+// prints it).
+//
+// Appends are group-committed by one writer thread: entries queued while a write is in flight go
+// out together in the next synced batch, and each caller's callback runs once its entry is
+// durable. Entries never carry patient identifiers: only who asked, what, and what was released.
+#ifndef PMDB_SECURITY_AUDIT_H_
+#define PMDB_SECURITY_AUDIT_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/storage/store.h"
+#include "pmdb/v1/audit.pb.h"
+
+namespace pmdb::security {
+
+class AuditLog {
+ public:
+  // Continues the chain already in `store` (which must outlive the log).
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(storage::Store* store);
+  ~AuditLog();  // writes what is queued, then stops
+
+  using Done = std::function<void(absl::Status)>;
+  // Queues the entry (sequence number, time if unset, and link are filled in); `done` runs on
+  // the writer thread once the entry is durable or the write failed.
+  void Append(v1::AuditEntry entry, Done done);
+  absl::Status AppendAndWait(v1::AuditEntry entry);
+
+  uint64_t size() const;
+
+ private:
+  struct Pending {
+    v1::AuditEntry entry;
+    Done done;
+  };
+  AuditLog(storage::Store* store, uint64_t next_seq, std::string head_hash);
+  void WriterLoop();
+
+  storage::Store* store_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  uint64_t next_seq_;       // guarded by mu_ (read by size())
+  std::string head_hash_;   // writer thread only
+  std::thread writer_;
+};
+
+struct AuditProblem {
+  uint64_t seq = 0;  // the entry concerned (its position in the chain)
+  std::string what;
+};
+
+struct AuditVerification {
+  uint64_t entries = 0;
+  std::string head_hash_hex;
+  std::vector<AuditProblem> problems;  // empty: intact
+};
+
+AuditVerification VerifyAudit(const storage::ReadView& view);
+
+struct AuditFilter {
+  std::string caller;            // empty: everyone
+  int64_t since_unix_micros = 0;
+  size_t limit = 0;              // 0: no limit
+};
+
+// Entries matching `filter`, oldest first.
+absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const storage::ReadView& view,
+                                                      const AuditFilter& filter);
+
+std::string Sha256(std::string_view bytes);
+std::string Hex(std::string_view bytes);
+
+}  // namespace pmdb::security
+
+#endif  // PMDB_SECURITY_AUDIT_H_

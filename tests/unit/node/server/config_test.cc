@@ -1,0 +1,74 @@
+#include "node/server/config.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace pmdb::server {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFile;
+
+TEST(ConfigTest, ExamplesInDeployParse) {
+  auto node = LoadNodeConfig(std::string(PMDB_SOURCE_DIR) + "/deploy/node.example.toml");
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ(node->settings.region, "vast");
+  EXPECT_EQ(node->settings.disclosure.min_count, 5u);
+  EXPECT_EQ(node->settings.sharing.at("researcher").kinds.size(), 3u);
+  auto hub = LoadHubConfig(std::string(PMDB_SOURCE_DIR) + "/deploy/hub.example.toml");
+  ASSERT_TRUE(hub.ok()) << hub.status();
+  EXPECT_EQ(hub->regions.size(), 6u);
+  EXPECT_EQ(hub->deadline_ms, 2000);
+}
+
+TEST(ConfigTest, RelativePathsAndDefaults) {
+  TempDir dir;
+  WriteFile(dir.Path("n.toml"),
+            "[node]\nregion = \"norr\"\ndb = \"data/norr\"\n"
+            "[tls]\ncert = \"n.crt\"\nkey = \"n.key\"\nca = \"/etc/ca.crt\"\n");
+  auto c = LoadNodeConfig(dir.Path("n.toml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->db, dir.Path("data/norr"));
+  EXPECT_EQ(c->tls.cert, dir.Path("n.crt"));
+  EXPECT_EQ(c->tls.ca, "/etc/ca.crt");
+  EXPECT_TRUE(c->settings.participate);
+  EXPECT_TRUE(c->settings.sharing.empty()) << "no [sharing.researcher]: researchers get nothing";
+}
+
+TEST(ConfigTest, ErrorsNameTheFileLineAndKey) {
+  TempDir dir;
+  WriteFile(dir.Path("typo.toml"),
+            "[node]\nregion = \"norr\"\ndb = \"x\"\n[tls]\ncert = \"a\"\nkey = \"b\"\nca = \"c\"\n"
+            "[disclosure]\nmin_cuont = 3\n");
+  auto c = LoadNodeConfig(dir.Path("typo.toml"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("typo.toml:9: unknown key disclosure.min_cuont"),
+            std::string::npos)
+      << c.status();
+
+  WriteFile(dir.Path("kinds.toml"),
+            "[node]\nregion = \"norr\"\ndb = \"x\"\n[tls]\ncert = \"a\"\nkey = \"b\"\nca = \"c\"\n"
+            "[sharing.researcher]\nkinds = [\"count\", \"rows\"]\n");
+  c = LoadNodeConfig(dir.Path("kinds.toml"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("kinds.toml:9: researcher.kinds must be a list of: count"),
+            std::string::npos)
+      << c.status();
+
+  WriteFile(dir.Path("broken.toml"), "[node\nregion = 1\n");
+  c = LoadNodeConfig(dir.Path("broken.toml"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("broken.toml:1:"), std::string::npos) << c.status();
+
+  c = LoadNodeConfig(dir.Path("missing.toml"));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+
+  WriteFile(dir.Path("hub.toml"), "[hub]\ndb = \"h\"\n[tls]\ncert = \"a\"\nkey = \"b\"\nca = \"c\"\n");
+  auto h = LoadHubConfig(dir.Path("hub.toml"));
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("[[regions]]"), std::string::npos) << h.status();
+}
+
+}  // namespace
+}  // namespace pmdb::server

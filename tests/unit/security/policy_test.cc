@@ -1,0 +1,55 @@
+#include "security/policy.h"
+
+#include <gtest/gtest.h>
+
+namespace pmdb::security {
+namespace {
+
+Identity Id(const std::string& uri) {
+  auto id = ParseIdentity(uri);
+  EXPECT_TRUE(id.ok()) << id.status();
+  return *id;
+}
+
+const Server kHub{.is_hub = true, .federation = "f"};
+const Server kVast{.is_hub = false, .federation = "f", .region = "vast"};
+
+TEST(PolicyTest, TheTable) {
+  Identity hub = Id("spiffe://f/hub");
+  Identity researcher = Id("spiffe://f/researcher/anna");
+  Identity clinician = Id("spiffe://f/region/vast/clinician/cia");
+  Identity vast_op = Id("spiffe://f/region/vast/operator/olle");
+  Identity norr_op = Id("spiffe://f/region/norr/operator/nils");
+  Identity node = Id("spiffe://f/region/norr/node");
+
+  EXPECT_TRUE(Authorize(researcher, Method::kFederationCount, kHub).ok());
+  EXPECT_TRUE(Authorize(clinician, Method::kFederationInfo, kHub).ok());
+  EXPECT_FALSE(Authorize(clinician, Method::kFederationCount, kHub).ok());
+  EXPECT_TRUE(Authorize(hub, Method::kRegionCount, kVast).ok());
+  EXPECT_TRUE(Authorize(vast_op, Method::kAdminIngest, kVast).ok());
+
+  absl::Status s = Authorize(researcher, Method::kRegionCount, kVast);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("researcher may not call RegionService/Count"), std::string::npos) << s;
+  s = Authorize(norr_op, Method::kAdminConsent, kVast);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("region norr may not administer region vast"), std::string::npos) << s;
+  EXPECT_FALSE(Authorize(researcher, Method::kAdminStatus, kVast).ok());
+  EXPECT_FALSE(Authorize(node, Method::kRegionCount, kVast).ok()) << "nodes do not ask nodes";
+  EXPECT_FALSE(Authorize(hub, Method::kFederationCount, kHub).ok());
+  EXPECT_FALSE(Authorize(Id("spiffe://other/hub"), Method::kRegionCount, kVast).ok());
+  // A hub method on a node and a region method on the hub are not served.
+  EXPECT_FALSE(Authorize(researcher, Method::kFederationCount, kVast).ok());
+  EXPECT_FALSE(Authorize(hub, Method::kRegionCount, kHub).ok());
+}
+
+TEST(PolicyTest, EndUsersForwardedByTheHub) {
+  EXPECT_TRUE(AuthorizeEndUser(Id("spiffe://f/researcher/anna"), Method::kRegionCount, kVast).ok());
+  EXPECT_FALSE(
+      AuthorizeEndUser(Id("spiffe://f/region/vast/operator/olle"), Method::kRegionCount, kVast).ok());
+  EXPECT_FALSE(AuthorizeEndUser(Id("spiffe://f/hub"), Method::kRegionCount, kVast).ok());
+  EXPECT_FALSE(AuthorizeEndUser(Id("spiffe://g/researcher/anna"), Method::kRegionCount, kVast).ok());
+}
+
+}  // namespace
+}  // namespace pmdb::security

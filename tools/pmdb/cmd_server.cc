@@ -1,0 +1,96 @@
+// pmdb node / pmdb hub: run a regional node or the national hub until SIGINT or SIGTERM.
+#include <csignal>
+#include <iostream>
+
+#include "node/base/strings.h"
+#include "node/server/config.h"
+#include "node/server/server.h"
+#include "tools/pmdb/commands.h"
+#include "tools/pmdb/common.h"
+
+namespace pmdb::cli {
+namespace {
+
+const CommandSpec& NodeSpec() {
+  static const CommandSpec spec{
+      "node",
+      "pmdb node --config FILE",
+      "Runs a regional node: RegionService (for the national hub), AdminService (for the\n"
+      "region's own operators), gRPC health checking and server reflection, all on one port\n"
+      "behind mutual TLS with the federation CA. The configuration (TOML) names the region, the\n"
+      "store, the certificate files, what the region shares with whom, and its disclosure rules;\n"
+      "deploy/node.example.toml documents every key. Prints the port it listens on, then serves\n"
+      "until SIGINT or SIGTERM, letting running calls finish.",
+      {{"config", "FILE", "the node's configuration"}},
+      "  pmdb node --config /etc/pmdb/node.toml\n",
+  };
+  return spec;
+}
+
+const CommandSpec& HubSpec() {
+  static const CommandSpec spec{
+      "hub",
+      "pmdb hub --config FILE",
+      "Runs the national hub: FederationService for researchers, which fans every question out\n"
+      "to the configured regions concurrently, with a per-call deadline, and merges what they\n"
+      "released. Mutual TLS with the federation CA on its port and towards every region;\n"
+      "deploy/hub.example.toml documents every key. Prints the port it listens on, then serves\n"
+      "until SIGINT or SIGTERM.",
+      {{"config", "FILE", "the hub's configuration"}},
+      "  pmdb hub --config /etc/pmdb/hub.toml\n",
+  };
+  return spec;
+}
+
+// Blocks SIGINT and SIGTERM in every thread (gRPC's threads inherit the mask), so that the main
+// thread can wait for them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> started,
+          const std::string& description, const sigset_t& signals) {
+  if (!started.ok()) return Fail(what, started.status());
+  std::cout << "pmdb " << what << ": " << description << " listening on port "
+            << (*started)->port() << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "pmdb " << what << ": stopping (signal " << sig << ")\n";
+  (*started)->Shutdown(std::chrono::seconds(5));
+  (*started)->Wait();
+  started->reset();
+  return 0;
+}
+
+}  // namespace
+
+int RunNode(int argc, char** argv) {
+  int exit_code = 0;
+  auto flags = ParseOrExit(NodeSpec(), argc, argv, &exit_code);
+  if (!flags) return exit_code;
+  if (!flags->Has("config")) return UsageError(NodeSpec(), absl::InvalidArgumentError("--config is required"));
+  auto config = server::LoadNodeConfig(flags->Get("config"));
+  if (!config.ok()) return Fail("node", config.status());
+  sigset_t signals = BlockStopSignals();
+  return Serve("node", server::StartNode(*config), StrCat("region ", config->settings.region),
+               signals);
+}
+
+int RunHub(int argc, char** argv) {
+  int exit_code = 0;
+  auto flags = ParseOrExit(HubSpec(), argc, argv, &exit_code);
+  if (!flags) return exit_code;
+  if (!flags->Has("config")) return UsageError(HubSpec(), absl::InvalidArgumentError("--config is required"));
+  auto config = server::LoadHubConfig(flags->Get("config"));
+  if (!config.ok()) return Fail("hub", config.status());
+  sigset_t signals = BlockStopSignals();
+  return Serve("hub", server::StartHub(*config),
+               StrCat("hub for ", config->regions.size(), " regions"), signals);
+}
+
+}  // namespace pmdb::cli

@@ -1,0 +1,63 @@
+// Talking to a hub or a node over mutual TLS from the command line: credentials from flags or
+// the PMDB_* environment, and printing released (possibly suppressed) numbers.
+#ifndef PMDB_TOOLS_PMDB_REMOTE_H_
+#define PMDB_TOOLS_PMDB_REMOTE_H_
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "pmdb/v1/answers.pb.h"
+#include "security/identity.h"
+#include "security/tls.h"
+#include "tools/pmdb/flags.h"
+#include "tools/pmdb/json.h"
+
+namespace pmdb::cli {
+
+// The flags every networked command takes.
+std::vector<FlagSpec> CredentialFlags();
+
+struct Connection {
+  security::Identity self;
+  std::shared_ptr<grpc::Channel> channel;
+  std::string target;  // the address
+};
+
+// --cert/--key/--ca/--crl, falling back to PMDB_CERT, PMDB_KEY, PMDB_CA, PMDB_CRL.
+absl::StatusOr<security::TlsFiles> CredentialsFrom(const Flags& flags);
+
+// Connects to `address`, accepting only a peer with identity `server_path` under our
+// federation ("hub", or "region/<id>/node" where "<own>" means our own region).
+absl::StatusOr<Connection> Connect(const Flags& flags, const std::string& address,
+                                   const std::string& server_path);
+
+void WriteReleased(Json& j, const v1::ReleasedCount& c);
+
+}  // namespace pmdb::cli
+
+
+#include "pmdb/v1/query.pb.h"
+
+namespace pmdb::cli {
+
+enum class QueryKind { kCount, kBreakdown, kFrequency };
+
+struct RemoteQuery {
+  QueryKind kind = QueryKind::kCount;
+  std::vector<v1::Dimension> dimensions;
+  v1::Purpose purpose = v1::RESEARCH;  // on a node only; the hub's regions decide by role
+  int timeout_seconds = 30;
+};
+
+// Asks through the hub (FederationService) or the operator's own node (AdminService.Query) and
+// prints as the local mode does, plus one part per region for the hub. With `json` non-null the
+// JSON object goes there instead of text to stdout.
+absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery& q,
+                       const std::string& text, std::string* json);
+
+}  // namespace pmdb::cli
+
+#endif  // PMDB_TOOLS_PMDB_REMOTE_H_
