@@ -157,22 +157,30 @@ std::vector<CellFate> ChooseHiddenCells(const std::vector<size_t>& sizes,
       lines.push_back(std::move(line));
     }
   }
-  // Hide the smallest released cell of any line with exactly one hidden cell, until stable.
-  // Each pass hides at least one more cell, so this ends.
+  // A line is unsafe when its hidden cells can be worked out from its total: a single hidden
+  // cell, or hidden cells that are all small and add up to 0 (all zero) or to their largest
+  // possible sum (all min_count - 1). Hide the line's smallest released cell and repeat until
+  // every line is safe; each pass hides one more cell, so this ends.
   bool changed = true;
   while (changed) {
     changed = false;
     for (const std::vector<size_t>& line : lines) {
       size_t hidden = 0;
+      bool only_small = true;
+      uint64_t hidden_sum = 0;
       size_t best = SIZE_MAX;
       for (size_t i : line) {
         if (fate[i] != CellFate::kReleased) {
           ++hidden;
+          hidden_sum += counts[i];
+          only_small = only_small && fate[i] == CellFate::kSuppressed;
         } else if (best == SIZE_MAX || counts[i] < counts[best]) {
           best = i;
         }
       }
-      if (hidden == 1 && best != SIZE_MAX) {
+      bool pinned = only_small && min_count > 0 &&
+                    (hidden_sum == 0 || hidden_sum == hidden * uint64_t{min_count - 1});
+      if (hidden > 0 && (hidden == 1 || pinned) && best != SIZE_MAX) {
         fate[best] = CellFate::kComplementary;
         changed = true;
       }

@@ -9,8 +9,8 @@
 //   nothing; a noised count never drops below min_count.
 // * Breakdowns: small cells are suppressed, then complementary suppression hides more cells
 //   until no line of the table (a row, a column, or the whole 1-D table, whose totals can be
-//   asked as counts) has exactly one hidden cell, so no hidden cell is the difference of known
-//   numbers.
+//   asked as counts) has exactly one hidden cell, or only small hidden cells that add up to 0
+//   or to their largest possible sum; so no hidden cell follows from the known numbers.
 // * Per-caller daily budget and a limit on near-identical questions (the same criteria but for
 //   one added, removed or changed leaf), which is how differencing attacks are built.
 //

@@ -131,6 +131,11 @@ TEST(DisclosureTest, ComplementarySuppressionInOneDimension) {
   ExpectNotRecoverable({4}, counts, 5);
   ExpectNotRecoverable({4}, {5, 0, 9, 30}, 5);
   ExpectNotRecoverable({3}, {2, 3, 100}, 5);
+  // Two hidden zeros would both follow from the total: a complement is hidden as well.
+  fate = ChooseHiddenCells({4}, {0, 0, 30, 40}, 5);
+  EXPECT_EQ(fate[2], CellFate::kComplementary);
+  ExpectNotRecoverable({4}, {0, 0, 30, 40}, 5);
+  ExpectNotRecoverable({4}, {4, 4, 30, 40}, 5);
 }
 
 TEST(DisclosureTest, ComplementarySuppressionInTwoDimensions) {
@@ -145,6 +150,7 @@ TEST(DisclosureTest, ComplementarySuppressionInTwoDimensions) {
   EXPECT_GE(hidden, 4u);
   ExpectNotRecoverable({3, 3}, counts, 5);
   ExpectNotRecoverable({2, 4}, {1, 10, 12, 30, 7, 3, 40, 2}, 5);
+  ExpectNotRecoverable({2, 3}, {0, 0, 20, 7, 0, 30}, 5);
 }
 
 TEST(DisclosureTest, ReleasedBreakdownHidesCellsAndMarksWhy) {

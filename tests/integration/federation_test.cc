@@ -1,0 +1,524 @@
+// The federation end to end: six nodes and the hub on 127.0.0.1 over mutual TLS with real
+// certificates.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include "node/storage/store.h"
+#include "query/catalog.h"
+#include "query/engine.h"
+#include "query/federation.h"
+#include "query/parser.h"
+#include "security/audit.h"
+#include "security/ca.h"
+#include "security/x509.h"
+#include "tests/integration/federation_fixture.h"
+
+namespace pmdb::testing {
+namespace {
+
+v1::Criterion Parse(const std::string& expr) {
+  auto c = query::ParseCriterion(expr);
+  EXPECT_TRUE(c.ok()) << c.status();
+  return *c;
+}
+
+grpc::Status Count(const Federation& fed, const std::string& expr, v1::FederatedCount* out,
+                   const std::string& who = "anna") {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::CountRequest req;
+  *req.mutable_criterion() = Parse(expr);
+  return fed.Hub(who)->Count(&ctx, req, out);
+}
+
+const v1::RegionPart& PartOf(const v1::FederatedCount& a, const std::string& region) {
+  for (const auto& p : a.regions()) {
+    if (p.region() == region) return p;
+  }
+  ADD_FAILURE() << "no part for " << region;
+  static v1::RegionPart none;
+  return none;
+}
+
+TEST(FederationTest, HappyPathOverAllSixRegions) {
+  Federation fed;
+  std::map<std::string, uint64_t> exact;
+  uint64_t sum = 0;
+  for (const std::string& r : SixRegions()) {
+    exact[r] = fed.ExactCount(r, "sex(F)");
+    ASSERT_GE(exact[r], 5u) << "the cohort should have enough women in " << r;
+    sum += exact[r];
+  }
+  fed.StartNodes();
+  fed.StartHub();
+
+  v1::FederatedCount count;
+  grpc::Status s = Count(fed, "sex(F)", &count);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(count.partial());
+  EXPECT_EQ(count.total().low(), sum);
+  EXPECT_EQ(count.total().high(), sum);
+  ASSERT_EQ(count.regions_size(), 6);
+  for (const std::string& r : SixRegions()) {
+    const v1::RegionPart& p = PartOf(count, r);
+    EXPECT_EQ(p.status(), v1::REGION_OK) << r << ": " << p.detail();
+    EXPECT_EQ(p.count().count().low(), exact[r]) << r;
+  }
+
+  // A breakdown adds the region as a label and sums the cells.
+  grpc::ClientContext ctx;
+  v1::BreakdownRequest breq;
+  *breq.mutable_criterion() = Parse("dataset(syn)");
+  breq.add_dimensions(v1::SEX);
+  v1::FederatedBreakdown breakdown;
+  s = fed.Hub()->Breakdown(&ctx, breq, &breakdown);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(breakdown.totals_size(), 4);  // F, M, O, U
+  EXPECT_EQ(breakdown.totals(0).labels(0), "F");
+  // Every released range holds the true value. Where O and U are both zero, a region hides F
+  // or M as well (two hidden zeros would otherwise follow from the total).
+  EXPECT_LE(breakdown.totals(0).count().low(), sum);
+  EXPECT_GE(breakdown.totals(0).count().high(), sum);
+  EXPECT_EQ(breakdown.cells_size(), 4 * 6);
+  for (const auto& cell : breakdown.cells()) {
+    ASSERT_EQ(cell.labels_size(), 2);
+    if (cell.labels(0) != "F") continue;
+    uint64_t truth = exact[cell.labels(1)];
+    EXPECT_LE(cell.count().low(), truth);
+    EXPECT_GE(cell.count().high(), truth);
+    if (!cell.complementary()) {
+      EXPECT_EQ(cell.count().low(), truth) << cell.labels(1);
+    }
+  }
+
+  // The CLI prints the same through the hub, with the per-region part.
+  std::vector<std::string> env = {"PMDB_CERT=" + fed.dir().Path("anna.crt"),
+                                  "PMDB_KEY=" + fed.dir().Path("anna.key"),
+                                  "PMDB_CA=" + fed.dir().Path("ca/ca.crt"),
+                                  "PMDB_HUB=127.0.0.1:" + std::to_string(fed.hub_port())};
+  auto cli = Pmdb({"query", "sex(F)"}, env);
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_NE(cli.out.find("individuals match sex(F)"), std::string::npos) << cli.out;
+  for (const std::string& r : SixRegions()) EXPECT_NE(cli.out.find(r), std::string::npos) << cli.out;
+  auto json = Pmdb({"query", "--json", "sex(F)"}, env);
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"total\":{\"low\":" + std::to_string(sum)), std::string::npos)
+      << json.out;
+  EXPECT_NE(json.out.find("\"partial\":false"), std::string::npos) << json.out;
+}
+
+TEST(FederationTest, FrequencySumsAlleleCounts) {
+  Federation fed;
+  fed.StartNodes();
+  fed.StartHub();
+  // The most common variant of one cohort (all cohorts draw from the same sites' spectrum).
+  grpc::ClientContext ctx;
+  v1::FrequencyRequest req;
+  // Any variant will do: take the first site of norr's VCF via the local operator query.
+  std::string vcf_path = fed.dir().Path("norr-cohort/cohort.vcf.gz");
+  auto first = testing::Run({"/bin/sh", "-c", "zcat " + vcf_path + " | grep -v '^#' | head -1"});
+  std::istringstream fields(first.out);
+  std::string chrom, pos, id, ref, alt;
+  fields >> chrom >> pos >> id >> ref >> alt;
+  ASSERT_FALSE(alt.empty());
+  std::string expr = "variant(GRCh38:" + chrom + ":" + pos + ":" + ref + ":" + alt + ")";
+  *req.mutable_criterion() = Parse(expr);
+  v1::FederatedFrequency f;
+  grpc::Status s = fed.Hub()->Frequency(&ctx, req, &f);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // The hub's sums are the sums of what the regions released; norr's part is its exact AC/AN
+  // (the other cohorts draw other sites, so they may release "<5").
+  v1::ReleasedCount ac, an;
+  for (const auto& p : f.regions()) {
+    ASSERT_EQ(p.status(), v1::REGION_OK) << p.detail();
+    ac = query::AddReleased(ac, p.frequency().ac());
+    an = query::AddReleased(an, p.frequency().an());
+    if (p.region() == "norr") {
+      auto store = storage::Store::Open(fed.db("norr"), {.read_only = true});
+      ASSERT_TRUE(store.ok());
+      auto view = (*store)->Snapshot();
+      auto catalog = query::Catalog::Load(*view);
+      ASSERT_TRUE(catalog.ok());
+      auto exact = query::Engine(*catalog).Frequency(*view, req.criterion(), v1::RESEARCH);
+      ASSERT_TRUE(exact.ok()) << exact.status();
+      EXPECT_GT(exact->value.an, 0u);
+      EXPECT_EQ(p.frequency().an().low(), exact->value.an);
+      if (exact->value.ac >= 5) {
+        EXPECT_EQ(p.frequency().ac().low(), exact->value.ac);
+      }
+    }
+  }
+  EXPECT_EQ(f.an().low(), an.low());
+  EXPECT_EQ(f.an().high(), an.high());
+  EXPECT_EQ(f.ac().low(), ac.low());
+  EXPECT_LE(f.ac().low(), f.ac().high());
+}
+
+// Credentials that must not get through the TLS handshake.
+TEST(FederationTest, RefusesBadCertificates) {
+  Federation fed(50);
+  fed.StartNodes();
+  fed.StartHub();
+  auto info = [&](const std::shared_ptr<grpc::Channel>& ch) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::FederationInfo out;
+    return v1::FederationService::NewStub(ch)->Info(&ctx, v1::InfoRequest(), &out);
+  };
+  // The control: a valid researcher gets through.
+  ASSERT_TRUE(info(fed.Channel("anna", fed.hub_port(), "hub")).ok());
+
+  // No client certificate at all.
+  grpc::SslCredentialsOptions anonymous;
+  anonymous.pem_root_certs = ReadFile(fed.dir().Path("ca/ca.crt"));
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("127.0.0.1");
+  auto no_cert = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(fed.hub_port()),
+                                           grpc::SslCredentials(anonymous), args);
+  EXPECT_EQ(info(no_cert).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // A certificate from another CA with a well-formed identity of this federation.
+  auto other = security::CertificateAuthority::Init(fed.dir().Path("other-ca"), kFederation, 30);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other->Issue({.identity = "spiffe://test-fed/researcher/eve"}, fed.dir().Path("eve")).ok());
+  // Eve trusts our CA for the server, but her own certificate is from hers.
+  EXPECT_EQ(info(fed.Channel("eve", fed.hub_port(), "hub")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  // Certificates signed by our CA but expired, not yet valid, or with two URI SANs.
+  auto ca_key = security::ReadPrivateKey(fed.dir().Path("ca/ca.key"));
+  auto ca_cert = security::ReadCertificate(fed.dir().Path("ca/ca.crt"));
+  ASSERT_TRUE(ca_key.ok() && ca_cert.ok());
+  auto make = [&](const std::string& prefix, security::CertificateSpec spec) {
+    auto key = security::GenerateP256Key();
+    ASSERT_TRUE(key.ok());
+    spec.client_auth = true;
+    auto cert = security::MakeCertificate(spec, key->get(), ca_cert->get(), ca_key->get());
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    ASSERT_TRUE(security::WriteCertificate(fed.dir().Path(prefix + ".crt"), cert->get()).ok());
+    ASSERT_TRUE(security::WritePrivateKey(fed.dir().Path(prefix + ".key"), key->get()).ok());
+  };
+  make("expired", {.common_name = "expired", .uris = {"spiffe://test-fed/researcher/old"},
+                   .not_before_seconds = -10 * 86400, .not_after_seconds = -86400});
+  make("future", {.common_name = "future", .uris = {"spiffe://test-fed/researcher/new"},
+                  .not_before_seconds = 86400, .not_after_seconds = 10 * 86400});
+  make("two", {.common_name = "two",
+               .uris = {"spiffe://test-fed/researcher/anna", "spiffe://test-fed/hub"}});
+  EXPECT_EQ(info(fed.Channel("expired", fed.hub_port(), "hub")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(info(fed.Channel("future", fed.hub_port(), "hub")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(info(fed.Channel("two", fed.hub_port(), "hub")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  // Revocation takes effect without a restart: the CRL is re-read when it changes.
+  std::string serial = fed.Issue("researcher/bo", "bo");
+  ASSERT_TRUE(info(fed.Channel("bo", fed.hub_port(), "hub")).ok());
+  auto ca = security::CertificateAuthority::Open(fed.ca_dir());
+  ASSERT_TRUE(ca.ok());
+  ASSERT_TRUE(ca->Revoke(serial).ok());
+  EXPECT_EQ(info(fed.Channel("bo", fed.hub_port(), "hub")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(info(fed.Channel("anna", fed.hub_port(), "hub")).ok());
+
+  // The client side checks the server too: a node is not the hub.
+  EXPECT_EQ(info(fed.Channel("anna", fed.node_port("vast"), "hub")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(FederationTest, AuthorizationTableIsEnforced) {
+  Federation fed(50);
+  fed.StartNodes();
+  fed.StartHub();
+  auto status = [&](const std::string& who, const std::string& region) {
+    grpc::ClientContext ctx;
+    v1::StatusReply out;
+    return fed.Admin(who, region)->Status(&ctx, v1::StatusRequest(), &out);
+  };
+  EXPECT_TRUE(status("olle", "vast").ok()) << "an operator administers their own node";
+  grpc::Status s = status("anna", "vast");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  s = status("nils", "vast");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(s.error_message().find("region norr may not administer region vast"),
+            std::string::npos)
+      << s.error_message();
+
+  // A researcher calling a region directly, bypassing the hub.
+  grpc::ClientContext ctx;
+  v1::CountRequest req;
+  *req.mutable_criterion() = Parse("sex(F)");
+  v1::CountAnswer answer;
+  s = fed.Region("anna", "vast")->Count(&ctx, req, &answer);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  // ... even claiming to be forwarded by the hub.
+  grpc::ClientContext forged;
+  forged.AddMetadata("pmdb-on-behalf-of", "spiffe://test-fed/researcher/anna");
+  s = fed.Region("anna", "vast")->Count(&forged, req, &answer);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // A clinician may not ask aggregates (next: similar cases).
+  v1::FederatedCount count;
+  s = Count(fed, "sex(F)", &count, "cia");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // A region that does not take part is reported as refused, never as zero.
+  fed.StopNode("syd");
+  fed.node_config("syd").settings.participate = false;
+  auto syd = server::StartNode(fed.node_config("syd"));
+  ASSERT_TRUE(syd.ok());
+  server::HubConfig hc;
+  hc.db = fed.dir().Path("hub2.db");
+  hc.tls = fed.Files("hub");
+  hc.regions = {{"syd", "127.0.0.1:" + std::to_string((*syd)->port())},
+                {"vast", "127.0.0.1:" + std::to_string(fed.node_port("vast"))}};
+  auto hub2 = server::StartHub(hc);
+  ASSERT_TRUE(hub2.ok());
+  grpc::ClientContext c2;
+  v1::FederatedCount partial;
+  ASSERT_TRUE(v1::FederationService::NewStub(fed.Channel("anna", (*hub2)->port(), "hub"))
+                  ->Count(&c2, req, &partial)
+                  .ok());
+  EXPECT_TRUE(partial.partial());
+  EXPECT_EQ(PartOf(partial, "syd").status(), v1::REGION_REFUSED);
+  EXPECT_NE(PartOf(partial, "syd").detail().find("does not take part"), std::string::npos);
+  EXPECT_EQ(partial.total().low(), PartOf(partial, "vast").count().count().low());
+}
+
+// A node that dies while the hub waits for it, and one that hangs.
+TEST(FederationTest, DeadAndSlowNodesLeaveAPartialAnswerWithinTheDeadline) {
+  Federation fed(100);
+  uint64_t vast = fed.ExactCount("vast", "sex(F)");
+  // syd runs as its own process, so that it can be killed and stopped.
+  server::NodeConfig& syd = fed.node_config("syd");
+  WriteFile(fed.dir().Path("syd.toml"),
+            "[node]\nregion = \"syd\"\ndb = \"" + syd.db + "\"\nlisten = \"127.0.0.1:0\"\n"
+            "[tls]\ncert = \"" + syd.tls.cert + "\"\nkey = \"" + syd.tls.key + "\"\nca = \"" +
+                syd.tls.ca + "\"\ncrl = \"" + syd.tls.crl + "\"\n[sharing.researcher]\n");
+  auto child = std::make_unique<ChildProcess>(std::vector<std::string>{"node", "--config", fed.dir().Path("syd.toml")});
+  ASSERT_GT(child->port(), 0);
+  server::HubConfig hc;
+  hc.db = fed.dir().Path("hub.db");
+  hc.tls = fed.Files("hub");
+  hc.deadline_ms = 1500;
+  fed.node_config("vast");  // vast in-process
+  auto vast_node = server::StartNode(fed.node_config("vast"));
+  ASSERT_TRUE(vast_node.ok());
+  hc.regions = {{"vast", "127.0.0.1:" + std::to_string((*vast_node)->port())},
+                {"syd", "127.0.0.1:" + std::to_string(child->port())}};
+  auto hub = server::StartHub(hc);
+  ASSERT_TRUE(hub.ok());
+  auto stub = v1::FederationService::NewStub(fed.Channel("anna", (*hub)->port(), "hub"));
+  auto ask = [&](v1::FederatedCount* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::CountRequest req;
+    *req.mutable_criterion() = Parse("sex(F)");
+    return stub->Count(&ctx, req, out);
+  };
+  v1::FederatedCount all;
+  ASSERT_TRUE(ask(&all).ok());
+  ASSERT_FALSE(all.partial()) << PartOf(all, "syd").detail();
+
+  // Slowed: the node is stopped (SIGSTOP) and answers nothing until the deadline passes.
+  child->Signal(SIGSTOP);
+  auto start = std::chrono::steady_clock::now();
+  v1::FederatedCount slow;
+  ASSERT_TRUE(ask(&slow).ok());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(slow.partial());
+  EXPECT_EQ(PartOf(slow, "syd").status(), v1::REGION_DEADLINE_EXCEEDED);
+  EXPECT_EQ(PartOf(slow, "vast").status(), v1::REGION_OK);
+  EXPECT_EQ(slow.total().low(), vast) << "a missing region is not counted, and not as zero";
+  EXPECT_LT(seconds, 5.0) << "the hub answers at its deadline";
+
+  // Killed mid-query: the hub is waiting for the stopped node when it dies.
+  std::future<std::pair<grpc::Status, v1::FederatedCount>> pending =
+      std::async(std::launch::async, [&] {
+        v1::FederatedCount out;
+        grpc::Status s = ask(&out);
+        return std::make_pair(s, out);
+      });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  child->Kill();
+  auto [status, dead] = pending.get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(dead.partial());
+  EXPECT_NE(PartOf(dead, "syd").status(), v1::REGION_OK);
+  EXPECT_EQ(dead.total().low(), vast);
+
+  // Gone: the next question is answered at once, marked partial.
+  v1::FederatedCount gone;
+  ASSERT_TRUE(ask(&gone).ok());
+  EXPECT_TRUE(gone.partial());
+  EXPECT_EQ(PartOf(gone, "syd").status(), v1::REGION_UNAVAILABLE);
+}
+
+TEST(FederationTest, ConsentWithdrawalIsVisibleInTheNextFederatedQuery) {
+  Federation fed(100);
+  uint64_t before = fed.ExactCount("vast", "dataset(syn)");
+  fed.StartNodes();
+  fed.StartHub();
+  v1::FederatedCount first;
+  ASSERT_TRUE(Count(fed, "dataset(syn)", &first).ok());
+  EXPECT_EQ(PartOf(first, "vast").count().count().low(), before);
+
+  grpc::ClientContext ctx;
+  v1::ConsentRequest req;
+  for (int i = 1; i <= 7; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof(id), "VAST-%07d", i);
+    req.add_subjects(id);
+  }
+  v1::ConsentReply reply;
+  grpc::Status s = fed.Admin("olle", "vast")->Consent(&ctx, req, &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reply.removed(), 7u);
+
+  v1::FederatedCount second;
+  ASSERT_TRUE(Count(fed, "dataset(syn)", &second).ok());
+  EXPECT_EQ(PartOf(second, "vast").count().count().low(), before - 7);
+  EXPECT_EQ(second.total().low(), first.total().low() - 7);
+}
+
+TEST(FederationTest, EveryRequestIsAuditedWithoutPatientData) {
+  Federation fed(50);
+  fed.StartNodes();
+  fed.StartHub();
+  v1::FederatedCount count;
+  ASSERT_TRUE(Count(fed, "dx(C50) AND sex(F)", &count).ok());
+  grpc::ClientContext ctx;
+  v1::StatusReply status;
+  grpc::Status refused = fed.Admin("anna", "vast")->Status(&ctx, v1::StatusRequest(), &status);
+  ASSERT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  grpc::ClientContext lctx;
+  v1::AuditListRequest lreq;
+  v1::AuditListReply list;
+  ASSERT_TRUE(fed.Admin("olle", "vast")->AuditList(&lctx, lreq, &list).ok());
+  bool saw_count = false, saw_refusal = false;
+  for (const auto& e : list.entries()) {
+    if (e.method() == "RegionService/Count") {
+      saw_count = true;
+      EXPECT_EQ(e.caller(), "spiffe://test-fed/researcher/anna");
+      EXPECT_EQ(e.via(), "spiffe://test-fed/hub");
+      EXPECT_EQ(e.query(), "dx(C50) AND sex(F)");
+      EXPECT_EQ(e.outcome(), "ok");
+      EXPECT_EQ(e.released().rfind("count=", 0), 0u) << e.released();
+    }
+    if (e.method() == "AdminService/Status" && e.outcome() == "PERMISSION_DENIED") {
+      saw_refusal = true;
+      EXPECT_EQ(e.caller(), "spiffe://test-fed/researcher/anna");
+    }
+    EXPECT_EQ(e.ShortDebugString().find("VAST-"), std::string::npos) << "no subject ids";
+  }
+  EXPECT_TRUE(saw_count);
+  EXPECT_TRUE(saw_refusal);
+
+  // The chain verifies while the node runs, and so does the hub's.
+  for (const std::string& dir : {fed.db("vast"), fed.dir().Path("hub.db")}) {
+    auto v = Pmdb({"audit", "verify", "--db", dir});
+    EXPECT_EQ(v.exit_code, 0) << dir << ": " << v.out << v.err;
+  }
+  auto hub_list = Pmdb({"audit", "list", "--db", fed.dir().Path("hub.db"), "--caller",
+                        "spiffe://test-fed/researcher/anna"});
+  EXPECT_NE(hub_list.out.find("FederationService/Count"), std::string::npos) << hub_list.out;
+}
+
+// Attacks on what is released: differencing with breakdown margins, repeated questions to
+// average noise, and many near-identical questions.
+TEST(FederationTest, SuppressedNumbersCannotBeRecoveredByCombiningAnswers) {
+  Federation fed(200);
+  fed.node_config("syd").settings.disclosure.noise = 2;
+  fed.node_config("norr").settings.disclosure.near_repeat_limit = 3;
+  fed.StartNodes();
+  fed.StartHub();
+
+  // Breakdown by sex: the small O and U cells are hidden, and so is a complement, so the total
+  // (asked separately) minus the shown cells leaves at least two unknowns in every region.
+  v1::FederatedCount total;
+  ASSERT_TRUE(Count(fed, "dataset(syn)", &total).ok());
+  grpc::ClientContext ctx;
+  v1::BreakdownRequest breq;
+  *breq.mutable_criterion() = Parse("dataset(syn)");
+  breq.add_dimensions(v1::SEX);
+  v1::FederatedBreakdown b;
+  ASSERT_TRUE(fed.Hub()->Breakdown(&ctx, breq, &b).ok());
+  for (const std::string& region : SixRegions()) {
+    int hidden = 0, shown = 0;
+    for (const auto& cell : b.cells()) {
+      if (cell.labels(1) != region) continue;
+      bool exact = cell.count().low() == cell.count().high();
+      hidden += !exact;
+      shown += exact;
+    }
+    EXPECT_TRUE(hidden == 0 || hidden >= 2) << region << ": a lone hidden cell is recoverable";
+  }
+  // For a region without noise, try the attack: total - shown cells must not pin a hidden one.
+  uint64_t vast_total = PartOf(total, "vast").count().count().low();
+  uint64_t shown_sum = 0;
+  std::vector<v1::ReleasedCount> hidden_cells;
+  for (const auto& cell : b.cells()) {
+    if (cell.labels(1) != "vast") continue;
+    if (cell.count().low() == cell.count().high()) {
+      shown_sum += cell.count().low();
+    } else {
+      hidden_cells.push_back(cell.count());
+    }
+  }
+  if (!hidden_cells.empty()) {
+    uint64_t rest = vast_total - shown_sum;  // what the hidden cells add up to
+    for (size_t i = 0; i < hidden_cells.size(); ++i) {
+      // Values the attacker cannot rule out for cell i given the others' known bounds.
+      uint64_t others_max = 0;
+      for (size_t j = 0; j < hidden_cells.size(); ++j) {
+        if (j != i) others_max += std::min<uint64_t>(hidden_cells[j].high(), rest);
+      }
+      uint64_t lo = rest > others_max ? rest - others_max : 0;
+      uint64_t hi = std::min<uint64_t>(hidden_cells[i].high(), rest);
+      EXPECT_LT(lo, hi) << "hidden cell " << i << " of vast is pinned to " << lo;
+    }
+  }
+
+  // Noise is consistent: asking again returns the same number, so averaging gains nothing;
+  // and differencing two noised counts does not give the exact difference every time.
+  v1::FederatedCount again;
+  ASSERT_TRUE(Count(fed, "dataset(syn)", &again).ok());
+  EXPECT_EQ(PartOf(again, "syd").count().count().low(), PartOf(total, "syd").count().count().low());
+  int exact_differences = 0, attacks = 0;
+  for (const char* k : {"sex(F)", "sex(M)", "age(40-49)", "age(50-59)", "age(60-69)",
+                        "age(70-79)", "dx(C50)", "dx(C61)", "dx(C18)", "age(30-39)"}) {
+    v1::FederatedCount without;
+    ASSERT_TRUE(Count(fed, std::string("dataset(syn) AND NOT ") + k, &without).ok());
+    const auto& w = PartOf(total, "syd").count().count();
+    const auto& wo = PartOf(without, "syd").count().count();
+    if (wo.low() != wo.high()) continue;
+    ++attacks;
+    uint64_t truth = fed.ExactCount("syd", std::string("dataset(syn) AND ") + k);
+    exact_differences += w.low() - wo.low() == truth;
+  }
+  EXPECT_GE(attacks, 8);
+  EXPECT_LT(exact_differences, attacks)
+      << "with noise, total minus complement must not always give the exact count";
+
+  // Near-identical questions: norr allows three a day for this researcher, then refuses.
+  int refused = 0;
+  for (const char* k : {"dx(C50)", "dx(C61)", "dx(C18)", "dx(C34)", "dx(C43)", "dx(C44)"}) {
+    v1::FederatedCount c;
+    ASSERT_TRUE(Count(fed, std::string("sex(F) AND ") + k, &c).ok());
+    const auto& part = PartOf(c, "norr");
+    if (part.status() == v1::REGION_REFUSED) {
+      ++refused;
+      EXPECT_NE(part.detail().find("near-identical"), std::string::npos) << part.detail();
+      EXPECT_TRUE(c.partial());
+    }
+  }
+  EXPECT_GE(refused, 2);
+}
+
+}  // namespace
+}  // namespace pmdb::testing
