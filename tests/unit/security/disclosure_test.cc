@@ -150,7 +150,7 @@ TEST(DisclosureTest, ComplementarySuppressionInTwoDimensions) {
   EXPECT_GE(hidden, 4u);
   ExpectNotRecoverable({3, 3}, counts, 5);
   ExpectNotRecoverable({2, 4}, {1, 10, 12, 30, 7, 3, 40, 2}, 5);
-  ExpectNotRecoverable({2, 3}, {0, 0, 20, 7, 0, 30}, 5);
+  ExpectNotRecoverable({2, 3}, {0, 9, 20, 7, 0, 30}, 5);
 }
 
 TEST(DisclosureTest, ReleasedBreakdownHidesCellsAndMarksWhy) {
