@@ -75,7 +75,8 @@ Federation::Federation(int individuals) {
     std::string prefix = region;
     for (char& ch : prefix) ch = static_cast<char>(std::toupper(ch == '-' ? '_' : ch));
     auto g = Pmdb({"generate", "--individuals", std::to_string(individuals), "--variants", "40",
-                   "--seed", std::to_string(seed++), "--id-prefix", prefix, "--out", out});
+                   "--seed", std::to_string(seed++), "--sites-seed", "77", "--id-prefix", prefix,
+                   "--out", out});
     EXPECT_EQ(g.exit_code, 0) << g.err;
     auto v = Pmdb({"ingest", "--db", db(region), "--vcf", out + "/cohort.vcf.gz", "--dataset",
                    "syn", "--assembly", "GRCh38"});

@@ -28,6 +28,7 @@ const CommandSpec& Spec() {
           {"individuals", "N", "number of individuals (samples)"},
           {"variants", "M", "number of variant sites"},
           {"seed", "S", "random seed (default 1)"},
+          {"sites-seed", "S", "seed of the variant sites alone: cohorts with one sites seed share sites"},
           {"out", "DIR", "output directory (created)"},
           {"assembly", "NAME", "assembly written in the header (default GRCh38)"},
           {"chrom", "NAME", "chromosome of the sites (default 22)"},
@@ -75,7 +76,8 @@ int RunGenerate(int argc, char** argv) {
   for (auto [name, target, fallback] :
        {std::tuple{"individuals", &options.individuals, uint64_t{0}},
         std::tuple{"variants", &options.variants, uint64_t{0}},
-        std::tuple{"seed", &options.seed, uint64_t{1}}}) {
+        std::tuple{"seed", &options.seed, uint64_t{1}},
+        std::tuple{"sites-seed", &options.sites_seed, uint64_t{0}}}) {
     if (!ParseCount(*flags, name, fallback, target)) {
       return UsageError(Spec(), absl::InvalidArgumentError(StrCat("--", name, " takes a whole number")));
     }

@@ -256,31 +256,47 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
   header += "\n";
   bool write_ok = bgzf_write(bgzf, header.data(), header.size()) >= 0;
 
-  // Positions: distinct, sorted, spread over the chromosome's gene-rich span.
+  // Sites first (positions distinct, sorted, spread over the chromosome's gene-rich span),
+  // from their own generator when a sites seed is given.
+  Rng own_site_rng(opt.sites_seed);
+  Rng& site_rng = opt.sites_seed != 0 ? own_site_rng : rng;
   const uint64_t kStart = 16'000'000, kEnd = 50'000'000;
   std::set<uint32_t> positions;
   while (positions.size() < opt.variants) {
-    positions.insert(static_cast<uint32_t>(kStart + rng.Below(kEnd - kStart)));
+    positions.insert(static_cast<uint32_t>(kStart + site_rng.Below(kEnd - kStart)));
   }
+  struct Site {
+    uint32_t pos;
+    std::string ref, alt;
+    double af;
+  };
+  std::vector<Site> sites;
+  sites.reserve(positions.size());
   static const char kBases[] = "ACGT";
+  for (uint32_t pos : positions) {
+    const SpectrumSite& s = (*spectrum)[site_rng.Below(spectrum->size())];
+    std::string ref, alt;
+    char first = kBases[site_rng.Below(4)];
+    ref.push_back(first);
+    alt.push_back(first);
+    if (s.ref_len == 1 && s.alt_len == 1) {
+      alt[0] = kBases[(std::strchr(kBases, first) - kBases + 1 + site_rng.Below(3)) % 4];
+    } else {
+      for (uint32_t k = 1; k < s.ref_len; ++k) ref.push_back(kBases[site_rng.Below(4)]);
+      for (uint32_t k = 1; k < s.alt_len; ++k) alt.push_back(kBases[site_rng.Below(4)]);
+      if (ref == alt) alt.push_back('A');
+    }
+    sites.push_back(Site{pos, std::move(ref), std::move(alt), s.af});
+  }
   std::string genotypes;  // "\t0/0" per sample, patched per site
   std::string reference_row;
   reference_row.reserve(opt.individuals * 4);
   for (uint64_t i = 0; i < opt.individuals; ++i) reference_row += "\t0/0";
   uint64_t site = 0;
-  for (uint32_t pos : positions) {
-    const SpectrumSite& s = (*spectrum)[rng.Below(spectrum->size())];
-    std::string ref, alt;
-    char first = kBases[rng.Below(4)];
-    ref.push_back(first);
-    alt.push_back(first);
-    if (s.ref_len == 1 && s.alt_len == 1) {
-      alt[0] = kBases[(std::strchr(kBases, first) - kBases + 1 + rng.Below(3)) % 4];
-    } else {
-      for (uint32_t k = 1; k < s.ref_len; ++k) ref.push_back(kBases[rng.Below(4)]);
-      for (uint32_t k = 1; k < s.alt_len; ++k) alt.push_back(kBases[rng.Below(4)]);
-      if (ref == alt) alt.push_back('A');
-    }
+  for (const Site& s : sites) {
+    const uint32_t pos = s.pos;
+    const std::string& ref = s.ref;
+    const std::string& alt = s.alt;
     double p = s.af;
     double p_hom = p * p, p_het = 2 * p * (1 - p);
     double p_event = p_hom + p_het + opt.missing_rate;

@@ -17,6 +17,10 @@ struct GeneratorOptions {
   uint64_t individuals = 1000;
   uint64_t variants = 1000;
   uint64_t seed = 1;
+  // Seed of the variant sites alone (positions, alleles, frequencies); 0: drawn from `seed`.
+  // Cohorts made with the same sites seed share their sites, like regions sequenced with one
+  // panel, while their people differ.
+  uint64_t sites_seed = 0;
   std::string out_dir;
   std::string assembly = "GRCh38";
   std::string chrom = "22";
