@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include <future>
 #include <sstream>
 #include <thread>
@@ -519,6 +521,105 @@ TEST(FederationTest, SuppressedNumbersCannotBeRecoveredByCombiningAnswers) {
     }
   }
   EXPECT_GE(refused, 2);
+}
+
+}  // namespace
+}  // namespace pmdb::testing
+
+namespace pmdb::testing {
+namespace {
+
+// Checks the TLS versions and cipher suites the hub accepts with a real peer, the openssl CLI.
+TEST(FederationTlsTest, OnlyModernTlsWithAeadCiphers) {
+  Federation fed(20);
+  fed.StartNodes();
+  fed.StartHub();
+  auto connect = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"/bin/sh", "-c", ""};
+    std::string cmd = "echo | openssl s_client -connect 127.0.0.1:" +
+                      std::to_string(fed.hub_port()) + " -cert " + fed.dir().Path("anna.crt") +
+                      " -key " + fed.dir().Path("anna.key") + " -CAfile " +
+                      fed.dir().Path("ca/ca.crt") + " -alpn h2";
+    for (const std::string& e : extra) cmd += " " + e;
+    argv[2] = cmd + " 2>&1";
+    return testing::Run(argv);
+  };
+  CommandResult tls13 = connect({"-tls1_3"});
+  EXPECT_NE(tls13.out.find("New, TLSv1.3, Cipher is TLS_"), std::string::npos) << tls13.out;
+  CommandResult tls12 = connect({"-tls1_2"});
+  size_t at = tls12.out.find("New, TLSv1.2, Cipher is ");
+  ASSERT_NE(at, std::string::npos) << tls12.out;
+  std::string cipher = tls12.out.substr(at, tls12.out.find('\n', at) - at);
+  EXPECT_TRUE(cipher.find("GCM") != std::string::npos || cipher.find("CHACHA20") != std::string::npos)
+      << "an AEAD suite: " << cipher;
+  // Old protocol versions and a CBC (non-AEAD) suite are refused.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"-tls1_1"}, {"-tls1"},
+        {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"}}) {
+    CommandResult r = connect(bad);
+    EXPECT_NE(r.out.find("Cipher is (NONE)"), std::string::npos)
+        << bad[0] << " must be refused: " << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace pmdb::testing
+
+namespace pmdb::testing {
+namespace {
+
+// Certificates are re-read from disk: a rotated hub certificate is served without a restart.
+TEST(FederationTlsTest, RotatedCertificateIsServedWithoutRestart) {
+  Federation fed(20);
+  fed.StartNodes();
+  fed.StartHub();
+  auto served_serial = [&] {
+    std::string cmd = "echo | openssl s_client -connect 127.0.0.1:" +
+                      std::to_string(fed.hub_port()) + " -cert " + fed.dir().Path("anna.crt") +
+                      " -key " + fed.dir().Path("anna.key") + " -CAfile " +
+                      fed.dir().Path("ca/ca.crt") + " 2>/dev/null | openssl x509 -noout -serial";
+    std::string out = testing::Run({"/bin/sh", "-c", cmd}).out;
+    return out.substr(out.find('=') + 1, out.find_last_not_of("\n") - out.find('='));
+  };
+  std::string before = served_serial();
+  ASSERT_FALSE(before.empty());
+  std::string issued = fed.Issue("hub", "hub", true);  // overwrites hub.crt and hub.key
+  ASSERT_NE(issued, before);
+  std::string after;
+  for (int i = 0; i < 50 && after != issued; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    after = served_serial();
+  }
+  EXPECT_EQ(after, issued) << "the hub still serves " << after;
+  v1::FederatedCount count;
+  EXPECT_TRUE(Count(fed, "sex(F)", &count).ok()) << "and it still answers";
+}
+
+// The standard gRPC health check (grpc.health.v1.Health/Check), spoken with a generic stub:
+// an empty request asks about the whole server; SERVING is field 1 = 1, the bytes 08 01.
+TEST(FederationHealthTest, NodesAndHubAnswerTheStandardHealthCheck) {
+  Federation fed(20);
+  fed.StartNodes();
+  fed.StartHub();
+  auto check = [&](const std::string& prefix, int port, const std::string& server) {
+    grpc::GenericStub stub(fed.Channel(prefix, port, server));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::Slice empty(std::string(""));
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) { done.set_value(s); });
+    grpc::Status s = done.get_future().get();
+    EXPECT_TRUE(s.ok()) << server << ": " << s.error_message();
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    std::string bytes;
+    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << server << " is not SERVING";
+  };
+  check("anna", fed.hub_port(), "hub");
+  check("olle", fed.node_port("vast"), "region/vast/node");
 }
 
 }  // namespace
