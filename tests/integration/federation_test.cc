@@ -624,3 +624,99 @@ TEST(FederationHealthTest, NodesAndHubAnswerTheStandardHealthCheck) {
 
 }  // namespace
 }  // namespace pmdb::testing
+
+namespace pmdb::testing {
+namespace {
+
+// An operator uploads a VCF and phenopackets to their own node over AdminService (streamed), and
+// asks it exact questions with the CLI; the next federated question includes the new people.
+TEST(FederationAdminTest, OperatorIngestsOverTheNetworkAndAsksExactly) {
+  Federation fed(30);
+  fed.StartNodes();
+  fed.StartHub();
+  v1::FederatedCount before;
+  ASSERT_TRUE(Count(fed, "dataset(upload)", &before).ok());
+  EXPECT_EQ(before.total().low(), 0u);
+  EXPECT_EQ(before.total().high(), 6u * 4) << "no one yet: six regions' <5 add up to 0-24";
+
+  std::string out = fed.dir().Path("upload");
+  auto g = Pmdb({"generate", "--individuals", "40", "--variants", "10", "--seed", "99",
+                 "--id-prefix", "UPL", "--out", out});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  auto upload = [&](v1::IngestHeader header, const std::string& path) {
+    grpc::ClientContext ctx;
+    v1::IngestReply reply;
+    auto stub = fed.Admin("olle", "vast");
+    auto writer = stub->Ingest(&ctx, &reply);
+    v1::IngestChunk chunk;
+    *chunk.mutable_header() = header;
+    EXPECT_TRUE(writer->Write(chunk));
+    std::string bytes = ReadFile(path);
+    for (size_t at = 0; at < bytes.size(); at += 4096) {  // several chunks
+      v1::IngestChunk data;
+      data.set_data(bytes.substr(at, 4096));
+      EXPECT_TRUE(writer->Write(data));
+    }
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return reply;
+  };
+  v1::IngestHeader vcf;
+  vcf.set_format(v1::IngestHeader::VCF);
+  vcf.set_dataset("upload");
+  vcf.set_assembly("GRCh38");
+  vcf.set_file_name("cohort.vcf.gz");
+  v1::IngestReply r = upload(vcf, out + "/cohort.vcf.gz");
+  EXPECT_EQ(r.individuals_new(), 40u);
+  EXPECT_EQ(r.records_read(), 10u);
+  v1::IngestHeader packets;
+  packets.set_format(v1::IngestHeader::PHENOPACKETS);
+  packets.set_file_name("phenopackets.jsonl");
+  r = upload(packets, out + "/phenopackets.jsonl");
+  EXPECT_EQ(r.individuals_updated(), 40u);
+
+  v1::FederatedCount after;
+  ASSERT_TRUE(Count(fed, "dataset(upload)", &after).ok());
+  EXPECT_EQ(after.total().low(), 40u);
+  EXPECT_EQ(PartOf(after, "vast").count().count().low(), 40u);
+
+  // A malformed upload is refused with a message naming the operator's file, and stores nothing.
+  grpc::ClientContext bad_ctx;
+  v1::IngestReply bad_reply;
+  auto stub = fed.Admin("olle", "vast");
+  auto writer = stub->Ingest(&bad_ctx, &bad_reply);
+  v1::IngestChunk chunk;
+  vcf.set_file_name("broken.vcf");
+  *chunk.mutable_header() = vcf;
+  writer->Write(chunk);
+  v1::IngestChunk data;
+  data.set_data("##fileformat=VCFv4.2\nthis is not a VCF\n");
+  writer->Write(data);
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.error_message().find("broken.vcf"), std::string::npos) << s.error_message();
+
+  // The CLI as the operator: exact, their own node only.
+  std::vector<std::string> env = {"PMDB_CERT=" + fed.dir().Path("olle.crt"),
+                                  "PMDB_KEY=" + fed.dir().Path("olle.key"),
+                                  "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
+  std::string node = "127.0.0.1:" + std::to_string(fed.node_port("vast"));
+  auto exact = Pmdb({"query", "--node", node, "--json", "dataset(upload) AND sex(F)"}, env);
+  EXPECT_EQ(exact.exit_code, 0) << exact.err;
+  EXPECT_NE(exact.out.find("\"region\":\"vast\""), std::string::npos) << exact.out;
+  EXPECT_NE(exact.out.find("\"count\":"), std::string::npos) << exact.out;
+  std::vector<std::string> anna = {"PMDB_CERT=" + fed.dir().Path("anna.crt"),
+                                   "PMDB_KEY=" + fed.dir().Path("anna.key"),
+                                   "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
+  auto refused = Pmdb({"query", "--node", node, "sex(F)"}, anna);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("belongs to no region"), std::string::npos) << refused.err;
+  auto no_creds = Pmdb({"query", "--hub", "127.0.0.1:1", "sex(F)"});
+  EXPECT_EQ(no_creds.exit_code, 1);
+  EXPECT_NE(no_creds.err.find("PMDB_CERT"), std::string::npos) << no_creds.err;
+}
+
+}  // namespace
+}  // namespace pmdb::testing
