@@ -97,16 +97,12 @@ v1::RegionPart Part(const Region& region, const grpc::Status& status, uint32_t e
   return part;
 }
 
-v1::ReleasedCount Zero() { return v1::ReleasedCount(); }
-
 std::string Summary(size_t ok, size_t total) { return StrCat(" regions=", ok, "/", total); }
 
-}  // namespace
-
 // The caller's identity, authorized for `method`; fills the audit entry.
-static absl::StatusOr<security::Identity> Authenticate(const grpc::CallbackServerContext& context,
-                                                       Method method, const std::string& federation,
-                                                       v1::AuditEntry* entry) {
+absl::StatusOr<security::Identity> Authenticate(const grpc::CallbackServerContext& context,
+                                                Method method, const std::string& federation,
+                                                v1::AuditEntry* entry) {
   entry->set_method(security::MethodName(method));
   auto auth = context.auth_context();
   if (auth == nullptr) return absl::UnauthenticatedError("no TLS peer");
@@ -120,7 +116,7 @@ static absl::StatusOr<security::Identity> Authenticate(const grpc::CallbackServe
 }
 
 // Audits, then finishes the researcher's call.
-static void Reply(security::AuditLog* audit, grpc::ServerUnaryReactor* reactor,
+void Reply(security::AuditLog* audit, grpc::ServerUnaryReactor* reactor,
                   v1::AuditEntry entry, const absl::Status& outcome) {
   entry.set_outcome(outcome.ok() ? "ok" : absl::StatusCodeToString(outcome.code()));
   audit->Append(std::move(entry), [reactor, outcome](absl::Status written) {
@@ -130,198 +126,171 @@ static void Reply(security::AuditLog* audit, grpc::ServerUnaryReactor* reactor,
   });
 }
 
+// The hub's per-region deadline, or the caller's own when that comes sooner.
 std::chrono::system_clock::time_point DeadlineFor(const grpc::CallbackServerContext& context,
                                                   std::chrono::milliseconds limit) {
   auto ours = std::chrono::system_clock::now() + limit;
   return std::min(ours, context.deadline());
 }
 
+// One federated question from start to reply. `call` issues a region's asynchronous call;
+// `each` folds one answering region's answer into the reply and its part; `finish` completes
+// the reply once every region has answered or failed and returns the audit log's summary of
+// what was released. Parts come in the configured order of the regions.
+template <typename Answer>
+struct Federation {
+  using Leg = typename FanOut<Answer>::Leg;
+  std::function<void(v1::RegionService::StubInterface*, Leg*, std::function<void(grpc::Status)>)>
+      call;
+  std::function<void(size_t region, Answer& answer, v1::RegionPart& part)> each;
+  std::function<v1::RegionPart*()> add_part;
+  std::function<std::string(size_t answered)> finish;
+};
+
+template <typename Answer>
+grpc::ServerUnaryReactor* Federate(const HubSettings& settings, const std::vector<Region>& regions,
+                                   security::AuditLog* audit, grpc::CallbackServerContext* context,
+                                   Method method, const v1::Criterion* criterion,
+                                   const absl::Status& precheck, Federation<Answer> f) {
+  auto* reactor = context->DefaultReactor();
+  v1::AuditEntry entry;
+  auto user = Authenticate(*context, method, settings.federation, &entry);
+  absl::Status s = user.ok() ? precheck : user.status();
+  if (!s.ok()) {
+    Reply(audit, reactor, std::move(entry), s);
+    return reactor;
+  }
+  if (criterion != nullptr) entry.set_query(query::FormatCriterion(*criterion));
+  auto call = f.call;  // `f` moves into the completion below
+  Start<Answer>(regions, *user, DeadlineFor(*context, settings.deadline), call,
+                [&regions, audit, reactor, f = std::move(f),
+                 entry = std::move(entry)](FanOut<Answer>& fan) mutable {
+                  size_t ok = 0;
+                  for (size_t i = 0; i < regions.size(); ++i) {
+                    auto& leg = *fan.legs[i];
+                    v1::RegionPart part = Part(regions[i], leg.status, leg.elapsed_ms);
+                    if (leg.status.ok()) {
+                      ++ok;
+                      f.each(i, leg.answer, part);
+                    }
+                    *f.add_part() = std::move(part);
+                  }
+                  entry.set_released(StrCat(f.finish(ok), Summary(ok, regions.size())));
+                  Reply(audit, reactor, std::move(entry), absl::OkStatus());
+                });
+  return reactor;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* FederationServiceImpl::Info(grpc::CallbackServerContext* context,
                                                       const v1::InfoRequest* request,
                                                       v1::FederationInfo* reply) {
-  auto* reactor = context->DefaultReactor();
-  v1::AuditEntry entry;
-  auto user = Authenticate(*context, Method::kFederationInfo, settings_.federation, &entry);
-  if (!user.ok()) {
-    Reply(audit_, reactor, std::move(entry), user.status());
-    return reactor;
-  }
-  using Fan = FanOut<v1::RegionInfo>;
-  Start<v1::RegionInfo>(
-      regions_, *user, DeadlineFor(*context, settings_.deadline),
-      [request](v1::RegionService::StubInterface* stub, Fan::Leg* leg,
-                std::function<void(grpc::Status)> cb) {
-        stub->async()->Info(&leg->context, request, &leg->answer, std::move(cb));
-      },
-      [this, reply, reactor, entry = std::move(entry)](Fan& fan) mutable {
-        reply->set_federation(settings_.federation);
-        size_t ok = 0;
-        for (size_t i = 0; i < regions_.size(); ++i) {
-          const auto& leg = *fan.legs[i];
-          v1::RegionPart part = Part(regions_[i], leg.status, leg.elapsed_ms);
-          if (leg.status.ok()) {
-            ++ok;
-            *part.mutable_info() = leg.answer;
-          }
-          *reply->add_regions() = std::move(part);
-        }
-        entry.set_released(Summary(ok, regions_.size()).substr(1));
-        Reply(audit_, reactor, std::move(entry), absl::OkStatus());
-      });
-  return reactor;
+  reply->set_federation(settings_.federation);
+  Federation<v1::RegionInfo> f;
+  f.call = [request](auto* stub, auto* leg, auto done) {
+    stub->async()->Info(&leg->context, request, &leg->answer, std::move(done));
+  };
+  f.each = [](size_t, v1::RegionInfo& a, v1::RegionPart& part) { *part.mutable_info() = a; };
+  f.add_part = [reply] { return reply->add_regions(); };
+  f.finish = [](size_t) { return std::string("info"); };
+  return Federate(settings_, regions_, audit_, context, Method::kFederationInfo, nullptr,
+                  absl::OkStatus(), std::move(f));
 }
 
 grpc::ServerUnaryReactor* FederationServiceImpl::Count(grpc::CallbackServerContext* context,
                                                        const v1::CountRequest* request,
                                                        v1::FederatedCount* reply) {
-  auto* reactor = context->DefaultReactor();
-  v1::AuditEntry entry;
-  auto user = Authenticate(*context, Method::kFederationCount, settings_.federation, &entry);
-  if (!user.ok()) {
-    Reply(audit_, reactor, std::move(entry), user.status());
-    return reactor;
-  }
-  entry.set_query(query::FormatCriterion(request->criterion()));
-  using Fan = FanOut<v1::CountAnswer>;
-  Start<v1::CountAnswer>(
-      regions_, *user, DeadlineFor(*context, settings_.deadline),
-      [request](v1::RegionService::StubInterface* stub, Fan::Leg* leg,
-                std::function<void(grpc::Status)> cb) {
-        stub->async()->Count(&leg->context, request, &leg->answer, std::move(cb));
-      },
-      [this, reply, reactor, entry = std::move(entry)](Fan& fan) mutable {
-        uint32_t floor = settings_.disclosure.min_count;
-        v1::ReleasedCount total = Zero();
-        size_t ok = 0;
-        for (size_t i = 0; i < regions_.size(); ++i) {
-          const auto& leg = *fan.legs[i];
-          v1::RegionPart part = Part(regions_[i], leg.status, leg.elapsed_ms);
-          if (leg.status.ok()) {
-            ++ok;
-            v1::CountAnswer a = leg.answer;
-            *a.mutable_count() = security::Floor(a.count(), floor);
-            total = query::AddReleased(total, a.count());
-            *part.mutable_count() = std::move(a);
-          }
-          *reply->add_regions() = std::move(part);
-        }
-        *reply->mutable_total() = security::Floor(total, floor);
-        reply->set_partial(ok < regions_.size());
-        reply->mutable_disclosure()->set_min_count(floor);
-        entry.set_released(StrCat("total=", query::FormatReleased(reply->total()),
-                                  Summary(ok, regions_.size())));
-        Reply(audit_, reactor, std::move(entry), absl::OkStatus());
-      });
-  return reactor;
+  const uint32_t floor = settings_.disclosure.min_count;
+  Federation<v1::CountAnswer> f;
+  f.call = [request](auto* stub, auto* leg, auto done) {
+    stub->async()->Count(&leg->context, request, &leg->answer, std::move(done));
+  };
+  f.each = [reply, floor](size_t, v1::CountAnswer& a, v1::RegionPart& part) {
+    *a.mutable_count() = security::Floor(a.count(), floor);
+    *reply->mutable_total() = query::AddReleased(reply->total(), a.count());
+    *part.mutable_count() = std::move(a);
+  };
+  f.add_part = [reply] { return reply->add_regions(); };
+  f.finish = [this, reply, floor](size_t ok) {
+    *reply->mutable_total() = security::Floor(reply->total(), floor);
+    reply->set_partial(ok < regions_.size());
+    reply->mutable_disclosure()->set_min_count(floor);
+    return StrCat("total=", query::FormatReleased(reply->total()));
+  };
+  return Federate(settings_, regions_, audit_, context, Method::kFederationCount,
+                  &request->criterion(), absl::OkStatus(), std::move(f));
 }
 
 grpc::ServerUnaryReactor* FederationServiceImpl::Breakdown(grpc::CallbackServerContext* context,
                                                            const v1::BreakdownRequest* request,
                                                            v1::FederatedBreakdown* reply) {
-  auto* reactor = context->DefaultReactor();
-  v1::AuditEntry entry;
-  auto user = Authenticate(*context, Method::kFederationBreakdown, settings_.federation, &entry);
-  absl::Status s = user.status();
-  if (s.ok() && (request->dimensions_size() == 0 || request->dimensions_size() > 2)) {
-    s = absl::InvalidArgumentError("a breakdown has one or two dimensions");
-  }
-  if (!s.ok()) {
-    Reply(audit_, reactor, std::move(entry), s);
-    return reactor;
-  }
-  entry.set_query(query::FormatCriterion(request->criterion()));
-  using Fan = FanOut<v1::BreakdownAnswer>;
-  Start<v1::BreakdownAnswer>(
-      regions_, *user, DeadlineFor(*context, settings_.deadline),
-      [request](v1::RegionService::StubInterface* stub, Fan::Leg* leg,
-                std::function<void(grpc::Status)> cb) {
-        stub->async()->Breakdown(&leg->context, request, &leg->answer, std::move(cb));
-      },
-      [this, request, reply, reactor, entry = std::move(entry)](Fan& fan) mutable {
-        uint32_t floor = settings_.disclosure.min_count;
-        std::vector<std::pair<std::string, const v1::BreakdownAnswer*>> answers;
-        size_t ok = 0;
-        for (size_t i = 0; i < regions_.size(); ++i) {
-          auto& leg = *fan.legs[i];
-          v1::RegionPart part = Part(regions_[i], leg.status, leg.elapsed_ms);
-          if (leg.status.ok()) {
-            ++ok;
-            for (v1::ReleasedCell& cell : *leg.answer.mutable_cells()) {
-              *cell.mutable_count() = security::Floor(cell.count(), floor);
-            }
-            answers.emplace_back(regions_[i].id, &leg.answer);
-            v1::BreakdownAnswer summary = leg.answer;
-            summary.clear_cells();  // the cells are in reply.cells with the region label
-            *part.mutable_breakdown() = std::move(summary);
-          }
-          *reply->add_regions() = std::move(part);
-        }
-        query::MergedBreakdown merged = query::MergeBreakdowns(answers);
-        *reply->mutable_dimensions() = request->dimensions();
-        for (v1::ReleasedCell& cell : merged.totals) {
-          *cell.mutable_count() = security::Floor(cell.count(), floor);
-          *reply->add_totals() = std::move(cell);
-        }
-        for (v1::ReleasedCell& cell : merged.cells) *reply->add_cells() = std::move(cell);
-        reply->set_partial(ok < regions_.size());
-        reply->mutable_disclosure()->set_min_count(floor);
-        std::string by;
-        for (int d : request->dimensions()) {
-          StrAppend(&by, by.empty() ? "" : ",", query::DimensionName(static_cast<v1::Dimension>(d)));
-        }
-        entry.set_released(StrCat("by=", by, " cells=", reply->totals_size(),
-                                  Summary(ok, regions_.size())));
-        Reply(audit_, reactor, std::move(entry), absl::OkStatus());
-      });
-  return reactor;
+  const uint32_t floor = settings_.disclosure.min_count;
+  absl::Status precheck = request->dimensions_size() == 0 || request->dimensions_size() > 2
+                              ? absl::InvalidArgumentError("a breakdown has one or two dimensions")
+                              : absl::OkStatus();
+  // The regions' answers are merged once all are in; until then they stay in the legs.
+  auto answered = std::make_shared<std::vector<std::pair<std::string, const v1::BreakdownAnswer*>>>();
+  Federation<v1::BreakdownAnswer> f;
+  f.call = [request](auto* stub, auto* leg, auto done) {
+    stub->async()->Breakdown(&leg->context, request, &leg->answer, std::move(done));
+  };
+  f.each = [this, floor, answered](size_t i, v1::BreakdownAnswer& a, v1::RegionPart& part) {
+    for (v1::ReleasedCell& cell : *a.mutable_cells()) {
+      *cell.mutable_count() = security::Floor(cell.count(), floor);
+    }
+    answered->emplace_back(regions_[i].id, &a);
+    v1::BreakdownAnswer summary = a;
+    summary.clear_cells();  // the cells are in reply.cells, labelled with the region
+    *part.mutable_breakdown() = std::move(summary);
+  };
+  f.add_part = [reply] { return reply->add_regions(); };
+  f.finish = [this, request, reply, floor, answered](size_t ok) {
+    query::MergedBreakdown merged = query::MergeBreakdowns(*answered);
+    *reply->mutable_dimensions() = request->dimensions();
+    for (v1::ReleasedCell& cell : merged.totals) {
+      *cell.mutable_count() = security::Floor(cell.count(), floor);
+      *reply->add_totals() = std::move(cell);
+    }
+    for (v1::ReleasedCell& cell : merged.cells) *reply->add_cells() = std::move(cell);
+    reply->set_partial(ok < regions_.size());
+    reply->mutable_disclosure()->set_min_count(floor);
+    std::string by;
+    for (int d : request->dimensions()) {
+      StrAppend(&by, by.empty() ? "" : ",", query::DimensionName(static_cast<v1::Dimension>(d)));
+    }
+    return StrCat("by=", by, " cells=", reply->totals_size());
+  };
+  return Federate(settings_, regions_, audit_, context, Method::kFederationBreakdown,
+                  &request->criterion(), precheck, std::move(f));
 }
 
 grpc::ServerUnaryReactor* FederationServiceImpl::Frequency(grpc::CallbackServerContext* context,
                                                            const v1::FrequencyRequest* request,
                                                            v1::FederatedFrequency* reply) {
-  auto* reactor = context->DefaultReactor();
-  v1::AuditEntry entry;
-  auto user = Authenticate(*context, Method::kFederationFrequency, settings_.federation, &entry);
-  if (!user.ok()) {
-    Reply(audit_, reactor, std::move(entry), user.status());
-    return reactor;
-  }
-  entry.set_query(query::FormatCriterion(request->criterion()));
-  using Fan = FanOut<v1::FrequencyAnswer>;
-  Start<v1::FrequencyAnswer>(
-      regions_, *user, DeadlineFor(*context, settings_.deadline),
-      [request](v1::RegionService::StubInterface* stub, Fan::Leg* leg,
-                std::function<void(grpc::Status)> cb) {
-        stub->async()->Frequency(&leg->context, request, &leg->answer, std::move(cb));
-      },
-      [this, reply, reactor, entry = std::move(entry)](Fan& fan) mutable {
-        uint32_t floor = settings_.disclosure.min_count;
-        v1::ReleasedCount ac = Zero(), an = Zero();
-        size_t ok = 0;
-        for (size_t i = 0; i < regions_.size(); ++i) {
-          const auto& leg = *fan.legs[i];
-          v1::RegionPart part = Part(regions_[i], leg.status, leg.elapsed_ms);
-          if (leg.status.ok()) {
-            ++ok;
-            v1::FrequencyAnswer a = leg.answer;
-            *a.mutable_ac() = security::Floor(a.ac(), floor);
-            *a.mutable_an() = security::Floor(a.an(), floor);
-            ac = query::AddReleased(ac, a.ac());
-            an = query::AddReleased(an, a.an());
-            *part.mutable_frequency() = std::move(a);
-          }
-          *reply->add_regions() = std::move(part);
-        }
-        *reply->mutable_ac() = security::Floor(ac, floor);
-        *reply->mutable_an() = security::Floor(an, floor);
-        reply->set_partial(ok < regions_.size());
-        reply->mutable_disclosure()->set_min_count(floor);
-        entry.set_released(StrCat("ac=", query::FormatReleased(reply->ac()),
-                                  " an=", query::FormatReleased(reply->an()),
-                                  Summary(ok, regions_.size())));
-        Reply(audit_, reactor, std::move(entry), absl::OkStatus());
-      });
-  return reactor;
+  const uint32_t floor = settings_.disclosure.min_count;
+  Federation<v1::FrequencyAnswer> f;
+  f.call = [request](auto* stub, auto* leg, auto done) {
+    stub->async()->Frequency(&leg->context, request, &leg->answer, std::move(done));
+  };
+  f.each = [reply, floor](size_t, v1::FrequencyAnswer& a, v1::RegionPart& part) {
+    *a.mutable_ac() = security::Floor(a.ac(), floor);
+    *a.mutable_an() = security::Floor(a.an(), floor);
+    *reply->mutable_ac() = query::AddReleased(reply->ac(), a.ac());
+    *reply->mutable_an() = query::AddReleased(reply->an(), a.an());
+    *part.mutable_frequency() = std::move(a);
+  };
+  f.add_part = [reply] { return reply->add_regions(); };
+  f.finish = [this, reply, floor](size_t ok) {
+    *reply->mutable_ac() = security::Floor(reply->ac(), floor);
+    *reply->mutable_an() = security::Floor(reply->an(), floor);
+    reply->set_partial(ok < regions_.size());
+    reply->mutable_disclosure()->set_min_count(floor);
+    return StrCat("ac=", query::FormatReleased(reply->ac()), " an=",
+                  query::FormatReleased(reply->an()));
+  };
+  return Federate(settings_, regions_, audit_, context, Method::kFederationFrequency,
+                  &request->criterion(), absl::OkStatus(), std::move(f));
 }
 
 }  // namespace pmdb::hub

@@ -37,7 +37,8 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(grpc::ServerBuilder& builde
   return server;
 }
 
-class NodeServer final : public Server {
+// What both servers share: the gRPC server, its port, and an orderly stop.
+class GrpcServer : public Server {
  public:
   int port() const override { return port_; }
   void Shutdown(std::chrono::milliseconds grace) override {
@@ -46,10 +47,23 @@ class NodeServer final : public Server {
   void Wait() override {
     if (server_ != nullptr) server_->Wait();
   }
-  ~NodeServer() override {
+
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+ protected:
+  // Derived destructors call this first: no call may run while their state goes away.
+  void Stop() {
     Shutdown(std::chrono::milliseconds(0));
     Wait();
     server_.reset();
+  }
+};
+
+class NodeServer final : public GrpcServer {
+ public:
+  ~NodeServer() override {
+    Stop();
     admin_.reset();
     region_.reset();
     core_.reset();
@@ -62,23 +76,12 @@ class NodeServer final : public Server {
   std::unique_ptr<service::NodeCore> core_;
   std::unique_ptr<service::RegionServiceImpl> region_;
   std::unique_ptr<service::AdminServiceImpl> admin_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
 };
 
-class HubServer final : public Server {
+class HubServer final : public GrpcServer {
  public:
-  int port() const override { return port_; }
-  void Shutdown(std::chrono::milliseconds grace) override {
-    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + grace);
-  }
-  void Wait() override {
-    if (server_ != nullptr) server_->Wait();
-  }
   ~HubServer() override {
-    Shutdown(std::chrono::milliseconds(0));
-    Wait();
-    server_.reset();
+    Stop();
     federation_.reset();
     audit_.reset();
     store_.reset();
@@ -87,8 +90,6 @@ class HubServer final : public Server {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
   std::unique_ptr<hub::FederationServiceImpl> federation_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
 };
 
 }  // namespace

@@ -151,8 +151,10 @@ absl::StatusOr<Caller> NodeCore::Authenticate(const grpc::ServerContextBase& con
 
 absl::Status NodeCore::CheckSharing(const Caller& caller, const std::string& kind,
                                     const v1::Criterion& criterion, v1::AuditEntry* entry) {
+  // The canonical form is what the audit log keeps and what the budget is charged on, so
+  // reformatting a question changes neither; the method names the kind.
   std::string canonical = query::FormatCriterion(criterion);
-  entry->set_query(kind == "count" ? canonical : StrCat(kind, ": ", canonical));
+  entry->set_query(canonical);
   if (!settings_.participate) {
     return absl::PermissionDeniedError(StrCat("region ", settings_.region,
                                               " does not take part in federated questions"));
@@ -177,8 +179,6 @@ absl::Status NodeCore::CheckSharing(const Caller& caller, const std::string& kin
     }
     texts.push_back(std::move(leaf.text));
   }
-  // Budget is charged on the canonical form, so reformatting a question does not dodge it.
-  entry->set_query(canonical);
   return budget_.Charge(caller.user.uri, canonical, std::move(texts), NowSeconds());
 }
 

@@ -452,12 +452,9 @@ TEST(FederationTest, SuppressedNumbersCannotBeRecoveredByCombiningAnswers) {
   v1::FederatedBreakdown b;
   ASSERT_TRUE(fed.Hub()->Breakdown(&ctx, breq, &b).ok());
   for (const std::string& region : SixRegions()) {
-    int hidden = 0, shown = 0;
+    int hidden = 0;
     for (const auto& cell : b.cells()) {
-      if (cell.labels(1) != region) continue;
-      bool exact = cell.count().low() == cell.count().high();
-      hidden += !exact;
-      shown += exact;
+      if (cell.labels(1) == region) hidden += cell.count().low() != cell.count().high();
     }
     EXPECT_TRUE(hidden == 0 || hidden >= 2) << region << ": a lone hidden cell is recoverable";
   }
