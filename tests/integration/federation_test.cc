@@ -619,6 +619,53 @@ TEST(FederationHealthTest, NodesAndHubAnswerTheStandardHealthCheck) {
   check("olle", fed.node_port("vast"), "region/vast/node");
 }
 
+// Server reflection (grpc.reflection.v1alpha) lists the services, so that standard tools such as
+// grpcurl can explore a node. The request is list_services = "" (field 7: bytes 3a 00).
+TEST(FederationHealthTest, ServerReflectionListsTheServices) {
+  Federation fed(20);
+  fed.StartNodes();
+  fed.StartHub();
+  auto list = [&](const std::string& prefix, int port, const std::string& server) {
+    grpc::GenericStub stub(fed.Channel(prefix, port, server));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::CompletionQueue cq;
+    auto call = stub.PrepareCall(
+        &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+    void* tag = nullptr;
+    bool ok = false;
+    auto step = [&](int expect) {
+      EXPECT_TRUE(cq.Next(&tag, &ok));
+      EXPECT_EQ(tag, reinterpret_cast<void*>(static_cast<intptr_t>(expect)));
+      return ok;
+    };
+    call->StartCall(reinterpret_cast<void*>(1));
+    EXPECT_TRUE(step(1));
+    grpc::Slice request_slice(std::string("\x3a\x00", 2));
+    grpc::ByteBuffer request(&request_slice, 1), response;
+    call->Write(request, reinterpret_cast<void*>(2));
+    EXPECT_TRUE(step(2));
+    call->Read(&response, reinterpret_cast<void*>(3));
+    EXPECT_TRUE(step(3));
+    call->WritesDone(reinterpret_cast<void*>(4));
+    step(4);
+    grpc::Status status;
+    call->Finish(&status, reinterpret_cast<void*>(5));
+    step(5);
+    std::vector<grpc::Slice> slices;
+    EXPECT_TRUE(response.Dump(&slices).ok());
+    std::string bytes;
+    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    return bytes;
+  };
+  std::string hub = list("anna", fed.hub_port(), "hub");
+  EXPECT_NE(hub.find("pmdb.v1.FederationService"), std::string::npos) << hub;
+  EXPECT_NE(hub.find("grpc.health.v1.Health"), std::string::npos) << hub;
+  std::string node = list("olle", fed.node_port("vast"), "region/vast/node");
+  EXPECT_NE(node.find("pmdb.v1.RegionService"), std::string::npos) << node;
+  EXPECT_NE(node.find("pmdb.v1.AdminService"), std::string::npos) << node;
+}
+
 }  // namespace
 }  // namespace pmdb::testing
 
