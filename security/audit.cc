@@ -106,6 +106,11 @@ uint64_t AuditLog::size() const {
   return next_seq_;
 }
 
+std::string AuditLog::head_hash() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return head_hash_;
+}
+
 void AuditLog::WriterLoop() {
   for (;;) {
     std::deque<Pending> batch;
@@ -119,7 +124,7 @@ void AuditLog::WriterLoop() {
     }
     storage::WriteBatch wb = store_->NewBatch();
     uint64_t seq = first_seq;
-    std::string hash = head_hash_;
+    std::string hash = head_hash();
     for (Pending& p : batch) {
       p.entry.set_seq(seq);
       p.entry.set_prev_hash(hash);
@@ -131,8 +136,8 @@ void AuditLog::WriterLoop() {
     wb.Put(Family::kMeta, keys::kMetaAuditHead, EncodeHead(seq - 1, hash));
     absl::Status s = store_->Write(wb);
     if (s.ok()) {
-      head_hash_ = hash;
       std::lock_guard<std::mutex> lock(mu_);
+      head_hash_ = hash;
       next_seq_ = seq;
     }
     for (Pending& p : batch) {

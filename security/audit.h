@@ -43,6 +43,8 @@ class AuditLog {
   absl::Status AppendAndWait(v1::AuditEntry entry);
 
   uint64_t size() const;
+  // SHA-256 of the last durable entry ("" for an empty log): what operators write down.
+  std::string head_hash() const;
 
  private:
   struct Pending {
@@ -57,8 +59,8 @@ class AuditLog {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  uint64_t next_seq_;       // guarded by mu_ (read by size())
-  std::string head_hash_;   // writer thread only
+  uint64_t next_seq_;       // guarded by mu_
+  std::string head_hash_;   // written by the writer thread under mu_
   std::thread writer_;
 };
 

@@ -4,12 +4,12 @@
 #include <functional>
 
 #include "node/base/strings.h"
+#include "node/service/peer.h"
 #include "node/service/status.h"
 #include "query/engine.h"
 #include "query/federation.h"
 #include "query/parser.h"
 #include "security/policy.h"
-#include "security/tls.h"
 
 namespace pmdb::hub {
 namespace {
@@ -104,20 +104,12 @@ absl::StatusOr<security::Identity> Authenticate(const grpc::CallbackServerContex
                                                 Method method, const std::string& federation,
                                                 v1::AuditEntry* entry) {
   entry->set_method(security::MethodName(method));
-  auto auth = context.auth_context();
-  if (auth == nullptr) return absl::UnauthenticatedError("no TLS peer");
-  auto peer = security::PeerIdentity(*auth);
-  if (!peer.ok()) return peer.status();
-  entry->set_caller(peer->uri);
-  entry->set_role(security::RoleName(peer->role));
-  absl::Status s = security::Authorize(*peer, method, {.is_hub = true, .federation = federation});
-  if (!s.ok()) return s;
-  return peer;
+  return service::AuthorizePeer(context, method, {.is_hub = true, .federation = federation}, entry);
 }
 
 // Audits, then finishes the researcher's call.
-void Reply(security::AuditLog* audit, grpc::ServerUnaryReactor* reactor,
-                  v1::AuditEntry entry, const absl::Status& outcome) {
+void Reply(security::AuditLog* audit, grpc::ServerUnaryReactor* reactor, v1::AuditEntry entry,
+           const absl::Status& outcome) {
   entry.set_outcome(outcome.ok() ? "ok" : absl::StatusCodeToString(outcome.code()));
   audit->Append(std::move(entry), [reactor, outcome](absl::Status written) {
     reactor->Finish(service::ToGrpc(

@@ -209,6 +209,7 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext* context, const v1::St
     auto disk = core_->store().DiskSize();
     if (disk.ok()) reply->set_disk_bytes(*disk);
     reply->set_audit_entries(core_->audit().size());
+    reply->set_audit_head(core_->audit().head_hash());
   }
   return ToGrpc(core_->FinishAndWait(std::move(entry), s));
 }

@@ -3,10 +3,10 @@
 #include <chrono>
 
 #include "node/base/strings.h"
+#include "node/service/peer.h"
 #include "node/storage/keys.h"
 #include "query/engine.h"
 #include "query/parser.h"
-#include "security/tls.h"
 
 namespace pmdb::service {
 namespace {
@@ -121,16 +121,10 @@ v1::AuditEntry NodeCore::NewEntry(Method method) const {
 
 absl::StatusOr<Caller> NodeCore::Authenticate(const grpc::ServerContextBase& context,
                                               Method method, v1::AuditEntry* entry) const {
-  auto auth = context.auth_context();
-  if (auth == nullptr) return absl::UnauthenticatedError("no TLS peer");
-  auto peer = security::PeerIdentity(*auth);
-  if (!peer.ok()) return peer.status();
-  entry->set_caller(peer->uri);
-  entry->set_role(security::RoleName(peer->role));
   security::Server here{.is_hub = false, .federation = settings_.federation,
                         .region = settings_.region};
-  absl::Status s = security::Authorize(*peer, method, here);
-  if (!s.ok()) return s;
+  auto peer = AuthorizePeer(context, method, here, entry);
+  if (!peer.ok()) return peer.status();
   Caller caller{*peer, *peer};
   if (peer->role == security::Role::kHub) {
     auto it = context.client_metadata().find(security::kOnBehalfOfKey);
@@ -142,7 +136,7 @@ absl::StatusOr<Caller> NodeCore::Authenticate(const grpc::ServerContextBase& con
     entry->set_caller(user->uri);
     entry->set_role(security::RoleName(user->role));
     entry->set_via(peer->uri);
-    s = security::AuthorizeEndUser(*user, method, here);
+    absl::Status s = security::AuthorizeEndUser(*user, method, here);
     if (!s.ok()) return s;
     caller.user = *user;
   }

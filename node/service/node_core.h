@@ -30,7 +30,8 @@ struct Caller {
 
 class NodeCore {
  public:
-  // `store` and `audit` must outlive the core. `noise_secret` keys consistent noise.
+  // `store` and `audit` must outlive the core. The noise key is made once and kept in the
+  // store; today's questions are charged to the budget again from the audit log.
   static absl::StatusOr<std::unique_ptr<NodeCore>> Create(NodeSettings settings,
                                                           storage::Store* store,
                                                           security::AuditLog* audit);

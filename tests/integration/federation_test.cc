@@ -243,6 +243,15 @@ TEST(FederationTest, AuthorizationTableIsEnforced) {
     return fed.Admin(who, region)->Status(&ctx, v1::StatusRequest(), &out);
   };
   EXPECT_TRUE(status("olle", "vast").ok()) << "an operator administers their own node";
+  {
+    grpc::ClientContext ctx;
+    v1::StatusReply reply;
+    ASSERT_TRUE(fed.Admin("olle", "vast")->Status(&ctx, v1::StatusRequest(), &reply).ok());
+    EXPECT_EQ(reply.region(), "vast");
+    EXPECT_EQ(reply.individuals(), 50u);
+    EXPECT_GE(reply.audit_entries(), 1u) << "the first Status call is in the log";
+    EXPECT_EQ(reply.audit_head().size(), 32u);
+  }
   grpc::Status s = status("anna", "vast");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   s = status("nils", "vast");
