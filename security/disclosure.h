@@ -14,9 +14,10 @@
 // * Per-caller daily budget and a limit on near-identical questions (the same criteria but for
 //   one added, removed or changed leaf), which is how differencing attacks are built.
 //
-// Defaults follow common practice: i2b2 and SHRINE hide counts below a threshold and add small
-// noise, DataSHIELD refuses tables with cells below 5 (nfilter.tab), OpenSAFELY redacts counts
-// of 7 or fewer and rounds to 5. docs/disclosure.md has the reasoning.
+// Defaults follow common practice: SHRINE blurs counts with noise, DataSHIELD refuses tables
+// with small non-zero cells (nfilter.tab, 3 by default, 5 called the most common rule),
+// OpenSAFELY redacts counts of 7 or fewer and rounds the rest. docs/disclosure.md has the
+// reasoning and the sources.
 #ifndef PMDB_SECURITY_DISCLOSURE_H_
 #define PMDB_SECURITY_DISCLOSURE_H_
 
