@@ -32,6 +32,7 @@ class Catalog {
   const std::map<std::string, v1::DatasetInfo>& datasets() const { return datasets_; }
   // Null when the store has never been given an ontology.
   const Ontology* ontology() const { return ontology_.get(); }
+  const std::shared_ptr<const Ontology>& shared_ontology() const { return ontology_; }
   // Null when there is no table for the assembly.
   const GeneTable* gene_table(const std::string& assembly) const;
   // Assemblies of the stored datasets, each once.

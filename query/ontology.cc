@@ -108,6 +108,12 @@ absl::StatusOr<Ontology> Ontology::ParseObo(std::string_view text, std::string_v
   return o;
 }
 
+std::optional<uint32_t> Ontology::Find(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
 Ontology::Resolution Ontology::Resolve(std::string_view id) const {
   std::string key(id);
   auto it = by_id_.find(key);

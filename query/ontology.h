@@ -43,6 +43,9 @@ class Ontology {
   // Maps an id (primary or alternative, obsolete or not) to the term to use for it.
   Resolution Resolve(std::string_view id) const;
 
+  // The term with this primary id, obsolete or not.
+  std::optional<uint32_t> Find(std::string_view id) const;
+
   // The term and every ancestor through is_a, each once.
   std::vector<uint32_t> AncestorsInclusive(uint32_t term) const;
   // The term and every descendant through is_a, each once.

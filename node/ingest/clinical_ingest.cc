@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -13,6 +14,7 @@
 #include "node/ingest/phenopacket_reader.h"
 #include "node/ingest/subjects.h"
 #include "node/storage/keys.h"
+#include "query/case_query.h"
 #include "query/catalog.h"
 #include "query/codes.h"
 #include "query/parser.h"
@@ -26,7 +28,26 @@ struct Clinical {
   std::string location;
   v1::IndividualRecord fields;  // everything but the subject id and the clinical keys
   std::vector<std::string> keys;
+  // Interpreted alleles: variant key and the zygosity to index (VCF-style genotype bits).
+  std::vector<std::pair<std::string, v1::Zygosity>> alleles;
 };
+
+// The genotype bitmaps an interpreted allele sets, as a VCF genotype of that zygosity would.
+std::vector<std::string> GenotypeKeys(const std::string& vkey, v1::Zygosity zygosity) {
+  std::vector<std::string> out = {keys::Genotype(vkey, keys::kGenotyped)};
+  switch (zygosity) {
+    case v1::HOMOZYGOUS:
+      out.push_back(keys::Genotype(vkey, keys::kHom));
+      break;
+    case v1::HEMIZYGOUS:
+      out.push_back(keys::Genotype(vkey, keys::kHemi));
+      out.push_back(keys::Genotype(vkey, keys::AlleleNumberKind(1)));
+      break;
+    default:
+      out.push_back(keys::Genotype(vkey, keys::kHet));
+  }
+  return out;
+}
 
 int64_t YearsBetween(int64_t from_seconds, int64_t to_seconds) {
   return (to_seconds - from_seconds) / static_cast<int64_t>(365.2425 * 24 * 3600);
@@ -40,7 +61,8 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
   c.location = in.location;
   v1::IndividualRecord& r = c.fields;
   auto fail = [&](std::string_view field, std::string_view why) {
-    return absl::InvalidArgumentError(StrCat(in.location, ": ", field, ": ", why));
+    return absl::InvalidArgumentError(
+        StrCat(in.location, ": ", field, field.empty() ? "" : ": ", why));
   };
   if (p.subject().id().empty()) return fail("subject.id", "missing; every phenopacket needs one");
 
@@ -100,25 +122,57 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
     }
   }
 
-  for (int i = 0; i < p.diseases_size(); ++i) {
-    const auto& d = p.diseases(i);
-    if (d.excluded()) continue;
-    const std::string& id = d.term().id();
+  auto add_disease = [&](const std::string& id, const std::string& field) -> absl::Status {
+    if (id.empty()) return absl::OkStatus();
     std::string upper = ToUpper(id);
     if (!(upper.starts_with("ICD10") || upper.starts_with("ICD-10"))) {
-      r.add_other_diseases(id);
-      ++notes["diseases not coded in ICD-10 (kept, not indexed)"];
-      continue;
+      if (std::find(r.other_diseases().begin(), r.other_diseases().end(), id) ==
+          r.other_diseases().end()) {
+        r.add_other_diseases(id);
+        ++notes["diseases not coded in ICD-10 (kept, not indexed)"];
+      }
+      return absl::OkStatus();
     }
     auto code = query::NormalizeIcd10(id);
-    if (!code.ok()) {
-      return fail(StrCat("diseases[", i, "].term.id"), std::string(code.status().message()));
+    if (!code.ok()) return fail(field, std::string(code.status().message()));
+    if (std::find(r.diagnoses().begin(), r.diagnoses().end(), *code) != r.diagnoses().end()) {
+      return absl::OkStatus();
     }
     r.add_diagnoses(*code);
     for (const std::string& prefix : query::Icd10Prefixes(*code)) {
       c.keys.push_back(keys::Diagnosis(prefix));
     }
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < p.diseases_size(); ++i) {
+    const auto& d = p.diseases(i);
+    if (d.excluded()) continue;
+    absl::Status s = add_disease(d.term().id(), StrCat("diseases[", i, "].term.id"));
+    if (!s.ok()) return s;
   }
+  for (int i = 0; i < p.interpretations_size(); ++i) {
+    absl::Status s = add_disease(p.interpretations(i).diagnosis().disease().id(),
+                                 StrCat("interpretations[", i, "].diagnosis.disease.id"));
+    if (!s.ok()) return s;
+  }
+
+  auto calls = query::InterpretedCalls(p, &notes);
+  if (!calls.ok()) return fail("", std::string(calls.status().message()));
+  for (const query::InterpretedCall& call : *calls) {
+    v1::ReportedVariant* reported = r.add_reported();
+    reported->set_gene(call.gene);
+    if (!call.has_allele()) continue;
+    v1::Zygosity zygosity = call.zygosity;
+    if (zygosity == v1::ANY_ZYGOSITY) {
+      zygosity = v1::HETEROZYGOUS;
+      ++notes["interpreted variants without allelicState (indexed as heterozygous)"];
+    }
+    std::string vkey = keys::Variant({call.assembly, call.chrom, call.pos, call.ref, call.alt});
+    reported->set_variant_key(vkey);
+    reported->set_zygosity(zygosity);
+    c.alleles.emplace_back(std::move(vkey), zygosity);
+  }
+  r.set_care_unit(p.meta_data().submitted_by());
 
   for (int i = 0; i < p.medical_actions_size(); ++i) {
     const auto& a = p.medical_actions(i);
@@ -189,6 +243,7 @@ absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const st
   auto registry = SubjectRegistry::Load(*view);
   if (!registry.ok()) return registry.status();
   BitAccumulator bits;
+  std::set<std::string> variant_rows;
   for (auto& [subject_id, clinical] : latest) {
     auto subject = registry->Resolve(subject_id);
     if (!subject.ok()) return subject.status();
@@ -204,12 +259,29 @@ absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const st
     *merged.mutable_clinical_keys() = record.clinical_keys();
     merged.set_has_clinical_record(record.has_clinical_record());
     record = std::move(merged);
+    // An interpreted allele is indexed like a VCF genotype, unless a VCF already genotyped the
+    // subject at that site: the VCF's call stands, and its bits are not the packet's to remove.
+    std::set<std::string> previous(record.clinical_keys().begin(), record.clinical_keys().end());
+    for (const auto& [vkey, zygosity] : clinical.alleles) {
+      std::string genotyped = keys::Genotype(vkey, keys::kGenotyped);
+      if (!(*subject)->is_new && !previous.contains(genotyped)) {
+        auto in = view->GetBitmap(genotyped);
+        if (!in.ok()) return in.status();
+        if (in->Contains((*subject)->ordinal)) {
+          ++summary.notes["interpreted variants a VCF already genotyped (the VCF call kept)"];
+          continue;
+        }
+      }
+      for (std::string& k : GenotypeKeys(vkey, zygosity)) clinical.keys.push_back(std::move(k));
+      variant_rows.insert(vkey);
+    }
     SetClinicalKeys(**subject, clinical.keys, bits);
   }
   summary.individuals_new = registry->new_count();
   summary.individuals_updated = registry->touched_count() - registry->new_count();
 
   storage::WriteBatch batch = store.NewBatch();
+  for (const std::string& vkey : variant_rows) batch.Put(storage::Family::kVariants, vkey, "");
   registry->Finish(batch, bits);
   bits.Finish(batch);
   summary.batch_bytes = batch.ByteSize();

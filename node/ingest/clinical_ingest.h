@@ -1,5 +1,9 @@
 // Ingest of clinical records from Phenopacket v2 JSON: sex, age at last encounter, observed and
-// excluded HPO phenotypes, ICD-10 diagnoses, ATC treatments, biosample counts.
+// excluded HPO phenotypes, ICD-10 diagnoses, ATC treatments, biosample counts, the responsible
+// care unit (metaData.submittedBy), and the genomic interpretations: a lab-reported variant
+// (vcfRecord + allelicState) is normalized and indexed like a VCF genotype of that zygosity, so
+// counts and frequencies see it; gene-only calls and each call's gene are kept on the record for
+// similar-case search.
 //
 // Each subject's clinical part is replaced by the newest phenopacket (the last one read wins
 // within one ingest). Observed phenotypes are indexed with their ontology ancestors, so hpo(X)

@@ -154,6 +154,83 @@ TEST_F(IngestQueryTest, ANewerPhenopacketReplacesTheClinicalPart) {
   EXPECT_EQ(Count("age(70-79)"), 0u);
 }
 
+// A lab-reported variant in a phenopacket's interpretation (JSON as Phenopacket v2 writes it).
+std::string Interpreted(const std::string& subject, const std::string& chrom, int pos,
+                        const std::string& ref, const std::string& alt, const std::string& geno,
+                        const std::string& status = "CAUSATIVE") {
+  return R"({"subject":{"id":")" + subject +
+         R"("},"metaData":{"submittedBy":"Klinisk genetik, Sahlgrenska"},"interpretations":[{"id":"i1","progressStatus":"SOLVED","diagnosis":{"disease":{"id":"OMIM:173900","label":"PKD1"},"genomicInterpretations":[{"subjectOrBiosampleId":")" +
+         subject + R"(","interpretationStatus":")" + status +
+         R"(","variantInterpretation":{"acmgPathogenicityClassification":"PATHOGENIC","variationDescriptor":{"id":"v1","geneContext":{"valueId":"HGNC:9008","symbol":"PKD1"},"vcfRecord":{"genomeAssembly":"GRCh38","chrom":")" +
+         chrom + R"(","pos":")" + std::to_string(pos) + R"(","ref":")" + ref + R"(","alt":")" +
+         alt + R"("},"allelicState":{"id":")" + geno +
+         R"(","label":"x"}}}},{"subjectOrBiosampleId":"s","interpretationStatus":"CANDIDATE","gene":{"valueId":"HGNC:1101","symbol":"BRCA2"}}]}}]})";
+}
+
+TEST_F(IngestQueryTest, InterpretedVariantsAreIndexedLikeGenotypes) {
+  ASSERT_TRUE(IngestFour().ok());
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);
+  EXPECT_EQ(Frequency("variant(GRCh38:1:101:T:C)").an, 6u);
+  // L1 comes from a lab report only (homozygous, written padded as in the VCF); P1 was
+  // genotyped het by the VCF and a packet claims hom: the VCF call stands.
+  WriteFile(dir_.Path("lab.jsonl"),
+            Interpreted("L1", "chr1", 100, "GTT", "GCT", "GENO:0000136") + "\n" +
+                Interpreted("P1", "1", 101, "T", "C", "GENO:0000136") + "\n" +
+                Interpreted("L2", "1", 101, "T", "C", "GENO:0000135", "REJECTED") + "\n");
+  auto s = ingest::IngestPhenopackets(*store_, dir_.Path("lab.jsonl"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->notes["interpreted variants a VCF already genotyped (the VCF call kept)"], 1u);
+  EXPECT_EQ(s->notes["genomic interpretations REJECTED (not indexed)"], 1u);
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 3u);
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,hom)"), 1u);
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,het)"), 2u);
+  query::AlleleFrequency f = Frequency("variant(GRCh38:1:101:T:C)");
+  EXPECT_EQ(f.an, 8u);
+  EXPECT_EQ(f.ac, 4u);
+
+  // The record keeps the calls (the rejected one is not there) and the care unit.
+  auto dump = DumpStore(*store_);
+  v1::IndividualRecord l1;
+  for (const auto& [k, v] : dump) {
+    v1::IndividualRecord r;
+    if (k.starts_with("1i/") && r.ParseFromString(v) && r.subject_id() == "L1") l1 = r;
+  }
+  ASSERT_EQ(l1.reported_size(), 2);
+  EXPECT_EQ(l1.reported(0).gene(), "PKD1");
+  EXPECT_EQ(l1.reported(0).zygosity(), v1::HOMOZYGOUS);
+  EXPECT_FALSE(l1.reported(0).variant_key().empty());
+  EXPECT_EQ(l1.reported(1).gene(), "BRCA2");
+  EXPECT_TRUE(l1.reported(1).variant_key().empty());
+  EXPECT_EQ(l1.care_unit(), "Klinisk genetik, Sahlgrenska");
+  EXPECT_EQ(l1.other_diseases(0), "OMIM:173900");
+
+  // Newer packets without interpretations take L1's bits away and leave the VCF's for P1.
+  WriteFile(dir_.Path("update.jsonl"), R"({"subject":{"id":"L1"}})" "\n" R"({"subject":{"id":"P1"}})" "\n");
+  ASSERT_TRUE(ingest::IngestPhenopackets(*store_, dir_.Path("update.jsonl")).ok());
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,hom)"), 0u);
+  EXPECT_EQ(Frequency("variant(GRCh38:1:101:T:C)").an, 6u);
+}
+
+TEST_F(IngestQueryTest, BadInterpretationsNameTheFieldAndChangeNothing) {
+  auto before = DumpStore(*store_);
+  WriteFile(dir_.Path("bad.json"), Interpreted("L1", "1", 0, "T", "C", "GENO:0000135"));
+  auto s = ingest::IngestPhenopackets(*store_, dir_.Path("bad.json"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.status().message())
+                .find("interpretations[0].diagnosis.genomicInterpretations[0].variantInterpretation."
+                      "variationDescriptor.vcfRecord.pos"),
+            std::string::npos)
+      << s.status();
+  WriteFile(dir_.Path("bad2.json"), Interpreted("L1", "1", 5, "T", "<DEL>", "GENO:0000135"));
+  s = ingest::IngestPhenopackets(*store_, dir_.Path("bad2.json"));
+  EXPECT_NE(std::string(s.status().message()).find("vcfRecord.alt"), std::string::npos);
+  WriteFile(dir_.Path("bad3.json"), Interpreted("L1", "1", 5, "T", "C", "GENO:9"));
+  s = ingest::IngestPhenopackets(*store_, dir_.Path("bad3.json"));
+  EXPECT_NE(std::string(s.status().message()).find("allelicState"), std::string::npos);
+  EXPECT_EQ(DumpStore(*store_), before);
+}
+
 TEST_F(IngestQueryTest, PhenotypesNeedAnOntology) {
   auto s = ingest::IngestPhenopackets(*store_, dir_.Path("packets.jsonl"));
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);

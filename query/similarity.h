@@ -1,0 +1,155 @@
+// Similar cases: a region's cases held in memory for scoring, and the scorer.
+//
+// Score of a case C for a query Q, each part in [0, 1]:
+//
+//   phenotype  Best-match average of the information content (IC) of the most informative
+//              common ancestor (MICA), normalized per direction by the side's own IC:
+//                q->c = sum_q max_c IC(MICA(q,c)) / sum_q IC(q), c->q likewise, mean of both.
+//              A term observed on one side whose ancestor-or-self is excluded on the other is a
+//              contradiction: its share of that side's IC is subtracted (mean of both sides).
+//   genotype   Per queried call, mean over the calls: the same allele scores 1 (0.8 when the
+//              zygosity differs from the one asked); a lab-reported variant or gene of the case
+//              in the queried allele's gene scores 0.5; a gene-only query call scores 1 on a
+//              case with a reported call in that gene (the question was asked at gene level).
+//   diagnosis  1 for a shared disease id, 0.5 for a shared ICD-10 category (C34 of C341).
+//
+//   score = (0.55 phenotype + 0.35 genotype + 0.10 diagnosis) / (sum of the weights of the
+//           parts the query has), so an identical case scores 1 whatever the query holds.
+//
+// IC comes from the region's own annotation frequencies: IC(t) = -ln((n(t) + 1) / (N + 1)),
+// n(t) the cases annotated with t or a descendant, N the cases with any phenotype. A region with
+// fewer than kMinAnnotatedCases such cases uses the ontology's structure instead:
+// IC(t) = -ln(|descendants(t)| / |terms|). Either way IC never decreases from a term to its
+// children, so a term's best match is itself and identical cases score 1.
+//
+// Ties are broken by the case's ordinal, so an answer is deterministic. Only cases with a
+// clinical record and care consent are indexed; the consent bitmap is checked again per query.
+#ifndef PMDB_QUERY_SIMILARITY_H_
+#define PMDB_QUERY_SIMILARITY_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/storage/read_view.h"
+#include "pmdb/v1/records.pb.h"
+#include "pmdb/v1/similar.pb.h"
+#include "query/catalog.h"
+#include "query/ontology.h"
+
+namespace pmdb::query {
+
+inline constexpr double kPhenotypeWeight = 0.55;
+inline constexpr double kGenotypeWeight = 0.35;
+inline constexpr double kDiagnosisWeight = 0.10;
+inline constexpr double kOtherZygosity = 0.8;
+inline constexpr double kSameGene = 0.5;
+inline constexpr double kSameCategory = 0.5;
+inline constexpr size_t kMinAnnotatedCases = 500;
+inline constexpr int kMaxQueryTerms = 64;
+
+// Information content per ontology term (see the file comment).
+class InformationContent {
+ public:
+  // `ancestors[t]`: t and its ancestors; `annotations`: each case's observed terms.
+  static InformationContent Build(const Ontology& ontology,
+                                  const std::vector<std::vector<uint32_t>>& ancestors,
+                                  const std::vector<std::vector<uint32_t>>& annotations);
+  double operator[](uint32_t term) const { return ic_[term]; }
+  bool from_annotations() const { return from_annotations_; }
+  size_t annotated_cases() const { return annotated_; }
+
+ private:
+  std::vector<double> ic_;
+  bool from_annotations_ = false;
+  size_t annotated_ = 0;
+};
+
+// One case as the scorer needs it.
+struct IndexedCase {
+  uint32_t ordinal = 0;
+  std::vector<uint32_t> terms;     // observed, resolved, each once
+  std::vector<uint32_t> excluded;  // excluded, resolved, each once
+  std::vector<std::string> diagnoses;
+  double terms_ic = 0;             // sum of IC over `terms`
+  v1::Sex sex = v1::UNKNOWN_SEX;
+  std::optional<uint32_t> age_years;
+  std::string icd10_chapter;
+  std::string care_unit;
+};
+
+// A region's cases, read once from a store snapshot and immutable afterwards (thread-safe).
+class CaseIndex {
+ public:
+  // Reads every individual with a clinical record and care consent. Needs the catalog's
+  // ontology when any case has phenotypes.
+  static absl::StatusOr<std::shared_ptr<const CaseIndex>> Build(const storage::ReadView& view,
+                                                                const Catalog& catalog);
+  // For tests and tools: from records given directly (ordinal = position).
+  static absl::StatusOr<std::shared_ptr<const CaseIndex>> FromRecords(
+      std::shared_ptr<const Ontology> ontology, const std::vector<v1::IndividualRecord>& records);
+
+  size_t size() const { return cases_.size(); }
+  const IndexedCase& at(size_t i) const { return cases_[i]; }
+  const Ontology* ontology() const { return ontology_.get(); }
+  const InformationContent& ic() const { return ic_; }
+  // Position of an ordinal in the index, if indexed.
+  std::optional<size_t> Find(uint32_t ordinal) const;
+  // Positions of cases with a reported call in `gene`.
+  const std::vector<size_t>* WithGene(const std::string& gene) const;
+  // Positions of cases with the disease id (exact) or the ICD-10 category ("cat:Q61").
+  const std::vector<size_t>* WithDiagnosis(const std::string& key) const;
+
+  // Ancestors and descendants (inclusive) per term, precomputed.
+  const std::vector<uint32_t>& ancestors(uint32_t t) const { return ancestors_[t]; }
+  const std::vector<uint32_t>& descendants(uint32_t t) const { return descendants_[t]; }
+
+ private:
+  friend class CaseIndexBuilder;
+  CaseIndex() = default;
+  std::shared_ptr<const Ontology> ontology_;
+  InformationContent ic_;
+  std::vector<IndexedCase> cases_;
+  std::unordered_map<uint32_t, size_t> by_ordinal_;
+  std::unordered_map<std::string, std::vector<size_t>> by_gene_;
+  std::unordered_map<std::string, std::vector<size_t>> by_diagnosis_;
+  std::vector<std::vector<uint32_t>> ancestors_;
+  std::vector<std::vector<uint32_t>> descendants_;
+};
+
+// Who carries a queried allele, by ordinal, with the zygosity (from the genotype bitmaps, VCF
+// and lab-reported alike). One entry per query call; empty for gene-only calls.
+using Carriers = std::vector<std::unordered_map<uint32_t, v1::Zygosity>>;
+
+struct ScoredCase {
+  size_t position = 0;  // in the CaseIndex
+  v1::CaseMatch match;  // score parts, matched terms and variants, sex, age band, chapter
+};
+
+struct SimilarResult {
+  std::vector<ScoredCase> top;  // best first
+  std::vector<v1::TermNote> notes;
+  uint64_t considered = 0;
+};
+
+// Ranks the indexed cases against `query`; `eligible(ordinal)` says whether a case may be
+// returned (the live care consent). Unknown and obsolete query terms are reported in notes and
+// left out; alternative and replaced ids are used as their current term and reported too.
+absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::CaseQuery& query,
+                                          const Carriers& carriers, size_t top,
+                                          const std::function<bool(uint32_t)>& eligible);
+
+// The carriers of every allele call in `query`, read from the genotype bitmaps of `view`.
+absl::StatusOr<Carriers> ReadCarriers(const storage::ReadView& view, const v1::CaseQuery& query);
+
+// Plain exact-term Jaccard between the query's observed terms and a case's (as given, no
+// ontology); the baseline the evaluation compares with.
+double JaccardTerms(const std::vector<std::string>& a, const std::vector<std::string>& b);
+
+}  // namespace pmdb::query
+
+#endif  // PMDB_QUERY_SIMILARITY_H_
