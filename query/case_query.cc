@@ -187,6 +187,72 @@ absl::StatusOr<v1::CaseQuery> CaseQueryFromPhenopacket(const v1::Phenopacket& pa
   return q;
 }
 
+absl::Status NormalizeCaseQuery(v1::CaseQuery* q) {
+  if (q->phenotypes_size() + q->excluded_phenotypes_size() > kMaxCaseTerms) {
+    return absl::InvalidArgumentError(
+        StrCat("the case has more than ", kMaxCaseTerms, " phenotype terms"));
+  }
+  if (q->variants_size() > kMaxCaseCalls) {
+    return absl::InvalidArgumentError(StrCat("the case has more than ", kMaxCaseCalls, " variants"));
+  }
+  if (q->diagnoses_size() > kMaxCaseDiagnoses) {
+    return absl::InvalidArgumentError(
+        StrCat("the case has more than ", kMaxCaseDiagnoses, " diagnoses"));
+  }
+  for (auto* field : {q->mutable_phenotypes(), q->mutable_excluded_phenotypes()}) {
+    for (std::string& id : *field) {
+      auto n = NormalizeHpo(id);
+      if (!n.ok()) return absl::InvalidArgumentError(std::string(n.status().message()));
+      id = *n;
+    }
+  }
+  for (int i = 0; i < q->variants_size(); ++i) {
+    v1::CaseVariant* v = q->mutable_variants(i);
+    v->set_gene(ToUpper(Trim(v->gene())));
+    if (v->pos() == 0) {
+      if (v->gene().empty()) {
+        return absl::InvalidArgumentError(
+            StrCat("variants[", i, "]: neither an allele (pos, ref, alt) nor a gene"));
+      }
+      v->clear_assembly();
+      v->clear_chrom();
+      v->clear_ref();
+      v->clear_alt();
+      continue;
+    }
+    auto assembly = NormalizeAssembly(v->assembly());
+    if (!assembly.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("variants[", i, "].assembly: ", std::string(assembly.status().message())));
+    }
+    if (!IsBases(v->ref()) || !IsBases(v->alt()) || ToUpper(v->ref()) == ToUpper(v->alt()) ||
+        Trim(v->chrom()).empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("variants[", i, "]: needs chrom, pos and differing ref and alt of A, C, G, T, N"));
+    }
+    Allele a = TrimAlleles(v->pos(), v->ref(), v->alt());
+    v->set_assembly(*assembly);
+    v->set_chrom(NormalizeChrom(Trim(v->chrom())));
+    v->set_pos(a.pos);
+    v->set_ref(a.ref);
+    v->set_alt(a.alt);
+  }
+  for (std::string& d : *q->mutable_diagnoses()) {
+    if (d.find(':') != std::string::npos && !IsIcd10Id(d)) continue;
+    auto code = NormalizeIcd10(d);
+    if (!code.ok()) {
+      return absl::InvalidArgumentError(StrCat("diagnosis ", std::string(code.status().message())));
+    }
+    d = *code;
+  }
+  if (q->phenotypes_size() == 0 && q->variants_size() == 0 && q->diagnoses_size() == 0) {
+    return absl::InvalidArgumentError(
+        "the case has no observed phenotypes, no variants or genes and no diagnoses; there is "
+        "nothing to compare");
+  }
+  return absl::OkStatus();
+}
+
 std::string FormatCaseVariant(const v1::CaseVariant& v) {
   if (v.pos() == 0) return StrCat("gene ", v.gene());
   std::string z = ZygosityWord(v.zygosity());

@@ -50,6 +50,15 @@ std::vector<std::string> DiseaseIds(const v1::Phenopacket& packet);
 // the diseases. Nothing that identifies the patient is copied.
 absl::StatusOr<v1::CaseQuery> CaseQueryFromPhenopacket(const v1::Phenopacket& packet);
 
+// Checks and normalizes a question as it arrives at a region: HPO ids upper-cased, variants
+// normalized like ingest (assembly, chromosome, trimmed alleles, gene upper case), ICD-10 codes
+// normalized. Errors name the field; at most kMaxCaseTerms terms, kMaxCaseCalls variants and
+// kMaxCaseDiagnoses diagnoses.
+inline constexpr int kMaxCaseTerms = 64;
+inline constexpr int kMaxCaseCalls = 20;
+inline constexpr int kMaxCaseDiagnoses = 20;
+absl::Status NormalizeCaseQuery(v1::CaseQuery* query);
+
 // "GRCh38:7:117559590:ATCT:A,het" or "gene CFTR".
 std::string FormatCaseVariant(const v1::CaseVariant& v);
 

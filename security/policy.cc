@@ -19,16 +19,26 @@ constexpr Row kTable[] = {
     {Method::kRegionCount, "RegionService/Count", Bit(Role::kHub)},
     {Method::kRegionBreakdown, "RegionService/Breakdown", Bit(Role::kHub)},
     {Method::kRegionFrequency, "RegionService/Frequency", Bit(Role::kHub)},
+    {Method::kRegionSimilarCases, "RegionService/SimilarCases", Bit(Role::kHub)},
+    {Method::kRegionRequestContact, "RegionService/RequestContact", Bit(Role::kHub)},
+    {Method::kRegionContactStatus, "RegionService/ContactStatus", Bit(Role::kHub)},
     {Method::kFederationInfo, "FederationService/Info",
      Bit(Role::kResearcher) | Bit(Role::kClinician)},
     {Method::kFederationCount, "FederationService/Count", Bit(Role::kResearcher)},
     {Method::kFederationBreakdown, "FederationService/Breakdown", Bit(Role::kResearcher)},
     {Method::kFederationFrequency, "FederationService/Frequency", Bit(Role::kResearcher)},
+    {Method::kFederationSimilarCases, "FederationService/SimilarCases", Bit(Role::kClinician)},
+    {Method::kFederationRequestContact, "FederationService/RequestContact",
+     Bit(Role::kClinician)},
+    {Method::kFederationContactStatus, "FederationService/ContactStatus", Bit(Role::kClinician)},
     {Method::kAdminIngest, "AdminService/Ingest", Bit(Role::kOperator)},
     {Method::kAdminConsent, "AdminService/Consent", Bit(Role::kOperator)},
     {Method::kAdminAuditList, "AdminService/AuditList", Bit(Role::kOperator)},
     {Method::kAdminStatus, "AdminService/Status", Bit(Role::kOperator)},
     {Method::kAdminQuery, "AdminService/Query", Bit(Role::kOperator)},
+    {Method::kAdminContactList, "AdminService/ContactList", Bit(Role::kOperator)},
+    {Method::kAdminContactAnswer, "AdminService/ContactAnswer", Bit(Role::kOperator)},
+    {Method::kAdminSimilarCases, "AdminService/SimilarCases", Bit(Role::kOperator)},
 };
 
 const Row* Find(Method m) {
@@ -52,6 +62,12 @@ Method FederationTwin(Method m) {
       return Method::kFederationBreakdown;
     case Method::kRegionFrequency:
       return Method::kFederationFrequency;
+    case Method::kRegionSimilarCases:
+      return Method::kFederationSimilarCases;
+    case Method::kRegionRequestContact:
+      return Method::kFederationRequestContact;
+    case Method::kRegionContactStatus:
+      return Method::kFederationContactStatus;
     default:
       return m;
   }

@@ -1,7 +1,8 @@
 // Authorization: one table of role x method, deny by default.
 //
 //   RegionService/*        the hub of this federation only (it forwards the end user)
-//   FederationService/*    researchers (aggregates); Info also clinicians
+//   FederationService/*    researchers: aggregates; clinicians: similar cases and contact
+//                          requests; both: Info
 //   AdminService/*         operators of the node's own region only
 //
 // The end user the hub forwards is checked again by the region: researchers may ask
@@ -22,15 +23,24 @@ enum class Method {
   kRegionCount,
   kRegionBreakdown,
   kRegionFrequency,
+  kRegionSimilarCases,
+  kRegionRequestContact,
+  kRegionContactStatus,
   kFederationInfo,
   kFederationCount,
   kFederationBreakdown,
   kFederationFrequency,
+  kFederationSimilarCases,
+  kFederationRequestContact,
+  kFederationContactStatus,
   kAdminIngest,
   kAdminConsent,
   kAdminAuditList,
   kAdminStatus,
   kAdminQuery,
+  kAdminContactList,
+  kAdminContactAnswer,
+  kAdminSimilarCases,
 };
 
 std::string MethodName(Method m);  // "RegionService/Count", ...

@@ -6,9 +6,11 @@
 #include "node/base/strings.h"
 #include "node/service/peer.h"
 #include "node/service/status.h"
+#include "query/case_query.h"
 #include "query/engine.h"
 #include "query/federation.h"
 #include "query/parser.h"
+#include "security/case_ref.h"
 #include "security/policy.h"
 
 namespace pmdb::hub {
@@ -142,7 +144,7 @@ struct Federation {
 template <typename Answer>
 grpc::ServerUnaryReactor* Federate(const HubSettings& settings, const std::vector<Region>& regions,
                                    security::AuditLog* audit, grpc::CallbackServerContext* context,
-                                   Method method, const v1::Criterion* criterion,
+                                   Method method, std::string question,
                                    const absl::Status& precheck, Federation<Answer> f) {
   auto* reactor = context->DefaultReactor();
   v1::AuditEntry entry;
@@ -152,7 +154,7 @@ grpc::ServerUnaryReactor* Federate(const HubSettings& settings, const std::vecto
     Reply(audit, reactor, std::move(entry), s);
     return reactor;
   }
-  if (criterion != nullptr) entry.set_query(query::FormatCriterion(*criterion));
+  entry.set_query(std::move(question));
   auto call = f.call;  // `f` moves into the completion below
   Start<Answer>(regions, *user, DeadlineFor(*context, settings.deadline), call,
                 [&regions, audit, reactor, f = std::move(f),
@@ -186,7 +188,7 @@ grpc::ServerUnaryReactor* FederationServiceImpl::Info(grpc::CallbackServerContex
   f.each = [](size_t, v1::RegionInfo& a, v1::RegionPart& part) { *part.mutable_info() = a; };
   f.add_part = [reply] { return reply->add_regions(); };
   f.finish = [](size_t) { return std::string("info"); };
-  return Federate(settings_, regions_, audit_, context, Method::kFederationInfo, nullptr,
+  return Federate(settings_, regions_, audit_, context, Method::kFederationInfo, "",
                   absl::OkStatus(), std::move(f));
 }
 
@@ -211,7 +213,7 @@ grpc::ServerUnaryReactor* FederationServiceImpl::Count(grpc::CallbackServerConte
     return StrCat("total=", query::FormatReleased(reply->total()));
   };
   return Federate(settings_, regions_, audit_, context, Method::kFederationCount,
-                  &request->criterion(), absl::OkStatus(), std::move(f));
+                  query::FormatCriterion(request->criterion()), absl::OkStatus(), std::move(f));
 }
 
 grpc::ServerUnaryReactor* FederationServiceImpl::Breakdown(grpc::CallbackServerContext* context,
@@ -254,7 +256,7 @@ grpc::ServerUnaryReactor* FederationServiceImpl::Breakdown(grpc::CallbackServerC
     return StrCat("by=", by, " cells=", reply->totals_size());
   };
   return Federate(settings_, regions_, audit_, context, Method::kFederationBreakdown,
-                  &request->criterion(), precheck, std::move(f));
+                  query::FormatCriterion(request->criterion()), precheck, std::move(f));
 }
 
 grpc::ServerUnaryReactor* FederationServiceImpl::Frequency(grpc::CallbackServerContext* context,
@@ -282,7 +284,136 @@ grpc::ServerUnaryReactor* FederationServiceImpl::Frequency(grpc::CallbackServerC
                   query::FormatReleased(reply->an()));
   };
   return Federate(settings_, regions_, audit_, context, Method::kFederationFrequency,
-                  &request->criterion(), absl::OkStatus(), std::move(f));
+                  query::FormatCriterion(request->criterion()), absl::OkStatus(), std::move(f));
+}
+
+grpc::ServerUnaryReactor* FederationServiceImpl::SimilarCases(
+    grpc::CallbackServerContext* context, const v1::SimilarCasesRequest* request,
+    v1::FederatedSimilarCases* reply) {
+  // The question is checked here too, so a malformed one is refused once, not six times.
+  v1::CaseQuery question = request->patient();
+  absl::Status precheck = query::NormalizeCaseQuery(&question);
+  uint32_t top = request->top() == 0 ? 10 : request->top();
+  if (precheck.ok() && top > 100) precheck = absl::InvalidArgumentError("top is at most 100");
+  // Each region ranks its own cases; the hub keeps the best `top` of all of them. Ties go to the
+  // region listed first, then to the region's own order, so an answer is reproducible.
+  struct Ranked {
+    v1::CaseMatch match;
+    size_t region;
+    int rank;
+  };
+  auto ranked = std::make_shared<std::vector<Ranked>>();
+  Federation<v1::SimilarCasesAnswer> f;
+  f.call = [request](auto* stub, auto* leg, auto done) {
+    stub->async()->SimilarCases(&leg->context, request, &leg->answer, std::move(done));
+  };
+  f.each = [reply, ranked](size_t i, v1::SimilarCasesAnswer& a, v1::RegionPart& part) {
+    for (int k = 0; k < a.matches_size(); ++k) {
+      ranked->push_back({std::move(*a.mutable_matches(k)), i, k});
+    }
+    a.clear_matches();
+    if (reply->notes_size() == 0) *reply->mutable_notes() = a.notes();
+    *part.mutable_similar() = std::move(a);
+  };
+  f.add_part = [reply] { return reply->add_regions(); };
+  f.finish = [this, reply, ranked, top](size_t ok) {
+    std::stable_sort(ranked->begin(), ranked->end(), [](const Ranked& a, const Ranked& b) {
+      if (a.match.score() != b.match.score()) return a.match.score() > b.match.score();
+      if (a.region != b.region) return a.region < b.region;
+      return a.rank < b.rank;
+    });
+    for (size_t k = 0; k < ranked->size() && k < top; ++k) {
+      *reply->add_matches() = std::move((*ranked)[k].match);
+    }
+    reply->set_partial(ok < regions_.size());
+    return StrCat("matches=", reply->matches_size());
+  };
+  return Federate(settings_, regions_, audit_, context, Method::kFederationSimilarCases,
+                  query::FormatCaseQuery(question), precheck, std::move(f));
+}
+
+namespace {
+
+// One call forwarded to one region on behalf of the clinician.
+struct Forwarded {
+  grpc::ClientContext context;
+  v1::AuditEntry entry;
+};
+
+const Region* FindRegion(const std::vector<Region>& regions, const std::string& id) {
+  for (const Region& r : regions) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+// Sends `call` to the region named `region_id`, audits and replies with its outcome.
+template <typename Call>
+grpc::ServerUnaryReactor* Forward(const HubSettings& settings, const std::vector<Region>& regions,
+                                  security::AuditLog* audit, grpc::CallbackServerContext* context,
+                                  Method method, const absl::StatusOr<std::string>& region_id,
+                                  std::string question, Call call) {
+  auto* reactor = context->DefaultReactor();
+  auto fwd = std::make_shared<Forwarded>();
+  auto user = Authenticate(*context, method, settings.federation, &fwd->entry);
+  fwd->entry.set_query(std::move(question));
+  absl::Status s = user.ok() ? region_id.status() : user.status();
+  const Region* region = nullptr;
+  if (s.ok()) {
+    region = FindRegion(regions, *region_id);
+    if (region == nullptr) {
+      s = absl::NotFoundError(StrCat("no region ", *region_id, " in this federation"));
+    }
+  }
+  if (!s.ok()) {
+    Reply(audit, reactor, std::move(fwd->entry), s);
+    return reactor;
+  }
+  fwd->context.set_deadline(DeadlineFor(*context, settings.deadline));
+  fwd->context.AddMetadata(security::kOnBehalfOfKey, user->uri);
+  std::string id = region->id;
+  call(region->stub.get(), &fwd->context, [fwd, audit, reactor, id](grpc::Status status) {
+    absl::Status outcome = service::FromGrpc(status);
+    if (!status.ok() && StatusOf(status) == v1::REGION_UNAVAILABLE) {
+      outcome = absl::UnavailableError(StrCat("region ", id, " did not answer: ",
+                                              status.error_message()));
+    } else if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      outcome = absl::DeadlineExceededError(StrCat("region ", id, " did not answer in time"));
+    }
+    fwd->entry.set_released(StrCat("region=", id));
+    Reply(audit, reactor, std::move(fwd->entry), outcome);
+  });
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* FederationServiceImpl::RequestContact(
+    grpc::CallbackServerContext* context, const v1::ContactRequest* request,
+    v1::ContactTicket* reply) {
+  auto region = security::RegionOfReference(request->case_reference());
+  return Forward(settings_, regions_, audit_, context, Method::kFederationRequestContact, region,
+                 StrCat("contact request region=", region.ok() ? *region : "?"),
+                 [request, reply](auto* stub, grpc::ClientContext* ctx, auto done) {
+                   stub->async()->RequestContact(ctx, request, reply, std::move(done));
+                 });
+}
+
+grpc::ServerUnaryReactor* FederationServiceImpl::ContactStatus(
+    grpc::CallbackServerContext* context, const v1::ContactStatusRequest* request,
+    v1::ContactTicket* reply) {
+  const std::string& id = request->request_id();
+  size_t slash = id.find('/');
+  absl::StatusOr<std::string> region =
+      slash == std::string::npos || slash == 0
+          ? absl::StatusOr<std::string>(absl::InvalidArgumentError(
+                "a request id is REGION/ID, as RequestContact returned it"))
+          : absl::StatusOr<std::string>(id.substr(0, slash));
+  return Forward(settings_, regions_, audit_, context, Method::kFederationContactStatus, region,
+                 StrCat("contact status ", id),
+                 [request, reply](auto* stub, grpc::ClientContext* ctx, auto done) {
+                   stub->async()->ContactStatus(ctx, request, reply, std::move(done));
+                 });
 }
 
 }  // namespace pmdb::hub

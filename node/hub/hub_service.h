@@ -1,7 +1,9 @@
-// The national hub's FederationService: authenticates the researcher, fans the question out to
-// every configured region concurrently (each call with the hub's deadline and the researcher's
-// identity attached), merges what came back, applies the national disclosure floor, audits, and
-// replies with one part per region. A region that did not answer is reported, never counted.
+// The national hub's FederationService: authenticates the researcher or clinician, fans the
+// question out to every configured region concurrently (each call with the hub's deadline and
+// the end user's identity attached), merges what came back (sums under the national disclosure
+// floor; a global top-k of similar cases), audits, and replies with one part per region. A
+// region that did not answer is reported, never counted. Contact requests go to the one region
+// named in the case reference.
 #ifndef PMDB_NODE_HUB_HUB_SERVICE_H_
 #define PMDB_NODE_HUB_HUB_SERVICE_H_
 
@@ -46,6 +48,15 @@ class FederationServiceImpl final : public v1::FederationService::CallbackServic
   grpc::ServerUnaryReactor* Frequency(grpc::CallbackServerContext* context,
                                       const v1::FrequencyRequest* request,
                                       v1::FederatedFrequency* reply) override;
+  grpc::ServerUnaryReactor* SimilarCases(grpc::CallbackServerContext* context,
+                                         const v1::SimilarCasesRequest* request,
+                                         v1::FederatedSimilarCases* reply) override;
+  grpc::ServerUnaryReactor* RequestContact(grpc::CallbackServerContext* context,
+                                           const v1::ContactRequest* request,
+                                           v1::ContactTicket* reply) override;
+  grpc::ServerUnaryReactor* ContactStatus(grpc::CallbackServerContext* context,
+                                          const v1::ContactStatusRequest* request,
+                                          v1::ContactTicket* reply) override;
 
  private:
   HubSettings settings_;

@@ -215,6 +215,19 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
     }
     c.settings.sharing[role] = std::move(share);
   }
+  // Clinicians get similar cases (and contact requests) only where [sharing.clinician] exists.
+  Section clin = doc->Sub(sharing, sharing_table, "clinician");
+  if (clin.present()) {
+    uint32_t ttl_hours = static_cast<uint32_t>(c.settings.clinician.reference_ttl_seconds / 3600);
+    for (absl::Status st : {clin.String("contact", &c.settings.clinician.contact, true),
+                            clin.Uint("reference_ttl_hours", &ttl_hours, 1, 24 * 366),
+                            clin.Uint("max_top", &c.settings.clinician.max_top, 1, 1000),
+                            clin.NoUnknownKeys()}) {
+      if (!st.ok()) return st;
+    }
+    c.settings.clinician.reference_ttl_seconds = int64_t{ttl_hours} * 3600;
+    c.settings.sharing["clinician"].kinds = {"similar"};
+  }
   s = sharing.NoUnknownKeys();
   if (!s.ok()) return s;
   s = root.NoUnknownKeys();

@@ -13,6 +13,7 @@
 #include "node/ingest/vcf_ingest.h"
 #include "node/service/status.h"
 #include "node/storage/keys.h"
+#include "query/case_query.h"
 #include "query/engine.h"
 #include "query/parser.h"
 
@@ -167,7 +168,7 @@ grpc::Status AdminServiceImpl::Consent(grpc::ServerContext* context,
     reply->set_withdrawn_care(summary->withdrawn_care);
     reply->set_not_in_store(summary->not_in_store);
     entry.set_released(StrCat("removed=", summary->removed));
-    return absl::OkStatus();
+    return core_->ReloadCatalog();  // withdrawn cases leave the similar-case index
   };
   absl::Status s = run();
   return ToGrpc(core_->FinishAndWait(std::move(entry), s));
@@ -243,6 +244,57 @@ grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
       if (s.ok()) *reply->mutable_count() = std::move(*a);
     }
     entry.set_released(released);
+  }
+  return ToGrpc(core_->FinishAndWait(std::move(entry), s));
+}
+
+grpc::Status AdminServiceImpl::ContactList(grpc::ServerContext* context,
+                                           const v1::ContactListRequest* request,
+                                           v1::ContactListReply* reply) {
+  v1::AuditEntry entry = core_->NewEntry(Method::kAdminContactList);
+  auto caller = core_->Authenticate(*context, Method::kAdminContactList, &entry);
+  absl::Status s = caller.status();
+  if (s.ok()) {
+    entry.set_query(StrCat("contact list ", v1::ContactState_Name(request->state())));
+    auto list = core_->ContactList(request->state());
+    s = list.status();
+    if (s.ok()) {
+      *reply = std::move(*list);
+      entry.set_released(StrCat("requests=", reply->requests_size()));
+    }
+  }
+  return ToGrpc(core_->FinishAndWait(std::move(entry), s));
+}
+
+grpc::Status AdminServiceImpl::ContactAnswer(grpc::ServerContext* context,
+                                             const v1::ContactAnswerRequest* request,
+                                             v1::ContactTicket* reply) {
+  v1::AuditEntry entry = core_->NewEntry(Method::kAdminContactAnswer);
+  auto caller = core_->Authenticate(*context, Method::kAdminContactAnswer, &entry);
+  absl::Status s = caller.status();
+  if (s.ok()) {
+    auto t = core_->ContactAnswer(*caller, *request, &entry);
+    s = t.status();
+    if (s.ok()) *reply = std::move(*t);
+  }
+  return ToGrpc(core_->FinishAndWait(std::move(entry), s));
+}
+
+grpc::Status AdminServiceImpl::SimilarCases(grpc::ServerContext* context,
+                                            const v1::LocalSimilarRequest* request,
+                                            v1::SimilarCasesAnswer* reply) {
+  v1::AuditEntry entry = core_->NewEntry(Method::kAdminSimilarCases);
+  auto caller = core_->Authenticate(*context, Method::kAdminSimilarCases, &entry);
+  absl::Status s = caller.status();
+  v1::CaseQuery question = request->patient();
+  if (s.ok()) {
+    s = query::NormalizeCaseQuery(&question);
+    entry.set_query(query::FormatCaseQuery(question));
+  }
+  if (s.ok()) {
+    auto a = core_->SimilarCases(question, request->top(), true, &entry);
+    s = a.status();
+    if (s.ok()) *reply = std::move(*a);
   }
   return ToGrpc(core_->FinishAndWait(std::move(entry), s));
 }

@@ -22,6 +22,13 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                       v1::StatusReply* reply) override;
   grpc::Status Query(grpc::ServerContext* context, const v1::AdminQueryRequest* request,
                      v1::AdminQueryReply* reply) override;
+  grpc::Status ContactList(grpc::ServerContext* context, const v1::ContactListRequest* request,
+                           v1::ContactListReply* reply) override;
+  grpc::Status ContactAnswer(grpc::ServerContext* context,
+                             const v1::ContactAnswerRequest* request,
+                             v1::ContactTicket* reply) override;
+  grpc::Status SimilarCases(grpc::ServerContext* context, const v1::LocalSimilarRequest* request,
+                            v1::SimilarCasesAnswer* reply) override;
 
  private:
   NodeCore* core_;

@@ -1,11 +1,14 @@
 #include "node/service/node_core.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "node/base/strings.h"
 #include "node/service/peer.h"
 #include "node/storage/keys.h"
+#include "query/case_query.h"
 #include "query/engine.h"
+#include "security/case_ref.h"
 #include "query/parser.h"
 
 namespace pmdb::service {
@@ -20,16 +23,18 @@ int64_t NowSeconds() {
       .count();
 }
 
-// The noise key: made once per store and kept in it, so answers stay the same across restarts.
-absl::StatusOr<std::string> NoiseSecret(storage::Store& store) {
+// A key made once per store and kept in it (the noise key, so answers stay the same across
+// restarts; the case reference key, so references outlive a restart).
+absl::StatusOr<std::string> StoredSecret(storage::Store& store, std::string_view name,
+                                         absl::StatusOr<std::string> (*make)()) {
   auto view = store.Snapshot();
-  auto existing = view->Get(storage::Family::kMeta, keys::kMetaNoiseSecret);
+  auto existing = view->Get(storage::Family::kMeta, name);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) return **existing;
-  auto secret = security::NewNoiseSecret();
+  auto secret = make();
   if (!secret.ok()) return secret.status();
   storage::WriteBatch batch = store.NewBatch();
-  batch.Put(storage::Family::kMeta, keys::kMetaNoiseSecret, *secret);
+  batch.Put(storage::Family::kMeta, name, *secret);
   absl::Status s = store.Write(batch);
   if (!s.ok()) return s;
   return *secret;
@@ -64,13 +69,19 @@ v1::Purpose PurposeOf(security::Role role) {
 absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings,
                                                            storage::Store* store,
                                                            security::AuditLog* audit) {
-  auto secret = NoiseSecret(*store);
+  auto secret = StoredSecret(*store, keys::kMetaNoiseSecret, &security::NewNoiseSecret);
   if (!secret.ok()) return secret.status();
+  auto reference_key =
+      StoredSecret(*store, keys::kMetaReferenceKey, &security::NewReferenceKey);
+  if (!reference_key.ok()) return reference_key.status();
   auto view = store->Snapshot();
   auto catalog = query::Catalog::Load(*view);
   if (!catalog.ok()) return catalog.status();
-  std::unique_ptr<NodeCore> core(
-      new NodeCore(std::move(settings), store, audit, std::move(*secret), std::move(*catalog)));
+  auto cases = query::CaseIndex::Build(*view, **catalog);
+  if (!cases.ok()) return cases.status();
+  std::unique_ptr<NodeCore> core(new NodeCore(std::move(settings), store, audit,
+                                              std::move(*secret), std::move(*reference_key),
+                                              std::move(*catalog), std::move(*cases)));
   // Today's questions count against today's budget, also across a restart.
   int64_t day_start = NowSeconds() / 86400 * 86400;
   auto today = security::ListAudit(*view, {.since_unix_micros = day_start * 1000000});
@@ -90,25 +101,37 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
 }
 
 NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
-                   std::string secret, std::shared_ptr<const query::Catalog> catalog)
+                   std::string secret, std::string reference_key,
+                   std::shared_ptr<const query::Catalog> catalog,
+                   std::shared_ptr<const query::CaseIndex> cases)
     : settings_(std::move(settings)),
       store_(store),
       audit_(audit),
       discloser_(settings_.disclosure, std::move(secret)),
       budget_(settings_.disclosure),
-      catalog_(std::move(catalog)) {}
+      reference_key_(std::move(reference_key)),
+      catalog_(std::move(catalog)),
+      cases_(std::move(cases)) {}
 
 std::shared_ptr<const query::Catalog> NodeCore::catalog() const {
   std::lock_guard<std::mutex> lock(catalog_mu_);
   return catalog_;
 }
 
+std::shared_ptr<const query::CaseIndex> NodeCore::cases() const {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  return cases_;
+}
+
 absl::Status NodeCore::ReloadCatalog() {
   auto view = store_->Snapshot();
   auto catalog = query::Catalog::Load(*view);
   if (!catalog.ok()) return catalog.status();
+  auto cases = query::CaseIndex::Build(*view, **catalog);
+  if (!cases.ok()) return cases.status();
   std::lock_guard<std::mutex> lock(catalog_mu_);
   catalog_ = std::move(*catalog);
+  cases_ = std::move(*cases);
   return absl::OkStatus();
 }
 
@@ -268,10 +291,258 @@ v1::RegionInfo NodeCore::Info(const Caller& caller) const {
   return info;
 }
 
+absl::Status NodeCore::CheckSimilar(const Caller& caller, v1::CaseQuery* query,
+                                    v1::AuditEntry* entry) {
+  absl::Status normalized = query::NormalizeCaseQuery(query);
+  entry->set_query(query::FormatCaseQuery(*query));
+  if (!normalized.ok()) return normalized;
+  if (!settings_.participate) {
+    return absl::PermissionDeniedError(StrCat("region ", settings_.region,
+                                              " does not take part in federated questions"));
+  }
+  std::string role = security::RoleName(caller.user.role);
+  auto share = settings_.sharing.find(role);
+  if (share == settings_.sharing.end() || share->second.kinds.count("similar") == 0) {
+    return absl::PermissionDeniedError(
+        StrCat("region ", settings_.region, " does not share similar cases with a ", role));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::SimilarCases(const v1::CaseQuery& query,
+                                                              uint32_t top, bool local,
+                                                              v1::AuditEntry* entry) const {
+  if (top == 0) top = 10;
+  if (top > settings_.clinician.max_top) {
+    return absl::InvalidArgumentError(
+        StrCat("top is at most ", settings_.clinician.max_top, " in region ", settings_.region));
+  }
+  auto index = cases();
+  auto view = store_->Snapshot();
+  auto carriers = query::ReadCarriers(*view, query);
+  if (!carriers.ok()) return carriers.status();
+  // Consent as of now, not as of the index: a withdrawal counts at once.
+  auto care = view->GetBitmap(keys::Consent("care"));
+  if (!care.ok()) return care.status();
+  auto ranked = query::RankSimilar(*index, query, *carriers, top,
+                                   [&](uint32_t ordinal) { return care->Contains(ordinal); });
+  if (!ranked.ok()) return ranked.status();
+  v1::SimilarCasesAnswer answer;
+  int64_t expires = NowSeconds() + settings_.clinician.reference_ttl_seconds;
+  for (query::ScoredCase& scored : ranked->top) {
+    uint32_t ordinal = index->at(scored.position).ordinal;
+    v1::CaseMatch& m = *answer.add_matches() = std::move(scored.match);
+    m.set_region(settings_.region);
+    m.set_contact(settings_.clinician.contact);
+    if (local) {
+      auto record = view->Get(storage::Family::kIndividuals, keys::Individual(ordinal));
+      if (!record.ok()) return record.status();
+      v1::IndividualRecord r;
+      if (record->has_value() && r.ParseFromString(**record)) m.set_subject_id(r.subject_id());
+    } else {
+      auto ref = security::SealCaseReference(reference_key_,
+                                             {settings_.region, ordinal, expires});
+      if (!ref.ok()) return ref.status();
+      m.set_case_reference(*ref);
+      m.set_reference_expires_unix(expires);
+    }
+    entry->add_individuals(ordinal);
+  }
+  for (v1::TermNote& n : ranked->notes) *answer.add_notes() = std::move(n);
+  answer.set_cases_considered(ranked->considered);
+  entry->set_released(StrCat("matches=", answer.matches_size()));
+  return answer;
+}
+
+absl::StatusOr<v1::ContactRecord> NodeCore::ReadContact(const std::string& id) const {
+  auto view = store_->Snapshot();
+  auto raw = view->Get(storage::Family::kContact, keys::Contact(id));
+  if (!raw.ok()) return raw.status();
+  v1::ContactRecord record;
+  if (!raw->has_value()) {
+    return absl::NotFoundError(StrCat("no contact request ", settings_.region, "/", id));
+  }
+  if (!record.ParseFromString(**raw)) {
+    return absl::DataLossError(StrCat("contact request ", id, " cannot be read"));
+  }
+  return record;
+}
+
+namespace {
+
+v1::ContactTicket TicketOf(const std::string& region, const v1::ContactRecord& r) {
+  v1::ContactTicket t;
+  t.set_request_id(StrCat(region, "/", r.id()));
+  t.set_region(region);
+  t.set_state(r.state());
+  t.set_answer(r.answer());
+  t.set_created_unix(r.created_unix());
+  t.set_answered_unix(r.answered_unix());
+  return t;
+}
+
+// "vast/1a2b…" or "1a2b…" -> "1a2b…" when the region matches.
+absl::StatusOr<std::string> LocalRequestId(const std::string& region, const std::string& id) {
+  std::string local = id;
+  size_t slash = id.find('/');
+  if (slash != std::string::npos) {
+    if (id.substr(0, slash) != region) {
+      return absl::NotFoundError(StrCat("request ", id, " is not one of region ", region));
+    }
+    local = id.substr(slash + 1);
+  }
+  if (local.empty() || local.size() > 64) {
+    return absl::InvalidArgumentError("not a contact request id");
+  }
+  return local;
+}
+
+absl::StatusOr<std::string> NewRequestId() {
+  auto bytes = security::NewReferenceKey();  // 32 random bytes; 8 are plenty
+  if (!bytes.ok()) return bytes.status();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (size_t i = 0; i < 8; ++i) {
+    unsigned char c = static_cast<unsigned char>((*bytes)[i]);
+    id.push_back(kHex[c >> 4]);
+    id.push_back(kHex[c & 15]);
+  }
+  return id;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ContactTicket> NodeCore::RequestContact(const Caller& caller,
+                                                           const v1::ContactRequest& request,
+                                                           v1::AuditEntry* entry) {
+  entry->set_query("contact request");
+  std::string role = security::RoleName(caller.user.role);
+  auto share = settings_.sharing.find(role);
+  if (!settings_.participate || share == settings_.sharing.end() ||
+      share->second.kinds.count("similar") == 0) {
+    return absl::PermissionDeniedError(
+        StrCat("region ", settings_.region, " takes no contact requests from a ", role));
+  }
+  if (Trim(request.reason()).empty()) {
+    return absl::InvalidArgumentError("a contact request needs a reason (why you ask)");
+  }
+  if (request.reason().size() > 2000) {
+    return absl::InvalidArgumentError("the reason is longer than 2000 characters");
+  }
+  auto ref = security::OpenCaseReference(reference_key_, settings_.region,
+                                         request.case_reference(), NowSeconds());
+  if (!ref.ok()) return ref.status();
+  entry->add_individuals(ref->ordinal);
+  auto lock = store_->WriteLock();
+  auto view = store_->Snapshot();
+  auto care = view->GetBitmap(keys::Consent("care"));
+  if (!care.ok()) return care.status();
+  if (!care->Contains(ref->ordinal)) {
+    return absl::FailedPreconditionError("the case is no longer available for care use");
+  }
+  auto id = NewRequestId();
+  if (!id.ok()) return id.status();
+  v1::ContactRecord record;
+  record.set_id(*id);
+  record.set_requester(caller.user.uri);
+  record.set_reason(request.reason());
+  record.set_ordinal(ref->ordinal);
+  record.set_created_unix(NowSeconds());
+  record.set_state(v1::CONTACT_PENDING);
+  storage::WriteBatch batch = store_->NewBatch();
+  batch.Put(storage::Family::kContact, keys::Contact(*id), record.SerializeAsString());
+  absl::Status written = store_->Write(batch);
+  if (!written.ok()) return written;
+  entry->set_query(StrCat("contact request ", *id));
+  entry->set_released(StrCat("request=", settings_.region, "/", *id));
+  return TicketOf(settings_.region, record);
+}
+
+absl::StatusOr<v1::ContactTicket> NodeCore::ContactStatus(const Caller& caller,
+                                                          const std::string& request_id,
+                                                          v1::AuditEntry* entry) const {
+  entry->set_query(StrCat("contact status ", request_id));
+  auto local = LocalRequestId(settings_.region, request_id);
+  if (!local.ok()) return local.status();
+  auto record = ReadContact(*local);
+  if (!record.ok()) return record.status();
+  // Another clinician's request does not exist as far as this caller can tell.
+  if (record->requester() != caller.user.uri) {
+    return absl::NotFoundError(StrCat("no contact request ", request_id, " of yours"));
+  }
+  entry->set_released(StrCat("state=", v1::ContactState_Name(record->state())));
+  return TicketOf(settings_.region, *record);
+}
+
+absl::StatusOr<v1::ContactListReply> NodeCore::ContactList(v1::ContactState state) const {
+  auto view = store_->Snapshot();
+  v1::ContactListReply reply;
+  absl::Status failure;
+  absl::Status s = view->Scan(
+      storage::Family::kContact, keys::kContactPrefix, keys::PrefixEnd(keys::kContactPrefix),
+      [&](std::string_view, std::string_view value) {
+        v1::ContactRecord r;
+        if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          failure = absl::DataLossError("a contact request cannot be read");
+          return false;
+        }
+        if (state != v1::CONTACT_STATE_UNSPECIFIED && r.state() != state) return true;
+        v1::ContactView* v = reply.add_requests();
+        *v->mutable_ticket() = TicketOf(settings_.region, r);
+        v->set_requester(r.requester());
+        v->set_reason(r.reason());
+        auto raw = view->Get(storage::Family::kIndividuals, keys::Individual(r.ordinal()));
+        v1::IndividualRecord ind;
+        if (raw.ok() && raw->has_value() && ind.ParseFromString(**raw)) {
+          v->set_subject_id(ind.subject_id());
+          v->set_care_unit(ind.care_unit());
+        }
+        return true;
+      });
+  if (!s.ok()) return s;
+  if (!failure.ok()) return failure;
+  std::sort(reply.mutable_requests()->begin(), reply.mutable_requests()->end(),
+            [](const v1::ContactView& a, const v1::ContactView& b) {
+              return std::make_pair(a.ticket().created_unix(), a.ticket().request_id()) <
+                     std::make_pair(b.ticket().created_unix(), b.ticket().request_id());
+            });
+  return reply;
+}
+
+absl::StatusOr<v1::ContactTicket> NodeCore::ContactAnswer(const Caller& caller,
+                                                          const v1::ContactAnswerRequest& request,
+                                                          v1::AuditEntry* entry) {
+  entry->set_query(StrCat("contact answer ", request.request_id()));
+  auto local = LocalRequestId(settings_.region, request.request_id());
+  if (!local.ok()) return local.status();
+  auto lock = store_->WriteLock();
+  auto record = ReadContact(*local);
+  if (!record.ok()) return record.status();
+  entry->add_individuals(record->ordinal());
+  if (record->state() != v1::CONTACT_PENDING) {
+    return absl::FailedPreconditionError(
+        StrCat("request ", settings_.region, "/", *local, " was already answered (",
+               v1::ContactState_Name(record->state()), ")"));
+  }
+  record->set_state(request.accept() ? v1::CONTACT_ACCEPTED : v1::CONTACT_DECLINED);
+  record->set_answer(request.message());
+  record->set_answered_by(caller.user.uri);
+  record->set_answered_unix(NowSeconds());
+  storage::WriteBatch batch = store_->NewBatch();
+  batch.Put(storage::Family::kContact, keys::Contact(*local), record->SerializeAsString());
+  absl::Status written = store_->Write(batch);
+  if (!written.ok()) return written;
+  entry->set_released(StrCat("state=", v1::ContactState_Name(record->state())));
+  return TicketOf(settings_.region, *record);
+}
+
 void NodeCore::Finish(v1::AuditEntry entry, const absl::Status& outcome,
                       std::function<void(const absl::Status&)> reply) {
   entry.set_outcome(outcome.ok() ? "ok" : absl::StatusCodeToString(outcome.code()));
-  if (!outcome.ok()) entry.set_released("");
+  if (!outcome.ok()) {
+    entry.set_released("");
+    entry.clear_individuals();
+  }
   audit_->Append(std::move(entry), [outcome, reply = std::move(reply)](absl::Status written) {
     if (!written.ok()) {
       reply(absl::InternalError("the audit log could not be written; nothing was released"));
@@ -283,6 +554,7 @@ void NodeCore::Finish(v1::AuditEntry entry, const absl::Status& outcome,
 
 absl::Status NodeCore::FinishAndWait(v1::AuditEntry entry, const absl::Status& outcome) {
   entry.set_outcome(outcome.ok() ? "ok" : absl::StatusCodeToString(outcome.code()));
+  if (!outcome.ok()) entry.clear_individuals();
   absl::Status written = audit_->AppendAndWait(std::move(entry));
   if (!written.ok()) {
     return absl::InternalError("the audit log could not be written; nothing was released");

@@ -15,7 +15,10 @@
 #include "node/storage/store.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/audit.pb.h"
+#include "pmdb/v1/records.pb.h"
+#include "pmdb/v1/similar.pb.h"
 #include "query/catalog.h"
+#include "query/similarity.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
 #include "security/identity.h"
@@ -62,7 +65,30 @@ class NodeCore {
 
   v1::RegionInfo Info(const Caller& caller) const;
 
-  // Re-reads datasets and reference files after an ingest.
+  // ---- clinicians
+  // The region's rules for a clinician's similar-cases question: takes part and shares similar
+  // cases with clinicians. Normalizes the question and fills entry.query.
+  absl::Status CheckSimilar(const Caller& caller, v1::CaseQuery* query, v1::AuditEntry* entry);
+  // The region's top cases for the question. Each match carries a sealed case reference (or,
+  // with `local`, the subject id instead); the entry records which individuals were returned.
+  absl::StatusOr<v1::SimilarCasesAnswer> SimilarCases(const v1::CaseQuery& query, uint32_t top,
+                                                      bool local, v1::AuditEntry* entry) const;
+  // Stores a clinician's request to contact the care unit of the referenced case.
+  absl::StatusOr<v1::ContactTicket> RequestContact(const Caller& caller,
+                                                   const v1::ContactRequest& request,
+                                                   v1::AuditEntry* entry);
+  // The state of one of the caller's own requests (another clinician's is NOT_FOUND).
+  absl::StatusOr<v1::ContactTicket> ContactStatus(const Caller& caller,
+                                                  const std::string& request_id,
+                                                  v1::AuditEntry* entry) const;
+  // ---- operators
+  absl::StatusOr<v1::ContactListReply> ContactList(v1::ContactState state) const;
+  absl::StatusOr<v1::ContactTicket> ContactAnswer(const Caller& caller,
+                                                  const v1::ContactAnswerRequest& request,
+                                                  v1::AuditEntry* entry);
+
+  // Re-reads datasets and reference files and re-indexes the cases after an ingest or a
+  // consent change.
   absl::Status ReloadCatalog();
 
   // Appends the entry with the call's outcome and then runs `reply(status)`: the status to
@@ -77,16 +103,22 @@ class NodeCore {
 
  private:
   NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
-           std::string secret, std::shared_ptr<const query::Catalog> catalog);
+           std::string secret, std::string reference_key,
+           std::shared_ptr<const query::Catalog> catalog,
+           std::shared_ptr<const query::CaseIndex> cases);
   std::shared_ptr<const query::Catalog> catalog() const;
+  std::shared_ptr<const query::CaseIndex> cases() const;
+  absl::StatusOr<v1::ContactRecord> ReadContact(const std::string& id) const;
 
   NodeSettings settings_;
   storage::Store* store_;
   security::AuditLog* audit_;
   security::Discloser discloser_;
   security::QueryBudget budget_;
+  std::string reference_key_;
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const query::Catalog> catalog_;
+  std::shared_ptr<const query::CaseIndex> cases_;
 };
 
 // Purpose whose consent applies to a role's questions: research for researchers.

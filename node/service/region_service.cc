@@ -94,4 +94,48 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Frequency(grpc::CallbackServerConte
   return Done(core_, context, std::move(entry), s);
 }
 
+grpc::ServerUnaryReactor* RegionServiceImpl::SimilarCases(grpc::CallbackServerContext* context,
+                                                          const v1::SimilarCasesRequest* request,
+                                                          v1::SimilarCasesAnswer* reply) {
+  v1::AuditEntry entry = core_->NewEntry(Method::kRegionSimilarCases);
+  auto caller = core_->Authenticate(*context, Method::kRegionSimilarCases, &entry);
+  absl::Status s = caller.status();
+  v1::CaseQuery question = request->patient();
+  if (s.ok()) s = core_->CheckSimilar(*caller, &question, &entry);
+  if (s.ok()) {
+    auto a = core_->SimilarCases(question, request->top(), false, &entry);
+    s = a.status();
+    if (s.ok()) *reply = std::move(*a);
+  }
+  return Done(core_, context, std::move(entry), s);
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::RequestContact(grpc::CallbackServerContext* context,
+                                                            const v1::ContactRequest* request,
+                                                            v1::ContactTicket* reply) {
+  v1::AuditEntry entry = core_->NewEntry(Method::kRegionRequestContact);
+  auto caller = core_->Authenticate(*context, Method::kRegionRequestContact, &entry);
+  absl::Status s = caller.status();
+  if (s.ok()) {
+    auto t = core_->RequestContact(*caller, *request, &entry);
+    s = t.status();
+    if (s.ok()) *reply = std::move(*t);
+  }
+  return Done(core_, context, std::move(entry), s);
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::ContactStatus(grpc::CallbackServerContext* context,
+                                                           const v1::ContactStatusRequest* request,
+                                                           v1::ContactTicket* reply) {
+  v1::AuditEntry entry = core_->NewEntry(Method::kRegionContactStatus);
+  auto caller = core_->Authenticate(*context, Method::kRegionContactStatus, &entry);
+  absl::Status s = caller.status();
+  if (s.ok()) {
+    auto t = core_->ContactStatus(*caller, request->request_id(), &entry);
+    s = t.status();
+    if (s.ok()) *reply = std::move(*t);
+  }
+  return Done(core_, context, std::move(entry), s);
+}
+
 }  // namespace pmdb::service

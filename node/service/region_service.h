@@ -1,6 +1,7 @@
 // RegionService handlers: questions the hub forwards on behalf of an end user. Each call is
 // authenticated (the hub only), checked against the region's sharing policy and the user's
-// budget, answered under disclosure control, and audited before the reply leaves.
+// budget, answered under disclosure control, and audited before the reply leaves. Similar cases
+// and contact requests are for clinicians; the matches returned are audited by individual.
 #ifndef PMDB_NODE_SERVICE_REGION_SERVICE_H_
 #define PMDB_NODE_SERVICE_REGION_SERVICE_H_
 
@@ -24,6 +25,15 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
   grpc::ServerUnaryReactor* Frequency(grpc::CallbackServerContext* context,
                                       const v1::FrequencyRequest* request,
                                       v1::FrequencyAnswer* reply) override;
+  grpc::ServerUnaryReactor* SimilarCases(grpc::CallbackServerContext* context,
+                                         const v1::SimilarCasesRequest* request,
+                                         v1::SimilarCasesAnswer* reply) override;
+  grpc::ServerUnaryReactor* RequestContact(grpc::CallbackServerContext* context,
+                                           const v1::ContactRequest* request,
+                                           v1::ContactTicket* reply) override;
+  grpc::ServerUnaryReactor* ContactStatus(grpc::CallbackServerContext* context,
+                                          const v1::ContactStatusRequest* request,
+                                          v1::ContactTicket* reply) override;
 
  private:
   NodeCore* core_;

@@ -3,6 +3,7 @@
 #ifndef PMDB_NODE_SERVICE_SETTINGS_H_
 #define PMDB_NODE_SERVICE_SETTINGS_H_
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -12,8 +13,15 @@
 namespace pmdb::service {
 
 struct Sharing {
-  std::set<std::string> kinds;     // "count", "breakdown", "frequency"
+  std::set<std::string> kinds;     // "count", "breakdown", "frequency"; "similar" for clinicians
   std::set<std::string> criteria;  // leaf kinds, see query::LeafKinds()
+};
+
+// What the region tells a clinician about reaching the care unit of a similar case.
+struct ClinicianSharing {
+  std::string contact;  // the region's contact point, e.g. a clinical genetics unit's address
+  int64_t reference_ttl_seconds = 30 * 86400;  // how long a case reference stays valid
+  uint32_t max_top = 100;                      // most matches one answer may hold
 };
 
 struct NodeSettings {
@@ -22,6 +30,7 @@ struct NodeSettings {
   bool participate = true;
   std::map<std::string, Sharing> sharing;  // by role name; a role without an entry gets nothing
   security::DisclosureRules disclosure;
+  ClinicianSharing clinician;
 };
 
 inline constexpr char kVersion[] = "0.1.0";

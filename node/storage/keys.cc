@@ -57,6 +57,8 @@ std::optional<uint32_t> ParseIndividual(std::string_view key) {
   return ReadBE32(key.substr(kIndividualPrefix.size()));
 }
 
+std::string Contact(std::string_view request_id) { return StrCat(kContactPrefix, request_id); }
+
 std::string AuditKey(uint64_t seq) {
   std::string k;
   AppendBE32(&k, static_cast<uint32_t>(seq >> 32));

@@ -4,8 +4,10 @@
 // Layout (families in parentheses; "\0" is a zero byte separating variable-length parts so that
 // a shorter string sorts before a longer one with the same start, e.g. chrom "1" before "10"):
 //   (meta)        schema | next_ordinal | node | hpo | genes/<assembly> | dataset/<id>
-//                 audit_head (last sequence number BE64 + its SHA-256) | noise_secret
+//                 audit_head (last sequence number BE64 + its SHA-256) | noise_secret |
+//                 reference_key (seals case references)
 //   (audit)       <sequence number BE64>    -> AuditEntry (hash-chained)
+//   (contact)     r/<request id>            -> ContactRecord
 //   (individuals) i/<ordinal BE32>          -> IndividualRecord
 //                 x/<subject id>            -> ordinal BE32
 //                 o/<subject id>            -> OptOut (subject withdrew for every purpose)
@@ -45,6 +47,11 @@ std::string MetaDataset(std::string_view dataset_id);
 inline constexpr std::string_view kMetaDatasetPrefix = "dataset/";
 inline constexpr std::string_view kMetaAuditHead = "audit_head";
 inline constexpr std::string_view kMetaNoiseSecret = "noise_secret";
+inline constexpr std::string_view kMetaReferenceKey = "reference_key";
+
+// ---- contact
+std::string Contact(std::string_view request_id);
+inline constexpr std::string_view kContactPrefix = "r/";
 
 // ---- audit
 std::string AuditKey(uint64_t seq);

@@ -51,5 +51,32 @@ TEST(PolicyTest, EndUsersForwardedByTheHub) {
   EXPECT_FALSE(AuthorizeEndUser(Id("spiffe://g/researcher/anna"), Method::kRegionCount, kVast).ok());
 }
 
+TEST(PolicyTest, SimilarCasesAndContactsAreForCliniciansOnly) {
+  Identity researcher = Id("spiffe://f/researcher/anna");
+  Identity clinician = Id("spiffe://f/region/norr/clinician/cia");
+  Identity vast_op = Id("spiffe://f/region/vast/operator/olle");
+  for (Method m : {Method::kFederationSimilarCases, Method::kFederationRequestContact,
+                   Method::kFederationContactStatus}) {
+    EXPECT_TRUE(Authorize(clinician, m, kHub).ok()) << MethodName(m);
+    EXPECT_FALSE(Authorize(researcher, m, kHub).ok()) << MethodName(m);
+    EXPECT_FALSE(Authorize(vast_op, m, kHub).ok()) << MethodName(m);
+  }
+  for (Method m : {Method::kRegionSimilarCases, Method::kRegionRequestContact,
+                   Method::kRegionContactStatus}) {
+    EXPECT_TRUE(Authorize(Id("spiffe://f/hub"), m, kVast).ok()) << MethodName(m);
+    EXPECT_FALSE(Authorize(clinician, m, kVast).ok()) << "clinicians go through the hub";
+    // A clinician of another region may be forwarded; a researcher may not.
+    EXPECT_TRUE(AuthorizeEndUser(clinician, m, kVast).ok()) << MethodName(m);
+    EXPECT_FALSE(AuthorizeEndUser(researcher, m, kVast).ok()) << MethodName(m);
+  }
+  EXPECT_FALSE(AuthorizeEndUser(clinician, Method::kRegionCount, kVast).ok());
+  EXPECT_TRUE(Authorize(vast_op, Method::kAdminContactList, kVast).ok());
+  EXPECT_TRUE(Authorize(vast_op, Method::kAdminContactAnswer, kVast).ok());
+  EXPECT_FALSE(Authorize(Id("spiffe://f/region/norr/operator/nils"), Method::kAdminContactAnswer,
+                         kVast)
+                   .ok());
+  EXPECT_FALSE(Authorize(clinician, Method::kAdminSimilarCases, kVast).ok());
+}
+
 }  // namespace
 }  // namespace pmdb::security
