@@ -68,6 +68,7 @@ Federation::Federation(int individuals) {
   Issue("region/vast/operator/olle", "olle");
   Issue("region/norr/operator/nils", "nils");
   Issue("region/vast/clinician/cia", "cia");
+  Issue("region/syd/clinician/sven", "sven");
   int seed = 1;
   for (const std::string& region : SixRegions()) {
     Issue("region/" + region + "/node", region + "-node", true);
@@ -92,6 +93,8 @@ Federation::Federation(int individuals) {
     c.settings.sharing["researcher"] = {
         {"count", "breakdown", "frequency"},
         std::set<std::string>(query::LeafKinds().begin(), query::LeafKinds().end())};
+    c.settings.sharing["clinician"] = {{"similar"}, {}};
+    c.settings.clinician.contact = "klinisk genetik, region " + region;
   }
 }
 

@@ -13,6 +13,8 @@ int RunCa(int argc, char** argv);
 int RunNode(int argc, char** argv);
 int RunHub(int argc, char** argv);
 int RunAudit(int argc, char** argv);
+int RunSimilar(int argc, char** argv);
+int RunContact(int argc, char** argv);
 
 }  // namespace pmdb::cli
 

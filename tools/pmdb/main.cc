@@ -25,8 +25,11 @@ constexpr const char* kUsage =
     "  node       run a regional node (RegionService, AdminService) behind mutual TLS\n"
     "  hub        run the national hub, which asks every region and merges the answers\n"
     "  audit      verify and list the hash-chained audit log of a node or the hub\n"
+    "  similar    cases like a patient's in every region (clinicians), or in your own store\n"
+    "  contact    ask to be put in touch with a similar case's care unit; answer such requests\n"
     "\n"
-    "Questions across regions: pmdb query --hub HOST:PORT 'EXPR' with a researcher's certificate.\n";
+    "Questions across regions: pmdb query --hub HOST:PORT 'EXPR' with a researcher's certificate;\n"
+    "similar cases: pmdb similar --hub HOST:PORT --case PATIENT.json with a clinician's.\n";
 
 }  // namespace
 
@@ -48,6 +51,8 @@ int main(int argc, char** argv) {
   if (command == "node") return pmdb::cli::RunNode(sub_argc, sub_argv);
   if (command == "hub") return pmdb::cli::RunHub(sub_argc, sub_argv);
   if (command == "audit") return pmdb::cli::RunAudit(sub_argc, sub_argv);
+  if (command == "similar") return pmdb::cli::RunSimilar(sub_argc, sub_argv);
+  if (command == "contact") return pmdb::cli::RunContact(sub_argc, sub_argv);
   std::cerr << "pmdb: unknown command '" << command << "'\n" << kUsage;
   return pmdb::cli::kExitUsage;
 }
