@@ -176,7 +176,9 @@ TEST_F(IngestQueryTest, InterpretedVariantsAreIndexedLikeGenotypes) {
   WriteFile(dir_.Path("lab.jsonl"),
             Interpreted("L1", "chr1", 100, "GTT", "GCT", "GENO:0000136") + "\n" +
                 Interpreted("P1", "1", 101, "T", "C", "GENO:0000136") + "\n" +
-                Interpreted("L2", "1", 101, "T", "C", "GENO:0000135", "REJECTED") + "\n");
+                Interpreted("L2", "1", 101, "T", "C", "GENO:0000135", "REJECTED") + "\n" +
+                // A position whose big-endian bytes are not UTF-8 (0x00F7F9C9).
+                Interpreted("L3", "1", 16251913, "G", "A", "GENO:0000134") + "\n");
   auto s = ingest::IngestPhenopackets(*store_, dir_.Path("lab.jsonl"));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->notes["interpreted variants a VCF already genotyped (the VCF call kept)"], 1u);
@@ -184,6 +186,7 @@ TEST_F(IngestQueryTest, InterpretedVariantsAreIndexedLikeGenotypes) {
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 3u);
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,hom)"), 1u);
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,het)"), 2u);
+  EXPECT_EQ(Count("variant(GRCh38:1:16251913:G:A,hemi)"), 1u);
   query::AlleleFrequency f = Frequency("variant(GRCh38:1:101:T:C)");
   EXPECT_EQ(f.an, 8u);
   EXPECT_EQ(f.ac, 4u);
@@ -195,6 +198,12 @@ TEST_F(IngestQueryTest, InterpretedVariantsAreIndexedLikeGenotypes) {
     v1::IndividualRecord r;
     if (k.starts_with("1i/") && r.ParseFromString(v) && r.subject_id() == "L1") l1 = r;
   }
+  size_t records = 0;
+  for (const auto& [k, v] : dump) {
+    v1::IndividualRecord r;
+    if (k.starts_with("1i/")) records += r.ParseFromString(v);
+  }
+  EXPECT_EQ(records, 7u) << "P1-P4, L1, L2 (its call rejected), L3: every record reads back";
   ASSERT_EQ(l1.reported_size(), 2);
   EXPECT_EQ(l1.reported(0).gene(), "PKD1");
   EXPECT_EQ(l1.reported(0).zygosity(), v1::HOMOZYGOUS);

@@ -3,6 +3,8 @@
 
 #include "node/base/strings.h"
 #include "query/codes.h"
+#include "query/ontology.h"
+#include "tools/pmdb/case_families.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 #include "tools/pmdb/generator.h"
@@ -23,7 +25,13 @@ const CommandSpec& Spec() {
       "genotypes drawn in Hardy-Weinberg proportions from the allele-frequency spectrum of a real\n"
       "VCF) and phenopackets.jsonl (one Phenopacket v2 per individual: sex, age, ICD-10 cancer\n"
       "diagnoses at illustrative prevalences, HPO phenotypes, ATC treatments). The same seed\n"
-      "gives the same files. Ingest both with pmdb ingest.",
+      "gives the same files. Ingest both with pmdb ingest.\n"
+      "\n"
+      "With --case-families N it writes rare-disease cases instead: per family a seed (six HPO\n"
+      "terms from one part of the ontology and a causal variant in a gene) and members derived\n"
+      "from it by dropping terms, replacing terms with a parent and adding unrelated terms, with\n"
+      "the seed's allele or another in the same gene, hidden among unrelated cases. Cases go to\n"
+      "DIR/<region>/cases.jsonl round-robin over the six regions, the seeds to DIR/queries.jsonl.",
       {
           {"individuals", "N", "number of individuals (samples)"},
           {"variants", "M", "number of variant sites"},
@@ -40,6 +48,13 @@ const CommandSpec& Spec() {
           {"max-af", "F", "use only spectrum frequencies <= F (e.g. 0.01 for a sparse, "
                           "panel-like set of rare variants)"},
           {"json", "", "print the summary as JSON"},
+          {"case-families", "N", "instead of a cohort: N rare-disease case families for "
+                                 "similar-case search (see below)"},
+          {"members", "M", "with --case-families: members per family besides the seed (default 4)"},
+          {"unrelated", "U", "with --case-families: unrelated cases (default 10000)"},
+          {"drop", "P", "with --case-families: share of the seed's terms a member lacks (0.3)"},
+          {"generalize", "P", "with --case-families: share replaced by a parent term (0.3)"},
+          {"add", "P", "with --case-families: unrelated terms added, per seed term (0)"},
       },
       "  pmdb generate --individuals 10000 --variants 5000 --seed 7 --out /tmp/cohort\n"
       "  pmdb ingest --db region.db --vcf /tmp/cohort/cohort.vcf.gz --dataset syn --assembly GRCh38\n"
@@ -63,12 +78,56 @@ bool ParseCount(const Flags& flags, const std::string& name, uint64_t fallback, 
   }
 }
 
+bool ParseShare(const Flags& flags, const std::string& name, double* out) {
+  if (!flags.Has(name)) return true;
+  std::string v = flags.Get(name);
+  char* end = nullptr;
+  *out = std::strtod(v.c_str(), &end);
+  return end == v.c_str() + v.size() && *out >= 0 && *out <= 10;
+}
+
+int RunCaseFamilies(const Flags& flags) {
+  CaseFamilyOptions options;
+  uint64_t families = 0, members = options.members, seed = 1;
+  if (!flags.Has("out") || !ParseCount(flags, "case-families", 0, &families) || families == 0 ||
+      !ParseCount(flags, "members", options.members, &members) ||
+      !ParseCount(flags, "unrelated", options.unrelated, &options.unrelated) ||
+      !ParseCount(flags, "seed", 1, &seed) || !ParseShare(flags, "drop", &options.drop) ||
+      !ParseShare(flags, "generalize", &options.generalize) ||
+      !ParseShare(flags, "add", &options.add)) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  "--case-families N and --out DIR are required; counts are whole "
+                                  "numbers, --drop/--generalize/--add are shares such as 0.3"));
+  }
+  options.families = static_cast<uint32_t>(families);
+  options.members = static_cast<uint32_t>(members);
+  options.seed = seed;
+  auto ontology = query::Ontology::LoadObo(flags.Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo"));
+  if (!ontology.ok()) return Fail("generate", ontology.status());
+  auto set = MakeCaseFamilies(options, *ontology);
+  if (!set.ok()) return Fail("generate", set.status());
+  absl::Status s = WriteCaseFamilies(*set, flags.Get("out"));
+  if (!s.ok()) return Fail("generate", s);
+  if (flags.Bool("json")) {
+    Json j;
+    j.BeginObject().Key("families").Uint(families).Key("cases").Uint(set->cases.size())
+        .Key("out").String(flags.Get("out")).EndObject();
+    std::cout << j.str() << "\n";
+  } else {
+    std::cout << "generated " << families << " case families (" << WithThousands(set->cases.size())
+              << " cases with the unrelated ones) in " << flags.Get("out")
+              << "/<region>/cases.jsonl; the seeds are in queries.jsonl\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunGenerate(int argc, char** argv) {
   int exit_code = 0;
   auto flags = ParseOrExit(Spec(), argc, argv, &exit_code);
   if (!flags) return exit_code;
+  if (flags->Has("case-families")) return RunCaseFamilies(*flags);
   GeneratorOptions options;
   if (!flags->Has("individuals") || !flags->Has("variants") || !flags->Has("out")) {
     return UsageError(Spec(), absl::InvalidArgumentError("--individuals, --variants and --out are required"));

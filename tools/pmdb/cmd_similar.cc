@@ -123,7 +123,8 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
     char score[64];
     std::snprintf(score, sizeof(score), "%.3f (phenotype %.2f, genotype %.2f, diagnosis %.2f)",
                   m.score(), m.phenotype_score(), m.genotype_score(), m.diagnosis_score());
-    std::cout << ++rank << ". " << m.region() << "  score " << score << "\n";
+    std::cout << ++rank << ". " << (m.region().empty() ? "" : m.region() + "  ") << "score "
+              << score << "\n";
     std::cout << "   " << SexText(m.sex()) << ", age " << (m.age_band().empty() ? "?" : m.age_band());
     if (!m.icd10_chapter().empty()) std::cout << ", ICD-10 chapter " << m.icd10_chapter();
     std::cout << (m.contradiction() ? "   [a term contradicts]" : "") << "\n";

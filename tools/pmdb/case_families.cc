@@ -1,0 +1,209 @@
+#include "tools/pmdb/case_families.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "absl/status/status.h"
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
+
+namespace pmdb::cli {
+namespace {
+
+// Parts of the ontology a family draws its terms from: phenotype terms with 20 to 400
+// descendants (an organ or a system's abnormality, roughly).
+std::vector<uint32_t> Areas(const query::Ontology& o, uint32_t root) {
+  std::vector<uint32_t> out;
+  for (uint32_t t : o.DescendantsInclusive(root)) {
+    if (t == root || o.term(t).obsolete) continue;
+    size_t n = o.DescendantsInclusive(t).size();
+    if (n >= 20 && n <= 400) out.push_back(t);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Padded(uint64_t n, int width) {
+  std::string s = std::to_string(n);
+  return std::string(s.size() < static_cast<size_t>(width) ? width - s.size() : 0, '0') + s;
+}
+
+}  // namespace
+
+absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
+                                         const query::Ontology& o) {
+  if (opt.regions.empty()) return absl::InvalidArgumentError("no regions");
+  if (opt.drop < 0 || opt.generalize < 0 || opt.drop + opt.generalize > 1 || opt.add < 0) {
+    return absl::InvalidArgumentError("drop + generalize must be within [0, 1], add >= 0");
+  }
+  auto root = o.Resolve("HP:0000118");
+  if (!root.term) return absl::InvalidArgumentError("the ontology has no HP:0000118");
+  std::vector<uint32_t> areas = Areas(o, *root.term);
+  if (areas.empty()) return absl::InvalidArgumentError("the ontology has no usable areas");
+  std::vector<uint32_t> all = o.DescendantsInclusive(*root.term);
+  std::erase_if(all, [&](uint32_t t) { return o.term(t).obsolete || t == *root.term; });
+
+  std::mt19937_64 rng(opt.seed);
+  auto below = [&](uint64_t n) { return n == 0 ? 0 : rng() % n; };
+  auto uniform = [&] { return std::uniform_real_distribution<double>(0, 1)(rng); };
+  auto draw_terms = [&](uint32_t area, uint32_t n) {
+    std::vector<uint32_t> pool = o.DescendantsInclusive(area);
+    std::erase_if(pool, [&](uint32_t t) { return o.term(t).obsolete || t == area; });
+    std::vector<std::string> out;
+    for (uint32_t k = 0; k < n * 4 && out.size() < n && !pool.empty(); ++k) {
+      std::string id = o.term(pool[below(pool.size())]).id;
+      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+    }
+    return out;
+  };
+  // 300 genes, each a 100 kb stretch of one chromosome.
+  struct Gene {
+    std::string symbol, chrom;
+    uint32_t start;
+  };
+  std::vector<Gene> genes;
+  for (int g = 0; g < 300; ++g) {
+    genes.push_back({StrCat("SYNG", Padded(g + 1, 3)), std::to_string(1 + below(22)),
+                     static_cast<uint32_t>(1'000'000 + below(100'000'000))});
+  }
+  auto variant_in = [&](const Gene& g, SyntheticCase* c) {
+    c->gene = g.symbol;
+    c->chrom = g.chrom;
+    c->pos = g.start + static_cast<uint32_t>(below(100'000));
+    c->homozygous = uniform() < 0.15;
+  };
+
+  CaseSet set;
+  size_t next_region = 0;
+  for (uint32_t f = 0; f < opt.families; ++f) {
+    SyntheticCase seed;
+    seed.subject = StrCat("F", Padded(f + 1, 5), "-Q");
+    seed.family = static_cast<int>(f);
+    seed.terms = draw_terms(areas[below(areas.size())], opt.seed_terms);
+    variant_in(genes[below(genes.size())], &seed);
+    set.queries.push_back(seed);
+    for (uint32_t m = 0; m < opt.members; ++m) {
+      SyntheticCase c = seed;
+      c.subject = StrCat("F", Padded(f + 1, 5), "-M", m + 1);
+      c.region = opt.regions[next_region++ % opt.regions.size()];
+      c.terms.clear();
+      for (const std::string& t : seed.terms) {
+        double u = uniform();
+        if (u < opt.drop) continue;
+        if (u < opt.drop + opt.generalize) {
+          const auto& parents = o.term(*o.Resolve(t).term).parents;
+          std::vector<uint32_t> usable;
+          for (uint32_t p : parents) {
+            if (p != *root.term) usable.push_back(p);
+          }
+          if (!usable.empty()) {
+            c.terms.push_back(o.term(usable[below(usable.size())]).id);
+            continue;
+          }
+        }
+        c.terms.push_back(t);
+      }
+      uint32_t extra = static_cast<uint32_t>(opt.add * seed.terms.size() + 0.5);
+      for (uint32_t k = 0; k < extra; ++k) c.terms.push_back(o.term(all[below(all.size())]).id);
+      if (c.terms.empty()) c.terms.push_back(seed.terms[below(seed.terms.size())]);
+      // Half the members carry the seed's own allele; the rest another one in the same gene.
+      if (uniform() < 0.5) {
+        const Gene* g = nullptr;
+        for (const Gene& x : genes) {
+          if (x.symbol == seed.gene) g = &x;
+        }
+        variant_in(*g, &c);
+      }
+      set.cases.push_back(std::move(c));
+    }
+  }
+  for (uint64_t u = 0; u < opt.unrelated; ++u) {
+    SyntheticCase c;
+    c.subject = StrCat("U", Padded(u + 1, 7));
+    c.region = opt.regions[next_region++ % opt.regions.size()];
+    c.terms = draw_terms(areas[below(areas.size())], 3 + static_cast<uint32_t>(below(6)));
+    if (c.terms.empty()) c.terms.push_back(o.term(all[below(all.size())]).id);
+    variant_in(genes[below(genes.size())], &c);
+    set.cases.push_back(std::move(c));
+  }
+  std::shuffle(set.cases.begin(), set.cases.end(), rng);
+  return set;
+}
+
+std::string CaseToPhenopacketJson(const SyntheticCase& c) {
+  std::string features;
+  for (const std::string& t : c.terms) {
+    StrAppend(&features, features.empty() ? "" : ",", "{\"type\":{\"id\":\"", t, "\"}}");
+  }
+  return StrCat(
+      "{\"id\":\"", c.subject, "-pp\",\"subject\":{\"id\":\"", c.subject,
+      "\"},\"phenotypicFeatures\":[", features,
+      "],\"interpretations\":[{\"id\":\"i1\",\"progressStatus\":\"SOLVED\",\"diagnosis\":{"
+      "\"genomicInterpretations\":[{\"subjectOrBiosampleId\":\"",
+      c.subject,
+      "\",\"interpretationStatus\":\"CAUSATIVE\",\"variantInterpretation\":{"
+      "\"variationDescriptor\":{\"id\":\"v1\",\"geneContext\":{\"valueId\":\"",
+      c.gene, "\",\"symbol\":\"", c.gene, "\"},\"vcfRecord\":{\"genomeAssembly\":\"GRCh38\",\"chrom\":\"",
+      c.chrom, "\",\"pos\":\"", c.pos, "\",\"ref\":\"G\",\"alt\":\"A\"},\"allelicState\":{\"id\":\"",
+      c.homozygous ? "GENO:0000136" : "GENO:0000135",
+      "\"}}}}]}}],\"metaData\":{\"createdBy\":\"pmdb generate --case-families\","
+      "\"submittedBy\":\"Klinisk genetik\",\"phenopacketSchemaVersion\":\"2.0\"}}");
+}
+
+v1::IndividualRecord CaseToRecord(const SyntheticCase& c) {
+  v1::IndividualRecord r;
+  r.set_subject_id(c.subject);
+  r.set_has_clinical_record(true);
+  for (const std::string& t : c.terms) r.add_phenotypes(t);
+  v1::ReportedVariant* v = r.add_reported();
+  v->set_gene(c.gene);
+  v->set_variant_key(storage::keys::Variant({"GRCh38", c.chrom, c.pos, "G", "A"}));
+  v->set_zygosity(c.homozygous ? v1::HOMOZYGOUS : v1::HETEROZYGOUS);
+  return r;
+}
+
+v1::CaseQuery CaseToQuery(const SyntheticCase& c, bool with_variant) {
+  v1::CaseQuery q;
+  for (const std::string& t : c.terms) q.add_phenotypes(t);
+  if (with_variant) {
+    v1::CaseVariant* v = q.add_variants();
+    v->set_assembly("GRCh38");
+    v->set_chrom(c.chrom);
+    v->set_pos(c.pos);
+    v->set_ref("G");
+    v->set_alt("A");
+    v->set_gene(c.gene);
+    v->set_zygosity(c.homozygous ? v1::HOMOZYGOUS : v1::HETEROZYGOUS);
+  }
+  return q;
+}
+
+absl::Status WriteCaseFamilies(const CaseSet& set, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  std::map<std::string, std::ofstream> files;
+  for (const SyntheticCase& c : set.cases) {
+    auto it = files.find(c.region);
+    if (it == files.end()) {
+      std::error_code ec;
+      fs::create_directories(fs::path(out_dir) / c.region, ec);
+      if (ec) return absl::PermissionDeniedError(StrCat(out_dir, "/", c.region, ": ", ec.message()));
+      it = files.emplace(c.region, std::ofstream(fs::path(out_dir) / c.region / "cases.jsonl"))
+               .first;
+    }
+    it->second << CaseToPhenopacketJson(c) << "\n";
+  }
+  std::ofstream queries(fs::path(out_dir) / "queries.jsonl");
+  for (const SyntheticCase& q : set.queries) queries << CaseToPhenopacketJson(q) << "\n";
+  for (auto& [region, f] : files) {
+    f.close();
+    if (!f) return absl::DataLossError(StrCat(out_dir, "/", region, "/cases.jsonl: writing failed"));
+  }
+  queries.close();
+  if (!queries) return absl::DataLossError(StrCat(out_dir, "/queries.jsonl: writing failed"));
+  return absl::OkStatus();
+}
+
+}  // namespace pmdb::cli
