@@ -78,11 +78,26 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
 
   CaseSet set;
   size_t next_region = 0;
+  // Families first choose their areas; unrelated cases then come from areas that neither hold
+  // nor lie inside a family's area, so "unrelated" means phenotypically unrelated.
+  std::vector<uint32_t> family_areas;
+  std::vector<char> taken(o.size(), 0);
+  for (uint32_t f = 0; f < opt.families; ++f) {
+    uint32_t a = areas[below(areas.size())];
+    family_areas.push_back(a);
+    for (uint32_t t : o.DescendantsInclusive(a)) taken[t] = 1;
+    for (uint32_t t : o.AncestorsInclusive(a)) taken[t] = 1;
+  }
+  std::vector<uint32_t> free_areas;
+  for (uint32_t a : areas) {
+    if (!taken[a]) free_areas.push_back(a);
+  }
+  if (free_areas.empty()) free_areas = areas;
   for (uint32_t f = 0; f < opt.families; ++f) {
     SyntheticCase seed;
     seed.subject = StrCat("F", Padded(f + 1, 5), "-Q");
     seed.family = static_cast<int>(f);
-    seed.terms = draw_terms(areas[below(areas.size())], opt.seed_terms);
+    seed.terms = draw_terms(family_areas[f], opt.seed_terms);
     variant_in(genes[below(genes.size())], &seed);
     set.queries.push_back(seed);
     for (uint32_t m = 0; m < opt.members; ++m) {
@@ -124,7 +139,7 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
     SyntheticCase c;
     c.subject = StrCat("U", Padded(u + 1, 7));
     c.region = opt.regions[next_region++ % opt.regions.size()];
-    c.terms = draw_terms(areas[below(areas.size())], 3 + static_cast<uint32_t>(below(6)));
+    c.terms = draw_terms(free_areas[below(free_areas.size())], 3 + static_cast<uint32_t>(below(6)));
     if (c.terms.empty()) c.terms.push_back(o.term(all[below(all.size())]).id);
     variant_in(genes[below(genes.size())], &c);
     set.cases.push_back(std::move(c));
