@@ -275,6 +275,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
                                           const Carriers& carriers, size_t top,
                                           const std::function<bool(uint32_t)>& eligible) {
   SimilarResult result;
+  if (top == 0) return absl::InvalidArgumentError("top must be at least 1");
   const Ontology* o = index.ontology();
   const InformationContent& ic = index.ic();
   ResolvedTerms q = Resolve(o, query.phenotypes(), &result.notes);
