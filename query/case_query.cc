@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 #include "query/codes.h"
+#include "query/parser.h"
 
 namespace pmdb::query {
 namespace {
@@ -22,15 +23,6 @@ bool IsBases(std::string_view s) {
 bool IsIcd10Id(std::string_view id) {
   std::string upper = ToUpper(id);
   return upper.starts_with("ICD10") || upper.starts_with("ICD-10");
-}
-
-std::string ZygosityWord(v1::Zygosity z) {
-  switch (z) {
-    case v1::HETEROZYGOUS: return "het";
-    case v1::HOMOZYGOUS: return "hom";
-    case v1::HEMIZYGOUS: return "hemi";
-    default: return "";
-  }
 }
 
 }  // namespace
@@ -255,9 +247,11 @@ absl::Status NormalizeCaseQuery(v1::CaseQuery* q) {
 
 std::string FormatCaseVariant(const v1::CaseVariant& v) {
   if (v.pos() == 0) return StrCat("gene ", v.gene());
-  std::string z = ZygosityWord(v.zygosity());
-  return StrCat(v.assembly(), ":", v.chrom(), ":", v.pos(), ":", v.ref(), ":", v.alt(),
-                z.empty() ? "" : ",", z);
+  if (v.zygosity() == v1::ANY_ZYGOSITY) {
+    return StrCat(v.assembly(), ":", v.chrom(), ":", v.pos(), ":", v.ref(), ":", v.alt());
+  }
+  return StrCat(v.assembly(), ":", v.chrom(), ":", v.pos(), ":", v.ref(), ":", v.alt(), ",",
+                ZygosityName(v.zygosity()));
 }
 
 std::string FormatCaseQuery(const v1::CaseQuery& q) {

@@ -38,6 +38,7 @@
 #include "node/storage/read_view.h"
 #include "pmdb/v1/records.pb.h"
 #include "pmdb/v1/similar.pb.h"
+#include "query/case_query.h"
 #include "query/catalog.h"
 #include "query/ontology.h"
 
@@ -50,7 +51,7 @@ inline constexpr double kOtherZygosity = 0.8;
 inline constexpr double kSameGene = 0.5;
 inline constexpr double kSameCategory = 0.5;
 inline constexpr size_t kMinAnnotatedCases = 500;
-inline constexpr int kMaxQueryTerms = 64;
+inline constexpr int kMaxQueryTerms = kMaxCaseTerms;  // observed terms fit one 64-bit mask
 
 // Information content per ontology term (see the file comment).
 class InformationContent {

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
+#include "security/audit.h"
 
 namespace pmdb::security {
 namespace {
@@ -71,12 +72,24 @@ absl::StatusOr<std::string> SplitRegion(std::string_view reference, std::string_
 
 }  // namespace
 
-absl::StatusOr<std::string> NewReferenceKey() {
-  std::string key(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), 32) != 1) {
-    return absl::InternalError("no randomness for the case reference key");
+namespace {
+
+absl::StatusOr<std::string> RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    return absl::InternalError("no randomness from OpenSSL");
   }
-  return key;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NewReferenceKey() { return RandomBytes(32); }
+
+absl::StatusOr<std::string> RandomHex(size_t bytes) {
+  auto raw = RandomBytes(bytes);
+  if (!raw.ok()) return raw.status();
+  return Hex(*raw);
 }
 
 absl::StatusOr<std::string> SealCaseReference(std::string_view key, const CaseRef& ref) {

@@ -28,6 +28,9 @@ struct CaseRef {
 // A new 32-byte key.
 absl::StatusOr<std::string> NewReferenceKey();
 
+// `bytes` random bytes as lower-case hex (for ids that must not be guessable).
+absl::StatusOr<std::string> RandomHex(size_t bytes);
+
 absl::StatusOr<std::string> SealCaseReference(std::string_view key, const CaseRef& ref);
 
 // The case of a reference made by this region with this key. INVALID_ARGUMENT for anything

@@ -397,19 +397,6 @@ absl::StatusOr<std::string> LocalRequestId(const std::string& region, const std:
   return local;
 }
 
-absl::StatusOr<std::string> NewRequestId() {
-  auto bytes = security::NewReferenceKey();  // 32 random bytes; 8 are plenty
-  if (!bytes.ok()) return bytes.status();
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (size_t i = 0; i < 8; ++i) {
-    unsigned char c = static_cast<unsigned char>((*bytes)[i]);
-    id.push_back(kHex[c >> 4]);
-    id.push_back(kHex[c & 15]);
-  }
-  return id;
-}
-
 }  // namespace
 
 absl::StatusOr<v1::ContactTicket> NodeCore::RequestContact(const Caller& caller,
@@ -440,7 +427,7 @@ absl::StatusOr<v1::ContactTicket> NodeCore::RequestContact(const Caller& caller,
   if (!care->Contains(ref->ordinal)) {
     return absl::FailedPreconditionError("the case is no longer available for care use");
   }
-  auto id = NewRequestId();
+  auto id = security::RandomHex(8);
   if (!id.ok()) return id.status();
   v1::ContactRecord record;
   record.set_id(*id);

@@ -2,10 +2,7 @@
 // put in touch with the care unit of a case (request) and follows the answer (status); the
 // owning region's operators see the requests and answer them on their own node (list, answer).
 // Records never travel through pmdb, only the request and its answer.
-#include <google/protobuf/util/json_util.h>
-
 #include <cstring>
-#include <ctime>
 #include <iostream>
 
 #include "node/base/strings.h"
@@ -94,28 +91,12 @@ std::string StateText(v1::ContactState s) {
   }
 }
 
-std::string Date(int64_t unix) {
-  if (unix == 0) return "-";
-  std::time_t t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  return out;
-}
-
 void PrintTicket(const v1::ContactTicket& t) {
   std::cout << t.request_id() << "  " << StateText(t.state()) << "  requested "
-            << Date(t.created_unix());
-  if (t.answered_unix() != 0) std::cout << ", answered " << Date(t.answered_unix());
+            << FormatUtc(t.created_unix(), "%Y-%m-%d %H:%M");
+  if (t.answered_unix() != 0) {
+    std::cout << ", answered " << FormatUtc(t.answered_unix(), "%Y-%m-%d %H:%M");
+  }
   std::cout << "\n";
   if (!t.answer().empty()) std::cout << "  " << t.answer() << "\n";
 }
@@ -155,7 +136,7 @@ int Request(int argc, char** argv) {
       v1::FederationService::NewStub(c->channel)->RequestContact(&context, req, &ticket));
   if (!s.ok()) return Fail("contact request", s);
   if (flags->Bool("json")) {
-    std::cout << ToJson(ticket) << "\n";
+    std::cout << ProtoJson(ticket) << "\n";
   } else {
     PrintTicket(ticket);
     std::cout << "follow it with: pmdb contact status " << ticket.request_id() << "\n";
@@ -180,7 +161,7 @@ int Status(int argc, char** argv) {
       v1::FederationService::NewStub(c->channel)->ContactStatus(&context, req, &ticket));
   if (!s.ok()) return Fail("contact status", s);
   if (flags->Bool("json")) {
-    std::cout << ToJson(ticket) << "\n";
+    std::cout << ProtoJson(ticket) << "\n";
   } else {
     PrintTicket(ticket);
   }
@@ -213,7 +194,7 @@ int List(int argc, char** argv) {
       service::FromGrpc(v1::AdminService::NewStub(c->channel)->ContactList(&context, req, &reply));
   if (!s.ok()) return Fail("contact list", s);
   if (flags->Bool("json")) {
-    std::cout << ToJson(reply) << "\n";
+    std::cout << ProtoJson(reply) << "\n";
     return 0;
   }
   if (reply.requests().empty()) std::cout << "no contact requests\n";
@@ -247,7 +228,7 @@ int Answer(int argc, char** argv) {
       v1::AdminService::NewStub(c->channel)->ContactAnswer(&context, req, &ticket));
   if (!s.ok()) return Fail("contact answer", s);
   if (flags->Bool("json")) {
-    std::cout << ToJson(ticket) << "\n";
+    std::cout << ProtoJson(ticket) << "\n";
   } else {
     PrintTicket(ticket);
   }

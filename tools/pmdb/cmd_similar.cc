@@ -1,9 +1,6 @@
 // pmdb similar: cases like a patient's, across the federation (clinicians, --hub), on the
 // operator's own node (--node) or store (--db).
-#include <google/protobuf/util/json_util.h>
-
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -15,6 +12,7 @@
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "query/case_query.h"
 #include "query/catalog.h"
+#include "query/parser.h"
 #include "query/similarity.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
@@ -87,25 +85,6 @@ std::string SexText(v1::Sex s) {
   }
 }
 
-std::string ZygosityText(v1::Zygosity z) {
-  switch (z) {
-    case v1::HETEROZYGOUS: return "het";
-    case v1::HOMOZYGOUS: return "hom";
-    case v1::HEMIZYGOUS: return "hemi";
-    default: return "";
-  }
-}
-
-std::string Date(int64_t unix) {
-  if (unix == 0) return "";
-  std::time_t t = static_cast<std::time_t>(unix);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
-  return buf;
-}
-
 void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& matches,
                   const google::protobuf::RepeatedPtrField<v1::TermNote>& notes) {
   for (const v1::TermNote& n : notes) {
@@ -130,7 +109,7 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
     std::cout << (m.contradiction() ? "   [a term contradicts]" : "") << "\n";
     for (const v1::VariantMatch& v : m.variants()) {
       std::cout << "   variant " << v.query_variant() << ": same " << v.level();
-      if (v.level() == "variant") std::cout << " (" << ZygosityText(v.zygosity()) << ")";
+      if (v.level() == "variant") std::cout << " (" << query::ZygosityName(v.zygosity()) << ")";
       std::cout << "\n";
     }
     std::string exact, partial;
@@ -148,17 +127,9 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
     if (!m.contact().empty()) std::cout << "   contact: " << m.contact() << "\n";
     if (!m.case_reference().empty()) {
       std::cout << "   reference: " << m.case_reference() << "  (valid until "
-                << Date(m.reference_expires_unix()) << ")\n";
+                << FormatUtc(m.reference_expires_unix(), "%Y-%m-%d") << ")\n";
     }
   }
-}
-
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  return out;
 }
 
 int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
@@ -190,7 +161,7 @@ int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
   for (v1::TermNote& n : ranked->notes) *answer.add_notes() = std::move(n);
   answer.set_cases_considered(ranked->considered);
   if (flags.Bool("json")) {
-    std::cout << ToJson(answer) << "\n";
+    std::cout << ProtoJson(answer) << "\n";
   } else {
     PrintMatches(answer.matches(), answer.notes());
   }
@@ -239,7 +210,7 @@ int RunSimilar(int argc, char** argv) {
         v1::AdminService::NewStub(connection->channel)->SimilarCases(&context, req, &answer));
     if (!s.ok()) return Fail("similar", s);
     if (flags->Bool("json")) {
-      std::cout << ToJson(answer) << "\n";
+      std::cout << ProtoJson(answer) << "\n";
     } else {
       PrintMatches(answer.matches(), answer.notes());
     }
@@ -253,7 +224,7 @@ int RunSimilar(int argc, char** argv) {
       v1::FederationService::NewStub(connection->channel)->SimilarCases(&context, req, &answer));
   if (!s.ok()) return Fail("similar", s);
   if (flags->Bool("json")) {
-    std::cout << ToJson(answer) << "\n";
+    std::cout << ProtoJson(answer) << "\n";
     return 0;
   }
   PrintMatches(answer.matches(), answer.notes());

@@ -1,14 +1,34 @@
 #include "tools/pmdb/common.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 
 #include "node/base/strings.h"
 
 namespace pmdb::cli {
+
+std::string FormatUtc(int64_t unix_seconds, const char* format) {
+  if (unix_seconds == 0) return "";
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), format, &tm);
+  return buf;
+}
+
+std::string ProtoJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
 
 int Fail(const std::string& command, const absl::Status& status) {
   std::cerr << "pmdb " << command << ": " << std::string(status.message()) << "\n";
