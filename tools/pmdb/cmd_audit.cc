@@ -30,7 +30,9 @@ const CommandSpec& ListSpec() {
       "audit list",
       "pmdb audit list --db DIR [--caller ID] [--since TIME] [--limit N] [--json]",
       "Lists audit entries, oldest first: time, who asked (and through which hub), what, the\n"
-      "outcome and what was released. For the regular log review; entries hold no patient data.",
+      "outcome and what was released. For the regular log review; entries hold no patient data\n"
+      "(similar-case and contact entries name the individuals they touched only by the region's\n"
+      "internal ordinal, in the JSON field \"individuals\"; never by subject id).",
       {{"db", "DIR", "the node's or hub's store"},
        {"caller", "ID", "only this caller (a spiffe:// identity)"},
        {"since", "TIME", "only entries at or after TIME (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)"},
@@ -56,14 +58,7 @@ absl::StatusOr<int64_t> ParseTime(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000000;
 }
 
-std::string FormatTime(int64_t micros) {
-  std::time_t t = static_cast<std::time_t>(micros / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string FormatTime(int64_t micros) { return FormatUtc(micros / 1000000, "%Y-%m-%dT%H:%M:%SZ"); }
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenReadOnly(const std::string& dir) {
   if (dir.empty()) return absl::InvalidArgumentError("--db DIR is required");
@@ -129,7 +124,11 @@ int List(int argc, char** argv) {
       if (!e.via().empty()) j.Key("via").String(e.via());
       j.Key("method").String(e.method()).Key("query").String(e.query());
       j.Key("outcome").String(e.outcome()).Key("released").String(e.released());
-      j.Key("region").String(e.region()).EndObject();
+      j.Key("region").String(e.region());
+      // Internal ordinals of the individuals a similar-case answer or contact request touched.
+      j.Key("individuals").BeginArray();
+      for (uint32_t o : e.individuals()) j.Uint(o);
+      j.EndArray().EndObject();
       std::cout << j.str() << "\n";
     } else {
       std::cout << e.seq() << "  " << FormatTime(e.time_unix_micros()) << "  " << e.caller()
