@@ -42,13 +42,7 @@ InformationContent InformationContent::Build(
       }
     }
   }
-  if (out.annotated_ >= kMinAnnotatedCases) {
-    out.from_annotations_ = true;
-    double total = static_cast<double>(out.annotated_) + 1;
-    for (size_t t = 0; t < n; ++t) out.ic_[t] = -std::log((counts[t] + 1) / total);
-    return out;
-  }
-  // Structure: the share of the ontology's live terms at or below t.
+  // The share of the ontology's live terms at or below t: the structure's estimate.
   std::vector<size_t> below(n, 0);
   size_t live = 0;
   for (size_t t = 0; t < n; ++t) {
@@ -56,10 +50,14 @@ InformationContent InformationContent::Build(
     ++live;
     for (uint32_t a : ancestors[t]) ++below[a];
   }
+  const double cases = static_cast<double>(out.annotated_);
+  const double prior = static_cast<double>(kStructurePrior);
+  out.annotation_weight_ = cases / (cases + prior);
   for (size_t t = 0; t < n; ++t) {
     double share = static_cast<double>(std::max<size_t>(below[t], 1)) /
                    static_cast<double>(std::max<size_t>(live, 1));
-    out.ic_[t] = std::max(0.0, -std::log(share));
+    double p = (counts[t] + prior * share) / (cases + prior);
+    out.ic_[t] = std::max(0.0, -std::log(p));
   }
   return out;
 }
@@ -67,8 +65,7 @@ InformationContent InformationContent::Build(
 // Fills a CaseIndex from (ordinal, record) pairs.
 class CaseIndexBuilder {
  public:
-  explicit CaseIndexBuilder(std::shared_ptr<const Ontology> ontology)
-      : index_(new CaseIndex()) {
+  explicit CaseIndexBuilder(std::shared_ptr<const Ontology> ontology) : index_(new CaseIndex()) {
     index_->ontology_ = std::move(ontology);
   }
 
@@ -80,8 +77,7 @@ class CaseIndexBuilder {
       if (o == nullptr) return;
       for (const std::string& id : ids) {
         Ontology::Resolution res = o->Resolve(id);
-        if (res.term.has_value() &&
-            std::find(out->begin(), out->end(), *res.term) == out->end()) {
+        if (res.term.has_value() && std::find(out->begin(), out->end(), *res.term) == out->end()) {
           out->push_back(*res.term);
         }
       }
@@ -194,8 +190,9 @@ absl::StatusOr<Carriers> ReadCarriers(const storage::ReadView& view, const v1::C
     const v1::CaseVariant& v = query.variants(j);
     if (v.pos() == 0) continue;
     std::string vkey = keys::Variant({v.assembly(), v.chrom(), v.pos(), v.ref(), v.alt()});
-    const std::pair<std::string_view, v1::Zygosity> kinds[] = {
-        {keys::kHet, v1::HETEROZYGOUS}, {keys::kHom, v1::HOMOZYGOUS}, {keys::kHemi, v1::HEMIZYGOUS}};
+    const std::pair<std::string_view, v1::Zygosity> kinds[] = {{keys::kHet, v1::HETEROZYGOUS},
+                                                               {keys::kHom, v1::HOMOZYGOUS},
+                                                               {keys::kHemi, v1::HEMIZYGOUS}};
     for (const auto& [kind, zygosity] : kinds) {
       auto bits = view.GetBitmap(keys::Genotype(vkey, kind));
       if (!bits.ok()) return bits.status();
@@ -255,6 +252,15 @@ ResolvedTerms Resolve(const Ontology* o, const google::protobuf::RepeatedPtrFiel
   return out;
 }
 
+// A term's share of credit for its best match, weighted by its own IC: IC(t) times the cube of
+// IC(MICA) / IC(t). An exact match (or a match below t) earns all of IC(t); a match through a
+// near ancestor most of it; a match through a broad ancestor little.
+double Credit(double mica_ic, double term_ic) {
+  if (term_ic <= 0) return 0;
+  double r = std::min(1.0, mica_ic / term_ic);
+  return term_ic * r * r * r;
+}
+
 struct Candidate {
   double score;
   uint32_t ordinal;
@@ -281,9 +287,9 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
   ResolvedTerms q = Resolve(o, query.phenotypes(), &result.notes);
   ResolvedTerms x = Resolve(o, query.excluded_phenotypes(), &result.notes);
   if (q.terms.size() > static_cast<size_t>(kMaxQueryTerms)) {
-    return absl::InvalidArgumentError(
-        StrCat("the case has ", q.terms.size(), " observed terms; at most ", kMaxQueryTerms,
-               " are compared"));
+    return absl::InvalidArgumentError(StrCat("the case has ", q.terms.size(),
+                                             " observed terms; at most ", kMaxQueryTerms,
+                                             " are compared"));
   }
   if (carriers.size() != static_cast<size_t>(query.variants_size())) {
     return absl::InternalError("carriers do not match the query's variants");
@@ -305,7 +311,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
   // query term i. Ancestors in increasing IC overwrite their descendants, so the last write wins.
   const size_t nterms = o == nullptr ? 0 : o->size();
   std::vector<double> mica;
-  std::vector<uint64_t> query_below;  // bit i: t is an ancestor-or-self of query term i
+  std::vector<uint64_t> query_below;       // bit i: t is an ancestor-or-self of query term i
   std::vector<char> query_excluded_above;  // t is a descendant-or-self of a query exclusion
   if (has_pheno) {
     mica.assign(nterms * nq, 0.0);
@@ -392,11 +398,11 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
         m = std::max(m, row[i]);
         best_q[i] = std::max(best_q[i], row[i]);
       }
-      to_query += m;
+      to_query += Credit(m, ic[t]);
       out.exact |= query_below[t];
     }
     double from_query = 0;
-    for (size_t i = 0; i < nq; ++i) from_query += best_q[i];
+    for (size_t i = 0; i < nq; ++i) from_query += Credit(best_q[i], ic[q.terms[i]]);
     double bma = (from_query / q_ic + (c.terms_ic > 0 ? to_query / c.terms_ic : 0)) / 2;
     uint64_t contradicted = 0;
     for (uint32_t e : c.excluded) contradicted |= query_below[e];

@@ -2,9 +2,12 @@
 //
 // Score of a case C for a query Q, each part in [0, 1]:
 //
-//   phenotype  Best-match average of the information content (IC) of the most informative
-//              common ancestor (MICA), normalized per direction by the side's own IC:
-//                q->c = sum_q max_c IC(MICA(q,c)) / sum_q IC(q), c->q likewise, mean of both.
+//   phenotype  Best-match average over the information content (IC) of the most informative
+//              common ancestor (MICA), normalized per direction by the side's own IC. A term t
+//              whose best match on the other side shares the ancestor a earns
+//              credit(t) = IC(t) * (IC(a) / IC(t))^3: all of IC(t) for an exact match (or a
+//              match below t), most of it through a near ancestor, little through a broad one.
+//                q->c = sum_q credit(q) / sum_q IC(q), c->q likewise, mean of both (symmetric).
 //              A term observed on one side whose ancestor-or-self is excluded on the other is a
 //              contradiction: its share of that side's IC is subtracted (mean of both sides).
 //   genotype   Per queried call, mean over the calls: the same allele scores 1 (0.8 when the
@@ -16,11 +19,17 @@
 //   score = (0.55 phenotype + 0.35 genotype + 0.10 diagnosis) / (sum of the weights of the
 //           parts the query has), so an identical case scores 1 whatever the query holds.
 //
-// IC comes from the region's own annotation frequencies: IC(t) = -ln((n(t) + 1) / (N + 1)),
-// n(t) the cases annotated with t or a descendant, N the cases with any phenotype. A region with
-// fewer than kMinAnnotatedCases such cases uses the ontology's structure instead:
-// IC(t) = -ln(|descendants(t)| / |terms|). Either way IC never decreases from a term to its
-// children, so a term's best match is itself and identical cases score 1.
+// IC comes from the region's own annotation frequencies, with the ontology's structure as a
+// prior worth kStructurePrior cases:
+//   IC(t) = -ln((n(t) + P * s(t)) / (N + P)),
+// n(t) the cases annotated with t or a descendant, N the cases with any phenotype, s(t) the share
+// of the ontology's live terms at or below t, P = kStructurePrior. A small region thus falls
+// back to the structure (N = 0 gives -ln s(t)), a large one is ruled by its own cases. Either
+// way IC never decreases from a term to its children, so a term's best match is itself and
+// identical cases score 1.
+//
+// The cube and the prior were chosen on tools/bench/similar's case families (generator seeds
+// 2026-2028) and are reported there on other seeds; see docs/benchmarks.md.
 //
 // Ties are broken by the case's ordinal, so an answer is deterministic. Only cases with a
 // clinical record and care consent are indexed; the consent bitmap is checked again per query.
@@ -50,7 +59,7 @@ inline constexpr double kDiagnosisWeight = 0.10;
 inline constexpr double kOtherZygosity = 0.8;
 inline constexpr double kSameGene = 0.5;
 inline constexpr double kSameCategory = 0.5;
-inline constexpr size_t kMinAnnotatedCases = 500;
+inline constexpr size_t kStructurePrior = 2000;
 inline constexpr int kMaxQueryTerms = kMaxCaseTerms;  // observed terms fit one 64-bit mask
 
 // Information content per ontology term (see the file comment).
@@ -61,12 +70,13 @@ class InformationContent {
                                   const std::vector<std::vector<uint32_t>>& ancestors,
                                   const std::vector<std::vector<uint32_t>>& annotations);
   double operator[](uint32_t term) const { return ic_[term]; }
-  bool from_annotations() const { return from_annotations_; }
+  // The share of the estimate that comes from the region's annotations: N / (N + P).
+  double annotation_weight() const { return annotation_weight_; }
   size_t annotated_cases() const { return annotated_; }
 
  private:
   std::vector<double> ic_;
-  bool from_annotations_ = false;
+  double annotation_weight_ = 0;
   size_t annotated_ = 0;
 };
 
@@ -76,7 +86,7 @@ struct IndexedCase {
   std::vector<uint32_t> terms;     // observed, resolved, each once
   std::vector<uint32_t> excluded;  // excluded, resolved, each once
   std::vector<std::string> diagnoses;
-  double terms_ic = 0;             // sum of IC over `terms`
+  double terms_ic = 0;  // sum of IC over `terms`
   v1::Sex sex = v1::UNKNOWN_SEX;
   std::optional<uint32_t> age_years;
   std::string icd10_chapter;

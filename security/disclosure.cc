@@ -221,4 +221,17 @@ absl::Status QueryBudget::Charge(const std::string& caller, const std::string& c
   return absl::OkStatus();
 }
 
+absl::Status DailyLimit::Charge(const std::string& caller, int64_t unix_seconds) {
+  int64_t day = unix_seconds / 86400;
+  std::lock_guard<std::mutex> lock(mu_);
+  Day& d = callers_[caller];
+  if (d.day != day) d = Day{.day = day};
+  if (d.used >= per_day_) {
+    return absl::ResourceExhaustedError(StrCat("the daily limit of ", per_day_, " ", what_,
+                                               " is used up; it renews at 00:00 UTC"));
+  }
+  ++d.used;
+  return absl::OkStatus();
+}
+
 }  // namespace pmdb::security

@@ -98,6 +98,27 @@ class QueryBudget {
   std::map<std::string, Day> callers_;
 };
 
+// How many times each caller may do a thing per UTC day (a clinician's similar-case searches).
+// Thread-safe.
+class DailyLimit {
+ public:
+  // `what` names the thing in the refusal, e.g. "similar-case searches".
+  DailyLimit(uint32_t per_day, std::string what) : per_day_(per_day), what_(std::move(what)) {}
+
+  // Counts one use; RESOURCE_EXHAUSTED (and not counted) when today's are used up.
+  absl::Status Charge(const std::string& caller, int64_t unix_seconds);
+
+ private:
+  struct Day {
+    int64_t day = -1;
+    uint32_t used = 0;
+  };
+  uint32_t per_day_;
+  std::string what_;
+  std::mutex mu_;
+  std::map<std::string, Day> callers_;
+};
+
 }  // namespace pmdb::security
 
 #endif  // PMDB_SECURITY_DISCLOSURE_H_

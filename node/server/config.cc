@@ -222,6 +222,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
     for (absl::Status st : {clin.String("contact", &c.settings.clinician.contact, true),
                             clin.Uint("reference_ttl_hours", &ttl_hours, 1, 24 * 366),
                             clin.Uint("max_top", &c.settings.clinician.max_top, 1, 1000),
+                            clin.Uint("daily_searches", &c.settings.clinician.daily_searches, 1,
+                                      1'000'000'000),
                             clin.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }

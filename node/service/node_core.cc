@@ -86,7 +86,12 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
   int64_t day_start = NowSeconds() / 86400 * 86400;
   auto today = security::ListAudit(*view, {.since_unix_micros = day_start * 1000000});
   if (!today.ok()) return today.status();
+  const std::string similar = security::MethodName(security::Method::kRegionSimilarCases);
   for (const v1::AuditEntry& e : *today) {
+    if (e.method() == similar) {
+      if (e.outcome() == "ok") (void)core->searches_.Charge(e.caller(), e.time_unix_micros() / 1000000);
+      continue;
+    }
     if (!e.method().starts_with("RegionService/") || e.outcome() != "ok" || e.query().empty()) {
       continue;
     }
@@ -109,6 +114,7 @@ NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::Audit
       audit_(audit),
       discloser_(settings_.disclosure, std::move(secret)),
       budget_(settings_.disclosure),
+      searches_(settings_.clinician.daily_searches, "similar-case searches"),
       reference_key_(std::move(reference_key)),
       catalog_(std::move(catalog)),
       cases_(std::move(cases)) {}
@@ -306,7 +312,7 @@ absl::Status NodeCore::CheckSimilar(const Caller& caller, v1::CaseQuery* query,
     return absl::PermissionDeniedError(
         StrCat("region ", settings_.region, " does not share similar cases with a ", role));
   }
-  return absl::OkStatus();
+  return searches_.Charge(caller.user.uri, NowSeconds());
 }
 
 absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::SimilarCases(const v1::CaseQuery& query,

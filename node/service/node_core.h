@@ -66,8 +66,10 @@ class NodeCore {
   v1::RegionInfo Info(const Caller& caller) const;
 
   // ---- clinicians
-  // The region's rules for a clinician's similar-cases question: takes part and shares similar
-  // cases with clinicians. Normalizes the question and fills entry.query.
+  // The region's rules for a clinician's similar-cases question: takes part, shares similar
+  // cases with clinicians, and the clinician has searches left today ([sharing.clinician]
+  // daily_searches; RESOURCE_EXHAUSTED otherwise). Normalizes the question and fills
+  // entry.query.
   absl::Status CheckSimilar(const Caller& caller, v1::CaseQuery* query, v1::AuditEntry* entry);
   // The region's top cases for the question. Each match carries a sealed case reference (or,
   // with `local`, the subject id instead); the entry records which individuals were returned.
@@ -115,6 +117,7 @@ class NodeCore {
   security::AuditLog* audit_;
   security::Discloser discloser_;
   security::QueryBudget budget_;
+  security::DailyLimit searches_;  // similar-case searches per clinician
   std::string reference_key_;
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const query::Catalog> catalog_;

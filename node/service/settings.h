@@ -22,6 +22,7 @@ struct ClinicianSharing {
   std::string contact;  // the region's contact point, e.g. a clinical genetics unit's address
   int64_t reference_ttl_seconds = 30 * 86400;  // how long a case reference stays valid
   uint32_t max_top = 100;                      // most matches one answer may hold
+  uint32_t daily_searches = 200;               // searches per clinician per UTC day
 };
 
 struct NodeSettings {

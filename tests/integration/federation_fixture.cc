@@ -125,11 +125,13 @@ security::TlsFiles Federation::Files(const std::string& prefix) const {
 }
 
 void Federation::StartNodes() {
-  for (const std::string& region : SixRegions()) {
-    auto node = server::StartNode(node_configs_[region]);
-    ASSERT_TRUE(node.ok()) << region << ": " << node.status();
-    nodes_[region] = std::move(*node);
-  }
+  for (const std::string& region : SixRegions()) StartNode(region);
+}
+
+void Federation::StartNode(const std::string& region) {
+  auto node = server::StartNode(node_configs_[region]);
+  ASSERT_TRUE(node.ok()) << region << ": " << node.status();
+  nodes_[region] = std::move(*node);
 }
 
 void Federation::StartHub(int deadline_ms, const std::map<std::string, std::string>& extra) {

@@ -60,6 +60,8 @@ class Federation {
   void StartHub(int deadline_ms = 2000,
                 const std::map<std::string, std::string>& extra_regions = {});
   void StopNode(const std::string& region);
+  // Starts (again) one node with its config; it listens on a new port.
+  void StartNode(const std::string& region);
   int node_port(const std::string& region) const { return nodes_.at(region)->port(); }
   int hub_port() const { return hub_->port(); }
 

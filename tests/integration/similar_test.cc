@@ -207,6 +207,44 @@ TEST_F(SimilarTest, ARegionWithoutClinicianSharingIsReportedAsRefused) {
   EXPECT_EQ(a.matches(0).region(), "vast");
 }
 
+// Each clinician has a number of searches per day in each region; a region whose limit is used
+// up is reported as refused while the others answer, and a restart does not reset the count.
+TEST_F(SimilarTest, SearchesPerClinicianAndDayAreLimited) {
+  fed_.node_config("vast").settings.clinician.daily_searches = 2;
+  Start();
+  v1::FederatedSimilarCases a;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(Similar("cia", &a).ok());
+    EXPECT_FALSE(a.partial()) << i;
+  }
+  ASSERT_TRUE(Similar("cia", &a).ok());
+  EXPECT_TRUE(a.partial());
+  for (const auto& p : a.regions()) {
+    EXPECT_EQ(p.status(), p.region() == "vast" ? v1::REGION_REFUSED : v1::REGION_OK)
+        << p.region();
+    if (p.region() == "vast") {
+      EXPECT_NE(p.detail().find("daily limit of 2"), std::string::npos) << p.detail();
+    }
+  }
+  for (const auto& m : a.matches()) EXPECT_NE(m.region(), "vast");
+  ASSERT_TRUE(Similar("sven", &a).ok());
+  EXPECT_FALSE(a.partial()) << "the limit is per clinician";
+
+  // Restarted, the node charges today's searches again from its audit log.
+  fed_.StopNode("vast");
+  fed_.StartNode("vast");
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("pmdb-on-behalf-of", "spiffe://test-fed/region/vast/clinician/cia");
+  v1::SimilarCasesRequest req;
+  req.mutable_patient()->add_phenotypes("HP:0000113");
+  v1::SimilarCasesAnswer answer;
+  EXPECT_EQ(fed_.Region("hub", "vast")->SimilarCases(&ctx, req, &answer).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  grpc::ClientContext ctx2;
+  ctx2.AddMetadata("pmdb-on-behalf-of", "spiffe://test-fed/region/syd/clinician/sven");
+  EXPECT_TRUE(fed_.Region("hub", "vast")->SimilarCases(&ctx2, req, &answer).ok());
+}
+
 TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
   Start();
   v1::FederatedSimilarCases a;

@@ -33,8 +33,7 @@ std::string Padded(uint64_t n, int width) {
 
 }  // namespace
 
-absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
-                                         const query::Ontology& o) {
+absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const query::Ontology& o) {
   if (opt.regions.empty()) return absl::InvalidArgumentError("no regions");
   if (opt.drop < 0 || opt.generalize < 0 || opt.drop + opt.generalize > 1 || opt.add < 0) {
     return absl::InvalidArgumentError("drop + generalize must be within [0, 1], add >= 0");
@@ -49,15 +48,19 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
   std::mt19937_64 rng(opt.seed);
   auto below = [&](uint64_t n) { return n == 0 ? 0 : rng() % n; };
   auto uniform = [&] { return std::uniform_real_distribution<double>(0, 1)(rng); };
-  auto draw_terms = [&](uint32_t area, uint32_t n) {
-    std::vector<uint32_t> pool = o.DescendantsInclusive(area);
-    std::erase_if(pool, [&](uint32_t t) { return o.term(t).obsolete || t == area; });
+  // Up to n distinct terms drawn from `pool`.
+  auto draw_from = [&](const std::vector<uint32_t>& pool, uint32_t n) {
     std::vector<std::string> out;
     for (uint32_t k = 0; k < n * 4 && out.size() < n && !pool.empty(); ++k) {
       std::string id = o.term(pool[below(pool.size())]).id;
       if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
     }
     return out;
+  };
+  auto below_area = [&](uint32_t area) {
+    std::vector<uint32_t> pool = o.DescendantsInclusive(area);
+    std::erase_if(pool, [&](uint32_t t) { return o.term(t).obsolete || t == area; });
+    return pool;
   };
   // 300 genes, each a 100 kb stretch of one chromosome.
   struct Gene {
@@ -78,26 +81,50 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
 
   CaseSet set;
   size_t next_region = 0;
-  // Families first choose their areas; unrelated cases then come from areas that neither hold
-  // nor lie inside a family's area, so "unrelated" means phenotypically unrelated.
+  // Each family takes a part of the ontology that shares no term with another family's (the
+  // HPO is a DAG: two areas neither of which holds the other can still share terms), as long as
+  // such parts remain; unrelated cases then use no term of any family's part, so "unrelated"
+  // means phenotypically unrelated, not merely drawn from a different subtree.
   std::vector<uint32_t> family_areas;
   std::vector<char> taken(o.size(), 0);
+  auto overlaps = [&](uint32_t area) {
+    for (uint32_t t : o.DescendantsInclusive(area)) {
+      if (taken[t]) return true;
+    }
+    return false;
+  };
   for (uint32_t f = 0; f < opt.families; ++f) {
     uint32_t a = areas[below(areas.size())];
+    for (int attempt = 0; attempt < 200 && overlaps(a); ++attempt) a = areas[below(areas.size())];
     family_areas.push_back(a);
     for (uint32_t t : o.DescendantsInclusive(a)) taken[t] = 1;
-    for (uint32_t t : o.AncestorsInclusive(a)) taken[t] = 1;
   }
-  std::vector<uint32_t> free_areas;
+  // What is left of each area once the families' terms are taken out; an unrelated case draws
+  // from one such remainder.
+  std::vector<std::vector<uint32_t>> free_pools;
   for (uint32_t a : areas) {
-    if (!taken[a]) free_areas.push_back(a);
+    std::vector<uint32_t> pool = below_area(a);
+    std::erase_if(pool, [&](uint32_t t) { return taken[t] != 0; });
+    if (pool.size() >= 3) free_pools.push_back(std::move(pool));
   }
-  if (free_areas.empty()) free_areas = areas;
+  if (free_pools.empty() && opt.unrelated > 0) {
+    return absl::InvalidArgumentError(
+        StrCat(opt.families, " families leave no part of the ontology for unrelated cases"));
+  }
+  // Terms a member may gain: anything outside its own family's part of the ontology.
+  auto unrelated_term = [&](uint32_t area) {
+    std::vector<uint32_t> own = o.DescendantsInclusive(area);
+    std::sort(own.begin(), own.end());
+    for (;;) {
+      uint32_t t = all[below(all.size())];
+      if (!std::binary_search(own.begin(), own.end(), t)) return o.term(t).id;
+    }
+  };
   for (uint32_t f = 0; f < opt.families; ++f) {
     SyntheticCase seed;
     seed.subject = StrCat("F", Padded(f + 1, 5), "-Q");
     seed.family = static_cast<int>(f);
-    seed.terms = draw_terms(family_areas[f], opt.seed_terms);
+    seed.terms = draw_from(below_area(family_areas[f]), opt.seed_terms);
     variant_in(genes[below(genes.size())], &seed);
     set.queries.push_back(seed);
     for (uint32_t m = 0; m < opt.members; ++m) {
@@ -122,7 +149,7 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
         c.terms.push_back(t);
       }
       uint32_t extra = static_cast<uint32_t>(opt.add * seed.terms.size() + 0.5);
-      for (uint32_t k = 0; k < extra; ++k) c.terms.push_back(o.term(all[below(all.size())]).id);
+      for (uint32_t k = 0; k < extra; ++k) c.terms.push_back(unrelated_term(family_areas[f]));
       if (c.terms.empty()) c.terms.push_back(seed.terms[below(seed.terms.size())]);
       // Half the members carry the seed's own allele; the rest another one in the same gene.
       if (uniform() < 0.5) {
@@ -139,7 +166,7 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt,
     SyntheticCase c;
     c.subject = StrCat("U", Padded(u + 1, 7));
     c.region = opt.regions[next_region++ % opt.regions.size()];
-    c.terms = draw_terms(free_areas[below(free_areas.size())], 3 + static_cast<uint32_t>(below(6)));
+    c.terms = draw_from(free_pools[below(free_pools.size())], 3 + static_cast<uint32_t>(below(6)));
     if (c.terms.empty()) c.terms.push_back(o.term(all[below(all.size())]).id);
     variant_in(genes[below(genes.size())], &c);
     set.cases.push_back(std::move(c));
@@ -161,8 +188,9 @@ std::string CaseToPhenopacketJson(const SyntheticCase& c) {
       c.subject,
       "\",\"interpretationStatus\":\"CAUSATIVE\",\"variantInterpretation\":{"
       "\"variationDescriptor\":{\"id\":\"v1\",\"geneContext\":{\"valueId\":\"",
-      c.gene, "\",\"symbol\":\"", c.gene, "\"},\"vcfRecord\":{\"genomeAssembly\":\"GRCh38\",\"chrom\":\"",
-      c.chrom, "\",\"pos\":\"", c.pos, "\",\"ref\":\"G\",\"alt\":\"A\"},\"allelicState\":{\"id\":\"",
+      c.gene, "\",\"symbol\":\"", c.gene,
+      "\"},\"vcfRecord\":{\"genomeAssembly\":\"GRCh38\",\"chrom\":\"", c.chrom, "\",\"pos\":\"",
+      c.pos, "\",\"ref\":\"G\",\"alt\":\"A\"},\"allelicState\":{\"id\":\"",
       c.homozygous ? "GENO:0000136" : "GENO:0000135",
       "\"}}}}]}}],\"metaData\":{\"createdBy\":\"pmdb generate --case-families\","
       "\"submittedBy\":\"Klinisk genetik\",\"phenopacketSchemaVersion\":\"2.0\"}}");
@@ -204,7 +232,8 @@ absl::Status WriteCaseFamilies(const CaseSet& set, const std::string& out_dir) {
     if (it == files.end()) {
       std::error_code ec;
       fs::create_directories(fs::path(out_dir) / c.region, ec);
-      if (ec) return absl::PermissionDeniedError(StrCat(out_dir, "/", c.region, ": ", ec.message()));
+      if (ec)
+        return absl::PermissionDeniedError(StrCat(out_dir, "/", c.region, ": ", ec.message()));
       it = files.emplace(c.region, std::ofstream(fs::path(out_dir) / c.region / "cases.jsonl"))
                .first;
     }
@@ -214,7 +243,8 @@ absl::Status WriteCaseFamilies(const CaseSet& set, const std::string& out_dir) {
   for (const SyntheticCase& q : set.queries) queries << CaseToPhenopacketJson(q) << "\n";
   for (auto& [region, f] : files) {
     f.close();
-    if (!f) return absl::DataLossError(StrCat(out_dir, "/", region, "/cases.jsonl: writing failed"));
+    if (!f)
+      return absl::DataLossError(StrCat(out_dir, "/", region, "/cases.jsonl: writing failed"));
   }
   queries.close();
   if (!queries) return absl::DataLossError(StrCat(out_dir, "/queries.jsonl: writing failed"));

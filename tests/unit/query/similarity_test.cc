@@ -22,13 +22,13 @@ std::shared_ptr<const Ontology> Hpo() {
 }
 
 // Cystic kidney and eye terms from the real HPO; a few are related, most are not.
-constexpr const char* kRenalCyst = "HP:0000107";          // Renal cyst
-constexpr const char* kPolycystic = "HP:0000113";         // Polycystic kidney dysplasia
-constexpr const char* kHepaticCyst = "HP:0001407";        // Hepatic cysts
-constexpr const char* kHypertension = "HP:0000822";       // Hypertension
-constexpr const char* kSeizure = "HP:0001250";            // Seizures
-constexpr const char* kIntellectual = "HP:0001249";       // Intellectual disability
-constexpr const char* kMicrocephaly = "HP:0000252";       // Microcephaly
+constexpr const char* kRenalCyst = "HP:0000107";     // Renal cyst
+constexpr const char* kPolycystic = "HP:0000113";    // Polycystic kidney dysplasia
+constexpr const char* kHepaticCyst = "HP:0001407";   // Hepatic cysts
+constexpr const char* kHypertension = "HP:0000822";  // Hypertension
+constexpr const char* kSeizure = "HP:0001250";       // Seizures
+constexpr const char* kIntellectual = "HP:0001249";  // Intellectual disability
+constexpr const char* kMicrocephaly = "HP:0000252";  // Microcephaly
 
 v1::IndividualRecord Record(std::vector<std::string> observed,
                             std::vector<std::string> excluded = {},
@@ -108,9 +108,9 @@ TEST(SimilarityTest, ScoreIsSymmetricOverRandomCases) {
 
 TEST(SimilarityTest, ContradictionLowersTheScore) {
   // Case 1 has the query's terms, case 2 the same terms but excludes one the query observes.
-  std::vector<v1::IndividualRecord> records = {
-      Record({kPolycystic, kHypertension}), Record({kPolycystic, kHypertension}, {kSeizure}),
-      Record({kPolycystic, kHypertension}, {kRenalCyst})};
+  std::vector<v1::IndividualRecord> records = {Record({kPolycystic, kHypertension}),
+                                               Record({kPolycystic, kHypertension}, {kSeizure}),
+                                               Record({kPolycystic, kHypertension}, {kRenalCyst})};
   auto index = CaseIndex::FromRecords(Hpo(), records);
   ASSERT_TRUE(index.ok());
   v1::CaseQuery q = QueryOf(Record({kPolycystic, kHypertension}));
@@ -229,26 +229,54 @@ TEST(SimilarityTest, UnknownObsoleteAndAltIdsAreReported) {
 
 TEST(SimilarityTest, InformationContentFallsBackToStructureForSmallRegions) {
   auto hpo = Hpo();
-  auto small = CaseIndex::FromRecords(hpo, {Record({kSeizure})});
+  uint32_t seizure = *hpo->Resolve(kSeizure).term;
+  uint32_t polycystic = *hpo->Resolve(kPolycystic).term;
+  uint32_t root = *hpo->Resolve("HP:0000001").term;
+  // Structurally, seizure (a broad term) carries less information than polycystic kidney
+  // dysplasia (nearly a leaf). A region with a case of each keeps that order.
+  std::vector<v1::IndividualRecord> few = {Record({kSeizure}), Record({kPolycystic})};
+  auto small = CaseIndex::FromRecords(hpo, few);
   ASSERT_TRUE(small.ok());
-  EXPECT_FALSE((*small)->ic().from_annotations());
+  EXPECT_LT((*small)->ic().annotation_weight(), 0.01);
+  EXPECT_GT((*small)->ic()[polycystic], (*small)->ic()[seizure]);
+  // A large region where polycystic kidneys are common and seizures rare reverses it: its own
+  // annotations rule.
   std::vector<v1::IndividualRecord> many;
-  for (size_t i = 0; i < kMinAnnotatedCases; ++i) {
-    many.push_back(Record({i % 10 == 0 ? kPolycystic : kSeizure}));
+  for (size_t i = 0; i < 20 * kStructurePrior; ++i) {
+    many.push_back(Record({i % 100 == 0 ? kSeizure : kPolycystic}));
   }
   auto large = CaseIndex::FromRecords(hpo, many);
   ASSERT_TRUE(large.ok());
   const auto& ic = (*large)->ic();
-  EXPECT_TRUE(ic.from_annotations());
-  uint32_t seizure = *hpo->Resolve(kSeizure).term;
-  uint32_t polycystic = *hpo->Resolve(kPolycystic).term;
-  uint32_t root = *hpo->Resolve("HP:0000001").term;
-  EXPECT_NEAR(ic[root], 0.0, 1e-12);
-  EXPECT_GT(ic[polycystic], ic[seizure]) << "the rarer annotation carries more information";
-  // Monotone: no term is more informative than its descendants.
-  for (uint32_t t = 0; t < hpo->size(); ++t) {
-    for (uint32_t p : hpo->term(t).parents) ASSERT_LE(ic[p], ic[t] + 1e-12);
+  EXPECT_GT(ic.annotation_weight(), 0.9);
+  EXPECT_GT(ic[seizure], ic[polycystic]) << "the rarer annotation carries more information";
+  for (const auto* index : {&**small, &**large}) {
+    const auto& x = index->ic();
+    EXPECT_NEAR(x[root], 0.0, 1e-12);
+    // Monotone: no term is more informative than its descendants.
+    for (uint32_t t = 0; t < hpo->size(); ++t) {
+      for (uint32_t p : hpo->term(t).parents) ASSERT_LE(x[p], x[t] + 1e-12);
+    }
   }
+}
+
+TEST(SimilarityTest, ExactMatchEarnsMoreThanAnAncestorAndASiblingLess) {
+  auto hpo = Hpo();
+  // Polycystic kidney dysplasia, its ancestor renal cyst, and a term elsewhere in the kidney.
+  auto index = CaseIndex::FromRecords(
+      hpo, {Record({kPolycystic}), Record({kRenalCyst}), Record({"HP:0000083"})});
+  ASSERT_TRUE(index.ok());
+  v1::CaseQuery q;
+  q.add_phenotypes(kPolycystic);
+  auto r = RankSimilar(**index, q, {}, 3, [](uint32_t) { return true; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->top.size(), 3u);
+  EXPECT_EQ(r->top[0].position, 0u);
+  EXPECT_DOUBLE_EQ(r->top[0].match.phenotype_score(), 1.0);
+  EXPECT_EQ(r->top[1].position, 1u);
+  EXPECT_LT(r->top[1].match.phenotype_score(), 1.0);
+  EXPECT_EQ(r->top[2].position, 2u);
+  EXPECT_LT(r->top[2].match.phenotype_score(), r->top[1].match.phenotype_score());
 }
 
 TEST(SimilarityTest, JaccardBaselineCountsExactTermsOnly) {

@@ -194,5 +194,18 @@ TEST(QueryBudgetTest, DailyBudgetAndNearRepeats) {
   EXPECT_TRUE(budget.Charge("anna", "P", {"P"}, t + 86400).ok()) << "a new day";
 }
 
+TEST(DailyLimitTest, CountsPerCallerAndDay) {
+  DailyLimit limit(2, "similar-case searches");
+  int64_t t = 1'700'000'000;
+  EXPECT_TRUE(limit.Charge("cia", t).ok());
+  EXPECT_TRUE(limit.Charge("cia", t + 10).ok());
+  absl::Status s = limit.Charge("cia", t + 20);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(s.message().find("daily limit of 2 similar-case searches"), std::string_view::npos)
+      << s;
+  EXPECT_TRUE(limit.Charge("sven", t).ok()) << "per caller";
+  EXPECT_TRUE(limit.Charge("cia", t + 86400).ok()) << "a new day";
+}
+
 }  // namespace
 }  // namespace pmdb::security

@@ -16,6 +16,11 @@ TEST(ConfigTest, ExamplesInDeployParse) {
   EXPECT_EQ(node->settings.region, "vast");
   EXPECT_EQ(node->settings.disclosure.min_count, 5u);
   EXPECT_EQ(node->settings.sharing.at("researcher").kinds.size(), 3u);
+  EXPECT_EQ(node->settings.sharing.at("clinician").kinds.count("similar"), 1u);
+  EXPECT_EQ(node->settings.clinician.reference_ttl_seconds, 720 * 3600);
+  EXPECT_EQ(node->settings.clinician.max_top, 100u);
+  EXPECT_EQ(node->settings.clinician.daily_searches, 200u);
+  EXPECT_NE(node->settings.clinician.contact.find("Klinisk genetik"), std::string::npos);
   auto hub = LoadHubConfig(std::string(PMDB_SOURCE_DIR) + "/deploy/hub.example.toml");
   ASSERT_TRUE(hub.ok()) << hub.status();
   EXPECT_EQ(hub->regions.size(), 6u);
