@@ -79,6 +79,13 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
     c->homozygous = uniform() < 0.15;
   };
 
+  // Sex and age come from a stream of their own, so that they do not change the families.
+  std::mt19937_64 people(opt.seed ^ 0x5eed5eedULL);
+  auto person = [&](SyntheticCase* c) {
+    c->female = people() % 2 == 0;
+    c->age_years = static_cast<uint32_t>(people() % 86);
+  };
+
   CaseSet set;
   size_t next_region = 0;
   // Each family takes a part of the ontology that shares no term with another family's (the
@@ -126,10 +133,12 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
     seed.family = static_cast<int>(f);
     seed.terms = draw_from(below_area(family_areas[f]), opt.seed_terms);
     variant_in(genes[below(genes.size())], &seed);
+    person(&seed);
     set.queries.push_back(seed);
     for (uint32_t m = 0; m < opt.members; ++m) {
       SyntheticCase c = seed;
       c.subject = StrCat("F", Padded(f + 1, 5), "-M", m + 1);
+      person(&c);
       c.region = opt.regions[next_region++ % opt.regions.size()];
       c.terms.clear();
       for (const std::string& t : seed.terms) {
@@ -169,6 +178,7 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
     c.terms = draw_from(free_pools[below(free_pools.size())], 3 + static_cast<uint32_t>(below(6)));
     if (c.terms.empty()) c.terms.push_back(o.term(all[below(all.size())]).id);
     variant_in(genes[below(genes.size())], &c);
+    person(&c);
     set.cases.push_back(std::move(c));
   }
   std::shuffle(set.cases.begin(), set.cases.end(), rng);
@@ -182,7 +192,9 @@ std::string CaseToPhenopacketJson(const SyntheticCase& c) {
   }
   return StrCat(
       "{\"id\":\"", c.subject, "-pp\",\"subject\":{\"id\":\"", c.subject,
-      "\"},\"phenotypicFeatures\":[", features,
+      "\",\"sex\":\"", c.female ? "FEMALE" : "MALE",
+      "\",\"timeAtLastEncounter\":{\"age\":{\"iso8601duration\":\"P", c.age_years,
+      "Y\"}}},\"phenotypicFeatures\":[", features,
       "],\"interpretations\":[{\"id\":\"i1\",\"progressStatus\":\"SOLVED\",\"diagnosis\":{"
       "\"genomicInterpretations\":[{\"subjectOrBiosampleId\":\"",
       c.subject,
@@ -200,6 +212,8 @@ v1::IndividualRecord CaseToRecord(const SyntheticCase& c) {
   v1::IndividualRecord r;
   r.set_subject_id(c.subject);
   r.set_has_clinical_record(true);
+  r.set_sex(c.female ? v1::FEMALE : v1::MALE);
+  r.set_age_years(c.age_years);
   for (const std::string& t : c.terms) r.add_phenotypes(t);
   v1::ReportedVariant* v = r.add_reported();
   v->set_gene(c.gene);

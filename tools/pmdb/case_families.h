@@ -38,6 +38,8 @@ struct SyntheticCase {
   uint32_t pos = 0;  // on chromosome `chrom`, G>A
   std::string chrom;
   bool homozygous = false;
+  bool female = false;
+  uint32_t age_years = 0;
 };
 
 struct CaseSet {

@@ -1,0 +1,141 @@
+// pmdb_simfedbench: latency of a clinician's federated similar-case search (top-k through the
+// hub to every region over mutual TLS), next to the same search on one node called directly,
+// measured in one run.
+//
+//   pmdb_simfedbench --hub ADDR --node ADDR --region ID --certs DIR --queries FILE
+//                    [--runs N] [--top K]
+//
+// DIR holds ca.crt, ca.crl, clinician.{crt,key} and hub.{crt,key} (the direct node call is made
+// as the hub acting for the clinician, since nodes take questions only from the hub). FILE holds
+// one Phenopacket v2 per line (pmdb generate --case-families writes queries.jsonl); the runs
+// cycle through them.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "pmdb/v1/federation.grpc.pb.h"
+#include "pmdb/v1/region.grpc.pb.h"
+#include "query/case_query.h"
+#include "security/policy.h"
+#include "security/tls.h"
+#include "tools/bench/timing.h"
+
+namespace pmdb::bench {
+namespace {
+
+int Fail(const std::string& what) {
+  std::cerr << "pmdb_simfedbench: " << what << "\n";
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  std::map<std::string, std::string> args;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0) break;
+    args[k.substr(2)] = argv[i + 1];
+  }
+  for (const char* required : {"hub", "node", "region", "certs", "queries"}) {
+    if (!args.contains(required)) {
+      std::cerr << "pmdb_simfedbench: --" << required << " is required\n";
+      return 2;
+    }
+  }
+  int runs = args.contains("runs") ? std::stoi(args["runs"]) : 300;
+  uint32_t top = args.contains("top") ? static_cast<uint32_t>(std::stoul(args["top"])) : 10;
+  std::string dir = args["certs"];
+
+  std::vector<v1::CaseQuery> questions;
+  std::ifstream in(args["queries"]);
+  std::string line;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    v1::Phenopacket packet;
+    if (!google::protobuf::util::JsonStringToMessage(line, &packet, options).ok()) {
+      return Fail(args["queries"] + ": a line is not a phenopacket");
+    }
+    auto q = query::CaseQueryFromPhenopacket(packet);
+    if (!q.ok()) return Fail(std::string(q.status().message()));
+    questions.push_back(std::move(*q));
+  }
+  if (questions.empty()) return Fail(args["queries"] + ": no cases");
+
+  auto files = [&](const std::string& who) {
+    security::TlsFiles f;
+    f.cert = dir + "/" + who + ".crt";
+    f.key = dir + "/" + who + ".key";
+    f.ca = dir + "/ca.crt";
+    f.crl = dir + "/ca.crl";
+    return f;
+  };
+  auto clinician = security::CheckTlsFiles(files("clinician"));
+  if (!clinician.ok()) return Fail(std::string(clinician.status().message()));
+  std::string fed = clinician->federation;
+  auto hub_creds =
+      security::MakeChannelCredentials(files("clinician"), "spiffe://" + fed + "/hub");
+  auto node_creds = security::MakeChannelCredentials(
+      files("hub"), "spiffe://" + fed + "/region/" + args["region"] + "/node");
+  if (!hub_creds.ok() || !node_creds.ok()) return Fail("credentials cannot be read");
+  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(args["hub"], *hub_creds));
+  auto node = v1::RegionService::NewStub(grpc::CreateChannel(args["node"], *node_creds));
+
+  size_t next = 0;
+  uint64_t considered = 0;
+  size_t regions = 0;
+  auto federated_call = [&] {
+    v1::SimilarCasesRequest request;
+    *request.mutable_patient() = questions[next++ % questions.size()];
+    request.set_top(top);
+    grpc::ClientContext ctx;
+    v1::FederatedSimilarCases out;
+    grpc::Status s = hub->SimilarCases(&ctx, request, &out);
+    if (!s.ok() || out.partial() || out.matches_size() == 0) {
+      std::cerr << "pmdb_simfedbench: federated search failed: " << s.error_message()
+                << (out.partial() ? " (partial)" : "") << "\n";
+      std::exit(1);
+    }
+    considered = 0;
+    regions = static_cast<size_t>(out.regions_size());
+    for (const auto& part : out.regions()) considered += part.similar().cases_considered();
+  };
+  uint64_t node_considered = 0;
+  auto direct_call = [&] {
+    v1::SimilarCasesRequest request;
+    *request.mutable_patient() = questions[next++ % questions.size()];
+    request.set_top(top);
+    grpc::ClientContext ctx;
+    ctx.AddMetadata(security::kOnBehalfOfKey, clinician->uri);
+    v1::SimilarCasesAnswer out;
+    grpc::Status s = node->SimilarCases(&ctx, request, &out);
+    if (!s.ok()) {
+      std::cerr << "pmdb_simfedbench: direct search failed: " << s.error_message() << "\n";
+      std::exit(1);
+    }
+    node_considered = out.cases_considered();
+  };
+
+  Latency direct = Measure(direct_call, runs, 10);
+  Latency federated = Measure(federated_call, runs, 10);
+
+  std::printf("| path | cases scored per search | p50 (ms) | p99 (ms) |\n|---|---:|---:|---:|\n");
+  std::printf("| top-%u on one node, direct (gRPC, mTLS, audited) | %llu | %.2f | %.2f |\n", top,
+              static_cast<unsigned long long>(node_considered), direct.p50_ms, direct.p99_ms);
+  std::printf("| federated top-%u: hub + %zu nodes (gRPC, mTLS, audited at %zu places) | %llu | "
+              "%.2f | %.2f |\n",
+              top, regions, regions + 1, static_cast<unsigned long long>(considered),
+              federated.p50_ms, federated.p99_ms);
+  std::printf("\n%d searches per path at concurrency 1, cycling through %zu seed cases\n", runs,
+              questions.size());
+  return 0;
+}
+
+}  // namespace
+}  // namespace pmdb::bench
+
+int main(int argc, char** argv) { return pmdb::bench::Main(argc, argv); }
