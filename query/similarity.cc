@@ -82,8 +82,11 @@ class CaseIndexBuilder {
         }
       }
     };
-    resolve(r.phenotypes(), &c.terms);
-    resolve(r.excluded_phenotypes(), &c.excluded);
+    std::vector<uint32_t> terms, excluded;
+    resolve(r.phenotypes(), &terms);
+    resolve(r.excluded_phenotypes(), &excluded);
+    terms_.push_back(std::move(terms));
+    excluded_.push_back(std::move(excluded));
     for (const std::string& d : r.diagnoses()) c.diagnoses.push_back(d);
     for (const std::string& d : r.other_diseases()) c.diagnoses.push_back(d);
     c.sex = r.sex();
@@ -113,6 +116,20 @@ class CaseIndexBuilder {
 
   std::shared_ptr<const CaseIndex> Finish() {
     CaseIndex& x = *index_;
+    size_t total = 0;
+    for (size_t i = 0; i < x.cases_.size(); ++i) total += terms_[i].size() + excluded_[i].size();
+    x.term_pool_.reserve(total);
+    std::vector<size_t> starts;
+    for (size_t i = 0; i < x.cases_.size(); ++i) {
+      starts.push_back(x.term_pool_.size());
+      x.term_pool_.insert(x.term_pool_.end(), terms_[i].begin(), terms_[i].end());
+      x.term_pool_.insert(x.term_pool_.end(), excluded_[i].begin(), excluded_[i].end());
+    }
+    for (size_t i = 0; i < x.cases_.size(); ++i) {
+      const uint32_t* at = x.term_pool_.data() + starts[i];
+      x.cases_[i].terms = {at, terms_[i].size()};
+      x.cases_[i].excluded = {at + terms_[i].size(), excluded_[i].size()};
+    }
     if (const Ontology* o = x.ontology_.get()) {
       size_t n = o->size();
       x.ancestors_.resize(n);
@@ -121,10 +138,7 @@ class CaseIndexBuilder {
       for (uint32_t t = 0; t < n; ++t) {
         for (uint32_t a : x.ancestors_[t]) x.descendants_[a].push_back(t);
       }
-      std::vector<std::vector<uint32_t>> annotations;
-      annotations.reserve(x.cases_.size());
-      for (const IndexedCase& c : x.cases_) annotations.push_back(c.terms);
-      x.ic_ = InformationContent::Build(*o, x.ancestors_, annotations);
+      x.ic_ = InformationContent::Build(*o, x.ancestors_, terms_);
       for (IndexedCase& c : x.cases_) {
         for (uint32_t t : c.terms) c.terms_ic += x.ic_[t];
       }
@@ -134,6 +148,7 @@ class CaseIndexBuilder {
 
  private:
   std::shared_ptr<CaseIndex> index_;
+  std::vector<std::vector<uint32_t>> terms_, excluded_;  // per case, until Finish pools them
 };
 
 absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::Build(const storage::ReadView& view,

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -83,8 +84,10 @@ class InformationContent {
 // One case as the scorer needs it.
 struct IndexedCase {
   uint32_t ordinal = 0;
-  std::vector<uint32_t> terms;     // observed, resolved, each once
-  std::vector<uint32_t> excluded;  // excluded, resolved, each once
+  // Observed and excluded terms, resolved, each once; they point into the CaseIndex's one pool,
+  // so a ranking pass reads the cases' terms in order instead of chasing one allocation each.
+  std::span<const uint32_t> terms;
+  std::span<const uint32_t> excluded;
   std::vector<std::string> diagnoses;
   double terms_ic = 0;  // sum of IC over `terms`
   v1::Sex sex = v1::UNKNOWN_SEX;
@@ -125,6 +128,7 @@ class CaseIndex {
   std::shared_ptr<const Ontology> ontology_;
   InformationContent ic_;
   std::vector<IndexedCase> cases_;
+  std::vector<uint32_t> term_pool_;  // every case's terms, then its excluded terms
   std::unordered_map<uint32_t, size_t> by_ordinal_;
   std::unordered_map<std::string, std::vector<size_t>> by_gene_;
   std::unordered_map<std::string, std::vector<size_t>> by_diagnosis_;

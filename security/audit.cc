@@ -1,5 +1,7 @@
 #include "security/audit.h"
 
+#include <algorithm>
+
 #include <openssl/sha.h>
 
 #include <chrono>
@@ -217,6 +219,11 @@ absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const storage::ReadView& v
     }
     if (!filter.caller.empty() && entry.caller() != filter.caller) return true;
     if (entry.time_unix_micros() < filter.since_unix_micros) return true;
+    if (filter.individual.has_value() &&
+        std::find(entry.individuals().begin(), entry.individuals().end(), *filter.individual) ==
+            entry.individuals().end()) {
+      return true;
+    }
     out.push_back(std::move(entry));
     return filter.limit == 0 || out.size() < filter.limit;
   });

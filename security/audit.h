@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +82,7 @@ struct AuditFilter {
   std::string caller;            // empty: everyone
   int64_t since_unix_micros = 0;
   size_t limit = 0;              // 0: no limit
+  std::optional<uint32_t> individual;  // only entries that touched this ordinal
 };
 
 // Entries matching `filter`, oldest first.

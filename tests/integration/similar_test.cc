@@ -319,6 +319,25 @@ TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
   }
   EXPECT_EQ(contact_entries, 2);
 
+  // The patient's right to know, served from vast's log by subject id: the search that
+  // returned the case, the request and the answer, and nothing about other patients.
+  ASSERT_TRUE(Similar("sven", &a).ok());
+  auto known = Pmdb({"audit", "list", "--db", fed_.db("vast"), "--subject", "VAST-C1", "--json"});
+  ASSERT_EQ(known.exit_code, 0) << known.err;
+  std::vector<std::string> lines;
+  for (std::string_view line : Split(known.out, '\n')) {
+    if (!line.empty()) lines.emplace_back(line);
+  }
+  ASSERT_EQ(lines.size(), 4u) << known.out;  // cia's search, her request, the answer, sven's search
+  EXPECT_NE(lines[0].find("RegionService/SimilarCases"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("clinician/cia"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("RegionService/RequestContact"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("AdminService/ContactAnswer"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("clinician/sven"), std::string::npos) << lines[3];
+  auto unknown = Pmdb({"audit", "list", "--db", fed_.db("vast"), "--subject", "VAST-C9"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("subject VAST-C9 is not in"), std::string::npos) << unknown.err;
+
   // Consent for care withdrawn: the case is neither found nor contactable any more.
   {
     grpc::ClientContext ctx;

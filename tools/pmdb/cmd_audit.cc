@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "node/base/strings.h"
+#include "node/storage/keys.h"
 #include "security/audit.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
@@ -28,18 +29,23 @@ const CommandSpec& VerifySpec() {
 const CommandSpec& ListSpec() {
   static const CommandSpec spec{
       "audit list",
-      "pmdb audit list --db DIR [--caller ID] [--since TIME] [--limit N] [--json]",
+      "pmdb audit list --db DIR [--caller ID] [--subject ID] [--since TIME] [--limit N] [--json]",
       "Lists audit entries, oldest first: time, who asked (and through which hub), what, the\n"
       "outcome and what was released. For the regular log review; entries hold no patient data\n"
       "(similar-case and contact entries name the individuals they touched only by the region's\n"
-      "internal ordinal, in the JSON field \"individuals\"; never by subject id).",
+      "internal ordinal, in the JSON field \"individuals\"; never by subject id).\n\n"
+      "With --subject, a patient's right to know: the similar-case searches that returned this\n"
+      "patient's case and the contact requests about it, with the clinician who made each\n"
+      "(aggregate questions count people without singling anyone out, so they are not listed).",
       {{"db", "DIR", "the node's or hub's store"},
        {"caller", "ID", "only this caller (a spiffe:// identity)"},
+       {"subject", "ID", "only entries that returned or concerned this patient (subject id)"},
        {"since", "TIME", "only entries at or after TIME (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)"},
        {"limit", "N", "at most N entries"},
        {"json", "", "one JSON object per entry, one per line"}},
       "  pmdb audit list --db /var/lib/pmdb/norr --since 2026-11-01\n"
-      "  pmdb audit list --db /var/lib/pmdb/norr --caller spiffe://se-pm/researcher/anna --json\n",
+      "  pmdb audit list --db /var/lib/pmdb/norr --caller spiffe://se-pm/researcher/anna --json\n"
+      "  pmdb audit list --db /var/lib/pmdb/norr --subject NRR-000417\n",
   };
   return spec;
 }
@@ -114,6 +120,17 @@ int List(int argc, char** argv) {
   auto store = OpenReadOnly(flags->Get("db"));
   if (!store.ok()) return Fail("audit list", store.status());
   auto view = (*store)->Snapshot();
+  if (flags->Has("subject")) {
+    const std::string subject = flags->Get("subject");
+    auto ordinal = view->Get(storage::Family::kIndividuals, storage::keys::SubjectIndex(subject));
+    if (!ordinal.ok()) return Fail("audit list", ordinal.status());
+    if (!ordinal->has_value()) {
+      return Fail("audit list",
+                  absl::NotFoundError(StrCat("subject ", subject, " is not in ", flags->Get("db"),
+                                             " (never ingested, or erased)")));
+    }
+    filter.individual = storage::keys::ReadBE32(**ordinal);
+  }
   auto entries = security::ListAudit(*view, filter);
   if (!entries.ok()) return Fail("audit list", entries.status());
   for (const v1::AuditEntry& e : *entries) {
