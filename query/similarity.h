@@ -107,6 +107,10 @@ class CaseIndex {
   static absl::StatusOr<std::shared_ptr<const CaseIndex>> FromRecords(
       std::shared_ptr<const Ontology> ontology, const std::vector<v1::IndividualRecord>& records);
 
+  // Cases point into the index's own term pool: not copyable.
+  CaseIndex(const CaseIndex&) = delete;
+  CaseIndex& operator=(const CaseIndex&) = delete;
+
   size_t size() const { return cases_.size(); }
   const IndexedCase& at(size_t i) const { return cases_[i]; }
   const Ontology* ontology() const { return ontology_.get(); }
