@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -27,13 +26,13 @@
 #include "query/parser.h"
 #include "security/policy.h"
 #include "security/tls.h"
+#include "tools/bench/bench_flags.h"
 #include "tools/bench/timing.h"
 
 namespace pmdb::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
 
 // Raw loopback: one byte to an echo thread and back over TCP on 127.0.0.1.
 Latency Loopback(int runs) {
@@ -103,57 +102,36 @@ double Throughput(int concurrency, double seconds,
   return static_cast<double>(done_at_stop) / elapsed;
 }
 
-std::string Arg(std::map<std::string, std::string>& args, const std::string& name,
-                const std::string& fallback = "") {
-  auto it = args.find(name);
-  if (it != args.end()) return it->second;
-  if (fallback.empty()) {
-    std::cerr << "pmdb_fedbench: --" << name << " is required\n";
-    std::exit(2);
-  }
-  return fallback;
-}
-
 int Main(int argc, char** argv) {
-  std::map<std::string, std::string> args;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    if (k.rfind("--", 0) != 0) break;
-    args[k.substr(2)] = argv[i + 1];
-  }
-  std::string dir = Arg(args, "certs");
-  int runs = std::stoi(Arg(args, "runs", "2000"));
-  double seconds = std::stod(Arg(args, "seconds", "10"));
-  int concurrency = std::stoi(Arg(args, "concurrency", "64"));
-  std::string region = Arg(args, "region");
-  auto criterion = query::ParseCriterion(Arg(args, "query"));
+  BenchFlags args("pmdb_fedbench", argc, argv);
+  std::string dir = args.Get("certs");
+  int runs = std::stoi(args.Get("runs", "2000"));
+  double seconds = std::stod(args.Get("seconds", "10"));
+  int concurrency = std::stoi(args.Get("concurrency", "64"));
+  std::string region = args.Get("region");
+  auto criterion = query::ParseCriterion(args.Get("query"));
   if (!criterion.ok()) {
     std::cerr << criterion.status() << "\n";
     return 2;
   }
-  auto files = [&](const std::string& who) {
-    security::TlsFiles f;
-    f.cert = dir + "/" + who + ".crt";
-    f.key = dir + "/" + who + ".key";
-    f.ca = dir + "/ca.crt";
-    f.crl = dir + "/ca.crl";
-    return f;
-  };
+  auto files = [&](const std::string& who) { return CertFiles(dir, who); };
   auto researcher = security::CheckTlsFiles(files("researcher"));
   if (!researcher.ok()) {
     std::cerr << researcher.status() << "\n";
     return 1;
   }
   std::string fed = researcher->federation;
-  auto hub_creds = security::MakeChannelCredentials(files("researcher"), "spiffe://" + fed + "/hub");
+  auto hub_creds =
+      security::MakeChannelCredentials(files("researcher"), "spiffe://" + fed + "/hub");
   auto node_creds = security::MakeChannelCredentials(
       files("hub"), "spiffe://" + fed + "/region/" + region + "/node");
   if (!hub_creds.ok() || !node_creds.ok()) {
-    std::cerr << "pmdb_fedbench: credentials: " << hub_creds.status() << node_creds.status() << "\n";
+    std::cerr << "pmdb_fedbench: credentials: " << hub_creds.status() << node_creds.status()
+              << "\n";
     return 1;
   }
-  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(Arg(args, "hub"), *hub_creds));
-  auto node = v1::RegionService::NewStub(grpc::CreateChannel(Arg(args, "node"), *node_creds));
+  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(args.Get("hub"), *hub_creds));
+  auto node = v1::RegionService::NewStub(grpc::CreateChannel(args.Get("node"), *node_creds));
   v1::CountRequest request;
   *request.mutable_criterion() = *criterion;
 
@@ -208,8 +186,9 @@ int Main(int argc, char** argv) {
               loopback.p99_ms);
   std::printf("| direct count on one node (gRPC, mTLS, audited) | %.3f | %.3f | %.0f |\n",
               direct.p50_ms, direct.p99_ms, direct_qps);
-  std::printf("| federated count: hub + 6 nodes (gRPC, mTLS, audited at 7 places) | %.3f | %.3f | %.0f |\n",
-              federated.p50_ms, federated.p99_ms, federated_qps);
+  std::printf(
+      "| federated count: hub + 6 nodes (gRPC, mTLS, audited at 7 places) | %.3f | %.3f | %.0f |\n",
+      federated.p50_ms, federated.p99_ms, federated_qps);
   std::printf("\nruns at concurrency 1: %d per path; throughput window: %.0f s\n", runs, seconds);
   return 0;
 }

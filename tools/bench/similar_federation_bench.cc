@@ -17,13 +17,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <map>
 
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "pmdb/v1/region.grpc.pb.h"
 #include "query/case_query.h"
 #include "security/policy.h"
 #include "security/tls.h"
+#include "tools/bench/bench_flags.h"
 #include "tools/bench/timing.h"
 
 namespace pmdb::bench {
@@ -35,24 +35,15 @@ int Fail(const std::string& what) {
 }
 
 int Main(int argc, char** argv) {
-  std::map<std::string, std::string> args;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    if (k.rfind("--", 0) != 0) break;
-    args[k.substr(2)] = argv[i + 1];
-  }
-  for (const char* required : {"hub", "node", "region", "certs", "queries"}) {
-    if (!args.contains(required)) {
-      std::cerr << "pmdb_simfedbench: --" << required << " is required\n";
-      return 2;
-    }
-  }
-  int runs = args.contains("runs") ? std::stoi(args["runs"]) : 300;
-  uint32_t top = args.contains("top") ? static_cast<uint32_t>(std::stoul(args["top"])) : 10;
-  std::string dir = args["certs"];
+  BenchFlags flags("pmdb_simfedbench", argc, argv);
+  const std::string hub_address = flags.Get("hub"), node_address = flags.Get("node");
+  const std::string region = flags.Get("region"), dir = flags.Get("certs");
+  const std::string queries = flags.Get("queries");
+  int runs = std::stoi(flags.Get("runs", "300"));
+  uint32_t top = static_cast<uint32_t>(std::stoul(flags.Get("top", "10")));
 
   std::vector<v1::CaseQuery> questions;
-  std::ifstream in(args["queries"]);
+  std::ifstream in(queries);
   std::string line;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
@@ -60,32 +51,24 @@ int Main(int argc, char** argv) {
     if (line.empty()) continue;
     v1::Phenopacket packet;
     if (!google::protobuf::util::JsonStringToMessage(line, &packet, options).ok()) {
-      return Fail(args["queries"] + ": a line is not a phenopacket");
+      return Fail(queries + ": a line is not a phenopacket");
     }
     auto q = query::CaseQueryFromPhenopacket(packet);
     if (!q.ok()) return Fail(std::string(q.status().message()));
     questions.push_back(std::move(*q));
   }
-  if (questions.empty()) return Fail(args["queries"] + ": no cases");
+  if (questions.empty()) return Fail(queries + ": no cases");
 
-  auto files = [&](const std::string& who) {
-    security::TlsFiles f;
-    f.cert = dir + "/" + who + ".crt";
-    f.key = dir + "/" + who + ".key";
-    f.ca = dir + "/ca.crt";
-    f.crl = dir + "/ca.crl";
-    return f;
-  };
+  auto files = [&](const std::string& who) { return CertFiles(dir, who); };
   auto clinician = security::CheckTlsFiles(files("clinician"));
   if (!clinician.ok()) return Fail(std::string(clinician.status().message()));
   std::string fed = clinician->federation;
-  auto hub_creds =
-      security::MakeChannelCredentials(files("clinician"), "spiffe://" + fed + "/hub");
+  auto hub_creds = security::MakeChannelCredentials(files("clinician"), "spiffe://" + fed + "/hub");
   auto node_creds = security::MakeChannelCredentials(
-      files("hub"), "spiffe://" + fed + "/region/" + args["region"] + "/node");
+      files("hub"), "spiffe://" + fed + "/region/" + region + "/node");
   if (!hub_creds.ok() || !node_creds.ok()) return Fail("credentials cannot be read");
-  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(args["hub"], *hub_creds));
-  auto node = v1::RegionService::NewStub(grpc::CreateChannel(args["node"], *node_creds));
+  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(hub_address, *hub_creds));
+  auto node = v1::RegionService::NewStub(grpc::CreateChannel(node_address, *node_creds));
 
   size_t next = 0;
   uint64_t considered = 0;
@@ -124,7 +107,7 @@ int Main(int argc, char** argv) {
 
   Latency direct = Measure(direct_call, runs, 10);
   Latency federated;
-  if (args["hub"] == "-") {  // one node only, e.g. to profile it
+  if (hub_address == "-") {  // one node only, e.g. to profile it
     std::printf("direct top-%u on one node: p50 %.2f ms, p99 %.2f ms\n", top, direct.p50_ms,
                 direct.p99_ms);
     return 0;
@@ -134,10 +117,11 @@ int Main(int argc, char** argv) {
   std::printf("| path | cases scored per search | p50 (ms) | p99 (ms) |\n|---|---:|---:|---:|\n");
   std::printf("| top-%u on one node, direct (gRPC, mTLS, audited) | %llu | %.2f | %.2f |\n", top,
               static_cast<unsigned long long>(node_considered), direct.p50_ms, direct.p99_ms);
-  std::printf("| federated top-%u: hub + %zu nodes (gRPC, mTLS, audited at %zu places) | %llu | "
-              "%.2f | %.2f |\n",
-              top, regions, regions + 1, static_cast<unsigned long long>(considered),
-              federated.p50_ms, federated.p99_ms);
+  std::printf(
+      "| federated top-%u: hub + %zu nodes (gRPC, mTLS, audited at %zu places) | %llu | "
+      "%.2f | %.2f |\n",
+      top, regions, regions + 1, static_cast<unsigned long long>(considered), federated.p50_ms,
+      federated.p99_ms);
   std::printf("\n%d searches per path at concurrency 1, cycling through %zu seed cases\n", runs,
               questions.size());
   return 0;
