@@ -29,7 +29,8 @@
 // identical cases score 1.
 //
 // The cube and the prior were chosen on tools/bench/similar's case families (generator seeds
-// 2026-2028) and are reported there on other seeds; see docs/benchmarks.md.
+// 2026-2028, before the generator had frequent terms) and are reported there on other seeds,
+// with and without frequent terms; see docs/benchmarks.md.
 //
 // Ties are broken by the case's ordinal, so an answer is deterministic. Only cases with a
 // clinical record and care consent are indexed; the consent bitmap is checked again per query.

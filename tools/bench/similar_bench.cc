@@ -16,6 +16,7 @@
 #include "node/storage/keys.h"
 #include "query/ontology.h"
 #include "query/similarity.h"
+#include "tools/bench/bench_flags.h"
 #include "tools/pmdb/case_families.h"
 
 namespace pmdb {
@@ -34,27 +35,56 @@ struct Ranked {
   size_t region;
   size_t rank;
   int family;
+  uint32_t ordinal;
 };
 
+std::string Terms(const query::Ontology& o, const auto& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    auto r = o.Resolve(id);
+    StrAppend(&out, out.empty() ? "" : "; ", id, " ", r.term ? o.term(*r.term).name : "?");
+  }
+  return out;
+}
+
 int Run(int argc, char** argv) {
-  std::string hpo = argc > 1 ? argv[1] : "../shared/data/ontology/hp.obo";
-  uint32_t families = argc > 2 ? static_cast<uint32_t>(std::stoul(argv[2])) : 200;
-  uint64_t unrelated = argc > 3 ? std::stoull(argv[3]) : 30000;
-  uint64_t timing_cases = argc > 4 ? std::stoull(argv[4]) : 100000;
+  bench::BenchFlags flags("pmdb_simbench", argc, argv);
+  std::string hpo = flags.Get("hpo", "../shared/data/ontology/hp.obo");
+  cli::CaseFamilyOptions base;
+  base.families = static_cast<uint32_t>(std::stoul(flags.Get("families", "200")));
+  base.members = static_cast<uint32_t>(std::stoul(flags.Get("members", "4")));
+  base.unrelated = std::stoull(flags.Get("unrelated", "30000"));
+  base.common_terms = static_cast<uint32_t>(std::stoul(flags.Get("common-terms", "40")));
+  base.common_share = std::stod(flags.Get("common-share", "0.25"));
+  uint64_t timing_cases = std::stoull(flags.Get("timing-cases", "100000"));
+  // --misses 1: print each phenotype-only miss (the seed and the best five) to stderr.
+  const bool show_misses = flags.Get("misses", "0") == "1";
   auto ontology = query::Ontology::LoadObo(hpo);
   if (!ontology.ok()) {
     std::cerr << ontology.status() << "\n";
     return 1;
   }
   auto shared = std::make_shared<const query::Ontology>(std::move(*ontology));
-  const std::vector<Level> levels = {{0, 0, 0},       {0.2, 0.2, 0},  {0.3, 0.3, 0},
-                                     {0.3, 0.3, 0.3}, {0.5, 0.3, 0},  {0.3, 0.5, 0},
-                                     {0.4, 0.4, 0.5}, {0.2, 0.6, 0.5}};
+  // Levels as DROP/GENERALIZE/ADD percentages, comma-separated.
+  std::vector<Level> levels;
+  const std::string level_list =
+      flags.Get("levels", "0/0/0,20/20/0,30/30/0,30/30/30,50/30/0,30/50/0,40/40/50,20/60/50");
+  for (std::string_view l : Split(level_list, ',')) {
+    std::vector<std::string_view> p = Split(l, '/');
+    if (p.size() != 3) {
+      std::cerr << "pmdb_simbench: --levels takes DROP/GENERALIZE/ADD percentages, not " << l
+                << "\n";
+      return 2;
+    }
+    levels.push_back({std::stod(std::string(p[0])) / 100, std::stod(std::string(p[1])) / 100,
+                      std::stod(std::string(p[2])) / 100});
+  }
   // Each level is measured over several generator seeds (different families, genes and
   // unrelated cases), so one family more or less moves a figure by less. The scorer's constants
   // were chosen on seeds 2026-2028; the default reports on others.
   std::vector<uint64_t> seeds;
-  for (std::string_view s : Split(argc > 5 ? argv[5] : "3001,3002,3003", ',')) {
+  const std::string seed_list = flags.Get("seeds", "3001,3002,3003");
+  for (std::string_view s : Split(seed_list, ',')) {
     seeds.push_back(std::stoull(std::string(s)));
   }
   std::printf(
@@ -64,9 +94,7 @@ int Run(int argc, char** argv) {
     Hits full, pheno, jaccard;
     double asked = 0;
     for (uint64_t generator_seed : seeds) {
-      cli::CaseFamilyOptions opt;
-      opt.families = families;
-      opt.unrelated = unrelated;
+      cli::CaseFamilyOptions opt = base;
       opt.drop = level.drop;
       opt.generalize = level.generalize;
       opt.add = level.add;
@@ -113,7 +141,8 @@ int Run(int argc, char** argv) {
             }
             for (size_t k = 0; k < ranked->top.size(); ++k) {
               uint32_t ordinal = index.at(ranked->top[k].position).ordinal;
-              merged.push_back({ranked->top[k].match.score(), r, k, family_of[r][ordinal]});
+              merged.push_back(
+                  {ranked->top[k].match.score(), r, k, family_of[r][ordinal], ordinal});
             }
           }
           std::stable_sort(merged.begin(), merged.end(), [](const Ranked& a, const Ranked& b) {
@@ -122,6 +151,17 @@ int Run(int argc, char** argv) {
             return a.rank < b.rank;
           });
           Hits& h = with_variant ? full : pheno;
+          if (show_misses && !with_variant && !merged.empty() && merged[0].family != seed.family) {
+            // What a phenotype-only miss looked like: the seed, then the best five.
+            std::cerr << "miss at " << level.drop << "/" << level.generalize << "/" << level.add
+                      << " seed " << seed.subject << ": " << Terms(*shared, seed.terms) << "\n";
+            for (size_t k = 0; k < merged.size() && k < 5; ++k) {
+              const auto& rec = records[merged[k].region][merged[k].ordinal];
+              std::cerr << "  " << merged[k].score
+                        << (merged[k].family == seed.family ? " *" : "  ") << " family "
+                        << merged[k].family << ": " << Terms(*shared, rec.phenotypes()) << "\n";
+            }
+          }
           if (!merged.empty() && merged[0].family == seed.family) ++h.top1;
           for (size_t k = 0; k < merged.size() && k < 5; ++k) {
             if (merged[k].family == seed.family) {
@@ -154,7 +194,7 @@ int Run(int argc, char** argv) {
   }
 
   // One region's ranking time at `timing_cases` cases (what each node does per question).
-  cli::CaseFamilyOptions opt;
+  cli::CaseFamilyOptions opt = base;
   opt.families = 100;
   opt.unrelated = timing_cases;
   opt.regions = {"one"};

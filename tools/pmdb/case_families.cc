@@ -38,6 +38,11 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
   if (opt.drop < 0 || opt.generalize < 0 || opt.drop + opt.generalize > 1 || opt.add < 0) {
     return absl::InvalidArgumentError("drop + generalize must be within [0, 1], add >= 0");
   }
+  if (opt.common_share < 0 || opt.common_share > 1 ||
+      (opt.common_share > 0 && opt.common_terms == 0)) {
+    return absl::InvalidArgumentError(
+        "the share of frequent terms must be within [0, 1], with a pool of at least one term");
+  }
   auto root = o.Resolve("HP:0000118");
   if (!root.term) return absl::InvalidArgumentError("the ontology has no HP:0000118");
   std::vector<uint32_t> areas = Areas(o, *root.term);
@@ -118,20 +123,50 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
     return absl::InvalidArgumentError(
         StrCat(opt.families, " families leave no part of the ontology for unrelated cases"));
   }
-  // Terms a member may gain: anything outside its own family's part of the ontology.
-  auto unrelated_term = [&](uint32_t area) {
+  // The frequent-term pool: terms of no family's part that have terms below them (frequent
+  // findings are rarely the most specific ones), drawn by Zipf weights.
+  std::vector<uint32_t> common;
+  if (opt.common_share > 0) {
+    std::vector<uint32_t> candidates;
+    for (uint32_t t : all) {
+      if (!taken[t] && !o.term(t).children.empty()) candidates.push_back(t);
+    }
+    std::shuffle(candidates.begin(), candidates.end(), rng);
+    candidates.resize(std::min<size_t>(candidates.size(), opt.common_terms));
+    common = std::move(candidates);
+    for (uint32_t t : common) set.common.push_back(o.term(t).id);
+  }
+  std::vector<double> zipf;
+  for (size_t i = 0; i < common.size(); ++i) zipf.push_back(1.0 / static_cast<double>(i + 1));
+  std::discrete_distribution<size_t> frequent(zipf.begin(), zipf.end());
+  // A frequent term the case does not hold yet (or none, if it already holds many).
+  auto add_common = [&](std::vector<std::string>* terms) {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      std::string id = o.term(common[frequent(rng)]).id;
+      if (std::find(terms->begin(), terms->end(), id) == terms->end()) {
+        terms->push_back(id);
+        return;
+      }
+    }
+  };
+  // Terms a member may gain: anything outside its own family's part of the ontology, some of
+  // them frequent ones.
+  auto unrelated_term = [&](uint32_t area, std::vector<std::string>* terms) {
+    if (!common.empty() && uniform() < opt.common_share) return add_common(terms);
     std::vector<uint32_t> own = o.DescendantsInclusive(area);
     std::sort(own.begin(), own.end());
     for (;;) {
       uint32_t t = all[below(all.size())];
-      if (!std::binary_search(own.begin(), own.end(), t)) return o.term(t).id;
+      if (!std::binary_search(own.begin(), own.end(), t)) return terms->push_back(o.term(t).id);
     }
   };
+  const auto seed_common = static_cast<uint32_t>(opt.seed_terms * opt.common_share + 0.5);
   for (uint32_t f = 0; f < opt.families; ++f) {
     SyntheticCase seed;
     seed.subject = StrCat("F", Padded(f + 1, 5), "-Q");
     seed.family = static_cast<int>(f);
-    seed.terms = draw_from(below_area(family_areas[f]), opt.seed_terms);
+    seed.terms = draw_from(below_area(family_areas[f]), opt.seed_terms - seed_common);
+    for (uint32_t k = 0; k < seed_common; ++k) add_common(&seed.terms);
     variant_in(genes[below(genes.size())], &seed);
     person(&seed);
     set.queries.push_back(seed);
@@ -158,7 +193,7 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
         c.terms.push_back(t);
       }
       uint32_t extra = static_cast<uint32_t>(opt.add * seed.terms.size() + 0.5);
-      for (uint32_t k = 0; k < extra; ++k) c.terms.push_back(unrelated_term(family_areas[f]));
+      for (uint32_t k = 0; k < extra; ++k) unrelated_term(family_areas[f], &c.terms);
       if (c.terms.empty()) c.terms.push_back(seed.terms[below(seed.terms.size())]);
       // Half the members carry the seed's own allele; the rest another one in the same gene.
       if (uniform() < 0.5) {
@@ -175,7 +210,13 @@ absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const que
     SyntheticCase c;
     c.subject = StrCat("U", Padded(u + 1, 7));
     c.region = opt.regions[next_region++ % opt.regions.size()];
-    c.terms = draw_from(free_pools[below(free_pools.size())], 3 + static_cast<uint32_t>(below(6)));
+    const auto n = 3 + static_cast<uint32_t>(below(6));
+    uint32_t frequent_terms = 0;
+    if (!common.empty()) {
+      for (uint32_t k = 0; k < n; ++k) frequent_terms += uniform() < opt.common_share ? 1 : 0;
+    }
+    c.terms = draw_from(free_pools[below(free_pools.size())], n - frequent_terms);
+    for (uint32_t k = 0; k < frequent_terms; ++k) add_common(&c.terms);
     if (c.terms.empty()) c.terms.push_back(o.term(all[below(all.size())]).id);
     variant_in(genes[below(genes.size())], &c);
     person(&c);

@@ -30,8 +30,11 @@ const CommandSpec& Spec() {
       "With --case-families N it writes rare-disease cases instead: per family a seed (six HPO\n"
       "terms from one part of the ontology and a causal variant in a gene) and members derived\n"
       "from it by dropping terms, replacing terms with a parent and adding unrelated terms, with\n"
-      "the seed's allele or another in the same gene, hidden among unrelated cases. Cases go to\n"
-      "DIR/<region>/cases.jsonl round-robin over the six regions, the seeds to DIR/queries.jsonl.",
+      "the seed's allele or another in the same gene, hidden among unrelated cases. A pool of\n"
+      "frequent phenotypes (--common-terms, drawn by Zipf weights) supplies a share of every\n"
+      "case's terms (--common-share), seeds and unrelated cases alike, as developmental delay or\n"
+      "seizures do in a real cohort. Cases go to DIR/<region>/cases.jsonl round-robin over the\n"
+      "six regions, the seeds to DIR/queries.jsonl.",
       {
           {"individuals", "N", "number of individuals (samples)"},
           {"variants", "M", "number of variant sites"},
@@ -55,6 +58,8 @@ const CommandSpec& Spec() {
           {"drop", "P", "with --case-families: share of the seed's terms a member lacks (0.3)"},
           {"generalize", "P", "with --case-families: share replaced by a parent term (0.3)"},
           {"add", "P", "with --case-families: unrelated terms added, per seed term (0)"},
+          {"common-terms", "K", "with --case-families: size of the frequent-term pool (40)"},
+          {"common-share", "P", "with --case-families: share of terms from that pool (0.25)"},
       },
       "  pmdb generate --individuals 10000 --variants 5000 --seed 7 --out /tmp/cohort\n"
       "  pmdb ingest --db region.db --vcf /tmp/cohort/cohort.vcf.gz --dataset syn --assembly GRCh38\n"
@@ -88,19 +93,23 @@ bool ParseShare(const Flags& flags, const std::string& name, double* out) {
 
 int RunCaseFamilies(const Flags& flags) {
   CaseFamilyOptions options;
-  uint64_t families = 0, members = options.members, seed = 1;
+  uint64_t families = 0, members = options.members, seed = 1, common_terms = 0;
   if (!flags.Has("out") || !ParseCount(flags, "case-families", 0, &families) || families == 0 ||
       !ParseCount(flags, "members", options.members, &members) ||
       !ParseCount(flags, "unrelated", options.unrelated, &options.unrelated) ||
       !ParseCount(flags, "seed", 1, &seed) || !ParseShare(flags, "drop", &options.drop) ||
       !ParseShare(flags, "generalize", &options.generalize) ||
-      !ParseShare(flags, "add", &options.add)) {
+      !ParseShare(flags, "add", &options.add) ||
+      !ParseCount(flags, "common-terms", options.common_terms, &common_terms) ||
+      !ParseShare(flags, "common-share", &options.common_share)) {
     return UsageError(Spec(), absl::InvalidArgumentError(
                                   "--case-families N and --out DIR are required; counts are whole "
-                                  "numbers, --drop/--generalize/--add are shares such as 0.3"));
+                                  "numbers, --drop/--generalize/--add/--common-share are shares "
+                                  "such as 0.3"));
   }
   options.families = static_cast<uint32_t>(families);
   options.members = static_cast<uint32_t>(members);
+  options.common_terms = static_cast<uint32_t>(common_terms);
   options.seed = seed;
   auto ontology = query::Ontology::LoadObo(flags.Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo"));
   if (!ontology.ok()) return Fail("generate", ontology.status());

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 #include "tests/test_util.h"
@@ -43,21 +44,28 @@ TEST(CaseFamiliesTest, DeterministicForASeedAndSizedAsAsked) {
   EXPECT_EQ(regions.size(), 6u);
 }
 
-TEST(CaseFamiliesTest, MembersComeFromTheSeedAndUnrelatedCasesShareNothingWithAnyFamily) {
+TEST(CaseFamiliesTest, MembersComeFromTheSeedAndUnrelatedCasesShareOnlyFrequentTerms) {
   const query::Ontology& o = Hpo();
   auto set = MakeCaseFamilies(Small(), o);
   ASSERT_TRUE(set.ok()) << set.status();
-  // Every seed term and everything below it belongs to a family's part of the ontology.
+  const std::set<std::string> frequent(set->common.begin(), set->common.end());
+  ASSERT_EQ(frequent.size(), 40u);
+  // Every seed term that is not a frequent one, and everything below it, belongs to a family's
+  // part of the ontology.
   std::set<uint32_t> family_terms;
   for (const SyntheticCase& seed : set->queries) {
     for (const std::string& t : seed.terms) {
+      if (frequent.count(t)) continue;
       for (uint32_t d : o.DescendantsInclusive(*o.Resolve(t).term)) family_terms.insert(d);
     }
   }
+  size_t unrelated_checked = 0;
   for (const SyntheticCase& c : set->cases) {
     if (c.family < 0) {
       for (const std::string& t : c.terms) {
+        if (frequent.count(t)) continue;
         EXPECT_EQ(family_terms.count(*o.Resolve(t).term), 0u) << c.subject << " " << t;
+        ++unrelated_checked;
       }
       continue;
     }
@@ -70,6 +78,46 @@ TEST(CaseFamiliesTest, MembersComeFromTheSeedAndUnrelatedCasesShareNothingWithAn
     for (const std::string& t : c.terms) EXPECT_EQ(allowed.count(t), 1u) << c.subject << " " << t;
     EXPECT_EQ(c.gene, seed.gene);
   }
+  EXPECT_GT(unrelated_checked, 1000u);
+}
+
+TEST(CaseFamiliesTest, FrequentTermsAreSharedAcrossCasesByZipfWeights) {
+  auto set = MakeCaseFamilies(Small(), Hpo());
+  ASSERT_TRUE(set.ok()) << set.status();
+  const std::set<std::string> frequent(set->common.begin(), set->common.end());
+  // A seed of six terms holds round(6 * 0.25) = 2 frequent ones.
+  for (const SyntheticCase& seed : set->queries) {
+    size_t n = 0;
+    for (const std::string& t : seed.terms) n += frequent.count(t);
+    EXPECT_EQ(n, 2u) << seed.subject;
+    EXPECT_EQ(seed.terms.size(), 6u) << seed.subject;
+  }
+  // About a quarter of the unrelated cases' terms are frequent ones; the pool's first term is
+  // held by more cases than its last.
+  std::map<std::string, size_t> holders;
+  size_t terms = 0, frequent_terms = 0;
+  for (const SyntheticCase& c : set->cases) {
+    if (c.family >= 0) continue;
+    for (const std::string& t : c.terms) {
+      ++terms;
+      if (frequent.count(t)) {
+        ++frequent_terms;
+        ++holders[t];
+      }
+    }
+  }
+  const double share = static_cast<double>(frequent_terms) / static_cast<double>(terms);
+  EXPECT_GT(share, 0.18);
+  EXPECT_LT(share, 0.32);
+  EXPECT_GT(holders[set->common.front()], 3 * holders[set->common.back()] + 10);
+
+  // Without the pool nothing is frequent and seeds come wholly from their family's part.
+  CaseFamilyOptions none = Small();
+  none.common_share = 0;
+  auto plain = MakeCaseFamilies(none, Hpo());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->common.empty());
+  for (const SyntheticCase& seed : plain->queries) EXPECT_EQ(seed.terms.size(), 6u);
 }
 
 TEST(CaseFamiliesTest, PhenopacketCarriesSexAgeAndTheInterpretedVariant) {
@@ -89,6 +137,12 @@ TEST(CaseFamiliesTest, ImpossibleSharesAreRefused) {
   CaseFamilyOptions opt = Small();
   opt.drop = 0.7;
   opt.generalize = 0.5;
+  EXPECT_FALSE(MakeCaseFamilies(opt, Hpo()).ok());
+  opt = Small();
+  opt.common_share = 1.5;
+  EXPECT_FALSE(MakeCaseFamilies(opt, Hpo()).ok());
+  opt.common_share = 0.25;
+  opt.common_terms = 0;
   EXPECT_FALSE(MakeCaseFamilies(opt, Hpo()).ok());
 }
 
