@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
+#include <memory>
 #include <set>
 
+#include "query/similarity.h"
 #include "tests/test_util.h"
 
 namespace pmdb::cli {
@@ -131,6 +134,50 @@ TEST(CaseFamiliesTest, PhenopacketCarriesSexAgeAndTheInterpretedVariant) {
   v1::IndividualRecord r = CaseToRecord(set->cases[0]);
   EXPECT_EQ(r.age_years(), set->cases[0].age_years);
   EXPECT_EQ(r.reported(0).gene(), set->cases[0].gene);
+}
+
+// The evaluation of tools/bench/similar in small: one region, two members per family,
+// phenotypes only, 30 % of terms dropped and 30 % generalized. Frequent terms mislead an
+// exact-term count, not the information-content score (60 of 60 against 50 when written).
+TEST(CaseFamiliesTest, SemanticScoreFindsFamiliesWhereExactTermsAreMisled) {
+  CaseFamilyOptions opt = Small();
+  opt.families = 60;
+  opt.members = 2;
+  opt.unrelated = 5000;
+  opt.regions = {"one"};
+  auto ontology = query::Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
+  ASSERT_TRUE(ontology.ok());
+  auto shared = std::make_shared<const query::Ontology>(std::move(*ontology));
+  auto set = MakeCaseFamilies(opt, *shared);
+  ASSERT_TRUE(set.ok()) << set.status();
+  std::vector<v1::IndividualRecord> records;
+  for (const SyntheticCase& c : set->cases) records.push_back(CaseToRecord(c));
+  auto index = query::CaseIndex::FromRecords(shared, records);
+  ASSERT_TRUE(index.ok()) << index.status();
+
+  int semantic = 0, jaccard = 0;
+  for (const SyntheticCase& seed : set->queries) {
+    auto ranked = query::RankSimilar(**index, CaseToQuery(seed, false), query::Carriers{}, 1,
+                                     [](uint32_t) { return true; });
+    ASSERT_TRUE(ranked.ok()) << ranked.status();
+    ASSERT_EQ(ranked->top.size(), 1u);
+    const uint32_t best = (*index)->at(ranked->top[0].position).ordinal;
+    semantic += set->cases[best].family == seed.family ? 1 : 0;
+
+    double best_jaccard = -1;
+    int best_family = -2;
+    for (const SyntheticCase& c : set->cases) {
+      const double j = query::JaccardTerms(seed.terms, c.terms);
+      if (j > best_jaccard) {
+        best_jaccard = j;
+        best_family = c.family;
+      }
+    }
+    jaccard += best_family == seed.family ? 1 : 0;
+  }
+  EXPECT_GE(semantic, 54) << "top-1 below 0.9";
+  EXPECT_GT(semantic, jaccard);
+  std::cout << "top-1 of 60: semantic " << semantic << ", Jaccard " << jaccard << "\n";
 }
 
 TEST(CaseFamiliesTest, ImpossibleSharesAreRefused) {
