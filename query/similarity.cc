@@ -327,11 +327,14 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
   const size_t nterms = o == nullptr ? 0 : o->size();
   std::vector<double> mica;
   std::vector<uint64_t> query_below;       // bit i: t is an ancestor-or-self of query term i
+  std::vector<uint64_t> below_query;       // bit i: t is query term i or a descendant of it
   std::vector<char> query_excluded_above;  // t is a descendant-or-self of a query exclusion
   if (has_pheno) {
     mica.assign(nterms * nq, 0.0);
     query_below.assign(nterms, 0);
+    below_query.assign(nterms, 0);
     for (size_t i = 0; i < nq; ++i) {
+      for (uint32_t d : index.descendants(q.terms[i])) below_query[d] |= uint64_t{1} << i;
       std::vector<uint32_t> anc = index.ancestors(q.terms[i]);
       std::stable_sort(anc.begin(), anc.end(),
                        [&](uint32_t a, uint32_t b) { return ic[a] < ic[b]; });
@@ -414,7 +417,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
         best_q[i] = std::max(best_q[i], row[i]);
       }
       to_query += Credit(m, ic[t]);
-      out.exact |= query_below[t];
+      out.exact |= below_query[t];
     }
     double from_query = 0;
     for (size_t i = 0; i < nq; ++i) from_query += Credit(best_q[i], ic[q.terms[i]]);
@@ -489,12 +492,15 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
           common = a;
         }
       }
+      const bool exact = (parts.exact >> i & 1) != 0;
+      const double share = ic[q.terms[i]] > 0 ? common_ic / ic[q.terms[i]] : 1.0;
+      if (!exact && share * share * share < kMinListedCredit) continue;
       v1::PhenotypeMatch* pm = m.add_phenotypes();
       pm->set_query_term(q.as_given[i]);
       pm->set_common_term(o->term(common).id);
       pm->set_common_label(o->term(common).name);
       pm->set_information_content(common_ic);
-      pm->set_exact((parts.exact >> i & 1) != 0);
+      pm->set_exact(exact);
     }
     for (int j = 0; j < query.variants_size(); ++j) {
       const v1::CaseVariant& v = query.variants(j);

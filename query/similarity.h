@@ -62,6 +62,10 @@ inline constexpr double kOtherZygosity = 0.8;
 inline constexpr double kSameGene = 0.5;
 inline constexpr double kSameCategory = 0.5;
 inline constexpr size_t kStructurePrior = 2000;
+// A query term matched only through an ancestor is listed in a match when that ancestor earns
+// at least this share of the term's IC ((IC(a) / IC(t))^3 >= 0.01): a relation through
+// "Phenotypic abnormality" tells a clinician nothing and is left out.
+inline constexpr double kMinListedCredit = 0.01;
 inline constexpr int kMaxQueryTerms = kMaxCaseTerms;  // observed terms fit one 64-bit mask
 
 // Information content per ontology term (see the file comment).

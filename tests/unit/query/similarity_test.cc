@@ -279,6 +279,36 @@ TEST(SimilarityTest, ExactMatchEarnsMoreThanAnAncestorAndASiblingLess) {
   EXPECT_LT(r->top[2].match.phenotype_score(), r->top[1].match.phenotype_score());
 }
 
+TEST(SimilarityTest, ListedMatchesAreExactOnlyAtOrBelowTheQueryTermAndInformative) {
+  auto hpo = Hpo();
+  // Renal cyst sits just above polycystic kidney dysplasia; seizures share only "Phenotypic
+  // abnormality" with it.
+  auto index = CaseIndex::FromRecords(hpo, {Record({kRenalCyst}), Record({"HP:0001250"})});
+  ASSERT_TRUE(index.ok());
+  v1::CaseQuery q;
+  q.add_phenotypes(kPolycystic);
+  auto r = RankSimilar(**index, q, {}, 2, [](uint32_t) { return true; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->top.size(), 2u);
+  ASSERT_EQ(r->top[0].position, 0u);
+  ASSERT_EQ(r->top[0].match.phenotypes_size(), 1);
+  EXPECT_FALSE(r->top[0].match.phenotypes(0).exact());
+  EXPECT_EQ(r->top[0].match.phenotypes(0).common_term(), kRenalCyst);
+  EXPECT_EQ(r->top[1].position, 1u);
+  EXPECT_EQ(r->top[1].match.phenotypes_size(), 0) << r->top[1].match.phenotypes(0).common_label();
+
+  // Asked the other way round, the case holds a term below the query's: an exact match.
+  v1::CaseQuery up;
+  up.add_phenotypes(kRenalCyst);
+  auto below = CaseIndex::FromRecords(hpo, {Record({kPolycystic})});
+  ASSERT_TRUE(below.ok());
+  auto r2 = RankSimilar(**below, up, {}, 1, [](uint32_t) { return true; });
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  ASSERT_EQ(r2->top.size(), 1u);
+  ASSERT_EQ(r2->top[0].match.phenotypes_size(), 1);
+  EXPECT_TRUE(r2->top[0].match.phenotypes(0).exact());
+}
+
 TEST(SimilarityTest, JaccardBaselineCountsExactTermsOnly) {
   EXPECT_DOUBLE_EQ(JaccardTerms({"a", "b"}, {"b", "c"}), 1.0 / 3);
   EXPECT_DOUBLE_EQ(JaccardTerms({"a"}, {"a"}), 1.0);
