@@ -38,6 +38,11 @@ const CommandSpec& Spec() {
         "can resolve (until it expires): give it to `pmdb contact request` to ask that region to\n"
         "put you in touch. Every search and every match is audited under your identity.\n"
         "\n"
+        "\"phenotypes matched\" lists your terms the case holds (or a more specific term below\n"
+        "one); \"related through\" lists your terms the case only shares an ancestor with, and\n"
+        "that ancestor. A term related only through a broad one (Phenotypic abnormality) is not\n"
+        "listed, though it still adds a trace to the score.\n"
+        "\n"
         "With --node (an operator's certificate) or --db the region's own cases are ranked and\n"
         "each match shows the local subject id instead of a reference.",
         {
