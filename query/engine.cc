@@ -134,12 +134,8 @@ absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
 absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
     const storage::ReadView& view, const v1::Criterion& criterion,
     const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose) const {
-  if (dimensions.empty() || dimensions.size() > 2) {
-    return absl::InvalidArgumentError("a breakdown takes one or two dimensions");
-  }
-  if (dimensions.size() == 2 && dimensions[0] == dimensions[1]) {
-    return absl::InvalidArgumentError("the two breakdown dimensions must differ");
-  }
+  absl::Status checked = CheckDimensions(dimensions).status();
+  if (!checked.ok()) return checked;
   Executor ex(view, *catalog_);
   auto result = Matching(ex, view, criterion, purpose);
   if (!result.ok()) return result.status();
@@ -255,6 +251,45 @@ absl::StatusOr<v1::Dimension> ParseDimension(std::string_view name) {
   if (n == "zygosity") return v1::ZYGOSITY;
   return absl::InvalidArgumentError(StrCat("unknown breakdown dimension '", name,
                                            "' (expected sex, age_band, diagnosis or zygosity)"));
+}
+
+absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
+    const std::vector<v1::Dimension>& dimensions) {
+  if (dimensions.empty() || dimensions.size() > 2) {
+    return absl::InvalidArgumentError("a breakdown has one or two dimensions");
+  }
+  for (v1::Dimension d : dimensions) {
+    if (d != v1::SEX && d != v1::AGE_BAND && d != v1::DIAGNOSIS && d != v1::ZYGOSITY) {
+      return absl::InvalidArgumentError(StrCat("unknown breakdown dimension ", static_cast<int>(d)));
+    }
+  }
+  if (dimensions.size() == 2 && dimensions[0] == dimensions[1]) {
+    return absl::InvalidArgumentError("the two breakdown dimensions must differ");
+  }
+  return dimensions;
+}
+
+absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
+    const google::protobuf::RepeatedField<int>& dimensions) {
+  std::vector<v1::Dimension> out;
+  for (int d : dimensions) out.push_back(static_cast<v1::Dimension>(d));
+  return CheckDimensions(out);
+}
+
+absl::StatusOr<std::vector<v1::Dimension>> ParseDimensions(std::string_view list) {
+  std::vector<v1::Dimension> out;
+  for (std::string_view name : Split(list, ',')) {
+    auto d = ParseDimension(Trim(name));
+    if (!d.ok()) return d.status();
+    out.push_back(*d);
+  }
+  return CheckDimensions(out);
+}
+
+std::string FormatDimensions(const std::vector<v1::Dimension>& dimensions) {
+  std::string out;
+  for (v1::Dimension d : dimensions) StrAppend(&out, out.empty() ? "" : ",", DimensionName(d));
+  return out;
 }
 
 std::string DimensionName(v1::Dimension d) {

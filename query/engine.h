@@ -60,6 +60,16 @@ class Engine {
 
 // "sex", "age_band", "diagnosis", "zygosity" and back.
 absl::StatusOr<v1::Dimension> ParseDimension(std::string_view name);
+// A breakdown's dimensions as a request carries them (a repeated enum): one or two known
+// dimensions that differ. The one check every entry point uses.
+absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
+    const google::protobuf::RepeatedField<int>& dimensions);
+absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
+    const std::vector<v1::Dimension>& dimensions);
+// "sex,age_band" (what --breakdown takes), checked as above.
+absl::StatusOr<std::vector<v1::Dimension>> ParseDimensions(std::string_view list);
+// "sex,age_band" for the audit log and messages.
+std::string FormatDimensions(const std::vector<v1::Dimension>& dimensions);
 std::string DimensionName(v1::Dimension d);
 std::string PurposeName(v1::Purpose p);  // "research", "care"
 

@@ -205,7 +205,7 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   for (const char* role : {"researcher"}) {
     Section r = doc->Sub(sharing, sharing_table, role);
     if (!r.present()) continue;
-    service::Sharing share;
+    core::Sharing share;
     share.kinds = {"count", "breakdown", "frequency"};
     share.criteria = std::set<std::string>(query::LeafKinds().begin(), query::LeafKinds().end());
     for (absl::Status st : {r.StringSet("kinds", {"count", "breakdown", "frequency"}, &share.kinds),

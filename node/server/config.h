@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "node/service/settings.h"
+#include "node/core/settings.h"
 #include "security/disclosure.h"
-#include "security/tls.h"
+#include "security/peer_check.h"
 
 namespace pmdb::server {
 
@@ -22,7 +22,7 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;
   security::TlsFiles tls;
-  service::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
+  core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
 };
 
 struct RegionEndpoint {

@@ -5,12 +5,14 @@
 #include <grpcpp/server_builder.h>
 
 #include "node/base/strings.h"
-#include "node/hub/hub_service.h"
-#include "node/service/admin_service.h"
-#include "node/service/node_core.h"
-#include "node/service/region_service.h"
+#include "node/core/node_core.h"
+#include "node/hub/hub.h"
+#include "node/transport/admin_service.h"
+#include "node/transport/federation_service.h"
+#include "node/transport/grpc_region_client.h"
+#include "node/transport/region_service.h"
+#include "node/transport/tls.h"
 #include "security/audit.h"
-#include "security/tls.h"
 
 namespace pmdb::server {
 namespace {
@@ -73,9 +75,9 @@ class NodeServer final : public GrpcServer {
 
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
-  std::unique_ptr<service::NodeCore> core_;
-  std::unique_ptr<service::RegionServiceImpl> region_;
-  std::unique_ptr<service::AdminServiceImpl> admin_;
+  std::unique_ptr<core::NodeCore> core_;
+  std::unique_ptr<transport::RegionServiceImpl> region_;
+  std::unique_ptr<transport::AdminServiceImpl> admin_;
 };
 
 class HubServer final : public GrpcServer {
@@ -83,13 +85,15 @@ class HubServer final : public GrpcServer {
   ~HubServer() override {
     Stop();
     federation_.reset();
+    hub_.reset();
     audit_.reset();
     store_.reset();
   }
 
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
-  std::unique_ptr<hub::FederationServiceImpl> federation_;
+  std::unique_ptr<hub::Hub> hub_;
+  std::unique_ptr<transport::FederationServiceImpl> federation_;
 };
 
 }  // namespace
@@ -108,15 +112,15 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   auto audit = security::AuditLog::Open(node->store_.get());
   if (!audit.ok()) return audit.status();
   node->audit_ = std::move(*audit);
-  service::NodeSettings settings = config.settings;
+  core::NodeSettings settings = config.settings;
   settings.federation = self->federation;
-  auto core = service::NodeCore::Create(std::move(settings), node->store_.get(), node->audit_.get());
+  auto core = core::NodeCore::Create(std::move(settings), node->store_.get(), node->audit_.get());
   if (!core.ok()) return core.status();
   node->core_ = std::move(*core);
-  node->region_ = std::make_unique<service::RegionServiceImpl>(node->core_.get());
-  node->admin_ = std::make_unique<service::AdminServiceImpl>(node->core_.get());
+  node->region_ = std::make_unique<transport::RegionServiceImpl>(node->core_.get());
+  node->admin_ = std::make_unique<transport::AdminServiceImpl>(node->core_.get());
 
-  auto creds = security::MakeServerCredentials(config.tls, self->federation);
+  auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
   EnableStandardServices();
   grpc::ServerBuilder builder;
@@ -146,22 +150,23 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
 
   std::vector<hub::Region> regions;
   for (const RegionEndpoint& r : config.regions) {
-    auto creds = security::MakeChannelCredentials(
+    auto creds = transport::MakeChannelCredentials(
         config.tls, StrCat("spiffe://", self->federation, "/region/", r.id, "/node"));
     if (!creds.ok()) return creds.status();
     grpc::ChannelArguments args;
     // Each region gets its own connection even when addresses repeat.
     args.SetString("pmdb.region", r.id);
     auto channel = grpc::CreateCustomChannel(r.address, *creds, args);
-    regions.push_back({r.id, v1::RegionService::NewStub(channel)});
+    regions.push_back(
+        {r.id, std::make_shared<transport::GrpcRegionClient>(v1::RegionService::NewStub(channel))});
   }
   hub::HubSettings settings{.federation = self->federation,
                             .deadline = std::chrono::milliseconds(config.deadline_ms),
                             .disclosure = config.disclosure};
-  hub->federation_ = std::make_unique<hub::FederationServiceImpl>(std::move(settings),
-                                                                  std::move(regions),
-                                                                  hub->audit_.get());
-  auto creds = security::MakeServerCredentials(config.tls, self->federation);
+  hub->hub_ = std::make_unique<hub::Hub>(std::move(settings), std::move(regions),
+                                         hub->audit_.get());
+  hub->federation_ = std::make_unique<transport::FederationServiceImpl>(hub->hub_.get());
+  auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
   EnableStandardServices();
   grpc::ServerBuilder builder;

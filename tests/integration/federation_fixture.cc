@@ -152,7 +152,7 @@ void Federation::StopNode(const std::string& region) { nodes_.erase(region); }
 
 std::shared_ptr<grpc::Channel> Federation::Channel(const std::string& prefix, int port,
                                                    const std::string& server_path) const {
-  auto creds = security::MakeChannelCredentials(
+  auto creds = transport::MakeChannelCredentials(
       Files(prefix), std::string("spiffe://") + kFederation + "/" + server_path);
   EXPECT_TRUE(creds.ok()) << creds.status();
   grpc::ChannelArguments args;

@@ -17,7 +17,7 @@
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "pmdb/v1/region.grpc.pb.h"
-#include "security/tls.h"
+#include "node/transport/tls.h"
 #include "tests/test_util.h"
 
 namespace pmdb::testing {

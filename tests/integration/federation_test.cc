@@ -12,7 +12,7 @@
 #include "node/storage/store.h"
 #include "query/catalog.h"
 #include "query/engine.h"
-#include "query/federation.h"
+#include "security/released.h"
 #include "query/parser.h"
 #include "security/audit.h"
 #include "security/ca.h"
@@ -137,8 +137,8 @@ TEST(FederationTest, FrequencySumsAlleleCounts) {
   v1::ReleasedCount ac, an;
   for (const auto& p : f.regions()) {
     ASSERT_EQ(p.status(), v1::REGION_OK) << p.detail();
-    ac = query::AddReleased(ac, p.frequency().ac());
-    an = query::AddReleased(an, p.frequency().an());
+    ac = security::AddReleased(ac, p.frequency().ac());
+    an = security::AddReleased(an, p.frequency().an());
     if (p.region() == "norr") {
       auto store = storage::Store::Open(fed.db("norr"), {.read_only = true});
       ASSERT_TRUE(store.ok());

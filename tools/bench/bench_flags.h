@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "security/tls.h"
+#include "security/peer_check.h"
 
 namespace pmdb::bench {
 

@@ -25,7 +25,7 @@
 #include "pmdb/v1/region.grpc.pb.h"
 #include "query/parser.h"
 #include "security/policy.h"
-#include "security/tls.h"
+#include "node/transport/tls.h"
 #include "tools/bench/bench_flags.h"
 #include "tools/bench/timing.h"
 
@@ -122,8 +122,8 @@ int Main(int argc, char** argv) {
   }
   std::string fed = researcher->federation;
   auto hub_creds =
-      security::MakeChannelCredentials(files("researcher"), "spiffe://" + fed + "/hub");
-  auto node_creds = security::MakeChannelCredentials(
+      transport::MakeChannelCredentials(files("researcher"), "spiffe://" + fed + "/hub");
+  auto node_creds = transport::MakeChannelCredentials(
       files("hub"), "spiffe://" + fed + "/region/" + region + "/node");
   if (!hub_creds.ok() || !node_creds.ok()) {
     std::cerr << "pmdb_fedbench: credentials: " << hub_creds.status() << node_creds.status()

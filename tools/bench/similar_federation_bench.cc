@@ -22,7 +22,7 @@
 #include "pmdb/v1/region.grpc.pb.h"
 #include "query/case_query.h"
 #include "security/policy.h"
-#include "security/tls.h"
+#include "node/transport/tls.h"
 #include "tools/bench/bench_flags.h"
 #include "tools/bench/timing.h"
 
@@ -63,8 +63,8 @@ int Main(int argc, char** argv) {
   auto clinician = security::CheckTlsFiles(files("clinician"));
   if (!clinician.ok()) return Fail(std::string(clinician.status().message()));
   std::string fed = clinician->federation;
-  auto hub_creds = security::MakeChannelCredentials(files("clinician"), "spiffe://" + fed + "/hub");
-  auto node_creds = security::MakeChannelCredentials(
+  auto hub_creds = transport::MakeChannelCredentials(files("clinician"), "spiffe://" + fed + "/hub");
+  auto node_creds = transport::MakeChannelCredentials(
       files("hub"), "spiffe://" + fed + "/region/" + region + "/node");
   if (!hub_creds.ok() || !node_creds.ok()) return Fail("credentials cannot be read");
   auto hub = v1::FederationService::NewStub(grpc::CreateChannel(hub_address, *hub_creds));

@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "node/base/strings.h"
-#include "node/service/status.h"
+#include "node/transport/status.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "tools/pmdb/commands.h"
@@ -132,7 +132,7 @@ int Request(int argc, char** argv) {
   req.set_case_reference(flags->Get("reference"));
   req.set_reason(flags->Get("reason"));
   v1::ContactTicket ticket;
-  absl::Status s = service::FromGrpc(
+  absl::Status s = transport::FromGrpc(
       v1::FederationService::NewStub(c->channel)->RequestContact(&context, req, &ticket));
   if (!s.ok()) return Fail("contact request", s);
   if (flags->Bool("json")) {
@@ -157,7 +157,7 @@ int Status(int argc, char** argv) {
   v1::ContactStatusRequest req;
   req.set_request_id(flags->positional()[0]);
   v1::ContactTicket ticket;
-  absl::Status s = service::FromGrpc(
+  absl::Status s = transport::FromGrpc(
       v1::FederationService::NewStub(c->channel)->ContactStatus(&context, req, &ticket));
   if (!s.ok()) return Fail("contact status", s);
   if (flags->Bool("json")) {
@@ -191,7 +191,7 @@ int List(int argc, char** argv) {
   if (!c.ok()) return Fail("contact list", c.status());
   v1::ContactListReply reply;
   absl::Status s =
-      service::FromGrpc(v1::AdminService::NewStub(c->channel)->ContactList(&context, req, &reply));
+      transport::FromGrpc(v1::AdminService::NewStub(c->channel)->ContactList(&context, req, &reply));
   if (!s.ok()) return Fail("contact list", s);
   if (flags->Bool("json")) {
     std::cout << ProtoJson(reply) << "\n";
@@ -224,7 +224,7 @@ int Answer(int argc, char** argv) {
   req.set_accept(flags->Bool("accept"));
   req.set_message(flags->Get("message"));
   v1::ContactTicket ticket;
-  absl::Status s = service::FromGrpc(
+  absl::Status s = transport::FromGrpc(
       v1::AdminService::NewStub(c->channel)->ContactAnswer(&context, req, &ticket));
   if (!s.ok()) return Fail("contact answer", s);
   if (flags->Bool("json")) {

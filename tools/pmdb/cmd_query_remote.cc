@@ -3,11 +3,11 @@
 #include <iostream>
 
 #include "node/base/strings.h"
-#include "node/service/status.h"
+#include "node/transport/status.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "query/engine.h"
-#include "query/federation.h"
+#include "security/released.h"
 #include "query/parser.h"
 #include "tools/pmdb/remote.h"
 
@@ -94,7 +94,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
     req.set_frequency(q.kind == QueryKind::kFrequency);
     req.set_purpose(q.purpose);
     v1::AdminQueryReply reply;
-    absl::Status s = service::FromGrpc(stub->Query(&context, req, &reply));
+    absl::Status s = transport::FromGrpc(stub->Query(&context, req, &reply));
     if (!s.ok()) return s;
     j.Key("region").String(connection.self.region);
     const google::protobuf::RepeatedPtrField<std::string>* warnings = nullptr;
@@ -147,7 +147,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::CountRequest req;
       *req.mutable_criterion() = *criterion;
       v1::FederatedCount reply;
-      absl::Status s = service::FromGrpc(stub->Count(&context, req, &reply));
+      absl::Status s = transport::FromGrpc(stub->Count(&context, req, &reply));
       if (!s.ok()) return s;
       parts = &reply.regions();
       partial = reply.partial();
@@ -158,7 +158,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       WriteDisclosure(j, reply.disclosure());
       int missing = 0;
       for (const auto& p : *parts) missing += p.status() != v1::REGION_OK;
-      out = StrCat(query::FormatReleased(reply.total()), " individuals match ", canonical,
+      out = StrCat(security::FormatReleased(reply.total()), " individuals match ", canonical,
                    PartialNote(partial, missing, parts->size()), "\n");
       j.Key("regions").BeginArray();
       for (const auto& p : *parts) {
@@ -167,7 +167,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
         if (p.has_count()) {
           j.Key("count");
           WriteReleased(j, p.count().count());
-          StrAppend(&out, "  ", Pad(p.region(), 20), Pad(query::FormatReleased(p.count().count()), 12),
+          StrAppend(&out, "  ", Pad(p.region(), 20), Pad(security::FormatReleased(p.count().count()), 12),
                     "\n");
         } else {
           StrAppend(&out, "  ", Pad(p.region(), 20), Pad("-", 12), RegionStatusText(p), "\n");
@@ -181,7 +181,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::FrequencyRequest req;
       *req.mutable_criterion() = *criterion;
       v1::FederatedFrequency reply;
-      absl::Status s = service::FromGrpc(stub->Frequency(&context, req, &reply));
+      absl::Status s = transport::FromGrpc(stub->Frequency(&context, req, &reply));
       if (!s.ok()) return s;
       parts = &reply.regions();
       partial = reply.partial();
@@ -194,7 +194,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       WriteDisclosure(j, reply.disclosure());
       int missing = 0;
       for (const auto& p : *parts) missing += p.status() != v1::REGION_OK;
-      out = StrCat("AC=", query::FormatReleased(reply.ac()), "  AN=", query::FormatReleased(reply.an()),
+      out = StrCat("AC=", security::FormatReleased(reply.ac()), "  AN=", security::FormatReleased(reply.an()),
                    "  AF=", AfText(reply.ac(), reply.an()), "   ", canonical,
                    PartialNote(partial, missing, parts->size()), "\n");
       j.Key("regions").BeginArray();
@@ -206,8 +206,8 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
           WriteReleased(j, p.frequency().ac());
           j.Key("an");
           WriteReleased(j, p.frequency().an());
-          StrAppend(&out, "  ", Pad(p.region(), 20), "AC=", Pad(query::FormatReleased(p.frequency().ac()), 10),
-                    "AN=", query::FormatReleased(p.frequency().an()), "\n");
+          StrAppend(&out, "  ", Pad(p.region(), 20), "AC=", Pad(security::FormatReleased(p.frequency().ac()), 10),
+                    "AN=", security::FormatReleased(p.frequency().an()), "\n");
         } else {
           StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
         }
@@ -221,7 +221,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       *req.mutable_criterion() = *criterion;
       for (v1::Dimension d : q.dimensions) req.add_dimensions(d);
       v1::FederatedBreakdown reply;
-      absl::Status s = service::FromGrpc(stub->Breakdown(&context, req, &reply));
+      absl::Status s = transport::FromGrpc(stub->Breakdown(&context, req, &reply));
       if (!s.ok()) return s;
       parts = &reply.regions();
       partial = reply.partial();
@@ -241,7 +241,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       };
       int dims = static_cast<int>(q.dimensions.size());
       for (const auto& c : reply.cells()) {
-        regional[key(c, dims) + c.labels(dims)] = query::FormatReleased(c.count());
+        regional[key(c, dims) + c.labels(dims)] = security::FormatReleased(c.count());
       }
       int missing = parts->size() - static_cast<int>(answering.size());
       out = StrCat(canonical, PartialNote(partial, missing, parts->size()), "\n");
@@ -263,7 +263,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
         }
         j.Key("total");
         WriteReleased(j, total.count());
-        StrAppend(&row, "  ", Pad(query::FormatReleased(total.count()), 10));
+        StrAppend(&row, "  ", Pad(security::FormatReleased(total.count()), 10));
         j.Key("regions").BeginObject();
         for (const auto& c : reply.cells()) {
           if (key(c, dims) != key(total, dims)) continue;

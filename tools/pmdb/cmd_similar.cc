@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "node/base/strings.h"
-#include "node/service/status.h"
+#include "node/transport/status.h"
 #include "node/storage/keys.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
@@ -211,7 +211,7 @@ int RunSimilar(int argc, char** argv) {
     *req.mutable_patient() = *question;
     req.set_top(top);
     v1::SimilarCasesAnswer answer;
-    absl::Status s = service::FromGrpc(
+    absl::Status s = transport::FromGrpc(
         v1::AdminService::NewStub(connection->channel)->SimilarCases(&context, req, &answer));
     if (!s.ok()) return Fail("similar", s);
     if (flags->Bool("json")) {
@@ -225,7 +225,7 @@ int RunSimilar(int argc, char** argv) {
   *req.mutable_patient() = *question;
   req.set_top(top);
   v1::FederatedSimilarCases answer;
-  absl::Status s = service::FromGrpc(
+  absl::Status s = transport::FromGrpc(
       v1::FederationService::NewStub(connection->channel)->SimilarCases(&context, req, &answer));
   if (!s.ok()) return Fail("similar", s);
   if (flags->Bool("json")) {

@@ -49,7 +49,7 @@ absl::StatusOr<Connection> Connect(const Flags& flags, const std::string& addres
     }
     path = StrCat("region/", self->region, "/node");
   }
-  auto creds = security::MakeChannelCredentials(*files, StrCat("spiffe://", self->federation, "/", path));
+  auto creds = transport::MakeChannelCredentials(*files, StrCat("spiffe://", self->federation, "/", path));
   if (!creds.ok()) return creds.status();
   Connection c;
   c.self = *self;

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "pmdb/v1/answers.pb.h"
 #include "security/identity.h"
-#include "security/tls.h"
+#include "node/transport/tls.h"
 #include "tools/pmdb/flags.h"
 #include "tools/pmdb/json.h"
 

@@ -1,18 +1,19 @@
-// RegionService handlers: questions the hub forwards on behalf of an end user. Each call is
-// authenticated (the hub only), checked against the region's sharing policy and the user's
-// budget, answered under disclosure control, and audited before the reply leaves. Similar cases
-// and contact requests are for clinicians; the matches returned are audited by individual.
-#ifndef PMDB_NODE_SERVICE_REGION_SERVICE_H_
-#define PMDB_NODE_SERVICE_REGION_SERVICE_H_
+// RegionService over gRPC: the questions the hub forwards to a node on an end user's behalf.
+// Each handler is the same five steps: the caller's credentials, the request, the core
+// (core::NodeCore authorizes, applies the region's policy, answers and audits), the reply, the
+// status.
+#ifndef PMDB_NODE_TRANSPORT_REGION_SERVICE_H_
+#define PMDB_NODE_TRANSPORT_REGION_SERVICE_H_
 
-#include "node/service/node_core.h"
+#include "node/core/node_core.h"
 #include "pmdb/v1/region.grpc.pb.h"
 
-namespace pmdb::service {
+namespace pmdb::transport {
 
 class RegionServiceImpl final : public v1::RegionService::CallbackService {
  public:
-  explicit RegionServiceImpl(NodeCore* core) : core_(core) {}
+  // `core` must outlive the service.
+  explicit RegionServiceImpl(core::NodeCore* core) : core_(core) {}
 
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const v1::InfoRequest* request, v1::RegionInfo* reply) override;
@@ -36,9 +37,9 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
                                           v1::ContactTicket* reply) override;
 
  private:
-  NodeCore* core_;
+  core::NodeCore* core_;
 };
 
-}  // namespace pmdb::service
+}  // namespace pmdb::transport
 
-#endif  // PMDB_NODE_SERVICE_REGION_SERVICE_H_
+#endif  // PMDB_NODE_TRANSPORT_REGION_SERVICE_H_

@@ -1,7 +1,7 @@
 // A region's sovereignty settings: whether it takes part, what it shares with which role of end
 // user, and its disclosure rules. Read from the node's configuration.
-#ifndef PMDB_NODE_SERVICE_SETTINGS_H_
-#define PMDB_NODE_SERVICE_SETTINGS_H_
+#ifndef PMDB_NODE_CORE_SETTINGS_H_
+#define PMDB_NODE_CORE_SETTINGS_H_
 
 #include <cstdint>
 #include <map>
@@ -10,7 +10,7 @@
 
 #include "security/disclosure.h"
 
-namespace pmdb::service {
+namespace pmdb::core {
 
 struct Sharing {
   std::set<std::string> kinds;     // "count", "breakdown", "frequency"; "similar" for clinicians
@@ -36,6 +36,6 @@ struct NodeSettings {
 
 inline constexpr char kVersion[] = "0.1.0";
 
-}  // namespace pmdb::service
+}  // namespace pmdb::core
 
-#endif  // PMDB_NODE_SERVICE_SETTINGS_H_
+#endif  // PMDB_NODE_CORE_SETTINGS_H_

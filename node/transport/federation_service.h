@@ -1,40 +1,18 @@
-// The national hub's FederationService: authenticates the researcher or clinician, fans the
-// question out to every configured region concurrently (each call with the hub's deadline and
-// the end user's identity attached), merges what came back (sums under the national disclosure
-// floor; a global top-k of similar cases), audits, and replies with one part per region. A
-// region that did not answer is reported, never counted. Contact requests go to the one region
-// named in the case reference.
-#ifndef PMDB_NODE_HUB_HUB_SERVICE_H_
-#define PMDB_NODE_HUB_HUB_SERVICE_H_
+// FederationService over gRPC: the national hub's front door for researchers and clinicians.
+// Each handler hands the caller's credentials, its deadline and the request to hub::Hub, which
+// fans out, merges and audits; the reply and status go back as they come.
+#ifndef PMDB_NODE_TRANSPORT_FEDERATION_SERVICE_H_
+#define PMDB_NODE_TRANSPORT_FEDERATION_SERVICE_H_
 
-#include <chrono>
-#include <memory>
-#include <string>
-#include <vector>
-
+#include "node/hub/hub.h"
 #include "pmdb/v1/federation.grpc.pb.h"
-#include "pmdb/v1/region.grpc.pb.h"
-#include "security/audit.h"
-#include "security/disclosure.h"
 
-namespace pmdb::hub {
-
-struct Region {
-  std::string id;
-  std::shared_ptr<v1::RegionService::StubInterface> stub;
-};
-
-struct HubSettings {
-  std::string federation;
-  std::chrono::milliseconds deadline{2000};
-  security::DisclosureRules disclosure;  // min_count is the national floor
-};
+namespace pmdb::transport {
 
 class FederationServiceImpl final : public v1::FederationService::CallbackService {
  public:
-  FederationServiceImpl(HubSettings settings, std::vector<Region> regions,
-                        security::AuditLog* audit)
-      : settings_(std::move(settings)), regions_(std::move(regions)), audit_(audit) {}
+  // `hub` must outlive the service.
+  explicit FederationServiceImpl(hub::Hub* hub) : hub_(hub) {}
 
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const v1::InfoRequest* request,
@@ -59,11 +37,9 @@ class FederationServiceImpl final : public v1::FederationService::CallbackServic
                                           v1::ContactTicket* reply) override;
 
  private:
-  HubSettings settings_;
-  std::vector<Region> regions_;
-  security::AuditLog* audit_;
+  hub::Hub* hub_;
 };
 
-}  // namespace pmdb::hub
+}  // namespace pmdb::transport
 
-#endif  // PMDB_NODE_HUB_HUB_SERVICE_H_
+#endif  // PMDB_NODE_TRANSPORT_FEDERATION_SERVICE_H_

@@ -1,6 +1,6 @@
-#include "node/service/status.h"
+#include "node/transport/status.h"
 
-namespace pmdb::service {
+namespace pmdb::transport {
 
 // absl and gRPC share the canonical code numbering.
 grpc::Status ToGrpc(const absl::Status& status) {
@@ -13,4 +13,4 @@ absl::Status FromGrpc(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-}  // namespace pmdb::service
+}  // namespace pmdb::transport

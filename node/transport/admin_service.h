@@ -1,16 +1,18 @@
-// AdminService handlers: a region's own operators ingest, record opt-outs, read the audit log,
-// check status and ask exact questions. Every call is audited.
-#ifndef PMDB_NODE_SERVICE_ADMIN_SERVICE_H_
-#define PMDB_NODE_SERVICE_ADMIN_SERVICE_H_
+// AdminService over gRPC: a region's own operators ingest, record opt-outs, read the audit log,
+// check status, ask exact questions and answer contact requests. Synchronous handlers (an
+// ingest streams a file); each is credentials -> core::NodeCore -> reply -> status.
+#ifndef PMDB_NODE_TRANSPORT_ADMIN_SERVICE_H_
+#define PMDB_NODE_TRANSPORT_ADMIN_SERVICE_H_
 
-#include "node/service/node_core.h"
+#include "node/core/node_core.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 
-namespace pmdb::service {
+namespace pmdb::transport {
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  explicit AdminServiceImpl(NodeCore* core);
+  // `core` must outlive the service.
+  explicit AdminServiceImpl(core::NodeCore* core) : core_(core) {}
 
   grpc::Status Ingest(grpc::ServerContext* context, grpc::ServerReader<v1::IngestChunk>* reader,
                       v1::IngestReply* reply) override;
@@ -31,10 +33,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                             v1::SimilarCasesAnswer* reply) override;
 
  private:
-  NodeCore* core_;
-  int64_t started_unix_;
+  core::NodeCore* core_;
 };
 
-}  // namespace pmdb::service
+}  // namespace pmdb::transport
 
-#endif  // PMDB_NODE_SERVICE_ADMIN_SERVICE_H_
+#endif  // PMDB_NODE_TRANSPORT_ADMIN_SERVICE_H_

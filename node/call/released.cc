@@ -1,0 +1,61 @@
+#include "node/call/released.h"
+
+#include "node/base/strings.h"
+#include "query/engine.h"
+#include "security/released.h"
+
+namespace pmdb::call {
+namespace {
+
+using security::FormatReleased;
+
+std::string Cells(const google::protobuf::RepeatedField<int>& dimensions,
+                  const google::protobuf::RepeatedPtrField<v1::ReleasedCell>& cells) {
+  std::vector<v1::Dimension> dims;
+  for (int d : dimensions) dims.push_back(static_cast<v1::Dimension>(d));
+  size_t suppressed = 0, complementary = 0;
+  for (const v1::ReleasedCell& c : cells) {
+    suppressed += c.suppressed();
+    complementary += c.complementary();
+  }
+  return StrCat("by=", query::FormatDimensions(dims), " cells=", cells.size(),
+                " suppressed=", suppressed, " complementary=", complementary);
+}
+
+std::string Regions(const google::protobuf::RepeatedPtrField<v1::RegionPart>& parts) {
+  size_t ok = 0;
+  for (const v1::RegionPart& p : parts) ok += p.status() == v1::REGION_OK;
+  return StrCat(" regions=", ok, "/", parts.size());
+}
+
+}  // namespace
+
+std::string Released(const v1::CountAnswer& a) { return StrCat("count=", FormatReleased(a.count())); }
+
+std::string Released(const v1::BreakdownAnswer& a) { return Cells(a.dimensions(), a.cells()); }
+
+std::string Released(const v1::FrequencyAnswer& a) {
+  return StrCat("ac=", FormatReleased(a.ac()), " an=", FormatReleased(a.an()));
+}
+
+std::string Released(const v1::SimilarCasesAnswer& a) { return StrCat("matches=", a.matches_size()); }
+
+std::string Released(const v1::FederationInfo& a) { return StrCat("info", Regions(a.regions())); }
+
+std::string Released(const v1::FederatedCount& a) {
+  return StrCat("total=", FormatReleased(a.total()), Regions(a.regions()));
+}
+
+std::string Released(const v1::FederatedBreakdown& a) {
+  return StrCat(Cells(a.dimensions(), a.totals()), Regions(a.regions()));
+}
+
+std::string Released(const v1::FederatedFrequency& a) {
+  return StrCat("ac=", FormatReleased(a.ac()), " an=", FormatReleased(a.an()), Regions(a.regions()));
+}
+
+std::string Released(const v1::FederatedSimilarCases& a) {
+  return StrCat("matches=", a.matches_size(), Regions(a.regions()));
+}
+
+}  // namespace pmdb::call

@@ -1,0 +1,295 @@
+// NodeCore: the calls of the region's own operators (AdminService). Exact answers, and every
+// call audited before it returns.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "node/base/strings.h"
+#include "node/call/released.h"
+#include "node/core/aggregates.h"
+#include "node/core/node_core.h"
+#include "node/ingest/clinical_ingest.h"
+#include "node/ingest/consent.h"
+#include "node/ingest/vcf_ingest.h"
+#include "node/storage/keys.h"
+#include "query/engine.h"
+#include "query/parser.h"
+
+namespace pmdb::core {
+namespace {
+
+using security::Method;
+
+// A temporary file that is removed when this goes out of scope; it holds uploaded data only
+// for the duration of one ingest.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& suffix) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / StrCat("pmdb-upload-XXXXXX", suffix)).string();
+    fd_ = mkstemps(pattern.data(), static_cast<int>(suffix.size()));
+    if (fd_ >= 0) path_ = pattern;
+  }
+  ~TempFile() {
+    if (fd_ >= 0) close(fd_);
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  bool ok() const { return fd_ >= 0; }
+  const std::string& path() const { return path_; }
+  bool Write(const std::string& bytes) {
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool Close() {
+    int fd = fd_;
+    fd_ = -1;
+    return close(fd) == 0;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// The upload's suffix decides how the readers treat it (".vcf.gz", ".bcf", ".jsonl", ...).
+std::string Suffix(const std::string& name) {
+  for (const char* s : {".vcf.gz", ".vcf.bgz", ".vcf", ".bcf", ".jsonl", ".ndjson", ".json"}) {
+    if (name.ends_with(s)) return s;
+  }
+  return "";
+}
+
+v1::IngestReply ReplyOf(const ingest::IngestSummary& summary) {
+  v1::IngestReply reply;
+  reply.set_records_read(summary.records_read);
+  reply.set_individuals_new(summary.individuals_new);
+  reply.set_individuals_updated(summary.individuals_updated);
+  reply.set_variants(summary.variants);
+  reply.set_genotypes(summary.genotypes);
+  for (const auto& [k, v] : summary.skipped) (*reply.mutable_skipped())[k] = v;
+  for (const auto& [k, v] : summary.notes) (*reply.mutable_notes())[k] = v;
+  reply.set_seconds(summary.seconds);
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadStream& upload) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::IngestReply> {
+    // Authorized before a byte of the upload is read.
+    auto caller = Authorize(who, Method::kAdminIngest, &entry);
+    if (!caller.ok()) return caller.status();
+    v1::IngestChunk chunk;
+    if (!upload.Read(&chunk) || !chunk.has_header()) {
+      return absl::InvalidArgumentError("an ingest starts with a header message");
+    }
+    v1::IngestHeader header = chunk.header();
+    std::string suffix = Suffix(header.file_name());
+    if (header.format() == v1::IngestHeader::VCF && suffix.empty()) suffix = ".vcf";
+    if (header.format() == v1::IngestHeader::PHENOPACKETS && suffix.empty()) suffix = ".jsonl";
+    entry.set_query(StrCat(header.format() == v1::IngestHeader::VCF ? "vcf" : "phenopackets",
+                           header.dataset().empty() ? "" : StrCat(" dataset=", header.dataset())));
+    TempFile file(suffix);
+    if (!file.ok()) return absl::InternalError("cannot create a temporary file for the upload");
+    uint64_t bytes = 0;
+    while (upload.Read(&chunk)) {
+      if (!chunk.has_data() && chunk.has_header()) {
+        return absl::InvalidArgumentError("only the first message may be a header");
+      }
+      bytes += chunk.data().size();
+      if (!file.Write(chunk.data())) return absl::InternalError("cannot write the upload");
+    }
+    if (upload.Cancelled()) return absl::CancelledError("the upload was cancelled");
+    if (!file.Close()) return absl::InternalError("cannot write the upload");
+    absl::StatusOr<ingest::IngestSummary> summary;
+    if (header.format() == v1::IngestHeader::VCF) {
+      ingest::VcfIngestOptions options;
+      options.path = file.path();
+      options.dataset = header.dataset();
+      options.assembly = header.assembly();
+      summary = ingest::IngestVcf(*store_, options);
+    } else if (header.format() == v1::IngestHeader::PHENOPACKETS) {
+      summary = ingest::IngestPhenopackets(*store_, file.path());
+    } else {
+      return absl::InvalidArgumentError("the header names no format (VCF or PHENOPACKETS)");
+    }
+    if (!summary.ok()) {
+      // Messages name the temporary file; the operator knows the upload by its own name.
+      std::string message(summary.status().message());
+      size_t at = message.find(file.path());
+      if (at != std::string::npos) message.replace(at, file.path().size(), header.file_name());
+      return absl::Status(summary.status().code(), message);
+    }
+    entry.set_released(StrCat("bytes=", bytes, " records=", summary->records_read));
+    absl::Status reloaded = ReloadCatalog();
+    if (!reloaded.ok()) return reloaded;
+    return ReplyOf(*summary);
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::ConsentReply> NodeCore::Consent(const Credentials& who,
+                                                   const v1::ConsentRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::ConsentReply> {
+    auto caller = Authorize(who, Method::kAdminConsent, &entry);
+    if (!caller.ok()) return caller.status();
+    const std::string& purpose = request.purpose();
+    if (!purpose.empty() && purpose != "research" && purpose != "care") {
+      return absl::InvalidArgumentError("purpose is research, care, or empty for every purpose");
+    }
+    // The subjects are never logged: the entry says how many and for what.
+    entry.set_query(StrCat("opt-out subjects=", request.subjects_size(),
+                           " purpose=", purpose.empty() ? "all" : purpose));
+    TempFile file(".txt");
+    if (!file.ok()) return absl::InternalError("cannot create a temporary file");
+    std::string lines;
+    for (const std::string& subject : request.subjects()) {
+      if (subject.empty() || subject.find_first_of(" \t\r\n") != std::string::npos) {
+        return absl::InvalidArgumentError("a subject id is empty or contains white space");
+      }
+      StrAppend(&lines, subject, purpose.empty() ? "" : StrCat("\t", purpose), "\n");
+    }
+    if (!file.Write(lines) || !file.Close()) {
+      return absl::InternalError("cannot write a temporary file");
+    }
+    auto summary = ingest::WithdrawConsent(*store_, file.path());
+    if (!summary.ok()) return summary.status();
+    v1::ConsentReply reply;
+    reply.set_removed(summary->removed);
+    reply.set_withdrawn_research(summary->withdrawn_research);
+    reply.set_withdrawn_care(summary->withdrawn_care);
+    reply.set_not_in_store(summary->not_in_store);
+    entry.set_released(StrCat("removed=", summary->removed));
+    absl::Status reloaded = ReloadCatalog();  // withdrawn cases leave the similar-case index
+    if (!reloaded.ok()) return reloaded;
+    return reply;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::AuditListReply> NodeCore::AuditList(const Credentials& who,
+                                                       const v1::AuditListRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::AuditListReply> {
+    auto caller = Authorize(who, Method::kAdminAuditList, &entry);
+    if (!caller.ok()) return caller.status();
+    security::AuditFilter filter{.caller = request.caller(),
+                                 .since_unix_micros = request.since_unix_micros(),
+                                 .limit = request.limit() == 0 ? 1000 : request.limit()};
+    auto entries = security::ListAudit(*store_->Snapshot(), filter);
+    if (!entries.ok()) return entries.status();
+    v1::AuditListReply reply;
+    for (v1::AuditEntry& e : *entries) *reply.add_entries() = std::move(e);
+    entry.set_released(StrCat("entries=", reply.entries_size()));
+    return reply;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::StatusReply> {
+    auto caller = Authorize(who, Method::kAdminStatus, &entry);
+    if (!caller.ok()) return caller.status();
+    v1::StatusReply reply;
+    reply.set_region(settings_.region);
+    reply.set_version(kVersion);
+    reply.set_started_unix(started_unix_);
+    auto all = store_->Snapshot()->GetBitmap(storage::keys::kAllIndividuals);
+    if (all.ok()) reply.set_individuals(all->Cardinality());
+    auto disk = store_->DiskSize();
+    if (disk.ok()) reply.set_disk_bytes(*disk);
+    reply.set_audit_entries(audit_->size());
+    reply.set_audit_head(audit_->head_hash());
+    return reply;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::AdminQueryReply> NodeCore::ExactAnswer(
+    const v1::AdminQueryRequest& request) const {
+  query::Engine engine(catalog());
+  auto view = store_->Snapshot();
+  v1::AdminQueryReply reply;
+  if (request.dimensions_size() > 0) {
+    auto dims = query::CheckDimensions(request.dimensions());
+    if (!dims.ok()) return dims.status();
+    auto a = AnswerBreakdown(engine, *view, request.criterion(), *dims, request.purpose(), nullptr);
+    if (!a.ok()) return a.status();
+    *reply.mutable_breakdown() = std::move(*a);
+  } else if (request.frequency()) {
+    auto a = AnswerFrequency(engine, *view, request.criterion(), request.purpose(), nullptr);
+    if (!a.ok()) return a.status();
+    *reply.mutable_frequency() = std::move(*a);
+  } else {
+    auto a = AnswerCount(engine, *view, request.criterion(), request.purpose(), nullptr);
+    if (!a.ok()) return a.status();
+    *reply.mutable_count() = std::move(*a);
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::AdminQueryReply> NodeCore::Query(const Credentials& who,
+                                                    const v1::AdminQueryRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::AdminQueryReply> {
+    auto caller = Authorize(who, Method::kAdminQuery, &entry);
+    if (!caller.ok()) return caller.status();
+    entry.set_query(query::FormatCriterion(request.criterion()));
+    auto reply = ExactAnswer(request);
+    if (!reply.ok()) return reply.status();
+    entry.set_released(reply->has_breakdown()   ? call::Released(reply->breakdown())
+                       : reply->has_frequency() ? call::Released(reply->frequency())
+                                                : call::Released(reply->count()));
+    return reply;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::ContactListReply> NodeCore::ContactList(const Credentials& who,
+                                                           const v1::ContactListRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::ContactListReply> {
+    auto caller = Authorize(who, Method::kAdminContactList, &entry);
+    if (!caller.ok()) return caller.status();
+    entry.set_query(StrCat("contact list ", v1::ContactState_Name(request.state())));
+    auto list = contacts_.List(request.state());
+    if (list.ok()) entry.set_released(StrCat("requests=", list->requests_size()));
+    return list;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::ContactTicket> NodeCore::ContactAnswer(
+    const Credentials& who, const v1::ContactAnswerRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::ContactTicket> {
+    auto caller = Authorize(who, Method::kAdminContactAnswer, &entry);
+    if (!caller.ok()) return caller.status();
+    entry.set_query(StrCat("contact answer ", request.request_id()));
+    uint32_t ordinal = 0;
+    auto ticket = contacts_.Answer(caller->user.uri, request, &ordinal);
+    if (!ticket.ok()) return ticket.status();
+    entry.add_individuals(ordinal);
+    entry.set_released(StrCat("state=", v1::ContactState_Name(ticket->state())));
+    return ticket;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+}  // namespace pmdb::core

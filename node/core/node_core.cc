@@ -1,0 +1,185 @@
+#include "node/core/node_core.h"
+
+#include "node/base/strings.h"
+#include "node/call/released.h"
+#include "node/core/aggregates.h"
+#include "node/storage/keys.h"
+#include "query/engine.h"
+#include "query/parser.h"
+#include "security/case_ref.h"
+
+namespace pmdb::core {
+namespace {
+
+namespace keys = storage::keys;
+using security::Method;
+
+// A key made once per store and kept in it (the noise key, so answers stay the same across
+// restarts; the case reference key, so references outlive a restart).
+absl::StatusOr<std::string> StoredSecret(storage::Store& store, std::string_view name,
+                                         absl::StatusOr<std::string> (*make)()) {
+  auto view = store.Snapshot();
+  auto existing = view->Get(storage::Family::kMeta, name);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) return **existing;
+  auto secret = make();
+  if (!secret.ok()) return secret.status();
+  storage::WriteBatch batch = store.NewBatch();
+  batch.Put(storage::Family::kMeta, name, *secret);
+  absl::Status s = store.Write(batch);
+  if (!s.ok()) return s;
+  return *secret;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings,
+                                                           storage::Store* store,
+                                                           security::AuditLog* audit,
+                                                           const Clock* clock) {
+  auto secret = StoredSecret(*store, keys::kMetaNoiseSecret, &security::NewNoiseSecret);
+  if (!secret.ok()) return secret.status();
+  auto reference_key =
+      StoredSecret(*store, keys::kMetaReferenceKey, &security::NewReferenceKey);
+  if (!reference_key.ok()) return reference_key.status();
+  auto view = store->Snapshot();
+  auto catalog = query::Catalog::Load(*view);
+  if (!catalog.ok()) return catalog.status();
+  auto cases = query::CaseIndex::Build(*view, **catalog);
+  if (!cases.ok()) return cases.status();
+  std::unique_ptr<NodeCore> core(new NodeCore(std::move(settings), store, audit, clock,
+                                              std::move(*secret), std::move(*reference_key),
+                                              std::move(*catalog), std::move(*cases)));
+  // Today's questions count against today's budget, also across a restart.
+  int64_t day_start = clock->NowSeconds() / 86400 * 86400;
+  auto today = security::ListAudit(*view, {.since_unix_micros = day_start * 1000000});
+  if (!today.ok()) return today.status();
+  core->sharing_.Recharge(*today);
+  return core;
+}
+
+NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
+                   const Clock* clock, std::string secret, std::string reference_key,
+                   std::shared_ptr<const query::Catalog> catalog,
+                   std::shared_ptr<const query::CaseIndex> cases)
+    : settings_(std::move(settings)),
+      here_{.is_hub = false, .federation = settings_.federation, .region = settings_.region},
+      store_(store),
+      audit_(audit),
+      clock_(clock),
+      started_unix_(clock->NowSeconds()),
+      discloser_(settings_.disclosure, std::move(secret)),
+      sharing_(settings_),
+      contacts_(settings_.region, store, clock),
+      reference_key_(std::move(reference_key)),
+      catalog_(std::move(catalog)),
+      cases_(std::move(cases)) {}
+
+std::shared_ptr<const query::Catalog> NodeCore::catalog() const {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  return catalog_;
+}
+
+std::shared_ptr<const query::CaseIndex> NodeCore::cases() const {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  return cases_;
+}
+
+absl::Status NodeCore::ReloadCatalog() {
+  auto view = store_->Snapshot();
+  auto catalog = query::Catalog::Load(*view);
+  if (!catalog.ok()) return catalog.status();
+  auto cases = query::CaseIndex::Build(*view, **catalog);
+  if (!cases.ok()) return cases.status();
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  catalog_ = std::move(*catalog);
+  cases_ = std::move(*cases);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<call::Caller> NodeCore::Authorize(const Credentials& who, Method method,
+                                                 v1::AuditEntry* entry) const {
+  *entry = call::NewEntry(method, settings_.region);
+  return call::Authorize(who, method, here_, entry);
+}
+
+void NodeCore::Info(const Credentials& who, Done<v1::RegionInfo> done) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::RegionInfo> {
+    auto caller = Authorize(who, Method::kRegionInfo, &entry);
+    if (!caller.ok()) return caller.status();
+    v1::RegionInfo info;
+    info.set_region(settings_.region);
+    info.set_version(kVersion);
+    sharing_.Describe(*caller, &info);
+    *info.mutable_disclosure() = discloser_.Applied();
+    for (const std::string& a : catalog()->assemblies()) info.add_assemblies(a);
+    return info;
+  };
+  auto result = run();  // before `entry` is moved
+  call::Finish(*audit_, std::move(entry), std::move(result), std::move(done));
+}
+
+namespace {
+
+// The steps every aggregate question takes at a region: authorize, record the question, apply
+// the sharing policy and budget, answer with disclosure, record what was released.
+template <typename Answer, typename Compute>
+absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::string_view kind,
+                                 const v1::Criterion& criterion, SharingPolicy& sharing,
+                                 int64_t now, v1::AuditEntry& entry, Compute compute) {
+  if (!caller.ok()) return caller.status();
+  entry.set_query(query::FormatCriterion(criterion));
+  absl::Status shared = sharing.CheckAggregate(*caller, kind, criterion, now);
+  if (!shared.ok()) return shared;
+  absl::StatusOr<Answer> answer = compute(PurposeOf(caller->user.role));
+  if (answer.ok()) entry.set_released(call::Released(*answer));
+  return answer;
+}
+
+}  // namespace
+
+void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
+                     Done<v1::CountAnswer> done) {
+  v1::AuditEntry entry;
+  auto caller = Authorize(who, Method::kRegionCount, &entry);
+  auto answer = Aggregate<v1::CountAnswer>(
+      std::move(caller), "count", request.criterion(), sharing_, clock_->NowSeconds(), entry,
+      [&](v1::Purpose purpose) {
+        query::Engine engine(catalog());
+        return AnswerCount(engine, *store_->Snapshot(), request.criterion(), purpose, &discloser_);
+      });
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+}
+
+void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& request,
+                         Done<v1::BreakdownAnswer> done) {
+  v1::AuditEntry entry;
+  auto caller = Authorize(who, Method::kRegionBreakdown, &entry);
+  auto dims = query::CheckDimensions(request.dimensions());
+  if (caller.ok() && !dims.ok()) caller = dims.status();
+  auto answer = Aggregate<v1::BreakdownAnswer>(
+      std::move(caller), "breakdown", request.criterion(), sharing_, clock_->NowSeconds(), entry,
+      [&](v1::Purpose purpose) {
+        query::Engine engine(catalog());
+        return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, purpose,
+                               &discloser_);
+      });
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+}
+
+void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& request,
+                         Done<v1::FrequencyAnswer> done) {
+  v1::AuditEntry entry;
+  auto caller = Authorize(who, Method::kRegionFrequency, &entry);
+  auto answer = Aggregate<v1::FrequencyAnswer>(
+      std::move(caller), "frequency", request.criterion(), sharing_, clock_->NowSeconds(), entry,
+      [&](v1::Purpose purpose) {
+        query::Engine engine(catalog());
+        return AnswerFrequency(engine, *store_->Snapshot(), request.criterion(), purpose,
+                               &discloser_);
+      });
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+}
+
+}  // namespace pmdb::core

@@ -1,0 +1,136 @@
+// NodeCore: a regional node's answering logic, with no transport in it. gRPC handlers
+// (node/transport) and any later front end hand it the caller's Credentials and a plain request
+// message; it authorizes the caller (security/policy.h), applies the region's sharing policy
+// (sharing.h) and budgets, answers from one store snapshot (aggregates.h, similar.cc,
+// contacts.h, admin.cc), audits, and hands back the answer or an absl::Status. Every call is
+// audited, refused ones too, and nothing is handed back before its audit entry is durable.
+//
+// The methods live in files by concern: node_core.cc (lifecycle, catalog, authorization, the
+// researchers' aggregates), similar.cc (the clinicians' similar cases and contact requests),
+// admin.cc (the operators' calls).
+//
+// Thread-safe. The store, the audit log and the clock must outlive the core.
+#ifndef PMDB_NODE_CORE_NODE_CORE_H_
+#define PMDB_NODE_CORE_NODE_CORE_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "node/base/clock.h"
+#include "node/call/caller.h"
+#include "node/call/finish.h"
+#include "node/core/contacts.h"
+#include "node/core/settings.h"
+#include "node/core/sharing.h"
+#include "node/storage/store.h"
+#include "pmdb/v1/admin.pb.h"
+#include "pmdb/v1/answers.pb.h"
+#include "pmdb/v1/audit.pb.h"
+#include "pmdb/v1/similar.pb.h"
+#include "query/catalog.h"
+#include "query/similarity.h"
+#include "security/audit.h"
+#include "security/disclosure.h"
+#include "security/policy.h"
+
+namespace pmdb::core {
+
+using call::Credentials;
+using call::Done;
+
+// An operator's upload as the core reads it: first a chunk with the header, then the file's
+// bytes in order. The transport adapts its stream to this.
+class UploadStream {
+ public:
+  virtual ~UploadStream() = default;
+  // The next chunk; false at the end of the stream.
+  virtual bool Read(v1::IngestChunk* chunk) = 0;
+  virtual bool Cancelled() const = 0;
+};
+
+class NodeCore {
+ public:
+  // The noise and case-reference keys are made once and kept in the store; today's questions
+  // and searches are charged to the budgets again from the audit log.
+  static absl::StatusOr<std::unique_ptr<NodeCore>> Create(NodeSettings settings,
+                                                          storage::Store* store,
+                                                          security::AuditLog* audit,
+                                                          const Clock* clock = &SystemClock());
+
+  // ---- RegionService: the hub asks on behalf of an end user. `done` runs once, after the
+  // call's audit entry is durable, on the audit writer thread.
+  void Info(const Credentials& who, Done<v1::RegionInfo> done);
+  void Count(const Credentials& who, const v1::CountRequest& request,
+             Done<v1::CountAnswer> done);
+  void Breakdown(const Credentials& who, const v1::BreakdownRequest& request,
+                 Done<v1::BreakdownAnswer> done);
+  void Frequency(const Credentials& who, const v1::FrequencyRequest& request,
+                 Done<v1::FrequencyAnswer> done);
+  // The region's top cases for a clinician, each with a sealed, expiring case reference.
+  void SimilarCases(const Credentials& who, const v1::SimilarCasesRequest& request,
+                    Done<v1::SimilarCasesAnswer> done);
+  void RequestContact(const Credentials& who, const v1::ContactRequest& request,
+                      Done<v1::ContactTicket> done);
+  // One of the clinician's own requests (another clinician's is NOT_FOUND).
+  void ContactStatus(const Credentials& who, const v1::ContactStatusRequest& request,
+                     Done<v1::ContactTicket> done);
+
+  // ---- AdminService: the region's own operators. Exact answers; each returns once audited.
+  absl::StatusOr<v1::IngestReply> Ingest(const Credentials& who, UploadStream& upload);
+  absl::StatusOr<v1::ConsentReply> Consent(const Credentials& who,
+                                           const v1::ConsentRequest& request);
+  absl::StatusOr<v1::AuditListReply> AuditList(const Credentials& who,
+                                               const v1::AuditListRequest& request);
+  absl::StatusOr<v1::StatusReply> Status(const Credentials& who);
+  absl::StatusOr<v1::AdminQueryReply> Query(const Credentials& who,
+                                            const v1::AdminQueryRequest& request);
+  absl::StatusOr<v1::ContactListReply> ContactList(const Credentials& who,
+                                                   const v1::ContactListRequest& request);
+  absl::StatusOr<v1::ContactTicket> ContactAnswer(const Credentials& who,
+                                                  const v1::ContactAnswerRequest& request);
+  // Similar cases in the operator's own store: subject ids instead of case references.
+  absl::StatusOr<v1::SimilarCasesAnswer> LocalSimilarCases(const Credentials& who,
+                                                           const v1::LocalSimilarRequest& request);
+
+  // Re-reads datasets and reference files and re-indexes the cases after an ingest or a
+  // consent change made outside the core.
+  absl::Status ReloadCatalog();
+
+  const NodeSettings& settings() const { return settings_; }
+
+ private:
+  NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
+           const Clock* clock, std::string secret, std::string reference_key,
+           std::shared_ptr<const query::Catalog> catalog,
+           std::shared_ptr<const query::CaseIndex> cases);
+
+  // An entry for `method` and the caller authorized for it.
+  absl::StatusOr<call::Caller> Authorize(const Credentials& who, security::Method method,
+                                         v1::AuditEntry* entry) const;
+  std::shared_ptr<const query::Catalog> catalog() const;
+  std::shared_ptr<const query::CaseIndex> cases() const;
+  // The ranked cases of a normalized question; `local` puts subject ids instead of references.
+  absl::StatusOr<v1::SimilarCasesAnswer> RankCases(const v1::CaseQuery& question, uint32_t top,
+                                                   bool local, v1::AuditEntry* entry) const;
+  absl::StatusOr<v1::AdminQueryReply> ExactAnswer(const v1::AdminQueryRequest& request) const;
+
+  NodeSettings settings_;
+  security::Server here_;
+  storage::Store* store_;
+  security::AuditLog* audit_;
+  const Clock* clock_;
+  int64_t started_unix_;
+  security::Discloser discloser_;
+  SharingPolicy sharing_;
+  ContactBook contacts_;
+  std::string reference_key_;
+  mutable std::mutex catalog_mu_;
+  std::shared_ptr<const query::Catalog> catalog_;   // guarded by catalog_mu_
+  std::shared_ptr<const query::CaseIndex> cases_;   // guarded by catalog_mu_
+};
+
+}  // namespace pmdb::core
+
+#endif  // PMDB_NODE_CORE_NODE_CORE_H_

@@ -1,0 +1,109 @@
+#include "node/core/sharing.h"
+
+#include "node/base/strings.h"
+#include "query/parser.h"
+#include "security/policy.h"
+
+namespace pmdb::core {
+namespace {
+
+constexpr char kSimilar[] = "similar";
+
+}  // namespace
+
+v1::Purpose PurposeOf(security::Role role) {
+  return role == security::Role::kClinician ? v1::CARE : v1::RESEARCH;
+}
+
+SharingPolicy::SharingPolicy(const NodeSettings& settings)
+    : settings_(settings),
+      budget_(settings.disclosure),
+      searches_(settings.clinician.daily_searches, "similar-case searches") {}
+
+absl::StatusOr<const Sharing*> SharingPolicy::SharedWith(const call::Caller& caller) const {
+  if (!settings_.participate) {
+    return absl::PermissionDeniedError(StrCat("region ", settings_.region,
+                                              " does not take part in federated questions"));
+  }
+  std::string role = security::RoleName(caller.user.role);
+  auto share = settings_.sharing.find(role);
+  if (share == settings_.sharing.end()) {
+    return absl::PermissionDeniedError(
+        StrCat("region ", settings_.region, " shares nothing with a ", role));
+  }
+  return &share->second;
+}
+
+absl::Status SharingPolicy::CheckAggregate(const call::Caller& caller, std::string_view kind,
+                                           const v1::Criterion& criterion, int64_t now_unix) {
+  auto share = SharedWith(caller);
+  if (!share.ok()) return share.status();
+  std::string role = security::RoleName(caller.user.role);
+  if ((*share)->kinds.count(std::string(kind)) == 0) {
+    return absl::PermissionDeniedError(
+        StrCat("region ", settings_.region, " does not share ", kind, " results with a ", role));
+  }
+  std::vector<query::Leaf> leaves = query::Leaves(criterion);
+  if (leaves.empty()) return absl::InvalidArgumentError("the question has no criteria");
+  std::vector<std::string> texts;
+  for (query::Leaf& leaf : leaves) {
+    if ((*share)->criteria.count(leaf.kind) == 0) {
+      return absl::PermissionDeniedError(StrCat("region ", settings_.region, " does not answer ",
+                                                leaf.kind, "() criteria for a ", role));
+    }
+    texts.push_back(std::move(leaf.text));
+  }
+  // The canonical form is what the budget is charged on, so reformatting a question does not
+  // make it new.
+  return budget_.Charge(caller.user.uri, query::FormatCriterion(criterion), std::move(texts),
+                        now_unix);
+}
+
+absl::Status SharingPolicy::CheckSimilar(const call::Caller& caller, int64_t now_unix) {
+  auto share = SharedWith(caller);
+  if (!settings_.participate) return share.status();
+  if (!share.ok() || (*share)->kinds.count(kSimilar) == 0) {
+    return absl::PermissionDeniedError(
+        StrCat("region ", settings_.region, " does not share similar cases with a ",
+               security::RoleName(caller.user.role)));
+  }
+  return searches_.Charge(caller.user.uri, now_unix);
+}
+
+absl::Status SharingPolicy::CheckContact(const call::Caller& caller) const {
+  auto share = SharedWith(caller);
+  if (!share.ok() || (*share)->kinds.count(kSimilar) == 0) {
+    return absl::PermissionDeniedError(StrCat("region ", settings_.region,
+                                              " takes no contact requests from a ",
+                                              security::RoleName(caller.user.role)));
+  }
+  return absl::OkStatus();
+}
+
+void SharingPolicy::Describe(const call::Caller& caller, v1::RegionInfo* info) const {
+  info->set_participating(settings_.participate);
+  auto share = SharedWith(caller);
+  if (!share.ok()) return;
+  for (const std::string& k : (*share)->kinds) info->add_kinds(k);
+  for (const std::string& c : (*share)->criteria) info->add_criteria(c);
+}
+
+void SharingPolicy::Recharge(const std::vector<v1::AuditEntry>& today) {
+  const std::string similar = security::MethodName(security::Method::kRegionSimilarCases);
+  for (const v1::AuditEntry& e : today) {
+    if (e.outcome() != "ok") continue;
+    int64_t at = e.time_unix_micros() / 1000000;
+    if (e.method() == similar) {
+      (void)searches_.Charge(e.caller(), at);
+      continue;
+    }
+    if (!e.method().starts_with("RegionService/") || e.query().empty()) continue;
+    auto criterion = query::ParseCriterion(e.query());
+    if (!criterion.ok()) continue;
+    std::vector<std::string> leaves;
+    for (query::Leaf& leaf : query::Leaves(*criterion)) leaves.push_back(std::move(leaf.text));
+    (void)budget_.Charge(e.caller(), e.query(), std::move(leaves), at);
+  }
+}
+
+}  // namespace pmdb::core

@@ -1,0 +1,133 @@
+// NodeCore: the clinicians' path — similar cases and contact requests.
+#include "node/base/strings.h"
+#include "node/call/released.h"
+#include "node/core/node_core.h"
+#include "node/storage/keys.h"
+#include "query/case_query.h"
+#include "security/case_ref.h"
+
+namespace pmdb::core {
+
+namespace keys = storage::keys;
+using security::Method;
+
+absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& question,
+                                                           uint32_t top, bool local,
+                                                           v1::AuditEntry* entry) const {
+  if (top == 0) top = 10;
+  if (top > settings_.clinician.max_top) {
+    return absl::InvalidArgumentError(
+        StrCat("top is at most ", settings_.clinician.max_top, " in region ", settings_.region));
+  }
+  auto index = cases();
+  auto view = store_->Snapshot();
+  auto carriers = query::ReadCarriers(*view, question);
+  if (!carriers.ok()) return carriers.status();
+  // Consent as of now, not as of the index: a withdrawal counts at once.
+  auto care = view->GetBitmap(keys::Consent("care"));
+  if (!care.ok()) return care.status();
+  auto ranked = query::RankSimilar(*index, question, *carriers, top,
+                                   [&](uint32_t ordinal) { return care->Contains(ordinal); });
+  if (!ranked.ok()) return ranked.status();
+  v1::SimilarCasesAnswer answer;
+  int64_t expires = clock_->NowSeconds() + settings_.clinician.reference_ttl_seconds;
+  for (query::ScoredCase& scored : ranked->top) {
+    uint32_t ordinal = index->at(scored.position).ordinal;
+    v1::CaseMatch& m = *answer.add_matches() = std::move(scored.match);
+    m.set_region(settings_.region);
+    m.set_contact(settings_.clinician.contact);
+    if (local) {
+      auto record = view->Get(storage::Family::kIndividuals, keys::Individual(ordinal));
+      if (!record.ok()) return record.status();
+      v1::IndividualRecord r;
+      if (record->has_value() && r.ParseFromString(**record)) m.set_subject_id(r.subject_id());
+    } else {
+      auto ref = security::SealCaseReference(reference_key_,
+                                             {settings_.region, ordinal, expires});
+      if (!ref.ok()) return ref.status();
+      m.set_case_reference(*ref);
+      m.set_reference_expires_unix(expires);
+    }
+    entry->add_individuals(ordinal);
+  }
+  for (v1::TermNote& n : ranked->notes) *answer.add_notes() = std::move(n);
+  answer.set_cases_considered(ranked->considered);
+  entry->set_released(call::Released(answer));
+  return answer;
+}
+
+void NodeCore::SimilarCases(const Credentials& who, const v1::SimilarCasesRequest& request,
+                            Done<v1::SimilarCasesAnswer> done) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::SimilarCasesAnswer> {
+    auto caller = Authorize(who, Method::kRegionSimilarCases, &entry);
+    if (!caller.ok()) return caller.status();
+    v1::CaseQuery question = request.patient();
+    absl::Status normalized = query::NormalizeCaseQuery(&question);
+    entry.set_query(query::FormatCaseQuery(question));
+    if (!normalized.ok()) return normalized;
+    absl::Status shared = sharing_.CheckSimilar(*caller, clock_->NowSeconds());
+    if (!shared.ok()) return shared;
+    return RankCases(question, request.top(), /*local=*/false, &entry);
+  };
+  auto answer = run();
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+}
+
+absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::LocalSimilarCases(
+    const Credentials& who, const v1::LocalSimilarRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::SimilarCasesAnswer> {
+    auto caller = Authorize(who, Method::kAdminSimilarCases, &entry);
+    if (!caller.ok()) return caller.status();
+    v1::CaseQuery question = request.patient();
+    absl::Status normalized = query::NormalizeCaseQuery(&question);
+    entry.set_query(query::FormatCaseQuery(question));
+    if (!normalized.ok()) return normalized;
+    return RankCases(question, request.top(), /*local=*/true, &entry);
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+void NodeCore::RequestContact(const Credentials& who, const v1::ContactRequest& request,
+                              Done<v1::ContactTicket> done) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::ContactTicket> {
+    auto caller = Authorize(who, Method::kRegionRequestContact, &entry);
+    if (!caller.ok()) return caller.status();
+    entry.set_query("contact request");
+    absl::Status s = sharing_.CheckContact(*caller);
+    if (s.ok()) s = ContactBook::CheckReason(request.reason());
+    if (!s.ok()) return s;
+    auto ref = security::OpenCaseReference(reference_key_, settings_.region,
+                                           request.case_reference(), clock_->NowSeconds());
+    if (!ref.ok()) return ref.status();
+    entry.add_individuals(ref->ordinal);
+    auto ticket = contacts_.Open(caller->user.uri, ref->ordinal, request.reason());
+    if (!ticket.ok()) return ticket.status();
+    std::string id = ticket->request_id().substr(settings_.region.size() + 1);
+    entry.set_query(StrCat("contact request ", id));
+    entry.set_released(StrCat("request=", ticket->request_id()));
+    return ticket;
+  };
+  auto ticket = run();
+  call::Finish(*audit_, std::move(entry), std::move(ticket), std::move(done));
+}
+
+void NodeCore::ContactStatus(const Credentials& who, const v1::ContactStatusRequest& request,
+                             Done<v1::ContactTicket> done) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::ContactTicket> {
+    auto caller = Authorize(who, Method::kRegionContactStatus, &entry);
+    if (!caller.ok()) return caller.status();
+    entry.set_query(StrCat("contact status ", request.request_id()));
+    auto ticket = contacts_.StatusFor(caller->user.uri, request.request_id());
+    if (ticket.ok()) entry.set_released(StrCat("state=", v1::ContactState_Name(ticket->state())));
+    return ticket;
+  };
+  auto ticket = run();
+  call::Finish(*audit_, std::move(entry), std::move(ticket), std::move(done));
+}
+
+}  // namespace pmdb::core

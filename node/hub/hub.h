@@ -1,0 +1,86 @@
+// The national hub's logic, with no transport in it: authorizes the researcher or clinician,
+// fans the question out to every configured region concurrently (each call with the hub's
+// deadline and the end user's identity), merges what came back (merge.h), audits, and hands
+// back one part per region. A region that did not answer is reported, never counted. Contact
+// requests go to the one region named in the case reference or request id.
+//
+// Regions are reached through RegionClient (region_client.h), so the hub is tested with
+// in-memory regions and served over gRPC by node/transport. Thread-safe; the audit log must
+// outlive the hub.
+#ifndef PMDB_NODE_HUB_HUB_H_
+#define PMDB_NODE_HUB_HUB_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "node/call/caller.h"
+#include "node/call/finish.h"
+#include "node/hub/region_client.h"
+#include "pmdb/v1/federation.pb.h"
+#include "security/audit.h"
+#include "security/disclosure.h"
+#include "security/policy.h"
+
+namespace pmdb::hub {
+
+using call::Credentials;
+using Deadline = std::chrono::system_clock::time_point;
+
+struct HubSettings {
+  std::string federation;
+  std::chrono::milliseconds deadline{2000};  // per region and call
+  security::DisclosureRules disclosure;      // min_count is the national floor
+};
+
+// The most matches a federated similar-case answer holds.
+inline constexpr uint32_t kMaxFederatedTop = 100;
+
+class Hub {
+ public:
+  Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit);
+
+  // `deadline` is when the caller stops waiting; each region gets the sooner of it and the
+  // hub's own per-region deadline. `done` runs once the audit entry is durable.
+  void Info(const Credentials& who, Deadline deadline, const v1::InfoRequest& request,
+            Done<v1::FederationInfo> done);
+  void Count(const Credentials& who, Deadline deadline, const v1::CountRequest& request,
+             Done<v1::FederatedCount> done);
+  void Breakdown(const Credentials& who, Deadline deadline, const v1::BreakdownRequest& request,
+                 Done<v1::FederatedBreakdown> done);
+  void Frequency(const Credentials& who, Deadline deadline, const v1::FrequencyRequest& request,
+                 Done<v1::FederatedFrequency> done);
+  void SimilarCases(const Credentials& who, Deadline deadline,
+                    const v1::SimilarCasesRequest& request, Done<v1::FederatedSimilarCases> done);
+  void RequestContact(const Credentials& who, Deadline deadline,
+                      const v1::ContactRequest& request, Done<v1::ContactTicket> done);
+  void ContactStatus(const Credentials& who, Deadline deadline,
+                     const v1::ContactStatusRequest& request, Done<v1::ContactTicket> done);
+
+ private:
+  // One federated question from authorization to the audited reply.
+  template <typename Request, typename Answer, typename Reply, typename Merge>
+  void Federate(const Credentials& who, Deadline deadline, security::Method method,
+                const std::string& question, const absl::Status& precheck,
+                const Request& request,
+                void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
+                Merge merge, Done<Reply> done);
+  // One call passed on to the region `region_id`, whose outcome is the reply.
+  template <typename Request>
+  void Forward(const Credentials& who, Deadline deadline, security::Method method,
+               const absl::StatusOr<std::string>& region_id, const std::string& question,
+               const Request& request,
+               void (RegionClient::*ask)(const Outgoing&, const Request&,
+                                         Done<v1::ContactTicket>),
+               Done<v1::ContactTicket> done);
+  Deadline RegionDeadline(Deadline caller) const;
+
+  HubSettings settings_;
+  security::Server here_;
+  std::vector<Region> regions_;
+  security::AuditLog* audit_;
+};
+
+}  // namespace pmdb::hub
+
+#endif  // PMDB_NODE_HUB_HUB_H_

@@ -1,0 +1,179 @@
+#include "node/hub/merge.h"
+
+#include <algorithm>
+#include <map>
+
+#include "node/base/strings.h"
+#include "security/disclosure.h"
+#include "security/released.h"
+
+namespace pmdb::hub {
+namespace {
+
+using security::AddReleased;
+using security::Floor;
+
+v1::RegionPart PartOf(const std::string& region, const absl::Status& status,
+                      uint32_t elapsed_ms) {
+  v1::RegionPart part;
+  part.set_region(region);
+  part.set_status(RegionStatusOf(status));
+  part.set_elapsed_ms(elapsed_ms);
+  if (!status.ok()) part.set_detail(std::string(status.message()));
+  return part;
+}
+
+// Calls `each(answer, part)` for every answering region and appends every region's part;
+// returns how many answered.
+template <typename Answer, typename Each>
+size_t ForEachRegion(std::vector<RegionResult<Answer>>& results,
+                     google::protobuf::RepeatedPtrField<v1::RegionPart>* parts, Each each) {
+  size_t ok = 0;
+  for (RegionResult<Answer>& r : results) {
+    v1::RegionPart part = PartOf(r.region, r.answer.status(), r.elapsed_ms);
+    if (r.answer.ok()) {
+      ++ok;
+      each(*r.answer, part);
+    }
+    *parts->Add() = std::move(part);
+  }
+  return ok;
+}
+
+std::string LabelKey(const v1::ReleasedCell& cell) {
+  std::string k;
+  for (const std::string& l : cell.labels()) StrAppend(&k, l, "\x1f");
+  return k;
+}
+
+}  // namespace
+
+v1::RegionStatus RegionStatusOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return v1::REGION_OK;
+    case absl::StatusCode::kDeadlineExceeded:
+      return v1::REGION_DEADLINE_EXCEEDED;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnauthenticated:
+      return v1::REGION_REFUSED;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+      return v1::REGION_INVALID;
+    default:
+      return v1::REGION_UNAVAILABLE;
+  }
+}
+
+v1::FederationInfo MergeInfo(std::vector<RegionResult<v1::RegionInfo>> results,
+                             const std::string& federation) {
+  v1::FederationInfo reply;
+  reply.set_federation(federation);
+  ForEachRegion(results, reply.mutable_regions(), [](v1::RegionInfo& a, v1::RegionPart& part) {
+    *part.mutable_info() = std::move(a);
+  });
+  return reply;
+}
+
+v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> results,
+                               uint32_t floor) {
+  v1::FederatedCount reply;
+  size_t ok = ForEachRegion(results, reply.mutable_regions(),
+                            [&](v1::CountAnswer& a, v1::RegionPart& part) {
+                              *a.mutable_count() = Floor(a.count(), floor);
+                              *reply.mutable_total() = AddReleased(reply.total(), a.count());
+                              *part.mutable_count() = std::move(a);
+                            });
+  *reply.mutable_total() = Floor(reply.total(), floor);
+  reply.set_partial(ok < results.size());
+  reply.mutable_disclosure()->set_min_count(floor);
+  return reply;
+}
+
+v1::FederatedBreakdown MergeBreakdowns(std::vector<RegionResult<v1::BreakdownAnswer>> results,
+                                       const std::vector<v1::Dimension>& dimensions,
+                                       uint32_t floor) {
+  v1::FederatedBreakdown reply;
+  for (v1::Dimension d : dimensions) reply.add_dimensions(d);
+  std::map<std::string, int> total_of;  // labels -> index in reply.totals
+  size_t ok = ForEachRegion(
+      results, reply.mutable_regions(), [&](v1::BreakdownAnswer& a, v1::RegionPart& part) {
+        for (const v1::ReleasedCell& released : a.cells()) {
+          v1::ReleasedCell cell = released;
+          *cell.mutable_count() = Floor(cell.count(), floor);
+          auto [it, added] = total_of.emplace(LabelKey(cell), reply.totals_size());
+          if (added) {
+            *reply.add_totals() = cell;
+          } else {
+            v1::ReleasedCell& total = *reply.mutable_totals(it->second);
+            *total.mutable_count() = AddReleased(total.count(), cell.count());
+            total.set_suppressed(total.suppressed() || cell.suppressed());
+            total.set_complementary(total.complementary() || cell.complementary());
+          }
+          cell.add_labels(part.region());
+          *reply.add_cells() = std::move(cell);
+        }
+        a.clear_cells();  // the cells are in reply.cells, labelled with the region
+        *part.mutable_breakdown() = std::move(a);
+      });
+  for (v1::ReleasedCell& total : *reply.mutable_totals()) {
+    *total.mutable_count() = Floor(total.count(), floor);
+  }
+  reply.set_partial(ok < results.size());
+  reply.mutable_disclosure()->set_min_count(floor);
+  return reply;
+}
+
+v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAnswer>> results,
+                                        uint32_t floor) {
+  v1::FederatedFrequency reply;
+  size_t ok = ForEachRegion(results, reply.mutable_regions(),
+                            [&](v1::FrequencyAnswer& a, v1::RegionPart& part) {
+                              *a.mutable_ac() = Floor(a.ac(), floor);
+                              *a.mutable_an() = Floor(a.an(), floor);
+                              *reply.mutable_ac() = AddReleased(reply.ac(), a.ac());
+                              *reply.mutable_an() = AddReleased(reply.an(), a.an());
+                              *part.mutable_frequency() = std::move(a);
+                            });
+  *reply.mutable_ac() = Floor(reply.ac(), floor);
+  *reply.mutable_an() = Floor(reply.an(), floor);
+  reply.set_partial(ok < results.size());
+  reply.mutable_disclosure()->set_min_count(floor);
+  return reply;
+}
+
+v1::FederatedSimilarCases MergeSimilarCases(
+    std::vector<RegionResult<v1::SimilarCasesAnswer>> results, uint32_t top) {
+  struct Ranked {
+    v1::CaseMatch match;
+    size_t region;
+    int rank;
+  };
+  std::vector<Ranked> ranked;
+  v1::FederatedSimilarCases reply;
+  size_t region = 0;
+  size_t ok = ForEachRegion(results, reply.mutable_regions(),
+                            [&](v1::SimilarCasesAnswer& a, v1::RegionPart& part) {
+                              for (int k = 0; k < a.matches_size(); ++k) {
+                                ranked.push_back({std::move(*a.mutable_matches(k)), region, k});
+                              }
+                              a.clear_matches();
+                              if (reply.notes_size() == 0) *reply.mutable_notes() = a.notes();
+                              *part.mutable_similar() = std::move(a);
+                              ++region;
+                            });
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.match.score() != b.match.score()) return a.match.score() > b.match.score();
+    if (a.region != b.region) return a.region < b.region;
+    return a.rank < b.rank;
+  });
+  for (size_t k = 0; k < ranked.size() && k < top; ++k) {
+    *reply.add_matches() = std::move(ranked[k].match);
+  }
+  reply.set_partial(ok < results.size());
+  return reply;
+}
+
+}  // namespace pmdb::hub

@@ -1,0 +1,63 @@
+#include "node/transport/region_service.h"
+
+#include "node/transport/peer.h"
+#include "node/transport/reactor.h"
+
+namespace pmdb::transport {
+
+grpc::ServerUnaryReactor* RegionServiceImpl::Info(grpc::CallbackServerContext* context,
+                                                  const v1::InfoRequest*, v1::RegionInfo* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->Info(CredentialsOf(*context), ReplyWith(reactor, reply));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::Count(grpc::CallbackServerContext* context,
+                                                   const v1::CountRequest* request,
+                                                   v1::CountAnswer* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->Count(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::Breakdown(grpc::CallbackServerContext* context,
+                                                       const v1::BreakdownRequest* request,
+                                                       v1::BreakdownAnswer* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->Breakdown(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::Frequency(grpc::CallbackServerContext* context,
+                                                       const v1::FrequencyRequest* request,
+                                                       v1::FrequencyAnswer* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->Frequency(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::SimilarCases(grpc::CallbackServerContext* context,
+                                                          const v1::SimilarCasesRequest* request,
+                                                          v1::SimilarCasesAnswer* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->SimilarCases(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::RequestContact(grpc::CallbackServerContext* context,
+                                                            const v1::ContactRequest* request,
+                                                            v1::ContactTicket* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->RequestContact(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RegionServiceImpl::ContactStatus(grpc::CallbackServerContext* context,
+                                                           const v1::ContactStatusRequest* request,
+                                                           v1::ContactTicket* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->ContactStatus(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
+}  // namespace pmdb::transport
