@@ -3,7 +3,7 @@
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 #include "query/executor.h"
 
 namespace pmdb::query {
@@ -68,7 +68,7 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
       Bitmap unknown = *all;
       for (uint32_t i = 0; i < bits->size(); ++i) {
         unknown -= (*bits)[i];
-        cells.push_back({AgeBandLabel(i * 10), std::move((*bits)[i])});
+        cells.push_back({vocab::AgeBandLabel(i * 10), std::move((*bits)[i])});
       }
       cells.push_back({"unknown", std::move(unknown)});
       return cells;

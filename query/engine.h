@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "node/storage/read_view.h"
 #include "pmdb/v1/query.pb.h"
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 
 namespace pmdb::query {
 
@@ -32,7 +32,7 @@ struct AlleleFrequency {
 
 class Engine {
  public:
-  explicit Engine(std::shared_ptr<const Catalog> catalog) : catalog_(std::move(catalog)) {}
+  explicit Engine(std::shared_ptr<const vocab::Catalog> catalog) : catalog_(std::move(catalog)) {}
 
   absl::StatusOr<Answer<uint64_t>> Count(const storage::ReadView& view,
                                          const v1::Criterion& criterion,
@@ -52,10 +52,10 @@ class Engine {
                                                     const v1::Criterion& criterion,
                                                     v1::Purpose purpose) const;
 
-  const Catalog& catalog() const { return *catalog_; }
+  const vocab::Catalog& catalog() const { return *catalog_; }
 
  private:
-  std::shared_ptr<const Catalog> catalog_;
+  std::shared_ptr<const vocab::Catalog> catalog_;
 };
 
 // "sex", "age_band", "diagnosis", "zygosity" and back.

@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 #include "query/parser.h"
 #include "query/planner.h"
 
@@ -14,7 +14,7 @@ namespace pmdb::query {
 namespace keys = storage::keys;
 using storage::Bitmap;
 
-Executor::Executor(const storage::ReadView& view, const Catalog& catalog)
+Executor::Executor(const storage::ReadView& view, const vocab::Catalog& catalog)
     : view_(view), catalog_(catalog) {}
 
 void Executor::Warn(std::string message) {
@@ -167,14 +167,14 @@ absl::StatusOr<ZygosityBitmaps> Executor::GeneCarriers(const v1::GeneCriterion& 
   bool any_table = false;
   bool known = false;
   for (const std::string& assembly : catalog_.assemblies()) {
-    const GeneTable* table = catalog_.gene_table(assembly);
+    const vocab::GeneTable* table = catalog_.gene_table(assembly);
     if (table == nullptr) {
       Warn(StrCat("gene(", gene.symbol(), ") did not search the ", assembly,
                   " datasets: the store has no ", assembly, " gene table"));
       continue;
     }
     any_table = true;
-    for (const GeneSpan& span : table->Find(gene.symbol())) {
+    for (const vocab::GeneSpan& span : table->Find(gene.symbol())) {
       known = true;
       auto z = VariantsInRange(assembly, span.chrom, span.start, span.end);
       if (!z.ok()) return z.status();
@@ -240,21 +240,21 @@ absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
     }
     case v1::Criterion::kHpo: {
       std::string id = c.hpo();
-      if (const Ontology* o = catalog_.ontology()) {
-        Ontology::Resolution r = o->Resolve(id);
+      if (const vocab::Ontology* o = catalog_.ontology()) {
+        vocab::Ontology::Resolution r = o->Resolve(id);
         switch (r.match) {
-          case Ontology::Match::kExact: break;
-          case Ontology::Match::kAltId:
-          case Ontology::Match::kReplaced:
-            Warn(StrCat(id, r.match == Ontology::Match::kAltId ? " is an alternative id of "
+          case vocab::Ontology::Match::kExact: break;
+          case vocab::Ontology::Match::kAltId:
+          case vocab::Ontology::Match::kReplaced:
+            Warn(StrCat(id, r.match == vocab::Ontology::Match::kAltId ? " is an alternative id of "
                                                                 : " is obsolete, replaced by ",
                         o->term(*r.term).id));
             id = o->term(*r.term).id;
             break;
-          case Ontology::Match::kObsolete:
+          case vocab::Ontology::Match::kObsolete:
             Warn(StrCat(id, " is obsolete with no replacement; it matches nobody"));
             return Bitmap();
-          case Ontology::Match::kUnknown:
+          case vocab::Ontology::Match::kUnknown:
             Warn(StrCat(id, " is not in the ontology (", o->version(), "); it matches nobody"));
             return Bitmap();
         }
@@ -266,14 +266,14 @@ absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
     case v1::Criterion::kTreatment:
       return Fetch(keys::Treatment(c.treatment()));
     case v1::Criterion::kSex:
-      return Fetch(keys::Sex(SexCode(c.sex())[0]));
+      return Fetch(keys::Sex(vocab::SexCode(c.sex())[0]));
     case v1::Criterion::kAge: {
       uint32_t lo = c.age().min();
-      uint32_t hi = c.age().has_max() ? c.age().max() : kMaxAge;
+      uint32_t hi = c.age().has_max() ? c.age().max() : vocab::kMaxAge;
       std::vector<std::string> ks;
       for (uint32_t age = lo; age <= hi;) {
-        uint32_t band = AgeBandStart(age);
-        uint32_t band_end = band >= 100 ? kMaxAge : band + 9;
+        uint32_t band = vocab::AgeBandStart(age);
+        uint32_t band_end = band >= 100 ? vocab::kMaxAge : band + 9;
         if (age == band && band_end <= hi) {
           ks.push_back(keys::AgeBand(band));  // a whole band in one lookup
           age = band_end + 1;

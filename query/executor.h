@@ -15,7 +15,7 @@
 #include "node/storage/bitmap.h"
 #include "node/storage/read_view.h"
 #include "pmdb/v1/query.pb.h"
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 
 namespace pmdb::query {
 
@@ -28,7 +28,7 @@ struct ZygosityBitmaps {
 
 class Executor {
  public:
-  Executor(const storage::ReadView& view, const Catalog& catalog);
+  Executor(const storage::ReadView& view, const vocab::Catalog& catalog);
 
   absl::StatusOr<storage::Bitmap> Evaluate(const v1::Criterion& criterion);
 
@@ -52,7 +52,7 @@ class Executor {
   void Warn(std::string message);
 
   const storage::ReadView& view_;
-  const Catalog& catalog_;
+  const vocab::Catalog& catalog_;
   std::map<std::string, storage::Bitmap> cache_;
   std::map<const v1::Criterion*, storage::Bitmap> leaf_cache_;
   std::vector<std::string> warnings_;

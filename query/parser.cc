@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "node/base/strings.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 
 namespace pmdb::query {
 namespace {
@@ -181,12 +181,12 @@ class Parser {
         return ErrorAt(args_column,
                        "expected ASSEMBLY:CHROM:POS:REF:ALT, e.g. GRCh38:7:55191822:T:G");
       }
-      auto assembly = NormalizeAssembly(f[0]);
+      auto assembly = vocab::NormalizeAssembly(f[0]);
       if (!assembly.ok()) return wrap(assembly.status());
-      Allele a = TrimAlleles(pos, f[3], f[4]);
+      vocab::Allele a = vocab::TrimAlleles(pos, f[3], f[4]);
       auto* v = c.mutable_variant();
       v->set_assembly(*assembly);
-      v->set_chrom(NormalizeChrom(f[1]));
+      v->set_chrom(vocab::NormalizeChrom(f[1]));
       v->set_pos(a.pos);
       v->set_ref(a.ref);
       v->set_alt(a.alt);
@@ -206,11 +206,11 @@ class Parser {
                        "expected ASSEMBLY:CHROM:START-END with START <= END, e.g. "
                        "GRCh38:17:43044295-43125483");
       }
-      auto assembly = NormalizeAssembly(f[0]);
+      auto assembly = vocab::NormalizeAssembly(f[0]);
       if (!assembly.ok()) return wrap(assembly.status());
       auto* r = c.mutable_range();
       r->set_assembly(*assembly);
-      r->set_chrom(NormalizeChrom(f[1]));
+      r->set_chrom(vocab::NormalizeChrom(f[1]));
       r->set_start(start);
       r->set_end(end);
     } else if (name == "gene") {
@@ -223,17 +223,17 @@ class Parser {
       }
     } else if (name == "hpo") {
       if (auto s = want_args(1, 1, "one HPO id, e.g. hpo(HP:0002090)"); !s.ok()) return s;
-      auto id = NormalizeHpo(args[0]);
+      auto id = vocab::NormalizeHpo(args[0]);
       if (!id.ok()) return wrap(id.status());
       c.set_hpo(*id);
     } else if (name == "dx") {
       if (auto s = want_args(1, 1, "one ICD-10 code, e.g. dx(C34)"); !s.ok()) return s;
-      auto code = NormalizeIcd10(args[0]);
+      auto code = vocab::NormalizeIcd10(args[0]);
       if (!code.ok()) return wrap(code.status());
       c.set_diagnosis(*code);
     } else if (name == "treatment") {
       if (auto s = want_args(1, 1, "one ATC code, e.g. treatment(L01EB)"); !s.ok()) return s;
-      auto code = NormalizeAtc(args[0]);
+      auto code = vocab::NormalizeAtc(args[0]);
       if (!code.ok()) return wrap(code.status());
       c.set_treatment(*code);
     } else if (name == "sex") {
@@ -255,19 +255,19 @@ class Parser {
       std::vector<std::string_view> mm = Split(args[0], '-');
       uint32_t lo = 0, hi = 0;
       auto* a = c.mutable_age();
-      if (mm.size() == 1 && ParseUint32(mm[0], &lo) && lo <= kMaxAge) {
+      if (mm.size() == 1 && ParseUint32(mm[0], &lo) && lo <= vocab::kMaxAge) {
         a->set_min(lo);
         a->set_max(lo);
-      } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && mm[1].empty() && lo <= kMaxAge) {
+      } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && mm[1].empty() && lo <= vocab::kMaxAge) {
         a->set_min(lo);
       } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && ParseUint32(mm[1], &hi) &&
-                 lo <= hi && hi <= kMaxAge) {
+                 lo <= hi && hi <= vocab::kMaxAge) {
         a->set_min(lo);
         a->set_max(hi);
       } else {
         return ErrorAt(args_column,
                        StrCat("expected an age range in years such as 60-69, 60- or 65 (at most ",
-                              kMaxAge, ")"));
+                              vocab::kMaxAge, ")"));
       }
     } else if (name == "dataset") {
       if (auto s = want_args(1, 1, "one dataset id"); !s.ok()) return s;
@@ -308,7 +308,7 @@ void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence)
                                                       Precedence(c) < 3);
   if (parens) out->push_back('(');
   auto zyg = [](v1::Zygosity z) {
-    return z == v1::ANY_ZYGOSITY ? std::string() : StrCat(",", ZygosityName(z));
+    return z == v1::ANY_ZYGOSITY ? std::string() : StrCat(",", vocab::ZygosityName(z));
   };
   switch (c.kind_case()) {
     case v1::Criterion::kAllOf:
@@ -345,7 +345,7 @@ void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence)
       StrAppend(out, "treatment(", c.treatment(), ")");
       break;
     case v1::Criterion::kSex:
-      StrAppend(out, "sex(", SexCode(c.sex()), ")");
+      StrAppend(out, "sex(", vocab::SexCode(c.sex()), ")");
       break;
     case v1::Criterion::kAge: {
       const auto& a = c.age();
@@ -392,24 +392,6 @@ std::string FormatParseError(std::string_view text, const absl::Status& status) 
   }
   if (column == 0) return message;
   return StrCat(message, "\n  ", text, "\n  ", std::string(column - 1, ' '), "^");
-}
-
-std::string ZygosityName(v1::Zygosity z) {
-  switch (z) {
-    case v1::HETEROZYGOUS: return "het";
-    case v1::HOMOZYGOUS: return "hom";
-    case v1::HEMIZYGOUS: return "hemi";
-    default: return "any";
-  }
-}
-
-std::string SexCode(v1::Sex sex) {
-  switch (sex) {
-    case v1::FEMALE: return "F";
-    case v1::MALE: return "M";
-    case v1::OTHER_SEX: return "O";
-    default: return "U";
-  }
 }
 
 namespace {

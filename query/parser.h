@@ -41,8 +41,6 @@ std::vector<Leaf> Leaves(const v1::Criterion& criterion);
 // The kinds a criterion may use; a policy's list is checked against these.
 const std::vector<std::string>& LeafKinds();
 
-std::string ZygosityName(v1::Zygosity z);  // "het", "hom", "hemi", "any"
-std::string SexCode(v1::Sex sex);          // "F", "M", "O", "U"
 
 }  // namespace pmdb::query
 

@@ -8,8 +8,8 @@
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
-#include "query/case_query.h"
-#include "query/codes.h"
+#include "node/vocab/case_query.h"
+#include "node/vocab/codes.h"
 
 namespace pmdb::query {
 namespace {
@@ -24,7 +24,7 @@ std::string CategoryKey(const std::string& code) { return StrCat("cat:", code.su
 }  // namespace
 
 InformationContent InformationContent::Build(
-    const Ontology& ontology, const std::vector<std::vector<uint32_t>>& ancestors,
+    const vocab::Ontology& ontology, const std::vector<std::vector<uint32_t>>& ancestors,
     const std::vector<std::vector<uint32_t>>& annotations) {
   InformationContent out;
   size_t n = ontology.size();
@@ -65,18 +65,18 @@ InformationContent InformationContent::Build(
 // Fills a CaseIndex from (ordinal, record) pairs.
 class CaseIndexBuilder {
  public:
-  explicit CaseIndexBuilder(std::shared_ptr<const Ontology> ontology) : index_(new CaseIndex()) {
+  explicit CaseIndexBuilder(std::shared_ptr<const vocab::Ontology> ontology) : index_(new CaseIndex()) {
     index_->ontology_ = std::move(ontology);
   }
 
   void Add(uint32_t ordinal, const v1::IndividualRecord& r) {
     IndexedCase c;
     c.ordinal = ordinal;
-    const Ontology* o = index_->ontology_.get();
+    const vocab::Ontology* o = index_->ontology_.get();
     auto resolve = [&](const auto& ids, std::vector<uint32_t>* out) {
       if (o == nullptr) return;
       for (const std::string& id : ids) {
-        Ontology::Resolution res = o->Resolve(id);
+        vocab::Ontology::Resolution res = o->Resolve(id);
         if (res.term.has_value() && std::find(out->begin(), out->end(), *res.term) == out->end()) {
           out->push_back(*res.term);
         }
@@ -92,7 +92,7 @@ class CaseIndexBuilder {
     c.sex = r.sex();
     if (r.has_age_years()) c.age_years = r.age_years();
     for (const std::string& d : r.diagnoses()) {
-      c.icd10_chapter = Icd10Chapter(d);
+      c.icd10_chapter = vocab::Icd10Chapter(d);
       if (!c.icd10_chapter.empty()) break;
     }
     c.care_unit = r.care_unit();
@@ -130,7 +130,7 @@ class CaseIndexBuilder {
       x.cases_[i].terms = {at, terms_[i].size()};
       x.cases_[i].excluded = {at + terms_[i].size(), excluded_[i].size()};
     }
-    if (const Ontology* o = x.ontology_.get()) {
+    if (const vocab::Ontology* o = x.ontology_.get()) {
       size_t n = o->size();
       x.ancestors_.resize(n);
       x.descendants_.resize(n);
@@ -152,7 +152,7 @@ class CaseIndexBuilder {
 };
 
 absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::Build(const storage::ReadView& view,
-                                                                  const Catalog& catalog) {
+                                                                  const vocab::Catalog& catalog) {
   auto care = view.GetBitmap(keys::Consent("care"));
   if (!care.ok()) return care.status();
   CaseIndexBuilder builder(catalog.shared_ontology());
@@ -177,7 +177,7 @@ absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::Build(const storage:
 }
 
 absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::FromRecords(
-    std::shared_ptr<const Ontology> ontology, const std::vector<v1::IndividualRecord>& records) {
+    std::shared_ptr<const vocab::Ontology> ontology, const std::vector<v1::IndividualRecord>& records) {
   CaseIndexBuilder builder(std::move(ontology));
   for (size_t i = 0; i < records.size(); ++i) builder.Add(static_cast<uint32_t>(i), records[i]);
   return builder.Finish();
@@ -225,7 +225,7 @@ struct ResolvedTerms {
   std::vector<std::string> as_given;  // the id the query used, per term
 };
 
-ResolvedTerms Resolve(const Ontology* o, const google::protobuf::RepeatedPtrField<std::string>& ids,
+ResolvedTerms Resolve(const vocab::Ontology* o, const google::protobuf::RepeatedPtrField<std::string>& ids,
                       std::vector<v1::TermNote>* notes) {
   ResolvedTerms out;
   for (const std::string& id : ids) {
@@ -236,25 +236,25 @@ ResolvedTerms Resolve(const Ontology* o, const google::protobuf::RepeatedPtrFiel
       notes->push_back(std::move(note));
       continue;
     }
-    Ontology::Resolution res = o->Resolve(id);
+    vocab::Ontology::Resolution res = o->Resolve(id);
     switch (res.match) {
-      case Ontology::Match::kExact:
+      case vocab::Ontology::Match::kExact:
         break;
-      case Ontology::Match::kAltId:
+      case vocab::Ontology::Match::kAltId:
         note.set_problem("alternative id");
         note.add_use_instead(o->term(*res.term).id);
         break;
-      case Ontology::Match::kReplaced:
+      case vocab::Ontology::Match::kReplaced:
         note.set_problem("obsolete, replaced");
         note.add_use_instead(o->term(*res.term).id);
         break;
-      case Ontology::Match::kObsolete:
+      case vocab::Ontology::Match::kObsolete:
         note.set_problem("obsolete");
         if (auto t = o->Find(id)) {
           for (const std::string& c : o->term(*t).consider) note.add_use_instead(c);
         }
         break;
-      case Ontology::Match::kUnknown:
+      case vocab::Ontology::Match::kUnknown:
         note.set_problem("unknown");
         break;
     }
@@ -297,7 +297,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
                                           const std::function<bool(uint32_t)>& eligible) {
   SimilarResult result;
   if (top == 0) return absl::InvalidArgumentError("top must be at least 1");
-  const Ontology* o = index.ontology();
+  const vocab::Ontology* o = index.ontology();
   const InformationContent& ic = index.ic();
   ResolvedTerms q = Resolve(o, query.phenotypes(), &result.notes);
   ResolvedTerms x = Resolve(o, query.excluded_phenotypes(), &result.notes);
@@ -383,7 +383,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
     for (const std::string& raw : query.diagnoses()) {
       std::string d = raw;
       if (IsIcd10Code(d)) {
-        auto code = NormalizeIcd10(d);
+        auto code = vocab::NormalizeIcd10(d);
         if (!code.ok()) continue;
         d = *code;
         if (d.size() >= 3) {
@@ -505,7 +505,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
     for (int j = 0; j < query.variants_size(); ++j) {
       const v1::CaseVariant& v = query.variants(j);
       v1::VariantMatch vm;
-      vm.set_query_variant(FormatCaseVariant(v));
+      vm.set_query_variant(vocab::FormatCaseVariant(v));
       auto carrier = carriers[j].find(c.ordinal);
       if (carrier != carriers[j].end()) {
         vm.set_level("variant");
@@ -519,7 +519,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
       if (!vm.level().empty()) *m.add_variants() = std::move(vm);
     }
     m.set_sex(c.sex);
-    if (c.age_years.has_value()) m.set_age_band(AgeBandLabel(AgeBandStart(*c.age_years)));
+    if (c.age_years.has_value()) m.set_age_band(vocab::AgeBandLabel(vocab::AgeBandStart(*c.age_years)));
     m.set_icd10_chapter(c.icd10_chapter);
     m.set_care_unit(c.care_unit);
     result.top.push_back(std::move(out));

@@ -49,9 +49,9 @@
 #include "node/storage/read_view.h"
 #include "pmdb/v1/records.pb.h"
 #include "pmdb/v1/similar.pb.h"
-#include "query/case_query.h"
-#include "query/catalog.h"
-#include "query/ontology.h"
+#include "node/vocab/case_query.h"
+#include "node/vocab/catalog.h"
+#include "node/vocab/ontology.h"
 
 namespace pmdb::query {
 
@@ -66,13 +66,13 @@ inline constexpr size_t kStructurePrior = 2000;
 // at least this share of the term's IC ((IC(a) / IC(t))^3 >= 0.01): a relation through
 // "Phenotypic abnormality" tells a clinician nothing and is left out.
 inline constexpr double kMinListedCredit = 0.01;
-inline constexpr int kMaxQueryTerms = kMaxCaseTerms;  // observed terms fit one 64-bit mask
+inline constexpr int kMaxQueryTerms = vocab::kMaxCaseTerms;  // observed terms fit one 64-bit mask
 
 // Information content per ontology term (see the file comment).
 class InformationContent {
  public:
   // `ancestors[t]`: t and its ancestors; `annotations`: each case's observed terms.
-  static InformationContent Build(const Ontology& ontology,
+  static InformationContent Build(const vocab::Ontology& ontology,
                                   const std::vector<std::vector<uint32_t>>& ancestors,
                                   const std::vector<std::vector<uint32_t>>& annotations);
   double operator[](uint32_t term) const { return ic_[term]; }
@@ -107,10 +107,10 @@ class CaseIndex {
   // Reads every individual with a clinical record and care consent. Needs the catalog's
   // ontology when any case has phenotypes.
   static absl::StatusOr<std::shared_ptr<const CaseIndex>> Build(const storage::ReadView& view,
-                                                                const Catalog& catalog);
+                                                                const vocab::Catalog& catalog);
   // For tests and tools: from records given directly (ordinal = position).
   static absl::StatusOr<std::shared_ptr<const CaseIndex>> FromRecords(
-      std::shared_ptr<const Ontology> ontology, const std::vector<v1::IndividualRecord>& records);
+      std::shared_ptr<const vocab::Ontology> ontology, const std::vector<v1::IndividualRecord>& records);
 
   // Cases point into the index's own term pool: not copyable.
   CaseIndex(const CaseIndex&) = delete;
@@ -118,7 +118,7 @@ class CaseIndex {
 
   size_t size() const { return cases_.size(); }
   const IndexedCase& at(size_t i) const { return cases_[i]; }
-  const Ontology* ontology() const { return ontology_.get(); }
+  const vocab::Ontology* ontology() const { return ontology_.get(); }
   const InformationContent& ic() const { return ic_; }
   // Position of an ordinal in the index, if indexed.
   std::optional<size_t> Find(uint32_t ordinal) const;
@@ -134,7 +134,7 @@ class CaseIndex {
  private:
   friend class CaseIndexBuilder;
   CaseIndex() = default;
-  std::shared_ptr<const Ontology> ontology_;
+  std::shared_ptr<const vocab::Ontology> ontology_;
   InformationContent ic_;
   std::vector<IndexedCase> cases_;
   std::vector<uint32_t> term_pool_;  // every case's terms, then its excluded terms

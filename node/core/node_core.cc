@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
       StoredSecret(*store, keys::kMetaReferenceKey, &security::NewReferenceKey);
   if (!reference_key.ok()) return reference_key.status();
   auto view = store->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return catalog.status();
   auto cases = query::CaseIndex::Build(*view, **catalog);
   if (!cases.ok()) return cases.status();
@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
 
 NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
                    const Clock* clock, std::string secret, std::string reference_key,
-                   std::shared_ptr<const query::Catalog> catalog,
+                   std::shared_ptr<const vocab::Catalog> catalog,
                    std::shared_ptr<const query::CaseIndex> cases)
     : settings_(std::move(settings)),
       here_{.is_hub = false, .federation = settings_.federation, .region = settings_.region},
@@ -75,7 +75,7 @@ NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::Audit
       catalog_(std::move(catalog)),
       cases_(std::move(cases)) {}
 
-std::shared_ptr<const query::Catalog> NodeCore::catalog() const {
+std::shared_ptr<const vocab::Catalog> NodeCore::catalog() const {
   std::lock_guard<std::mutex> lock(catalog_mu_);
   return catalog_;
 }
@@ -87,7 +87,7 @@ std::shared_ptr<const query::CaseIndex> NodeCore::cases() const {
 
 absl::Status NodeCore::ReloadCatalog() {
   auto view = store_->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return catalog.status();
   auto cases = query::CaseIndex::Build(*view, **catalog);
   if (!cases.ok()) return cases.status();

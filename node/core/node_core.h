@@ -29,7 +29,7 @@
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/audit.pb.h"
 #include "pmdb/v1/similar.pb.h"
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 #include "query/similarity.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
@@ -103,13 +103,13 @@ class NodeCore {
  private:
   NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
            const Clock* clock, std::string secret, std::string reference_key,
-           std::shared_ptr<const query::Catalog> catalog,
+           std::shared_ptr<const vocab::Catalog> catalog,
            std::shared_ptr<const query::CaseIndex> cases);
 
   // An entry for `method` and the caller authorized for it.
   absl::StatusOr<call::Caller> Authorize(const Credentials& who, security::Method method,
                                          v1::AuditEntry* entry) const;
-  std::shared_ptr<const query::Catalog> catalog() const;
+  std::shared_ptr<const vocab::Catalog> catalog() const;
   std::shared_ptr<const query::CaseIndex> cases() const;
   // The ranked cases of a normalized question; `local` puts subject ids instead of references.
   absl::StatusOr<v1::SimilarCasesAnswer> RankCases(const v1::CaseQuery& question, uint32_t top,
@@ -127,7 +127,7 @@ class NodeCore {
   ContactBook contacts_;
   std::string reference_key_;
   mutable std::mutex catalog_mu_;
-  std::shared_ptr<const query::Catalog> catalog_;   // guarded by catalog_mu_
+  std::shared_ptr<const vocab::Catalog> catalog_;   // guarded by catalog_mu_
   std::shared_ptr<const query::CaseIndex> cases_;   // guarded by catalog_mu_
 };
 

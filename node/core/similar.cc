@@ -3,7 +3,7 @@
 #include "node/call/released.h"
 #include "node/core/node_core.h"
 #include "node/storage/keys.h"
-#include "query/case_query.h"
+#include "node/vocab/case_query.h"
 #include "security/case_ref.h"
 
 namespace pmdb::core {
@@ -63,8 +63,8 @@ void NodeCore::SimilarCases(const Credentials& who, const v1::SimilarCasesReques
     auto caller = Authorize(who, Method::kRegionSimilarCases, &entry);
     if (!caller.ok()) return caller.status();
     v1::CaseQuery question = request.patient();
-    absl::Status normalized = query::NormalizeCaseQuery(&question);
-    entry.set_query(query::FormatCaseQuery(question));
+    absl::Status normalized = vocab::NormalizeCaseQuery(&question);
+    entry.set_query(vocab::FormatCaseQuery(question));
     if (!normalized.ok()) return normalized;
     absl::Status shared = sharing_.CheckSimilar(*caller, clock_->NowSeconds());
     if (!shared.ok()) return shared;
@@ -81,8 +81,8 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::LocalSimilarCases(
     auto caller = Authorize(who, Method::kAdminSimilarCases, &entry);
     if (!caller.ok()) return caller.status();
     v1::CaseQuery question = request.patient();
-    absl::Status normalized = query::NormalizeCaseQuery(&question);
-    entry.set_query(query::FormatCaseQuery(question));
+    absl::Status normalized = vocab::NormalizeCaseQuery(&question);
+    entry.set_query(vocab::FormatCaseQuery(question));
     if (!normalized.ok()) return normalized;
     return RankCases(question, request.top(), /*local=*/true, &entry);
   };

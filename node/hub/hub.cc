@@ -6,7 +6,7 @@
 #include "node/base/strings.h"
 #include "node/call/released.h"
 #include "node/hub/merge.h"
-#include "query/case_query.h"
+#include "node/vocab/case_query.h"
 #include "query/engine.h"
 #include "query/parser.h"
 #include "security/case_ref.h"
@@ -144,13 +144,13 @@ void Hub::SimilarCases(const Credentials& who, Deadline deadline,
                        Done<v1::FederatedSimilarCases> done) {
   // The question is checked here too, so a malformed one is refused once, not six times.
   v1::CaseQuery question = request.patient();
-  absl::Status precheck = query::NormalizeCaseQuery(&question);
+  absl::Status precheck = vocab::NormalizeCaseQuery(&question);
   uint32_t top = request.top() == 0 ? 10 : request.top();
   if (precheck.ok() && top > kMaxFederatedTop) {
     precheck = absl::InvalidArgumentError(StrCat("top is at most ", kMaxFederatedTop));
   }
   Federate<v1::SimilarCasesRequest, v1::SimilarCasesAnswer, v1::FederatedSimilarCases>(
-      who, deadline, Method::kFederationSimilarCases, query::FormatCaseQuery(question), precheck,
+      who, deadline, Method::kFederationSimilarCases, vocab::FormatCaseQuery(question), precheck,
       request, &RegionClient::SimilarCases,
       [top](auto results) { return MergeSimilarCases(std::move(results), top); },
       std::move(done));

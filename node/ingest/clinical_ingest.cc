@@ -14,10 +14,9 @@
 #include "node/ingest/phenopacket_reader.h"
 #include "node/ingest/subjects.h"
 #include "node/storage/keys.h"
-#include "query/case_query.h"
-#include "query/catalog.h"
-#include "query/codes.h"
-#include "query/parser.h"
+#include "node/vocab/case_query.h"
+#include "node/vocab/catalog.h"
+#include "node/vocab/codes.h"
 
 namespace pmdb::ingest {
 namespace {
@@ -54,7 +53,7 @@ int64_t YearsBetween(int64_t from_seconds, int64_t to_seconds) {
 }
 
 // Turns one phenopacket into the record fields and index keys it implies.
-absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* ontology,
+absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const vocab::Ontology* ontology,
                                    std::map<std::string, uint64_t>& notes) {
   const v1::Phenopacket& p = in.packet;
   Clinical c;
@@ -67,11 +66,11 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
   if (p.subject().id().empty()) return fail("subject.id", "missing; every phenopacket needs one");
 
   r.set_sex(p.subject().sex());
-  c.keys.push_back(keys::Sex(query::SexCode(p.subject().sex())[0]));
+  c.keys.push_back(keys::Sex(vocab::SexCode(p.subject().sex())[0]));
 
   const auto& last = p.subject().time_at_last_encounter();
   if (last.has_age() && !last.age().iso8601duration().empty()) {
-    auto years = query::YearsInDuration(last.age().iso8601duration());
+    auto years = vocab::YearsInDuration(last.age().iso8601duration());
     if (!years.ok()) {
       return fail("subject.timeAtLastEncounter.age.iso8601duration",
                   std::string(years.status().message()));
@@ -82,7 +81,7 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
     int64_t at = p.meta_data().has_created() ? p.meta_data().created().seconds()
                                              : static_cast<int64_t>(std::time(nullptr));
     int64_t years = YearsBetween(born, at);
-    if (years < 0 || years > query::kMaxAge) {
+    if (years < 0 || years > vocab::kMaxAge) {
       return fail("subject.dateOfBirth", "gives an age outside 0-150 years");
     }
     r.set_age_years(static_cast<uint32_t>(years));
@@ -90,20 +89,20 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
   }
   if (r.has_age_years()) {
     c.keys.push_back(keys::AgeYear(r.age_years()));
-    c.keys.push_back(keys::AgeBand(query::AgeBandStart(r.age_years())));
+    c.keys.push_back(keys::AgeBand(vocab::AgeBandStart(r.age_years())));
   }
 
   for (int i = 0; i < p.phenotypic_features_size(); ++i) {
     const auto& f = p.phenotypic_features(i);
     std::string field = StrCat("phenotypicFeatures[", i, "].type.id");
-    auto id = query::NormalizeHpo(f.type().id());
+    auto id = vocab::NormalizeHpo(f.type().id());
     if (!id.ok()) return fail(field, std::string(id.status().message()));
     std::string term = *id;
     std::vector<std::string> closure = {term};
     if (ontology != nullptr) {
-      query::Ontology::Resolution res = ontology->Resolve(term);
+      vocab::Ontology::Resolution res = ontology->Resolve(term);
       if (res.term.has_value()) {
-        if (res.match != query::Ontology::Match::kExact) ++notes["HPO ids mapped to current terms"];
+        if (res.match != vocab::Ontology::Match::kExact) ++notes["HPO ids mapped to current terms"];
         term = ontology->term(*res.term).id;
         closure.clear();
         for (uint32_t t : ontology->AncestorsInclusive(*res.term)) {
@@ -133,13 +132,13 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
       }
       return absl::OkStatus();
     }
-    auto code = query::NormalizeIcd10(id);
+    auto code = vocab::NormalizeIcd10(id);
     if (!code.ok()) return fail(field, std::string(code.status().message()));
     if (std::find(r.diagnoses().begin(), r.diagnoses().end(), *code) != r.diagnoses().end()) {
       return absl::OkStatus();
     }
     r.add_diagnoses(*code);
-    for (const std::string& prefix : query::Icd10Prefixes(*code)) {
+    for (const std::string& prefix : vocab::Icd10Prefixes(*code)) {
       c.keys.push_back(keys::Diagnosis(prefix));
     }
     return absl::OkStatus();
@@ -156,9 +155,9 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
     if (!s.ok()) return s;
   }
 
-  auto calls = query::InterpretedCalls(p, &notes);
+  auto calls = vocab::InterpretedCalls(p, &notes);
   if (!calls.ok()) return fail("", std::string(calls.status().message()));
-  for (const query::InterpretedCall& call : *calls) {
+  for (const vocab::InterpretedCall& call : *calls) {
     v1::ReportedVariant* reported = r.add_reported();
     reported->set_gene(call.gene);
     if (!call.has_allele()) continue;
@@ -182,13 +181,13 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const query::Ontology* 
       ++notes["treatments not coded in ATC (not indexed)"];
       continue;
     }
-    auto code = query::NormalizeAtc(id);
+    auto code = vocab::NormalizeAtc(id);
     if (!code.ok()) {
       return fail(StrCat("medicalActions[", i, "].treatment.agent.id"),
                   std::string(code.status().message()));
     }
     r.add_treatments(*code);
-    for (const std::string& level : query::AtcLevels(*code)) {
+    for (const std::string& level : vocab::AtcLevels(*code)) {
       c.keys.push_back(keys::Treatment(level));
     }
   }
@@ -207,9 +206,9 @@ absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const st
 
   auto lock = store.WriteLock();
   auto view = store.Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return catalog.status();
-  const query::Ontology* ontology = (*catalog)->ontology();
+  const vocab::Ontology* ontology = (*catalog)->ontology();
 
   std::map<std::string, Clinical> latest;  // subject id -> newest packet
   bool any_hpo = false;

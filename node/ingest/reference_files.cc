@@ -4,9 +4,9 @@
 
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
-#include "query/codes.h"
-#include "query/gene_table.h"
-#include "query/ontology.h"
+#include "node/vocab/codes.h"
+#include "node/vocab/gene_table.h"
+#include "node/vocab/ontology.h"
 
 namespace pmdb::ingest {
 
@@ -17,7 +17,7 @@ absl::Status RememberReferenceFiles(storage::Store& store, const ReferenceFiles&
   storage::WriteBatch batch = store.NewBatch();
   std::error_code ec;
   if (!files.hpo_path.empty()) {
-    auto ontology = query::Ontology::LoadObo(files.hpo_path);
+    auto ontology = vocab::Ontology::LoadObo(files.hpo_path);
     if (!ontology.ok()) return ontology.status();
     std::string absolute = std::filesystem::absolute(files.hpo_path, ec).string();
     batch.Put(storage::Family::kMeta, keys::kMetaHpoPath, absolute);
@@ -28,10 +28,10 @@ absl::Status RememberReferenceFiles(storage::Store& store, const ReferenceFiles&
       return absl::InvalidArgumentError(
           StrCat("--genes takes ASSEMBLY=PATH (e.g. GRCh38=genes_grch38.tsv), not '", spec, "'"));
     }
-    auto assembly = query::NormalizeAssembly(spec.substr(0, eq));
+    auto assembly = vocab::NormalizeAssembly(spec.substr(0, eq));
     if (!assembly.ok()) return assembly.status();
     std::string path = spec.substr(eq + 1);
-    auto table = query::GeneTable::Load(path);
+    auto table = vocab::GeneTable::Load(path);
     if (!table.ok()) return table.status();
     batch.Put(storage::Family::kMeta, keys::MetaGeneTable(*assembly),
               std::filesystem::absolute(path, ec).string());

@@ -21,7 +21,7 @@
 #include "node/base/strings.h"
 #include "node/ingest/subjects.h"
 #include "node/storage/keys.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 
 namespace pmdb::ingest {
 namespace {
@@ -152,7 +152,7 @@ class VcfIngester {
     summary_.source = path;
     summary_.dataset = options_.dataset;
     if (options_.dataset.empty()) return absl::InvalidArgumentError("--dataset is required");
-    auto assembly = query::NormalizeAssembly(options_.assembly);
+    auto assembly = vocab::NormalizeAssembly(options_.assembly);
     if (!assembly.ok()) return assembly.status();
     summary_.assembly = *assembly;
 
@@ -419,7 +419,7 @@ class VcfIngester {
       }
     }
 
-    std::string chrom = query::NormalizeChrom(bcf_seqname(&hdr, &rec));
+    std::string chrom = vocab::NormalizeChrom(bcf_seqname(&hdr, &rec));
     uint32_t pos = static_cast<uint32_t>(rec.pos + 1);
     for (int a = 1; a < n_allele; ++a) {
       std::string_view alt = rec.d.allele[a];
@@ -431,7 +431,7 @@ class VcfIngester {
         ++summary_.skipped["no ALT allele"];
         continue;
       }
-      query::Allele trimmed = query::TrimAlleles(pos, rec.d.allele[0], alt);
+      vocab::Allele trimmed = vocab::TrimAlleles(pos, rec.d.allele[0], alt);
       std::string vkey = keys::Variant(
           {summary_.assembly, chrom, trimmed.pos, trimmed.ref, trimmed.alt});
       batch.Put(storage::Family::kVariants, vkey, "");

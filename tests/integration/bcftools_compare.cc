@@ -48,7 +48,7 @@ size_t CompareWithBcftools(const std::string& dir, const std::string& vcf,
     EXPECT_TRUE(s.ok()) << s.status();
     if (!s.ok()) return 0;
     auto view = store->Snapshot();
-    auto catalog = query::Catalog::Load(*view);
+    auto catalog = vocab::Catalog::Load(*view);
     EXPECT_TRUE(catalog.ok()) << catalog.status();
     if (!catalog.ok()) return 0;
     query::Engine engine(*catalog);

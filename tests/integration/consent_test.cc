@@ -36,7 +36,7 @@ class ConsentTest : public ::testing::Test {
 
   uint64_t Count(std::string_view text, v1::Purpose purpose) {
     auto view = store_->Snapshot();
-    auto catalog = query::Catalog::Load(*view);
+    auto catalog = vocab::Catalog::Load(*view);
     auto r = query::Engine(*catalog).Count(*view, *query::ParseCriterion(text), purpose);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->value : ~0ull;

@@ -10,7 +10,7 @@
 #include <grpcpp/create_channel.h>
 
 #include "node/storage/store.h"
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 #include "query/engine.h"
 #include "query/parser.h"
 #include "security/ca.h"
@@ -180,7 +180,7 @@ uint64_t Federation::ExactCount(const std::string& region, const std::string& ex
   auto store = storage::Store::Open(db(region), {.read_only = true});
   EXPECT_TRUE(store.ok()) << store.status();
   auto view = (*store)->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   EXPECT_TRUE(catalog.ok());
   auto criterion = query::ParseCriterion(expr);
   EXPECT_TRUE(criterion.ok()) << criterion.status();

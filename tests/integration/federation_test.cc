@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "node/storage/store.h"
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 #include "query/engine.h"
 #include "security/released.h"
 #include "query/parser.h"
@@ -143,7 +143,7 @@ TEST(FederationTest, FrequencySumsAlleleCounts) {
       auto store = storage::Store::Open(fed.db("norr"), {.read_only = true});
       ASSERT_TRUE(store.ok());
       auto view = (*store)->Snapshot();
-      auto catalog = query::Catalog::Load(*view);
+      auto catalog = vocab::Catalog::Load(*view);
       ASSERT_TRUE(catalog.ok());
       auto exact = query::Engine(*catalog).Frequency(*view, req.criterion(), v1::RESEARCH);
       ASSERT_TRUE(exact.ok()) << exact.status();

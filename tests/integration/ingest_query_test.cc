@@ -39,7 +39,7 @@ class IngestQueryTest : public ::testing::Test {
 
   uint64_t Count(std::string_view text, v1::Purpose purpose = v1::RESEARCH) {
     auto view = store_->Snapshot();
-    auto catalog = query::Catalog::Load(*view);
+    auto catalog = vocab::Catalog::Load(*view);
     EXPECT_TRUE(catalog.ok()) << catalog.status();
     auto c = query::ParseCriterion(text);
     EXPECT_TRUE(c.ok()) << c.status();
@@ -50,7 +50,7 @@ class IngestQueryTest : public ::testing::Test {
 
   query::AlleleFrequency Frequency(std::string_view text) {
     auto view = store_->Snapshot();
-    auto catalog = query::Catalog::Load(*view);
+    auto catalog = vocab::Catalog::Load(*view);
     auto r = query::Engine(*catalog).Frequency(*view, *query::ParseCriterion(text), v1::RESEARCH);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->value : query::AlleleFrequency{};
@@ -298,7 +298,7 @@ TEST_F(IngestQueryTest, GeneQueriesUseTheAssemblysTable) {
             "17\t43045000\t.\tC\tT\t.\tPASS\t.\tGT\t0/1\t0/0\n");
   ASSERT_TRUE(ingest::IngestVcf(*store_, {dir_.Path("brca1.vcf"), "wgs", "GRCh38"}).ok());
   auto view = store_->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   auto r = query::Engine(*catalog).Count(*view, *query::ParseCriterion("gene(BRCA1)"), v1::RESEARCH);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);  // no table yet
   ASSERT_TRUE(ingest::RememberReferenceFiles(

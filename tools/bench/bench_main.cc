@@ -23,7 +23,7 @@
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
 #include "node/storage/store.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 #include "query/engine.h"
 #include "query/parser.h"
 #include "tools/bench/sql_export.h"
@@ -92,7 +92,7 @@ std::string BreakdownSql() {
 }
 
 std::string BandLabel(int band) {
-  return band < 0 ? "unknown" : query::AgeBandLabel(static_cast<uint32_t>(band));
+  return band < 0 ? "unknown" : vocab::AgeBandLabel(static_cast<uint32_t>(band));
 }
 
 // ---- SQLite
@@ -217,7 +217,7 @@ int Compare(std::map<std::string, std::string> args) {
   options.block_cache_bytes = size_t{2} << 30;
   auto store = storage::Store::Open(Need(args, "db"), options);
   Check(store.status());
-  auto catalog = query::Catalog::Load(*(*store)->Snapshot());
+  auto catalog = vocab::Catalog::Load(*(*store)->Snapshot());
   Check(catalog.status());
   query::Engine engine(*catalog);
   auto carriers_q = query::ParseCriterion(variant);

@@ -14,7 +14,7 @@
 
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
-#include "query/ontology.h"
+#include "node/vocab/ontology.h"
 #include "query/similarity.h"
 #include "tools/bench/bench_flags.h"
 #include "tools/pmdb/case_families.h"
@@ -38,7 +38,7 @@ struct Ranked {
   uint32_t ordinal;
 };
 
-std::string Terms(const query::Ontology& o, const auto& ids) {
+std::string Terms(const vocab::Ontology& o, const auto& ids) {
   std::string out;
   for (const auto& id : ids) {
     auto r = o.Resolve(id);
@@ -59,12 +59,12 @@ int Run(int argc, char** argv) {
   uint64_t timing_cases = std::stoull(flags.Get("timing-cases", "100000"));
   // --misses 1: print each phenotype-only miss (the seed and the best five) to stderr.
   const bool show_misses = flags.Get("misses", "0") == "1";
-  auto ontology = query::Ontology::LoadObo(hpo);
+  auto ontology = vocab::Ontology::LoadObo(hpo);
   if (!ontology.ok()) {
     std::cerr << ontology.status() << "\n";
     return 1;
   }
-  auto shared = std::make_shared<const query::Ontology>(std::move(*ontology));
+  auto shared = std::make_shared<const vocab::Ontology>(std::move(*ontology));
   // Levels as DROP/GENERALIZE/ADD percentages, comma-separated.
   std::vector<Level> levels;
   const std::string level_list =

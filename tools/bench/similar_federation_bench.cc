@@ -20,7 +20,7 @@
 
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "pmdb/v1/region.grpc.pb.h"
-#include "query/case_query.h"
+#include "node/vocab/case_query.h"
 #include "security/policy.h"
 #include "node/transport/tls.h"
 #include "tools/bench/bench_flags.h"
@@ -53,7 +53,7 @@ int Main(int argc, char** argv) {
     if (!google::protobuf::util::JsonStringToMessage(line, &packet, options).ok()) {
       return Fail(queries + ": a line is not a phenopacket");
     }
-    auto q = query::CaseQueryFromPhenopacket(packet);
+    auto q = vocab::CaseQueryFromPhenopacket(packet);
     if (!q.ok()) return Fail(std::string(q.status().message()));
     questions.push_back(std::move(*q));
   }

@@ -12,8 +12,8 @@
 
 #include "node/base/strings.h"
 #include "node/ingest/phenopacket_reader.h"
-#include "query/codes.h"
-#include "query/ontology.h"
+#include "node/vocab/codes.h"
+#include "node/vocab/ontology.h"
 #include "query/parser.h"
 
 namespace pmdb::bench {
@@ -58,7 +58,7 @@ class Table {
 
 absl::Status ExportTables(const std::string& vcf, const std::string& phenopackets,
                           const std::string& hpo, const std::string& dir) {
-  auto ontology = query::Ontology::LoadObo(hpo);
+  auto ontology = vocab::Ontology::LoadObo(hpo);
   if (!ontology.ok()) return ontology.status();
   Table individuals(dir, "individuals"), variants(dir, "variants"), genotypes(dir, "genotypes"),
       diagnoses(dir, "diagnoses"), phenotypes(dir, "phenotypes"), closure(dir, "hpo_closure");
@@ -87,10 +87,10 @@ absl::Status ExportTables(const std::string& vcf, const std::string& phenopacket
     if (total <= 0) continue;
     int ploidy = total / n;
     for (int a = 1; a < rec->n_allele; ++a) {
-      query::Allele t = query::TrimAlleles(static_cast<uint32_t>(rec->pos + 1), rec->d.allele[0],
+      vocab::Allele t = vocab::TrimAlleles(static_cast<uint32_t>(rec->pos + 1), rec->d.allele[0],
                                            rec->d.allele[a]);
       ++variant_id;
-      variants.Row(variant_id, query::NormalizeChrom(bcf_seqname(hdr, rec)), t.pos, t.ref, t.alt);
+      variants.Row(variant_id, vocab::NormalizeChrom(bcf_seqname(hdr, rec)), t.pos, t.ref, t.alt);
       for (int s = 0; s < n; ++s) {
         int copies = 0, sample_ploidy = 0;
         for (int k = 0; k < ploidy && gt[s * ploidy + k] != bcf_int32_vector_end; ++k) {
@@ -121,12 +121,12 @@ absl::Status ExportTables(const std::string& vcf, const std::string& phenopacket
         seen[subject.id()] = true;
         std::string age;
         if (subject.time_at_last_encounter().has_age()) {
-          auto years = query::YearsInDuration(subject.time_at_last_encounter().age().iso8601duration());
+          auto years = vocab::YearsInDuration(subject.time_at_last_encounter().age().iso8601duration());
           if (years.ok()) age = std::to_string(*years);
         }
-        individuals.Row(id, query::SexCode(subject.sex()), age.empty() ? "\\N" : age, 1);
+        individuals.Row(id, vocab::SexCode(subject.sex()), age.empty() ? "\\N" : age, 1);
         for (const auto& d : p.packet.diseases()) {
-          auto code = query::NormalizeIcd10(d.term().id());
+          auto code = vocab::NormalizeIcd10(d.term().id());
           if (code.ok() && !d.excluded()) diagnoses.Row(id, *code);
         }
         for (const auto& f : p.packet.phenotypic_features()) {

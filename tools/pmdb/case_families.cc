@@ -15,7 +15,7 @@ namespace {
 
 // Parts of the ontology a family draws its terms from: phenotype terms with 20 to 400
 // descendants (an organ or a system's abnormality, roughly).
-std::vector<uint32_t> Areas(const query::Ontology& o, uint32_t root) {
+std::vector<uint32_t> Areas(const vocab::Ontology& o, uint32_t root) {
   std::vector<uint32_t> out;
   for (uint32_t t : o.DescendantsInclusive(root)) {
     if (t == root || o.term(t).obsolete) continue;
@@ -33,7 +33,7 @@ std::string Padded(uint64_t n, int width) {
 
 }  // namespace
 
-absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const query::Ontology& o) {
+absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& opt, const vocab::Ontology& o) {
   if (opt.regions.empty()) return absl::InvalidArgumentError("no regions");
   if (opt.drop < 0 || opt.generalize < 0 || opt.drop + opt.generalize > 1 || opt.add < 0) {
     return absl::InvalidArgumentError("drop + generalize must be within [0, 1], add >= 0");

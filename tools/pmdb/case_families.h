@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "pmdb/v1/records.pb.h"
 #include "pmdb/v1/similar.pb.h"
-#include "query/ontology.h"
+#include "node/vocab/ontology.h"
 
 namespace pmdb::cli {
 
@@ -58,7 +58,7 @@ struct CaseSet {
 };
 
 absl::StatusOr<CaseSet> MakeCaseFamilies(const CaseFamilyOptions& options,
-                                         const query::Ontology& ontology);
+                                         const vocab::Ontology& ontology);
 
 // A case as a Phenopacket v2 JSON line (with the variant as a genomic interpretation).
 std::string CaseToPhenopacketJson(const SyntheticCase& c);

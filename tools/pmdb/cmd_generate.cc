@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "node/base/strings.h"
-#include "query/codes.h"
-#include "query/ontology.h"
+#include "node/vocab/codes.h"
+#include "node/vocab/ontology.h"
 #include "tools/pmdb/case_families.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
@@ -111,7 +111,7 @@ int RunCaseFamilies(const Flags& flags) {
   options.members = static_cast<uint32_t>(members);
   options.common_terms = static_cast<uint32_t>(common_terms);
   options.seed = seed;
-  auto ontology = query::Ontology::LoadObo(flags.Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo"));
+  auto ontology = vocab::Ontology::LoadObo(flags.Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo"));
   if (!ontology.ok()) return Fail("generate", ontology.status());
   auto set = MakeCaseFamilies(options, *ontology);
   if (!set.ok()) return Fail("generate", set.status());
@@ -151,7 +151,7 @@ int RunGenerate(int argc, char** argv) {
     }
   }
   options.out_dir = flags->Get("out");
-  auto assembly = query::NormalizeAssembly(flags->Get("assembly", "GRCh38"));
+  auto assembly = vocab::NormalizeAssembly(flags->Get("assembly", "GRCh38"));
   if (!assembly.ok()) return UsageError(Spec(), assembly.status());
   options.assembly = *assembly;
   options.chrom = flags->Get("chrom", "22");

@@ -3,7 +3,7 @@
 
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 #include "tools/pmdb/json.h"
@@ -32,7 +32,7 @@ int RunInfo(int argc, char** argv) {
   auto store = OpenStore(flags->Get("db"), /*create=*/false);
   if (!store.ok()) return Fail("info", store.status());
   auto view = (*store)->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return Fail("info", catalog.status());
   auto all = view->GetBitmap(storage::keys::kAllIndividuals);
   auto research = view->GetBitmap(storage::keys::Consent("research"));
@@ -41,7 +41,7 @@ int RunInfo(int argc, char** argv) {
   for (const absl::Status& s : {all.status(), research.status(), care.status(), size.status()}) {
     if (!s.ok()) return Fail("info", s);
   }
-  const query::Catalog& c = **catalog;
+  const vocab::Catalog& c = **catalog;
   if (flags->Bool("json")) {
     Json j;
     j.BeginObject().Key("individuals").Uint(all->Cardinality());

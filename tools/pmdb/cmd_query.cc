@@ -268,7 +268,7 @@ int RunQuery(int argc, char** argv) {
       **store, {flags->Get("hpo"), flags->All("genes")});
   if (!remembered.ok()) return Fail("query", remembered);
   auto view = (*store)->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return Fail("query", catalog.status());
   query::Engine engine(*catalog);
 

@@ -10,8 +10,9 @@
 #include "node/storage/keys.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
-#include "query/case_query.h"
-#include "query/catalog.h"
+#include "node/vocab/case_query.h"
+#include "node/vocab/catalog.h"
+#include "node/vocab/codes.h"
 #include "query/parser.h"
 #include "query/similarity.h"
 #include "tools/pmdb/commands.h"
@@ -76,7 +77,7 @@ absl::StatusOr<v1::CaseQuery> ReadCase(const std::string& path) {
     return absl::InvalidArgumentError(
         StrCat(path, ": not a phenopacket: ", std::string(s.message().data(), s.message().size())));
   }
-  auto q = query::CaseQueryFromPhenopacket(packet);
+  auto q = vocab::CaseQueryFromPhenopacket(packet);
   if (!q.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", std::string(q.status().message())));
   return q;
 }
@@ -114,7 +115,7 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
     std::cout << (m.contradiction() ? "   [a term contradicts]" : "") << "\n";
     for (const v1::VariantMatch& v : m.variants()) {
       std::cout << "   variant " << v.query_variant() << ": same " << v.level();
-      if (v.level() == "variant") std::cout << " (" << query::ZygosityName(v.zygosity()) << ")";
+      if (v.level() == "variant") std::cout << " (" << vocab::ZygosityName(v.zygosity()) << ")";
       std::cout << "\n";
     }
     std::string exact, partial;
@@ -141,12 +142,12 @@ int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
   auto store = storage::Store::Open(flags.Get("db"), {.read_only = true});
   if (!store.ok()) return Fail("similar", store.status());
   auto view = (*store)->Snapshot();
-  auto catalog = query::Catalog::Load(*view);
+  auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return Fail("similar", catalog.status());
   auto index = query::CaseIndex::Build(*view, **catalog);
   if (!index.ok()) return Fail("similar", index.status());
   v1::CaseQuery q = question;
-  absl::Status s = query::NormalizeCaseQuery(&q);
+  absl::Status s = vocab::NormalizeCaseQuery(&q);
   if (!s.ok()) return Fail("similar", s);
   auto carriers = query::ReadCarriers(*view, q);
   if (!carriers.ok()) return Fail("similar", carriers.status());

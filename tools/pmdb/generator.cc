@@ -17,7 +17,7 @@
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
-#include "query/ontology.h"
+#include "node/vocab/ontology.h"
 
 namespace pmdb::cli {
 namespace {
@@ -156,7 +156,7 @@ double AgeFactor(uint32_t age) {
 
 class PhenotypePools {
  public:
-  static absl::StatusOr<PhenotypePools> Build(const query::Ontology& o, Rng& rng) {
+  static absl::StatusOr<PhenotypePools> Build(const vocab::Ontology& o, Rng& rng) {
     PhenotypePools p;
     p.ontology_ = &o;
     auto root = o.Resolve("HP:0000118");  // Phenotypic abnormality
@@ -191,10 +191,10 @@ class PhenotypePools {
     return ontology_->term(it->second[rng.Below(it->second.size())]).id;
   }
 
-  const query::Ontology* ontology() const { return ontology_; }
+  const vocab::Ontology* ontology() const { return ontology_; }
 
  private:
-  const query::Ontology* ontology_ = nullptr;
+  const vocab::Ontology* ontology_ = nullptr;
   std::vector<uint32_t> background_;
   std::map<std::string, std::vector<uint32_t>> cache_;
 };
@@ -228,7 +228,7 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
   if (ec) return absl::PermissionDeniedError(StrCat(opt.out_dir, ": ", ec.message()));
   auto spectrum = ReadSpectrum(opt.spectrum_vcf, opt.max_af);
   if (!spectrum.ok()) return spectrum.status();
-  auto ontology = query::Ontology::LoadObo(opt.hpo_path);
+  auto ontology = vocab::Ontology::LoadObo(opt.hpo_path);
   if (!ontology.ok()) return ontology.status();
 
   Rng rng(opt.seed);

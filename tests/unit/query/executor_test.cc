@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "node/storage/keys.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 #include "query/engine.h"
 #include "query/parser.h"
 #include "tests/test_util.h"
@@ -34,10 +34,10 @@ class ExecutorTest : public ::testing::Test {
     for (uint32_t i = 0; i < 9; ++i) {
       uint32_t age = i < 5 ? 65 : 30;
       b.AddBits(keys::AgeYear(age), Bitmap::Of({i}));
-      b.AddBits(keys::AgeBand(AgeBandStart(age)), Bitmap::Of({i}));
+      b.AddBits(keys::AgeBand(vocab::AgeBandStart(age)), Bitmap::Of({i}));
     }
-    for (const std::string& p : Icd10Prefixes("C509")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({1, 2}));
-    for (const std::string& p : Icd10Prefixes("C61")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({6}));
+    for (const std::string& p : vocab::Icd10Prefixes("C509")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({1, 2}));
+    for (const std::string& p : vocab::Icd10Prefixes("C61")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({6}));
     b.AddBits(keys::Phenotype("HP:0000118"), Bitmap::Of({1, 2, 5}));
     b.AddBits(keys::DatasetMembers("new"), Bitmap::Range(0, 10));
     b.AddBits(keys::DatasetMembers("old"), Bitmap::Of({0}));
@@ -62,14 +62,14 @@ class ExecutorTest : public ::testing::Test {
     std::map<std::string, v1::DatasetInfo> datasets;
     datasets["new"].set_assembly("GRCh38");
     datasets["old"].set_assembly("GRCh37");
-    auto genes = GeneTable::Parse("symbol\tentrez\tchrom\tstart\tend\nGENEA\t1\t17\t50\t150\n"
+    auto genes = vocab::GeneTable::Parse("symbol\tentrez\tchrom\tstart\tend\nGENEA\t1\t17\t50\t150\n"
                                   "GENEB\t2\t17\t150\t250\nGENEC\t3\t17\t50\t250\n",
                                   "genes.tsv");
     ASSERT_TRUE(genes.ok());
-    std::map<std::string, std::shared_ptr<const GeneTable>> tables;
-    tables["GRCh38"] = std::make_shared<const GeneTable>(std::move(*genes));
+    std::map<std::string, std::shared_ptr<const vocab::GeneTable>> tables;
+    tables["GRCh38"] = std::make_shared<const vocab::GeneTable>(std::move(*genes));
     engine_ = std::make_unique<Engine>(
-        std::make_shared<const Catalog>(datasets, nullptr, std::move(tables)));
+        std::make_shared<const vocab::Catalog>(datasets, nullptr, std::move(tables)));
     view_ = store_->Snapshot();
   }
 

@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "node/storage/keys.h"
-#include "query/case_query.h"
+#include "node/vocab/case_query.h"
 #include "tests/test_util.h"
 
 namespace pmdb::query {
@@ -12,11 +12,11 @@ namespace {
 
 namespace keys = storage::keys;
 
-std::shared_ptr<const Ontology> Hpo() {
-  static std::shared_ptr<const Ontology> hpo = [] {
-    auto o = Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
+std::shared_ptr<const vocab::Ontology> Hpo() {
+  static std::shared_ptr<const vocab::Ontology> hpo = [] {
+    auto o = vocab::Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
     EXPECT_TRUE(o.ok()) << o.status();
-    return std::make_shared<const Ontology>(std::move(*o));
+    return std::make_shared<const vocab::Ontology>(std::move(*o));
   }();
   return hpo;
 }
@@ -335,28 +335,28 @@ TEST(CaseQueryTest, PhenopacketBecomesAQuestionWithoutIdentity) {
   vcf->set_pos(2100000);
   vcf->set_ref("GTT");
   vcf->set_alt("GT");
-  auto q = CaseQueryFromPhenopacket(p);
+  auto q = vocab::CaseQueryFromPhenopacket(p);
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_EQ(q->phenotypes(0), "HP:0000113");
   EXPECT_EQ(q->excluded_phenotypes(0), "HP:0001250");
   EXPECT_EQ(q->diagnoses(0), "Q612");
-  EXPECT_EQ(FormatCaseVariant(q->variants(0)), "GRCh38:16:2100000:GT:G,het");
+  EXPECT_EQ(vocab::FormatCaseVariant(q->variants(0)), "GRCh38:16:2100000:GT:G,het");
   EXPECT_EQ(q->variants(0).gene(), "PKD1");
   EXPECT_EQ(q->SerializeAsString().find("patient-17"), std::string::npos);
 
   vd->mutable_allelic_state()->set_id("GENO:0000137");
-  auto bad = CaseQueryFromPhenopacket(p);
+  auto bad = vocab::CaseQueryFromPhenopacket(p);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(std::string(bad.status().message()).find("allelicState"), std::string::npos);
 }
 
 TEST(CaseQueryTest, Icd10Chapters) {
-  EXPECT_EQ(Icd10Chapter("Q612").substr(0, 6), "XVII C");
-  EXPECT_EQ(Icd10Chapter("C341").substr(0, 3), "II ");
-  EXPECT_EQ(Icd10Chapter("D50"), Icd10Chapter("D899"));
-  EXPECT_NE(Icd10Chapter("D48"), Icd10Chapter("D50"));
-  EXPECT_EQ(Icd10Chapter("T98").substr(0, 4), "XIX ");
-  EXPECT_EQ(Icd10Chapter("W1"), "");
+  EXPECT_EQ(vocab::Icd10Chapter("Q612").substr(0, 6), "XVII C");
+  EXPECT_EQ(vocab::Icd10Chapter("C341").substr(0, 3), "II ");
+  EXPECT_EQ(vocab::Icd10Chapter("D50"), vocab::Icd10Chapter("D899"));
+  EXPECT_NE(vocab::Icd10Chapter("D48"), vocab::Icd10Chapter("D50"));
+  EXPECT_EQ(vocab::Icd10Chapter("T98").substr(0, 4), "XIX ");
+  EXPECT_EQ(vocab::Icd10Chapter("W1"), "");
 }
 
 }  // namespace

@@ -14,9 +14,9 @@
 namespace pmdb::cli {
 namespace {
 
-const query::Ontology& Hpo() {
-  static const query::Ontology hpo = [] {
-    auto o = query::Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
+const vocab::Ontology& Hpo() {
+  static const vocab::Ontology hpo = [] {
+    auto o = vocab::Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
     EXPECT_TRUE(o.ok()) << o.status();
     return std::move(*o);
   }();
@@ -48,7 +48,7 @@ TEST(CaseFamiliesTest, DeterministicForASeedAndSizedAsAsked) {
 }
 
 TEST(CaseFamiliesTest, MembersComeFromTheSeedAndUnrelatedCasesShareOnlyFrequentTerms) {
-  const query::Ontology& o = Hpo();
+  const vocab::Ontology& o = Hpo();
   auto set = MakeCaseFamilies(Small(), o);
   ASSERT_TRUE(set.ok()) << set.status();
   const std::set<std::string> frequent(set->common.begin(), set->common.end());
@@ -145,9 +145,9 @@ TEST(CaseFamiliesTest, SemanticScoreFindsFamiliesWhereExactTermsAreMisled) {
   opt.members = 2;
   opt.unrelated = 5000;
   opt.regions = {"one"};
-  auto ontology = query::Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
+  auto ontology = vocab::Ontology::LoadObo(testing::SharedData("ontology/hp.obo"));
   ASSERT_TRUE(ontology.ok());
-  auto shared = std::make_shared<const query::Ontology>(std::move(*ontology));
+  auto shared = std::make_shared<const vocab::Ontology>(std::move(*ontology));
   auto set = MakeCaseFamilies(opt, *shared);
   ASSERT_TRUE(set.ok()) << set.status();
   std::vector<v1::IndividualRecord> records;

@@ -1,8 +1,8 @@
 // Normalization of the identifiers pmdb indexes: chromosome names, VCF alleles, ICD-10 and ATC
 // codes, HPO ids. Ingest and query both go through these functions, so a variant or a code
 // written two ways always lands on one key.
-#ifndef PMDB_QUERY_CODES_H_
-#define PMDB_QUERY_CODES_H_
+#ifndef PMDB_NODE_VOCAB_CODES_H_
+#define PMDB_NODE_VOCAB_CODES_H_
 
 #include <cstdint>
 #include <optional>
@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pmdb/v1/phenopacket.pb.h"
+#include "pmdb/v1/query.pb.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 // "chr7" -> "7", "chrM"/"M" -> "MT"; other names are kept as written.
 std::string NormalizeChrom(std::string_view chrom);
@@ -57,6 +59,9 @@ uint32_t AgeBandStart(uint32_t age);
 std::string AgeBandLabel(uint32_t band_start);  // "60-69", "100+"
 inline constexpr uint32_t kMaxAge = 150;
 
-}  // namespace pmdb::query
+std::string ZygosityName(v1::Zygosity z);  // "het", "hom", "hemi", "any"
+std::string SexCode(v1::Sex sex);          // "F", "M", "O", "U"
 
-#endif  // PMDB_QUERY_CODES_H_
+}  // namespace pmdb::vocab
+
+#endif  // PMDB_NODE_VOCAB_CODES_H_

@@ -4,8 +4,8 @@
 // Terms get dense indices in file order. Alternative ids resolve to their primary term; obsolete
 // terms resolve through `replaced_by` when present. Immutable after loading, so safe to share
 // between threads.
-#ifndef PMDB_QUERY_ONTOLOGY_H_
-#define PMDB_QUERY_ONTOLOGY_H_
+#ifndef PMDB_NODE_VOCAB_ONTOLOGY_H_
+#define PMDB_NODE_VOCAB_ONTOLOGY_H_
 
 #include <cstdint>
 #include <optional>
@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 class Ontology {
  public:
@@ -62,6 +62,6 @@ class Ontology {
   std::string version_;
 };
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab
 
-#endif  // PMDB_QUERY_ONTOLOGY_H_
+#endif  // PMDB_NODE_VOCAB_ONTOLOGY_H_

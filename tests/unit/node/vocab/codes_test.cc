@@ -1,8 +1,8 @@
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 
 #include "gtest/gtest.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 namespace {
 
 TEST(CodesTest, TrimsTrailingThenLeadingBases) {
@@ -80,4 +80,4 @@ TEST(CodesTest, AgeBands) {
 }
 
 }  // namespace
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab

@@ -1,4 +1,4 @@
-#include "query/catalog.h"
+#include "node/vocab/catalog.h"
 
 #include <set>
 
@@ -6,7 +6,7 @@
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 namespace keys = storage::keys;
 
@@ -75,4 +75,4 @@ std::vector<std::string> Catalog::assemblies() const {
   return {out.begin(), out.end()};
 }
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab

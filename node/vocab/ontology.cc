@@ -1,4 +1,4 @@
-#include "query/ontology.h"
+#include "node/vocab/ontology.h"
 
 #include <fstream>
 #include <sstream>
@@ -6,7 +6,7 @@
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 namespace {
 
 // "HP:0000001 ! All" -> "HP:0000001".
@@ -163,4 +163,4 @@ std::vector<uint32_t> Ontology::DescendantsInclusive(uint32_t term) const {
                  [&](uint32_t t) -> const std::vector<uint32_t>& { return terms_[t].children; });
 }
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab

@@ -1,13 +1,13 @@
-#include "query/gene_table.h"
+#include "node/vocab/gene_table.h"
 
 #include <fstream>
 #include <sstream>
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 absl::StatusOr<GeneTable> GeneTable::Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -45,4 +45,4 @@ const std::vector<GeneSpan>& GeneTable::Find(std::string_view symbol) const {
   return it == genes_.end() ? kNone : it->second;
 }
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab

@@ -3,8 +3,8 @@
 //
 // Both ingest (a region storing a lab-reported case) and the CLI (a clinician asking about their
 // patient) go through these functions, so one variant written two ways lands on one key.
-#ifndef PMDB_QUERY_CASE_QUERY_H_
-#define PMDB_QUERY_CASE_QUERY_H_
+#ifndef PMDB_NODE_VOCAB_CASE_QUERY_H_
+#define PMDB_NODE_VOCAB_CASE_QUERY_H_
 
 #include <cstdint>
 #include <map>
@@ -17,7 +17,7 @@
 #include "pmdb/v1/phenopacket.pb.h"
 #include "pmdb/v1/similar.pb.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 // One genomic call of an interpretation, normalized: assembly and chromosome names as codes.h
 // writes them, alleles trimmed. A gene-only call has no alleles (pos 0).
@@ -69,6 +69,6 @@ std::string FormatCaseQuery(const v1::CaseQuery& q);
 // chromosomal abnormalities"; empty when the code is outside every chapter.
 std::string Icd10Chapter(std::string_view normalized);
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab
 
-#endif  // PMDB_QUERY_CASE_QUERY_H_
+#endif  // PMDB_NODE_VOCAB_CASE_QUERY_H_

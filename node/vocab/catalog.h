@@ -3,8 +3,8 @@
 //
 // Loaded once per store open (the ontology and gene tables are files whose paths the store
 // remembers). Immutable after loading; safe to share between threads.
-#ifndef PMDB_QUERY_CATALOG_H_
-#define PMDB_QUERY_CATALOG_H_
+#ifndef PMDB_NODE_VOCAB_CATALOG_H_
+#define PMDB_NODE_VOCAB_CATALOG_H_
 
 #include <map>
 #include <memory>
@@ -14,10 +14,10 @@
 #include "absl/status/statusor.h"
 #include "node/storage/read_view.h"
 #include "pmdb/v1/records.pb.h"
-#include "query/gene_table.h"
-#include "query/ontology.h"
+#include "node/vocab/gene_table.h"
+#include "node/vocab/ontology.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 class Catalog {
  public:
@@ -44,6 +44,6 @@ class Catalog {
   std::map<std::string, std::shared_ptr<const GeneTable>> gene_tables_;
 };
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab
 
-#endif  // PMDB_QUERY_CATALOG_H_
+#endif  // PMDB_NODE_VOCAB_CATALOG_H_

@@ -1,11 +1,11 @@
-#include "query/ontology.h"
+#include "node/vocab/ontology.h"
 
 #include <algorithm>
 
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 namespace {
 
 constexpr std::string_view kSmall = R"(format-version: 1.2
@@ -120,4 +120,4 @@ TEST(OntologyTest, LoadsTheRealHpo) {
 }
 
 }  // namespace
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab

@@ -1,14 +1,13 @@
-#include "query/case_query.h"
+#include "node/vocab/case_query.h"
 
 #include <algorithm>
 #include <set>
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
-#include "query/codes.h"
-#include "query/parser.h"
+#include "node/vocab/codes.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 namespace {
 
 bool IsBases(std::string_view s) {
@@ -309,4 +308,4 @@ std::string Icd10Chapter(std::string_view code) {
   return "";
 }
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab

@@ -1,11 +1,11 @@
-#include "query/codes.h"
+#include "node/vocab/codes.h"
 
 #include <cctype>
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 namespace {
 
 bool IsUpperAlpha(char c) { return c >= 'A' && c <= 'Z'; }
@@ -166,4 +166,22 @@ std::string AgeBandLabel(uint32_t band_start) {
   return StrCat(band_start, "-", band_start + 9);
 }
 
-}  // namespace pmdb::query
+std::string ZygosityName(v1::Zygosity z) {
+  switch (z) {
+    case v1::HETEROZYGOUS: return "het";
+    case v1::HOMOZYGOUS: return "hom";
+    case v1::HEMIZYGOUS: return "hemi";
+    default: return "any";
+  }
+}
+
+std::string SexCode(v1::Sex sex) {
+  switch (sex) {
+    case v1::FEMALE: return "F";
+    case v1::MALE: return "M";
+    case v1::OTHER_SEX: return "O";
+    default: return "U";
+  }
+}
+
+}  // namespace pmdb::vocab

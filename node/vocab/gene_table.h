@@ -1,8 +1,8 @@
 // GeneTable: gene symbol -> genomic spans for one assembly, read from a TSV with the columns
 // symbol, entrez_id, chrom, start, end (1-based, inclusive), strand, gene_type.
 // Immutable after loading; safe to share between threads.
-#ifndef PMDB_QUERY_GENE_TABLE_H_
-#define PMDB_QUERY_GENE_TABLE_H_
+#ifndef PMDB_NODE_VOCAB_GENE_TABLE_H_
+#define PMDB_NODE_VOCAB_GENE_TABLE_H_
 
 #include <cstdint>
 #include <string>
@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace pmdb::query {
+namespace pmdb::vocab {
 
 struct GeneSpan {
   std::string chrom;  // normalized (see NormalizeChrom)
@@ -33,6 +33,6 @@ class GeneTable {
   std::unordered_map<std::string, std::vector<GeneSpan>> genes_;  // upper-case symbol
 };
 
-}  // namespace pmdb::query
+}  // namespace pmdb::vocab
 
-#endif  // PMDB_QUERY_GENE_TABLE_H_
+#endif  // PMDB_NODE_VOCAB_GENE_TABLE_H_
