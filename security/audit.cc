@@ -4,8 +4,6 @@
 
 #include <openssl/sha.h>
 
-#include <chrono>
-
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
 
@@ -14,12 +12,6 @@ namespace {
 
 namespace keys = storage::keys;
 using storage::Family;
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string EncodeHead(uint64_t seq, const std::string& hash) {
   std::string v = keys::AuditKey(seq);
@@ -46,7 +38,8 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store) {
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store,
+                                                      const Clock* clock) {
   auto view = store->Snapshot();
   auto head = view->Get(Family::kMeta, keys::kMetaAuditHead);
   if (!head.ok()) return head.status();
@@ -61,11 +54,12 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store) 
     next = *seq + 1;
     hash = h.substr(8);
   }
-  return std::unique_ptr<AuditLog>(new AuditLog(store, next, std::move(hash)));
+  return std::unique_ptr<AuditLog>(new AuditLog(store, clock, next, std::move(hash)));
 }
 
-AuditLog::AuditLog(storage::Store* store, uint64_t next_seq, std::string head_hash)
-    : store_(store), next_seq_(next_seq), head_hash_(std::move(head_hash)) {
+AuditLog::AuditLog(storage::Store* store, const Clock* clock, uint64_t next_seq,
+                   std::string head_hash)
+    : store_(store), clock_(clock), next_seq_(next_seq), head_hash_(std::move(head_hash)) {
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -79,7 +73,7 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::Append(v1::AuditEntry entry, Done done) {
-  if (entry.time_unix_micros() == 0) entry.set_time_unix_micros(NowMicros());
+  if (entry.time_unix_micros() == 0) entry.set_time_unix_micros(clock_->NowMicros());
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(Pending{std::move(entry), std::move(done)});

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "node/base/clock.h"
 #include "node/storage/store.h"
 #include "pmdb/v1/audit.pb.h"
 
@@ -33,8 +34,10 @@ namespace pmdb::security {
 
 class AuditLog {
  public:
-  // Continues the chain already in `store` (which must outlive the log).
-  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(storage::Store* store);
+  // Continues the chain already in `store`. The store and the clock (which stamps entries)
+  // must outlive the log.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(storage::Store* store,
+                                                        const Clock* clock = &SystemClock());
   ~AuditLog();  // writes what is queued, then stops
 
   using Done = std::function<void(absl::Status)>;
@@ -52,10 +55,11 @@ class AuditLog {
     v1::AuditEntry entry;
     Done done;
   };
-  AuditLog(storage::Store* store, uint64_t next_seq, std::string head_hash);
+  AuditLog(storage::Store* store, const Clock* clock, uint64_t next_seq, std::string head_hash);
   void WriterLoop();
 
   storage::Store* store_;
+  const Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;

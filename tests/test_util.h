@@ -3,10 +3,14 @@
 #ifndef PMDB_TESTS_TEST_UTIL_H_
 #define PMDB_TESTS_TEST_UTIL_H_
 
+#include <gmock/gmock.h>
+
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "node/storage/store.h"
 
 namespace pmdb::testing {
@@ -50,6 +54,29 @@ std::string ReadFile(const std::string& path);
 std::map<std::string, std::string> DumpStore(const storage::Store& store);
 
 std::unique_ptr<storage::Store> OpenOrDie(const std::string& dir, bool create = true);
+
+inline const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
+// Matches an absl::Status or StatusOr with `code` whose message contains `part`:
+//   EXPECT_THAT(core.Count(...), StatusIs(absl::StatusCode::kPermissionDenied, "shares nothing"));
+MATCHER_P2(StatusIs, code, part,
+           std::string(negation ? "isn't" : "is") + " a status " +
+               absl::StatusCodeToString(code) + " containing \"" + part + "\"") {
+  const absl::Status& s = StatusOf(arg);
+  *result_listener << "which is " << s.ToString();
+  return s.code() == code && std::string(s.message()).find(part) != std::string::npos;
+}
+
+// Matches an OK absl::Status or StatusOr, showing the error otherwise.
+MATCHER(IsOk, "is OK") {
+  const absl::Status& s = StatusOf(arg);
+  *result_listener << "which is " << s.ToString();
+  return s.ok();
+}
 
 }  // namespace pmdb::testing
 

@@ -2,8 +2,6 @@
 // expiring references, the contact workflow and the audit trail.
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "node/base/strings.h"
 #include "tests/integration/federation_fixture.h"
 
@@ -354,8 +352,9 @@ TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
-TEST_F(SimilarTest, ExpiredAndForgedReferencesAreRefused) {
-  Start(/*vast_reference_ttl_seconds=*/1);
+// Expiry itself is tested on a fake clock in tests/unit/node/core/node_core_test.cc.
+TEST_F(SimilarTest, ForgedReferencesAreRefused) {
+  Start();
   v1::FederatedSimilarCases a;
   ASSERT_TRUE(Similar("cia", &a).ok());
   ASSERT_EQ(a.matches(0).region(), "vast");
@@ -366,10 +365,7 @@ TEST_F(SimilarTest, ExpiredAndForgedReferencesAreRefused) {
   EXPECT_EQ(RequestContact("cia", moved, &t).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(RequestContact("cia", "pmdbref1.nowhere.abc", &t).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
-  grpc::Status s = RequestContact("cia", reference, &t);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_NE(s.error_message().find("expired"), std::string::npos) << s.error_message();
+  EXPECT_TRUE(RequestContact("cia", reference, &t).ok()) << "the real one still works";
 }
 
 TEST_F(SimilarTest, CommandLineForCliniciansAndOperators) {

@@ -1,0 +1,176 @@
+// hub::Hub without a server: regions in memory behind RegionClient, a real audit log.
+#include "node/hub/hub.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+
+#include "query/parser.h"
+#include "tests/test_util.h"
+
+namespace pmdb::hub {
+namespace {
+
+using ::pmdb::testing::IsOk;
+using ::pmdb::testing::StatusIs;
+
+constexpr char kAnna[] = "spiffe://test-fed/researcher/anna";
+constexpr char kCia[] = "spiffe://test-fed/region/vast/clinician/cia";
+
+// A region that answers every count with `count`, or with `failure`, and remembers each call.
+class StubRegion final : public RegionClient {
+ public:
+  StubRegion(uint64_t count, absl::Status failure = absl::OkStatus())
+      : count_(count), failure_(std::move(failure)) {}
+
+  void Count(const Outgoing& call, const v1::CountRequest&, Done<v1::CountAnswer> done) override {
+    Remember(call);
+    if (!failure_.ok()) return done(failure_);
+    v1::CountAnswer a;
+    a.mutable_count()->set_low(count_);
+    a.mutable_count()->set_high(count_);
+    done(a);
+  }
+  void RequestContact(const Outgoing& call, const v1::ContactRequest&,
+                      Done<v1::ContactTicket> done) override {
+    Remember(call);
+    if (!failure_.ok()) return done(failure_);
+    v1::ContactTicket t;
+    t.set_request_id("vast/abc");
+    done(t);
+  }
+  void Info(const Outgoing&, const v1::InfoRequest&, Done<v1::RegionInfo> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void Breakdown(const Outgoing&, const v1::BreakdownRequest&,
+                 Done<v1::BreakdownAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void Frequency(const Outgoing&, const v1::FrequencyRequest&,
+                 Done<v1::FrequencyAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void SimilarCases(const Outgoing&, const v1::SimilarCasesRequest&,
+                    Done<v1::SimilarCasesAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void ContactStatus(const Outgoing&, const v1::ContactStatusRequest&,
+                     Done<v1::ContactTicket> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+
+  std::vector<Outgoing> calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  void Remember(const Outgoing& call) {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(call);
+  }
+  uint64_t count_;
+  absl::Status failure_;
+  std::mutex mu_;
+  std::vector<Outgoing> calls_;
+};
+
+template <typename T, typename Call>
+absl::StatusOr<T> Wait(Call call) {
+  std::promise<absl::StatusOr<T>> promise;
+  call([&](absl::StatusOr<T> r) { promise.set_value(std::move(r)); });
+  return promise.get_future().get();
+}
+
+call::Credentials Peer(const std::string& uri) {
+  call::Credentials c;
+  c.peer = security::ParseIdentity(uri);
+  return c;
+}
+
+class HubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testing::OpenOrDie(dir_.Path("hub.db"));
+    audit_ = *security::AuditLog::Open(store_.get());
+    norr_ = std::make_shared<StubRegion>(120);
+    vast_ = std::make_shared<StubRegion>(3);
+    syd_ = std::make_shared<StubRegion>(0, absl::UnavailableError("connection refused"));
+    hub_ = std::make_unique<Hub>(
+        HubSettings{.federation = "test-fed", .deadline = std::chrono::milliseconds(2000)},
+        std::vector<Region>{{"norr", norr_}, {"vast", vast_}, {"syd", syd_}}, audit_.get());
+  }
+
+  absl::StatusOr<v1::FederatedCount> Count(const std::string& who, Deadline deadline) {
+    v1::CountRequest r;
+    *r.mutable_criterion() = *query::ParseCriterion("dx(C50) AND sex(F)");
+    return Wait<v1::FederatedCount>([&](auto done) { hub_->Count(Peer(who), deadline, r, done); });
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<security::AuditLog> audit_;
+  std::shared_ptr<StubRegion> norr_, vast_, syd_;
+  std::unique_ptr<Hub> hub_;
+};
+
+TEST_F(HubTest, AsksEveryRegionOnTheUsersBehalfAndMergesUnderTheFloor) {
+  auto far = std::chrono::system_clock::now() + std::chrono::hours(1);
+  auto answer = Count(kAnna, far);
+  ASSERT_THAT(answer, IsOk());
+  EXPECT_EQ(answer->total().low(), 120u);
+  EXPECT_EQ(answer->total().high(), 124u) << "vast's 3 passes the national floor as [0,4]";
+  EXPECT_TRUE(answer->partial());
+  EXPECT_EQ(answer->regions(2).status(), v1::REGION_UNAVAILABLE);
+  for (auto* region : {norr_.get(), vast_.get(), syd_.get()}) {
+    ASSERT_EQ(region->calls().size(), 1u);
+    EXPECT_EQ(region->calls()[0].on_behalf_of, kAnna);
+    // The hub's own deadline (2 s) is sooner than the caller's hour.
+    EXPECT_LT(region->calls()[0].deadline, std::chrono::system_clock::now() + std::chrono::seconds(3));
+  }
+  auto soon = std::chrono::system_clock::now() + std::chrono::milliseconds(100);
+  ASSERT_THAT(Count(kAnna, soon), IsOk());
+  EXPECT_EQ(norr_->calls()[1].deadline, soon) << "a caller in a hurry shortens every leg";
+
+  auto log = *security::ListAudit(*store_->Snapshot(), {});
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].method(), "FederationService/Count");
+  EXPECT_EQ(log[0].caller(), kAnna);
+  EXPECT_EQ(log[0].query(), "dx(C50) AND sex(F)");
+  EXPECT_EQ(log[0].released(), "total=120-124 regions=2/3");
+}
+
+TEST_F(HubTest, RefusesCallersThePolicyTableDoesNotAllowBeforeAskingAnyone) {
+  EXPECT_THAT(Count(kCia, std::chrono::system_clock::now() + std::chrono::seconds(5)),
+              StatusIs(absl::StatusCode::kPermissionDenied, "clinician"));
+  EXPECT_TRUE(norr_->calls().empty());
+  auto log = *security::ListAudit(*store_->Snapshot(), {});
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].outcome(), "PERMISSION_DENIED");
+  EXPECT_EQ(log[0].query(), "");
+}
+
+TEST_F(HubTest, AContactRequestGoesToTheRegionItsReferenceNames) {
+  auto ask = [&](const std::string& reference) {
+    v1::ContactRequest r;
+    r.set_case_reference(reference);
+    r.set_reason("same variant");
+    return Wait<v1::ContactTicket>([&](auto done) {
+      hub_->RequestContact(Peer(kCia), std::chrono::system_clock::now() + std::chrono::seconds(5),
+                           r, done);
+    });
+  };
+  auto ticket = ask("pmdbref1.vast.AAAA");
+  ASSERT_THAT(ticket, IsOk());
+  EXPECT_EQ(ticket->request_id(), "vast/abc");
+  EXPECT_EQ(vast_->calls().size(), 1u);
+  EXPECT_TRUE(norr_->calls().empty());
+  EXPECT_THAT(ask("pmdbref1.syd.AAAA"),
+              StatusIs(absl::StatusCode::kUnavailable, "region syd did not answer: connection refused"));
+  EXPECT_THAT(ask("pmdbref1.gotland.AAAA"),
+              StatusIs(absl::StatusCode::kNotFound, "no region gotland in this federation"));
+}
+
+}  // namespace
+}  // namespace pmdb::hub

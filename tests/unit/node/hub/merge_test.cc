@@ -1,0 +1,163 @@
+// The hub's merge, with every expected value written out.
+#include "node/hub/merge.h"
+
+#include <gtest/gtest.h>
+
+namespace pmdb::hub {
+namespace {
+
+v1::ReleasedCount Range(uint64_t low, uint64_t high) {
+  v1::ReleasedCount c;
+  c.set_low(low);
+  c.set_high(high);
+  return c;
+}
+
+RegionResult<v1::CountAnswer> CountOf(const std::string& region, uint64_t low, uint64_t high) {
+  v1::CountAnswer a;
+  *a.mutable_count() = Range(low, high);
+  return {region, a, 7};
+}
+
+template <typename Answer>
+RegionResult<Answer> Failed(const std::string& region, absl::Status s) {
+  return {region, s, 2000};
+}
+
+TEST(MergeTest, CountsAddAsRangesAndAMissingRegionIsReportedNotCounted) {
+  std::vector<RegionResult<v1::CountAnswer>> in;
+  in.push_back(CountOf("norr", 120, 120));
+  in.push_back(CountOf("vast", 0, 4));
+  in.push_back(Failed<v1::CountAnswer>("syd", absl::DeadlineExceededError("late")));
+  in.push_back(Failed<v1::CountAnswer>("mellan", absl::PermissionDeniedError("no")));
+  v1::FederatedCount out = MergeCounts(std::move(in), 5);
+  EXPECT_EQ(out.total().low(), 120u);
+  EXPECT_EQ(out.total().high(), 124u);
+  EXPECT_TRUE(out.partial());
+  EXPECT_EQ(out.disclosure().min_count(), 5u);
+  ASSERT_EQ(out.regions_size(), 4);
+  EXPECT_EQ(out.regions(0).region(), "norr");
+  EXPECT_EQ(out.regions(0).status(), v1::REGION_OK);
+  EXPECT_EQ(out.regions(0).elapsed_ms(), 7u);
+  EXPECT_EQ(out.regions(1).count().count().high(), 4u);
+  EXPECT_EQ(out.regions(2).status(), v1::REGION_DEADLINE_EXCEEDED);
+  EXPECT_EQ(out.regions(2).detail(), "late");
+  EXPECT_FALSE(out.regions(2).has_count());
+  EXPECT_EQ(out.regions(3).status(), v1::REGION_REFUSED);
+}
+
+TEST(MergeTest, TheNationalFloorAppliesToPartsAndTotals) {
+  std::vector<RegionResult<v1::CountAnswer>> in;
+  in.push_back(CountOf("norr", 3, 3));  // a region with a lower floor released 3
+  in.push_back(CountOf("vast", 1, 1));
+  v1::FederatedCount out = MergeCounts(std::move(in), 5);
+  EXPECT_EQ(out.regions(0).count().count().low(), 0u);
+  EXPECT_EQ(out.regions(0).count().count().high(), 4u);
+  EXPECT_EQ(out.total().low(), 0u);
+  EXPECT_EQ(out.total().high(), 8u) << "[0,4] + [0,4]: the sum of two floored parts";
+  EXPECT_FALSE(out.partial());
+  v1::FederatedCount none = MergeCounts({}, 5);
+  EXPECT_EQ(none.total().low(), 0u);
+  EXPECT_EQ(none.total().high(), 4u);
+}
+
+TEST(MergeTest, RegionStatusesByCode) {
+  EXPECT_EQ(RegionStatusOf(absl::OkStatus()), v1::REGION_OK);
+  EXPECT_EQ(RegionStatusOf(absl::UnavailableError("")), v1::REGION_UNAVAILABLE);
+  EXPECT_EQ(RegionStatusOf(absl::InternalError("")), v1::REGION_UNAVAILABLE);
+  EXPECT_EQ(RegionStatusOf(absl::DeadlineExceededError("")), v1::REGION_DEADLINE_EXCEEDED);
+  EXPECT_EQ(RegionStatusOf(absl::ResourceExhaustedError("")), v1::REGION_REFUSED);
+  EXPECT_EQ(RegionStatusOf(absl::UnauthenticatedError("")), v1::REGION_REFUSED);
+  EXPECT_EQ(RegionStatusOf(absl::InvalidArgumentError("")), v1::REGION_INVALID);
+  EXPECT_EQ(RegionStatusOf(absl::NotFoundError("")), v1::REGION_INVALID);
+}
+
+v1::ReleasedCell Cell(const std::string& sex, uint64_t low, uint64_t high, bool suppressed = false) {
+  v1::ReleasedCell c;
+  c.add_labels(sex);
+  *c.mutable_count() = Range(low, high);
+  c.set_suppressed(suppressed);
+  return c;
+}
+
+TEST(MergeTest, BreakdownTotalsPerCellAndRegionalCellsLabelled) {
+  v1::BreakdownAnswer norr;
+  norr.add_dimensions(v1::SEX);
+  *norr.add_cells() = Cell("F", 40, 40);
+  *norr.add_cells() = Cell("M", 0, 4, true);
+  v1::BreakdownAnswer vast;
+  vast.add_dimensions(v1::SEX);
+  *vast.add_cells() = Cell("M", 30, 30);
+  *vast.add_cells() = Cell("F", 25, 25);
+  std::vector<RegionResult<v1::BreakdownAnswer>> in;
+  in.push_back({"norr", norr, 1});
+  in.push_back({"vast", vast, 1});
+  in.push_back(Failed<v1::BreakdownAnswer>("syd", absl::UnavailableError("down")));
+  v1::FederatedBreakdown out = MergeBreakdowns(std::move(in), {v1::SEX}, 5);
+  ASSERT_EQ(out.totals_size(), 2);
+  EXPECT_EQ(out.totals(0).labels(0), "F");
+  EXPECT_EQ(out.totals(0).count().low(), 65u);
+  EXPECT_EQ(out.totals(0).count().high(), 65u);
+  EXPECT_FALSE(out.totals(0).suppressed());
+  EXPECT_EQ(out.totals(1).labels(0), "M");
+  EXPECT_EQ(out.totals(1).count().low(), 30u);
+  EXPECT_EQ(out.totals(1).count().high(), 34u);
+  EXPECT_TRUE(out.totals(1).suppressed()) << "a total over a hidden cell says so";
+  ASSERT_EQ(out.cells_size(), 4);
+  EXPECT_EQ(out.cells(1).labels(0), "M");
+  EXPECT_EQ(out.cells(1).labels(1), "norr");
+  EXPECT_EQ(out.cells(3).labels(1), "vast");
+  EXPECT_EQ(out.regions(0).breakdown().cells_size(), 0) << "cells are in reply.cells only";
+  EXPECT_EQ(out.regions(2).status(), v1::REGION_UNAVAILABLE);
+  EXPECT_TRUE(out.partial());
+  ASSERT_EQ(out.dimensions_size(), 1);
+}
+
+TEST(MergeTest, FrequenciesAddAcAndAn) {
+  v1::FrequencyAnswer a;
+  *a.mutable_ac() = Range(10, 10);
+  *a.mutable_an() = Range(2000, 2000);
+  v1::FrequencyAnswer b;
+  *b.mutable_ac() = Range(0, 4);
+  *b.mutable_an() = Range(800, 800);
+  std::vector<RegionResult<v1::FrequencyAnswer>> in;
+  in.push_back({"norr", a, 1});
+  in.push_back({"vast", b, 1});
+  v1::FederatedFrequency out = MergeFrequencies(std::move(in), 5);
+  EXPECT_EQ(out.ac().low(), 10u);
+  EXPECT_EQ(out.ac().high(), 14u);
+  EXPECT_EQ(out.an().low(), 2800u);
+  EXPECT_EQ(out.an().high(), 2800u);
+  EXPECT_FALSE(out.partial());
+}
+
+v1::CaseMatch Match(double score, const std::string& region) {
+  v1::CaseMatch m;
+  m.set_score(score);
+  m.set_region(region);
+  return m;
+}
+
+TEST(MergeTest, SimilarCasesKeepTheNationalTopWithReproducibleTies) {
+  v1::SimilarCasesAnswer norr;
+  *norr.add_matches() = Match(0.9, "norr");
+  *norr.add_matches() = Match(0.5, "norr");
+  norr.add_notes()->set_id("HP:9999999");
+  v1::SimilarCasesAnswer vast;
+  *vast.add_matches() = Match(0.95, "vast");
+  *vast.add_matches() = Match(0.9, "vast");
+  std::vector<RegionResult<v1::SimilarCasesAnswer>> in;
+  in.push_back({"norr", norr, 1});
+  in.push_back({"vast", vast, 1});
+  v1::FederatedSimilarCases out = MergeSimilarCases(std::move(in), 3);
+  ASSERT_EQ(out.matches_size(), 3);
+  EXPECT_EQ(out.matches(0).region(), "vast");
+  EXPECT_DOUBLE_EQ(out.matches(0).score(), 0.95);
+  EXPECT_EQ(out.matches(1).region(), "norr") << "a tie goes to the region listed first";
+  EXPECT_EQ(out.matches(2).region(), "vast");
+  EXPECT_EQ(out.notes_size(), 1);
+  EXPECT_EQ(out.regions(0).similar().matches_size(), 0);
+}
+
+}  // namespace
+}  // namespace pmdb::hub
