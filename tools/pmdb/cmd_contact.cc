@@ -103,19 +103,10 @@ void PrintTicket(const v1::ContactTicket& t) {
 
 // Connects to the hub or the node as the flags say, with the deadline applied.
 absl::StatusOr<Connection> Open(const Flags& flags, bool hub, grpc::ClientContext* context) {
-  uint32_t timeout = 30;
-  if (flags.Has("timeout") && (!ParseUint32(flags.Get("timeout"), &timeout) || timeout == 0)) {
-    return absl::InvalidArgumentError("--timeout is a number of seconds");
-  }
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout));
-  if (hub) {
-    const char* env = std::getenv("PMDB_HUB");
-    std::string address = flags.Get("hub", env != nullptr ? env : "");
-    if (address.empty()) return absl::InvalidArgumentError("--hub HOST:PORT (or PMDB_HUB) is required");
-    return Connect(flags, address, "hub");
-  }
-  if (!flags.Has("node")) return absl::InvalidArgumentError("--node HOST:PORT is required");
-  return Connect(flags, flags.Get("node"), "own-node");
+  auto target = ChooseTarget(flags, {hub ? Target::kHub : Target::kNode});
+  if (!target.ok()) return target.status();
+  context->set_deadline(target->Deadline());
+  return Connect(flags, *target);
 }
 
 int Request(int argc, char** argv) {

@@ -184,22 +184,16 @@ std::vector<std::string> Expressions(const Flags& flags, absl::Status* error) {
   return out;
 }
 
-int RunRemote(const Flags& flags, const Request& req, const std::string& hub, bool batch) {
+int RunRemote(const Flags& flags, const Request& req, const Target& target, bool batch) {
   RemoteQuery q;
   q.kind = req.kind == Kind::kCount       ? QueryKind::kCount
            : req.kind == Kind::kBreakdown ? QueryKind::kBreakdown
                                           : QueryKind::kFrequency;
   q.dimensions = req.dimensions;
   q.purpose = req.purpose;
-  if (flags.Has("timeout")) {
-    uint32_t t = 0;
-    if (!ParseUint32(flags.Get("timeout"), &t) || t == 0) {
-      return UsageError(Spec(), absl::InvalidArgumentError("--timeout is a number of seconds"));
-    }
-    q.timeout_seconds = static_cast<int>(t);
-  }
-  bool to_hub = !hub.empty();
-  auto connection = Connect(flags, to_hub ? hub : flags.Get("node"), to_hub ? "hub" : "own-node");
+  q.timeout_seconds = target.timeout_seconds;
+  bool to_hub = target.kind == Target::kHub;
+  auto connection = Connect(flags, target);
   if (!connection.ok()) return Fail("query", connection.status());
   absl::Status error;
   std::vector<std::string> expressions = Expressions(flags, &error);
@@ -233,12 +227,9 @@ int RunQuery(int argc, char** argv) {
   }
   if (flags->Has("breakdown")) {
     req.kind = Kind::kBreakdown;
-    const std::string dims = flags->Get("breakdown");  // Split returns views into it
-    for (std::string_view d : Split(dims, ',')) {
-      auto dim = query::ParseDimension(Trim(d));
-      if (!dim.ok()) return UsageError(Spec(), dim.status());
-      req.dimensions.push_back(*dim);
-    }
+    auto dims = query::ParseDimensions(flags->Get("breakdown"));
+    if (!dims.ok()) return UsageError(Spec(), dims.status());
+    req.dimensions = std::move(*dims);
   } else if (flags->Bool("frequency")) {
     req.kind = Kind::kFrequency;
   }
@@ -253,16 +244,10 @@ int RunQuery(int argc, char** argv) {
     return UsageError(Spec(), absl::InvalidArgumentError(
                                   "give one expression (quote it) or --batch FILE"));
   }
-  const char* env_hub = std::getenv("PMDB_HUB");
-  std::string hub = flags->Get("hub", !flags->Has("db") && !flags->Has("node") && env_hub != nullptr
-                                          ? env_hub : "");
-  int targets = flags->Has("db") + !hub.empty() + flags->Has("node");
-  if (targets != 1) {
-    return UsageError(Spec(), absl::InvalidArgumentError(
-                                  "give exactly one of --db, --hub (or PMDB_HUB) and --node"));
-  }
-  if (!flags->Has("db")) return RunRemote(*flags, req, hub, batch);
-  auto store = OpenStore(flags->Get("db"), /*create=*/false);
+  auto target = ChooseTarget(*flags, {Target::kDb, Target::kHub, Target::kNode});
+  if (!target.ok()) return UsageError(Spec(), target.status());
+  if (target->kind != Target::kDb) return RunRemote(*flags, req, *target, batch);
+  auto store = OpenStore(target->where, /*create=*/false);
   if (!store.ok()) return Fail("query", store.status());
   absl::Status remembered = ingest::RememberReferenceFiles(
       **store, {flags->Get("hpo"), flags->All("genes")});

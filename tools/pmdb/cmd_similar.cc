@@ -187,26 +187,17 @@ int RunSimilar(int argc, char** argv) {
   if (flags->Has("top") && (!ParseUint32(flags->Get("top"), &top) || top == 0 || top > 100)) {
     return UsageError(Spec(), absl::InvalidArgumentError("--top is a number from 1 to 100"));
   }
-  uint32_t timeout = 30;
-  if (flags->Has("timeout") && (!ParseUint32(flags->Get("timeout"), &timeout) || timeout == 0)) {
-    return UsageError(Spec(), absl::InvalidArgumentError("--timeout is a number of seconds"));
-  }
-  const char* env_hub = std::getenv("PMDB_HUB");
-  std::string hub = flags->Get(
-      "hub", !flags->Has("db") && !flags->Has("node") && env_hub != nullptr ? env_hub : "");
-  if (flags->Has("db") + !hub.empty() + flags->Has("node") != 1) {
-    return UsageError(Spec(), absl::InvalidArgumentError(
-                                  "give exactly one of --hub (or PMDB_HUB), --node and --db"));
-  }
+  auto target = ChooseTarget(*flags, {Target::kDb, Target::kHub, Target::kNode});
+  if (!target.ok()) return UsageError(Spec(), target.status());
   auto question = ReadCase(flags->Get("case"));
   if (!question.ok()) return Fail("similar", question.status());
-  if (flags->Has("db")) return RunLocal(*flags, *question, top);
+  if (target->kind == Target::kDb) return RunLocal(*flags, *question, top);
 
-  bool to_hub = !hub.empty();
-  auto connection = Connect(*flags, to_hub ? hub : flags->Get("node"), to_hub ? "hub" : "own-node");
+  bool to_hub = target->kind == Target::kHub;
+  auto connection = Connect(*flags, *target);
   if (!connection.ok()) return Fail("similar", connection.status());
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout));
+  context.set_deadline(target->Deadline());
   if (!to_hub) {
     v1::LocalSimilarRequest req;
     *req.mutable_patient() = *question;

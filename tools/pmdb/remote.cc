@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "node/base/strings.h"
@@ -56,6 +57,56 @@ absl::StatusOr<Connection> Connect(const Flags& flags, const std::string& addres
   c.target = address;
   c.channel = grpc::CreateChannel(address, *creds);
   return c;
+}
+
+absl::StatusOr<Target> ChooseTarget(const Flags& flags, std::vector<Target::Kind> allowed) {
+  struct Choice {
+    Target::Kind kind;
+    const char* flag;
+    const char* words;
+  };
+  const Choice choices[] = {{Target::kDb, "db", "--db"},
+                            {Target::kHub, "hub", "--hub (or PMDB_HUB)"},
+                            {Target::kNode, "node", "--node"}};
+  std::vector<const Choice*> offered;
+  for (const Choice& c : choices) {
+    if (std::find(allowed.begin(), allowed.end(), c.kind) != allowed.end()) offered.push_back(&c);
+  }
+  Target target;
+  int given = 0;
+  for (const Choice* c : offered) {
+    if (!flags.Has(c->flag)) continue;
+    ++given;
+    target.kind = c->kind;
+    target.where = flags.Get(c->flag);
+  }
+  const char* env_hub = std::getenv("PMDB_HUB");
+  bool hub_offered = std::find(allowed.begin(), allowed.end(), Target::kHub) != allowed.end();
+  if (given == 0 && hub_offered && env_hub != nullptr && *env_hub != '\0') {
+    given = 1;
+    target.kind = Target::kHub;
+    target.where = env_hub;
+  }
+  if (given != 1 || target.where.empty()) {
+    std::string list;
+    for (size_t i = 0; i < offered.size(); ++i) {
+      StrAppend(&list, i == 0 ? "" : i + 1 == offered.size() ? " and " : ", ", offered[i]->words);
+    }
+    return absl::InvalidArgumentError(offered.size() == 1 ? StrCat(list, " is required")
+                                                          : StrCat("give exactly one of ", list));
+  }
+  if (flags.Has("timeout")) {
+    uint32_t t = 0;
+    if (!ParseUint32(flags.Get("timeout"), &t) || t == 0) {
+      return absl::InvalidArgumentError("--timeout is a number of seconds");
+    }
+    target.timeout_seconds = static_cast<int>(t);
+  }
+  return target;
+}
+
+absl::StatusOr<Connection> Connect(const Flags& flags, const Target& target) {
+  return Connect(flags, target.where, target.kind == Target::kHub ? "hub" : "own-node");
 }
 
 void WriteReleased(Json& j, const v1::ReleasedCount& c) {

@@ -5,6 +5,8 @@
 
 #include <grpcpp/channel.h>
 
+#include <chrono>
+
 #include <memory>
 #include <string>
 
@@ -25,6 +27,25 @@ struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::string target;  // the address
 };
+
+// Where a command sends its question, and how long it waits for the answer.
+struct Target {
+  enum Kind { kDb, kHub, kNode };
+  Kind kind = kHub;
+  std::string where;         // the store directory, or HOST:PORT
+  int timeout_seconds = 30;  // --timeout, for kHub and kNode
+  std::chrono::system_clock::time_point Deadline() const {
+    return std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds);
+  }
+};
+
+// The one reading of --db, --hub, --node and --timeout for every command: exactly one of the
+// `allowed` kinds; PMDB_HUB stands for --hub when none of them is given. INVALID_ARGUMENT
+// (a usage error) otherwise.
+absl::StatusOr<Target> ChooseTarget(const Flags& flags, std::vector<Target::Kind> allowed);
+
+// Connects to a kHub or kNode target as the flags' credentials say.
+absl::StatusOr<Connection> Connect(const Flags& flags, const Target& target);
 
 // --cert/--key/--ca/--crl, falling back to PMDB_CERT, PMDB_KEY, PMDB_CA, PMDB_CRL.
 absl::StatusOr<security::TlsFiles> CredentialsFrom(const Flags& flags);
