@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "node/storage/store.h"
+#include "pmdb/v1/answers.pb.h"
 
 namespace pmdb::testing {
 
@@ -54,6 +55,14 @@ std::string ReadFile(const std::string& path);
 std::map<std::string, std::string> DumpStore(const storage::Store& store);
 
 std::unique_ptr<storage::Store> OpenOrDie(const std::string& dir, bool create = true);
+
+// A released number [low, high].
+inline v1::ReleasedCount Released(uint64_t low, uint64_t high) {
+  v1::ReleasedCount c;
+  c.set_low(low);
+  c.set_high(high);
+  return c;
+}
 
 inline const absl::Status& StatusOf(const absl::Status& s) { return s; }
 template <typename T>

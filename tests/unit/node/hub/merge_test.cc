@@ -3,19 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/test_util.h"
+
 namespace pmdb::hub {
 namespace {
 
-v1::ReleasedCount Range(uint64_t low, uint64_t high) {
-  v1::ReleasedCount c;
-  c.set_low(low);
-  c.set_high(high);
-  return c;
-}
+using ::pmdb::testing::Released;
 
 RegionResult<v1::CountAnswer> CountOf(const std::string& region, uint64_t low, uint64_t high) {
   v1::CountAnswer a;
-  *a.mutable_count() = Range(low, high);
+  *a.mutable_count() = Released(low, high);
   return {region, a, 7};
 }
 
@@ -75,7 +72,7 @@ TEST(MergeTest, RegionStatusesByCode) {
 v1::ReleasedCell Cell(const std::string& sex, uint64_t low, uint64_t high, bool suppressed = false) {
   v1::ReleasedCell c;
   c.add_labels(sex);
-  *c.mutable_count() = Range(low, high);
+  *c.mutable_count() = Released(low, high);
   c.set_suppressed(suppressed);
   return c;
 }
@@ -115,11 +112,11 @@ TEST(MergeTest, BreakdownTotalsPerCellAndRegionalCellsLabelled) {
 
 TEST(MergeTest, FrequenciesAddAcAndAn) {
   v1::FrequencyAnswer a;
-  *a.mutable_ac() = Range(10, 10);
-  *a.mutable_an() = Range(2000, 2000);
+  *a.mutable_ac() = Released(10, 10);
+  *a.mutable_an() = Released(2000, 2000);
   v1::FrequencyAnswer b;
-  *b.mutable_ac() = Range(0, 4);
-  *b.mutable_an() = Range(800, 800);
+  *b.mutable_ac() = Released(0, 4);
+  *b.mutable_an() = Released(800, 800);
   std::vector<RegionResult<v1::FrequencyAnswer>> in;
   in.push_back({"norr", a, 1});
   in.push_back({"vast", b, 1});
