@@ -1,9 +1,11 @@
 #include "tests/test_util.h"
 
 #include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +123,53 @@ std::unique_ptr<storage::Store> OpenOrDie(const std::string& dir, bool create) {
     std::abort();
   }
   return std::move(*store);
+}
+
+google::protobuf::Value ParseJson(const std::string& text) {
+  google::protobuf::Value v;
+  if (!google::protobuf::util::JsonStringToMessage(text, &v).ok()) return {};
+  return v;
+}
+
+google::protobuf::Value JsonAt(const google::protobuf::Value& root, const std::string& path) {
+  google::protobuf::Value null;
+  null.set_null_value(google::protobuf::NULL_VALUE);
+  const google::protobuf::Value* at = &root;
+  std::stringstream in(path);
+  for (std::string part; std::getline(in, part, '.');) {
+    if (at->has_struct_value()) {
+      auto it = at->struct_value().fields().find(part);
+      if (it == at->struct_value().fields().end()) return null;
+      at = &it->second;
+    } else if (at->has_list_value()) {
+      size_t i = std::stoul(part);
+      if (i >= static_cast<size_t>(at->list_value().values_size())) return null;
+      at = &at->list_value().values(static_cast<int>(i));
+    } else {
+      return null;
+    }
+  }
+  return *at;
+}
+
+double JsonNumber(const google::protobuf::Value& root, const std::string& path) {
+  return JsonAt(root, path).number_value();
+}
+std::string JsonString(const google::protobuf::Value& root, const std::string& path) {
+  return JsonAt(root, path).string_value();
+}
+bool JsonBool(const google::protobuf::Value& root, const std::string& path) {
+  return JsonAt(root, path).bool_value();
+}
+std::vector<std::string> JsonKeys(const google::protobuf::Value& object) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : object.struct_value().fields()) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+bool JsonIsNull(const google::protobuf::Value& root, const std::string& path) {
+  return JsonAt(root, path).has_null_value();
 }
 
 }  // namespace pmdb::testing

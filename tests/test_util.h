@@ -4,6 +4,7 @@
 #define PMDB_TESTS_TEST_UTIL_H_
 
 #include <gmock/gmock.h>
+#include <google/protobuf/struct.pb.h>
 
 #include <map>
 #include <string>
@@ -55,6 +56,23 @@ std::string ReadFile(const std::string& path);
 std::map<std::string, std::string> DumpStore(const storage::Store& store);
 
 std::unique_ptr<storage::Store> OpenOrDie(const std::string& dir, bool create = true);
+
+// One JSON document as protobuf's JSON reader sees it; a document that does not parse is an
+// empty Value (kind not set), so assertions on it fail.
+google::protobuf::Value ParseJson(const std::string& text);
+// The value at a dotted path: "regions.0.count.low"; a null Value when the path is absent.
+google::protobuf::Value JsonAt(const google::protobuf::Value& root, const std::string& path);
+// Shorthands for JsonAt(...).number_value() / .string_value() / .bool_value().
+double JsonNumber(const google::protobuf::Value& root, const std::string& path);
+std::string JsonString(const google::protobuf::Value& root, const std::string& path);
+bool JsonBool(const google::protobuf::Value& root, const std::string& path);
+bool JsonIsNull(const google::protobuf::Value& root, const std::string& path);
+// The keys of a JSON object, sorted.
+std::vector<std::string> JsonKeys(const google::protobuf::Value& object);
+// The top-level keys of a count's JSON answer, whoever answered (docs/json.md).
+inline std::vector<std::string> CountAnswerKeys() {
+  return {"count", "disclosure", "kind", "partial", "query", "regions", "warnings"};
+}
 
 // A released number [low, high].
 inline v1::ReleasedCount Released(uint64_t low, uint64_t high) {

@@ -1,6 +1,9 @@
 // The federation end to end: six nodes and the hub on 127.0.0.1 over mutual TLS with real
 // certificates.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
 #include <signal.h>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -108,9 +111,23 @@ TEST(FederationTest, HappyPathOverAllSixRegions) {
   for (const std::string& r : SixRegions()) EXPECT_NE(cli.out.find(r), std::string::npos) << cli.out;
   auto json = Pmdb({"query", "--json", "sex(F)"}, env);
   EXPECT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_NE(json.out.find("\"total\":{\"low\":" + std::to_string(sum)), std::string::npos)
-      << json.out;
-  EXPECT_NE(json.out.find("\"partial\":false"), std::string::npos) << json.out;
+  auto j = ParseJson(json.out);
+  EXPECT_EQ(JsonNumber(j, "count.low"), sum) << json.out;
+  EXPECT_FALSE(JsonBool(j, "partial"));
+  EXPECT_EQ(JsonNumber(j, "disclosure.min_count"), 5);
+  ASSERT_EQ(JsonAt(j, "regions").list_value().values_size(), 6) << json.out;
+  std::set<std::string> listed;
+  for (int i = 0; i < 6; ++i) {
+    std::string at = "regions." + std::to_string(i);
+    listed.insert(JsonString(j, at + ".region"));
+    EXPECT_EQ(JsonString(j, at + ".status"), "ok");
+    EXPECT_EQ(JsonString(j, at + ".detail"), "") << "present even when empty";
+    EXPECT_TRUE(JsonAt(j, at + ".count").has_struct_value());
+  }
+
+  EXPECT_EQ(listed, std::set<std::string>(SixRegions().begin(), SixRegions().end()));
+  // One JSON dialect: the keys a store's and a node's answer have too (cli_test, below).
+  EXPECT_EQ(JsonKeys(j), CountAnswerKeys());
 }
 
 TEST(FederationTest, FrequencySumsAlleleCounts) {
@@ -758,14 +775,26 @@ TEST(FederationAdminTest, OperatorIngestsOverTheNetworkAndAsksExactly) {
   std::string node = "127.0.0.1:" + std::to_string(fed.node_port("vast"));
   auto exact = Pmdb({"query", "--node", node, "--json", "dataset(upload) AND sex(F)"}, env);
   EXPECT_EQ(exact.exit_code, 0) << exact.err;
-  EXPECT_NE(exact.out.find("\"region\":\"vast\""), std::string::npos) << exact.out;
-  EXPECT_NE(exact.out.find("\"count\":"), std::string::npos) << exact.out;
+  auto ej = ParseJson(exact.out);
+  EXPECT_EQ(JsonKeys(ej), CountAnswerKeys()) << exact.out;
+  EXPECT_EQ(JsonString(ej, "regions.0.region"), "vast") << exact.out;
+  EXPECT_EQ(JsonString(ej, "regions.0.status"), "ok");
+  EXPECT_TRUE(JsonBool(ej, "count.exact"));
+  EXPECT_TRUE(JsonBool(ej, "disclosure.exact"));
+  EXPECT_EQ(JsonNumber(ej, "count.low"), JsonNumber(ej, "regions.0.count.low"));
   std::vector<std::string> anna = {"PMDB_CERT=" + fed.dir().Path("anna.crt"),
                                    "PMDB_KEY=" + fed.dir().Path("anna.key"),
                                    "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
   auto refused = Pmdb({"query", "--node", node, "sex(F)"}, anna);
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("belongs to no region"), std::string::npos) << refused.err;
+  // With --json a failure is JSON too, on stdout.
+  auto refused_json = Pmdb({"query", "--node", node, "--json", "sex(F)"}, anna);
+  EXPECT_EQ(refused_json.exit_code, 1);
+  EXPECT_EQ(JsonString(ParseJson(refused_json.out), "error.code"), "permission_denied")
+      << refused_json.out;
+  EXPECT_NE(JsonString(ParseJson(refused_json.out), "error.message").find("belongs to no region"),
+            std::string::npos);
   auto no_creds = Pmdb({"query", "--hub", "127.0.0.1:1", "sex(F)"});
   EXPECT_EQ(no_creds.exit_code, 1);
   EXPECT_NE(no_creds.err.find("PMDB_CERT"), std::string::npos) << no_creds.err;

@@ -382,7 +382,17 @@ TEST_F(SimilarTest, CommandLineForCliniciansAndOperators) {
   EXPECT_EQ(text.out.find("PATIENT-1"), std::string::npos);
   auto json = Pmdb({"similar", "--hub", hub, "--case", patient_, "--json"}, cia);
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_NE(json.out.find("\"case_reference\":\"pmdbref1.vast."), std::string::npos) << json.out;
+  auto j = ParseJson(json.out);
+  EXPECT_EQ(JsonString(j, "matches.0.case_reference").rfind("pmdbref1.vast.", 0), 0u) << json.out;
+  EXPECT_EQ(JsonNumber(j, "matches.0.rank"), 1);
+  EXPECT_EQ(JsonString(j, "matches.0.sex"), "F");
+  EXPECT_EQ(JsonString(j, "matches.0.subject_id"), "");
+  // Times are RFC 3339, enumerations the words of the text output.
+  EXPECT_EQ(JsonString(j, "matches.0.reference_expires").size(), 20u) << json.out;
+  EXPECT_EQ(JsonString(j, "matches.0.reference_expires").back(), 'Z');
+  EXPECT_EQ(JsonString(j, "matches.0.variants.0.zygosity"), "het");
+  EXPECT_EQ(JsonString(j, "regions.0.status"), "ok");
+  EXPECT_FALSE(JsonBool(j, "partial"));
 
   // The operator's own store, read-only beside the running node: subject ids, no references.
   auto local = Pmdb({"similar", "--db", fed_.db("vast"), "--case", patient_, "--top", "2"});

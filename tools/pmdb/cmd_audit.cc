@@ -138,7 +138,7 @@ int List(int argc, char** argv) {
       Json j;
       j.BeginObject().Key("seq").Uint(e.seq()).Key("time").String(FormatTime(e.time_unix_micros()));
       j.Key("caller").String(e.caller()).Key("role").String(e.role());
-      if (!e.via().empty()) j.Key("via").String(e.via());
+      j.Key("via").String(e.via());
       j.Key("method").String(e.method()).Key("query").String(e.query());
       j.Key("outcome").String(e.outcome()).Key("released").String(e.released());
       j.Key("region").String(e.region());

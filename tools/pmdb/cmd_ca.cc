@@ -7,6 +7,7 @@
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 #include "tools/pmdb/json.h"
+#include "tools/pmdb/output.h"
 
 namespace pmdb::cli {
 namespace {
@@ -78,7 +79,9 @@ int RunCa(int argc, char** argv) {
     }
     auto ca = security::CertificateAuthority::Init(dir, flags->Get("federation"), days);
     if (!ca.ok()) return Fail("ca", ca.status());
-    std::cout << (json ? StrCat("{\"dir\":\"", dir, "\",\"federation\":\"", ca->federation(), "\"}")
+    Json j;
+    j.BeginObject().Key("dir").String(dir).Key("federation").String(ca->federation()).EndObject();
+    std::cout << (json ? j.str()
                        : StrCat("created the ", ca->federation(), " root CA in ", dir,
                                 " (ca.crt, ca.key, ca.crl)"))
               << "\n";
@@ -102,7 +105,8 @@ int RunCa(int argc, char** argv) {
     if (json) {
       Json j;
       j.BeginObject().Key("serial").String(issued->serial_hex).Key("identity").String(issued->identity);
-      j.Key("not_after").Uint(static_cast<uint64_t>(issued->not_after));
+      j.Key("not_after");
+      WriteTime(j, issued->not_after);
       j.Key("certificate").String(flags->Get("out") + ".crt");
       j.Key("key").String(flags->Get("out") + ".key").EndObject();
       std::cout << j.str() << "\n";
@@ -123,7 +127,9 @@ int RunCa(int argc, char** argv) {
       return UsageError(Spec(), absl::InvalidArgumentError("revoke needs --serial HEX or --cert FILE"));
     }
     if (auto s = ca->Revoke(serial); !s.ok()) return Fail("ca", s);
-    std::cout << (json ? StrCat("{\"revoked\":\"", ToUpper(serial), "\"}")
+    Json j;
+    j.BeginObject().Key("revoked").String(ToUpper(serial)).EndObject();
+    std::cout << (json ? j.str()
                        : StrCat("revoked ", ToUpper(serial), "; ", dir, "/ca.crl rewritten"))
               << "\n";
     return 0;
@@ -135,7 +141,9 @@ int RunCa(int argc, char** argv) {
     j.BeginArray();
     for (const auto& c : *all) {
       j.BeginObject().Key("serial").String(c.serial_hex).Key("identity").String(c.identity);
-      j.Key("not_after").Uint(static_cast<uint64_t>(c.not_after)).Key("revoked").Bool(c.revoked);
+      j.Key("not_after");
+      WriteTime(j, c.not_after);
+      j.Key("revoked").Bool(c.revoked);
       j.EndObject();
       if (!json) {
         char when[32];

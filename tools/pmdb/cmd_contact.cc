@@ -11,6 +11,7 @@
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
+#include "tools/pmdb/output.h"
 #include "tools/pmdb/remote.h"
 
 namespace pmdb::cli {
@@ -82,17 +83,8 @@ const CommandSpec& AnswerSpec() {
   return spec;
 }
 
-std::string StateText(v1::ContactState s) {
-  switch (s) {
-    case v1::CONTACT_PENDING: return "pending";
-    case v1::CONTACT_ACCEPTED: return "accepted";
-    case v1::CONTACT_DECLINED: return "declined";
-    default: return "unknown";
-  }
-}
-
 void PrintTicket(const v1::ContactTicket& t) {
-  std::cout << t.request_id() << "  " << StateText(t.state()) << "  requested "
+  std::cout << t.request_id() << "  " << ContactStateWord(t.state()) << "  requested "
             << FormatUtc(t.created_unix(), "%Y-%m-%d %H:%M");
   if (t.answered_unix() != 0) {
     std::cout << ", answered " << FormatUtc(t.answered_unix(), "%Y-%m-%d %H:%M");
@@ -127,7 +119,7 @@ int Request(int argc, char** argv) {
       v1::FederationService::NewStub(c->channel)->RequestContact(&context, req, &ticket));
   if (!s.ok()) return Fail("contact request", s);
   if (flags->Bool("json")) {
-    std::cout << ProtoJson(ticket) << "\n";
+    std::cout << TicketJson(ticket) << "\n";
   } else {
     PrintTicket(ticket);
     std::cout << "follow it with: pmdb contact status " << ticket.request_id() << "\n";
@@ -152,7 +144,7 @@ int Status(int argc, char** argv) {
       v1::FederationService::NewStub(c->channel)->ContactStatus(&context, req, &ticket));
   if (!s.ok()) return Fail("contact status", s);
   if (flags->Bool("json")) {
-    std::cout << ProtoJson(ticket) << "\n";
+    std::cout << TicketJson(ticket) << "\n";
   } else {
     PrintTicket(ticket);
   }
@@ -185,7 +177,7 @@ int List(int argc, char** argv) {
       transport::FromGrpc(v1::AdminService::NewStub(c->channel)->ContactList(&context, req, &reply));
   if (!s.ok()) return Fail("contact list", s);
   if (flags->Bool("json")) {
-    std::cout << ProtoJson(reply) << "\n";
+    std::cout << ContactListJson(reply) << "\n";
     return 0;
   }
   if (reply.requests().empty()) std::cout << "no contact requests\n";
@@ -219,7 +211,7 @@ int Answer(int argc, char** argv) {
       v1::AdminService::NewStub(c->channel)->ContactAnswer(&context, req, &ticket));
   if (!s.ok()) return Fail("contact answer", s);
   if (flags->Bool("json")) {
-    std::cout << ProtoJson(ticket) << "\n";
+    std::cout << TicketJson(ticket) << "\n";
   } else {
     PrintTicket(ticket);
   }

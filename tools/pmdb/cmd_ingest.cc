@@ -48,14 +48,12 @@ void PrintSummary(const ingest::IngestSummary& s, bool json) {
   if (json) {
     Json j;
     j.BeginObject().Key("kind").String(s.kind).Key("source").String(s.source);
-    if (!s.dataset.empty()) j.Key("dataset").String(s.dataset).Key("assembly").String(s.assembly);
+    j.Key("dataset").String(s.dataset).Key("assembly").String(s.assembly);
     j.Key("individuals_new").Uint(s.individuals_new);
     j.Key("individuals_updated").Uint(s.individuals_updated);
     j.Key("records_read").Uint(s.records_read);
-    if (s.kind == "vcf") {
-      j.Key("variants").Uint(s.variants).Key("genotypes").Uint(s.genotypes);
-      j.Key("no_calls").Uint(s.no_calls);
-    }
+    j.Key("variants").Uint(s.variants).Key("genotypes").Uint(s.genotypes);
+    j.Key("no_calls").Uint(s.no_calls);
     j.Key("skipped").BeginObject();
     for (const auto& [reason, n] : s.skipped) j.Key(reason).Uint(n);
     j.EndObject().Key("notes").BeginObject();

@@ -5,12 +5,13 @@
 #include <iostream>
 
 #include "node/base/strings.h"
+#include "node/core/aggregates.h"
 #include "node/ingest/reference_files.h"
 #include "query/engine.h"
 #include "query/parser.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
-#include "tools/pmdb/json.h"
+#include "tools/pmdb/output.h"
 #include "tools/pmdb/remote.h"
 
 namespace pmdb::cli {
@@ -72,13 +73,11 @@ struct Request {
   v1::Purpose purpose = v1::RESEARCH;
 };
 
-void AddWarnings(Json& j, const std::vector<std::string>& warnings) {
-  j.Key("warnings").BeginArray();
-  for (const std::string& w : warnings) j.String(w);
-  j.EndArray();
+void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings) {
+  for (const std::string& w : warnings) std::cerr << "warning: " << w << "\n";
 }
 
-// Answers one expression; writes JSON to `json` or text to stdout.
+// Answers one expression exactly; writes JSON to `json` or text to stdout.
 absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
                     const Request& req, const std::string& text, bool as_json, std::string* json) {
   auto criterion = query::ParseCriterion(text);
@@ -86,43 +85,43 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
     return absl::InvalidArgumentError(query::FormatParseError(text, criterion.status()));
   }
   std::string canonical = query::FormatCriterion(*criterion);
-  Json j;
-  j.BeginObject().Key("query").String(canonical);
-  std::vector<std::string> warnings;
+  const RegionParts no_regions;  // a store is not asked through the federation
   std::string out;
   switch (req.kind) {
     case Kind::kCount: {
-      auto r = engine.Count(view, *criterion, req.purpose);
-      if (!r.ok()) return r.status();
-      j.Key("count").Uint(r->value);
-      warnings = r->warnings;
-      out = StrCat(WithThousands(r->value), " individuals match ", canonical, "\n");
-      break;
+      auto a = core::AnswerCount(engine, view, *criterion, req.purpose, nullptr);
+      if (!a.ok()) return a.status();
+      if (as_json) {
+        *json = CountJson(canonical, *a, false, no_regions);
+        return absl::OkStatus();
+      }
+      std::cout << WithThousands(a->count().low()) << " individuals match " << canonical << "\n";
+      PrintWarnings(a->warnings());
+      return absl::OkStatus();
     }
     case Kind::kFrequency: {
-      auto r = engine.Frequency(view, *criterion, req.purpose);
-      if (!r.ok()) return r.status();
-      j.Key("ac").Uint(r->value.ac).Key("an").Uint(r->value.an);
-      if (r->value.an == 0) {
-        j.Key("af").Null();
-      } else {
-        j.Key("af").Double(r->value.af());
+      auto a = core::AnswerFrequency(engine, view, *criterion, req.purpose, nullptr);
+      if (!a.ok()) return a.status();
+      if (as_json) {
+        *json = FrequencyJson(canonical, *a, false, no_regions);
+        return absl::OkStatus();
       }
-      warnings = r->warnings;
+      uint64_t ac = a->ac().low(), an = a->an().low();
       char af[32];
-      std::snprintf(af, sizeof(af), "%.6g", r->value.af());
-      out = StrCat("AC=", r->value.ac, "  AN=", r->value.an, "  AF=",
-                   r->value.an == 0 ? std::string("n/a (no called alleles)") : std::string(af),
-                   "   ", canonical, "\n");
-      break;
+      std::snprintf(af, sizeof(af), "%.6g", an == 0 ? 0.0 : static_cast<double>(ac) / an);
+      std::cout << "AC=" << ac << "  AN=" << an << "  AF="
+                << (an == 0 ? std::string("n/a (no called alleles)") : std::string(af)) << "   "
+                << canonical << "\n";
+      PrintWarnings(a->warnings());
+      return absl::OkStatus();
     }
     case Kind::kBreakdown: {
-      auto r = engine.Breakdown(view, *criterion, req.dimensions, req.purpose);
-      if (!r.ok()) return r.status();
-      warnings = r->warnings;
-      j.Key("breakdown").BeginObject().Key("dimensions").BeginArray();
-      for (v1::Dimension d : req.dimensions) j.String(query::DimensionName(d));
-      j.EndArray().Key("cells").BeginArray();
+      auto a = core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.purpose, nullptr);
+      if (!a.ok()) return a.status();
+      if (as_json) {
+        *json = BreakdownJson(canonical, *a, {}, false, no_regions);
+        return absl::OkStatus();
+      }
       out = StrCat(canonical, "\n");
       for (v1::Dimension d : req.dimensions) {
         std::string name = query::DimensionName(d);
@@ -131,38 +130,27 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
       }
       StrAppend(&out, "  count\n");
       int empty = 0;
-      for (const v1::BreakdownCell& cell : r->value.cells()) {
-        j.BeginObject();
-        std::string row;
+      for (const v1::ReleasedCell& cell : a->cells()) {
+        // People read the cells that hold someone; JSON keeps every cell for programs.
+        if (cell.count().low() == 0) {
+          ++empty;
+          continue;
+        }
         for (size_t i = 0; i < req.dimensions.size(); ++i) {
-          j.Key(query::DimensionName(req.dimensions[i])).String(cell.labels(i));
           std::string label = cell.labels(i);
           label.resize(std::max<size_t>(
                            label.size(),
                            std::max<size_t>(12, query::DimensionName(req.dimensions[i]).size())),
                        ' ');
-          StrAppend(&row, "  ", label);
+          StrAppend(&out, "  ", label);
         }
-        j.Key("count").Uint(cell.count()).EndObject();
-        // People read the cells that hold someone; JSON keeps every cell for programs.
-        if (cell.count() == 0) {
-          ++empty;
-          continue;
-        }
-        StrAppend(&out, row, "  ", WithThousands(cell.count()), "\n");
+        StrAppend(&out, "  ", WithThousands(cell.count().low()), "\n");
       }
       if (empty > 0) StrAppend(&out, "  (", empty, " empty cells not shown)\n");
-      j.EndArray().EndObject();
-      break;
+      std::cout << out;
+      PrintWarnings(a->warnings());
+      return absl::OkStatus();
     }
-  }
-  AddWarnings(j, warnings);
-  j.EndObject();
-  if (as_json) {
-    *json = j.str();
-  } else {
-    std::cout << out;
-    for (const std::string& w : warnings) std::cerr << "warning: " << w << "\n";
   }
   return absl::OkStatus();
 }
@@ -206,9 +194,7 @@ int RunRemote(const Flags& flags, const Request& req, const Target& target, bool
     if (!s.ok()) {
       if (!batch) return Fail("query", s);
       ++failures;
-      Json j;
-      j.BeginObject().Key("query").String(expr).Key("error").String(std::string(s.message())).EndObject();
-      json = j.str();
+      json = ErrorJson(s, expr);
     }
     if (as_json) std::cout << json << "\n";
   }
@@ -275,9 +261,7 @@ int RunQuery(int argc, char** argv) {
     absl::Status s = Answer(engine, *view, req, std::string(expr), /*as_json=*/true, &json);
     if (!s.ok()) {
       ++failures;
-      Json j;
-      j.BeginObject().Key("query").String(expr).Key("error").String(std::string(s.message())).EndObject();
-      json = j.str();
+      json = ErrorJson(s, expr);
     }
     std::cout << json << "\n";
   }

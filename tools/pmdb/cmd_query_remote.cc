@@ -9,21 +9,11 @@
 #include "query/engine.h"
 #include "security/released.h"
 #include "query/parser.h"
+#include "tools/pmdb/output.h"
 #include "tools/pmdb/remote.h"
 
 namespace pmdb::cli {
 namespace {
-
-std::string StatusName(v1::RegionStatus s) {
-  switch (s) {
-    case v1::REGION_OK: return "ok";
-    case v1::REGION_UNAVAILABLE: return "unavailable";
-    case v1::REGION_DEADLINE_EXCEEDED: return "deadline exceeded";
-    case v1::REGION_REFUSED: return "refused by policy";
-    case v1::REGION_INVALID: return "invalid question";
-    default: return "unknown";
-  }
-}
 
 std::string Pad(std::string s, size_t width) {
   if (s.size() < width) s.resize(width, ' ');
@@ -44,17 +34,6 @@ std::string AfText(const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
   return buf;
 }
 
-void WriteDisclosure(Json& j, const v1::DisclosureApplied& d) {
-  j.Key("disclosure").BeginObject().Key("min_count").Uint(d.min_count()).Key("noise").Uint(d.noise())
-      .Key("exact").Bool(d.exact()).EndObject();
-}
-
-void WritePartHeader(Json& j, const v1::RegionPart& p) {
-  j.Key("region").String(p.region()).Key("status").String(StatusName(p.status()));
-  if (!p.detail().empty()) j.Key("detail").String(p.detail());
-  j.Key("elapsed_ms").Uint(p.elapsed_ms());
-}
-
 std::string DisclosureNote(uint32_t min_count) {
   return StrCat("Counts below ", min_count,
                 " are shown as a range (\"<", min_count,
@@ -66,7 +45,7 @@ std::string PartialNote(bool partial, int missing, int total) {
 }
 
 std::string RegionStatusText(const v1::RegionPart& p) {
-  std::string s = StatusName(p.status());
+  std::string s = RegionStatusWord(p.status());
   if (!p.detail().empty()) StrAppend(&s, ": ", p.detail());
   return s;
 }
@@ -82,8 +61,6 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
   std::string canonical = query::FormatCriterion(*criterion);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(q.timeout_seconds));
-  Json j;
-  j.BeginObject().Key("query").String(canonical);
   std::string out;
 
   if (!hub) {
@@ -94,43 +71,48 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
     req.set_frequency(q.kind == QueryKind::kFrequency);
     req.set_purpose(q.purpose);
     v1::AdminQueryReply reply;
+    auto started = std::chrono::steady_clock::now();
     absl::Status s = transport::FromGrpc(stub->Query(&context, req, &reply));
     if (!s.ok()) return s;
-    j.Key("region").String(connection.self.region);
+    const std::string& region = connection.self.region;
+    RegionParts parts;
+    *parts.Add() = AsPart(region, static_cast<uint32_t>(
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - started)
+                                          .count()));
     const google::protobuf::RepeatedPtrField<std::string>* warnings = nullptr;
+    std::string js;
     if (reply.has_count()) {
-      j.Key("count").Uint(reply.count().count().low());
+      *parts[0].mutable_count() = reply.count();
+      js = CountJson(canonical, reply.count(), false, parts);
       out = StrCat(WithThousands(reply.count().count().low()), " individuals match ", canonical,
-                   "   (region ", connection.self.region, ", exact)\n");
+                   "   (region ", region, ", exact)\n");
       warnings = &reply.count().warnings();
     } else if (reply.has_frequency()) {
       const auto& f = reply.frequency();
-      j.Key("ac").Uint(f.ac().low()).Key("an").Uint(f.an().low());
+      *parts[0].mutable_frequency() = f;
+      js = FrequencyJson(canonical, f, false, parts);
       out = StrCat("AC=", f.ac().low(), "  AN=", f.an().low(), "  AF=", AfText(f.ac(), f.an()),
                    "   ", canonical, "\n");
       warnings = &f.warnings();
     } else {
       const auto& b = reply.breakdown();
-      j.Key("breakdown").BeginObject().Key("cells").BeginArray();
-      out = StrCat(canonical, "   (region ", connection.self.region, ", exact)\n");
+      google::protobuf::RepeatedPtrField<v1::ReleasedCell> regional = b.cells();
+      for (v1::ReleasedCell& c : regional) c.add_labels(region);
+      v1::BreakdownAnswer own = b;
+      own.clear_cells();  // in `regional`, as the hub lists a region's cells
+      *parts[0].mutable_breakdown() = std::move(own);
+      js = BreakdownJson(canonical, b, regional, false, parts);
+      out = StrCat(canonical, "   (region ", region, ", exact)\n");
       for (const auto& cell : b.cells()) {
-        j.BeginObject();
         std::string row;
-        for (int i = 0; i < cell.labels_size(); ++i) {
-          j.Key(query::DimensionName(q.dimensions[i])).String(cell.labels(i));
-          StrAppend(&row, "  ", Pad(cell.labels(i), 12));
-        }
-        j.Key("count").Uint(cell.count().low()).EndObject();
+        for (int i = 0; i < cell.labels_size(); ++i) StrAppend(&row, "  ", Pad(cell.labels(i), 12));
         if (cell.count().low() != 0) StrAppend(&out, row, "  ", WithThousands(cell.count().low()), "\n");
       }
-      j.EndArray().EndObject();
       warnings = &b.warnings();
     }
-    j.Key("warnings").BeginArray();
-    for (const std::string& w : *warnings) j.String(w);
-    j.EndArray().EndObject();
     if (json != nullptr) {
-      *json = j.str();
+      *json = js;
     } else {
       std::cout << out;
       for (const std::string& w : *warnings) std::cerr << "warning: " << w << "\n";
@@ -139,9 +121,13 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
   }
 
   auto stub = v1::FederationService::NewStub(connection.channel);
-  const google::protobuf::RepeatedPtrField<v1::RegionPart>* parts = nullptr;
+  std::string js;
   uint32_t min_count = 0;
-  bool partial = false;
+  auto missing = [](const RegionParts& parts) {
+    int n = 0;
+    for (const auto& p : parts) n += p.status() != v1::REGION_OK;
+    return n;
+  };
   switch (q.kind) {
     case QueryKind::kCount: {
       v1::CountRequest req;
@@ -149,32 +135,22 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::FederatedCount reply;
       absl::Status s = transport::FromGrpc(stub->Count(&context, req, &reply));
       if (!s.ok()) return s;
-      parts = &reply.regions();
-      partial = reply.partial();
+      const RegionParts& parts = reply.regions();
       min_count = reply.disclosure().min_count();
-      j.Key("total");
-      WriteReleased(j, reply.total());
-      j.Key("partial").Bool(partial);
-      WriteDisclosure(j, reply.disclosure());
-      int missing = 0;
-      for (const auto& p : *parts) missing += p.status() != v1::REGION_OK;
+      v1::CountAnswer total;
+      *total.mutable_count() = reply.total();
+      *total.mutable_disclosure() = reply.disclosure();
+      js = CountJson(canonical, total, reply.partial(), parts);
       out = StrCat(security::FormatReleased(reply.total()), " individuals match ", canonical,
-                   PartialNote(partial, missing, parts->size()), "\n");
-      j.Key("regions").BeginArray();
-      for (const auto& p : *parts) {
-        j.BeginObject();
-        WritePartHeader(j, p);
+                   PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
+      for (const auto& p : parts) {
         if (p.has_count()) {
-          j.Key("count");
-          WriteReleased(j, p.count().count());
-          StrAppend(&out, "  ", Pad(p.region(), 20), Pad(security::FormatReleased(p.count().count()), 12),
-                    "\n");
+          StrAppend(&out, "  ", Pad(p.region(), 20),
+                    Pad(security::FormatReleased(p.count().count()), 12), "\n");
         } else {
           StrAppend(&out, "  ", Pad(p.region(), 20), Pad("-", 12), RegionStatusText(p), "\n");
         }
-        j.EndObject();
       }
-      j.EndArray();
       break;
     }
     case QueryKind::kFrequency: {
@@ -183,37 +159,26 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::FederatedFrequency reply;
       absl::Status s = transport::FromGrpc(stub->Frequency(&context, req, &reply));
       if (!s.ok()) return s;
-      parts = &reply.regions();
-      partial = reply.partial();
+      const RegionParts& parts = reply.regions();
       min_count = reply.disclosure().min_count();
-      j.Key("ac");
-      WriteReleased(j, reply.ac());
-      j.Key("an");
-      WriteReleased(j, reply.an());
-      j.Key("partial").Bool(partial);
-      WriteDisclosure(j, reply.disclosure());
-      int missing = 0;
-      for (const auto& p : *parts) missing += p.status() != v1::REGION_OK;
-      out = StrCat("AC=", security::FormatReleased(reply.ac()), "  AN=", security::FormatReleased(reply.an()),
-                   "  AF=", AfText(reply.ac(), reply.an()), "   ", canonical,
-                   PartialNote(partial, missing, parts->size()), "\n");
-      j.Key("regions").BeginArray();
-      for (const auto& p : *parts) {
-        j.BeginObject();
-        WritePartHeader(j, p);
+      v1::FrequencyAnswer total;
+      *total.mutable_ac() = reply.ac();
+      *total.mutable_an() = reply.an();
+      *total.mutable_disclosure() = reply.disclosure();
+      js = FrequencyJson(canonical, total, reply.partial(), parts);
+      out = StrCat("AC=", security::FormatReleased(reply.ac()), "  AN=",
+                   security::FormatReleased(reply.an()), "  AF=", AfText(reply.ac(), reply.an()),
+                   "   ", canonical, PartialNote(reply.partial(), missing(parts), parts.size()),
+                   "\n");
+      for (const auto& p : parts) {
         if (p.has_frequency()) {
-          j.Key("ac");
-          WriteReleased(j, p.frequency().ac());
-          j.Key("an");
-          WriteReleased(j, p.frequency().an());
-          StrAppend(&out, "  ", Pad(p.region(), 20), "AC=", Pad(security::FormatReleased(p.frequency().ac()), 10),
+          StrAppend(&out, "  ", Pad(p.region(), 20), "AC=",
+                    Pad(security::FormatReleased(p.frequency().ac()), 10),
                     "AN=", security::FormatReleased(p.frequency().an()), "\n");
         } else {
           StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
         }
-        j.EndObject();
       }
-      j.EndArray();
       break;
     }
     case QueryKind::kBreakdown: {
@@ -223,81 +188,63 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::FederatedBreakdown reply;
       absl::Status s = transport::FromGrpc(stub->Breakdown(&context, req, &reply));
       if (!s.ok()) return s;
-      parts = &reply.regions();
-      partial = reply.partial();
+      const RegionParts& parts = reply.regions();
       min_count = reply.disclosure().min_count();
-      j.Key("partial").Bool(partial);
-      WriteDisclosure(j, reply.disclosure());
+      v1::BreakdownAnswer totals;
+      *totals.mutable_dimensions() = reply.dimensions();
+      *totals.mutable_cells() = reply.totals();
+      *totals.mutable_disclosure() = reply.disclosure();
+      js = BreakdownJson(canonical, totals, reply.cells(), reply.partial(), parts);
       // One row per cell: the total, then each answering region's released value.
       std::vector<std::string> answering;
-      for (const auto& p : *parts) {
+      for (const auto& p : parts) {
         if (p.status() == v1::REGION_OK) answering.push_back(p.region());
       }
-      std::map<std::string, std::string> regional;  // labels + region -> text
-      auto key = [](const v1::ReleasedCell& c, int n) {
+      int dims = static_cast<int>(q.dimensions.size());
+      auto key = [dims](const v1::ReleasedCell& c) {
         std::string k;
-        for (int i = 0; i < n; ++i) StrAppend(&k, c.labels(i), "\x1f");
+        for (int i = 0; i < dims; ++i) StrAppend(&k, c.labels(i), "\x1f");
         return k;
       };
-      int dims = static_cast<int>(q.dimensions.size());
+      std::map<std::string, std::string> regional;  // labels + region -> text
       for (const auto& c : reply.cells()) {
-        regional[key(c, dims) + c.labels(dims)] = security::FormatReleased(c.count());
+        regional[key(c) + c.labels(dims)] = security::FormatReleased(c.count());
       }
-      int missing = parts->size() - static_cast<int>(answering.size());
-      out = StrCat(canonical, PartialNote(partial, missing, parts->size()), "\n");
+      out = StrCat(canonical, PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
       for (v1::Dimension d : q.dimensions) StrAppend(&out, "  ", Pad(query::DimensionName(d), 12));
       StrAppend(&out, "  ", Pad("total", 10));
       for (const std::string& r : answering) StrAppend(&out, Pad(r, std::max<size_t>(r.size() + 2, 8)));
       StrAppend(&out, "\n");
-      j.Key("cells").BeginArray();
       int small_rows = 0;
       for (const auto& total : reply.totals()) {
         // People read the cells that hold someone; JSON keeps every cell for programs.
-        bool shown = total.count().low() > 0;
-        small_rows += !shown;
-        j.BeginObject();
+        if (total.count().low() == 0) {
+          ++small_rows;
+          continue;
+        }
         std::string row;
-        for (int i = 0; i < dims; ++i) {
-          j.Key(query::DimensionName(q.dimensions[i])).String(total.labels(i));
-          StrAppend(&row, "  ", Pad(total.labels(i), 12));
-        }
-        j.Key("total");
-        WriteReleased(j, total.count());
+        for (int i = 0; i < dims; ++i) StrAppend(&row, "  ", Pad(total.labels(i), 12));
         StrAppend(&row, "  ", Pad(security::FormatReleased(total.count()), 10));
-        j.Key("regions").BeginObject();
-        for (const auto& c : reply.cells()) {
-          if (key(c, dims) != key(total, dims)) continue;
-          j.Key(c.labels(dims));
-          WriteReleased(j, c.count());
-        }
-        j.EndObject().EndObject();
         for (const std::string& r : answering) {
-          auto it = regional.find(key(total, dims) + r);
+          auto it = regional.find(key(total) + r);
           StrAppend(&row, Pad(it == regional.end() ? "-" : it->second, std::max<size_t>(r.size() + 2, 8)));
         }
-        if (shown) StrAppend(&out, row, "\n");
+        StrAppend(&out, row, "\n");
       }
-      j.EndArray();
       if (small_rows > 0) {
         StrAppend(&out, "  (", small_rows, " cells with only small or hidden counts not shown; --json lists all)\n");
       }
-      j.Key("regions").BeginArray();
-      for (const auto& p : *parts) {
-        j.BeginObject();
-        WritePartHeader(j, p);
-        j.EndObject();
+      for (const auto& p : parts) {
         if (p.status() != v1::REGION_OK) {
           StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
         }
       }
-      j.EndArray();
       break;
     }
   }
-  j.EndObject();
   StrAppend(&out, DisclosureNote(min_count));
   if (json != nullptr) {
-    *json = j.str();
+    *json = js;
   } else {
     std::cout << out;
   }

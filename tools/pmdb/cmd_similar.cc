@@ -17,6 +17,7 @@
 #include "query/similarity.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
+#include "tools/pmdb/output.h"
 #include "tools/pmdb/remote.h"
 
 namespace pmdb::cli {
@@ -167,7 +168,7 @@ int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
   for (v1::TermNote& n : ranked->notes) *answer.add_notes() = std::move(n);
   answer.set_cases_considered(ranked->considered);
   if (flags.Bool("json")) {
-    std::cout << ProtoJson(answer) << "\n";
+    std::cout << SimilarJson(answer, false, {}) << "\n";
   } else {
     PrintMatches(answer.matches(), answer.notes());
   }
@@ -207,7 +208,10 @@ int RunSimilar(int argc, char** argv) {
         v1::AdminService::NewStub(connection->channel)->SimilarCases(&context, req, &answer));
     if (!s.ok()) return Fail("similar", s);
     if (flags->Bool("json")) {
-      std::cout << ProtoJson(answer) << "\n";
+      RegionParts parts;
+      v1::RegionPart& part = *parts.Add() = AsPart(connection->self.region, 0);
+      part.mutable_similar()->set_cases_considered(answer.cases_considered());
+      std::cout << SimilarJson(answer, false, parts) << "\n";
     } else {
       PrintMatches(answer.matches(), answer.notes());
     }
@@ -221,7 +225,10 @@ int RunSimilar(int argc, char** argv) {
       v1::FederationService::NewStub(connection->channel)->SimilarCases(&context, req, &answer));
   if (!s.ok()) return Fail("similar", s);
   if (flags->Bool("json")) {
-    std::cout << ProtoJson(answer) << "\n";
+    v1::SimilarCasesAnswer merged;
+    *merged.mutable_matches() = answer.matches();
+    *merged.mutable_notes() = answer.notes();
+    std::cout << SimilarJson(merged, answer.partial(), answer.regions()) << "\n";
     return 0;
   }
   PrintMatches(answer.matches(), answer.notes());
@@ -233,7 +240,7 @@ int RunSimilar(int argc, char** argv) {
       std::cout << "ok (" << WithThousands(p.similar().cases_considered()) << " cases)";
     } else {
       ++missing;
-      std::cout << v1::RegionStatus_Name(p.status()) << (p.detail().empty() ? "" : ": ")
+      std::cout << RegionStatusWord(p.status()) << (p.detail().empty() ? "" : ": ")
                 << p.detail();
     }
   }

@@ -1,6 +1,5 @@
 #include "tools/pmdb/common.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +8,7 @@
 #include <iostream>
 
 #include "node/base/strings.h"
+#include "tools/pmdb/output.h"
 
 namespace pmdb::cli {
 
@@ -22,26 +22,31 @@ std::string FormatUtc(int64_t unix_seconds, const char* format) {
   return buf;
 }
 
-std::string ProtoJson(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
+namespace {
+
+// Set once the command line asked for --json: then failures are JSON on stdout as well.
+bool json_errors = false;
+
+}  // namespace
 
 int Fail(const std::string& command, const absl::Status& status) {
   std::cerr << "pmdb " << command << ": " << std::string(status.message()) << "\n";
+  if (json_errors) std::cout << ErrorJson(status) << "\n";
   return kExitFailure;
 }
 
 int UsageError(const CommandSpec& spec, const absl::Status& status) {
+  if (json_errors) std::cout << ErrorJson(status) << "\n";
   std::cerr << "pmdb " << spec.name << ": " << std::string(status.message()) << "\n"
             << "usage: " << spec.usage << "   (pmdb " << spec.name << " --help for more)\n";
   return kExitUsage;
 }
 
 std::optional<Flags> ParseOrExit(const CommandSpec& spec, int argc, char** argv, int* exit_code) {
+  for (int i = 0; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") break;
+    if (std::string_view(argv[i]) == "--json") json_errors = true;
+  }
   auto flags = Flags::Parse(spec, argc, argv);
   if (!flags.ok()) {
     *exit_code = UsageError(spec, flags.status());

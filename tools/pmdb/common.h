@@ -2,8 +2,6 @@
 #ifndef PMDB_TOOLS_PMDB_COMMON_H_
 #define PMDB_TOOLS_PMDB_COMMON_H_
 
-#include <google/protobuf/message.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,9 +30,6 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const std::string& dir
 
 // A UTC time as strftime `format` writes it; "" for 0 (never).
 std::string FormatUtc(int64_t unix_seconds, const char* format);
-
-// A reply message as JSON with the .proto field names, for --json.
-std::string ProtoJson(const google::protobuf::Message& message);
 
 // A progress line on stderr, drawn only when stderr is a terminal.
 class ProgressLine {

@@ -109,14 +109,4 @@ absl::StatusOr<Connection> Connect(const Flags& flags, const Target& target) {
   return Connect(flags, target.where, target.kind == Target::kHub ? "hub" : "own-node");
 }
 
-void WriteReleased(Json& j, const v1::ReleasedCount& c) {
-  j.BeginObject().Key("low").Uint(c.low());
-  if (c.high() == UINT64_MAX) {
-    j.Key("high").Null();
-  } else {
-    j.Key("high").Uint(c.high());
-  }
-  j.Key("exact").Bool(c.low() == c.high()).EndObject();
-}
-
 }  // namespace pmdb::cli

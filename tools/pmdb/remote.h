@@ -15,7 +15,6 @@
 #include "security/identity.h"
 #include "node/transport/tls.h"
 #include "tools/pmdb/flags.h"
-#include "tools/pmdb/json.h"
 
 namespace pmdb::cli {
 
@@ -54,8 +53,6 @@ absl::StatusOr<security::TlsFiles> CredentialsFrom(const Flags& flags);
 // federation ("hub", or "region/<id>/node" where "<own>" means our own region).
 absl::StatusOr<Connection> Connect(const Flags& flags, const std::string& address,
                                    const std::string& server_path);
-
-void WriteReleased(Json& j, const v1::ReleasedCount& c);
 
 }  // namespace pmdb::cli
 
