@@ -2,6 +2,7 @@
 #include "node/base/strings.h"
 #include "node/call/released.h"
 #include "node/core/node_core.h"
+#include "node/core/similar.h"
 #include "node/storage/keys.h"
 #include "node/vocab/case_query.h"
 #include "security/case_ref.h"
@@ -11,6 +12,41 @@ namespace pmdb::core {
 namespace keys = storage::keys;
 using security::Method;
 
+absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const storage::ReadView& view,
+                                      const v1::CaseQuery& question, const RankOptions& options) {
+  auto carriers = query::ReadCarriers(view, question);
+  if (!carriers.ok()) return carriers.status();
+  // Consent as of now, not as of the index: a withdrawal counts at once.
+  auto care = view.GetBitmap(keys::Consent("care"));
+  if (!care.ok()) return care.status();
+  auto ranked = query::RankSimilar(index, question, *carriers, options.top,
+                                   [&](uint32_t ordinal) { return care->Contains(ordinal); });
+  if (!ranked.ok()) return ranked.status();
+  RankedCases out;
+  for (query::ScoredCase& scored : ranked->top) {
+    uint32_t ordinal = index.at(scored.position).ordinal;
+    v1::CaseMatch& m = *out.answer.add_matches() = std::move(scored.match);
+    m.set_region(options.region);
+    m.set_contact(options.contact);
+    if (options.reference_key == nullptr) {
+      auto record = view.Get(storage::Family::kIndividuals, keys::Individual(ordinal));
+      if (!record.ok()) return record.status();
+      v1::IndividualRecord r;
+      if (record->has_value() && r.ParseFromString(**record)) m.set_subject_id(r.subject_id());
+    } else {
+      auto ref = security::SealCaseReference(*options.reference_key,
+                                             {options.region, ordinal, options.expires_unix});
+      if (!ref.ok()) return ref.status();
+      m.set_case_reference(*ref);
+      m.set_reference_expires_unix(options.expires_unix);
+    }
+    out.ordinals.push_back(ordinal);
+  }
+  for (v1::TermNote& n : ranked->notes) *out.answer.add_notes() = std::move(n);
+  out.answer.set_cases_considered(ranked->considered);
+  return out;
+}
+
 absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& question,
                                                            uint32_t top, bool local,
                                                            v1::AuditEntry* entry) const {
@@ -19,41 +55,17 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
     return absl::InvalidArgumentError(
         StrCat("top is at most ", settings_.clinician.max_top, " in region ", settings_.region));
   }
-  auto index = cases();
-  auto view = store_->Snapshot();
-  auto carriers = query::ReadCarriers(*view, question);
-  if (!carriers.ok()) return carriers.status();
-  // Consent as of now, not as of the index: a withdrawal counts at once.
-  auto care = view->GetBitmap(keys::Consent("care"));
-  if (!care.ok()) return care.status();
-  auto ranked = query::RankSimilar(*index, question, *carriers, top,
-                                   [&](uint32_t ordinal) { return care->Contains(ordinal); });
+  RankOptions options{.region = settings_.region,
+                      .contact = settings_.clinician.contact,
+                      .top = top,
+                      .reference_key = local ? nullptr : &reference_key_,
+                      .expires_unix = clock_->NowSeconds() +
+                                      settings_.clinician.reference_ttl_seconds};
+  auto ranked = core::RankCases(*cases(), *store_->Snapshot(), question, options);
   if (!ranked.ok()) return ranked.status();
-  v1::SimilarCasesAnswer answer;
-  int64_t expires = clock_->NowSeconds() + settings_.clinician.reference_ttl_seconds;
-  for (query::ScoredCase& scored : ranked->top) {
-    uint32_t ordinal = index->at(scored.position).ordinal;
-    v1::CaseMatch& m = *answer.add_matches() = std::move(scored.match);
-    m.set_region(settings_.region);
-    m.set_contact(settings_.clinician.contact);
-    if (local) {
-      auto record = view->Get(storage::Family::kIndividuals, keys::Individual(ordinal));
-      if (!record.ok()) return record.status();
-      v1::IndividualRecord r;
-      if (record->has_value() && r.ParseFromString(**record)) m.set_subject_id(r.subject_id());
-    } else {
-      auto ref = security::SealCaseReference(reference_key_,
-                                             {settings_.region, ordinal, expires});
-      if (!ref.ok()) return ref.status();
-      m.set_case_reference(*ref);
-      m.set_reference_expires_unix(expires);
-    }
-    entry->add_individuals(ordinal);
-  }
-  for (v1::TermNote& n : ranked->notes) *answer.add_notes() = std::move(n);
-  answer.set_cases_considered(ranked->considered);
-  entry->set_released(call::Released(answer));
-  return answer;
+  for (uint32_t ordinal : ranked->ordinals) entry->add_individuals(ordinal);
+  entry->set_released(call::Released(ranked->answer));
+  return std::move(ranked->answer);
 }
 
 void NodeCore::SimilarCases(const Credentials& who, const v1::SimilarCasesRequest& request,

@@ -40,6 +40,19 @@ size_t ForEachRegion(std::vector<RegionResult<Answer>>& results,
   return ok;
 }
 
+// A region's released number passes the national floor and joins the running sum.
+void AddFloored(v1::ReleasedCount* part, v1::ReleasedCount* sum, uint32_t floor) {
+  *part = Floor(*part, floor);
+  *sum = AddReleased(*sum, *part);
+}
+
+// What every federated aggregate ends with: partial when a region is missing, the floor named.
+template <typename Reply>
+void Close(Reply& reply, size_t answered, size_t asked, uint32_t floor) {
+  reply.set_partial(answered < asked);
+  reply.mutable_disclosure()->set_min_count(floor);
+}
+
 std::string LabelKey(const v1::ReleasedCell& cell) {
   std::string k;
   for (const std::string& l : cell.labels()) StrAppend(&k, l, "\x1f");
@@ -82,13 +95,11 @@ v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> result
   v1::FederatedCount reply;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::CountAnswer& a, v1::RegionPart& part) {
-                              *a.mutable_count() = Floor(a.count(), floor);
-                              *reply.mutable_total() = AddReleased(reply.total(), a.count());
+                              AddFloored(a.mutable_count(), reply.mutable_total(), floor);
                               *part.mutable_count() = std::move(a);
                             });
   *reply.mutable_total() = Floor(reply.total(), floor);
-  reply.set_partial(ok < results.size());
-  reply.mutable_disclosure()->set_min_count(floor);
+  Close(reply, ok, results.size(), floor);
   return reply;
 }
 
@@ -121,8 +132,7 @@ v1::FederatedBreakdown MergeBreakdowns(std::vector<RegionResult<v1::BreakdownAns
   for (v1::ReleasedCell& total : *reply.mutable_totals()) {
     *total.mutable_count() = Floor(total.count(), floor);
   }
-  reply.set_partial(ok < results.size());
-  reply.mutable_disclosure()->set_min_count(floor);
+  Close(reply, ok, results.size(), floor);
   return reply;
 }
 
@@ -131,16 +141,13 @@ v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAn
   v1::FederatedFrequency reply;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::FrequencyAnswer& a, v1::RegionPart& part) {
-                              *a.mutable_ac() = Floor(a.ac(), floor);
-                              *a.mutable_an() = Floor(a.an(), floor);
-                              *reply.mutable_ac() = AddReleased(reply.ac(), a.ac());
-                              *reply.mutable_an() = AddReleased(reply.an(), a.an());
+                              AddFloored(a.mutable_ac(), reply.mutable_ac(), floor);
+                              AddFloored(a.mutable_an(), reply.mutable_an(), floor);
                               *part.mutable_frequency() = std::move(a);
                             });
   *reply.mutable_ac() = Floor(reply.ac(), floor);
   *reply.mutable_an() = Floor(reply.an(), floor);
-  reply.set_partial(ok < results.size());
-  reply.mutable_disclosure()->set_min_count(floor);
+  Close(reply, ok, results.size(), floor);
   return reply;
 }
 

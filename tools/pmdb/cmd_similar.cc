@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "node/base/strings.h"
+#include "node/core/similar.h"
 #include "node/transport/status.h"
-#include "node/storage/keys.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "node/vocab/case_query.h"
@@ -150,23 +150,9 @@ int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
   v1::CaseQuery q = question;
   absl::Status s = vocab::NormalizeCaseQuery(&q);
   if (!s.ok()) return Fail("similar", s);
-  auto carriers = query::ReadCarriers(*view, q);
-  if (!carriers.ok()) return Fail("similar", carriers.status());
-  auto care = view->GetBitmap(storage::keys::Consent("care"));
-  if (!care.ok()) return Fail("similar", care.status());
-  auto ranked = query::RankSimilar(**index, q, *carriers, top,
-                                   [&](uint32_t o) { return care->Contains(o); });
+  auto ranked = core::RankCases(**index, *view, q, {.top = top});
   if (!ranked.ok()) return Fail("similar", ranked.status());
-  v1::SimilarCasesAnswer answer;
-  for (query::ScoredCase& sc : ranked->top) {
-    v1::CaseMatch& m = *answer.add_matches() = std::move(sc.match);
-    uint32_t ordinal = (*index)->at(sc.position).ordinal;
-    auto raw = view->Get(storage::Family::kIndividuals, storage::keys::Individual(ordinal));
-    v1::IndividualRecord r;
-    if (raw.ok() && raw->has_value() && r.ParseFromString(**raw)) m.set_subject_id(r.subject_id());
-  }
-  for (v1::TermNote& n : ranked->notes) *answer.add_notes() = std::move(n);
-  answer.set_cases_considered(ranked->considered);
+  const v1::SimilarCasesAnswer& answer = ranked->answer;
   if (flags.Bool("json")) {
     std::cout << SimilarJson(answer, false, {}) << "\n";
   } else {
