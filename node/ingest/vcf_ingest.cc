@@ -362,6 +362,12 @@ class VcfIngester {
                             const std::string& where) {
     int n_allele = rec.n_allele;
     std::vector<AlleleBits> alleles(n_allele);
+    // Alleles that get no variant of their own ('*', '.') count no genotypes either.
+    std::vector<bool> stored(n_allele, true);
+    for (int a = 1; a < n_allele; ++a) {
+      std::string_view alt = rec.d.allele[a];
+      stored[a] = !(alt == "*" || alt == "." || alt.empty());
+    }
     std::map<uint32_t, std::vector<uint32_t>> called_counts;  // called alleles (!= 2) -> ordinals
     std::vector<uint32_t> copies(n_allele, 0);
     const size_t n = ordinals.size();
@@ -405,7 +411,7 @@ class VcfIngester {
       for (int a = 1; a < n_allele; ++a) {
         uint32_t c = copies[a];
         if (c == 0) continue;
-        ++summary_.genotypes;
+        if (stored[a]) ++summary_.genotypes;
         AlleleBits& ab = alleles[a];
         if (ploidy == 1) {
           ab.hemi.push_back(o);
