@@ -4,8 +4,10 @@
 #define PMDB_TESTS_TEST_UTIL_H_
 
 #include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <google/protobuf/struct.pb.h>
 
+#include <future>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,6 +58,24 @@ std::string ReadFile(const std::string& path);
 std::map<std::string, std::string> DumpStore(const storage::Store& store);
 
 std::unique_ptr<storage::Store> OpenOrDie(const std::string& dir, bool create = true);
+
+// The fixture of every test that needs one fresh store: a temporary directory and the store
+// in it (dir_/db). Derived fixtures call StoreTest::SetUp() first.
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = OpenOrDie(dir_.Path("db")); }
+  TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+};
+
+// Waits for an asynchronous call that reports through a callback taking absl::StatusOr<T>:
+//   auto a = AwaitResult<v1::CountAnswer>([&](auto done) { core.Count(who, request, done); });
+template <typename T, typename Call>
+absl::StatusOr<T> AwaitResult(Call call) {
+  std::promise<absl::StatusOr<T>> promise;
+  call([&](absl::StatusOr<T> r) { promise.set_value(std::move(r)); });
+  return promise.get_future().get();
+}
 
 // One JSON document as protobuf's JSON reader sees it; a document that does not parse is an
 // empty Value (kind not set), so assertions on it fail.

@@ -17,10 +17,10 @@ using testing::TempDir;
 using testing::WriteFile;
 namespace keys = storage::keys;
 
-class ConsentTest : public ::testing::Test {
+class ConsentTest : public testing::StoreTest {
  protected:
   void SetUp() override {
-    store_ = testing::OpenOrDie(dir_.Path("db"));
+    StoreTest::SetUp();
     WriteFile(dir_.Path("four.vcf"), testing::kFourSampleVcf);
     WriteFile(dir_.Path("packets.jsonl"), testing::kThreePhenopackets);
     ASSERT_TRUE(ingest::RememberReferenceFiles(
@@ -53,8 +53,6 @@ class ConsentTest : public ::testing::Test {
     return keys::ReadBE32(**v);
   }
 
-  TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
 };
 
 TEST_F(ConsentTest, WithdrawalFromEveryPurposeDeletesEverything) {

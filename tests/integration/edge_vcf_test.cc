@@ -12,10 +12,10 @@ using testing::OpenOrDie;
 using testing::SharedData;
 using testing::TempDir;
 
-class EdgeVcfTest : public ::testing::Test {
+class EdgeVcfTest : public testing::StoreTest {
  protected:
   void SetUp() override {
-    store_ = OpenOrDie(dir_.Path("db"));
+    StoreTest::SetUp();
     // Something already in the store, to show a failed ingest does not disturb it.
     auto s = ingest::IngestVcf(*store_, {SharedData("vcf/edge/samples-space.vcf"), "base", "GRCh37"});
     ASSERT_TRUE(s.ok()) << s.status();
@@ -37,8 +37,6 @@ class EdgeVcfTest : public ::testing::Test {
     EXPECT_EQ(DumpStore(*store_), before_) << name << " changed the store";
   }
 
-  TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
   std::map<std::string, std::string> before_;
 };
 

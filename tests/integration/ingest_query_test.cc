@@ -19,10 +19,10 @@ using testing::SharedData;
 using testing::TempDir;
 using testing::WriteFile;
 
-class IngestQueryTest : public ::testing::Test {
+class IngestQueryTest : public testing::StoreTest {
  protected:
   void SetUp() override {
-    store_ = testing::OpenOrDie(dir_.Path("db"));
+    StoreTest::SetUp();
     WriteFile(dir_.Path("four.vcf"), testing::kFourSampleVcf);
     WriteFile(dir_.Path("packets.jsonl"), testing::kThreePhenopackets);
   }
@@ -56,8 +56,6 @@ class IngestQueryTest : public ::testing::Test {
     return r.ok() ? r->value : query::AlleleFrequency{};
   }
 
-  TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
 };
 
 TEST_F(IngestQueryTest, MultiAllelicRecordsSplitAndTrim) {

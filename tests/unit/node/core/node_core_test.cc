@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <future>
 
 #include "node/base/strings.h"
 #include "node/ingest/clinical_ingest.h"
@@ -33,14 +32,6 @@ call::Credentials Peer(const std::string& uri, std::optional<std::string> on_beh
 }
 call::Credentials ViaHub(const std::string& user) { return Peer(kHub, user); }
 
-// The core's asynchronous calls, waited for.
-template <typename T, typename Call>
-absl::StatusOr<T> Wait(Call call) {
-  std::promise<absl::StatusOr<T>> promise;
-  call([&](absl::StatusOr<T> r) { promise.set_value(std::move(r)); });
-  return promise.get_future().get();
-}
-
 std::string Person(const std::string& id, const std::string& sex, int age,
                    const std::string& terms = "") {
   return StrCat(R"({"id":"p-)", id, R"(","subject":{"id":")", id, R"(","sex":")", sex,
@@ -48,11 +39,11 @@ std::string Person(const std::string& id, const std::string& sex, int age,
                 R"(Y"}}},"phenotypicFeatures":[)", terms, R"(],"metaData":{"submittedBy":"Unit"}})");
 }
 
-class NodeCoreTest : public ::testing::Test {
+class NodeCoreTest : public testing::StoreTest {
  protected:
   // 12 women aged 40-51 and 3 men; the first woman also has the test phenotypes.
   void SetUp() override {
-    store_ = testing::OpenOrDie(dir_.Path("vast.db"));
+    StoreTest::SetUp();
     std::string lines;
     for (int i = 0; i < 12; ++i) {
       std::string terms = i == 0 ? R"({"type":{"id":"HP:0000113"}},{"type":{"id":"HP:0001407"}})" : "";
@@ -87,16 +78,14 @@ class NodeCoreTest : public ::testing::Test {
   absl::StatusOr<v1::CountAnswer> Count(const call::Credentials& who, const std::string& expr) {
     v1::CountRequest request;
     *request.mutable_criterion() = *query::ParseCriterion(expr);
-    return Wait<v1::CountAnswer>([&](auto done) { core_->Count(who, request, done); });
+    return testing::AwaitResult<v1::CountAnswer>([&](auto done) { core_->Count(who, request, done); });
   }
 
   std::vector<v1::AuditEntry> Audit() {
     return *security::ListAudit(*store_->Snapshot(), {});
   }
 
-  testing::TempDir dir_;
   FakeClock clock_{kMonday + 9 * 3600};
-  std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
   NodeSettings settings_;
   std::unique_ptr<NodeCore> core_;
@@ -155,13 +144,13 @@ TEST_F(NodeCoreTest, TheRegionsSharingPolicyDecidesWhatItAnswers) {
               StatusIs(absl::StatusCode::kPermissionDenied, "does not answer hpo() criteria"));
   v1::FrequencyRequest f;
   *f.mutable_criterion() = *query::ParseCriterion("variant(GRCh38:1:100:A:G)");
-  EXPECT_THAT(Wait<v1::FrequencyAnswer>([&](auto done) { core_->Frequency(ViaHub(kAnna), f, done); }),
+  EXPECT_THAT(testing::AwaitResult<v1::FrequencyAnswer>([&](auto done) { core_->Frequency(ViaHub(kAnna), f, done); }),
               StatusIs(absl::StatusCode::kPermissionDenied, "does not share frequency results"));
   settings_.participate = false;
   Restart();
   EXPECT_THAT(Count(ViaHub(kAnna), "sex(F)"),
               StatusIs(absl::StatusCode::kPermissionDenied, "does not take part"));
-  auto info = Wait<v1::RegionInfo>([&](auto done) { core_->Info(ViaHub(kAnna), done); });
+  auto info = testing::AwaitResult<v1::RegionInfo>([&](auto done) { core_->Info(ViaHub(kAnna), done); });
   ASSERT_THAT(info, IsOk());
   EXPECT_FALSE(info->participating());
   EXPECT_EQ(info->kinds_size(), 0);
@@ -172,7 +161,7 @@ TEST_F(NodeCoreTest, BreakdownDimensionsAreCheckedOnce) {
     v1::BreakdownRequest r;
     *r.mutable_criterion() = *query::ParseCriterion("sex(F)");
     for (v1::Dimension d : dims) r.add_dimensions(d);
-    return Wait<v1::BreakdownAnswer>([&](auto done) { core_->Breakdown(ViaHub(kAnna), r, done); });
+    return testing::AwaitResult<v1::BreakdownAnswer>([&](auto done) { core_->Breakdown(ViaHub(kAnna), r, done); });
   };
   EXPECT_THAT(ask({}), StatusIs(absl::StatusCode::kInvalidArgument, "one or two dimensions"));
   EXPECT_THAT(ask({v1::SEX, v1::AGE_BAND, v1::DIAGNOSIS}),
@@ -232,7 +221,7 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   search.mutable_patient()->add_phenotypes("HP:0000113");
   search.mutable_patient()->add_phenotypes("HP:0001407");
   search.set_top(1);
-  auto found = Wait<v1::SimilarCasesAnswer>(
+  auto found = testing::AwaitResult<v1::SimilarCasesAnswer>(
       [&](auto done) { core_->SimilarCases(ViaHub(kCia), search, done); });
   ASSERT_THAT(found, IsOk());
   ASSERT_EQ(found->matches_size(), 1);
@@ -242,7 +231,7 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   EXPECT_EQ(best.reference_expires_unix(), kMonday + 9 * 3600 + 3600);
   EXPECT_EQ(best.subject_id(), "") << "a clinician never sees the subject id";
   EXPECT_EQ(Audit().back().individuals_size(), 1);
-  EXPECT_THAT(Wait<v1::SimilarCasesAnswer>(
+  EXPECT_THAT(testing::AwaitResult<v1::SimilarCasesAnswer>(
                   [&](auto done) { core_->SimilarCases(ViaHub(kAnna), search, done); }),
               StatusIs(absl::StatusCode::kPermissionDenied, ""));
 
@@ -250,7 +239,7 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   ask.set_case_reference(best.case_reference());
   ask.set_reason("");
   auto contact = [&](const call::Credentials& who) {
-    return Wait<v1::ContactTicket>([&](auto done) { core_->RequestContact(who, ask, done); });
+    return testing::AwaitResult<v1::ContactTicket>([&](auto done) { core_->RequestContact(who, ask, done); });
   };
   EXPECT_THAT(contact(ViaHub(kCia)), StatusIs(absl::StatusCode::kInvalidArgument, "needs a reason"));
   ask.set_reason("same two findings");
@@ -262,7 +251,7 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   v1::ContactStatusRequest status;
   status.set_request_id(ticket->request_id());
   auto state = [&](const std::string& who) {
-    return Wait<v1::ContactTicket>([&](auto done) { core_->ContactStatus(ViaHub(who), status, done); });
+    return testing::AwaitResult<v1::ContactTicket>([&](auto done) { core_->ContactStatus(ViaHub(who), status, done); });
   };
   EXPECT_THAT(state("spiffe://test-fed/region/syd/clinician/dan"),
               StatusIs(absl::StatusCode::kNotFound, "of yours"));
@@ -291,7 +280,7 @@ TEST_F(NodeCoreTest, ClinicianSearchesAreLimitedPerDay) {
   v1::SimilarCasesRequest search;
   search.mutable_patient()->add_phenotypes("HP:0000113");
   auto once = [&] {
-    return Wait<v1::SimilarCasesAnswer>(
+    return testing::AwaitResult<v1::SimilarCasesAnswer>(
         [&](auto done) { core_->SimilarCases(ViaHub(kCia), search, done); });
   };
   EXPECT_THAT(once(), IsOk());

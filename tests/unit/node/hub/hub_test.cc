@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <future>
 #include <mutex>
 
 #include "query/parser.h"
@@ -76,23 +75,16 @@ class StubRegion final : public RegionClient {
   std::vector<Outgoing> calls_;
 };
 
-template <typename T, typename Call>
-absl::StatusOr<T> Wait(Call call) {
-  std::promise<absl::StatusOr<T>> promise;
-  call([&](absl::StatusOr<T> r) { promise.set_value(std::move(r)); });
-  return promise.get_future().get();
-}
-
 call::Credentials Peer(const std::string& uri) {
   call::Credentials c;
   c.peer = security::ParseIdentity(uri);
   return c;
 }
 
-class HubTest : public ::testing::Test {
+class HubTest : public testing::StoreTest {
  protected:
   void SetUp() override {
-    store_ = testing::OpenOrDie(dir_.Path("hub.db"));
+    StoreTest::SetUp();
     audit_ = *security::AuditLog::Open(store_.get());
     norr_ = std::make_shared<StubRegion>(120);
     vast_ = std::make_shared<StubRegion>(3);
@@ -105,11 +97,9 @@ class HubTest : public ::testing::Test {
   absl::StatusOr<v1::FederatedCount> Count(const std::string& who, Deadline deadline) {
     v1::CountRequest r;
     *r.mutable_criterion() = *query::ParseCriterion("dx(C50) AND sex(F)");
-    return Wait<v1::FederatedCount>([&](auto done) { hub_->Count(Peer(who), deadline, r, done); });
+    return testing::AwaitResult<v1::FederatedCount>([&](auto done) { hub_->Count(Peer(who), deadline, r, done); });
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
   std::shared_ptr<StubRegion> norr_, vast_, syd_;
   std::unique_ptr<Hub> hub_;
@@ -156,7 +146,7 @@ TEST_F(HubTest, AContactRequestGoesToTheRegionItsReferenceNames) {
     v1::ContactRequest r;
     r.set_case_reference(reference);
     r.set_reason("same variant");
-    return Wait<v1::ContactTicket>([&](auto done) {
+    return testing::AwaitResult<v1::ContactTicket>([&](auto done) {
       hub_->RequestContact(Peer(kCia), std::chrono::system_clock::now() + std::chrono::seconds(5),
                            r, done);
     });

@@ -39,10 +39,10 @@ constexpr char kRecords[] =
     // Ploidy decides: haploid 1 copy hemi, diploid 2 copies hom, triploid hom only if all copies.
     "X\t500\t.\tG\tA\t.\tPASS\t.\tGT\t1\t0\t1/1\t0/1/1\t1/1/1\n";
 
-class VcfIngestTest : public ::testing::Test {
+class VcfIngestTest : public testing::StoreTest {
  protected:
   void SetUp() override {
-    store_ = testing::OpenOrDie(dir_.Path("db"));
+    StoreTest::SetUp();
     testing::WriteFile(dir_.Path("edge.vcf"), std::string(kHeader) + kRecords);
   }
 
@@ -69,8 +69,6 @@ class VcfIngestTest : public ::testing::Test {
     return r.ok() ? std::make_pair(r->value.ac, r->value.an) : std::make_pair(uint64_t{0}, uint64_t{0});
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
 };
 
 TEST_F(VcfIngestTest, TheSummaryCountsWhatWasStoredAndWhatWasSkipped) {
