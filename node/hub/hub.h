@@ -42,6 +42,7 @@ class Hub {
 
   // `deadline` is when the caller stops waiting; each region gets the sooner of it and the
   // hub's own per-region deadline. `done` runs once the audit entry is durable.
+  // REQUIRES: `request` stays valid until `done` has run (the regions read it until then).
   void Info(const Credentials& who, Deadline deadline, const v1::InfoRequest& request,
             Done<v1::FederationInfo> done);
   void Count(const Credentials& who, Deadline deadline, const v1::CountRequest& request,

@@ -3,6 +3,9 @@
 // implement it in memory. Implementations are thread-safe and complete every call exactly once,
 // on any thread; a region that cannot be reached answers UNAVAILABLE, one that took too long
 // DEADLINE_EXCEEDED.
+//
+// REQUIRES of callers: `request` stays valid until `done` has run (the hub's callers keep
+// theirs until the federated reply, which comes after every region's `done`).
 #ifndef PMDB_NODE_HUB_REGION_CLIENT_H_
 #define PMDB_NODE_HUB_REGION_CLIENT_H_
 

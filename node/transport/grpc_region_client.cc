@@ -6,23 +6,22 @@
 namespace pmdb::transport {
 namespace {
 
-// One outgoing call: its context, a copy of the request and the answer live until gRPC calls
-// back, which it does exactly once.
+// One outgoing call: its context and the answer live until gRPC calls back, which it does
+// exactly once. The request is the caller's (RegionClient's contract keeps it alive until then),
+// so six regions share one copy of it.
 template <typename Request, typename Answer, typename Issue>
 void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> done,
           Issue issue) {
   struct InFlight {
     grpc::ClientContext context;
-    Request request;
     Answer answer;
     hub::Done<Answer> done;
   };
   auto* f = new InFlight;
-  f->request = request;
   f->done = std::move(done);
   f->context.set_deadline(call.deadline);
   f->context.AddMetadata(security::kOnBehalfOfKey, call.on_behalf_of);
-  issue(&f->context, &f->request, &f->answer, [f](grpc::Status status) {
+  issue(&f->context, &request, &f->answer, [f](grpc::Status status) {
     std::unique_ptr<InFlight> owned(f);
     if (status.ok()) {
       owned->done(std::move(owned->answer));
