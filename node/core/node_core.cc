@@ -130,7 +130,7 @@ absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::strin
                                  int64_t now, v1::AuditEntry& entry, Compute compute) {
   if (!caller.ok()) return caller.status();
   entry.set_query(query::FormatCriterion(criterion));
-  absl::Status shared = sharing.CheckAggregate(*caller, kind, criterion, now);
+  absl::Status shared = sharing.CheckAggregate(*caller, kind, criterion, entry.query(), now);
   if (!shared.ok()) return shared;
   absl::StatusOr<Answer> answer = compute(PurposeOf(caller->user.role));
   if (answer.ok()) entry.set_released(call::Released(*answer));

@@ -35,7 +35,8 @@ absl::StatusOr<const Sharing*> SharingPolicy::SharedWith(const call::Caller& cal
 }
 
 absl::Status SharingPolicy::CheckAggregate(const call::Caller& caller, std::string_view kind,
-                                           const v1::Criterion& criterion, int64_t now_unix) {
+                                           const v1::Criterion& criterion,
+                                           const std::string& canonical, int64_t now_unix) {
   auto share = SharedWith(caller);
   if (!share.ok()) return share.status();
   std::string role = security::RoleName(caller.user.role);
@@ -53,10 +54,7 @@ absl::Status SharingPolicy::CheckAggregate(const call::Caller& caller, std::stri
     }
     texts.push_back(std::move(leaf.text));
   }
-  // The canonical form is what the budget is charged on, so reformatting a question does not
-  // make it new.
-  return budget_.Charge(caller.user.uri, query::FormatCriterion(criterion), std::move(texts),
-                        now_unix);
+  return budget_.Charge(caller.user.uri, canonical, std::move(texts), now_unix);
 }
 
 absl::Status SharingPolicy::CheckSimilar(const call::Caller& caller, int64_t now_unix) {

@@ -28,9 +28,11 @@ class SharingPolicy {
 
   // An aggregate question of `kind` ("count", "breakdown", "frequency"): PERMISSION_DENIED
   // naming what the region does not share, INVALID_ARGUMENT for a question without criteria,
-  // RESOURCE_EXHAUSTED when the user's budget is used up. An answered question is charged.
+  // RESOURCE_EXHAUSTED when the user's budget is used up. An answered question is charged on
+  // `canonical` (query::FormatCriterion of it), so reformatting a question does not make it new.
   absl::Status CheckAggregate(const call::Caller& caller, std::string_view kind,
-                              const v1::Criterion& criterion, int64_t now_unix);
+                              const v1::Criterion& criterion, const std::string& canonical,
+                              int64_t now_unix);
 
   // A clinician's similar-case search; charged against [sharing.clinician] daily_searches.
   absl::Status CheckSimilar(const call::Caller& caller, int64_t now_unix);
