@@ -1,7 +1,7 @@
 // Ingest of genotypes from VCF or BCF (plain or bgzipped), read with htslib.
 //
 // Multi-allelic records are split into one variant per ALT allele and each allele is trimmed
-// (query/codes.h) so that one variant has one key. Per allele and individual, the allele's
+// (node/vocab/codes.h) so that one variant has one key. Per allele and individual, the allele's
 // copies in GT decide the zygosity (diploid: 1 copy het, 2 hom; haploid: 1 copy hemi). AC and AN
 // follow the bcftools definitions and are recoverable from the stored bitmaps.
 //
