@@ -168,8 +168,5 @@ std::vector<std::string> JsonKeys(const google::protobuf::Value& object) {
   return keys;
 }
 
-bool JsonIsNull(const google::protobuf::Value& root, const std::string& path) {
-  return JsonAt(root, path).has_null_value();
-}
 
 }  // namespace pmdb::testing

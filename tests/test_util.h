@@ -86,7 +86,6 @@ google::protobuf::Value JsonAt(const google::protobuf::Value& root, const std::s
 double JsonNumber(const google::protobuf::Value& root, const std::string& path);
 std::string JsonString(const google::protobuf::Value& root, const std::string& path);
 bool JsonBool(const google::protobuf::Value& root, const std::string& path);
-bool JsonIsNull(const google::protobuf::Value& root, const std::string& path);
 // The keys of a JSON object, sorted.
 std::vector<std::string> JsonKeys(const google::protobuf::Value& object);
 // The top-level keys of a count's JSON answer, whoever answered (docs/json.md).
