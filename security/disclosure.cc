@@ -45,7 +45,14 @@ size_t SymmetricDifference(const std::vector<std::string>& a, const std::vector<
 
 }  // namespace
 
-int64_t Discloser::Noise(const std::string& question, const std::string& cell) const {
+int64_t Discloser::Noise(const std::string& question, const std::string& cell,
+                         uint32_t sensitivity) const {
+  if (rules_.differential_privacy) {
+    KeyedRandom random(secret_, StrCat("noise\x1f", question, "\x1f", cell));
+    Rational variance = rules_.scale.Variance();
+    variance.num *= u128{sensitivity} * sensitivity;
+    return SampleDiscreteGaussian(variance, random);
+  }
   if (rules_.noise == 0) return 0;
   std::string message = StrCat(question, "\x1f", cell);
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -58,18 +65,51 @@ int64_t Discloser::Noise(const std::string& question, const std::string& cell) c
   return static_cast<int64_t>(r % span) - static_cast<int64_t>(rules_.noise);
 }
 
-v1::ReleasedCount Discloser::ReleaseCount(uint64_t exact, const std::string& question) const {
+v1::ReleasedCount Discloser::Noised(uint64_t exact, int64_t noise, double sd) const {
+  int64_t noised = std::max<int64_t>(0, static_cast<int64_t>(exact) + noise);
+  v1::ReleasedCount c = static_cast<uint64_t>(noised) < rules_.min_count
+                            ? Hidden(rules_.min_count)
+                            : Exactly(static_cast<uint64_t>(noised));
+  c.set_noise_sd(sd);
+  return c;
+}
+
+v1::ReleasedCount Discloser::ReleaseCount(uint64_t exact, const std::string& question,
+                                          uint32_t sensitivity) const {
+  if (rules_.differential_privacy) {
+    return Noised(exact, Noise(question, "", sensitivity), rules_.scale.sigma() * sensitivity);
+  }
   if (exact < rules_.min_count) return Hidden(rules_.min_count);
-  int64_t noised = static_cast<int64_t>(exact) + Noise(question, "");
+  int64_t noised = static_cast<int64_t>(exact) + Noise(question, "", 1);
   return Exactly(static_cast<uint64_t>(std::max<int64_t>(noised, rules_.min_count)));
 }
 
 std::vector<v1::ReleasedCell> Discloser::ReleaseBreakdown(const v1::Breakdown& exact,
                                                           const std::string& question) const {
+  size_t n = static_cast<size_t>(exact.cells_size());
+  std::vector<v1::ReleasedCell> out;
+  out.reserve(n);
+  auto label_of = [](const v1::BreakdownCell& cell) {
+    std::string label;
+    for (const std::string& l : cell.labels()) StrAppend(&label, l, "\x1e");
+    return label;
+  };
+  if (rules_.differential_privacy) {
+    // Every cell is noised; margins are noised numbers too, so no cell follows from them and
+    // complementary suppression has nothing left to protect.
+    for (const v1::BreakdownCell& cell : exact.cells()) {
+      v1::ReleasedCell r;
+      *r.mutable_labels() = cell.labels();
+      *r.mutable_count() =
+          Noised(cell.count(), Noise(question, label_of(cell), 1), rules_.scale.sigma());
+      r.set_suppressed(r.count().low() != r.count().high());
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
   // Dimension sizes from the labels: cells are row-major, so the first dimension's label
   // changes slowest.
   std::vector<size_t> sizes;
-  size_t n = static_cast<size_t>(exact.cells_size());
   if (exact.dimensions_size() == 2 && n > 0) {
     size_t cols = 0;
     while (cols < n && exact.cells(cols).labels(0) == exact.cells(0).labels(0)) ++cols;
@@ -82,16 +122,12 @@ std::vector<v1::ReleasedCell> Discloser::ReleaseBreakdown(const v1::Breakdown& e
   for (const v1::BreakdownCell& cell : exact.cells()) counts.push_back(cell.count());
   std::vector<CellFate> fate = ChooseHiddenCells(sizes, counts, rules_.min_count);
 
-  std::vector<v1::ReleasedCell> out;
-  out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const v1::BreakdownCell& cell = exact.cells(static_cast<int>(i));
     v1::ReleasedCell r;
     *r.mutable_labels() = cell.labels();
-    std::string label;
-    for (const std::string& l : cell.labels()) StrAppend(&label, l, "\x1e");
     if (fate[i] == CellFate::kReleased) {
-      int64_t noised = static_cast<int64_t>(cell.count()) + Noise(question, label);
+      int64_t noised = static_cast<int64_t>(cell.count()) + Noise(question, label_of(cell), 1);
       *r.mutable_count() = Exactly(static_cast<uint64_t>(std::max<int64_t>(noised, rules_.min_count)));
     } else {
       // A suppressed cell is known to be below min_count. A complementary cell is released
@@ -111,10 +147,40 @@ std::vector<v1::ReleasedCell> Discloser::ReleaseBreakdown(const v1::Breakdown& e
   return out;
 }
 
+uint64_t Discloser::CostMicros(uint32_t cells_per_person) const {
+  if (!rules_.differential_privacy) return 0;
+  return ZcdpCostMicros(cells_per_person, rules_.scale);
+}
+
+std::string Discloser::Fingerprint(const std::string& question) const {
+  std::string message = StrCat("release\x1f", question);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &mac_len);
+  return std::string(reinterpret_cast<const char*>(mac), 16);
+}
+
 v1::DisclosureApplied Discloser::Applied() const {
   v1::DisclosureApplied a;
   a.set_min_count(rules_.min_count);
-  a.set_noise(rules_.noise);
+  if (rules_.differential_privacy) {
+    a.set_mechanism("discrete-gaussian");
+    a.set_sigma(rules_.scale.sigma());
+    a.set_description(StrCat(
+        "differential privacy (zCDP): discrete Gaussian noise of sd ",
+        FormatMicros(uint64_t{rules_.scale.sigma_centi} * 10000), " on each count (rho ",
+        FormatMicros(CostMicros()), " per new number); noised numbers below ", rules_.min_count,
+        " are shown as <", rules_.min_count));
+  } else {
+    a.set_mechanism("thresholds");
+    a.set_noise(rules_.noise);
+    a.set_description(StrCat(
+        "NOT differentially private: the region's operator turned differential privacy off; "
+        "counts below ", rules_.min_count, " are shown as <", rules_.min_count,
+        ", with complementary suppression in tables",
+        rules_.noise > 0 ? StrCat(" and consistent noise within +/-", rules_.noise) : ""));
+  }
   return a;
 }
 
@@ -127,8 +193,10 @@ absl::StatusOr<std::string> NewNoiseSecret() {
 }
 
 v1::ReleasedCount Floor(const v1::ReleasedCount& count, uint32_t min_count) {
-  if (count.high() < min_count) return Hidden(min_count);
-  return count;
+  if (count.high() >= min_count) return count;
+  v1::ReleasedCount hidden = Hidden(min_count);
+  hidden.set_noise_sd(count.noise_sd());
+  return hidden;
 }
 
 std::vector<CellFate> ChooseHiddenCells(const std::vector<size_t>& sizes,

@@ -1,23 +1,22 @@
 // Disclosure control: what a region (and the hub, again) does to a number before it leaves.
 //
-// * Small counts: a count below min_count (default 5) is released as the range
-//   [0, min_count - 1], never as an exact small number and never as 0. Zero is hidden too: "no
-//   one with X has not Y" is itself a disclosure about everyone with X.
-// * Consistent noise (optional, default off): a released count gets an integer offset in
-//   [-noise, +noise] drawn from HMAC-SHA256(region secret, question, cell). The same question
-//   always gets the same answer, from whoever asks it, so repeating or pooling answers reveals
-//   nothing; a noised count never drops below min_count.
-// * Breakdowns: small cells are suppressed, then complementary suppression hides more cells
-//   until no line of the table (a row, a column, or the whole 1-D table, whose totals can be
-//   asked as counts) has exactly one hidden cell, or only small hidden cells that add up to 0
-//   or to their largest possible sum; so no hidden cell follows from the known numbers.
-// * Per-caller daily budget and a limit on near-identical questions (the same criteria but for
-//   one added, removed or changed leaf), which is how differencing attacks are built.
+// * Differential privacy (on by default): every released number (a count, each cell of a
+//   breakdown, AC and AN) carries discrete Gaussian noise (security/dp.h) drawn from a stream
+//   keyed by HMAC-SHA256(region secret, question, cell, data version). The question is the
+//   canonical form (query::CanonicalCriterion), so rewrites that normalize to the same form
+//   return the same number; a new question, or the same one after the data changed, gets fresh
+//   noise and costs budget (security/privacy_budget.h). Negative noised numbers are released as
+//   0, and noised numbers below min_count as the range 0..min_count-1; both are
+//   post-processing and cost nothing.
+// * Thresholds only (the operator set differential_privacy = false): small counts are the
+//   range [0, min_count - 1], with optional consistent uniform noise in [-noise, +noise], and
+//   breakdowns get complementary suppression until no line of the table (a row, a column, or
+//   the whole 1-D table) has exactly one hidden cell, or only small hidden cells that add up to
+//   0 or to their largest possible sum. This is the first wave's rule; it does not withstand
+//   padding and differencing (docs/disclosure.md), and every answer says so.
+// * Per-caller daily question budget and near-repeat limit: rate limits in both modes.
 //
-// Defaults follow common practice: SHRINE blurs counts with noise, DataSHIELD refuses tables
-// with small non-zero cells (nfilter.tab, 3 by default, 5 called the most common rule),
-// OpenSAFELY redacts counts of 7 or fewer and rounds the rest. docs/disclosure.md has the
-// reasoning and the sources.
+// docs/disclosure.md has the reasoning, the parameters and the measured attacks.
 #ifndef PMDB_SECURITY_DISCLOSURE_H_
 #define PMDB_SECURITY_DISCLOSURE_H_
 
@@ -29,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "security/dp.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/query.pb.h"
 
@@ -36,7 +36,9 @@ namespace pmdb::security {
 
 struct DisclosureRules {
   uint32_t min_count = 5;
-  uint32_t noise = 0;
+  bool differential_privacy = true;   // false only by the operator's explicit choice
+  NoiseScale scale;                   // noise on a count (sensitivity 1): sigma 5 by default
+  uint32_t noise = 0;                 // thresholds-only mode: consistent uniform noise
   uint32_t daily_budget = 2000;       // questions per caller per UTC day
   uint32_t near_repeat_limit = 100;   // near-identical questions per caller per UTC day
 };
@@ -47,17 +49,29 @@ class Discloser {
   Discloser(DisclosureRules rules, std::string secret)
       : rules_(rules), secret_(std::move(secret)) {}
 
-  v1::ReleasedCount ReleaseCount(uint64_t exact, const std::string& question) const;
+  // `question` identifies the release: the kind of answer, the canonical question and the
+  // data version. `sensitivity` is how much one person can change the number (2 for AC and
+  // AN); the noise scales with it so each number costs the same.
+  v1::ReleasedCount ReleaseCount(uint64_t exact, const std::string& question,
+                                 uint32_t sensitivity = 1) const;
 
   // Cells come in the engine's order (row-major for two dimensions).
   std::vector<v1::ReleasedCell> ReleaseBreakdown(const v1::Breakdown& exact,
                                                  const std::string& question) const;
 
+  // The privacy cost (micro-rho) of releasing a breakdown in which one person is in at most
+  // `cells_per_person` cells, or a count (1). 0 in thresholds-only mode.
+  uint64_t CostMicros(uint32_t cells_per_person = 1) const;
+
+  // A keyed fingerprint of a release (16 bytes): equal for equal questions on equal data.
+  std::string Fingerprint(const std::string& question) const;
+
   v1::DisclosureApplied Applied() const;
   const DisclosureRules& rules() const { return rules_; }
 
  private:
-  int64_t Noise(const std::string& question, const std::string& cell) const;
+  int64_t Noise(const std::string& question, const std::string& cell, uint32_t sensitivity) const;
+  v1::ReleasedCount Noised(uint64_t exact, int64_t noise, double sd) const;
 
   DisclosureRules rules_;
   std::string secret_;

@@ -1,6 +1,7 @@
 #include "node/base/strings.h"
 
 #include <cctype>
+#include <ctime>
 
 namespace pmdb {
 
@@ -52,5 +53,17 @@ std::string WithThousands(uint64_t v) {
   }
   return out;
 }
+
+std::string FormatUtc(int64_t unix_seconds, const char* format) {
+  if (unix_seconds == 0) return "";
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), format, &tm);
+  return buf;
+}
+
+std::string Rfc3339(int64_t unix_seconds) { return FormatUtc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace pmdb

@@ -51,6 +51,11 @@ bool ParseUint32(std::string_view s, uint32_t* out);
 // 12345678 -> "12,345,678" for people.
 std::string WithThousands(uint64_t v);
 
+// A UTC time as strftime `format` writes it; "" for 0 (never).
+std::string FormatUtc(int64_t unix_seconds, const char* format);
+// "2026-12-02T14:30:07Z", or "" for 0.
+std::string Rfc3339(int64_t unix_seconds);
+
 }  // namespace pmdb
 
 #endif  // PMDB_NODE_BASE_STRINGS_H_

@@ -212,6 +212,10 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
     if (disk.ok()) reply.set_disk_bytes(*disk);
     reply.set_audit_entries(audit_->size());
     reply.set_audit_head(audit_->head_hash());
+    *reply.mutable_disclosure() = discloser_.Applied();
+    for (v1::BudgetState& b : sharing_.RegionBudgets(clock_->NowSeconds())) {
+      *reply.add_budgets() = std::move(b);
+    }
     return reply;
   };
   auto result = run();  // before `entry` is moved
@@ -228,15 +232,15 @@ absl::StatusOr<v1::AdminQueryReply> NodeCore::ExactAnswer(
     if (!dims.ok()) return dims.status();
     auto a = AnswerBreakdown(engine, *view, request.criterion(), *dims, request.purpose(), nullptr);
     if (!a.ok()) return a.status();
-    *reply.mutable_breakdown() = std::move(*a);
+    *reply.mutable_breakdown() = std::move(a->answer);
   } else if (request.frequency()) {
     auto a = AnswerFrequency(engine, *view, request.criterion(), request.purpose(), nullptr);
     if (!a.ok()) return a.status();
-    *reply.mutable_frequency() = std::move(*a);
+    *reply.mutable_frequency() = std::move(a->answer);
   } else {
     auto a = AnswerCount(engine, *view, request.criterion(), request.purpose(), nullptr);
     if (!a.ok()) return a.status();
-    *reply.mutable_count() = std::move(*a);
+    *reply.mutable_count() = std::move(a->answer);
   }
   return reply;
 }

@@ -1,17 +1,25 @@
 #include "node/core/aggregates.h"
 
+#include <set>
+
 #include "node/base/strings.h"
-#include "query/parser.h"
+#include "node/storage/store.h"
+#include "query/canonical.h"
 #include "security/released.h"
 
 namespace pmdb::core {
 namespace {
 
-// What the noise is keyed on: the kind of answer and the question in canonical form.
-std::string Question(std::string_view kind, const v1::Criterion& criterion,
-                     const std::vector<v1::Dimension>& dimensions = {}) {
-  std::string q = StrCat(kind, " ", query::FormatCriterion(criterion));
+// What a release is keyed on: the kind of answer, the question in canonical form, the
+// breakdown's dimensions and the data version of the snapshot it is computed on.
+absl::StatusOr<std::string> ReleaseOf(std::string_view kind, const v1::Criterion& criterion,
+                                      const storage::ReadView& view,
+                                      const std::vector<v1::Dimension>& dimensions = {}) {
+  auto version = storage::DataVersion(view);
+  if (!version.ok()) return version.status();
+  std::string q = StrCat(kind, " ", query::CanonicalText(criterion));
   for (v1::Dimension d : dimensions) StrAppend(&q, " by ", query::DimensionName(d));
+  StrAppend(&q, " @", *version);
   return q;
 }
 
@@ -19,6 +27,8 @@ v1::DisclosureApplied Applied(const security::Discloser* discloser) {
   if (discloser != nullptr) return discloser->Applied();
   v1::DisclosureApplied exact;
   exact.set_exact(true);
+  exact.set_mechanism("exact");
+  exact.set_description("exact: the region's own operator, audited");
   return exact;
 }
 
@@ -27,69 +37,98 @@ void AddWarnings(std::vector<std::string>& warnings, Answer& a) {
   for (std::string& w : warnings) a.add_warnings(std::move(w));
 }
 
-}  // namespace
-
-absl::StatusOr<v1::CountAnswer> AnswerCount(const query::Engine& engine,
-                                            const storage::ReadView& view,
-                                            const v1::Criterion& criterion, v1::Purpose purpose,
-                                            const security::Discloser* discloser) {
-  auto r = engine.Count(view, criterion, purpose);
-  if (!r.ok()) return r.status();
-  v1::CountAnswer a;
-  *a.mutable_count() = discloser != nullptr
-                           ? discloser->ReleaseCount(r->value, Question("count", criterion))
-                           : security::ExactCount(r->value);
-  *a.mutable_disclosure() = Applied(discloser);
-  AddWarnings(r->warnings, a);
-  return a;
+// How many cells of a breakdown one person can be in: one, except that a person is in every
+// diagnosis cell of their diagnoses (and "none" excludes the others), so there the bound is the
+// number of diagnosis cells.
+uint32_t CellsPerPerson(const v1::Breakdown& b) {
+  for (int d = 0; d < b.dimensions_size(); ++d) {
+    if (b.dimensions(d) != v1::DIAGNOSIS) continue;
+    std::set<std::string> labels;
+    for (const v1::BreakdownCell& cell : b.cells()) labels.insert(cell.labels(d));
+    return static_cast<uint32_t>(std::max<size_t>(labels.size(), 1));
+  }
+  return 1;
 }
 
-absl::StatusOr<v1::BreakdownAnswer> AnswerBreakdown(const query::Engine& engine,
-                                                    const storage::ReadView& view,
-                                                    const v1::Criterion& criterion,
-                                                    const std::vector<v1::Dimension>& dimensions,
-                                                    v1::Purpose purpose,
-                                                    const security::Discloser* discloser) {
+}  // namespace
+
+absl::StatusOr<Release<v1::CountAnswer>> AnswerCount(const query::Engine& engine,
+                                                     const storage::ReadView& view,
+                                                     const v1::Criterion& criterion,
+                                                     v1::Purpose purpose,
+                                                     const security::Discloser* discloser) {
+  auto r = engine.Count(view, criterion, purpose);
+  if (!r.ok()) return r.status();
+  Release<v1::CountAnswer> out;
+  v1::CountAnswer& a = out.answer;
+  if (discloser != nullptr) {
+    auto release = ReleaseOf("count", criterion, view);
+    if (!release.ok()) return release.status();
+    *a.mutable_count() = discloser->ReleaseCount(r->value, *release);
+    out.fingerprint = discloser->Fingerprint(*release);
+    out.cost_micros = discloser->CostMicros();
+  } else {
+    *a.mutable_count() = security::ExactCount(r->value);
+  }
+  *a.mutable_disclosure() = Applied(discloser);
+  AddWarnings(r->warnings, a);
+  return out;
+}
+
+absl::StatusOr<Release<v1::BreakdownAnswer>> AnswerBreakdown(
+    const query::Engine& engine, const storage::ReadView& view, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
+    const security::Discloser* discloser) {
   auto r = engine.Breakdown(view, criterion, dimensions, purpose);
   if (!r.ok()) return r.status();
-  v1::BreakdownAnswer a;
+  Release<v1::BreakdownAnswer> out;
+  v1::BreakdownAnswer& a = out.answer;
   for (v1::Dimension d : dimensions) a.add_dimensions(d);
   if (discloser != nullptr) {
-    for (v1::ReleasedCell& cell :
-         discloser->ReleaseBreakdown(r->value, Question("breakdown", criterion, dimensions))) {
+    auto release = ReleaseOf("breakdown", criterion, view, dimensions);
+    if (!release.ok()) return release.status();
+    for (v1::ReleasedCell& cell : discloser->ReleaseBreakdown(r->value, *release)) {
       *a.add_cells() = std::move(cell);
     }
+    out.fingerprint = discloser->Fingerprint(*release);
+    out.cost_micros = discloser->CostMicros(CellsPerPerson(r->value));
   } else {
     for (const v1::BreakdownCell& cell : r->value.cells()) {
-      v1::ReleasedCell* out = a.add_cells();
-      *out->mutable_labels() = cell.labels();
-      *out->mutable_count() = security::ExactCount(cell.count());
+      v1::ReleasedCell* c = a.add_cells();
+      *c->mutable_labels() = cell.labels();
+      *c->mutable_count() = security::ExactCount(cell.count());
     }
   }
   *a.mutable_disclosure() = Applied(discloser);
   AddWarnings(r->warnings, a);
-  return a;
+  return out;
 }
 
-absl::StatusOr<v1::FrequencyAnswer> AnswerFrequency(const query::Engine& engine,
-                                                    const storage::ReadView& view,
-                                                    const v1::Criterion& criterion,
-                                                    v1::Purpose purpose,
-                                                    const security::Discloser* discloser) {
+absl::StatusOr<Release<v1::FrequencyAnswer>> AnswerFrequency(const query::Engine& engine,
+                                                             const storage::ReadView& view,
+                                                             const v1::Criterion& criterion,
+                                                             v1::Purpose purpose,
+                                                             const security::Discloser* discloser) {
   auto r = engine.Frequency(view, criterion, purpose);
   if (!r.ok()) return r.status();
-  v1::FrequencyAnswer a;
+  Release<v1::FrequencyAnswer> out;
+  v1::FrequencyAnswer& a = out.answer;
   if (discloser != nullptr) {
-    std::string q = Question("frequency", criterion);
-    *a.mutable_ac() = discloser->ReleaseCount(r->value.ac, q + " ac");
-    *a.mutable_an() = discloser->ReleaseCount(r->value.an, q + " an");
+    auto release = ReleaseOf("frequency", criterion, view);
+    if (!release.ok()) return release.status();
+    // One person adds up to two alleles to AC and to AN (a diploid call), so each number's
+    // noise is twice a count's and each costs what a count does.
+    *a.mutable_ac() = discloser->ReleaseCount(r->value.ac, *release + " ac", 2);
+    *a.mutable_an() = discloser->ReleaseCount(r->value.an, *release + " an", 2);
+    out.fingerprint = discloser->Fingerprint(*release);
+    out.cost_micros = 2 * discloser->CostMicros();
   } else {
     *a.mutable_ac() = security::ExactCount(r->value.ac);
     *a.mutable_an() = security::ExactCount(r->value.an);
   }
   *a.mutable_disclosure() = Applied(discloser);
   AddWarnings(r->warnings, a);
-  return a;
+  return out;
 }
 
 }  // namespace pmdb::core

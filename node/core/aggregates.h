@@ -2,9 +2,14 @@
 // query engine on one snapshot, then either passed through the region's disclosure rules (what
 // leaves for a researcher) or kept exact (the region's own operator). Stateless; the engine and
 // the view are the caller's.
+//
+// A disclosed answer's noise is keyed on the release: the kind of answer, the question's
+// canonical form (query/canonical.h) and the snapshot's data version. The caller charges the
+// release's cost to the privacy budgets before the answer may leave.
 #ifndef PMDB_NODE_CORE_AGGREGATES_H_
 #define PMDB_NODE_CORE_AGGREGATES_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,21 +20,30 @@
 
 namespace pmdb::core {
 
+// An answer with what releasing it costs: its fingerprint (equal for the same release) and its
+// price in micro-rho. Both empty / 0 for exact answers.
+template <typename Answer>
+struct Release {
+  Answer answer;
+  std::string fingerprint;
+  uint64_t cost_micros = 0;
+};
+
 // With `discloser` null the answer is exact and says so.
-absl::StatusOr<v1::CountAnswer> AnswerCount(const query::Engine& engine,
+absl::StatusOr<Release<v1::CountAnswer>> AnswerCount(const query::Engine& engine,
                                             const storage::ReadView& view,
                                             const v1::Criterion& criterion, v1::Purpose purpose,
                                             const security::Discloser* discloser);
 
 // REQUIRES: `dimensions` passed query::CheckDimensions.
-absl::StatusOr<v1::BreakdownAnswer> AnswerBreakdown(const query::Engine& engine,
+absl::StatusOr<Release<v1::BreakdownAnswer>> AnswerBreakdown(const query::Engine& engine,
                                                     const storage::ReadView& view,
                                                     const v1::Criterion& criterion,
                                                     const std::vector<v1::Dimension>& dimensions,
                                                     v1::Purpose purpose,
                                                     const security::Discloser* discloser);
 
-absl::StatusOr<v1::FrequencyAnswer> AnswerFrequency(const query::Engine& engine,
+absl::StatusOr<Release<v1::FrequencyAnswer>> AnswerFrequency(const query::Engine& engine,
                                                     const storage::ReadView& view,
                                                     const v1::Criterion& criterion,
                                                     v1::Purpose purpose,

@@ -5,6 +5,7 @@
 #include "node/core/aggregates.h"
 #include "node/storage/keys.h"
 #include "query/engine.h"
+#include "query/canonical.h"
 #include "query/parser.h"
 #include "security/case_ref.h"
 
@@ -50,11 +51,12 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
   std::unique_ptr<NodeCore> core(new NodeCore(std::move(settings), store, audit, clock,
                                               std::move(*secret), std::move(*reference_key),
                                               std::move(*catalog), std::move(*cases)));
-  // Today's questions count against today's budget, also across a restart.
-  int64_t day_start = clock->NowSeconds() / 86400 * 86400;
-  auto today = security::ListAudit(*view, {.since_unix_micros = day_start * 1000000});
-  if (!today.ok()) return today.status();
-  core->sharing_.Recharge(*today);
+  // What was asked and released in the budgets' open windows counts again after a restart.
+  int64_t now = clock->NowSeconds();
+  auto open = security::ListAudit(
+      *view, {.since_unix_micros = core->sharing_.RechargeFrom(now) * 1000000});
+  if (!open.ok()) return open.status();
+  core->sharing_.Recharge(*open, now);
   return core;
 }
 
@@ -113,6 +115,15 @@ void NodeCore::Info(const Credentials& who, Done<v1::RegionInfo> done) {
     info.set_version(kVersion);
     sharing_.Describe(*caller, &info);
     *info.mutable_disclosure() = discloser_.Applied();
+    if (caller->user.role == security::Role::kResearcher) {
+      auto project = sharing_.ProjectFor(*caller);
+      if (project.ok()) {
+        info.mutable_disclosure()->set_project(*project);
+        for (v1::BudgetState& b : sharing_.Budgets(*caller, *project, clock_->NowSeconds())) {
+          *info.mutable_disclosure()->add_budgets() = std::move(b);
+        }
+      }
+    }
     for (const std::string& a : catalog()->assemblies()) info.add_assemblies(a);
     return info;
   };
@@ -123,18 +134,35 @@ void NodeCore::Info(const Credentials& who, Done<v1::RegionInfo> done) {
 namespace {
 
 // The steps every aggregate question takes at a region: authorize, record the question, apply
-// the sharing policy and budget, answer with disclosure, record what was released.
+// the sharing policy and rate limits, find the researcher's project, answer with disclosure,
+// charge the release to the privacy budgets, record what was released and what it cost.
 template <typename Answer, typename Compute>
 absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::string_view kind,
                                  const v1::Criterion& criterion, SharingPolicy& sharing,
                                  int64_t now, v1::AuditEntry& entry, Compute compute) {
   if (!caller.ok()) return caller.status();
   entry.set_query(query::FormatCriterion(criterion));
-  absl::Status shared = sharing.CheckAggregate(*caller, kind, criterion, entry.query(), now);
+  absl::Status shared =
+      sharing.CheckAggregate(*caller, kind, criterion, query::CanonicalText(criterion), now);
   if (!shared.ok()) return shared;
-  absl::StatusOr<Answer> answer = compute(PurposeOf(caller->user.role));
-  if (answer.ok()) entry.set_released(call::Released(*answer));
-  return answer;
+  auto project = sharing.ProjectFor(*caller);
+  if (!project.ok()) return project.status();
+  entry.set_project(*project);
+  absl::StatusOr<Release<Answer>> release = compute(PurposeOf(caller->user.role));
+  if (!release.ok()) return release.status();
+  // Nothing leaves before it is paid for: a refused charge discards the computed answer.
+  auto charged = sharing.ChargeRelease(*caller, *project, release->fingerprint,
+                                       release->cost_micros, now);
+  if (!charged.ok()) return charged.status();
+  entry.set_release(release->fingerprint);
+  entry.set_rho_micros(*charged);
+  Answer& answer = release->answer;
+  v1::DisclosureApplied& d = *answer.mutable_disclosure();
+  d.set_rho(static_cast<double>(*charged) / 1e6);
+  d.set_project(*project);
+  for (v1::BudgetState& b : sharing.Budgets(*caller, *project, now)) *d.add_budgets() = std::move(b);
+  entry.set_released(call::Released(answer));
+  return std::move(answer);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "security/disclosure.h"
+#include "security/privacy_budget.h"
 
 namespace pmdb::core {
 
@@ -31,6 +32,7 @@ struct NodeSettings {
   bool participate = true;
   std::map<std::string, Sharing> sharing;  // by role name; a role without an entry gets nothing
   security::DisclosureRules disclosure;
+  security::PrivacyBudgets privacy;  // researchers' budgets and projects
   ClinicianSharing clinician;
 };
 

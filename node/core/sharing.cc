@@ -1,6 +1,9 @@
 #include "node/core/sharing.h"
 
+#include <algorithm>
+
 #include "node/base/strings.h"
+#include "query/canonical.h"
 #include "query/parser.h"
 #include "security/policy.h"
 
@@ -18,7 +21,34 @@ v1::Purpose PurposeOf(security::Role role) {
 SharingPolicy::SharingPolicy(const NodeSettings& settings)
     : settings_(settings),
       budget_(settings.disclosure),
-      searches_(settings.clinician.daily_searches, "similar-case searches") {}
+      searches_(settings.clinician.daily_searches, "similar-case searches"),
+      ledger_(settings.privacy) {}
+
+absl::StatusOr<std::string> SharingPolicy::ProjectFor(const call::Caller& caller) const {
+  return ledger_.ProjectOf(caller.user, settings_.region);
+}
+
+absl::StatusOr<uint64_t> SharingPolicy::ChargeRelease(const call::Caller& caller,
+                                                      const std::string& project,
+                                                      const std::string& fingerprint,
+                                                      uint64_t micros, int64_t now_unix) {
+  auto charged = ledger_.Charge({caller.user.uri, project, fingerprint, micros}, now_unix);
+  if (!charged.ok()) {
+    return absl::ResourceExhaustedError(
+        StrCat("region ", settings_.region, ": ", std::string(charged.status().message())));
+  }
+  return charged;
+}
+
+std::vector<v1::BudgetState> SharingPolicy::Budgets(const call::Caller& caller,
+                                                    const std::string& project,
+                                                    int64_t now_unix) const {
+  return ledger_.States(caller.user.uri, project, now_unix);
+}
+
+int64_t SharingPolicy::RechargeFrom(int64_t now_unix) const {
+  return std::min(now_unix / 86400 * 86400, ledger_.OldestOpenWindowStart(now_unix));
+}
 
 absl::StatusOr<const Sharing*> SharingPolicy::SharedWith(const call::Caller& caller) const {
   if (!settings_.participate) {
@@ -86,11 +116,16 @@ void SharingPolicy::Describe(const call::Caller& caller, v1::RegionInfo* info) c
   for (const std::string& c : (*share)->criteria) info->add_criteria(c);
 }
 
-void SharingPolicy::Recharge(const std::vector<v1::AuditEntry>& today) {
+void SharingPolicy::Recharge(const std::vector<v1::AuditEntry>& entries, int64_t now_unix) {
   const std::string similar = security::MethodName(security::Method::kRegionSimilarCases);
-  for (const v1::AuditEntry& e : today) {
+  const int64_t today = now_unix / 86400 * 86400;
+  for (const v1::AuditEntry& e : entries) {
     if (e.outcome() != "ok") continue;
     int64_t at = e.time_unix_micros() / 1000000;
+    if (!e.release().empty() || e.rho_micros() > 0) {
+      ledger_.Replay({e.caller(), e.project(), e.release(), e.rho_micros()}, at);
+    }
+    if (at < today) continue;  // the daily limits count today only
     if (e.method() == similar) {
       (void)searches_.Charge(e.caller(), at);
       continue;
@@ -100,7 +135,7 @@ void SharingPolicy::Recharge(const std::vector<v1::AuditEntry>& today) {
     if (!criterion.ok()) continue;
     std::vector<std::string> leaves;
     for (query::Leaf& leaf : query::Leaves(*criterion)) leaves.push_back(std::move(leaf.text));
-    (void)budget_.Charge(e.caller(), e.query(), std::move(leaves), at);
+    (void)budget_.Charge(e.caller(), query::CanonicalText(*criterion), std::move(leaves), at);
   }
 }
 

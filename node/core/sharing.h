@@ -4,7 +4,12 @@
 // rules come from the node's configuration ([sharing.*], [disclosure]); the role x method table
 // in security/policy.h has already said whether the method may be called at all.
 //
-// Thread-safe: the budgets are guarded inside security::QueryBudget and security::DailyLimit.
+// Researchers must belong to one of the region's approved projects; every new release is
+// charged to the researcher's, the project's and the region's privacy budgets
+// (security/privacy_budget.h).
+//
+// Thread-safe: the budgets are guarded inside security::QueryBudget, security::DailyLimit and
+// security::PrivacyLedger.
 #ifndef PMDB_NODE_CORE_SHARING_H_
 #define PMDB_NODE_CORE_SHARING_H_
 
@@ -29,10 +34,32 @@ class SharingPolicy {
   // An aggregate question of `kind` ("count", "breakdown", "frequency"): PERMISSION_DENIED
   // naming what the region does not share, INVALID_ARGUMENT for a question without criteria,
   // RESOURCE_EXHAUSTED when the user's budget is used up. An answered question is charged on
-  // `canonical` (query::FormatCriterion of it), so reformatting a question does not make it new.
+  // `canonical` (query::CanonicalText of it), so rewriting a question does not make it new.
   absl::Status CheckAggregate(const call::Caller& caller, std::string_view kind,
                               const v1::Criterion& criterion, const std::string& canonical,
                               int64_t now_unix);
+
+  // The project that pays for a researcher's questions; PERMISSION_DENIED outside every
+  // project of the region.
+  absl::StatusOr<std::string> ProjectFor(const call::Caller& caller) const;
+
+  // Charges a release of `micros` to the researcher, the project and the region; returns what
+  // it cost (0 for a release made before) or RESOURCE_EXHAUSTED naming the budget.
+  absl::StatusOr<uint64_t> ChargeRelease(const call::Caller& caller, const std::string& project,
+                                         const std::string& fingerprint, uint64_t micros,
+                                         int64_t now_unix);
+
+  // The caller's budgets as they stand, for an answer's label.
+  std::vector<v1::BudgetState> Budgets(const call::Caller& caller, const std::string& project,
+                                       int64_t now_unix) const;
+
+  // The region's and every project's budget, for the operator's status.
+  std::vector<v1::BudgetState> RegionBudgets(int64_t now_unix) const {
+    return ledger_.RegionStates(now_unix);
+  }
+
+  // Where the audit entries to give to Recharge start: the oldest budget window still open.
+  int64_t RechargeFrom(int64_t now_unix) const;
 
   // A clinician's similar-case search; charged against [sharing.clinician] daily_searches.
   absl::Status CheckSimilar(const call::Caller& caller, int64_t now_unix);
@@ -43,8 +70,9 @@ class SharingPolicy {
   // What the user's role is offered, for RegionService.Info.
   void Describe(const call::Caller& caller, v1::RegionInfo* info) const;
 
-  // Charges again what today's audit entries show was answered, so a restart resets nothing.
-  void Recharge(const std::vector<v1::AuditEntry>& today);
+  // Charges again what the audit entries since RechargeFrom show was answered and released,
+  // so a restart resets nothing.
+  void Recharge(const std::vector<v1::AuditEntry>& entries, int64_t now_unix);
 
  private:
   // The user's role's sharing entry, or PERMISSION_DENIED when the region shares nothing.
@@ -53,6 +81,7 @@ class SharingPolicy {
   const NodeSettings& settings_;
   security::QueryBudget budget_;
   security::DailyLimit searches_;  // similar-case searches per clinician
+  security::PrivacyLedger ledger_;
 };
 
 // Purpose whose consent applies to a role's questions: care for clinicians, research otherwise.

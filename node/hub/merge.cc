@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "node/base/strings.h"
 #include "security/disclosure.h"
@@ -46,11 +47,57 @@ void AddFloored(v1::ReleasedCount* part, v1::ReleasedCount* sum, uint32_t floor)
   *sum = AddReleased(*sum, *part);
 }
 
-// What every federated aggregate ends with: partial when a region is missing, the floor named.
+const v1::DisclosureApplied* DisclosureOf(const v1::RegionPart& part) {
+  switch (part.answer_case()) {
+    case v1::RegionPart::kCount:
+      return &part.count().disclosure();
+    case v1::RegionPart::kBreakdown:
+      return &part.breakdown().disclosure();
+    case v1::RegionPart::kFrequency:
+      return &part.frequency().disclosure();
+    default:
+      return nullptr;
+  }
+}
+
+// What every federated aggregate ends with: partial when a region is missing, and how the
+// numbers were protected: each region's mechanism (named where a region's operator turned
+// differential privacy off) and the hub's floor.
 template <typename Reply>
 void Close(Reply& reply, size_t answered, size_t asked, uint32_t floor) {
   reply.set_partial(answered < asked);
-  reply.mutable_disclosure()->set_min_count(floor);
+  v1::DisclosureApplied& d = *reply.mutable_disclosure();
+  d.set_min_count(floor);
+  std::set<std::string> mechanisms;
+  std::vector<std::string> loosened;
+  double sigma = 0, rho = 0;
+  for (const v1::RegionPart& part : reply.regions()) {
+    const v1::DisclosureApplied* r = DisclosureOf(part);
+    if (r == nullptr) continue;
+    mechanisms.insert(r->mechanism().empty() ? "unknown" : r->mechanism());
+    if (r->mechanism() != "discrete-gaussian") loosened.push_back(part.region());
+    sigma = std::max(sigma, r->sigma());
+    rho += r->rho();
+  }
+  d.set_mechanism(mechanisms.size() == 1 ? *mechanisms.begin()
+                                         : mechanisms.empty() ? "none" : "mixed");
+  d.set_sigma(sigma);
+  d.set_rho(rho);
+  std::string text = StrCat("sum over ", answered, " of ", asked, " regions");
+  if (!mechanisms.empty() && loosened.size() < answered) {
+    StrAppend(&text, "; differential privacy (discrete Gaussian noise) at ",
+              answered - loosened.size() == answered ? "every answering region"
+                                                     : "the other regions");
+  }
+  if (!loosened.empty()) {
+    std::string list;
+    for (const std::string& r : loosened) StrAppend(&list, list.empty() ? "" : ", ", r);
+    StrAppend(&text, "; NOT differentially private at ", list,
+              " (thresholds only, by the operator's choice)");
+  }
+  StrAppend(&text, "; totals carry the regions' noise added; numbers below ", floor,
+            " are shown as <", floor);
+  d.set_description(std::move(text));
 }
 
 std::string LabelKey(const v1::ReleasedCell& cell) {

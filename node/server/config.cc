@@ -1,6 +1,8 @@
 #include "node/server/config.h"
 
+#include <cmath>
 #include <filesystem>
+#include <optional>
 #include <toml++/toml.h>
 
 #include "node/base/strings.h"
@@ -47,6 +49,22 @@ class Section {
     return absl::OkStatus();
   }
 
+  // A decimal number from `min` to `max`, stored as an integer in units of 1/scale (sigma in
+  // hundredths, rho in millionths), so sums stay exact.
+  absl::Status Scaled(const char* key, uint64_t* out, uint64_t scale, double min, double max) {
+    used_.insert(key);
+    const toml::node* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    std::optional<double> v;
+    if (auto i = n->value_exact<int64_t>()) v = static_cast<double>(*i);
+    if (auto d = n->value_exact<double>()) v = *d;
+    if (!v || !(*v >= min && *v <= max)) {
+      return Wrong(key, StrCat("a number from ", min, " to ", max).c_str(), n);
+    }
+    *out = static_cast<uint64_t>(std::llround(*v * static_cast<double>(scale)));
+    return absl::OkStatus();
+  }
+
   absl::Status Bool(const char* key, bool* out) {
     used_.insert(key);
     const toml::node* n = Find(key);
@@ -54,6 +72,21 @@ class Section {
     auto v = n->value<bool>();
     if (!v) return Wrong(key, "true or false", n);
     *out = *v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Strings(const char* key, std::vector<std::string>* out) {
+    used_.insert(key);
+    const toml::node* n = Find(key);
+    if (n == nullptr) return absl::OkStatus();
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return Wrong(key, "an array of strings", n);
+    out->clear();
+    for (const toml::node& item : *arr) {
+      auto v = item.value<std::string>();
+      if (!v) return Wrong(key, "an array of strings", &item);
+      out->push_back(*v);
+    }
     return absl::OkStatus();
   }
 
@@ -153,12 +186,78 @@ absl::Status ReadTls(Document& doc, Section& root, security::TlsFiles* tls) {
 
 absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRules* rules) {
   Section s = doc.Sub(root, &doc.root, "disclosure");
+  uint64_t sigma = rules->scale.sigma_centi;
   for (absl::Status st : {s.Uint("min_count", &rules->min_count, 1, 1000),
+                          s.Bool("differential_privacy", &rules->differential_privacy),
+                          s.Scaled("sigma", &sigma, 100, 0.5, 1000),
                           s.Uint("noise", &rules->noise, 0, 100),
                           s.Uint("daily_budget", &rules->daily_budget, 1, 100000000),
                           s.Uint("near_repeat_limit", &rules->near_repeat_limit, 0, 100000000),
                           s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
+  }
+  rules->scale.sigma_centi = static_cast<uint32_t>(sigma);
+  if (rules->differential_privacy && rules->noise > 0) {
+    return absl::InvalidArgumentError(StrCat(
+        doc.file, ": disclosure.noise is the thresholds-only mode's noise; with differential "
+                  "privacy on, set disclosure.sigma instead"));
+  }
+  return absl::OkStatus();
+}
+
+bool ValidId(std::string_view id);
+
+// [privacy] (the budgets' period and sizes) and [[projects]] (who may ask, and how much).
+absl::Status ReadPrivacy(Document& doc, Section& root, security::PrivacyBudgets* budgets) {
+  Section s = doc.Sub(root, &doc.root, "privacy");
+  for (absl::Status st : {s.Uint("period_days", &budgets->period_days, 1, 3660),
+                          s.Scaled("researcher_budget", &budgets->researcher_micros, 1000000, 0,
+                                   1000),
+                          s.Scaled("region_budget", &budgets->region_micros, 1000000, 0, 100000),
+                          s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  root.Use("projects");
+  const toml::node* node = doc.root.get("projects");
+  if (node == nullptr) return absl::OkStatus();
+  const toml::array* arr = node->as_array();
+  if (arr == nullptr) {
+    return absl::InvalidArgumentError(StrCat(doc.file, ":", node->source().begin.line,
+                                             ": projects must be [[projects]] tables"));
+  }
+  std::set<std::string> ids, members;
+  for (const toml::node& item : *arr) {
+    Section p(item.as_table(), "projects", doc.file, doc.dir);
+    if (!p.present()) {
+      return absl::InvalidArgumentError(StrCat(doc.file, ":", item.source().begin.line,
+                                               ": projects must be [[projects]] tables"));
+    }
+    security::Project project;
+    std::vector<std::string> names;
+    for (absl::Status st : {p.String("id", &project.id, true), p.Strings("members", &names),
+                            p.Scaled("budget", &project.budget_micros, 1000000, 0, 100000),
+                            p.Uint("period_days", &project.period_days, 1, 3660),
+                            p.NoUnknownKeys()}) {
+      if (!st.ok()) return st;
+    }
+    int line = item.source().begin.line;
+    if (!ValidId(project.id) || !ids.insert(project.id).second) {
+      return absl::InvalidArgumentError(StrCat(doc.file, ":", line, ": project id '", project.id,
+                                               "' is invalid or repeated"));
+    }
+    for (const std::string& m : names) {
+      if (!ValidId(m)) {
+        return absl::InvalidArgumentError(StrCat(
+            doc.file, ":", line, ": project ", project.id, " member '", m,
+            "' must be a researcher name (spiffe://<federation>/researcher/<name>)"));
+      }
+      if (!members.insert(m).second) {
+        return absl::InvalidArgumentError(StrCat(doc.file, ":", line, ": researcher ", m,
+                                                 " is in two projects; one project pays"));
+      }
+      project.members.insert(m);
+    }
+    budgets->projects.push_back(std::move(project));
   }
   return absl::OkStatus();
 }
@@ -193,6 +292,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   absl::Status s = ReadTls(*doc, root, &c.tls);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.settings.disclosure);
+  if (!s.ok()) return s;
+  s = ReadPrivacy(*doc, root, &c.settings.privacy);
   if (!s.ok()) return s;
 
   Section sharing = doc->Sub(root, &doc->root, "sharing");

@@ -41,6 +41,15 @@ std::string PrefixEnd(std::string_view prefix) {
   return end;
 }
 
+void AppendBE64(std::string* out, uint64_t v) {
+  AppendBE32(out, static_cast<uint32_t>(v >> 32));
+  AppendBE32(out, static_cast<uint32_t>(v));
+}
+
+uint64_t ReadBE64(std::string_view bytes) {
+  return (uint64_t{ReadBE32(bytes)} << 32) | ReadBE32(bytes.substr(4));
+}
+
 std::string MetaGeneTable(std::string_view assembly) { return StrCat("genes/", assembly); }
 std::string MetaDataset(std::string_view id) { return StrCat(kMetaDatasetPrefix, id); }
 
@@ -137,5 +146,9 @@ std::string AgeYear(uint32_t years) { return StrCat("a/", Padded3(years)); }
 std::string AgeBand(uint32_t band_start) { return StrCat("b/", Padded3(band_start)); }
 std::string DatasetMembers(std::string_view id) { return StrCat("k/", id); }
 std::string Consent(std::string_view purpose) { return StrCat("c/", purpose); }
+
+bool IsDataMetaKey(std::string_view key) {
+  return key == kMetaHpoPath || key.starts_with("genes/") || key.starts_with(kMetaDatasetPrefix);
+}
 
 }  // namespace pmdb::storage::keys

@@ -5,7 +5,8 @@
 // a shorter string sorts before a longer one with the same start, e.g. chrom "1" before "10"):
 //   (meta)        schema | next_ordinal | node | hpo | genes/<assembly> | dataset/<id>
 //                 audit_head (last sequence number BE64 + its SHA-256) | noise_secret |
-//                 reference_key (seals case references)
+//                 reference_key (seals case references) | data_version (BE64, bumped by every
+//                 write that can change an answer)
 //   (audit)       <sequence number BE64>    -> AuditEntry (hash-chained)
 //   (contact)     r/<request id>            -> ContactRecord
 //   (individuals) i/<ordinal BE32>          -> IndividualRecord
@@ -34,6 +35,8 @@ inline constexpr uint32_t kSchemaVersion = 1;
 
 void AppendBE32(std::string* out, uint32_t v);
 uint32_t ReadBE32(std::string_view bytes);  // REQUIRES: bytes.size() >= 4
+void AppendBE64(std::string* out, uint64_t v);
+uint64_t ReadBE64(std::string_view bytes);  // REQUIRES: bytes.size() >= 8
 
 // The smallest key greater than every key starting with `prefix` ("" if none exists).
 std::string PrefixEnd(std::string_view prefix);
@@ -48,6 +51,10 @@ inline constexpr std::string_view kMetaDatasetPrefix = "dataset/";
 inline constexpr std::string_view kMetaAuditHead = "audit_head";
 inline constexpr std::string_view kMetaNoiseSecret = "noise_secret";
 inline constexpr std::string_view kMetaReferenceKey = "reference_key";
+inline constexpr std::string_view kMetaDataVersion = "data_version";
+// Meta keys whose value can change an answer (reference files, datasets); the others (audit
+// head, keys, data version) cannot.
+bool IsDataMetaKey(std::string_view key);
 
 // ---- contact
 std::string Contact(std::string_view request_id);

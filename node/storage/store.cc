@@ -117,7 +117,16 @@ rocksdb::CompressionType PickCompression() {
 struct WriteBatch::Rep {
   rocksdb::WriteBatch batch;
   const Handles* handles;
+  bool changes_data = false;  // touches what answers are computed from
 };
+
+namespace {
+
+bool IsDataFamily(Family f) {
+  return f == Family::kIndividuals || f == Family::kVariants || f == Family::kBitmaps;
+}
+
+}  // namespace
 
 WriteBatch::WriteBatch(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 WriteBatch::~WriteBatch() = default;
@@ -127,18 +136,24 @@ WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
 // rocksdb::WriteBatch's own methods fail only when the batch outgrows its configured maximum
 // size, which pmdb does not set; Store::Write reports any problem with the batch as a whole.
 void WriteBatch::Put(Family family, std::string_view key, std::string_view value) {
+  rep_->changes_data = rep_->changes_data || IsDataFamily(family) ||
+                       (family == Family::kMeta && keys::IsDataMetaKey(key));
   rep_->batch.Put((*rep_->handles)[Index(family)], ToSlice(key), ToSlice(value))
       .PermitUncheckedError();
 }
 void WriteBatch::Delete(Family family, std::string_view key) {
+  rep_->changes_data = rep_->changes_data || IsDataFamily(family) ||
+                       (family == Family::kMeta && keys::IsDataMetaKey(key));
   rep_->batch.Delete((*rep_->handles)[Index(family)], ToSlice(key)).PermitUncheckedError();
 }
 void WriteBatch::AddBits(std::string_view key, const Bitmap& bits) {
+  rep_->changes_data = true;
   rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key),
                     EncodeAddBits(bits))
       .PermitUncheckedError();
 }
 void WriteBatch::RemoveBits(std::string_view key, const Bitmap& bits) {
+  rep_->changes_data = true;
   rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key),
                     EncodeRemoveBits(bits))
       .PermitUncheckedError();
@@ -150,6 +165,8 @@ struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
   bool read_only = false;
   Handles handles{};
+  std::mutex version_mu;
+  uint64_t data_version = 0;  // guarded by version_mu; as stored
   ~Impl() {
     // Flushing on close retires the write-ahead log, so the directory holds only the data
     // (an ingest's log is as large as its batch) and the next open replays nothing.
@@ -268,6 +285,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
           version > keys::kSchemaVersion ? " (upgrade pmdb)" : " (no migration exists)"));
     }
   }
+  std::string version;
+  s = db->Get(rocksdb::ReadOptions(), meta, keys::kMetaDataVersion, &version);
+  if (s.ok() && version.size() == 8) {
+    impl->data_version = keys::ReadBE64(version);
+  } else if (!s.IsNotFound()) {
+    return s.ok() ? absl::FailedPreconditionError(
+                        StrCat("store ", dir, " has an unreadable data version"))
+                  : FromRocksDb(s, StrCat("reading the data version of store ", dir));
+  }
   return std::unique_ptr<Store>(new Store(dir, std::move(impl)));
 }
 
@@ -284,7 +310,27 @@ WriteBatch Store::NewBatch() {
 absl::Status Store::Write(WriteBatch& batch) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocksDb(impl_->db->Write(wo, &batch.rep_->batch), "writing to the store");
+  if (!batch.rep_->changes_data) {
+    return FromRocksDb(impl_->db->Write(wo, &batch.rep_->batch), "writing to the store");
+  }
+  // The new data version goes into the same atomic batch, so a snapshot never sees new data
+  // under an old version.
+  std::lock_guard<std::mutex> lock(impl_->version_mu);
+  std::string version;
+  keys::AppendBE64(&version, impl_->data_version + 1);
+  batch.rep_->batch.Put(impl_->handles[Index(Family::kMeta)], keys::kMetaDataVersion, version)
+      .PermitUncheckedError();
+  absl::Status s = FromRocksDb(impl_->db->Write(wo, &batch.rep_->batch), "writing to the store");
+  if (s.ok()) ++impl_->data_version;
+  return s;
+}
+
+absl::StatusOr<uint64_t> DataVersion(const ReadView& view) {
+  auto v = view.Get(Family::kMeta, keys::kMetaDataVersion);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return 0;
+  if ((*v)->size() != 8) return absl::DataLossError("the store's data version is unreadable");
+  return keys::ReadBE64(**v);
 }
 
 absl::Status Store::Compact() {

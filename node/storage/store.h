@@ -64,7 +64,9 @@ class Store {
 
   WriteBatch NewBatch();
 
-  // Applies the batch atomically and durably (synced write-ahead log).
+  // Applies the batch atomically and durably (synced write-ahead log). A batch that can change
+  // an answer (individuals, variants, bitmaps, reference files, datasets) also bumps the
+  // store's data version.
   absl::Status Write(WriteBatch& batch);
 
   // Serializes writers that read before they write.
@@ -85,6 +87,10 @@ class Store {
   std::unique_ptr<Impl> impl_;
   std::mutex write_mu_;
 };
+
+// The data version a view sees: 0 for a store never written to, then one more per write that
+// could change an answer. Disclosure control keys its noise on it.
+absl::StatusOr<uint64_t> DataVersion(const ReadView& view);
 
 }  // namespace pmdb::storage
 

@@ -95,6 +95,11 @@ Federation::Federation(int individuals) {
         std::set<std::string>(query::LeafKinds().begin(), query::LeafKinds().end())};
     c.settings.sharing["clinician"] = {{"similar"}, {}};
     c.settings.clinician.contact = "klinisk genetik, region " + region;
+    c.settings.privacy.projects.push_back({.id = "test-project", .members = {"anna"}});
+    // These functional tests check that merging adds released numbers exactly, so the regions
+    // run the thresholds-only mode here; the default, differential privacy, is exercised by
+    // FederationDefaultsTest and the node core's tests.
+    c.settings.disclosure.differential_privacy = false;
   }
 }
 

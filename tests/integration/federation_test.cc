@@ -2,6 +2,8 @@
 // certificates.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <algorithm>
 #include <set>
 #include <signal.h>
@@ -327,7 +329,8 @@ TEST(FederationTest, DeadAndSlowNodesLeaveAPartialAnswerWithinTheDeadline) {
   WriteFile(fed.dir().Path("syd.toml"),
             "[node]\nregion = \"syd\"\ndb = \"" + syd.db + "\"\nlisten = \"127.0.0.1:0\"\n"
             "[tls]\ncert = \"" + syd.tls.cert + "\"\nkey = \"" + syd.tls.key + "\"\nca = \"" +
-                syd.tls.ca + "\"\ncrl = \"" + syd.tls.crl + "\"\n[sharing.researcher]\n");
+                syd.tls.ca + "\"\ncrl = \"" + syd.tls.crl + "\"\n[sharing.researcher]\n"
+            "[[projects]]\nid = \"test-project\"\nmembers = [\"anna\"]\n");
   auto child = std::make_unique<ChildProcess>(std::vector<std::string>{"node", "--config", fed.dir().Path("syd.toml")});
   ASSERT_GT(child->port(), 0);
   server::HubConfig hc;
@@ -798,6 +801,44 @@ TEST(FederationAdminTest, OperatorIngestsOverTheNetworkAndAsksExactly) {
   auto no_creds = Pmdb({"query", "--hub", "127.0.0.1:1", "sex(F)"});
   EXPECT_EQ(no_creds.exit_code, 1);
   EXPECT_NE(no_creds.err.find("PMDB_CERT"), std::string::npos) << no_creds.err;
+}
+
+}  // namespace
+}  // namespace pmdb::testing
+
+namespace pmdb::testing {
+namespace {
+
+// The regions' default configuration: differential privacy, labelled at the region and at
+// the hub, the same question answered the same way and charged once.
+TEST(FederationDefaultsTest, NoisedNumbersAreLabelledAndRepeatsAreFree) {
+  Federation fed;
+  std::map<std::string, uint64_t> exact;
+  for (const std::string& r : SixRegions()) {
+    fed.node_config(r).settings.disclosure = security::DisclosureRules{};
+    exact[r] = fed.ExactCount(r, "sex(F)");
+  }
+  fed.StartNodes();
+  fed.StartHub();
+  v1::FederatedCount first, again;
+  ASSERT_TRUE(Count(fed, "sex(F) AND dataset(syn)", &first).ok());
+  ASSERT_TRUE(Count(fed, "dataset(syn) AND NOT NOT sex(F)", &again).ok());
+  EXPECT_EQ(first.disclosure().mechanism(), "discrete-gaussian");
+  EXPECT_NE(first.disclosure().description().find("differential privacy"), std::string::npos)
+      << first.disclosure().description();
+  EXPECT_NEAR(first.total().noise_sd(), 5.0 * std::sqrt(6.0), 1e-9);
+  EXPECT_NEAR(first.disclosure().rho(), 6 * 0.02, 1e-9);
+  EXPECT_DOUBLE_EQ(again.disclosure().rho(), 0.0) << "a rewrite of an answered question is free";
+  EXPECT_EQ(again.total().low(), first.total().low());
+  for (const std::string& r : SixRegions()) {
+    const v1::RegionPart& p = PartOf(first, r);
+    ASSERT_EQ(p.status(), v1::REGION_OK) << r << ": " << p.detail();
+    EXPECT_DOUBLE_EQ(p.count().count().noise_sd(), 5.0);
+    EXPECT_EQ(p.count().disclosure().project(), "test-project");
+    // sigma 5: a noised count beyond 40 of the truth has probability below 1e-14.
+    EXPECT_NEAR(static_cast<double>(p.count().count().low()), static_cast<double>(exact[r]), 40)
+        << r;
+  }
 }
 
 }  // namespace

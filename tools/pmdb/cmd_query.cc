@@ -89,8 +89,9 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
   std::string out;
   switch (req.kind) {
     case Kind::kCount: {
-      auto a = core::AnswerCount(engine, view, *criterion, req.purpose, nullptr);
-      if (!a.ok()) return a.status();
+      auto released = core::AnswerCount(engine, view, *criterion, req.purpose, nullptr);
+      if (!released.ok()) return released.status();
+      const auto* a = &released->answer;
       if (as_json) {
         *json = CountJson(canonical, *a, false, no_regions);
         return absl::OkStatus();
@@ -100,8 +101,9 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
       return absl::OkStatus();
     }
     case Kind::kFrequency: {
-      auto a = core::AnswerFrequency(engine, view, *criterion, req.purpose, nullptr);
-      if (!a.ok()) return a.status();
+      auto released = core::AnswerFrequency(engine, view, *criterion, req.purpose, nullptr);
+      if (!released.ok()) return released.status();
+      const auto* a = &released->answer;
       if (as_json) {
         *json = FrequencyJson(canonical, *a, false, no_regions);
         return absl::OkStatus();
@@ -116,8 +118,9 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
       return absl::OkStatus();
     }
     case Kind::kBreakdown: {
-      auto a = core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.purpose, nullptr);
-      if (!a.ok()) return a.status();
+      auto released = core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.purpose, nullptr);
+      if (!released.ok()) return released.status();
+      const auto* a = &released->answer;
       if (as_json) {
         *json = BreakdownJson(canonical, *a, {}, false, no_regions);
         return absl::OkStatus();

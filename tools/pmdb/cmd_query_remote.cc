@@ -34,10 +34,31 @@ std::string AfText(const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
   return buf;
 }
 
-std::string DisclosureNote(uint32_t min_count) {
-  return StrCat("Counts below ", min_count,
-                " are shown as a range (\"<", min_count,
-                "\"); a missing region is never counted as zero.\n");
+// How the numbers were protected, and what the caller's budgets at each region look like.
+std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& parts) {
+  std::string out = StrCat("Protection: ", d.description(), ".\n");
+  if (d.mechanism() != "thresholds" && d.mechanism() != "exact") {
+    StrAppend(&out, "\"~\" marks a noised number; the true count differs by noise of the "
+                    "standard deviation shown in --json (noise_sd).\n");
+  }
+  std::string budgets;
+  for (const v1::RegionPart& p : parts) {
+    const v1::DisclosureApplied* r = p.has_count()       ? &p.count().disclosure()
+                                     : p.has_breakdown() ? &p.breakdown().disclosure()
+                                     : p.has_frequency() ? &p.frequency().disclosure()
+                                                         : nullptr;
+    if (r == nullptr) continue;
+    for (const v1::BudgetState& b : r->budgets()) {
+      if (b.name() != "researcher") continue;
+      char left[32];
+      std::snprintf(left, sizeof(left), "%.3g of %.3g", b.limit_rho() - b.spent_rho(),
+                    b.limit_rho());
+      StrAppend(&budgets, budgets.empty() ? "" : ", ", p.region(), " ", left);
+    }
+  }
+  if (!budgets.empty()) StrAppend(&out, "Your privacy budget left (rho): ", budgets, ".\n");
+  StrAppend(&out, "A missing region is never counted as zero.\n");
+  return out;
 }
 
 std::string PartialNote(bool partial, int missing, int total) {
@@ -122,7 +143,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
 
   auto stub = v1::FederationService::NewStub(connection.channel);
   std::string js;
-  uint32_t min_count = 0;
+  std::string note;
   auto missing = [](const RegionParts& parts) {
     int n = 0;
     for (const auto& p : parts) n += p.status() != v1::REGION_OK;
@@ -136,7 +157,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       absl::Status s = transport::FromGrpc(stub->Count(&context, req, &reply));
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
-      min_count = reply.disclosure().min_count();
+      note = DisclosureNote(reply.disclosure(), reply.regions());
       v1::CountAnswer total;
       *total.mutable_count() = reply.total();
       *total.mutable_disclosure() = reply.disclosure();
@@ -160,7 +181,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       absl::Status s = transport::FromGrpc(stub->Frequency(&context, req, &reply));
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
-      min_count = reply.disclosure().min_count();
+      note = DisclosureNote(reply.disclosure(), reply.regions());
       v1::FrequencyAnswer total;
       *total.mutable_ac() = reply.ac();
       *total.mutable_an() = reply.an();
@@ -189,7 +210,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       absl::Status s = transport::FromGrpc(stub->Breakdown(&context, req, &reply));
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
-      min_count = reply.disclosure().min_count();
+      note = DisclosureNote(reply.disclosure(), reply.regions());
       v1::BreakdownAnswer totals;
       *totals.mutable_dimensions() = reply.dimensions();
       *totals.mutable_cells() = reply.totals();
@@ -242,7 +263,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       break;
     }
   }
-  StrAppend(&out, DisclosureNote(min_count));
+  StrAppend(&out, note);
   if (json != nullptr) {
     *json = js;
   } else {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "node/base/strings.h"
+#include "security/disclosure.h"
 #include "node/server/config.h"
 #include "node/server/server.h"
 #include "tools/pmdb/commands.h"
@@ -54,10 +55,12 @@ sigset_t BlockStopSignals() {
 }
 
 int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> started,
-          const std::string& description, const sigset_t& signals) {
+          const std::string& description, const sigset_t& signals,
+          const std::string& note = "") {
   if (!started.ok()) return Fail(what, started.status());
   std::cout << "pmdb " << what << ": " << description << " listening on port "
             << (*started)->port() << std::endl;
+  if (!note.empty()) std::cerr << "pmdb " << what << ": " << note << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "pmdb " << what << ": stopping (signal " << sig << ")\n";
@@ -77,8 +80,12 @@ int RunNode(int argc, char** argv) {
   auto config = server::LoadNodeConfig(flags->Get("config"));
   if (!config.ok()) return Fail("node", config.status());
   sigset_t signals = BlockStopSignals();
+  // A line on stderr says how answers are protected, loudly when the operator loosened it.
+  std::string disclosure =
+      security::Discloser(config->settings.disclosure, "").Applied().description();
   return Serve("node", server::StartNode(*config), StrCat("region ", config->settings.region),
-               signals);
+               signals, StrCat(config->settings.disclosure.differential_privacy ? "" : "WARNING: ",
+                               "disclosure: ", disclosure));
 }
 
 int RunHub(int argc, char** argv) {

@@ -12,16 +12,6 @@
 
 namespace pmdb::cli {
 
-std::string FormatUtc(int64_t unix_seconds, const char* format) {
-  if (unix_seconds == 0) return "";
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), format, &tm);
-  return buf;
-}
-
 namespace {
 
 // Set once the command line asked for --json: then failures are JSON on stdout as well.

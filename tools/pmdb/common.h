@@ -28,9 +28,6 @@ std::optional<Flags> ParseOrExit(const CommandSpec& spec, int argc, char** argv,
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const std::string& dir, bool create);
 
-// A UTC time as strftime `format` writes it; "" for 0 (never).
-std::string FormatUtc(int64_t unix_seconds, const char* format);
-
 // A progress line on stderr, drawn only when stderr is a terminal.
 class ProgressLine {
  public:

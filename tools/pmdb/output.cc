@@ -12,8 +12,18 @@ namespace pmdb::cli {
 namespace {
 
 void WriteDisclosure(Json& j, const v1::DisclosureApplied& d) {
-  j.Key("disclosure").BeginObject().Key("exact").Bool(d.exact()).Key("min_count").Uint(d.min_count())
-      .Key("noise").Uint(d.noise()).EndObject();
+  j.Key("disclosure").BeginObject().Key("exact").Bool(d.exact()).Key("mechanism").String(d.mechanism())
+      .Key("description").String(d.description()).Key("min_count").Uint(d.min_count())
+      .Key("sigma").Double(d.sigma()).Key("rho").Double(d.rho()).Key("noise").Uint(d.noise())
+      .Key("project").String(d.project());
+  j.Key("budgets").BeginArray();
+  for (const v1::BudgetState& b : d.budgets()) {
+    j.BeginObject().Key("name").String(b.name()).Key("spent_rho").Double(b.spent_rho())
+        .Key("limit_rho").Double(b.limit_rho()).Key("renews");
+    WriteTime(j, b.renews_unix());
+    j.EndObject();
+  }
+  j.EndArray().EndObject();
 }
 
 // A region's own disclosure, or null when it released nothing.
@@ -122,8 +132,6 @@ std::string ContactStateWord(v1::ContactState s) {
   }
 }
 
-std::string Rfc3339(int64_t unix_seconds) { return FormatUtc(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
-
 void WriteTime(Json& j, int64_t unix_seconds) {
   if (unix_seconds == 0) {
     j.Null();
@@ -139,7 +147,8 @@ void WriteReleased(Json& j, const v1::ReleasedCount& c) {
   } else {
     j.Key("high").Uint(c.high());
   }
-  j.Key("exact").Bool(c.low() == c.high()).EndObject();
+  j.Key("noise_sd").Double(c.noise_sd());
+  j.Key("exact").Bool(c.low() == c.high() && c.noise_sd() == 0).EndObject();
 }
 
 v1::RegionPart AsPart(const std::string& region, uint32_t elapsed_ms) {

@@ -26,8 +26,6 @@ using RegionParts = google::protobuf::RepeatedPtrField<v1::RegionPart>;
 std::string RegionStatusWord(v1::RegionStatus s);
 // "pending", "accepted", "declined".
 std::string ContactStateWord(v1::ContactState s);
-// "2026-12-02T14:30:07Z", or "" for 0.
-std::string Rfc3339(int64_t unix_seconds);
 
 void WriteReleased(Json& j, const v1::ReleasedCount& c);
 void WriteTime(Json& j, int64_t unix_seconds);  // a string, or null for 0

@@ -19,8 +19,8 @@ v1::Breakdown Table(const std::vector<std::vector<std::string>>& labels,
   return b;
 }
 
-TEST(DisclosureTest, SmallCountsBecomeARangeIncludingZero) {
-  Discloser d({.min_count = 5}, "secret");
+TEST(ThresholdsOnlyTest, SmallCountsBecomeARangeIncludingZero) {
+  Discloser d({.min_count = 5, .differential_privacy = false}, "secret");
   for (uint64_t small : {0u, 1u, 4u}) {
     v1::ReleasedCount c = d.ReleaseCount(small, "q");
     EXPECT_EQ(c.low(), 0u);
@@ -31,9 +31,10 @@ TEST(DisclosureTest, SmallCountsBecomeARangeIncludingZero) {
   EXPECT_EQ(c.high(), 5u);
 }
 
-TEST(DisclosureTest, NoiseIsConsistentBoundedAndKeyed) {
-  Discloser d({.min_count = 5, .noise = 3}, "secret");
-  Discloser other_key({.min_count = 5, .noise = 3}, "another secret");
+TEST(ThresholdsOnlyTest, NoiseIsConsistentBoundedAndKeyed) {
+  Discloser d({.min_count = 5, .differential_privacy = false, .noise = 3}, "secret");
+  Discloser other_key({.min_count = 5, .differential_privacy = false, .noise = 3},
+                      "another secret");
   std::set<int64_t> offsets;
   int differs_by_key = 0;
   for (int q = 0; q < 200; ++q) {
@@ -153,8 +154,8 @@ TEST(DisclosureTest, ComplementarySuppressionInTwoDimensions) {
   ExpectNotRecoverable({2, 3}, {0, 9, 20, 7, 0, 30}, 5);
 }
 
-TEST(DisclosureTest, ReleasedBreakdownHidesCellsAndMarksWhy) {
-  Discloser d({.min_count = 5}, "secret");
+TEST(ThresholdsOnlyTest, ReleasedBreakdownHidesCellsAndMarksWhy) {
+  Discloser d({.min_count = 5, .differential_privacy = false}, "secret");
   v1::Breakdown b = Table({{"F"}, {"M"}, {"O"}, {"U"}}, {40, 30, 2, 12}, 1);
   std::vector<v1::ReleasedCell> cells = d.ReleaseBreakdown(b, "q");
   ASSERT_EQ(cells.size(), 4u);
@@ -164,6 +165,93 @@ TEST(DisclosureTest, ReleasedBreakdownHidesCellsAndMarksWhy) {
   EXPECT_TRUE(cells[3].complementary());
   EXPECT_EQ(cells[3].count().low(), 0u);
   EXPECT_EQ(cells[3].count().high(), UINT64_MAX);
+}
+
+TEST(DifferentialPrivacyTest, IsTheDefaultAndSaysSo) {
+  Discloser d({}, "secret");
+  v1::DisclosureApplied a = d.Applied();
+  EXPECT_EQ(a.mechanism(), "discrete-gaussian");
+  EXPECT_DOUBLE_EQ(a.sigma(), 5.0);
+  EXPECT_NE(a.description().find("differential privacy"), std::string::npos) << a.description();
+  EXPECT_EQ(d.CostMicros(), 20000u);
+  EXPECT_EQ(d.CostMicros(12), 240000u);
+  Discloser loose({.differential_privacy = false}, "secret");
+  EXPECT_EQ(loose.Applied().mechanism(), "thresholds");
+  EXPECT_EQ(loose.Applied().description().rfind("NOT differentially private", 0), 0u);
+  EXPECT_EQ(loose.CostMicros(), 0u);
+}
+
+TEST(DifferentialPrivacyTest, NoiseIsRepeatableKeyedAndLabelled) {
+  Discloser d({}, "secret");
+  Discloser other_key({}, "another secret");
+  double sum = 0, sum2 = 0;
+  int differs_by_key = 0;
+  const int n = 2000;
+  for (int q = 0; q < n; ++q) {
+    std::string question = "count dx(C" + std::to_string(q) + ") @1";
+    v1::ReleasedCount a = d.ReleaseCount(1000, question);
+    v1::ReleasedCount b = d.ReleaseCount(1000, question);
+    EXPECT_EQ(a.low(), b.low()) << "the same release must get the same number";
+    EXPECT_EQ(a.low(), a.high());
+    EXPECT_DOUBLE_EQ(a.noise_sd(), 5.0);
+    double offset = static_cast<double>(a.low()) - 1000;
+    sum += offset;
+    sum2 += offset * offset;
+    differs_by_key += other_key.ReleaseCount(1000, question).low() != a.low();
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.6);
+  EXPECT_NEAR(sum2 / n, 25.0, 4.0);
+  EXPECT_GT(differs_by_key, n / 2);
+  // AC and AN: sensitivity 2 doubles the noise.
+  EXPECT_DOUBLE_EQ(d.ReleaseCount(1000, "f ac", 2).noise_sd(), 10.0);
+  // The same question on new data (another data version) is a new release with new noise.
+  int moved = 0;
+  for (int q = 0; q < 100; ++q) {
+    std::string question = "count dx(C" + std::to_string(q) + ")";
+    moved += d.ReleaseCount(1000, question + " @1").low() != d.ReleaseCount(1000, question + " @2").low();
+  }
+  EXPECT_GT(moved, 80);
+  EXPECT_NE(d.Fingerprint("count sex(F) @1"), d.Fingerprint("count sex(F) @2"));
+  EXPECT_EQ(d.Fingerprint("count sex(F) @1"), d.Fingerprint("count sex(F) @1"));
+  EXPECT_NE(d.Fingerprint("count sex(F) @1"), other_key.Fingerprint("count sex(F) @1"));
+  EXPECT_EQ(d.Fingerprint("x").size(), 16u);
+}
+
+TEST(DifferentialPrivacyTest, SmallAndNegativeNoisedNumbersArePostProcessed) {
+  Discloser d({}, "secret");
+  int small = 0;
+  for (int q = 0; q < 400; ++q) {
+    v1::ReleasedCount c = d.ReleaseCount(0, "zero " + std::to_string(q));
+    if (c.low() == c.high()) {
+      EXPECT_GE(c.low(), 5u) << "a noised number below min_count is shown as the range";
+    } else {
+      EXPECT_EQ(c.low(), 0u);
+      EXPECT_EQ(c.high(), 4u);
+      ++small;
+    }
+    EXPECT_DOUBLE_EQ(c.noise_sd(), 5.0);
+  }
+  // P(noise < 5) for sigma 5 is about 0.84.
+  EXPECT_GT(small, 300);
+  EXPECT_LT(small, 380);
+}
+
+TEST(DifferentialPrivacyTest, BreakdownCellsAreAllNoisedWithoutComplements) {
+  Discloser d({}, "secret");
+  v1::Breakdown b = Table({{"F"}, {"M"}, {"O"}, {"U"}}, {400, 300, 2, 120}, 1);
+  std::vector<v1::ReleasedCell> cells = d.ReleaseBreakdown(b, "q @1");
+  ASSERT_EQ(cells.size(), 4u);
+  for (const v1::ReleasedCell& c : cells) {
+    EXPECT_FALSE(c.complementary());
+    EXPECT_DOUBLE_EQ(c.count().noise_sd(), 5.0);
+  }
+  EXPECT_NEAR(static_cast<double>(cells[0].count().low()), 400, 30);
+  EXPECT_NEAR(static_cast<double>(cells[3].count().low()), 120, 30);
+  // Cells get independent noise: the same count in two cells rarely gets the same number.
+  v1::Breakdown same = Table({{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}}, {500, 500, 500, 500, 500, 500}, 1);
+  std::set<uint64_t> values;
+  for (const v1::ReleasedCell& c : d.ReleaseBreakdown(same, "q @1")) values.insert(c.count().low());
+  EXPECT_GE(values.size(), 3u);
 }
 
 TEST(DisclosureTest, FloorAppliesTheNationalThreshold) {

@@ -9,6 +9,7 @@
 #include "node/ingest/clinical_ingest.h"
 #include "node/ingest/reference_files.h"
 #include "query/parser.h"
+#include "node/storage/keys.h"
 #include "tests/test_util.h"
 
 namespace pmdb::core {
@@ -63,6 +64,7 @@ class NodeCoreTest : public testing::StoreTest {
     settings_.sharing["clinician"] = Sharing{.kinds = {"similar"}};
     settings_.clinician.contact = "genetics@vast.example";
     settings_.clinician.reference_ttl_seconds = 3600;
+    settings_.privacy.projects.push_back({.id = "p1", .members = {"anna", "bo"}});
     Restart();
   }
 
@@ -91,13 +93,61 @@ class NodeCoreTest : public testing::StoreTest {
   std::unique_ptr<NodeCore> core_;
 };
 
+TEST_F(NodeCoreTest, ByDefaultCountsAreNoisedChargedOnceAndLabelled) {
+  auto women = Count(ViaHub(kAnna), "sex(F)");
+  ASSERT_THAT(women, IsOk());
+  EXPECT_DOUBLE_EQ(women->count().noise_sd(), 5.0);
+  EXPECT_EQ(women->disclosure().mechanism(), "discrete-gaussian");
+  EXPECT_DOUBLE_EQ(women->disclosure().rho(), 0.02);
+  EXPECT_EQ(women->disclosure().project(), "p1");
+  ASSERT_EQ(women->disclosure().budgets_size(), 2);
+  EXPECT_EQ(women->disclosure().budgets(0).name(), "researcher");
+  EXPECT_DOUBLE_EQ(women->disclosure().budgets(0).spent_rho(), 0.02);
+  EXPECT_DOUBLE_EQ(women->disclosure().budgets(0).limit_rho(), 1.0);
+  // A rewrite of the same question, by the same or another researcher: same number, free.
+  for (const char* who : {kAnna, "spiffe://test-fed/researcher/bo"}) {
+    auto again = Count(ViaHub(who), "NOT NOT (sex(F) AND sex(F))");
+    ASSERT_THAT(again, IsOk());
+    EXPECT_EQ(again->count().low(), women->count().low());
+    EXPECT_DOUBLE_EQ(again->disclosure().rho(), 0.0);
+  }
+  // New data is a new release: ingesting one more person changes the data version.
+  storage::WriteBatch batch = store_->NewBatch();
+  batch.AddBits(storage::keys::kAllIndividuals, storage::Bitmap::Of({999}));
+  ASSERT_THAT(store_->Write(batch), IsOk());
+  auto after = Count(ViaHub(kAnna), "sex(F)");
+  ASSERT_THAT(after, IsOk());
+  EXPECT_DOUBLE_EQ(after->disclosure().rho(), 0.02);
+
+  std::vector<v1::AuditEntry> log = Audit();
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[0].released().rfind("count=~", 0), 0u) << log[0].released();
+  EXPECT_EQ(log[0].project(), "p1");
+  EXPECT_EQ(log[0].rho_micros(), 20000u);
+  EXPECT_EQ(log[1].rho_micros(), 0u);
+  EXPECT_EQ(log[0].release(), log[1].release());
+  EXPECT_EQ(log[0].release().size(), 16u);
+  EXPECT_NE(log[3].release(), log[0].release());
+  EXPECT_EQ(log[3].rho_micros(), 20000u);
+  // The spend survives a restart: it is rebuilt from the audit log.
+  Restart();
+  auto rebuilt = Count(ViaHub(kAnna), "sex(M)");
+  ASSERT_THAT(rebuilt, IsOk());
+  EXPECT_DOUBLE_EQ(rebuilt->disclosure().budgets(0).spent_rho(), 0.06);
+}
+
 TEST_F(NodeCoreTest, ResearchersGetDisclosedCountsAndTheAuditSaysWhat) {
+  // The thresholds-only mode, which an operator has to choose explicitly.
+  settings_.disclosure.differential_privacy = false;
+  Restart();
   auto women = Count(ViaHub(kAnna), "sex(F)");
   ASSERT_THAT(women, IsOk());
   EXPECT_EQ(women->count().low(), 12u);
   EXPECT_EQ(women->count().high(), 12u);
   EXPECT_EQ(women->disclosure().min_count(), 5u);
   EXPECT_FALSE(women->disclosure().exact());
+  EXPECT_EQ(women->disclosure().mechanism(), "thresholds");
+  EXPECT_DOUBLE_EQ(women->disclosure().rho(), 0.0);
   auto men = Count(ViaHub(kAnna), "sex(M)");
   ASSERT_THAT(men, IsOk());
   EXPECT_EQ(men->count().low(), 0u) << "3 is small: a range, never the number";
@@ -157,6 +207,8 @@ TEST_F(NodeCoreTest, TheRegionsSharingPolicyDecidesWhatItAnswers) {
 }
 
 TEST_F(NodeCoreTest, BreakdownDimensionsAreCheckedOnce) {
+  settings_.disclosure.differential_privacy = false;  // exact cell ranges below
+  Restart();
   auto ask = [&](std::vector<v1::Dimension> dims) {
     v1::BreakdownRequest r;
     *r.mutable_criterion() = *query::ParseCriterion("sex(F)");

@@ -27,6 +27,39 @@ TEST(StoreTest, WritesSchemaVersionOnCreate) {
   EXPECT_EQ(**schema, std::to_string(keys::kSchemaVersion));
 }
 
+TEST(StoreTest, DataVersionMovesWithDataOnlyAndSurvivesReopening) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.Path("db"));
+    auto before = store->Snapshot();
+    EXPECT_EQ(*DataVersion(*before), 0u);
+    // Audit entries, contact requests and keys do not change an answer.
+    WriteBatch quiet = store->NewBatch();
+    quiet.Put(Family::kAudit, keys::AuditKey(1), "entry");
+    quiet.Put(Family::kContact, keys::Contact("r1"), "request");
+    quiet.Put(Family::kMeta, keys::kMetaAuditHead, "head");
+    ASSERT_TRUE(store->Write(quiet).ok());
+    EXPECT_EQ(*DataVersion(*store->Snapshot()), 0u);
+    // Individuals, bitmaps and reference files do.
+    WriteBatch data = store->NewBatch();
+    data.AddBits(keys::Sex('F'), Bitmap::Of({1, 2}));
+    ASSERT_TRUE(store->Write(data).ok());
+    EXPECT_EQ(*DataVersion(*store->Snapshot()), 1u);
+    WriteBatch genes = store->NewBatch();
+    genes.Put(Family::kMeta, keys::MetaGeneTable("GRCh38"), "table");
+    ASSERT_TRUE(store->Write(genes).ok());
+    EXPECT_EQ(*DataVersion(*store->Snapshot()), 2u);
+    // A snapshot keeps the version it was taken at.
+    EXPECT_EQ(*DataVersion(*before), 0u);
+  }
+  auto reopened = OpenOrDie(dir.Path("db"));
+  EXPECT_EQ(*DataVersion(*reopened->Snapshot()), 2u);
+  WriteBatch more = reopened->NewBatch();
+  more.Put(Family::kIndividuals, keys::Individual(3), "record");
+  ASSERT_TRUE(reopened->Write(more).ok());
+  EXPECT_EQ(*DataVersion(*reopened->Snapshot()), 3u);
+}
+
 TEST(StoreTest, RefusesANewerSchema) {
   TempDir dir;
   {

@@ -1,0 +1,67 @@
+#include "query/canonical.h"
+
+#include <gtest/gtest.h>
+
+#include "query/parser.h"
+
+namespace pmdb::query {
+namespace {
+
+std::string Canon(const std::string& text) {
+  auto c = ParseCriterion(text);
+  EXPECT_TRUE(c.ok()) << text << ": " << c.status();
+  return c.ok() ? CanonicalText(*c) : "";
+}
+
+TEST(CanonicalTextTest, RewritesOfOneConditionShareOneText) {
+  const std::vector<std::pair<std::string, std::string>> same = {
+      {"sex(F) AND dx(C50)", "dx(C50) AND sex(F)"},
+      {"(sex(F) AND dx(C50)) AND age(40-49)", "sex(F) AND (dx(C50) AND age(40-49))"},
+      {"(hpo(HP:0001250) OR dx(G40)) OR sex(M)", "sex(M) OR dx(G40) OR hpo(HP:0001250)"},
+      {"dx(C50) AND dx(C50)", "dx(C50)"},
+      {"dx(C50) OR dx(C50)", "dx(C50)"},
+      {"NOT NOT dx(C50)", "dx(C50)"},
+      {"NOT NOT NOT dx(C50)", "NOT dx(C50)"},
+      {"dx(C50) AND (dx(C50) OR sex(M))", "dx(C50)"},
+      {"dx(C50) OR (dx(C50) AND sex(M))", "dx(C50)"},
+      {"sex(F) AND (dx(C50) AND (treatment(L01) OR hpo(HP:0001250)))",
+       "(hpo(HP:0001250) OR treatment(L01)) AND sex(F) AND dx(C50)"},
+      {"dx(C50) AND NOT dx(C50)", "sex(F) AND NOT sex(F)"},
+      {"dx(C50) OR NOT dx(C50)", "NOT (sex(F) AND NOT sex(F))"},
+      {"sex(F) OR (dx(C50) AND NOT dx(C50))", "sex(F)"},
+      {"sex(F) AND (dx(C50) OR NOT dx(C50))", "sex(F)"},
+  };
+  for (const auto& [a, b] : same) EXPECT_EQ(Canon(a), Canon(b)) << a << "  vs  " << b;
+}
+
+TEST(CanonicalTextTest, AnEmptyAgeRangeIsNobody) {
+  // The parser refuses age(70-60); a request built as a message can still carry it.
+  v1::Criterion c;
+  c.mutable_age()->set_min(70);
+  c.mutable_age()->set_max(60);
+  EXPECT_EQ(CanonicalText(c), Canon("sex(M) AND NOT sex(M)"));
+}
+
+TEST(CanonicalTextTest, DifferentConditionsKeepDifferentTexts) {
+  const std::vector<std::pair<std::string, std::string>> different = {
+      {"sex(F) AND dx(C50)", "sex(F) OR dx(C50)"},
+      {"dx(C50)", "NOT dx(C50)"},
+      {"dx(C50)", "dx(C50) AND sex(F)"},
+      {"(dx(C50) AND sex(F)) OR age(40-49)", "dx(C50) AND (sex(F) OR age(40-49))"},
+      // Empty only because nobody is that old: the data decides, so it is a new question.
+      {"dx(C50)", "dx(C50) OR age(150-)"},
+  };
+  for (const auto& [a, b] : different) EXPECT_NE(Canon(a), Canon(b)) << a << "  vs  " << b;
+}
+
+TEST(CanonicalTextTest, DeepAlternationIsLinear) {
+  // Each level canonicalizes its operands once; 200 levels of AND/OR stay instant.
+  std::string text = "dx(C50)";
+  for (int i = 0; i < 200; ++i) {
+    text = "(" + text + (i % 2 == 0 ? " AND sex(F)" : " OR age(" + std::to_string(i % 150) + "-)") + ")";
+  }
+  EXPECT_FALSE(Canon(text).empty());
+}
+
+}  // namespace
+}  // namespace pmdb::query
