@@ -1,13 +1,12 @@
 #include "tests/integration/federation_fixture.h"
 
 #include <fcntl.h>
+#include <grpcpp/create_channel.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <grpcpp/create_channel.h>
 
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
@@ -60,7 +59,7 @@ void ChildProcess::Kill() {
   pid_ = -1;
 }
 
-Federation::Federation(int individuals) {
+Federation::Federation(int individuals, int variants) {
   auto ca = security::CertificateAuthority::Init(ca_dir(), kFederation, 30);
   EXPECT_TRUE(ca.ok()) << ca.status();
   Issue("hub", "hub", true);
@@ -75,9 +74,9 @@ Federation::Federation(int individuals) {
     std::string out = dir_.Path(region + "-cohort");
     std::string prefix = region;
     for (char& ch : prefix) ch = static_cast<char>(std::toupper(ch == '-' ? '_' : ch));
-    auto g = Pmdb({"generate", "--individuals", std::to_string(individuals), "--variants", "40",
-                   "--seed", std::to_string(seed++), "--sites-seed", "77", "--id-prefix", prefix,
-                   "--out", out});
+    auto g = Pmdb({"generate", "--individuals", std::to_string(individuals), "--variants",
+                   std::to_string(variants), "--seed", std::to_string(seed++), "--sites-seed", "77",
+                   "--id-prefix", prefix, "--out", out});
     EXPECT_EQ(g.exit_code, 0) << g.err;
     auto v = Pmdb({"ingest", "--db", db(region), "--vcf", out + "/cohort.vcf.gz", "--dataset",
                    "syn", "--assembly", "GRCh38"});

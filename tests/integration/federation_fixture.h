@@ -14,17 +14,17 @@
 
 #include "node/server/config.h"
 #include "node/server/server.h"
+#include "node/transport/tls.h"
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "pmdb/v1/region.grpc.pb.h"
-#include "node/transport/tls.h"
 #include "tests/test_util.h"
 
 namespace pmdb::testing {
 
 inline const std::vector<std::string>& SixRegions() {
-  static const std::vector<std::string> regions = {"norr", "mellan", "stockholm-gotland",
-                                                   "sydost", "vast", "syd"};
+  static const std::vector<std::string> regions = {"norr",   "mellan", "stockholm-gotland",
+                                                   "sydost", "vast",   "syd"};
   return regions;
 }
 
@@ -46,8 +46,9 @@ class ChildProcess {
 
 class Federation {
  public:
-  // Creates the CA, the certificates and one store per region (`individuals` each).
-  explicit Federation(int individuals = 200);
+  // Creates the CA, the certificates and one store per region (`individuals` each, genotyped
+  // at `variants` sites that every region shares).
+  explicit Federation(int individuals = 200, int variants = 40);
   ~Federation();
 
   // Issues PREFIX.key/.crt for an identity path under spiffe://test-fed/.
