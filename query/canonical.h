@@ -19,6 +19,13 @@ namespace pmdb::query {
 // Not meant to be parsed back: "TRUE" and "FALSE" stand for everyone and no one.
 std::string CanonicalText(const v1::Criterion& criterion);
 
+// The canonical form as a tree: ANDs and ORs flattened, their operands sorted by canonical text
+// and deduplicated, the rewrites above applied. "Everyone" is an AND of nothing and "no one" an
+// OR of nothing (query::Executor evaluates both). Its CanonicalText is the input's, and
+// evaluating it selects the same people as the input on any data: the engine evaluates this
+// tree, so two questions with one canonical text always count the same people.
+v1::Criterion CanonicalCriterion(const v1::Criterion& criterion);
+
 }  // namespace pmdb::query
 
 #endif  // PMDB_QUERY_CANONICAL_H_

@@ -5,6 +5,7 @@
 #include "node/storage/keys.h"
 #include "node/vocab/codes.h"
 #include "query/executor.h"
+#include "query/prepare.h"
 
 namespace pmdb::query {
 
@@ -34,7 +35,8 @@ struct Cell {
 };
 
 // The first variant() or gene() criterion reachable through ANDs only, so that its carriers
-// are a superset of the result.
+// are a superset of the result. In a canonical tree "first" is in canonical order, so it is the
+// same leaf for every question with the same canonical text.
 const v1::Criterion* FindGenotypeLeaf(const v1::Criterion& c) {
   if (c.has_variant() || c.has_gene()) return &c;
   if (c.has_all_of()) {
@@ -77,8 +79,8 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
       std::vector<std::string> categories;
       std::vector<std::string> chapters;
       absl::Status s = view.Scan(
-          storage::Family::kBitmaps, keys::kDiagnosisPrefix, keys::PrefixEnd(keys::kDiagnosisPrefix),
-          [&](std::string_view key, std::string_view) {
+          storage::Family::kBitmaps, keys::kDiagnosisPrefix,
+          keys::PrefixEnd(keys::kDiagnosisPrefix), [&](std::string_view key, std::string_view) {
             std::string_view code = key.substr(keys::kDiagnosisPrefix.size());
             if (code.size() == 3) categories.emplace_back(code);
             if (code.size() == 1) chapters.emplace_back(key);
@@ -125,10 +127,12 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
 absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
                                                const v1::Criterion& criterion,
                                                v1::Purpose purpose) const {
-  Executor ex(view, *catalog_);
-  auto bits = Matching(ex, view, criterion, purpose);
+  auto q = Prepare(criterion, *catalog_);
+  if (!q.ok()) return q.status();
+  Executor ex(view, *catalog_, work_);
+  auto bits = Matching(ex, view, q->criterion, purpose);
   if (!bits.ok()) return bits.status();
-  return Answer<uint64_t>{bits->Cardinality(), ex.warnings()};
+  return Answer<uint64_t>{bits->Cardinality(), std::move(q->warnings), std::move(q->text)};
 }
 
 absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
@@ -136,14 +140,23 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
     const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose) const {
   absl::Status checked = CheckDimensions(dimensions).status();
   if (!checked.ok()) return checked;
-  Executor ex(view, *catalog_);
-  auto result = Matching(ex, view, criterion, purpose);
+  auto q = Prepare(criterion, *catalog_);
+  if (!q.ok()) return q.status();
+  for (v1::Dimension d : dimensions) {
+    if (d == v1::ZYGOSITY && FindGenotypeLeaf(q->criterion) == nullptr) {
+      return absl::InvalidArgumentError(
+          "a breakdown by zygosity needs a variant() or gene() criterion joined to the rest of "
+          "the query by AND");
+    }
+  }
+  Executor ex(view, *catalog_, work_);
+  auto result = Matching(ex, view, q->criterion, purpose);
   if (!result.ok()) return result.status();
   v1::Breakdown out;
   std::vector<std::vector<Cell>> dims;
   for (v1::Dimension d : dimensions) {
     out.add_dimensions(d);
-    auto cells = DimensionCells(d, ex, view, criterion);
+    auto cells = DimensionCells(d, ex, view, q->criterion);
     if (!cells.ok()) return cells.status();
     dims.push_back(std::move(*cells));
   }
@@ -162,18 +175,22 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
       cell->set_count(row.AndCardinality(b.members));
     }
   }
-  return Answer<v1::Breakdown>{std::move(out), ex.warnings()};
+  return Answer<v1::Breakdown>{std::move(out), std::move(q->warnings), std::move(q->text)};
 }
 
 absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadView& view,
                                                           const v1::Criterion& criterion,
                                                           v1::Purpose purpose) const {
+  auto q = Prepare(criterion, *catalog_);
+  if (!q.ok()) return q.status();
+  // The split into the variant and its cohort is made on the canonical tree.
+  const v1::Criterion& canonical = q->criterion;
   const v1::Criterion* variant = nullptr;
   v1::Criterion cohort;
-  if (criterion.has_variant()) {
-    variant = &criterion;
-  } else if (criterion.has_all_of()) {
-    for (const v1::Criterion& item : criterion.all_of().items()) {
+  if (canonical.has_variant()) {
+    variant = &canonical;
+  } else if (canonical.has_all_of()) {
+    for (const v1::Criterion& item : canonical.all_of().items()) {
       if (item.has_variant()) {
         if (variant != nullptr) {
           variant = nullptr;
@@ -190,7 +207,7 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
         "a frequency needs exactly one variant() criterion, alone or ANDed with criteria that "
         "choose the cohort (e.g. variant(GRCh38:7:55191822:T:G) AND sex(F))");
   }
-  Executor ex(view, *catalog_);
+  Executor ex(view, *catalog_, work_);
   Bitmap people;
   if (cohort.has_all_of()) {
     auto bits = ex.Evaluate(cohort.all_of().items_size() == 1 ? cohort.all_of().items(0) : cohort);
@@ -212,35 +229,35 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
   int64_t an = 0;
   int64_t ac = 0;
   absl::Status decode_error;
-  absl::Status s = view.Scan(
-      storage::Family::kBitmaps, prefix, keys::PrefixEnd(prefix),
-      [&](std::string_view key, std::string_view value) {
-        std::string_view kind = key.substr(prefix.size());
-        auto bits = Bitmap::Deserialize(value);
-        if (!bits.ok()) {
-          decode_error = bits.status();
-          return false;
-        }
-        int64_t n = static_cast<int64_t>(people.AndCardinality(*bits));
-        uint32_t k = 0;
-        if (kind == keys::kHet || kind == keys::kHemi) {
-          ac += n;
-        } else if (kind == keys::kHom) {
-          ac += 2 * n;
-        } else if (kind.starts_with("ac+") && ParseUint32(kind.substr(3), &k)) {
-          ac += static_cast<int64_t>(k) * n;
-        } else if (kind == keys::kGenotyped) {
-          an += 2 * n;
-        } else if (kind.starts_with("an") && ParseUint32(kind.substr(2), &k)) {
-          an += (static_cast<int64_t>(k) - 2) * n;
-        }
-        return true;
-      });
+  absl::Status s =
+      view.Scan(storage::Family::kBitmaps, prefix, keys::PrefixEnd(prefix),
+                [&](std::string_view key, std::string_view value) {
+                  std::string_view kind = key.substr(prefix.size());
+                  auto bits = Bitmap::Deserialize(value);
+                  if (!bits.ok()) {
+                    decode_error = bits.status();
+                    return false;
+                  }
+                  int64_t n = static_cast<int64_t>(people.AndCardinality(*bits));
+                  uint32_t k = 0;
+                  if (kind == keys::kHet || kind == keys::kHemi) {
+                    ac += n;
+                  } else if (kind == keys::kHom) {
+                    ac += 2 * n;
+                  } else if (kind.starts_with("ac+") && ParseUint32(kind.substr(3), &k)) {
+                    ac += static_cast<int64_t>(k) * n;
+                  } else if (kind == keys::kGenotyped) {
+                    an += 2 * n;
+                  } else if (kind.starts_with("an") && ParseUint32(kind.substr(2), &k)) {
+                    an += (static_cast<int64_t>(k) - 2) * n;
+                  }
+                  return true;
+                });
   if (!s.ok()) return s;
   if (!decode_error.ok()) return decode_error;
   f.ac = static_cast<uint64_t>(ac);
   f.an = static_cast<uint64_t>(an);
-  return Answer<AlleleFrequency>{f, ex.warnings()};
+  return Answer<AlleleFrequency>{f, std::move(q->warnings), std::move(q->text)};
 }
 
 absl::StatusOr<v1::Dimension> ParseDimension(std::string_view name) {
@@ -260,7 +277,8 @@ absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
   }
   for (v1::Dimension d : dimensions) {
     if (d != v1::SEX && d != v1::AGE_BAND && d != v1::DIAGNOSIS && d != v1::ZYGOSITY) {
-      return absl::InvalidArgumentError(StrCat("unknown breakdown dimension ", static_cast<int>(d)));
+      return absl::InvalidArgumentError(
+          StrCat("unknown breakdown dimension ", static_cast<int>(d)));
     }
   }
   if (dimensions.size() == 2 && dimensions[0] == dimensions[1]) {
@@ -294,11 +312,16 @@ std::string FormatDimensions(const std::vector<v1::Dimension>& dimensions) {
 
 std::string DimensionName(v1::Dimension d) {
   switch (d) {
-    case v1::SEX: return "sex";
-    case v1::AGE_BAND: return "age_band";
-    case v1::DIAGNOSIS: return "diagnosis";
-    case v1::ZYGOSITY: return "zygosity";
-    default: return "unspecified";
+    case v1::SEX:
+      return "sex";
+    case v1::AGE_BAND:
+      return "age_band";
+    case v1::DIAGNOSIS:
+      return "diagnosis";
+    case v1::ZYGOSITY:
+      return "zygosity";
+    default:
+      return "unspecified";
   }
 }
 

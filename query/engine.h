@@ -13,15 +13,17 @@
 
 #include "absl/status/statusor.h"
 #include "node/storage/read_view.h"
-#include "pmdb/v1/query.pb.h"
 #include "node/vocab/catalog.h"
+#include "pmdb/v1/query.pb.h"
+#include "query/executor.h"
 
 namespace pmdb::query {
 
 template <typename T>
 struct Answer {
   T value;
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings;  // from query::Prepare: they depend on no data
+  std::string question;               // the canonical text of what was evaluated
 };
 
 struct AlleleFrequency {
@@ -30,13 +32,19 @@ struct AlleleFrequency {
   double af() const { return an == 0 ? 0.0 : static_cast<double>(ac) / static_cast<double>(an); }
 };
 
+// Every question is first prepared (query/prepare.h) without reading data, and the engine
+// evaluates the prepared, canonical tree: a question that is refused is refused before any
+// bitmap is read, and two questions with one canonical text count the same people in every
+// cell. With Executor::Work::kDataIndependent (the default) the work done does not depend on
+// whether part of the question selects anyone.
 class Engine {
  public:
-  explicit Engine(std::shared_ptr<const vocab::Catalog> catalog) : catalog_(std::move(catalog)) {}
+  explicit Engine(std::shared_ptr<const vocab::Catalog> catalog,
+                  Executor::Work work = Executor::Work::kDataIndependent)
+      : catalog_(std::move(catalog)), work_(work) {}
 
   absl::StatusOr<Answer<uint64_t>> Count(const storage::ReadView& view,
-                                         const v1::Criterion& criterion,
-                                         v1::Purpose purpose) const;
+                                         const v1::Criterion& criterion, v1::Purpose purpose) const;
 
   // One or two dimensions. Cells come in a fixed order per dimension (sex F, M, O, U; age bands
   // ascending then "unknown"; diagnosis categories ascending then "none"; zygosity het, hom,
@@ -46,8 +54,9 @@ class Engine {
                                                   const std::vector<v1::Dimension>& dimensions,
                                                   v1::Purpose purpose) const;
 
-  // REQUIRES: the criterion is a variant(), or an AND of exactly one variant() with criteria
-  // that choose the cohort in which the frequency is computed.
+  // The criterion's canonical form must be a variant(), or an AND of exactly one variant() with
+  // criteria that choose the cohort in which the frequency is computed; INVALID_ARGUMENT
+  // otherwise.
   absl::StatusOr<Answer<AlleleFrequency>> Frequency(const storage::ReadView& view,
                                                     const v1::Criterion& criterion,
                                                     v1::Purpose purpose) const;
@@ -56,6 +65,7 @@ class Engine {
 
  private:
   std::shared_ptr<const vocab::Catalog> catalog_;
+  Executor::Work work_;
 };
 
 // "sex", "age_band", "diagnosis", "zygosity" and back.

@@ -14,14 +14,8 @@ namespace pmdb::query {
 namespace keys = storage::keys;
 using storage::Bitmap;
 
-Executor::Executor(const storage::ReadView& view, const vocab::Catalog& catalog)
-    : view_(view), catalog_(catalog) {}
-
-void Executor::Warn(std::string message) {
-  if (std::find(warnings_.begin(), warnings_.end(), message) == warnings_.end()) {
-    warnings_.push_back(std::move(message));
-  }
-}
+Executor::Executor(const storage::ReadView& view, const vocab::Catalog& catalog, Work work)
+    : view_(view), catalog_(catalog), work_(work) {}
 
 absl::StatusOr<Bitmap> Executor::Fetch(const std::string& key) {
   auto it = cache_.find(key);
@@ -55,7 +49,7 @@ absl::StatusOr<Bitmap> Executor::Evaluate(const v1::Criterion& c) {
 }
 
 absl::StatusOr<Bitmap> Executor::EvaluateAnd(const v1::CriterionList& list) {
-  if (list.items_size() == 0) return absl::InvalidArgumentError("AND of nothing");
+  if (list.items_size() == 0) return Universe();  // the canonical "everyone"
   // Point leaves are fetched up front so the planner can order them by their exact size.
   absl::Status fetch_status;
   for (const v1::Criterion& c : list.items()) {
@@ -69,7 +63,7 @@ absl::StatusOr<Bitmap> Executor::EvaluateAnd(const v1::CriterionList& list) {
 
   std::optional<Bitmap> acc;
   for (const PlanStep& step : plan) {
-    if (acc.has_value() && acc->Empty()) break;  // nothing left to narrow down
+    if (work_ == Work::kShortCircuit && acc.has_value() && acc->Empty()) break;
     Bitmap operand;
     auto cached = leaf_cache_.find(step.criterion);
     if (cached != leaf_cache_.end()) {
@@ -128,8 +122,8 @@ absl::StatusOr<ZygosityBitmaps> Executor::Zygosities(const v1::Criterion& leaf) 
 }
 
 absl::StatusOr<ZygosityBitmaps> Executor::VariantsInRange(const std::string& assembly,
-                                                          const std::string& chrom,
-                                                          uint32_t start, uint32_t end) {
+                                                          const std::string& chrom, uint32_t start,
+                                                          uint32_t end) {
   std::vector<std::string> variant_keys;
   std::string begin = keys::VariantLowerBound(assembly, chrom, start);
   std::string stop = end == UINT32_MAX ? keys::VariantChromEnd(assembly, chrom)
@@ -164,35 +158,17 @@ absl::StatusOr<ZygosityBitmaps> Executor::VariantsInRange(const std::string& ass
 
 absl::StatusOr<ZygosityBitmaps> Executor::GeneCarriers(const v1::GeneCriterion& gene) {
   ZygosityBitmaps total;
-  bool any_table = false;
-  bool known = false;
+  // query::Prepare has refused unknown genes and warned about assemblies without a table.
   for (const std::string& assembly : catalog_.assemblies()) {
     const vocab::GeneTable* table = catalog_.gene_table(assembly);
-    if (table == nullptr) {
-      Warn(StrCat("gene(", gene.symbol(), ") did not search the ", assembly,
-                  " datasets: the store has no ", assembly, " gene table"));
-      continue;
-    }
-    any_table = true;
+    if (table == nullptr) continue;
     for (const vocab::GeneSpan& span : table->Find(gene.symbol())) {
-      known = true;
       auto z = VariantsInRange(assembly, span.chrom, span.start, span.end);
       if (!z.ok()) return z.status();
       total.hom |= z->hom;
       total.hemi |= z->hemi;
       total.het |= z->het;
     }
-  }
-  if (!any_table) {
-    std::string assemblies;
-    for (const std::string& a : catalog_.assemblies()) StrAppend(&assemblies, " ", a);
-    return absl::FailedPreconditionError(StrCat(
-        "gene(", gene.symbol(), ") needs a gene table for the store's assemblies (", Trim(assemblies),
-        "); give one with --genes ASSEMBLY=PATH"));
-  }
-  if (!known) {
-    return absl::InvalidArgumentError(
-        StrCat("gene symbol ", gene.symbol(), " is not in the store's gene tables"));
   }
   total.hemi -= total.hom;
   total.het -= total.hom;
@@ -204,10 +180,14 @@ namespace {
 
 Bitmap PickZygosity(const ZygosityBitmaps& z, v1::Zygosity which) {
   switch (which) {
-    case v1::HETEROZYGOUS: return z.het;
-    case v1::HOMOZYGOUS: return z.hom;
-    case v1::HEMIZYGOUS: return z.hemi;
-    default: return z.Any();
+    case v1::HETEROZYGOUS:
+      return z.het;
+    case v1::HOMOZYGOUS:
+      return z.hom;
+    case v1::HEMIZYGOUS:
+      return z.hemi;
+    default:
+      return z.Any();
   }
 }
 
@@ -218,11 +198,6 @@ absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
   if (cached != leaf_cache_.end()) return cached->second;
   switch (c.kind_case()) {
     case v1::Criterion::kVariant: {
-      bool assembly_known = false;
-      for (const std::string& a : catalog_.assemblies()) assembly_known |= a == c.variant().assembly();
-      if (!assembly_known) {
-        Warn(StrCat("no dataset in this store uses ", c.variant().assembly()));
-      }
       auto z = Zygosities(c);
       if (!z.ok()) return z.status();
       return PickZygosity(*z, c.variant().zygosity());
@@ -238,29 +213,9 @@ absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
       if (!z.ok()) return z.status();
       return PickZygosity(*z, c.gene().zygosity());
     }
-    case v1::Criterion::kHpo: {
-      std::string id = c.hpo();
-      if (const vocab::Ontology* o = catalog_.ontology()) {
-        vocab::Ontology::Resolution r = o->Resolve(id);
-        switch (r.match) {
-          case vocab::Ontology::Match::kExact: break;
-          case vocab::Ontology::Match::kAltId:
-          case vocab::Ontology::Match::kReplaced:
-            Warn(StrCat(id, r.match == vocab::Ontology::Match::kAltId ? " is an alternative id of "
-                                                                : " is obsolete, replaced by ",
-                        o->term(*r.term).id));
-            id = o->term(*r.term).id;
-            break;
-          case vocab::Ontology::Match::kObsolete:
-            Warn(StrCat(id, " is obsolete with no replacement; it matches nobody"));
-            return Bitmap();
-          case vocab::Ontology::Match::kUnknown:
-            Warn(StrCat(id, " is not in the ontology (", o->version(), "); it matches nobody"));
-            return Bitmap();
-        }
-      }
-      return Fetch(keys::Phenotype(id));
-    }
+    case v1::Criterion::kHpo:
+      // query::Prepare has made the id primary (or the leaf "no one" when it is unknown).
+      return Fetch(keys::Phenotype(c.hpo()));
     case v1::Criterion::kDiagnosis:
       return Fetch(keys::Diagnosis(c.diagnosis()));
     case v1::Criterion::kTreatment:
@@ -289,9 +244,6 @@ absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
       return Bitmap::Union(ptrs);
     }
     case v1::Criterion::kDataset:
-      if (!catalog_.datasets().contains(c.dataset())) {
-        Warn(StrCat("no dataset '", c.dataset(), "' in this store"));
-      }
       return Fetch(keys::DatasetMembers(c.dataset()));
     default:
       return absl::InternalError("not a leaf criterion");

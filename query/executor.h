@@ -1,9 +1,16 @@
 // Executor: evaluates a criterion tree to the bitmap of matching individuals, reading bitmaps
 // through a consistent storage::ReadView.
 //
-// One Executor serves one query: it caches the bitmaps it fetched and collects warnings (for
-// example an obsolete HPO id that was replaced). Consent is not applied here; the Engine does
-// that for every result. Not thread-safe; the view and catalog must outlive it.
+// One Executor serves one query and caches the bitmaps it fetched. It evaluates a tree that
+// query::Prepare has checked and resolved (codes normalized, HPO ids primary, genes known), so
+// reading data never produces an error or a warning other than a storage failure. Consent is
+// not applied here; the Engine does that for every result. Not thread-safe; the view and
+// catalog must outlive it.
+//
+// By default the work done does not depend on the data: every operand of an AND is evaluated
+// even once the running intersection is empty, so neither the outcome nor the time taken tells
+// whether part of a question selects anyone. Short-circuiting is for answers that are exact
+// anyway (a region's own operator).
 #ifndef PMDB_QUERY_EXECUTOR_H_
 #define PMDB_QUERY_EXECUTOR_H_
 
@@ -14,8 +21,8 @@
 #include "absl/status/statusor.h"
 #include "node/storage/bitmap.h"
 #include "node/storage/read_view.h"
-#include "pmdb/v1/query.pb.h"
 #include "node/vocab/catalog.h"
+#include "pmdb/v1/query.pb.h"
 
 namespace pmdb::query {
 
@@ -28,7 +35,13 @@ struct ZygosityBitmaps {
 
 class Executor {
  public:
-  Executor(const storage::ReadView& view, const vocab::Catalog& catalog);
+  enum class Work {
+    kDataIndependent,  // evaluate every operand
+    kShortCircuit,     // stop an AND once it selects nobody
+  };
+
+  Executor(const storage::ReadView& view, const vocab::Catalog& catalog,
+           Work work = Work::kDataIndependent);
 
   absl::StatusOr<storage::Bitmap> Evaluate(const v1::Criterion& criterion);
 
@@ -37,8 +50,6 @@ class Executor {
 
   // REQUIRES: `leaf` is a variant or gene criterion.
   absl::StatusOr<ZygosityBitmaps> Zygosities(const v1::Criterion& leaf);
-
-  const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
   absl::StatusOr<storage::Bitmap> EvaluateAnd(const v1::CriterionList& list);
@@ -49,13 +60,12 @@ class Executor {
                                                   const std::string& chrom, uint32_t start,
                                                   uint32_t end);
   absl::StatusOr<ZygosityBitmaps> GeneCarriers(const v1::GeneCriterion& gene);
-  void Warn(std::string message);
 
   const storage::ReadView& view_;
   const vocab::Catalog& catalog_;
+  const Work work_;
   std::map<std::string, storage::Bitmap> cache_;
   std::map<const v1::Criterion*, storage::Bitmap> leaf_cache_;
-  std::vector<std::string> warnings_;
 };
 
 }  // namespace pmdb::query

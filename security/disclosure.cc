@@ -48,13 +48,13 @@ size_t SymmetricDifference(const std::vector<std::string>& a, const std::vector<
 int64_t Discloser::Noise(const std::string& question, const std::string& cell,
                          uint32_t sensitivity) const {
   if (rules_.differential_privacy) {
-    KeyedRandom random(secret_, StrCat("noise\x1f", question, "\x1f", cell));
+    KeyedRandom random(secret_, StrCat("noise\x1f", Mechanism(), "\x1f", question, "\x1f", cell));
     Rational variance = rules_.scale.Variance();
     variance.num *= u128{sensitivity} * sensitivity;
     return SampleDiscreteGaussian(variance, random);
   }
   if (rules_.noise == 0) return 0;
-  std::string message = StrCat(question, "\x1f", cell);
+  std::string message = StrCat(Mechanism(), "\x1f", question, "\x1f", cell);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
@@ -152,8 +152,15 @@ uint64_t Discloser::CostMicros(uint32_t cells_per_person) const {
   return ZcdpCostMicros(cells_per_person, rules_.scale);
 }
 
+std::string Discloser::Mechanism() const {
+  if (rules_.differential_privacy) {
+    return StrCat("discrete-gaussian sigma=", rules_.scale.sigma_centi, "/100");
+  }
+  return StrCat("thresholds min_count=", rules_.min_count, " noise=", rules_.noise);
+}
+
 std::string Discloser::Fingerprint(const std::string& question) const {
-  std::string message = StrCat("release\x1f", question);
+  std::string message = StrCat("release\x1f", Mechanism(), "\x1f", question);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),

@@ -41,6 +41,10 @@ struct DisclosureRules {
   uint32_t noise = 0;                 // thresholds-only mode: consistent uniform noise
   uint32_t daily_budget = 2000;       // questions per caller per UTC day
   uint32_t near_repeat_limit = 100;   // near-identical questions per caller per UTC day
+  // Evaluation whose work does not depend on the data (no early exit) and paced answers, so
+  // that neither an error, a warning nor the time taken tells whether part of a question
+  // selects anyone. false only by the operator's explicit choice (measuring the attacks).
+  bool close_side_channels = true;
 };
 
 class Discloser {
@@ -63,8 +67,14 @@ class Discloser {
   // `cells_per_person` cells, or a count (1). 0 in thresholds-only mode.
   uint64_t CostMicros(uint32_t cells_per_person = 1) const;
 
-  // A keyed fingerprint of a release (16 bytes): equal for equal questions on equal data.
+  // A keyed fingerprint of a release (16 bytes): equal for equal questions on equal data under
+  // the same mechanism and scale.
   std::string Fingerprint(const std::string& question) const;
+
+  // The mechanism and its parameters, part of every noise key and fingerprint: a region that
+  // changes sigma (or leaves differential privacy) releases a question anew, with independent
+  // noise, and pays for it again.
+  std::string Mechanism() const;
 
   v1::DisclosureApplied Applied() const;
   const DisclosureRules& rules() const { return rules_; }

@@ -4,20 +4,20 @@
 
 #include "node/base/strings.h"
 #include "node/storage/store.h"
-#include "query/canonical.h"
 #include "security/released.h"
 
 namespace pmdb::core {
 namespace {
 
-// What a release is keyed on: the kind of answer, the question in canonical form, the
-// breakdown's dimensions and the data version of the snapshot it is computed on.
-absl::StatusOr<std::string> ReleaseOf(std::string_view kind, const v1::Criterion& criterion,
+// What a release is keyed on: the kind of answer, the canonical text of the question the engine
+// evaluated, the breakdown's dimensions and the data version of the snapshot it was computed on
+// (the discloser adds its mechanism and scale).
+absl::StatusOr<std::string> ReleaseOf(std::string_view kind, const std::string& question,
                                       const storage::ReadView& view,
                                       const std::vector<v1::Dimension>& dimensions = {}) {
   auto version = storage::DataVersion(view);
   if (!version.ok()) return version.status();
-  std::string q = StrCat(kind, " ", query::CanonicalText(criterion));
+  std::string q = StrCat(kind, " ", question);
   for (v1::Dimension d : dimensions) StrAppend(&q, " by ", query::DimensionName(d));
   StrAppend(&q, " @", *version);
   return q;
@@ -62,7 +62,7 @@ absl::StatusOr<Release<v1::CountAnswer>> AnswerCount(const query::Engine& engine
   Release<v1::CountAnswer> out;
   v1::CountAnswer& a = out.answer;
   if (discloser != nullptr) {
-    auto release = ReleaseOf("count", criterion, view);
+    auto release = ReleaseOf("count", r->question, view);
     if (!release.ok()) return release.status();
     *a.mutable_count() = discloser->ReleaseCount(r->value, *release);
     out.fingerprint = discloser->Fingerprint(*release);
@@ -85,7 +85,7 @@ absl::StatusOr<Release<v1::BreakdownAnswer>> AnswerBreakdown(
   v1::BreakdownAnswer& a = out.answer;
   for (v1::Dimension d : dimensions) a.add_dimensions(d);
   if (discloser != nullptr) {
-    auto release = ReleaseOf("breakdown", criterion, view, dimensions);
+    auto release = ReleaseOf("breakdown", r->question, view, dimensions);
     if (!release.ok()) return release.status();
     for (v1::ReleasedCell& cell : discloser->ReleaseBreakdown(r->value, *release)) {
       *a.add_cells() = std::move(cell);
@@ -114,7 +114,7 @@ absl::StatusOr<Release<v1::FrequencyAnswer>> AnswerFrequency(const query::Engine
   Release<v1::FrequencyAnswer> out;
   v1::FrequencyAnswer& a = out.answer;
   if (discloser != nullptr) {
-    auto release = ReleaseOf("frequency", criterion, view);
+    auto release = ReleaseOf("frequency", r->question, view);
     if (!release.ok()) return release.status();
     // One person adds up to two alleles to AC and to AN (a diploid call), so each number's
     // noise is twice a count's and each costs what a count does.

@@ -174,7 +174,7 @@ void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
   auto answer = Aggregate<v1::CountAnswer>(
       std::move(caller), "count", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
-        query::Engine engine(catalog());
+        query::Engine engine(catalog(), DisclosedWork());
         return AnswerCount(engine, *store_->Snapshot(), request.criterion(), purpose, &discloser_);
       });
   call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
@@ -189,7 +189,7 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
   auto answer = Aggregate<v1::BreakdownAnswer>(
       std::move(caller), "breakdown", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
-        query::Engine engine(catalog());
+        query::Engine engine(catalog(), DisclosedWork());
         return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, purpose,
                                &discloser_);
       });
@@ -203,7 +203,7 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
   auto answer = Aggregate<v1::FrequencyAnswer>(
       std::move(caller), "frequency", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
-        query::Engine engine(catalog());
+        query::Engine engine(catalog(), DisclosedWork());
         return AnswerFrequency(engine, *store_->Snapshot(), request.criterion(), purpose,
                                &discloser_);
       });

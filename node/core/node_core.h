@@ -25,11 +25,12 @@
 #include "node/core/settings.h"
 #include "node/core/sharing.h"
 #include "node/storage/store.h"
+#include "node/vocab/catalog.h"
 #include "pmdb/v1/admin.pb.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/audit.pb.h"
 #include "pmdb/v1/similar.pb.h"
-#include "node/vocab/catalog.h"
+#include "query/executor.h"
 #include "query/similarity.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
@@ -62,8 +63,7 @@ class NodeCore {
   // ---- RegionService: the hub asks on behalf of an end user. `done` runs once, after the
   // call's audit entry is durable, on the audit writer thread.
   void Info(const Credentials& who, Done<v1::RegionInfo> done);
-  void Count(const Credentials& who, const v1::CountRequest& request,
-             Done<v1::CountAnswer> done);
+  void Count(const Credentials& who, const v1::CountRequest& request, Done<v1::CountAnswer> done);
   void Breakdown(const Credentials& who, const v1::BreakdownRequest& request,
                  Done<v1::BreakdownAnswer> done);
   void Frequency(const Credentials& who, const v1::FrequencyRequest& request,
@@ -110,6 +110,11 @@ class NodeCore {
   absl::StatusOr<call::Caller> Authorize(const Credentials& who, security::Method method,
                                          v1::AuditEntry* entry) const;
   std::shared_ptr<const vocab::Catalog> catalog() const;
+  // How the engine works for answers that leave the region ([disclosure] close_side_channels).
+  query::Executor::Work DisclosedWork() const {
+    return settings_.disclosure.close_side_channels ? query::Executor::Work::kDataIndependent
+                                                    : query::Executor::Work::kShortCircuit;
+  }
   std::shared_ptr<const query::CaseIndex> cases() const;
   // The ranked cases of a normalized question; `local` puts subject ids instead of references.
   absl::StatusOr<v1::SimilarCasesAnswer> RankCases(const v1::CaseQuery& question, uint32_t top,
@@ -127,8 +132,8 @@ class NodeCore {
   ContactBook contacts_;
   std::string reference_key_;
   mutable std::mutex catalog_mu_;
-  std::shared_ptr<const vocab::Catalog> catalog_;   // guarded by catalog_mu_
-  std::shared_ptr<const query::CaseIndex> cases_;   // guarded by catalog_mu_
+  std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_
+  std::shared_ptr<const query::CaseIndex> cases_;  // guarded by catalog_mu_
 };
 
 }  // namespace pmdb::core

@@ -10,6 +10,7 @@
 #include <array>
 #include <charconv>
 #include <filesystem>
+#include <random>
 
 #include "node/base/strings.h"
 #include "node/storage/bitmap_merge_operator.h"
@@ -287,8 +288,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   }
   std::string version;
   s = db->Get(rocksdb::ReadOptions(), meta, keys::kMetaDataVersion, &version);
-  if (s.ok() && version.size() == 8) {
-    impl->data_version = keys::ReadBE64(version);
+  if (s.ok() && version.size() >= 8) {
+    impl->data_version = keys::ReadBE64(version.substr(0, 8));
   } else if (!s.IsNotFound()) {
     return s.ok() ? absl::FailedPreconditionError(
                         StrCat("store ", dir, " has an unreadable data version"))
@@ -316,8 +317,12 @@ absl::Status Store::Write(WriteBatch& batch) {
   // The new data version goes into the same atomic batch, so a snapshot never sees new data
   // under an old version.
   std::lock_guard<std::mutex> lock(impl_->version_mu);
+  // The counter orders versions; the random tail makes a version never repeat, even when a
+  // store is restored from a backup and then written differently.
   std::string version;
   keys::AppendBE64(&version, impl_->data_version + 1);
+  std::random_device entropy;
+  for (int i = 0; i < 4; ++i) keys::AppendBE32(&version, entropy());
   batch.rep_->batch.Put(impl_->handles[Index(Family::kMeta)], keys::kMetaDataVersion, version)
       .PermitUncheckedError();
   absl::Status s = FromRocksDb(impl_->db->Write(wo, &batch.rep_->batch), "writing to the store");
@@ -325,12 +330,18 @@ absl::Status Store::Write(WriteBatch& batch) {
   return s;
 }
 
-absl::StatusOr<uint64_t> DataVersion(const ReadView& view) {
+absl::StatusOr<std::string> DataVersion(const ReadView& view) {
   auto v = view.Get(Family::kMeta, keys::kMetaDataVersion);
   if (!v.ok()) return v.status();
-  if (!v->has_value()) return 0;
-  if ((*v)->size() != 8) return absl::DataLossError("the store's data version is unreadable");
-  return keys::ReadBE64(**v);
+  if (!v->has_value()) return std::string("0");
+  if ((*v)->size() < 8) return absl::DataLossError("the store's data version is unreadable");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : **v) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
 }
 
 absl::Status Store::Compact() {

@@ -88,9 +88,11 @@ class Store {
   std::mutex write_mu_;
 };
 
-// The data version a view sees: 0 for a store never written to, then one more per write that
-// could change an answer. Disclosure control keys its noise on it.
-absl::StatusOr<uint64_t> DataVersion(const ReadView& view);
+// The data version a view sees, as hex: "0" for a store never written to; then a counter, one
+// more per write that could change an answer, with 128 random bits drawn at that write, so a
+// version never repeats (not after a restore from a backup either). Disclosure control keys
+// its noise on it.
+absl::StatusOr<std::string> DataVersion(const ReadView& view);
 
 }  // namespace pmdb::storage
 

@@ -36,8 +36,10 @@ class ExecutorTest : public ::testing::Test {
       b.AddBits(keys::AgeYear(age), Bitmap::Of({i}));
       b.AddBits(keys::AgeBand(vocab::AgeBandStart(age)), Bitmap::Of({i}));
     }
-    for (const std::string& p : vocab::Icd10Prefixes("C509")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({1, 2}));
-    for (const std::string& p : vocab::Icd10Prefixes("C61")) b.AddBits(keys::Diagnosis(p), Bitmap::Of({6}));
+    for (const std::string& p : vocab::Icd10Prefixes("C509"))
+      b.AddBits(keys::Diagnosis(p), Bitmap::Of({1, 2}));
+    for (const std::string& p : vocab::Icd10Prefixes("C61"))
+      b.AddBits(keys::Diagnosis(p), Bitmap::Of({6}));
     b.AddBits(keys::Phenotype("HP:0000118"), Bitmap::Of({1, 2, 5}));
     b.AddBits(keys::DatasetMembers("new"), Bitmap::Range(0, 10));
     b.AddBits(keys::DatasetMembers("old"), Bitmap::Of({0}));
@@ -62,9 +64,10 @@ class ExecutorTest : public ::testing::Test {
     std::map<std::string, v1::DatasetInfo> datasets;
     datasets["new"].set_assembly("GRCh38");
     datasets["old"].set_assembly("GRCh37");
-    auto genes = vocab::GeneTable::Parse("symbol\tentrez\tchrom\tstart\tend\nGENEA\t1\t17\t50\t150\n"
-                                  "GENEB\t2\t17\t150\t250\nGENEC\t3\t17\t50\t250\n",
-                                  "genes.tsv");
+    auto genes = vocab::GeneTable::Parse(
+        "symbol\tentrez\tchrom\tstart\tend\nGENEA\t1\t17\t50\t150\n"
+        "GENEB\t2\t17\t150\t250\nGENEC\t3\t17\t50\t250\n",
+        "genes.tsv");
     ASSERT_TRUE(genes.ok());
     std::map<std::string, std::shared_ptr<const vocab::GeneTable>> tables;
     tables["GRCh38"] = std::make_shared<const vocab::GeneTable>(std::move(*genes));
@@ -194,6 +197,111 @@ TEST_F(ExecutorTest, FrequencyCountsCopiesAndCalledAlleles) {
       *view_, *ParseCriterion("variant(GRCh38:17:100:A:G) AND variant(GRCh38:17:200:C:T)"),
       v1::CARE);
   EXPECT_EQ(two.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A view that counts what is read through it.
+class CountingView : public storage::ReadView {
+ public:
+  explicit CountingView(const storage::ReadView& inner) : inner_(inner) {}
+  absl::StatusOr<std::optional<std::string>> Get(Family family,
+                                                 std::string_view key) const override {
+    ++reads;
+    return inner_.Get(family, key);
+  }
+  absl::Status Scan(Family family, std::string_view begin, std::string_view end,
+                    const ScanFn& fn) const override {
+    ++scans;
+    return inner_.Scan(family, begin, end, fn);
+  }
+  absl::StatusOr<Bitmap> GetBitmap(std::string_view key) const override {
+    ++reads;
+    return inner_.GetBitmap(key);
+  }
+  absl::StatusOr<std::vector<Bitmap>> GetBitmaps(std::span<const std::string> keys) const override {
+    reads += static_cast<int>(keys.size());
+    return inner_.GetBitmaps(keys);
+  }
+  mutable int reads = 0;
+  mutable int scans = 0;
+
+ private:
+  const storage::ReadView& inner_;
+};
+
+// Women of 65 exist (0-4); men of 65 do not. An AND that stops once it selects nobody reads
+// less for the men, and its time tells the two apart; the default evaluation reads the same.
+TEST_F(ExecutorTest, WorkDoesNotDependOnWhetherAPartSelectsAnyone) {
+  auto reads = [&](std::string_view text, Executor::Work work) {
+    CountingView view(*view_);
+    Executor ex(view, engine_->catalog(), work);
+    auto bits = ex.Evaluate(*ParseCriterion(text));
+    EXPECT_TRUE(bits.ok()) << bits.status();
+    return std::pair{view.reads, view.scans};
+  };
+  const std::string tail = " AND age(65) AND (range(GRCh38:17:1-1000) OR gene(GENEC))";
+  for (auto work : {Executor::Work::kDataIndependent, Executor::Work::kShortCircuit}) {
+    auto someone = reads("sex(F)" + tail, work);
+    auto nobody = reads("sex(M)" + tail, work);
+    if (work == Executor::Work::kDataIndependent) {
+      EXPECT_EQ(someone, nobody);
+      EXPECT_EQ(someone.second, 2) << "the range and the gene are scanned";
+    } else {
+      EXPECT_GT(someone.second, nobody.second) << "short-circuiting must skip the scans";
+    }
+  }
+}
+
+// Errors and warnings come from the question and the vocabularies before any data is read, so
+// `S AND gene(NOPE)` is the same error whether S selects anyone or not.
+TEST_F(ExecutorTest, ErrorsAndWarningsDoNotDependOnTheData) {
+  for (std::string_view s : {"sex(F) AND age(65)", "sex(M) AND age(65)"}) {
+    auto bad =
+        engine_->Count(*view_, *ParseCriterion(std::string(s) + " AND gene(NOPE)"), v1::RESEARCH);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(bad.status().message(), "gene symbol NOPE is not in the store's gene tables") << s;
+    Count(std::string(s) + " AND gene(GENEA) AND dataset(nosuch)");
+    EXPECT_EQ(last_warnings_,
+              (std::vector<std::string>{
+                  "gene(GENEA) did not search the GRCh37 datasets: the store has no GRCh37 gene "
+                  "table",
+                  "no dataset 'nosuch' in this store"}))
+        << s;
+  }
+  // A criterion from the wire is checked as the parser would: a malformed code is refused.
+  v1::Criterion wire;
+  wire.set_diagnosis("not a code");
+  EXPECT_EQ(engine_->Count(*view_, wire, v1::RESEARCH).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::Criterion old_age;
+  old_age.mutable_age()->set_min(20);
+  old_age.mutable_age()->set_max(4000000000u);
+  EXPECT_EQ(engine_->Count(*view_, old_age, v1::RESEARCH).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The engine evaluates the canonical form, so questions with one canonical text count the same
+// people: here the frequency's cohort and the zygosity breakdown's genotype leaf, which were
+// taken from the question as written.
+TEST_F(ExecutorTest, QuestionsWithOneCanonicalTextCountTheSamePeople) {
+  const std::string v = "variant(GRCh38:17:100:A:G)";
+  auto plain = engine_->Frequency(*view_, *ParseCriterion(v), v1::CARE);
+  auto absorbed =
+      engine_->Frequency(*view_, *ParseCriterion(v + " AND (" + v + " OR sex(M))"), v1::CARE);
+  ASSERT_TRUE(plain.ok() && absorbed.ok()) << absorbed.status();
+  EXPECT_EQ(plain->question, absorbed->question);
+  EXPECT_EQ(absorbed->value.an, plain->value.an);
+  EXPECT_EQ(absorbed->value.ac, plain->value.ac);
+
+  auto one =
+      engine_->Breakdown(*view_, *ParseCriterion("gene(GENEB) AND " + v), {v1::ZYGOSITY}, v1::CARE);
+  auto other =
+      engine_->Breakdown(*view_, *ParseCriterion(v + " AND gene(GENEB)"), {v1::ZYGOSITY}, v1::CARE);
+  ASSERT_TRUE(one.ok() && other.ok());
+  EXPECT_EQ(one->question, other->question);
+  ASSERT_EQ(one->value.cells_size(), other->value.cells_size());
+  for (int i = 0; i < one->value.cells_size(); ++i) {
+    EXPECT_EQ(one->value.cells(i).count(), other->value.cells(i).count()) << i;
+  }
 }
 
 }  // namespace

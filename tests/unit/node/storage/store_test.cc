@@ -2,6 +2,8 @@
 
 #include <rocksdb/db.h>
 
+#include <filesystem>
+
 #include "gtest/gtest.h"
 #include "node/storage/keys.h"
 #include "tests/test_util.h"
@@ -27,37 +29,80 @@ TEST(StoreTest, WritesSchemaVersionOnCreate) {
   EXPECT_EQ(**schema, std::to_string(keys::kSchemaVersion));
 }
 
+// The counter part of a data version (its first 16 hex digits).
+uint64_t Counter(const std::string& version) {
+  return version == "0" ? 0 : std::stoull(version.substr(0, 16), nullptr, 16);
+}
+
 TEST(StoreTest, DataVersionMovesWithDataOnlyAndSurvivesReopening) {
   TempDir dir;
+  std::string last;
   {
     auto store = OpenOrDie(dir.Path("db"));
     auto before = store->Snapshot();
-    EXPECT_EQ(*DataVersion(*before), 0u);
+    EXPECT_EQ(*DataVersion(*before), "0");
     // Audit entries, contact requests and keys do not change an answer.
     WriteBatch quiet = store->NewBatch();
     quiet.Put(Family::kAudit, keys::AuditKey(1), "entry");
     quiet.Put(Family::kContact, keys::Contact("r1"), "request");
     quiet.Put(Family::kMeta, keys::kMetaAuditHead, "head");
     ASSERT_TRUE(store->Write(quiet).ok());
-    EXPECT_EQ(*DataVersion(*store->Snapshot()), 0u);
+    EXPECT_EQ(*DataVersion(*store->Snapshot()), "0");
     // Individuals, bitmaps and reference files do.
     WriteBatch data = store->NewBatch();
     data.AddBits(keys::Sex('F'), Bitmap::Of({1, 2}));
     ASSERT_TRUE(store->Write(data).ok());
-    EXPECT_EQ(*DataVersion(*store->Snapshot()), 1u);
+    std::string first = *DataVersion(*store->Snapshot());
+    EXPECT_EQ(Counter(first), 1u);
+    EXPECT_EQ(first.size(), 48u) << "a counter and 128 random bits";
     WriteBatch genes = store->NewBatch();
     genes.Put(Family::kMeta, keys::MetaGeneTable("GRCh38"), "table");
     ASSERT_TRUE(store->Write(genes).ok());
-    EXPECT_EQ(*DataVersion(*store->Snapshot()), 2u);
+    last = *DataVersion(*store->Snapshot());
+    EXPECT_EQ(Counter(last), 2u);
     // A snapshot keeps the version it was taken at.
-    EXPECT_EQ(*DataVersion(*before), 0u);
+    EXPECT_EQ(*DataVersion(*before), "0");
   }
   auto reopened = OpenOrDie(dir.Path("db"));
-  EXPECT_EQ(*DataVersion(*reopened->Snapshot()), 2u);
+  EXPECT_EQ(*DataVersion(*reopened->Snapshot()), last);
   WriteBatch more = reopened->NewBatch();
   more.Put(Family::kIndividuals, keys::Individual(3), "record");
   ASSERT_TRUE(reopened->Write(more).ok());
-  EXPECT_EQ(*DataVersion(*reopened->Snapshot()), 3u);
+  EXPECT_EQ(Counter(*DataVersion(*reopened->Snapshot())), 3u);
+}
+
+// A store restored from a copy and then written differently must not reuse a version: noise
+// keyed on it would otherwise be the same for different data, and differencing the two
+// releases would cancel it.
+TEST(StoreTest, DataVersionNeverRepeatsAfterARestore) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.Path("db"));
+    WriteBatch data = store->NewBatch();
+    data.AddBits(keys::Sex('F'), Bitmap::Of({1, 2}));
+    ASSERT_TRUE(store->Write(data).ok());
+  }
+  std::filesystem::copy(dir.Path("db"), dir.Path("backup"),
+                        std::filesystem::copy_options::recursive);
+  std::string original, restored, at_backup;
+  {
+    auto store = OpenOrDie(dir.Path("db"));
+    at_backup = *DataVersion(*store->Snapshot());
+    WriteBatch data = store->NewBatch();
+    data.AddBits(keys::Sex('F'), Bitmap::Of({3}));
+    ASSERT_TRUE(store->Write(data).ok());
+    original = *DataVersion(*store->Snapshot());
+  }
+  {
+    auto store = OpenOrDie(dir.Path("backup"));
+    EXPECT_EQ(*DataVersion(*store->Snapshot()), at_backup) << "the same data, the same version";
+    WriteBatch data = store->NewBatch();
+    data.AddBits(keys::Sex('M'), Bitmap::Of({3}));
+    ASSERT_TRUE(store->Write(data).ok());
+    restored = *DataVersion(*store->Snapshot());
+  }
+  EXPECT_EQ(Counter(original), Counter(restored));
+  EXPECT_NE(original, restored);
 }
 
 TEST(StoreTest, RefusesANewerSchema) {

@@ -1,0 +1,206 @@
+#include "query/prepare.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "node/base/strings.h"
+#include "node/vocab/codes.h"
+#include "query/canonical.h"
+
+namespace pmdb::query {
+namespace {
+
+class Resolver {
+ public:
+  explicit Resolver(const vocab::Catalog& catalog) : catalog_(catalog) {}
+
+  // The criterion with every leaf checked and normalized; "matches nobody" leaves become an OR
+  // of nothing.
+  absl::StatusOr<v1::Criterion> Resolve(const v1::Criterion& c) {
+    v1::Criterion out;
+    switch (c.kind_case()) {
+      case v1::Criterion::kAllOf:
+      case v1::Criterion::kAnyOf: {
+        const bool is_and = c.has_all_of();
+        const v1::CriterionList& in = is_and ? c.all_of() : c.any_of();
+        if (in.items_size() == 0) {
+          return absl::InvalidArgumentError(is_and ? "AND of nothing" : "OR of nothing");
+        }
+        v1::CriterionList* list = is_and ? out.mutable_all_of() : out.mutable_any_of();
+        for (const v1::Criterion& item : in.items()) {
+          auto r = Resolve(item);
+          if (!r.ok()) return r.status();
+          *list->add_items() = std::move(*r);
+        }
+        return out;
+      }
+      case v1::Criterion::kNegation: {
+        auto r = Resolve(c.negation());
+        if (!r.ok()) return r.status();
+        *out.mutable_negation() = std::move(*r);
+        return out;
+      }
+      case v1::Criterion::kVariant: {
+        v1::VariantCriterion v = c.variant();
+        auto assembly = vocab::NormalizeAssembly(v.assembly());
+        if (!assembly.ok()) return assembly.status();
+        if (v.pos() == 0 || v.ref().empty() || v.alt().empty()) {
+          return absl::InvalidArgumentError(
+              "a variant() needs a position and both alleles, e.g. GRCh38:7:55191822:T:G");
+        }
+        vocab::Allele a = vocab::TrimAlleles(v.pos(), v.ref(), v.alt());
+        v.set_assembly(*assembly);
+        v.set_chrom(vocab::NormalizeChrom(v.chrom()));
+        v.set_pos(a.pos);
+        v.set_ref(a.ref);
+        v.set_alt(a.alt);
+        CheckAssembly(v.assembly());
+        *out.mutable_variant() = std::move(v);
+        return out;
+      }
+      case v1::Criterion::kRange: {
+        v1::RangeCriterion r = c.range();
+        auto assembly = vocab::NormalizeAssembly(r.assembly());
+        if (!assembly.ok()) return assembly.status();
+        if (r.start() == 0 || r.end() < r.start()) {
+          return absl::InvalidArgumentError("a range() needs 0 < START <= END");
+        }
+        r.set_assembly(*assembly);
+        r.set_chrom(vocab::NormalizeChrom(r.chrom()));
+        CheckAssembly(r.assembly());
+        *out.mutable_range() = std::move(r);
+        return out;
+      }
+      case v1::Criterion::kGene: {
+        v1::GeneCriterion g = c.gene();
+        g.set_symbol(ToUpper(Trim(g.symbol())));
+        absl::Status s = CheckGene(g.symbol());
+        if (!s.ok()) return s;
+        *out.mutable_gene() = std::move(g);
+        return out;
+      }
+      case v1::Criterion::kHpo:
+        return ResolveHpo(c.hpo());
+      case v1::Criterion::kDiagnosis: {
+        auto code = vocab::NormalizeIcd10(c.diagnosis());
+        if (!code.ok()) return code.status();
+        out.set_diagnosis(*code);
+        return out;
+      }
+      case v1::Criterion::kTreatment: {
+        auto code = vocab::NormalizeAtc(c.treatment());
+        if (!code.ok()) return code.status();
+        out.set_treatment(*code);
+        return out;
+      }
+      case v1::Criterion::kSex:
+        if (!v1::Sex_IsValid(c.sex())) return absl::InvalidArgumentError("unknown sex");
+        return c;
+      case v1::Criterion::kAge:
+        if (c.age().min() > vocab::kMaxAge || c.age().max() > vocab::kMaxAge) {
+          return absl::InvalidArgumentError(StrCat("an age is at most ", vocab::kMaxAge));
+        }
+        return c;
+      case v1::Criterion::kDataset:
+        if (!catalog_.datasets().contains(c.dataset())) {
+          Warn(StrCat("no dataset '", c.dataset(), "' in this store"));
+        }
+        return c;
+      case v1::Criterion::KIND_NOT_SET:
+        break;
+    }
+    return absl::InvalidArgumentError("empty criterion");
+  }
+
+  std::vector<std::string> TakeWarnings() { return std::move(warnings_); }
+
+ private:
+  void Warn(std::string message) {
+    if (std::find(warnings_.begin(), warnings_.end(), message) == warnings_.end()) {
+      warnings_.push_back(std::move(message));
+    }
+  }
+
+  void CheckAssembly(const std::string& assembly) {
+    std::vector<std::string> held = catalog_.assemblies();
+    if (std::find(held.begin(), held.end(), assembly) == held.end()) {
+      Warn(StrCat("no dataset in this store uses ", assembly));
+    }
+  }
+
+  absl::Status CheckGene(const std::string& symbol) {
+    bool any_table = false;
+    bool known = false;
+    for (const std::string& assembly : catalog_.assemblies()) {
+      const vocab::GeneTable* table = catalog_.gene_table(assembly);
+      if (table == nullptr) {
+        Warn(StrCat("gene(", symbol, ") did not search the ", assembly,
+                    " datasets: the store has no ", assembly, " gene table"));
+        continue;
+      }
+      any_table = true;
+      known = known || !table->Find(symbol).empty();
+    }
+    if (!any_table) {
+      std::string assemblies;
+      for (const std::string& a : catalog_.assemblies()) StrAppend(&assemblies, " ", a);
+      return absl::FailedPreconditionError(
+          StrCat("gene(", symbol, ") needs a gene table for the store's assemblies (",
+                 Trim(assemblies), "); give one with --genes ASSEMBLY=PATH"));
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(
+          StrCat("gene symbol ", symbol, " is not in the store's gene tables"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::Criterion> ResolveHpo(const std::string& written) {
+    auto id = vocab::NormalizeHpo(written);
+    if (!id.ok()) return id.status();
+    v1::Criterion out;
+    out.set_hpo(*id);
+    const vocab::Ontology* o = catalog_.ontology();
+    if (o == nullptr) return out;
+    vocab::Ontology::Resolution r = o->Resolve(*id);
+    switch (r.match) {
+      case vocab::Ontology::Match::kExact:
+        break;
+      case vocab::Ontology::Match::kAltId:
+      case vocab::Ontology::Match::kReplaced:
+        out.set_hpo(o->term(*r.term).id);
+        Warn(StrCat(*id,
+                    r.match == vocab::Ontology::Match::kAltId ? " is an alternative id of "
+                                                              : " is obsolete, replaced by ",
+                    out.hpo()));
+        break;
+      case vocab::Ontology::Match::kObsolete:
+        Warn(StrCat(*id, " is obsolete with no replacement; it matches nobody"));
+        out.mutable_any_of();
+        break;
+      case vocab::Ontology::Match::kUnknown:
+        Warn(StrCat(*id, " is not in the ontology (", o->version(), "); it matches nobody"));
+        out.mutable_any_of();
+        break;
+    }
+    return out;
+  }
+
+  const vocab::Catalog& catalog_;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace
+
+absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog) {
+  Resolver resolver(catalog);
+  auto resolved = resolver.Resolve(question);
+  if (!resolved.ok()) return resolved.status();
+  Prepared p;
+  p.criterion = CanonicalCriterion(*resolved);
+  p.text = CanonicalText(p.criterion);
+  p.warnings = resolver.TakeWarnings();
+  return p;
+}
+
+}  // namespace pmdb::query
