@@ -127,7 +127,7 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
 absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
                                                const v1::Criterion& criterion,
                                                v1::Purpose purpose) const {
-  auto q = Prepare(criterion, *catalog_);
+  auto q = Prepare(criterion, *catalog_, checks_);
   if (!q.ok()) return q.status();
   Executor ex(view, *catalog_, work_);
   auto bits = Matching(ex, view, q->criterion, purpose);
@@ -140,7 +140,7 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
     const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose) const {
   absl::Status checked = CheckDimensions(dimensions).status();
   if (!checked.ok()) return checked;
-  auto q = Prepare(criterion, *catalog_);
+  auto q = Prepare(criterion, *catalog_, checks_);
   if (!q.ok()) return q.status();
   for (v1::Dimension d : dimensions) {
     if (d == v1::ZYGOSITY && FindGenotypeLeaf(q->criterion) == nullptr) {
@@ -181,7 +181,7 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
 absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadView& view,
                                                           const v1::Criterion& criterion,
                                                           v1::Purpose purpose) const {
-  auto q = Prepare(criterion, *catalog_);
+  auto q = Prepare(criterion, *catalog_, checks_);
   if (!q.ok()) return q.status();
   // The split into the variant and its cohort is made on the canonical tree.
   const v1::Criterion& canonical = q->criterion;

@@ -16,6 +16,7 @@
 #include "node/vocab/catalog.h"
 #include "pmdb/v1/query.pb.h"
 #include "query/executor.h"
+#include "query/prepare.h"
 
 namespace pmdb::query {
 
@@ -40,8 +41,9 @@ struct AlleleFrequency {
 class Engine {
  public:
   explicit Engine(std::shared_ptr<const vocab::Catalog> catalog,
-                  Executor::Work work = Executor::Work::kDataIndependent)
-      : catalog_(std::move(catalog)), work_(work) {}
+                  Executor::Work work = Executor::Work::kDataIndependent,
+                  Checks checks = Checks::kBeforeReading)
+      : catalog_(std::move(catalog)), work_(work), checks_(checks) {}
 
   absl::StatusOr<Answer<uint64_t>> Count(const storage::ReadView& view,
                                          const v1::Criterion& criterion, v1::Purpose purpose) const;
@@ -66,6 +68,7 @@ class Engine {
  private:
   std::shared_ptr<const vocab::Catalog> catalog_;
   Executor::Work work_;
+  Checks checks_;
 };
 
 // "sex", "age_band", "diagnosis", "zygosity" and back.

@@ -158,17 +158,24 @@ absl::StatusOr<ZygosityBitmaps> Executor::VariantsInRange(const std::string& ass
 
 absl::StatusOr<ZygosityBitmaps> Executor::GeneCarriers(const v1::GeneCriterion& gene) {
   ZygosityBitmaps total;
-  // query::Prepare has refused unknown genes and warned about assemblies without a table.
+  // query::Prepare has refused unknown genes and warned about assemblies without a table,
+  // unless it was told to leave genes to the executor (Checks::kWhenReached).
+  bool known = false;
   for (const std::string& assembly : catalog_.assemblies()) {
     const vocab::GeneTable* table = catalog_.gene_table(assembly);
     if (table == nullptr) continue;
     for (const vocab::GeneSpan& span : table->Find(gene.symbol())) {
+      known = true;
       auto z = VariantsInRange(assembly, span.chrom, span.start, span.end);
       if (!z.ok()) return z.status();
       total.hom |= z->hom;
       total.hemi |= z->hemi;
       total.het |= z->het;
     }
+  }
+  if (!known) {
+    return absl::InvalidArgumentError(
+        StrCat("gene symbol ", gene.symbol(), " is not in the store's gene tables"));
   }
   total.hemi -= total.hom;
   total.het -= total.hom;

@@ -12,7 +12,7 @@ namespace {
 
 class Resolver {
  public:
-  explicit Resolver(const vocab::Catalog& catalog) : catalog_(catalog) {}
+  Resolver(const vocab::Catalog& catalog, Checks checks) : catalog_(catalog), checks_(checks) {}
 
   // The criterion with every leaf checked and normalized; "matches nobody" leaves become an OR
   // of nothing.
@@ -74,8 +74,10 @@ class Resolver {
       case v1::Criterion::kGene: {
         v1::GeneCriterion g = c.gene();
         g.set_symbol(ToUpper(Trim(g.symbol())));
-        absl::Status s = CheckGene(g.symbol());
-        if (!s.ok()) return s;
+        if (checks_ == Checks::kBeforeReading) {
+          absl::Status s = CheckGene(g.symbol());
+          if (!s.ok()) return s;
+        }
         *out.mutable_gene() = std::move(g);
         return out;
       }
@@ -187,13 +189,15 @@ class Resolver {
   }
 
   const vocab::Catalog& catalog_;
+  const Checks checks_;
   std::vector<std::string> warnings_;
 };
 
 }  // namespace
 
-absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog) {
-  Resolver resolver(catalog);
+absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog,
+                                 Checks checks) {
+  Resolver resolver(catalog, checks);
   auto resolved = resolver.Resolve(question);
   if (!resolved.ok()) return resolved.status();
   Prepared p;

@@ -31,7 +31,13 @@ struct Prepared {
 // Codes are normalized as the parser does (a criterion from the wire may not have been parsed);
 // an HPO id that is an alternative or replaced id becomes the primary one, and an obsolete or
 // unknown one matches nobody; each of these comes with a warning.
-absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog);
+//
+// `Checks::kWhenReached` leaves gene symbols unchecked, to be refused by the executor when (and
+// if) it reaches them: what pmdb did before, kept only so that the attack suite can show what
+// the eager check prevents ([disclosure] close_side_channels = false).
+enum class Checks { kBeforeReading, kWhenReached };
+absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog,
+                                 Checks checks = Checks::kBeforeReading);
 
 }  // namespace pmdb::query
 

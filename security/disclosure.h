@@ -45,6 +45,9 @@ struct DisclosureRules {
   // that neither an error, a warning nor the time taken tells whether part of a question
   // selects anyone. false only by the operator's explicit choice (measuring the attacks).
   bool close_side_channels = true;
+  // With close_side_channels: answers leave at the next multiple of this after their question
+  // arrived (0: as soon as they are ready).
+  uint32_t response_quantum_ms = 10;
 };
 
 class Discloser {

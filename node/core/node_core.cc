@@ -4,8 +4,8 @@
 #include "node/call/released.h"
 #include "node/core/aggregates.h"
 #include "node/storage/keys.h"
-#include "query/engine.h"
 #include "query/canonical.h"
+#include "query/engine.h"
 #include "query/parser.h"
 #include "security/case_ref.h"
 
@@ -40,8 +40,7 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
                                                            const Clock* clock) {
   auto secret = StoredSecret(*store, keys::kMetaNoiseSecret, &security::NewNoiseSecret);
   if (!secret.ok()) return secret.status();
-  auto reference_key =
-      StoredSecret(*store, keys::kMetaReferenceKey, &security::NewReferenceKey);
+  auto reference_key = StoredSecret(*store, keys::kMetaReferenceKey, &security::NewReferenceKey);
   if (!reference_key.ok()) return reference_key.status();
   auto view = store->Snapshot();
   auto catalog = vocab::Catalog::Load(*view);
@@ -53,8 +52,8 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
                                               std::move(*catalog), std::move(*cases)));
   // What was asked and released in the budgets' open windows counts again after a restart.
   int64_t now = clock->NowSeconds();
-  auto open = security::ListAudit(
-      *view, {.since_unix_micros = core->sharing_.RechargeFrom(now) * 1000000});
+  auto open =
+      security::ListAudit(*view, {.since_unix_micros = core->sharing_.RechargeFrom(now) * 1000000});
   if (!open.ok()) return open.status();
   core->sharing_.Recharge(*open, now);
   return core;
@@ -75,7 +74,10 @@ NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::Audit
       contacts_(settings_.region, store, clock),
       reference_key_(std::move(reference_key)),
       catalog_(std::move(catalog)),
-      cases_(std::move(cases)) {}
+      cases_(std::move(cases)),
+      pacer_(std::chrono::milliseconds(settings_.disclosure.close_side_channels
+                                           ? settings_.disclosure.response_quantum_ms
+                                           : 0)) {}
 
 std::shared_ptr<const vocab::Catalog> NodeCore::catalog() const {
   std::lock_guard<std::mutex> lock(catalog_mu_);
@@ -151,8 +153,8 @@ absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::strin
   absl::StatusOr<Release<Answer>> release = compute(PurposeOf(caller->user.role));
   if (!release.ok()) return release.status();
   // Nothing leaves before it is paid for: a refused charge discards the computed answer.
-  auto charged = sharing.ChargeRelease(*caller, *project, release->fingerprint,
-                                       release->cost_micros, now);
+  auto charged =
+      sharing.ChargeRelease(*caller, *project, release->fingerprint, release->cost_micros, now);
   if (!charged.ok()) return charged.status();
   entry.set_release(release->fingerprint);
   entry.set_rho_micros(*charged);
@@ -160,7 +162,8 @@ absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::strin
   v1::DisclosureApplied& d = *answer.mutable_disclosure();
   d.set_rho(static_cast<double>(*charged) / 1e6);
   d.set_project(*project);
-  for (v1::BudgetState& b : sharing.Budgets(*caller, *project, now)) *d.add_budgets() = std::move(b);
+  for (v1::BudgetState& b : sharing.Budgets(*caller, *project, now))
+    *d.add_budgets() = std::move(b);
   entry.set_released(call::Released(answer));
   return std::move(answer);
 }
@@ -169,19 +172,21 @@ absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::strin
 
 void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
                      Done<v1::CountAnswer> done) {
+  const auto arrived = Pacer::Steady::now();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionCount, &entry);
   auto answer = Aggregate<v1::CountAnswer>(
       std::move(caller), "count", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
-        query::Engine engine(catalog(), DisclosedWork());
+        query::Engine engine = DisclosingEngine();
         return AnswerCount(engine, *store_->Snapshot(), request.criterion(), purpose, &discloser_);
       });
-  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
 }
 
 void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& request,
                          Done<v1::BreakdownAnswer> done) {
+  const auto arrived = Pacer::Steady::now();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionBreakdown, &entry);
   auto dims = query::CheckDimensions(request.dimensions());
@@ -189,25 +194,26 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
   auto answer = Aggregate<v1::BreakdownAnswer>(
       std::move(caller), "breakdown", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
-        query::Engine engine(catalog(), DisclosedWork());
+        query::Engine engine = DisclosingEngine();
         return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, purpose,
                                &discloser_);
       });
-  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
 }
 
 void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& request,
                          Done<v1::FrequencyAnswer> done) {
+  const auto arrived = Pacer::Steady::now();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionFrequency, &entry);
   auto answer = Aggregate<v1::FrequencyAnswer>(
       std::move(caller), "frequency", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
-        query::Engine engine(catalog(), DisclosedWork());
+        query::Engine engine = DisclosingEngine();
         return AnswerFrequency(engine, *store_->Snapshot(), request.criterion(), purpose,
                                &discloser_);
       });
-  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
 }
 
 }  // namespace pmdb::core

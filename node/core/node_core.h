@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "node/base/clock.h"
+#include "node/base/pacer.h"
 #include "node/call/caller.h"
 #include "node/call/finish.h"
 #include "node/core/contacts.h"
@@ -30,7 +31,7 @@
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/audit.pb.h"
 #include "pmdb/v1/similar.pb.h"
-#include "query/executor.h"
+#include "query/engine.h"
 #include "query/similarity.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
@@ -110,12 +111,24 @@ class NodeCore {
   absl::StatusOr<call::Caller> Authorize(const Credentials& who, security::Method method,
                                          v1::AuditEntry* entry) const;
   std::shared_ptr<const vocab::Catalog> catalog() const;
-  // How the engine works for answers that leave the region ([disclosure] close_side_channels).
-  query::Executor::Work DisclosedWork() const {
-    return settings_.disclosure.close_side_channels ? query::Executor::Work::kDataIndependent
-                                                    : query::Executor::Work::kShortCircuit;
+  // The engine for answers that leave the region: with [disclosure] close_side_channels (the
+  // default) questions are checked before any data is read and evaluated with work that does
+  // not depend on the data.
+  query::Engine DisclosingEngine() const {
+    if (settings_.disclosure.close_side_channels) return query::Engine(catalog());
+    return query::Engine(catalog(), query::Executor::Work::kShortCircuit,
+                         query::Checks::kWhenReached);
   }
   std::shared_ptr<const query::CaseIndex> cases() const;
+  // `done` run through the pacer: an answer that leaves the region goes at the next multiple of
+  // [disclosure] response_quantum_ms after its question arrived.
+  template <typename T>
+  Done<T> Paced(Pacer::Steady::time_point arrived, Done<T> done) {
+    return [this, arrived, done = std::move(done)](absl::StatusOr<T> result) {
+      auto kept = std::make_shared<absl::StatusOr<T>>(std::move(result));
+      pacer_.Release(arrived, [kept, done] { done(std::move(*kept)); });
+    };
+  }
   // The ranked cases of a normalized question; `local` puts subject ids instead of references.
   absl::StatusOr<v1::SimilarCasesAnswer> RankCases(const v1::CaseQuery& question, uint32_t top,
                                                    bool local, v1::AuditEntry* entry) const;
@@ -134,6 +147,7 @@ class NodeCore {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_
   std::shared_ptr<const query::CaseIndex> cases_;  // guarded by catalog_mu_
+  Pacer pacer_;  // last: it runs what still waits before the rest is destroyed
 };
 
 }  // namespace pmdb::core

@@ -1,8 +1,9 @@
 // NodeCore: the clinicians' path — similar cases and contact requests.
+#include "node/core/similar.h"
+
 #include "node/base/strings.h"
 #include "node/call/released.h"
 #include "node/core/node_core.h"
-#include "node/core/similar.h"
 #include "node/storage/keys.h"
 #include "node/vocab/case_query.h"
 #include "security/case_ref.h"
@@ -55,12 +56,12 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
     return absl::InvalidArgumentError(
         StrCat("top is at most ", settings_.clinician.max_top, " in region ", settings_.region));
   }
-  RankOptions options{.region = settings_.region,
-                      .contact = settings_.clinician.contact,
-                      .top = top,
-                      .reference_key = local ? nullptr : &reference_key_,
-                      .expires_unix = clock_->NowSeconds() +
-                                      settings_.clinician.reference_ttl_seconds};
+  RankOptions options{
+      .region = settings_.region,
+      .contact = settings_.clinician.contact,
+      .top = top,
+      .reference_key = local ? nullptr : &reference_key_,
+      .expires_unix = clock_->NowSeconds() + settings_.clinician.reference_ttl_seconds};
   auto ranked = core::RankCases(*cases(), *store_->Snapshot(), question, options);
   if (!ranked.ok()) return ranked.status();
   for (uint32_t ordinal : ranked->ordinals) entry->add_individuals(ordinal);
@@ -70,6 +71,7 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
 
 void NodeCore::SimilarCases(const Credentials& who, const v1::SimilarCasesRequest& request,
                             Done<v1::SimilarCasesAnswer> done) {
+  const auto arrived = Pacer::Steady::now();
   v1::AuditEntry entry;
   auto run = [&]() -> absl::StatusOr<v1::SimilarCasesAnswer> {
     auto caller = Authorize(who, Method::kRegionSimilarCases, &entry);
@@ -83,7 +85,7 @@ void NodeCore::SimilarCases(const Credentials& who, const v1::SimilarCasesReques
     return RankCases(question, request.top(), /*local=*/false, &entry);
   };
   auto answer = run();
-  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(done));
+  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
 }
 
 absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::LocalSimilarCases(

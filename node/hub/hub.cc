@@ -15,7 +15,6 @@ namespace pmdb::hub {
 namespace {
 
 using security::Method;
-using Steady = std::chrono::steady_clock;
 
 // Asks every region and runs `done` with all their results once the last one has answered or
 // failed. Results keep the configured order of the regions.
@@ -38,12 +37,8 @@ void AskAll(const std::vector<Region>& regions, const Outgoing& out, const Reque
   }
   for (size_t i = 0; i < regions.size(); ++i) {
     gather->results[i].region = regions[i].id;
-    Steady::time_point started = Steady::now();
-    ((*regions[i].client).*ask)(out, request, [gather, i, started](absl::StatusOr<Answer> a) {
-      RegionResult<Answer>& r = gather->results[i];
-      r.answer = std::move(a);
-      r.elapsed_ms = static_cast<uint32_t>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - started).count());
+    ((*regions[i].client).*ask)(out, request, [gather, i](absl::StatusOr<Answer> a) {
+      gather->results[i].answer = std::move(a);
       if (gather->remaining.fetch_sub(1) == 1) gather->done(std::move(gather->results));
     });
   }
@@ -115,8 +110,8 @@ void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountReques
       std::move(done));
 }
 
-void Hub::Breakdown(const Credentials& who, Deadline deadline,
-                    const v1::BreakdownRequest& request, Done<v1::FederatedBreakdown> done) {
+void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::BreakdownRequest& request,
+                    Done<v1::FederatedBreakdown> done) {
   auto dims = query::CheckDimensions(request.dimensions());
   Federate<v1::BreakdownRequest, v1::BreakdownAnswer, v1::FederatedBreakdown>(
       who, deadline, Method::kFederationBreakdown, query::FormatCriterion(request.criterion()),
@@ -128,8 +123,8 @@ void Hub::Breakdown(const Credentials& who, Deadline deadline,
       std::move(done));
 }
 
-void Hub::Frequency(const Credentials& who, Deadline deadline,
-                    const v1::FrequencyRequest& request, Done<v1::FederatedFrequency> done) {
+void Hub::Frequency(const Credentials& who, Deadline deadline, const v1::FrequencyRequest& request,
+                    Done<v1::FederatedFrequency> done) {
   Federate<v1::FrequencyRequest, v1::FrequencyAnswer, v1::FederatedFrequency>(
       who, deadline, Method::kFederationFrequency, query::FormatCriterion(request.criterion()),
       absl::OkStatus(), request, &RegionClient::Frequency,
@@ -152,8 +147,7 @@ void Hub::SimilarCases(const Credentials& who, Deadline deadline,
   Federate<v1::SimilarCasesRequest, v1::SimilarCasesAnswer, v1::FederatedSimilarCases>(
       who, deadline, Method::kFederationSimilarCases, vocab::FormatCaseQuery(question), precheck,
       request, &RegionClient::SimilarCases,
-      [top](auto results) { return MergeSimilarCases(std::move(results), top); },
-      std::move(done));
+      [top](auto results) { return MergeSimilarCases(std::move(results), top); }, std::move(done));
 }
 
 template <typename Request>
@@ -175,8 +169,7 @@ void Hub::Forward(const Credentials& who, Deadline deadline, Method method,
     }
   }
   if (!s.ok()) {
-    call::Finish(*audit_, std::move(entry), absl::StatusOr<v1::ContactTicket>(s),
-                 std::move(done));
+    call::Finish(*audit_, std::move(entry), absl::StatusOr<v1::ContactTicket>(s), std::move(done));
     return;
   }
   Outgoing out{.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline)};
@@ -213,8 +206,8 @@ void Hub::ContactStatus(const Credentials& who, Deadline deadline,
           ? absl::StatusOr<std::string>(absl::InvalidArgumentError(
                 "a request id is REGION/ID, as RequestContact returned it"))
           : absl::StatusOr<std::string>(id.substr(0, slash));
-  Forward(who, deadline, Method::kFederationContactStatus, region,
-          StrCat("contact status ", id), request, &RegionClient::ContactStatus, std::move(done));
+  Forward(who, deadline, Method::kFederationContactStatus, region, StrCat("contact status ", id),
+          request, &RegionClient::ContactStatus, std::move(done));
 }
 
 }  // namespace pmdb::hub

@@ -53,8 +53,8 @@ class Hub {
                  Done<v1::FederatedFrequency> done);
   void SimilarCases(const Credentials& who, Deadline deadline,
                     const v1::SimilarCasesRequest& request, Done<v1::FederatedSimilarCases> done);
-  void RequestContact(const Credentials& who, Deadline deadline,
-                      const v1::ContactRequest& request, Done<v1::ContactTicket> done);
+  void RequestContact(const Credentials& who, Deadline deadline, const v1::ContactRequest& request,
+                      Done<v1::ContactTicket> done);
   void ContactStatus(const Credentials& who, Deadline deadline,
                      const v1::ContactStatusRequest& request, Done<v1::ContactTicket> done);
 
@@ -62,8 +62,7 @@ class Hub {
   // One federated question from authorization to the audited reply.
   template <typename Request, typename Answer, typename Reply, typename Merge>
   void Federate(const Credentials& who, Deadline deadline, security::Method method,
-                const std::string& question, const absl::Status& precheck,
-                const Request& request,
+                const std::string& question, const absl::Status& precheck, const Request& request,
                 void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
                 Merge merge, Done<Reply> done);
   // One call passed on to the region `region_id`, whose outcome is the reply.
@@ -71,8 +70,7 @@ class Hub {
   void Forward(const Credentials& who, Deadline deadline, security::Method method,
                const absl::StatusOr<std::string>& region_id, const std::string& question,
                const Request& request,
-               void (RegionClient::*ask)(const Outgoing&, const Request&,
-                                         Done<v1::ContactTicket>),
+               void (RegionClient::*ask)(const Outgoing&, const Request&, Done<v1::ContactTicket>),
                Done<v1::ContactTicket> done);
   Deadline RegionDeadline(Deadline caller) const;
 

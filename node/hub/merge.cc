@@ -14,12 +14,11 @@ namespace {
 using security::AddReleased;
 using security::Floor;
 
-v1::RegionPart PartOf(const std::string& region, const absl::Status& status,
-                      uint32_t elapsed_ms) {
+// A region's time to answer is not passed on: it would tell about the region's data.
+v1::RegionPart PartOf(const std::string& region, const absl::Status& status) {
   v1::RegionPart part;
   part.set_region(region);
   part.set_status(RegionStatusOf(status));
-  part.set_elapsed_ms(elapsed_ms);
   if (!status.ok()) part.set_detail(std::string(status.message()));
   return part;
 }
@@ -31,7 +30,7 @@ size_t ForEachRegion(std::vector<RegionResult<Answer>>& results,
                      google::protobuf::RepeatedPtrField<v1::RegionPart>* parts, Each each) {
   size_t ok = 0;
   for (RegionResult<Answer>& r : results) {
-    v1::RegionPart part = PartOf(r.region, r.answer.status(), r.elapsed_ms);
+    v1::RegionPart part = PartOf(r.region, r.answer.status());
     if (r.answer.ok()) {
       ++ok;
       each(*r.answer, part);
@@ -80,14 +79,15 @@ void Close(Reply& reply, size_t answered, size_t asked, uint32_t floor) {
     rho += r->rho();
   }
   d.set_mechanism(mechanisms.size() == 1 ? *mechanisms.begin()
-                                         : mechanisms.empty() ? "none" : "mixed");
+                  : mechanisms.empty()   ? "none"
+                                         : "mixed");
   d.set_sigma(sigma);
   d.set_rho(rho);
   std::string text = StrCat("sum over ", answered, " of ", asked, " regions");
   if (!mechanisms.empty() && loosened.size() < answered) {
-    StrAppend(&text, "; differential privacy (discrete Gaussian noise) at ",
-              answered - loosened.size() == answered ? "every answering region"
-                                                     : "the other regions");
+    StrAppend(
+        &text, "; differential privacy (discrete Gaussian noise) at ",
+        answered - loosened.size() == answered ? "every answering region" : "the other regions");
   }
   if (!loosened.empty()) {
     std::string list;
@@ -137,8 +137,7 @@ v1::FederationInfo MergeInfo(std::vector<RegionResult<v1::RegionInfo>> results,
   return reply;
 }
 
-v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> results,
-                               uint32_t floor) {
+v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> results, uint32_t floor) {
   v1::FederatedCount reply;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::CountAnswer& a, v1::RegionPart& part) {

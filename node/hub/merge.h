@@ -23,7 +23,6 @@ template <typename Answer>
 struct RegionResult {
   std::string region;
   absl::StatusOr<Answer> answer = absl::UnknownError("no answer");
-  uint32_t elapsed_ms = 0;
 };
 
 // How a region's failure is reported: deadline exceeded; refused (permission, budget,
@@ -34,8 +33,7 @@ v1::FederationInfo MergeInfo(std::vector<RegionResult<v1::RegionInfo>> results,
                              const std::string& federation);
 
 // `floor` is the hub's min_count.
-v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> results,
-                               uint32_t floor);
+v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> results, uint32_t floor);
 
 // Totals per cell, matched by labels in the order of the first answering region, and every
 // region's cells with the region id as the last label.

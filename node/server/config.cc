@@ -194,6 +194,7 @@ absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRu
                           s.Uint("daily_budget", &rules->daily_budget, 1, 100000000),
                           s.Uint("near_repeat_limit", &rules->near_repeat_limit, 0, 100000000),
                           s.Bool("close_side_channels", &rules->close_side_channels),
+                          s.Uint("response_quantum_ms", &rules->response_quantum_ms, 0, 10000),
                           s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }

@@ -77,6 +77,7 @@ Lab::Lab(LabOptions options) : options_(options), fed_(options.individuals, opti
       s.privacy = example->settings.privacy;
     } else {
       s.disclosure.differential_privacy = false;
+      s.disclosure.close_side_channels = false;
       s.disclosure.noise = options_.off_noise;
     }
   }
@@ -219,7 +220,9 @@ CountReply Lab::Count(const std::string& who, const std::string& expr) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::FederatedCount out;
+  auto started = std::chrono::steady_clock::now();
   reply.status = Hub(who).Count(&ctx, req, &out);
+  reply.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   ++asked_;
   for (const v1::RegionPart& p : out.regions()) {
     reply.parts[p.region()] = PartOf(p);

@@ -21,7 +21,9 @@
 namespace pmdb::privacy {
 
 enum class Defences {
-  kOff,       // differential_privacy = false: the small-count threshold (and optional noise)
+  kOff,       // differential_privacy = false and close_side_channels = false: the small-count
+              // threshold (and optional noise), an AND that stops at an empty intersection, genes
+              // checked only when reached, no pacing
   kDefaults,  // [disclosure], [privacy] and [[projects]] of deploy/node.example.toml
 };
 const char* NameOf(Defences d);
@@ -52,6 +54,7 @@ struct Part {
 
 struct CountReply {
   grpc::Status status;
+  double seconds = 0;                 // the researcher's wall time for the whole call
   std::map<std::string, Part> parts;  // by region
   double rho = 0;                     // summed over the regions' parts
   bool ok(const std::string& region) const;

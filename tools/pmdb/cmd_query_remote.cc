@@ -7,8 +7,8 @@
 #include "pmdb/v1/admin.grpc.pb.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "query/engine.h"
-#include "security/released.h"
 #include "query/parser.h"
+#include "security/released.h"
 #include "tools/pmdb/output.h"
 #include "tools/pmdb/remote.h"
 
@@ -28,8 +28,9 @@ std::string AfText(const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
     return buf;
   }
   double lo = an.high() == UINT64_MAX ? 0.0 : static_cast<double>(ac.low()) / an.high();
-  double hi = an.low() == 0 || ac.high() == UINT64_MAX ? 1.0
-                                                       : std::min(1.0, static_cast<double>(ac.high()) / an.low());
+  double hi = an.low() == 0 || ac.high() == UINT64_MAX
+                  ? 1.0
+                  : std::min(1.0, static_cast<double>(ac.high()) / an.low());
   std::snprintf(buf, sizeof(buf), "%.4g-%.4g", lo, hi);
   return buf;
 }
@@ -38,8 +39,9 @@ std::string AfText(const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
 std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& parts) {
   std::string out = StrCat("Protection: ", d.description(), ".\n");
   if (d.mechanism() != "thresholds" && d.mechanism() != "exact") {
-    StrAppend(&out, "\"~\" marks a noised number; the true count differs by noise of the "
-                    "standard deviation shown in --json (noise_sd).\n");
+    StrAppend(&out,
+              "\"~\" marks a noised number; the true count differs by noise of the "
+              "standard deviation shown in --json (noise_sd).\n");
   }
   std::string budgets;
   for (const v1::RegionPart& p : parts) {
@@ -92,15 +94,11 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
     req.set_frequency(q.kind == QueryKind::kFrequency);
     req.set_purpose(q.purpose);
     v1::AdminQueryReply reply;
-    auto started = std::chrono::steady_clock::now();
     absl::Status s = transport::FromGrpc(stub->Query(&context, req, &reply));
     if (!s.ok()) return s;
     const std::string& region = connection.self.region;
     RegionParts parts;
-    *parts.Add() = AsPart(region, static_cast<uint32_t>(
-                                      std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::steady_clock::now() - started)
-                                          .count()));
+    *parts.Add() = AsPart(region);
     const google::protobuf::RepeatedPtrField<std::string>* warnings = nullptr;
     std::string js;
     if (reply.has_count()) {
@@ -128,7 +126,8 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       for (const auto& cell : b.cells()) {
         std::string row;
         for (int i = 0; i < cell.labels_size(); ++i) StrAppend(&row, "  ", Pad(cell.labels(i), 12));
-        if (cell.count().low() != 0) StrAppend(&out, row, "  ", WithThousands(cell.count().low()), "\n");
+        if (cell.count().low() != 0)
+          StrAppend(&out, row, "  ", WithThousands(cell.count().low()), "\n");
       }
       warnings = &b.warnings();
     }
@@ -187,14 +186,14 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       *total.mutable_an() = reply.an();
       *total.mutable_disclosure() = reply.disclosure();
       js = FrequencyJson(canonical, total, reply.partial(), parts);
-      out = StrCat("AC=", security::FormatReleased(reply.ac()), "  AN=",
-                   security::FormatReleased(reply.an()), "  AF=", AfText(reply.ac(), reply.an()),
-                   "   ", canonical, PartialNote(reply.partial(), missing(parts), parts.size()),
-                   "\n");
+      out = StrCat("AC=", security::FormatReleased(reply.ac()),
+                   "  AN=", security::FormatReleased(reply.an()),
+                   "  AF=", AfText(reply.ac(), reply.an()), "   ", canonical,
+                   PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
       for (const auto& p : parts) {
         if (p.has_frequency()) {
-          StrAppend(&out, "  ", Pad(p.region(), 20), "AC=",
-                    Pad(security::FormatReleased(p.frequency().ac()), 10),
+          StrAppend(&out, "  ", Pad(p.region(), 20),
+                    "AC=", Pad(security::FormatReleased(p.frequency().ac()), 10),
                     "AN=", security::FormatReleased(p.frequency().an()), "\n");
         } else {
           StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
@@ -234,7 +233,8 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       out = StrCat(canonical, PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
       for (v1::Dimension d : q.dimensions) StrAppend(&out, "  ", Pad(query::DimensionName(d), 12));
       StrAppend(&out, "  ", Pad("total", 10));
-      for (const std::string& r : answering) StrAppend(&out, Pad(r, std::max<size_t>(r.size() + 2, 8)));
+      for (const std::string& r : answering)
+        StrAppend(&out, Pad(r, std::max<size_t>(r.size() + 2, 8)));
       StrAppend(&out, "\n");
       int small_rows = 0;
       for (const auto& total : reply.totals()) {
@@ -248,12 +248,14 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
         StrAppend(&row, "  ", Pad(security::FormatReleased(total.count()), 10));
         for (const std::string& r : answering) {
           auto it = regional.find(key(total) + r);
-          StrAppend(&row, Pad(it == regional.end() ? "-" : it->second, std::max<size_t>(r.size() + 2, 8)));
+          StrAppend(&row, Pad(it == regional.end() ? "-" : it->second,
+                              std::max<size_t>(r.size() + 2, 8)));
         }
         StrAppend(&out, row, "\n");
       }
       if (small_rows > 0) {
-        StrAppend(&out, "  (", small_rows, " cells with only small or hidden counts not shown; --json lists all)\n");
+        StrAppend(&out, "  (", small_rows,
+                  " cells with only small or hidden counts not shown; --json lists all)\n");
       }
       for (const auto& p : parts) {
         if (p.status() != v1::REGION_OK) {

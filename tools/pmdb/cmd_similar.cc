@@ -195,7 +195,7 @@ int RunSimilar(int argc, char** argv) {
     if (!s.ok()) return Fail("similar", s);
     if (flags->Bool("json")) {
       RegionParts parts;
-      v1::RegionPart& part = *parts.Add() = AsPart(connection->self.region, 0);
+      v1::RegionPart& part = *parts.Add() = AsPart(connection->self.region);
       part.mutable_similar()->set_cases_considered(answer.cases_considered());
       std::cout << SimilarJson(answer, false, parts) << "\n";
     } else {

@@ -12,14 +12,34 @@ namespace pmdb::cli {
 namespace {
 
 void WriteDisclosure(Json& j, const v1::DisclosureApplied& d) {
-  j.Key("disclosure").BeginObject().Key("exact").Bool(d.exact()).Key("mechanism").String(d.mechanism())
-      .Key("description").String(d.description()).Key("min_count").Uint(d.min_count())
-      .Key("sigma").Double(d.sigma()).Key("rho").Double(d.rho()).Key("noise").Uint(d.noise())
-      .Key("project").String(d.project());
+  j.Key("disclosure")
+      .BeginObject()
+      .Key("exact")
+      .Bool(d.exact())
+      .Key("mechanism")
+      .String(d.mechanism())
+      .Key("description")
+      .String(d.description())
+      .Key("min_count")
+      .Uint(d.min_count())
+      .Key("sigma")
+      .Double(d.sigma())
+      .Key("rho")
+      .Double(d.rho())
+      .Key("noise")
+      .Uint(d.noise())
+      .Key("project")
+      .String(d.project());
   j.Key("budgets").BeginArray();
   for (const v1::BudgetState& b : d.budgets()) {
-    j.BeginObject().Key("name").String(b.name()).Key("spent_rho").Double(b.spent_rho())
-        .Key("limit_rho").Double(b.limit_rho()).Key("renews");
+    j.BeginObject()
+        .Key("name")
+        .String(b.name())
+        .Key("spent_rho")
+        .Double(b.spent_rho())
+        .Key("limit_rho")
+        .Double(b.limit_rho())
+        .Key("renews");
     WriteTime(j, b.renews_unix());
     j.EndObject();
   }
@@ -58,8 +78,12 @@ google::protobuf::RepeatedPtrField<std::string> AllWarnings(
 }
 
 void BeginPart(Json& j, const v1::RegionPart& p) {
-  j.BeginObject().Key("region").String(p.region()).Key("status").String(RegionStatusWord(p.status()));
-  j.Key("detail").String(p.detail()).Key("elapsed_ms").Uint(p.elapsed_ms());
+  j.BeginObject()
+      .Key("region")
+      .String(p.region())
+      .Key("status")
+      .String(RegionStatusWord(p.status()));
+  j.Key("detail").String(p.detail());
 }
 
 void WriteFrequency(Json& j, const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
@@ -82,22 +106,38 @@ void WriteFrequency(Json& j, const v1::ReleasedCount& ac, const v1::ReleasedCoun
 
 const char* CodeWord(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk: return "ok";
-    case absl::StatusCode::kCancelled: return "cancelled";
-    case absl::StatusCode::kInvalidArgument: return "invalid_argument";
-    case absl::StatusCode::kDeadlineExceeded: return "deadline_exceeded";
-    case absl::StatusCode::kNotFound: return "not_found";
-    case absl::StatusCode::kAlreadyExists: return "already_exists";
-    case absl::StatusCode::kPermissionDenied: return "permission_denied";
-    case absl::StatusCode::kResourceExhausted: return "resource_exhausted";
-    case absl::StatusCode::kFailedPrecondition: return "failed_precondition";
-    case absl::StatusCode::kAborted: return "aborted";
-    case absl::StatusCode::kOutOfRange: return "out_of_range";
-    case absl::StatusCode::kUnimplemented: return "unimplemented";
-    case absl::StatusCode::kUnavailable: return "unavailable";
-    case absl::StatusCode::kDataLoss: return "data_loss";
-    case absl::StatusCode::kUnauthenticated: return "unauthenticated";
-    default: return "internal";
+    case absl::StatusCode::kOk:
+      return "ok";
+    case absl::StatusCode::kCancelled:
+      return "cancelled";
+    case absl::StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case absl::StatusCode::kNotFound:
+      return "not_found";
+    case absl::StatusCode::kAlreadyExists:
+      return "already_exists";
+    case absl::StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case absl::StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case absl::StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case absl::StatusCode::kAborted:
+      return "aborted";
+    case absl::StatusCode::kOutOfRange:
+      return "out_of_range";
+    case absl::StatusCode::kUnimplemented:
+      return "unimplemented";
+    case absl::StatusCode::kUnavailable:
+      return "unavailable";
+    case absl::StatusCode::kDataLoss:
+      return "data_loss";
+    case absl::StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    default:
+      return "internal";
   }
 }
 
@@ -114,21 +154,31 @@ void WriteTicketFields(Json& j, const v1::ContactTicket& t) {
 
 std::string RegionStatusWord(v1::RegionStatus s) {
   switch (s) {
-    case v1::REGION_OK: return "ok";
-    case v1::REGION_UNAVAILABLE: return "unavailable";
-    case v1::REGION_DEADLINE_EXCEEDED: return "deadline exceeded";
-    case v1::REGION_REFUSED: return "refused by policy";
-    case v1::REGION_INVALID: return "invalid question";
-    default: return "unknown";
+    case v1::REGION_OK:
+      return "ok";
+    case v1::REGION_UNAVAILABLE:
+      return "unavailable";
+    case v1::REGION_DEADLINE_EXCEEDED:
+      return "deadline exceeded";
+    case v1::REGION_REFUSED:
+      return "refused by policy";
+    case v1::REGION_INVALID:
+      return "invalid question";
+    default:
+      return "unknown";
   }
 }
 
 std::string ContactStateWord(v1::ContactState s) {
   switch (s) {
-    case v1::CONTACT_PENDING: return "pending";
-    case v1::CONTACT_ACCEPTED: return "accepted";
-    case v1::CONTACT_DECLINED: return "declined";
-    default: return "unknown";
+    case v1::CONTACT_PENDING:
+      return "pending";
+    case v1::CONTACT_ACCEPTED:
+      return "accepted";
+    case v1::CONTACT_DECLINED:
+      return "declined";
+    default:
+      return "unknown";
   }
 }
 
@@ -151,11 +201,10 @@ void WriteReleased(Json& j, const v1::ReleasedCount& c) {
   j.Key("exact").Bool(c.low() == c.high() && c.noise_sd() == 0).EndObject();
 }
 
-v1::RegionPart AsPart(const std::string& region, uint32_t elapsed_ms) {
+v1::RegionPart AsPart(const std::string& region) {
   v1::RegionPart p;
   p.set_region(region);
   p.set_status(v1::REGION_OK);
-  p.set_elapsed_ms(elapsed_ms);
   return p;
 }
 
@@ -231,8 +280,8 @@ std::string BreakdownJson(std::string_view query, const v1::BreakdownAnswer& ans
   for (const v1::ReleasedCell& cell : answer.cells()) {
     j.BeginObject();
     for (size_t i = 0; i < dims.size(); ++i) {
-      j.Key(query::DimensionName(dims[i])).String(i < static_cast<size_t>(cell.labels_size())
-                                                      ? cell.labels(i) : "");
+      j.Key(query::DimensionName(dims[i]))
+          .String(i < static_cast<size_t>(cell.labels_size()) ? cell.labels(i) : "");
     }
     j.Key("count");
     WriteReleased(j, cell.count());
@@ -267,7 +316,10 @@ std::string SimilarJson(const v1::SimilarCasesAnswer& answer, bool partial,
   for (const v1::CaseMatch& m : answer.matches()) {
     j.BeginObject().Key("rank").Uint(++rank).Key("region").String(m.region());
     j.Key("score").Double(m.score()).Key("phenotype_score").Double(m.phenotype_score());
-    j.Key("genotype_score").Double(m.genotype_score()).Key("diagnosis_score").Double(m.diagnosis_score());
+    j.Key("genotype_score")
+        .Double(m.genotype_score())
+        .Key("diagnosis_score")
+        .Double(m.diagnosis_score());
     j.Key("contradiction").Bool(m.contradiction());
     j.Key("phenotypes").BeginArray();
     for (const v1::PhenotypeMatch& p : m.phenotypes()) {

@@ -32,7 +32,7 @@ void WriteTime(Json& j, int64_t unix_seconds);  // a string, or null for 0
 
 // A part as one region's answer to the hub; `parts` as the hub sent them. A node's own answer
 // is one part with status ok (AsPart).
-v1::RegionPart AsPart(const std::string& region, uint32_t elapsed_ms);
+v1::RegionPart AsPart(const std::string& region);
 
 std::string CountJson(std::string_view query, const v1::CountAnswer& answer, bool partial,
                       const RegionParts& parts);
