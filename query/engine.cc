@@ -1,5 +1,7 @@
 #include "query/engine.h"
 
+#include <map>
+
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
@@ -127,9 +129,9 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
 absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
                                                const v1::Criterion& criterion,
                                                v1::Purpose purpose) const {
-  auto q = Prepare(criterion, *catalog_, checks_);
+  auto q = Prepare(criterion, *catalog_, options_.checks);
   if (!q.ok()) return q.status();
-  Executor ex(view, *catalog_, work_);
+  Executor ex(view, *catalog_, options_.work);
   auto bits = Matching(ex, view, q->criterion, purpose);
   if (!bits.ok()) return bits.status();
   return Answer<uint64_t>{bits->Cardinality(), std::move(q->warnings), std::move(q->text)};
@@ -140,7 +142,7 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
     const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose) const {
   absl::Status checked = CheckDimensions(dimensions).status();
   if (!checked.ok()) return checked;
-  auto q = Prepare(criterion, *catalog_, checks_);
+  auto q = Prepare(criterion, *catalog_, options_.checks);
   if (!q.ok()) return q.status();
   for (v1::Dimension d : dimensions) {
     if (d == v1::ZYGOSITY && FindGenotypeLeaf(q->criterion) == nullptr) {
@@ -149,7 +151,7 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
           "the query by AND");
     }
   }
-  Executor ex(view, *catalog_, work_);
+  Executor ex(view, *catalog_, options_.work);
   auto result = Matching(ex, view, q->criterion, purpose);
   if (!result.ok()) return result.status();
   v1::Breakdown out;
@@ -181,7 +183,7 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
 absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadView& view,
                                                           const v1::Criterion& criterion,
                                                           v1::Purpose purpose) const {
-  auto q = Prepare(criterion, *catalog_, checks_);
+  auto q = Prepare(criterion, *catalog_, options_.checks);
   if (!q.ok()) return q.status();
   // The split into the variant and its cohort is made on the canonical tree.
   const v1::Criterion& canonical = q->criterion;
@@ -207,7 +209,7 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
         "a frequency needs exactly one variant() criterion, alone or ANDed with criteria that "
         "choose the cohort (e.g. variant(GRCh38:7:55191822:T:G) AND sex(F))");
   }
-  Executor ex(view, *catalog_, work_);
+  Executor ex(view, *catalog_, options_.work);
   Bitmap people;
   if (cohort.has_all_of()) {
     auto bits = ex.Evaluate(cohort.all_of().items_size() == 1 ? cohort.all_of().items(0) : cohort);
@@ -225,38 +227,64 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
   const v1::VariantCriterion& v = variant->variant();
   std::string vkey = keys::Variant({v.assembly(), v.chrom(), v.pos(), v.ref(), v.alt()});
   std::string prefix = keys::GenotypePrefix(vkey);
-  AlleleFrequency f;
-  int64_t an = 0;
-  int64_t ac = 0;
+  // The site's genotype bitmaps by kind: het, hom, hemi, in (genotyped), ac+<extra copies>,
+  // an<called alleles> for calls that are not diploid.
+  std::map<std::string, Bitmap, std::less<>> kinds;
   absl::Status decode_error;
   absl::Status s =
       view.Scan(storage::Family::kBitmaps, prefix, keys::PrefixEnd(prefix),
                 [&](std::string_view key, std::string_view value) {
-                  std::string_view kind = key.substr(prefix.size());
                   auto bits = Bitmap::Deserialize(value);
                   if (!bits.ok()) {
                     decode_error = bits.status();
                     return false;
                   }
-                  int64_t n = static_cast<int64_t>(people.AndCardinality(*bits));
-                  uint32_t k = 0;
-                  if (kind == keys::kHet || kind == keys::kHemi) {
-                    ac += n;
-                  } else if (kind == keys::kHom) {
-                    ac += 2 * n;
-                  } else if (kind.starts_with("ac+") && ParseUint32(kind.substr(3), &k)) {
-                    ac += static_cast<int64_t>(k) * n;
-                  } else if (kind == keys::kGenotyped) {
-                    an += 2 * n;
-                  } else if (kind.starts_with("an") && ParseUint32(kind.substr(2), &k)) {
-                    an += (static_cast<int64_t>(k) - 2) * n;
-                  }
+                  kinds.emplace(std::string(key.substr(prefix.size())), std::move(*bits));
                   return true;
                 });
   if (!s.ok()) return s;
   if (!decode_error.ok()) return decode_error;
+  auto kind = [&](std::string_view k) -> const Bitmap& {
+    static const Bitmap kNone;
+    auto it = kinds.find(k);
+    return it == kinds.end() ? kNone : it->second;
+  };
+  AlleleFrequency f;
+  if (options_.bounded_contributions) {
+    // Two copies: homozygous, or one copy and more; one copy: the rest of the carriers. Two
+    // called alleles for everyone genotyped, one for a haploid call, none for a no-call.
+    Bitmap carriers = kind(keys::kHet) | kind(keys::kHemi);
+    std::vector<const Bitmap*> extra;
+    for (const auto& [k, bits] : kinds) {
+      if (k.starts_with("ac+")) extra.push_back(&bits);
+    }
+    Bitmap two = kind(keys::kHom) | (carriers & Bitmap::Union(extra));
+    Bitmap one = carriers - two;
+    Bitmap called = kind(keys::kGenotyped) - kind(keys::AlleleNumberKind(0));
+    Bitmap haploid = called & kind(keys::AlleleNumberKind(1));
+    f.ac = people.AndCardinality(one) + 2 * people.AndCardinality(two);
+    f.an = 2 * people.AndCardinality(called) - people.AndCardinality(haploid);
+    return Answer<AlleleFrequency>{f, std::move(q->warnings), std::move(q->text)};
+  }
+  int64_t an = 0;
+  int64_t ac = 0;
+  for (const auto& [k, bits] : kinds) {
+    int64_t n = static_cast<int64_t>(people.AndCardinality(bits));
+    uint32_t copies = 0;
+    if (k == keys::kHet || k == keys::kHemi) {
+      ac += n;
+    } else if (k == keys::kHom) {
+      ac += 2 * n;
+    } else if (k.starts_with("ac+") && ParseUint32(std::string_view(k).substr(3), &copies)) {
+      ac += static_cast<int64_t>(copies) * n;
+    } else if (k == keys::kGenotyped) {
+      an += 2 * n;
+    } else if (k.starts_with("an") && ParseUint32(std::string_view(k).substr(2), &copies)) {
+      an += (static_cast<int64_t>(copies) - 2) * n;
+    }
+  }
   f.ac = static_cast<uint64_t>(ac);
-  f.an = static_cast<uint64_t>(an);
+  f.an = static_cast<uint64_t>(std::max<int64_t>(an, 0));
   return Answer<AlleleFrequency>{f, std::move(q->warnings), std::move(q->text)};
 }
 

@@ -33,6 +33,15 @@ struct AlleleFrequency {
   double af() const { return an == 0 ? 0.0 : static_cast<double>(ac) / static_cast<double>(an); }
 };
 
+struct EngineOptions {
+  Executor::Work work = Executor::Work::kDataIndependent;
+  Checks checks = Checks::kBeforeReading;
+  // Each person adds at most 2 to AC and to AN, whatever their ploidy or however many calls
+  // they have (the sensitivity that disclosure control assumes). Off: every copy counts, as
+  // bcftools counts them.
+  bool bounded_contributions = true;
+};
+
 // Every question is first prepared (query/prepare.h) without reading data, and the engine
 // evaluates the prepared, canonical tree: a question that is refused is refused before any
 // bitmap is read, and two questions with one canonical text count the same people in every
@@ -40,10 +49,15 @@ struct AlleleFrequency {
 // whether part of the question selects anyone.
 class Engine {
  public:
-  explicit Engine(std::shared_ptr<const vocab::Catalog> catalog,
-                  Executor::Work work = Executor::Work::kDataIndependent,
-                  Checks checks = Checks::kBeforeReading)
-      : catalog_(std::move(catalog)), work_(work), checks_(checks) {}
+  using Options = EngineOptions;
+  // For answers that leave the region: data-independent work, bounded contributions.
+  static constexpr Options kDisclosing{};
+  // For exact answers (a region's own operator): short-circuiting, every copy counted.
+  static constexpr Options kExact{.work = Executor::Work::kShortCircuit,
+                                  .bounded_contributions = false};
+
+  explicit Engine(std::shared_ptr<const vocab::Catalog> catalog, Options options = kDisclosing)
+      : catalog_(std::move(catalog)), options_(options) {}
 
   absl::StatusOr<Answer<uint64_t>> Count(const storage::ReadView& view,
                                          const v1::Criterion& criterion, v1::Purpose purpose) const;
@@ -58,17 +72,18 @@ class Engine {
 
   // The criterion's canonical form must be a variant(), or an AND of exactly one variant() with
   // criteria that choose the cohort in which the frequency is computed; INVALID_ARGUMENT
-  // otherwise.
+  // otherwise. With bounded contributions a person counts min(2, copies) toward AC and
+  // min(2, called alleles) toward AN, once, however many calls they have.
   absl::StatusOr<Answer<AlleleFrequency>> Frequency(const storage::ReadView& view,
                                                     const v1::Criterion& criterion,
                                                     v1::Purpose purpose) const;
 
   const vocab::Catalog& catalog() const { return *catalog_; }
+  const std::shared_ptr<const vocab::Catalog>& catalog_ptr() const { return catalog_; }
 
  private:
   std::shared_ptr<const vocab::Catalog> catalog_;
-  Executor::Work work_;
-  Checks checks_;
+  Options options_;
 };
 
 // "sex", "age_band", "diagnosis", "zygosity" and back.

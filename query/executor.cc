@@ -115,9 +115,11 @@ absl::StatusOr<ZygosityBitmaps> Executor::Zygosities(const v1::Criterion& leaf) 
                                  keys::Genotype(vkey, keys::kHemi)};
   auto bits = view_.GetBitmaps(ks);
   if (!bits.ok()) return bits.status();
-  z.het = std::move((*bits)[0]);
+  // One cell per person, as for a gene, even when a person has calls of two kinds (from two
+  // sources): hom before hemi before het.
   z.hom = std::move((*bits)[1]);
-  z.hemi = std::move((*bits)[2]);
+  z.hemi = std::move((*bits)[2]) - z.hom;
+  z.het = std::move((*bits)[0]) - z.hom - z.hemi;
   return z;
 }
 

@@ -26,8 +26,8 @@
 
 namespace pmdb::query {
 
-// Carriers of a variant (or of any variant in a gene), by zygosity. For a gene an individual is
-// placed in one cell only: hom before hemi before het.
+// Carriers of a variant (or of any variant in a gene), by zygosity. Every individual is in one
+// cell only, hom before hemi before het, also with calls of two kinds for one variant.
 struct ZygosityBitmaps {
   storage::Bitmap het, hom, hemi;
   storage::Bitmap Any() const { return het | hom | hemi; }

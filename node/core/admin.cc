@@ -225,7 +225,7 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
 absl::StatusOr<v1::AdminQueryReply> NodeCore::ExactAnswer(
     const v1::AdminQueryRequest& request) const {
   // Exact answers for the region's own operator: no side channel to close.
-  query::Engine engine(catalog(), query::Executor::Work::kShortCircuit);
+  query::Engine engine(catalog(), query::Engine::kExact);
   auto view = store_->Snapshot();
   v1::AdminQueryReply reply;
   if (request.dimensions_size() > 0) {
@@ -279,8 +279,8 @@ absl::StatusOr<v1::ContactListReply> NodeCore::ContactList(const Credentials& wh
   return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
 }
 
-absl::StatusOr<v1::ContactTicket> NodeCore::ContactAnswer(
-    const Credentials& who, const v1::ContactAnswerRequest& request) {
+absl::StatusOr<v1::ContactTicket> NodeCore::ContactAnswer(const Credentials& who,
+                                                          const v1::ContactAnswerRequest& request) {
   v1::AuditEntry entry;
   auto run = [&]() -> absl::StatusOr<v1::ContactTicket> {
     auto caller = Authorize(who, Method::kAdminContactAnswer, &entry);

@@ -116,8 +116,8 @@ class NodeCore {
   // not depend on the data.
   query::Engine DisclosingEngine() const {
     if (settings_.disclosure.close_side_channels) return query::Engine(catalog());
-    return query::Engine(catalog(), query::Executor::Work::kShortCircuit,
-                         query::Checks::kWhenReached);
+    return query::Engine(catalog(), {.work = query::Executor::Work::kShortCircuit,
+                                     .checks = query::Checks::kWhenReached});
   }
   std::shared_ptr<const query::CaseIndex> cases() const;
   // `done` run through the pacer: an answer that leaves the region goes at the next multiple of

@@ -22,10 +22,11 @@ struct BcftoolsRow {
 // +fill-tags (which reads at most two alleles per genotype).
 std::vector<BcftoolsRow> BcftoolsCounts(const std::string& vcf) {
   auto r = Run({"bash", "-c",
-                "set -o pipefail; bcftools +fill-AN-AC '" + vcf + "' -Ou "
-                "| bcftools +fill-tags - -Ov -- -t AC_Het,AC_Hom,AC_Hemi "
-                "| bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%AC\\t%AN\\t%AC_Het\\t"
-                "%AC_Hom\\t%AC_Hemi\\n'"});
+                "set -o pipefail; bcftools +fill-AN-AC '" + vcf +
+                    "' -Ou "
+                    "| bcftools +fill-tags - -Ov -- -t AC_Het,AC_Hom,AC_Hemi "
+                    "| bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\t%AC\\t%AN\\t%AC_Het\\t"
+                    "%AC_Hom\\t%AC_Hemi\\n'"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<BcftoolsRow> rows;
   std::istringstream in(r.out);
@@ -51,11 +52,11 @@ size_t CompareWithBcftools(const std::string& dir, const std::string& vcf,
     auto catalog = vocab::Catalog::Load(*view);
     EXPECT_TRUE(catalog.ok()) << catalog.status();
     if (!catalog.ok()) return 0;
-    query::Engine engine(*catalog);
+    query::Engine engine(*catalog, query::Engine::kExact);
     std::vector<BcftoolsRow> rows = BcftoolsCounts(bcftools_vcf);
     for (const BcftoolsRow& row : rows) {
-      std::string variant =
-          "variant(" + assembly + ":" + row.chrom + ":" + row.pos + ":" + row.ref + ":" + row.alt + ")";
+      std::string variant = "variant(" + assembly + ":" + row.chrom + ":" + row.pos + ":" +
+                            row.ref + ":" + row.alt + ")";
       auto c = query::ParseCriterion(variant);
       EXPECT_TRUE(c.ok()) << variant;
       if (!c.ok()) continue;
@@ -84,6 +85,5 @@ size_t CompareWithBcftools(const std::string& dir, const std::string& vcf,
   }
   return compared;
 }
-
 
 }  // namespace pmdb::testing

@@ -51,11 +51,11 @@ class IngestQueryTest : public testing::StoreTest {
   query::AlleleFrequency Frequency(std::string_view text) {
     auto view = store_->Snapshot();
     auto catalog = vocab::Catalog::Load(*view);
-    auto r = query::Engine(*catalog).Frequency(*view, *query::ParseCriterion(text), v1::RESEARCH);
+    auto r = query::Engine(*catalog, query::Engine::kExact)
+                 .Frequency(*view, *query::ParseCriterion(text), v1::RESEARCH);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->value : query::AlleleFrequency{};
   }
-
 };
 
 TEST_F(IngestQueryTest, MultiAllelicRecordsSplitAndTrim) {
@@ -64,10 +64,10 @@ TEST_F(IngestQueryTest, MultiAllelicRecordsSplitAndTrim) {
   EXPECT_EQ(s->individuals_new, 4u);
   EXPECT_EQ(s->variants, 3u);  // T>C, the deletion, <DEL>; the filtered record is skipped
   EXPECT_EQ(s->skipped.begin()->second, 1u);
-  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);                   // P1 het, P2 het
-  EXPECT_EQ(Count("variant(GRCh38:chr1:100:GTT:GCT)"), 2u);            // same key, padded
-  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G,hom)"), 1u);             // P3
-  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G,het)"), 1u);             // P2 (1/2)
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);         // P1 het, P2 het
+  EXPECT_EQ(Count("variant(GRCh38:chr1:100:GTT:GCT)"), 2u);  // same key, padded
+  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G,hom)"), 1u);   // P3
+  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G,het)"), 1u);   // P2 (1/2)
   EXPECT_EQ(Count("variant(GRCh38:1:200:A:C)"), 0u);
   EXPECT_EQ(Count("variant(GRCh38:1:300:T:<DEL>,hom)"), 1u);
   // The split alleles share the site's AN: P4 is a no-call.
@@ -147,8 +147,9 @@ TEST_F(IngestQueryTest, ANewerPhenopacketReplacesTheClinicalPart) {
   ASSERT_TRUE(LoadHpo().ok());
   ASSERT_TRUE(ingest::IngestPhenopackets(*store_, dir_.Path("packets.jsonl")).ok());
   EXPECT_EQ(Count("dx(C61)"), 1u);
-  WriteFile(dir_.Path("update.json"),
-            R"({"subject":{"id":"P2","sex":"OTHER_SEX"},"diseases":[{"term":{"id":"ICD10:C18.7"}}]})");
+  WriteFile(
+      dir_.Path("update.json"),
+      R"({"subject":{"id":"P2","sex":"OTHER_SEX"},"diseases":[{"term":{"id":"ICD10:C18.7"}}]})");
   ASSERT_TRUE(ingest::IngestPhenopackets(*store_, dir_.Path("update.json")).ok());
   EXPECT_EQ(Count("dx(C61)"), 0u);
   EXPECT_EQ(Count("dx(C18)"), 1u);
@@ -217,7 +218,10 @@ TEST_F(IngestQueryTest, InterpretedVariantsAreIndexedLikeGenotypes) {
   EXPECT_EQ(l1.other_diseases(0), "OMIM:173900");
 
   // Newer packets without interpretations take L1's bits away and leave the VCF's for P1.
-  WriteFile(dir_.Path("update.jsonl"), R"({"subject":{"id":"L1"}})" "\n" R"({"subject":{"id":"P1"}})" "\n");
+  WriteFile(dir_.Path("update.jsonl"), R"({"subject":{"id":"L1"}})"
+                                       "\n"
+                                       R"({"subject":{"id":"P1"}})"
+                                       "\n");
   ASSERT_TRUE(ingest::IngestPhenopackets(*store_, dir_.Path("update.jsonl")).ok());
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,hom)"), 0u);
@@ -229,10 +233,11 @@ TEST_F(IngestQueryTest, BadInterpretationsNameTheFieldAndChangeNothing) {
   WriteFile(dir_.Path("bad.json"), Interpreted("L1", "1", 0, "T", "C", "GENO:0000135"));
   auto s = ingest::IngestPhenopackets(*store_, dir_.Path("bad.json"));
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(std::string(s.status().message())
-                .find("interpretations[0].diagnosis.genomicInterpretations[0].variantInterpretation."
-                      "variationDescriptor.vcfRecord.pos"),
-            std::string::npos)
+  EXPECT_NE(
+      std::string(s.status().message())
+          .find("interpretations[0].diagnosis.genomicInterpretations[0].variantInterpretation."
+                "variationDescriptor.vcfRecord.pos"),
+      std::string::npos)
       << s.status();
   WriteFile(dir_.Path("bad2.json"), Interpreted("L1", "1", 5, "T", "<DEL>", "GENO:0000135"));
   s = ingest::IngestPhenopackets(*store_, dir_.Path("bad2.json"));
@@ -260,8 +265,9 @@ TEST_F(IngestQueryTest, BadPhenopacketsNameTheLineAndChangeNothing) {
   WriteFile(dir_.Path("badage.json"),
             R"({"subject":{"id":"X","timeAtLastEncounter":{"age":{"iso8601duration":"forty"}}}})");
   s = ingest::IngestPhenopackets(*store_, dir_.Path("badage.json"));
-  EXPECT_NE(std::string(s.status().message()).find("subject.timeAtLastEncounter.age.iso8601duration"),
-            std::string::npos)
+  EXPECT_NE(
+      std::string(s.status().message()).find("subject.timeAtLastEncounter.age.iso8601duration"),
+      std::string::npos)
       << s.status();
   EXPECT_EQ(DumpStore(*store_), before);
 }
@@ -302,11 +308,12 @@ TEST_F(IngestQueryTest, GeneQueriesUseTheAssemblysTable) {
   ASSERT_TRUE(ingest::IngestVcf(*store_, {dir_.Path("brca1.vcf"), "wgs", "GRCh38"}).ok());
   auto view = store_->Snapshot();
   auto catalog = vocab::Catalog::Load(*view);
-  auto r = query::Engine(*catalog).Count(*view, *query::ParseCriterion("gene(BRCA1)"), v1::RESEARCH);
+  auto r =
+      query::Engine(*catalog).Count(*view, *query::ParseCriterion("gene(BRCA1)"), v1::RESEARCH);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);  // no table yet
-  ASSERT_TRUE(ingest::RememberReferenceFiles(
-                  *store_, {"", {"GRCh38=" + SharedData("genes_grch38.tsv")}})
-                  .ok());
+  ASSERT_TRUE(
+      ingest::RememberReferenceFiles(*store_, {"", {"GRCh38=" + SharedData("genes_grch38.tsv")}})
+          .ok());
   EXPECT_EQ(Count("gene(BRCA1)"), 1u);
   EXPECT_EQ(Count("gene(BRCA2)"), 0u);
 }

@@ -38,7 +38,8 @@ std::vector<FlagSpec> QueryFlags() {
 const CommandSpec& Spec() {
   static const CommandSpec spec{
       "query",
-      "pmdb query (--db DIR | --hub HOST:PORT | --node HOST:PORT) [--breakdown DIMS | --frequency]\n"
+      "pmdb query (--db DIR | --hub HOST:PORT | --node HOST:PORT) [--breakdown DIMS | "
+      "--frequency]\n"
       "                  [--json] (EXPR | --batch FILE)",
       "Answers a question about the individuals in a store. EXPR combines criteria:\n"
       "  variant(GRCh38:7:55191822:T:G[,het|hom|hemi])   range(GRCh38:17:43044295-43125483)\n"
@@ -50,7 +51,8 @@ const CommandSpec& Spec() {
       "Only individuals whose consent covers --purpose are counted.\n"
       "\n"
       "With --db the answer is exact (the operator's own store). With --hub every region answers\n"
-      "under its own sharing policy and disclosure rules: small counts come back as a range (\"<5\"),\n"
+      "under its own sharing policy and disclosure rules: small counts come back as a range "
+      "(\"<5\"),\n"
       "each region's part is listed with its status, and a region that did not answer is never\n"
       "counted as zero (the total says it is partial). Certificates come from --cert, --key, --ca\n"
       "or PMDB_CERT, PMDB_KEY, PMDB_CA; `. build/demo/researcher.env` sets them for the demo.",
@@ -78,8 +80,8 @@ void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnin
 }
 
 // Answers one expression exactly; writes JSON to `json` or text to stdout.
-absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
-                    const Request& req, const std::string& text, bool as_json, std::string* json) {
+absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, const Request& req,
+                    const std::string& text, bool as_json, std::string* json) {
   auto criterion = query::ParseCriterion(text);
   if (!criterion.ok()) {
     return absl::InvalidArgumentError(query::FormatParseError(text, criterion.status()));
@@ -111,14 +113,15 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view,
       uint64_t ac = a->ac().low(), an = a->an().low();
       char af[32];
       std::snprintf(af, sizeof(af), "%.6g", an == 0 ? 0.0 : static_cast<double>(ac) / an);
-      std::cout << "AC=" << ac << "  AN=" << an << "  AF="
-                << (an == 0 ? std::string("n/a (no called alleles)") : std::string(af)) << "   "
-                << canonical << "\n";
+      std::cout << "AC=" << ac << "  AN=" << an
+                << "  AF=" << (an == 0 ? std::string("n/a (no called alleles)") : std::string(af))
+                << "   " << canonical << "\n";
       PrintWarnings(a->warnings());
       return absl::OkStatus();
     }
     case Kind::kBreakdown: {
-      auto released = core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.purpose, nullptr);
+      auto released =
+          core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.purpose, nullptr);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       if (as_json) {
@@ -212,7 +215,8 @@ int RunQuery(int argc, char** argv) {
   if (!flags) return exit_code;
   Request req;
   if (flags->Has("breakdown") && flags->Bool("frequency")) {
-    return UsageError(Spec(), absl::InvalidArgumentError("--breakdown and --frequency exclude each other"));
+    return UsageError(Spec(),
+                      absl::InvalidArgumentError("--breakdown and --frequency exclude each other"));
   }
   if (flags->Has("breakdown")) {
     req.kind = Kind::kBreakdown;
@@ -230,21 +234,21 @@ int RunQuery(int argc, char** argv) {
   }
   bool batch = flags->Has("batch");
   if (batch == (flags->positional().size() == 1) || flags->positional().size() > 1) {
-    return UsageError(Spec(), absl::InvalidArgumentError(
-                                  "give one expression (quote it) or --batch FILE"));
+    return UsageError(Spec(),
+                      absl::InvalidArgumentError("give one expression (quote it) or --batch FILE"));
   }
   auto target = ChooseTarget(*flags, {Target::kDb, Target::kHub, Target::kNode});
   if (!target.ok()) return UsageError(Spec(), target.status());
   if (target->kind != Target::kDb) return RunRemote(*flags, req, *target, batch);
   auto store = OpenStore(target->where, /*create=*/false);
   if (!store.ok()) return Fail("query", store.status());
-  absl::Status remembered = ingest::RememberReferenceFiles(
-      **store, {flags->Get("hpo"), flags->All("genes")});
+  absl::Status remembered =
+      ingest::RememberReferenceFiles(**store, {flags->Get("hpo"), flags->All("genes")});
   if (!remembered.ok()) return Fail("query", remembered);
   auto view = (*store)->Snapshot();
   auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return Fail("query", catalog.status());
-  query::Engine engine(*catalog, query::Executor::Work::kShortCircuit);  // exact: no side channel
+  query::Engine engine(*catalog, query::Engine::kExact);
 
   if (!batch) {
     std::string json;

@@ -21,6 +21,8 @@ using storage::Family;
 // Variant V (GRCh38 17:100 A>G): het 1,5; hom 2; individual 8 no-call, 7 haploid-called (an1),
 // 6 is triploid with 3 copies (hom with ac+1, an3). Genotyped at V: 0..8.
 // Variant W (GRCh38 17:200 C>T): het 2,9. Variant on GRCh37 X:5 (dataset old): hemi 0.
+// Variant Y (GRCh38 17:500 G>C), calls from two sources: 1 is het and hom, 2 is hom and
+// triploid with 3 copies (ac+1, an3); genotyped 0..8.
 class ExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,6 +58,13 @@ class ExecutorTest : public ::testing::Test {
     std::string w = keys::Variant({"GRCh38", "17", 200, "C", "T"});
     b.Put(Family::kVariants, w, "");
     b.AddBits(keys::Genotype(w, keys::kHet), Bitmap::Of({2, 9}));
+    std::string y = keys::Variant({"GRCh38", "17", 500, "G", "C"});
+    b.Put(Family::kVariants, y, "");
+    b.AddBits(keys::Genotype(y, keys::kGenotyped), Bitmap::Range(0, 9));
+    b.AddBits(keys::Genotype(y, keys::kHet), Bitmap::Of({1}));
+    b.AddBits(keys::Genotype(y, keys::kHom), Bitmap::Of({1, 2}));
+    b.AddBits(keys::Genotype(y, keys::ExtraCopiesKind(1)), Bitmap::Of({2}));
+    b.AddBits(keys::Genotype(y, keys::AlleleNumberKind(3)), Bitmap::Of({2}));
     std::string x = keys::Variant({"GRCh37", "X", 5, "G", "A"});
     b.Put(Family::kVariants, x, "");
     b.AddBits(keys::Genotype(x, keys::kHemi), Bitmap::Of({0}));
@@ -182,14 +191,15 @@ TEST_F(ExecutorTest, BreakdownByZygosityNeedsAGenotypeCriterion) {
 }
 
 TEST_F(ExecutorTest, FrequencyCountsCopiesAndCalledAlleles) {
-  auto f = engine_->Frequency(*view_, *ParseCriterion("variant(GRCh38:17:100:A:G)"), v1::CARE);
+  Engine exact(engine_->catalog_ptr(), Engine::kExact);
+  auto f = exact.Frequency(*view_, *ParseCriterion("variant(GRCh38:17:100:A:G)"), v1::CARE);
   ASSERT_TRUE(f.ok()) << f.status();
   // AC: het 1,5 -> 2; hom 2 -> 2; triploid 6 -> 3. AN: 9 genotyped x2 = 18, minus 2 for the
   // no-call, minus 1 for the haploid, plus 1 for the triploid.
   EXPECT_EQ(f->value.ac, 7u);
   EXPECT_EQ(f->value.an, 16u);
-  auto females = engine_->Frequency(
-      *view_, *ParseCriterion("sex(F) AND variant(GRCh38:17:100:A:G)"), v1::RESEARCH);
+  auto females = exact.Frequency(*view_, *ParseCriterion("sex(F) AND variant(GRCh38:17:100:A:G)"),
+                                 v1::RESEARCH);
   ASSERT_TRUE(females.ok());
   EXPECT_EQ(females->value.ac, 3u);  // 1 het, 2 hom
   EXPECT_EQ(females->value.an, 8u);  // 0,1,2,4 (3 withdrew)
@@ -302,6 +312,35 @@ TEST_F(ExecutorTest, QuestionsWithOneCanonicalTextCountTheSamePeople) {
   for (int i = 0; i < one->value.cells_size(); ++i) {
     EXPECT_EQ(one->value.cells(i).count(), other->value.cells(i).count()) << i;
   }
+}
+
+// What disclosure control assumes about one person: at most 2 toward AC and AN, one zygosity
+// cell. A triploid call and calls of two kinds from two sources would break it.
+TEST_F(ExecutorTest, APersonAddsAtMostTwoToAcAndAnAndLandsInOneZygosityCell) {
+  Engine exact(engine_->catalog_ptr(), Engine::kExact);
+  const auto y = *ParseCriterion("variant(GRCh38:17:500:G:C)");
+  auto all = exact.Frequency(*view_, y, v1::CARE);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->value.ac, 6u);   // 1: het 1 + hom 2; 2: hom 2 + 1 extra
+  EXPECT_EQ(all->value.an, 19u);  // 9 genotyped x 2, one more for the triploid
+  auto bounded = engine_->Frequency(*view_, y, v1::CARE);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  EXPECT_EQ(bounded->value.ac, 4u);   // 2 each
+  EXPECT_EQ(bounded->value.an, 18u);  // 2 each
+  // V: 6 is triploid with 3 copies, 7 haploid, 8 a no-call.
+  auto v = engine_->Frequency(*view_, *ParseCriterion("variant(GRCh38:17:100:A:G)"), v1::CARE);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->value.ac, 6u);   // 1, 5 one each; 2, 6 two each
+  EXPECT_EQ(v->value.an, 15u);  // 0-6 two each, 7 one, 8 none
+
+  auto cells = engine_->Breakdown(*view_, y, {v1::ZYGOSITY}, v1::CARE);
+  ASSERT_TRUE(cells.ok());
+  uint64_t total = 0;
+  for (const auto& cell : cells->value.cells()) total += cell.count();
+  EXPECT_EQ(total, 2u) << "two carriers, one cell each";
+  EXPECT_EQ(cells->value.cells(0).count(), 0u);  // het: 1 is counted as hom
+  EXPECT_EQ(cells->value.cells(1).count(), 2u);
+  EXPECT_EQ(Count("variant(GRCh38:17:500:G:C,het)"), 0u);
 }
 
 }  // namespace

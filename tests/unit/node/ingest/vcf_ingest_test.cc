@@ -55,7 +55,7 @@ class VcfIngestTest : public testing::StoreTest {
 
   uint64_t Count(const std::string& expr) {
     auto view = store_->Snapshot();
-    query::Engine engine(*vocab::Catalog::Load(*view));
+    query::Engine engine(*vocab::Catalog::Load(*view), query::Engine::kExact);
     auto r = engine.Count(*view, *query::ParseCriterion(expr), v1::RESEARCH);
     EXPECT_THAT(r, IsOk()) << expr;
     return r.ok() ? r->value : 0;
@@ -63,12 +63,12 @@ class VcfIngestTest : public testing::StoreTest {
 
   std::pair<uint64_t, uint64_t> AcAn(const std::string& expr) {
     auto view = store_->Snapshot();
-    query::Engine engine(*vocab::Catalog::Load(*view));
+    query::Engine engine(*vocab::Catalog::Load(*view), query::Engine::kExact);
     auto r = engine.Frequency(*view, *query::ParseCriterion(expr), v1::RESEARCH);
     EXPECT_THAT(r, IsOk()) << expr;
-    return r.ok() ? std::make_pair(r->value.ac, r->value.an) : std::make_pair(uint64_t{0}, uint64_t{0});
+    return r.ok() ? std::make_pair(r->value.ac, r->value.an)
+                  : std::make_pair(uint64_t{0}, uint64_t{0});
   }
-
 };
 
 TEST_F(VcfIngestTest, TheSummaryCountsWhatWasStoredAndWhatWasSkipped) {
@@ -83,31 +83,32 @@ TEST_F(VcfIngestTest, TheSummaryCountsWhatWasStoredAndWhatWasSkipped) {
   EXPECT_EQ(s->genotypes, 10u);
   EXPECT_EQ(s->no_calls, 1u);  // d at 100
   EXPECT_EQ(s->skipped.at("FILTER not PASS (use --include-filtered to keep)"), 1u);
-  EXPECT_EQ(s->skipped.at("spanning-deletion ALT '*' (the deletion is stored at its own record)"), 1u);
+  EXPECT_EQ(s->skipped.at("spanning-deletion ALT '*' (the deletion is stored at its own record)"),
+            1u);
 }
 
 TEST_F(VcfIngestTest, MultiAllelicRecordsSplitAndTrimLikeTheQueryLanguage) {
   ASSERT_THAT(Ingest("edge.vcf"), IsOk());
   // GCT against GTT: the trailing T and leading G go, leaving 101:T:C.
-  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);             // a 0/1, b 1/2
-  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:GCT)"), 2u);         // the same allele as written
+  EXPECT_EQ(Count("variant(GRCh38:1:101:T:C)"), 2u);      // a 0/1, b 1/2
+  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:GCT)"), 2u);  // the same allele as written
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,het)"), 2u);
   EXPECT_EQ(Count("variant(GRCh38:1:101:T:C,hom)"), 0u);
-  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G)"), 2u);           // b 1/2, c 2/2
-  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G,hom)"), 1u);       // c
+  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G)"), 2u);      // b 1/2, c 2/2
+  EXPECT_EQ(Count("variant(GRCh38:1:100:GTT:G,hom)"), 1u);  // c
   // AC: one copy each of a and b = 2; AN: a, b, c, e call two alleles each, d none = 8.
   EXPECT_EQ(AcAn("variant(GRCh38:1:101:T:C)"), std::make_pair(uint64_t{2}, uint64_t{8}));
   // AC: b one copy, c two = 3.
   EXPECT_EQ(AcAn("variant(GRCh38:1:100:GTT:G)"), std::make_pair(uint64_t{3}, uint64_t{8}));
-  EXPECT_EQ(Count("variant(GRCh38:1:400:A:T,het)"), 1u);         // a 1/2: one copy of T
+  EXPECT_EQ(Count("variant(GRCh38:1:400:A:T,het)"), 1u);  // a 1/2: one copy of T
 }
 
 TEST_F(VcfIngestTest, PloidyDecidesTheZygosityAndAnCountsEveryCalledAllele) {
   ASSERT_THAT(Ingest("edge.vcf"), IsOk());
-  EXPECT_EQ(Count("variant(GRCh38:X:500:G:A)"), 4u);       // a, c, d, e
+  EXPECT_EQ(Count("variant(GRCh38:X:500:G:A)"), 4u);          // a, c, d, e
   EXPECT_EQ(Count("variant(GRCh38:chrX:500:G:A,hemi)"), 1u);  // a: haploid 1
-  EXPECT_EQ(Count("variant(GRCh38:X:500:G:A,hom)"), 2u);   // c 1/1, e 1/1/1
-  EXPECT_EQ(Count("variant(GRCh38:X:500:G:A,het)"), 1u);   // d 0/1/1
+  EXPECT_EQ(Count("variant(GRCh38:X:500:G:A,hom)"), 2u);      // c 1/1, e 1/1/1
+  EXPECT_EQ(Count("variant(GRCh38:X:500:G:A,het)"), 1u);      // d 0/1/1
   // AC = 1 + 2 + 2 + 3 = 8 copies; AN = 1 (a) + 1 (b) + 2 (c) + 3 (d) + 3 (e) = 10.
   EXPECT_EQ(AcAn("variant(GRCh38:X:500:G:A)"), std::make_pair(uint64_t{8}, uint64_t{10}));
   EXPECT_EQ(AcAn("variant(GRCh38:X:500:G:A) AND dataset(wgs)"),
@@ -148,7 +149,8 @@ TEST_F(VcfIngestTest, RefusalsNameTheLineAndLeaveTheStoreAsItWas) {
   auto before = testing::DumpStore(*store_);
   // Line 8 of the file (after 6 header lines and one good record) calls allele 3 of 1.
   testing::WriteFile(dir_.Path("bad.vcf"),
-                     std::string(kHeader) + "1\t700\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\t0/0\t0/0\t0/0\t0/0\n" +
+                     std::string(kHeader) +
+                         "1\t700\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\t0/0\t0/0\t0/0\t0/0\n" +
                          "1\t800\t.\tA\tC\t.\tPASS\t.\tGT\t0/3\t0/0\t0/0\t0/0\t0/0\n");
   VcfIngestOptions other;
   other.dataset = "second";
