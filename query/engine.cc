@@ -1,5 +1,6 @@
 #include "query/engine.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/status/status.h"
@@ -51,7 +52,8 @@ const v1::Criterion* FindGenotypeLeaf(const v1::Criterion& c) {
 
 absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
                                                  const storage::ReadView& view,
-                                                 const v1::Criterion& criterion) {
+                                                 const v1::Criterion& criterion,
+                                                 const std::vector<std::string>& diagnoses) {
   std::vector<Cell> cells;
   switch (d) {
     case v1::SEX: {
@@ -78,31 +80,37 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
       return cells;
     }
     case v1::DIAGNOSIS: {
-      std::vector<std::string> categories;
-      std::vector<std::string> chapters;
-      absl::Status s = view.Scan(
-          storage::Family::kBitmaps, keys::kDiagnosisPrefix,
-          keys::PrefixEnd(keys::kDiagnosisPrefix), [&](std::string_view key, std::string_view) {
-            std::string_view code = key.substr(keys::kDiagnosisPrefix.size());
-            if (code.size() == 3) categories.emplace_back(code);
-            if (code.size() == 1) chapters.emplace_back(key);
-            return true;
-          });
-      if (!s.ok()) return s;
       std::vector<std::string> ks;
-      for (const std::string& c : categories) ks.push_back(keys::Diagnosis(c));
+      std::vector<std::string> labels = diagnoses;
+      if (labels.empty()) {  // exact answers only (Engine::Breakdown refused the others)
+        absl::Status s = view.Scan(
+            storage::Family::kBitmaps, keys::kDiagnosisPrefix,
+            keys::PrefixEnd(keys::kDiagnosisPrefix), [&](std::string_view key, std::string_view) {
+              std::string_view code = key.substr(keys::kDiagnosisPrefix.size());
+              if (code.size() == 3) labels.emplace_back(code);
+              return true;
+            });
+        if (!s.ok()) return s;
+      }
+      for (const std::string& c : labels) ks.push_back(keys::Diagnosis(c));
+      // Anyone with a diagnosis is in the bitmap of its chapter letter.
+      for (char letter = 'A'; letter <= 'Z'; ++letter) {
+        ks.push_back(keys::Diagnosis(std::string(1, letter)));
+      }
       auto bits = view.GetBitmaps(ks);
       if (!bits.ok()) return bits.status();
-      auto chapter_bits = view.GetBitmaps(chapters);
-      if (!chapter_bits.ok()) return chapter_bits.status();
+      std::vector<const Bitmap*> letters;
+      for (size_t i = labels.size(); i < bits->size(); ++i) letters.push_back(&(*bits)[i]);
+      Bitmap diagnosed = Bitmap::Union(letters);
       auto all = ex.Universe();
       if (!all.ok()) return all.status();
-      Bitmap none = *all;
-      for (const Bitmap& b : *chapter_bits) none -= b;
-      for (size_t i = 0; i < categories.size(); ++i) {
-        cells.push_back({categories[i], std::move((*bits)[i])});
+      Bitmap named;
+      for (size_t i = 0; i < labels.size(); ++i) {
+        named |= (*bits)[i];
+        cells.push_back({labels[i], std::move((*bits)[i])});
       }
-      cells.push_back({"none", std::move(none)});
+      if (!diagnoses.empty()) cells.push_back({"other", diagnosed - named});
+      cells.push_back({"none", *all - diagnosed});
       return cells;
     }
     case v1::ZYGOSITY: {
@@ -139,12 +147,21 @@ absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
 
 absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
     const storage::ReadView& view, const v1::Criterion& criterion,
-    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose) const {
+    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
+    const std::vector<std::string>& diagnoses) const {
   absl::Status checked = CheckDimensions(dimensions).status();
   if (!checked.ok()) return checked;
+  auto named = CheckDiagnoses(dimensions, diagnoses);
+  if (!named.ok()) return named.status();
   auto q = Prepare(criterion, *catalog_, options_.checks);
   if (!q.ok()) return q.status();
   for (v1::Dimension d : dimensions) {
+    if (d == v1::DIAGNOSIS && named->empty() && options_.public_cells) {
+      return absl::InvalidArgumentError(
+          "a breakdown by diagnosis that leaves the region needs the ICD-10 codes of its cells "
+          "named (for example --diagnoses C50,C34,E11): cells listed from the data would tell "
+          "which diagnoses the region holds");
+    }
     if (d == v1::ZYGOSITY && FindGenotypeLeaf(q->criterion) == nullptr) {
       return absl::InvalidArgumentError(
           "a breakdown by zygosity needs a variant() or gene() criterion joined to the rest of "
@@ -158,7 +175,7 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
   std::vector<std::vector<Cell>> dims;
   for (v1::Dimension d : dimensions) {
     out.add_dimensions(d);
-    auto cells = DimensionCells(d, ex, view, q->criterion);
+    auto cells = DimensionCells(d, ex, view, q->criterion, *named);
     if (!cells.ok()) return cells.status();
     dims.push_back(std::move(*cells));
   }
@@ -320,6 +337,41 @@ absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
   std::vector<v1::Dimension> out;
   for (int d : dimensions) out.push_back(static_cast<v1::Dimension>(d));
   return CheckDimensions(out);
+}
+
+absl::StatusOr<std::vector<std::string>> CheckDiagnoses(
+    const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses) {
+  if (diagnoses.empty()) return diagnoses;
+  if (std::find(dimensions.begin(), dimensions.end(), v1::DIAGNOSIS) == dimensions.end()) {
+    return absl::InvalidArgumentError(
+        "diagnosis codes of cells are named without a breakdown "
+        "by diagnosis");
+  }
+  if (diagnoses.size() > kMaxDiagnosisCells) {
+    return absl::InvalidArgumentError(
+        StrCat("a breakdown by diagnosis has at most ", kMaxDiagnosisCells, " named codes"));
+  }
+  std::vector<std::string> out;
+  for (const std::string& d : diagnoses) {
+    auto code = vocab::NormalizeIcd10(d);
+    if (!code.ok()) return code.status();
+    if (std::find(out.begin(), out.end(), *code) == out.end()) out.push_back(*code);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> CheckDiagnoses(
+    const std::vector<v1::Dimension>& dimensions,
+    const google::protobuf::RepeatedPtrField<std::string>& diagnoses) {
+  return CheckDiagnoses(dimensions, std::vector<std::string>(diagnoses.begin(), diagnoses.end()));
+}
+
+uint32_t CellsPerPerson(const std::vector<v1::Dimension>& dimensions,
+                        const std::vector<std::string>& diagnoses) {
+  if (std::find(dimensions.begin(), dimensions.end(), v1::DIAGNOSIS) == dimensions.end()) {
+    return 1;
+  }
+  return static_cast<uint32_t>(std::max<size_t>(diagnoses.size(), 1));
 }
 
 absl::StatusOr<std::vector<v1::Dimension>> ParseDimensions(std::string_view list) {

@@ -40,6 +40,8 @@ struct EngineOptions {
   // they have (the sensitivity that disclosure control assumes). Off: every copy counts, as
   // bcftools counts them.
   bool bounded_contributions = true;
+  // Breakdown cells only from a public domain: a diagnosis breakdown needs its codes named.
+  bool public_cells = true;
 };
 
 // Every question is first prepared (query/prepare.h) without reading data, and the engine
@@ -53,8 +55,8 @@ class Engine {
   // For answers that leave the region: data-independent work, bounded contributions.
   static constexpr Options kDisclosing{};
   // For exact answers (a region's own operator): short-circuiting, every copy counted.
-  static constexpr Options kExact{.work = Executor::Work::kShortCircuit,
-                                  .bounded_contributions = false};
+  static constexpr Options kExact{
+      .work = Executor::Work::kShortCircuit, .bounded_contributions = false, .public_cells = false};
 
   explicit Engine(std::shared_ptr<const vocab::Catalog> catalog, Options options = kDisclosing)
       : catalog_(std::move(catalog)), options_(options) {}
@@ -63,12 +65,15 @@ class Engine {
                                          const v1::Criterion& criterion, v1::Purpose purpose) const;
 
   // One or two dimensions. Cells come in a fixed order per dimension (sex F, M, O, U; age bands
-  // ascending then "unknown"; diagnosis categories ascending then "none"; zygosity het, hom,
-  // hemi). Diagnosis cells overlap: a person with two diagnoses is in both.
-  absl::StatusOr<Answer<v1::Breakdown>> Breakdown(const storage::ReadView& view,
-                                                  const v1::Criterion& criterion,
-                                                  const std::vector<v1::Dimension>& dimensions,
-                                                  v1::Purpose purpose) const;
+  // ascending then "unknown"; zygosity het, hom, hemi). By diagnosis: one cell per code of
+  // `diagnoses` (query::CheckDiagnoses) in the order given, then "other" (a diagnosis, none of
+  // them) and "none"; these cells overlap, a person with two of the codes is in both. With
+  // `diagnoses` empty, exact answers list every ICD-10 category in the store instead, then
+  // "none"; answers that leave the region refuse (the options' public_cells).
+  absl::StatusOr<Answer<v1::Breakdown>> Breakdown(
+      const storage::ReadView& view, const v1::Criterion& criterion,
+      const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
+      const std::vector<std::string>& diagnoses = {}) const;
 
   // The criterion's canonical form must be a variant(), or an AND of exactly one variant() with
   // criteria that choose the cohort in which the frequency is computed; INVALID_ARGUMENT
@@ -94,6 +99,19 @@ absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
     const google::protobuf::RepeatedField<int>& dimensions);
 absl::StatusOr<std::vector<v1::Dimension>> CheckDimensions(
     const std::vector<v1::Dimension>& dimensions);
+// The diagnosis codes of a breakdown's cells, normalized (ICD-10, any level), each once, in the
+// order given: at most kMaxDiagnosisCells, and only with a diagnosis dimension.
+inline constexpr size_t kMaxDiagnosisCells = 30;
+absl::StatusOr<std::vector<std::string>> CheckDiagnoses(
+    const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses);
+absl::StatusOr<std::vector<std::string>> CheckDiagnoses(
+    const std::vector<v1::Dimension>& dimensions,
+    const google::protobuf::RepeatedPtrField<std::string>& diagnoses);
+// How many cells of a breakdown one person can be in (what its release costs, in counts): the
+// number of diagnosis codes named when it has a diagnosis dimension, otherwise one. Fixed
+// before any data is read.
+uint32_t CellsPerPerson(const std::vector<v1::Dimension>& dimensions,
+                        const std::vector<std::string>& diagnoses);
 // "sex,age_band" (what --breakdown takes), checked as above.
 absl::StatusOr<std::vector<v1::Dimension>> ParseDimensions(std::string_view list);
 // "sex,age_band" for the audit log and messages.

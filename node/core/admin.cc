@@ -231,7 +231,10 @@ absl::StatusOr<v1::AdminQueryReply> NodeCore::ExactAnswer(
   if (request.dimensions_size() > 0) {
     auto dims = query::CheckDimensions(request.dimensions());
     if (!dims.ok()) return dims.status();
-    auto a = AnswerBreakdown(engine, *view, request.criterion(), *dims, request.purpose(), nullptr);
+    auto diagnoses = query::CheckDiagnoses(*dims, request.diagnoses());
+    if (!diagnoses.ok()) return diagnoses.status();
+    auto a = AnswerBreakdown(engine, *view, request.criterion(), *dims, *diagnoses,
+                             request.purpose(), nullptr);
     if (!a.ok()) return a.status();
     *reply.mutable_breakdown() = std::move(a->answer);
   } else if (request.frequency()) {

@@ -14,11 +14,13 @@ namespace {
 // (the discloser adds its mechanism and scale).
 absl::StatusOr<std::string> ReleaseOf(std::string_view kind, const std::string& question,
                                       const storage::ReadView& view,
-                                      const std::vector<v1::Dimension>& dimensions = {}) {
+                                      const std::vector<v1::Dimension>& dimensions = {},
+                                      const std::vector<std::string>& diagnoses = {}) {
   auto version = storage::DataVersion(view);
   if (!version.ok()) return version.status();
   std::string q = StrCat(kind, " ", question);
   for (v1::Dimension d : dimensions) StrAppend(&q, " by ", query::DimensionName(d));
+  for (const std::string& d : diagnoses) StrAppend(&q, " ", d);
   StrAppend(&q, " @", *version);
   return q;
 }
@@ -35,19 +37,6 @@ v1::DisclosureApplied Applied(const security::Discloser* discloser) {
 template <typename Answer>
 void AddWarnings(std::vector<std::string>& warnings, Answer& a) {
   for (std::string& w : warnings) a.add_warnings(std::move(w));
-}
-
-// How many cells of a breakdown one person can be in: one, except that a person is in every
-// diagnosis cell of their diagnoses (and "none" excludes the others), so there the bound is the
-// number of diagnosis cells.
-uint32_t CellsPerPerson(const v1::Breakdown& b) {
-  for (int d = 0; d < b.dimensions_size(); ++d) {
-    if (b.dimensions(d) != v1::DIAGNOSIS) continue;
-    std::set<std::string> labels;
-    for (const v1::BreakdownCell& cell : b.cells()) labels.insert(cell.labels(d));
-    return static_cast<uint32_t>(std::max<size_t>(labels.size(), 1));
-  }
-  return 1;
 }
 
 }  // namespace
@@ -77,21 +66,22 @@ absl::StatusOr<Release<v1::CountAnswer>> AnswerCount(const query::Engine& engine
 
 absl::StatusOr<Release<v1::BreakdownAnswer>> AnswerBreakdown(
     const query::Engine& engine, const storage::ReadView& view, const v1::Criterion& criterion,
-    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
-    const security::Discloser* discloser) {
-  auto r = engine.Breakdown(view, criterion, dimensions, purpose);
+    const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
+    v1::Purpose purpose, const security::Discloser* discloser) {
+  auto r = engine.Breakdown(view, criterion, dimensions, purpose, diagnoses);
   if (!r.ok()) return r.status();
   Release<v1::BreakdownAnswer> out;
   v1::BreakdownAnswer& a = out.answer;
   for (v1::Dimension d : dimensions) a.add_dimensions(d);
   if (discloser != nullptr) {
-    auto release = ReleaseOf("breakdown", r->question, view, dimensions);
+    auto release = ReleaseOf("breakdown", r->question, view, dimensions, diagnoses);
     if (!release.ok()) return release.status();
     for (v1::ReleasedCell& cell : discloser->ReleaseBreakdown(r->value, *release)) {
       *a.add_cells() = std::move(cell);
     }
     out.fingerprint = discloser->Fingerprint(*release);
-    out.cost_micros = discloser->CostMicros(CellsPerPerson(r->value));
+    // The cost follows from the question alone: it is known before any data is read.
+    out.cost_micros = discloser->CostMicros(query::CellsPerPerson(dimensions, diagnoses));
   } else {
     for (const v1::BreakdownCell& cell : r->value.cells()) {
       v1::ReleasedCell* c = a.add_cells();

@@ -31,23 +31,22 @@ struct Release {
 
 // With `discloser` null the answer is exact and says so.
 absl::StatusOr<Release<v1::CountAnswer>> AnswerCount(const query::Engine& engine,
-                                            const storage::ReadView& view,
-                                            const v1::Criterion& criterion, v1::Purpose purpose,
-                                            const security::Discloser* discloser);
+                                                     const storage::ReadView& view,
+                                                     const v1::Criterion& criterion,
+                                                     v1::Purpose purpose,
+                                                     const security::Discloser* discloser);
 
-// REQUIRES: `dimensions` passed query::CheckDimensions.
-absl::StatusOr<Release<v1::BreakdownAnswer>> AnswerBreakdown(const query::Engine& engine,
-                                                    const storage::ReadView& view,
-                                                    const v1::Criterion& criterion,
-                                                    const std::vector<v1::Dimension>& dimensions,
-                                                    v1::Purpose purpose,
-                                                    const security::Discloser* discloser);
+// REQUIRES: `dimensions` passed query::CheckDimensions, `diagnoses` query::CheckDiagnoses.
+absl::StatusOr<Release<v1::BreakdownAnswer>> AnswerBreakdown(
+    const query::Engine& engine, const storage::ReadView& view, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
+    v1::Purpose purpose, const security::Discloser* discloser);
 
 absl::StatusOr<Release<v1::FrequencyAnswer>> AnswerFrequency(const query::Engine& engine,
-                                                    const storage::ReadView& view,
-                                                    const v1::Criterion& criterion,
-                                                    v1::Purpose purpose,
-                                                    const security::Discloser* discloser);
+                                                             const storage::ReadView& view,
+                                                             const v1::Criterion& criterion,
+                                                             v1::Purpose purpose,
+                                                             const security::Discloser* discloser);
 
 }  // namespace pmdb::core
 

@@ -42,7 +42,8 @@ absl::StatusOr<v1::ContactRecord> ContactBook::Read(const std::string& id) const
   auto view = store_->Snapshot();
   auto raw = view->Get(storage::Family::kContact, keys::Contact(id));
   if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return absl::NotFoundError(StrCat("no contact request ", region_, "/", id));
+  if (!raw->has_value())
+    return absl::NotFoundError(StrCat("no contact request ", region_, "/", id));
   v1::ContactRecord record;
   if (!record.ParseFromString(**raw)) {
     return absl::DataLossError(StrCat("contact request ", id, " cannot be read"));
@@ -61,8 +62,8 @@ absl::Status ContactBook::CheckReason(const std::string& reason) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::ContactTicket> ContactBook::Open(const std::string& requester,
-                                                    uint32_t ordinal, const std::string& reason) {
+absl::StatusOr<v1::ContactTicket> ContactBook::Open(const std::string& requester, uint32_t ordinal,
+                                                    const std::string& reason) {
   absl::Status checked = CheckReason(reason);
   if (!checked.ok()) return checked;
   auto lock = store_->WriteLock();
@@ -145,9 +146,9 @@ absl::StatusOr<v1::ContactTicket> ContactBook::Answer(const std::string& operato
   if (!record.ok()) return record.status();
   *ordinal = record->ordinal();
   if (record->state() != v1::CONTACT_PENDING) {
-    return absl::FailedPreconditionError(
-        StrCat("request ", region_, "/", *local, " was already answered (",
-               v1::ContactState_Name(record->state()), ")"));
+    return absl::FailedPreconditionError(StrCat("request ", region_, "/", *local,
+                                                " was already answered (",
+                                                v1::ContactState_Name(record->state()), ")"));
   }
   record->set_state(request.accept() ? v1::CONTACT_ACCEPTED : v1::CONTACT_DECLINED);
   record->set_answer(request.message());

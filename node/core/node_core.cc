@@ -191,12 +191,15 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
   auto caller = Authorize(who, Method::kRegionBreakdown, &entry);
   auto dims = query::CheckDimensions(request.dimensions());
   if (caller.ok() && !dims.ok()) caller = dims.status();
+  auto diagnoses = dims.ok() ? query::CheckDiagnoses(*dims, request.diagnoses())
+                             : absl::StatusOr<std::vector<std::string>>(dims.status());
+  if (caller.ok() && !diagnoses.ok()) caller = diagnoses.status();
   auto answer = Aggregate<v1::BreakdownAnswer>(
       std::move(caller), "breakdown", request.criterion(), sharing_, clock_->NowSeconds(), entry,
       [&](v1::Purpose purpose) {
         query::Engine engine = DisclosingEngine();
-        return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, purpose,
-                               &discloser_);
+        return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, *diagnoses,
+                               purpose, &discloser_);
       });
   call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
 }

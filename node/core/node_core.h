@@ -112,12 +112,13 @@ class NodeCore {
                                          v1::AuditEntry* entry) const;
   std::shared_ptr<const vocab::Catalog> catalog() const;
   // The engine for answers that leave the region: with [disclosure] close_side_channels (the
-  // default) questions are checked before any data is read and evaluated with work that does
-  // not depend on the data.
+  // default) questions are checked before any data is read, evaluated with work that does not
+  // depend on the data, and breakdown cells come from the question, never from the data.
   query::Engine DisclosingEngine() const {
     if (settings_.disclosure.close_side_channels) return query::Engine(catalog());
     return query::Engine(catalog(), {.work = query::Executor::Work::kShortCircuit,
-                                     .checks = query::Checks::kWhenReached});
+                                     .checks = query::Checks::kWhenReached,
+                                     .public_cells = false});
   }
   std::shared_ptr<const query::CaseIndex> cases() const;
   // `done` run through the pacer: an answer that leaves the region goes at the next multiple of

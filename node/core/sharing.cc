@@ -52,8 +52,8 @@ int64_t SharingPolicy::RechargeFrom(int64_t now_unix) const {
 
 absl::StatusOr<const Sharing*> SharingPolicy::SharedWith(const call::Caller& caller) const {
   if (!settings_.participate) {
-    return absl::PermissionDeniedError(StrCat("region ", settings_.region,
-                                              " does not take part in federated questions"));
+    return absl::PermissionDeniedError(
+        StrCat("region ", settings_.region, " does not take part in federated questions"));
   }
   std::string role = security::RoleName(caller.user.role);
   auto share = settings_.sharing.find(role);
@@ -91,9 +91,9 @@ absl::Status SharingPolicy::CheckSimilar(const call::Caller& caller, int64_t now
   auto share = SharedWith(caller);
   if (!settings_.participate) return share.status();
   if (!share.ok() || (*share)->kinds.count(kSimilar) == 0) {
-    return absl::PermissionDeniedError(
-        StrCat("region ", settings_.region, " does not share similar cases with a ",
-               security::RoleName(caller.user.role)));
+    return absl::PermissionDeniedError(StrCat("region ", settings_.region,
+                                              " does not share similar cases with a ",
+                                              security::RoleName(caller.user.role)));
   }
   return searches_.Charge(caller.user.uri, now_unix);
 }

@@ -18,11 +18,11 @@
 namespace pmdb::core {
 
 struct RankOptions {
-  std::string region;                       // set on every match ("" on a bare store)
-  std::string contact;                      // the region's contact point
+  std::string region;   // set on every match ("" on a bare store)
+  std::string contact;  // the region's contact point
   uint32_t top = 10;
   const std::string* reference_key = nullptr;  // null: subject ids instead of references
-  int64_t expires_unix = 0;                 // when the references stop working
+  int64_t expires_unix = 0;                    // when the references stop working
 };
 
 struct RankedCases {

@@ -113,9 +113,11 @@ void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountReques
 void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::BreakdownRequest& request,
                     Done<v1::FederatedBreakdown> done) {
   auto dims = query::CheckDimensions(request.dimensions());
+  absl::Status checked = dims.status();
+  if (dims.ok()) checked = query::CheckDiagnoses(*dims, request.diagnoses()).status();
   Federate<v1::BreakdownRequest, v1::BreakdownAnswer, v1::FederatedBreakdown>(
       who, deadline, Method::kFederationBreakdown, query::FormatCriterion(request.criterion()),
-      dims.status(), request, &RegionClient::Breakdown,
+      checked, request, &RegionClient::Breakdown,
       [floor = settings_.disclosure.min_count,
        dims = dims.ok() ? *dims : std::vector<v1::Dimension>{}](auto results) {
         return MergeBreakdowns(std::move(results), dims, floor);

@@ -184,9 +184,9 @@ size_t Lab::SiteWithShare(double share) const {
   return best;
 }
 
-std::map<std::string, uint64_t> Lab::ExactBreakdown(const std::string& region,
-                                                    const std::string& expr,
-                                                    const std::vector<v1::Dimension>& dims) const {
+std::map<std::string, uint64_t> Lab::ExactBreakdown(
+    const std::string& region, const std::string& expr, const std::vector<v1::Dimension>& dims,
+    const std::vector<std::string>& diagnoses) const {
   std::map<std::string, uint64_t> out;
   auto store = storage::Store::Open(fed_.db(region), {.read_only = true});
   EXPECT_TRUE(store.ok()) << store.status();
@@ -197,7 +197,8 @@ std::map<std::string, uint64_t> Lab::ExactBreakdown(const std::string& region,
   auto criterion = query::ParseCriterion(expr);
   EXPECT_TRUE(criterion.ok()) << criterion.status();
   if (!catalog.ok() || !criterion.ok()) return out;
-  auto b = query::Engine(*catalog).Breakdown(*view, *criterion, dims, v1::RESEARCH);
+  auto b = query::Engine(*catalog, query::Engine::kExact)
+               .Breakdown(*view, *criterion, dims, v1::RESEARCH, diagnoses);
   EXPECT_TRUE(b.ok()) << b.status();
   if (!b.ok()) return out;
   for (const auto& cell : b->value.cells()) out[absl::StrJoin(cell.labels(), ",")] = cell.count();
@@ -232,7 +233,8 @@ CountReply Lab::Count(const std::string& who, const std::string& expr) {
 }
 
 BreakdownReply Lab::Breakdown(const std::string& who, const std::string& expr,
-                              const std::vector<v1::Dimension>& dims) {
+                              const std::vector<v1::Dimension>& dims,
+                              const std::vector<std::string>& diagnoses) {
   BreakdownReply reply;
   auto criterion = query::ParseCriterion(expr);
   EXPECT_TRUE(criterion.ok()) << expr << ": " << criterion.status();
@@ -240,12 +242,16 @@ BreakdownReply Lab::Breakdown(const std::string& who, const std::string& expr,
   v1::BreakdownRequest req;
   *req.mutable_criterion() = *criterion;
   for (v1::Dimension d : dims) req.add_dimensions(d);
+  for (const std::string& d : diagnoses) req.add_diagnoses(d);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::FederatedBreakdown out;
   reply.status = Hub(who).Breakdown(&ctx, req, &out);
   ++asked_;
-  for (const v1::RegionPart& p : out.regions()) reply.parts[p.region()] = PartOf(p);
+  for (const v1::RegionPart& p : out.regions()) {
+    reply.parts[p.region()] = PartOf(p);
+    if (p.has_breakdown()) reply.rho[p.region()] = p.breakdown().disclosure().rho();
+  }
   for (const v1::ReleasedCell& cell : out.cells()) {
     if (cell.labels().empty()) continue;
     std::vector<std::string> labels(cell.labels().begin(), cell.labels().end() - 1);

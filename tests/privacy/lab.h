@@ -65,6 +65,7 @@ struct BreakdownReply {
   grpc::Status status;
   std::map<std::string, Part> parts;                         // status by region
   std::map<std::string, std::map<std::string, Part>> cells;  // region -> cell labels -> number
+  std::map<std::string, double> rho;                         // what each region charged
   bool ok(const std::string& region) const;
 };
 
@@ -93,8 +94,9 @@ class Lab {
   size_t SiteWithShare(double share) const;
 
   // The exact breakdown in a region's store (before Start): cell labels joined by ",".
-  std::map<std::string, uint64_t> ExactBreakdown(const std::string& region, const std::string& expr,
-                                                 const std::vector<v1::Dimension>& dims) const;
+  std::map<std::string, uint64_t> ExactBreakdown(
+      const std::string& region, const std::string& expr, const std::vector<v1::Dimension>& dims,
+      const std::vector<std::string>& diagnoses = {}) const;
   uint64_t ExactCount(const std::string& region, const std::string& expr) const {
     return fed_.ExactCount(region, expr);
   }
@@ -102,7 +104,8 @@ class Lab {
   // Questions to the hub as researcher `who`.
   CountReply Count(const std::string& who, const std::string& expr);
   BreakdownReply Breakdown(const std::string& who, const std::string& expr,
-                           const std::vector<v1::Dimension>& dims);
+                           const std::vector<v1::Dimension>& dims,
+                           const std::vector<std::string>& diagnoses = {});
   FrequencyReply Frequency(const std::string& who, const std::string& expr);
   int asked() const { return asked_; }
 

@@ -213,5 +213,75 @@ TEST(TimingOracleAttack, IsNoBetterThanACoinTossAgainstTheDefaults) {
   EXPECT_LE(o.success, 0.75);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Labels and costs read from the data: a breakdown by diagnosis whose cells are the categories
+// a region holds tells which diagnoses it holds (consent ignored, since the list is of the
+// store), and its price, one count per cell, tells how many. The attacker asks for everyone's
+// breakdown by diagnosis and reads whether each cancer category has a cell.
+
+const std::vector<std::string>& Cancers() {
+  static const std::vector<std::string> kCancers = {"C18", "C25", "C34", "C43", "C44",
+                                                    "C50", "C56", "C61", "C64", "C67",
+                                                    "C71", "C73", "C91", "C92", "Q87"};
+  return kCancers;
+}
+
+Outcome LabelsAndCosts(Lab& lab, Confusion* c, std::set<double>* costs) {
+  Outcome o{.attack = "shape/diagnosis-cells", .defences = lab.defences()};
+  o.measure = "balanced-accuracy";
+  const std::string everyone = "sex(F) OR sex(M) OR sex(O) OR sex(U)";
+  std::map<std::string, std::set<std::string>> held;
+  for (const std::string& region : SixRegions()) {
+    for (const auto& [label, n] : lab.ExactBreakdown(region, everyone, {v1::DIAGNOSIS})) {
+      if (n > 0) held[region].insert(label);
+    }
+  }
+  lab.Start();
+  // Without the defences the cells come from the data; with them the attacker must name them,
+  // and names every candidate.
+  bool named = lab.defences() == Defences::kDefaults;
+  BreakdownReply r = lab.Breakdown(kAttacker, everyone, {v1::DIAGNOSIS},
+                                   named ? Cancers() : std::vector<std::string>{});
+  for (const std::string& region : SixRegions()) {
+    if (!r.ok(region)) {
+      ++o.refused;
+      if (o.refusal.empty()) o.refusal = r.parts[region].detail;
+      continue;
+    }
+    costs->insert(r.rho[region]);
+    for (const std::string& cancer : Cancers()) {
+      c->Add(held[region].contains(cancer), r.cells[region].contains(cancer));
+      ++o.targets;
+    }
+  }
+  o.questions = lab.asked();
+  o.success = c->BalancedAccuracy();
+  return o;
+}
+
+TEST(LabelsAndCostsAttack, CellsTellWhichDiagnosesARegionHoldsWithoutDefences) {
+  Lab lab({.defences = Defences::kOff});
+  Confusion c;
+  std::set<double> costs;
+  Outcome o = LabelsAndCosts(lab, &c, &costs);
+  o.Print();
+  EXPECT_GE(c.positives(), 10);
+  EXPECT_GE(c.negatives(), 6) << "some categories must be missing from some regions";
+  EXPECT_EQ(o.success, 1.0);
+}
+
+TEST(LabelsAndCostsAttack, CellsAndPricesAreTheQuestionsAgainstTheDefaults) {
+  Lab lab({.defences = Defences::kDefaults});
+  Confusion c;
+  std::set<double> costs;
+  Outcome o = LabelsAndCosts(lab, &c, &costs);
+  o.Print();
+  EXPECT_EQ(o.refused, 0) << o.refusal;
+  EXPECT_EQ(o.success, 0.5);
+  // Every region charges the same: one count per named code, whatever it holds.
+  ASSERT_EQ(costs.size(), 1u);
+  EXPECT_NEAR(*costs.begin(), 0.02 * static_cast<double>(Cancers().size()), 1e-9);
+}
+
 }  // namespace
 }  // namespace pmdb::privacy

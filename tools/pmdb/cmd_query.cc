@@ -23,6 +23,9 @@ std::vector<FlagSpec> QueryFlags() {
       {"hub", "HOST:PORT", "ask every region through the national hub (default: $PMDB_HUB)"},
       {"node", "HOST:PORT", "ask your own region's node as its operator (exact answers)"},
       {"breakdown", "DIMS", "one or two of sex,age_band,diagnosis,zygosity (comma-separated)"},
+      {"diagnoses", "CODES",
+       "with --breakdown diagnosis: the ICD-10 codes that get a cell (comma-separated, at most "
+       "30); required with --hub, optional with --db and --node (default: every category)"},
       {"frequency", "", "allele frequency of the expression's variant() criterion"},
       {"purpose", "NAME", "research (default) or care: whose consent applies (--db, --node)"},
       {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
@@ -61,7 +64,9 @@ const CommandSpec& Spec() {
       "  pmdb query --db region.db --breakdown sex,age_band 'gene(BRCA2) AND NOT dx(C50)'\n"
       "  pmdb query --db region.db --frequency 'variant(GRCh37:2:1234:A:G) AND sex(F)'\n"
       "  pmdb query --db region.db --batch questions.txt > answers.jsonl\n"
-      "  pmdb query --hub hub.example.se:7000 --breakdown sex 'gene(BRCA2) AND dx(C50)'\n",
+      "  pmdb query --hub hub.example.se:7000 --breakdown sex 'gene(BRCA2) AND dx(C50)'\n"
+      "  pmdb query --hub hub.example.se:7000 --breakdown diagnosis --diagnoses C50,C56,D05 \\\n"
+      "      'gene(BRCA2)'\n",
       /*takes_positional=*/true,
   };
   return spec;
@@ -72,6 +77,7 @@ enum class Kind { kCount, kBreakdown, kFrequency };
 struct Request {
   Kind kind = Kind::kCount;
   std::vector<v1::Dimension> dimensions;
+  std::vector<std::string> diagnoses;
   v1::Purpose purpose = v1::RESEARCH;
 };
 
@@ -120,8 +126,8 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       return absl::OkStatus();
     }
     case Kind::kBreakdown: {
-      auto released =
-          core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.purpose, nullptr);
+      auto released = core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.diagnoses,
+                                            req.purpose, nullptr);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       if (as_json) {
@@ -184,6 +190,7 @@ int RunRemote(const Flags& flags, const Request& req, const Target& target, bool
            : req.kind == Kind::kBreakdown ? QueryKind::kBreakdown
                                           : QueryKind::kFrequency;
   q.dimensions = req.dimensions;
+  q.diagnoses = req.diagnoses;
   q.purpose = req.purpose;
   q.timeout_seconds = target.timeout_seconds;
   bool to_hub = target.kind == Target::kHub;
@@ -223,6 +230,15 @@ int RunQuery(int argc, char** argv) {
     auto dims = query::ParseDimensions(flags->Get("breakdown"));
     if (!dims.ok()) return UsageError(Spec(), dims.status());
     req.dimensions = std::move(*dims);
+    std::vector<std::string> named;
+    for (std::string_view d : Split(flags->Get("diagnoses"), ',')) {
+      if (!Trim(d).empty()) named.emplace_back(Trim(d));
+    }
+    auto diagnoses = query::CheckDiagnoses(req.dimensions, named);
+    if (!diagnoses.ok()) return UsageError(Spec(), diagnoses.status());
+    req.diagnoses = std::move(*diagnoses);
+  } else if (flags->Has("diagnoses")) {
+    return UsageError(Spec(), absl::InvalidArgumentError("--diagnoses goes with --breakdown"));
   } else if (flags->Bool("frequency")) {
     req.kind = Kind::kFrequency;
   }

@@ -91,6 +91,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
     v1::AdminQueryRequest req;
     *req.mutable_criterion() = *criterion;
     for (v1::Dimension d : q.dimensions) req.add_dimensions(d);
+    for (const std::string& d : q.diagnoses) req.add_diagnoses(d);
     req.set_frequency(q.kind == QueryKind::kFrequency);
     req.set_purpose(q.purpose);
     v1::AdminQueryReply reply;
@@ -205,6 +206,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::BreakdownRequest req;
       *req.mutable_criterion() = *criterion;
       for (v1::Dimension d : q.dimensions) req.add_dimensions(d);
+      for (const std::string& d : q.diagnoses) req.add_diagnoses(d);
       v1::FederatedBreakdown reply;
       absl::Status s = transport::FromGrpc(stub->Breakdown(&context, req, &reply));
       if (!s.ok()) return s;

@@ -6,14 +6,13 @@
 #include <grpcpp/channel.h>
 
 #include <chrono>
-
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "node/transport/tls.h"
 #include "pmdb/v1/answers.pb.h"
 #include "security/identity.h"
-#include "node/transport/tls.h"
 #include "tools/pmdb/flags.h"
 
 namespace pmdb::cli {
@@ -56,7 +55,6 @@ absl::StatusOr<Connection> Connect(const Flags& flags, const std::string& addres
 
 }  // namespace pmdb::cli
 
-
 #include "pmdb/v1/query.pb.h"
 
 namespace pmdb::cli {
@@ -66,6 +64,7 @@ enum class QueryKind { kCount, kBreakdown, kFrequency };
 struct RemoteQuery {
   QueryKind kind = QueryKind::kCount;
   std::vector<v1::Dimension> dimensions;
+  std::vector<std::string> diagnoses;  // cells of a breakdown by diagnosis
   v1::Purpose purpose = v1::RESEARCH;  // on a node only; the hub's regions decide by role
   int timeout_seconds = 30;
 };

@@ -173,11 +173,39 @@ TEST_F(ExecutorTest, BreakdownBySexAndAgeBand) {
 
 TEST_F(ExecutorTest, BreakdownByDiagnosisHasANoneCell) {
   auto c = ParseCriterion("dataset(new)");
-  auto r = engine_->Breakdown(*view_, *c, {v1::DIAGNOSIS}, v1::CARE);
+  Engine exact(engine_->catalog_ptr(), Engine::kExact);
+  auto r = exact.Breakdown(*view_, *c, {v1::DIAGNOSIS}, v1::CARE);
   ASSERT_TRUE(r.ok());
   std::map<std::string, uint64_t> cells;
   for (const auto& cell : r->value.cells()) cells[cell.labels(0)] = cell.count();
   EXPECT_EQ(cells, (std::map<std::string, uint64_t>{{"C50", 2}, {"C61", 1}, {"none", 7}}));
+}
+
+// Cells of an answer that leaves the region come from the codes the question names, never from
+// the data: a category nobody has still gets its cell, and one somebody has but the question
+// does not name is in "other".
+TEST_F(ExecutorTest, DisclosedDiagnosisCellsAreTheNamedCodes) {
+  auto c = ParseCriterion("dataset(new)");
+  auto unnamed = engine_->Breakdown(*view_, *c, {v1::DIAGNOSIS}, v1::CARE);
+  EXPECT_EQ(unnamed.status().code(), absl::StatusCode::kInvalidArgument);
+  auto r = engine_->Breakdown(*view_, *c, {v1::DIAGNOSIS, v1::SEX}, v1::CARE, {"C50", "Q87"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> labels;
+  std::map<std::string, uint64_t> by_dx;
+  for (const auto& cell : r->value.cells()) {
+    if (labels.empty() || labels.back() != cell.labels(0)) labels.push_back(cell.labels(0));
+    by_dx[cell.labels(0)] += cell.count();
+  }
+  EXPECT_EQ(labels, (std::vector<std::string>{"C50", "Q87", "other", "none"}));
+  EXPECT_EQ(by_dx,
+            (std::map<std::string, uint64_t>{{"C50", 2}, {"Q87", 0}, {"other", 1}, {"none", 7}}));
+  EXPECT_EQ(CellsPerPerson({v1::DIAGNOSIS, v1::SEX}, {"C50", "Q87"}), 2u);
+  EXPECT_EQ(CellsPerPerson({v1::SEX, v1::AGE_BAND}, {}), 1u);
+  EXPECT_EQ(CheckDiagnoses({v1::DIAGNOSIS}, std::vector<std::string>{"c50", "C50", "ICD10:E11.9"})
+                .value(),
+            (std::vector<std::string>{"C50", "E119"}));
+  EXPECT_FALSE(CheckDiagnoses({v1::SEX}, std::vector<std::string>{"C50"}).ok());
+  EXPECT_FALSE(CheckDiagnoses({v1::DIAGNOSIS}, std::vector<std::string>{"not a code"}).ok());
 }
 
 TEST_F(ExecutorTest, BreakdownByZygosityNeedsAGenotypeCriterion) {
