@@ -277,7 +277,7 @@ TEST(BreakdownComplementAttack, RecoversFewCellsAgainstTheDefaults) {
 // them removes it. Each rewrite carries its own pair of vacuous criteria, so no two differ in one
 // criterion only and the near-repeat rule never sees them.
 
-constexpr int kRewrites = 12;
+constexpr int kRewrites = 20;
 
 // Estimates a number from noised rewrites: with uniform noise within +/- `noise`, the middle of
 // the extremes is exact once both extremes were seen; otherwise the rounded mean.
