@@ -128,7 +128,8 @@ std::vector<v1::ReleasedCell> Discloser::ReleaseBreakdown(const v1::Breakdown& e
     *r.mutable_labels() = cell.labels();
     if (fate[i] == CellFate::kReleased) {
       int64_t noised = static_cast<int64_t>(cell.count()) + Noise(question, label_of(cell), 1);
-      *r.mutable_count() = Exactly(static_cast<uint64_t>(std::max<int64_t>(noised, rules_.min_count)));
+      *r.mutable_count() =
+          Exactly(static_cast<uint64_t>(std::max<int64_t>(noised, rules_.min_count)));
     } else {
       // A suppressed cell is known to be below min_count. A complementary cell is released
       // as wholly unknown [0, max]: even "at least min_count" would pin a small cell down when
@@ -174,19 +175,28 @@ v1::DisclosureApplied Discloser::Applied() const {
   if (rules_.differential_privacy) {
     a.set_mechanism("discrete-gaussian");
     a.set_sigma(rules_.scale.sigma());
-    a.set_description(StrCat(
-        "differential privacy (zCDP): discrete Gaussian noise of sd ",
-        FormatMicros(uint64_t{rules_.scale.sigma_centi} * 10000), " on each count (rho ",
-        FormatMicros(CostMicros()), " per new number); noised numbers below ", rules_.min_count,
-        " are shown as <", rules_.min_count));
+    a.set_description(StrCat("differential privacy (zCDP): discrete Gaussian noise of sd ",
+                             FormatMicros(uint64_t{rules_.scale.sigma_centi} * 10000),
+                             " on each count (rho ", FormatMicros(CostMicros()),
+                             " per new number); noised numbers below ", rules_.min_count,
+                             " are shown as <", rules_.min_count));
   } else {
     a.set_mechanism("thresholds");
     a.set_noise(rules_.noise);
+    a.set_description(
+        StrCat("NOT differentially private: the region's operator turned differential privacy off; "
+               "counts below ",
+               rules_.min_count, " are shown as <", rules_.min_count,
+               ", with complementary suppression in tables",
+               rules_.noise > 0 ? StrCat(" and consistent noise within +/-", rules_.noise) : ""));
+  }
+  if (!rules_.close_side_channels) {
+    if (rules_.differential_privacy) a.set_mechanism("discrete-gaussian-side-channels-open");
     a.set_description(StrCat(
-        "NOT differentially private: the region's operator turned differential privacy off; "
-        "counts below ", rules_.min_count, " are shown as <", rules_.min_count,
-        ", with complementary suppression in tables",
-        rules_.noise > 0 ? StrCat(" and consistent noise within +/-", rules_.noise) : ""));
+        "NOT differentially private: the region's operator opened side channels "
+        "(close_side_channels = false), so errors, warnings and response times can tell whether "
+        "part of a question selects anyone; ",
+        a.description()));
   }
   return a;
 }
@@ -302,8 +312,8 @@ absl::Status DailyLimit::Charge(const std::string& caller, int64_t unix_seconds)
   Day& d = callers_[caller];
   if (d.day != day) d = Day{.day = day};
   if (d.used >= per_day_) {
-    return absl::ResourceExhaustedError(StrCat("the daily limit of ", per_day_, " ", what_,
-                                               " is used up; it renews at 00:00 UTC"));
+    return absl::ResourceExhaustedError(
+        StrCat("the daily limit of ", per_day_, " ", what_, " is used up; it renews at 00:00 UTC"));
   }
   ++d.used;
   return absl::OkStatus();

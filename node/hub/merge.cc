@@ -93,7 +93,7 @@ void Close(Reply& reply, size_t answered, size_t asked, uint32_t floor) {
     std::string list;
     for (const std::string& r : loosened) StrAppend(&list, list.empty() ? "" : ", ", r);
     StrAppend(&text, "; NOT differentially private at ", list,
-              " (thresholds only, by the operator's choice)");
+              " (by the operator's choice; see that region's description)");
   }
   StrAppend(&text, "; totals carry the regions' noise added; numbers below ", floor,
             " are shown as <", floor);

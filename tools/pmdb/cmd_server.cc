@@ -3,9 +3,9 @@
 #include <iostream>
 
 #include "node/base/strings.h"
-#include "security/disclosure.h"
 #include "node/server/config.h"
 #include "node/server/server.h"
+#include "security/disclosure.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 
@@ -55,11 +55,10 @@ sigset_t BlockStopSignals() {
 }
 
 int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> started,
-          const std::string& description, const sigset_t& signals,
-          const std::string& note = "") {
+          const std::string& description, const sigset_t& signals, const std::string& note = "") {
   if (!started.ok()) return Fail(what, started.status());
-  std::cout << "pmdb " << what << ": " << description << " listening on port "
-            << (*started)->port() << std::endl;
+  std::cout << "pmdb " << what << ": " << description << " listening on port " << (*started)->port()
+            << std::endl;
   if (!note.empty()) std::cerr << "pmdb " << what << ": " << note << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
@@ -76,7 +75,8 @@ int RunNode(int argc, char** argv) {
   int exit_code = 0;
   auto flags = ParseOrExit(NodeSpec(), argc, argv, &exit_code);
   if (!flags) return exit_code;
-  if (!flags->Has("config")) return UsageError(NodeSpec(), absl::InvalidArgumentError("--config is required"));
+  if (!flags->Has("config"))
+    return UsageError(NodeSpec(), absl::InvalidArgumentError("--config is required"));
   auto config = server::LoadNodeConfig(flags->Get("config"));
   if (!config.ok()) return Fail("node", config.status());
   sigset_t signals = BlockStopSignals();
@@ -84,15 +84,20 @@ int RunNode(int argc, char** argv) {
   std::string disclosure =
       security::Discloser(config->settings.disclosure, "").Applied().description();
   return Serve("node", server::StartNode(*config), StrCat("region ", config->settings.region),
-               signals, StrCat(config->settings.disclosure.differential_privacy ? "" : "WARNING: ",
-                               "disclosure: ", disclosure));
+               signals,
+               StrCat(config->settings.disclosure.differential_privacy &&
+                              config->settings.disclosure.close_side_channels
+                          ? ""
+                          : "WARNING: ",
+                      "disclosure: ", disclosure));
 }
 
 int RunHub(int argc, char** argv) {
   int exit_code = 0;
   auto flags = ParseOrExit(HubSpec(), argc, argv, &exit_code);
   if (!flags) return exit_code;
-  if (!flags->Has("config")) return UsageError(HubSpec(), absl::InvalidArgumentError("--config is required"));
+  if (!flags->Has("config"))
+    return UsageError(HubSpec(), absl::InvalidArgumentError("--config is required"));
   auto config = server::LoadHubConfig(flags->Get("config"));
   if (!config.ok()) return Fail("hub", config.status());
   sigset_t signals = BlockStopSignals();

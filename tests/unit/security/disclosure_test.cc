@@ -144,7 +144,7 @@ TEST(DisclosureTest, ComplementarySuppressionInTwoDimensions) {
   // those need complements in theirs.
   std::vector<uint64_t> counts = {20, 30, 2,   //
                                   15, 25, 40,  //
-                                  9, 50, 60};
+                                  9,  50, 60};
   std::vector<CellFate> fate = ChooseHiddenCells({3, 3}, counts, 5);
   size_t hidden = 0;
   for (CellFate f : fate) hidden += f != CellFate::kReleased;
@@ -179,6 +179,26 @@ TEST(DifferentialPrivacyTest, IsTheDefaultAndSaysSo) {
   EXPECT_EQ(loose.Applied().mechanism(), "thresholds");
   EXPECT_EQ(loose.Applied().description().rfind("NOT differentially private", 0), 0u);
   EXPECT_EQ(loose.CostMicros(), 0u);
+  Discloser open({.close_side_channels = false}, "secret");
+  EXPECT_EQ(open.Applied().mechanism(), "discrete-gaussian-side-channels-open");
+  EXPECT_EQ(open.Applied().description().rfind("NOT differentially private", 0), 0u);
+}
+
+// The mechanism and sigma are part of every key: a region that changes sigma releases anew,
+// with noise independent of the old release, and pays again.
+TEST(DifferentialPrivacyTest, TheKeyCoversTheMechanismAndSigma) {
+  Discloser five({}, "secret");
+  security::DisclosureRules rules;
+  rules.scale.sigma_centi = 800;
+  Discloser eight(rules, "secret");
+  EXPECT_NE(five.Fingerprint("count q @1"), eight.Fingerprint("count q @1"));
+  EXPECT_EQ(five.Fingerprint("count q @1"), Discloser({}, "secret").Fingerprint("count q @1"));
+  int same = 0;
+  for (int i = 0; i < 50; ++i) {
+    std::string q = "count q" + std::to_string(i) + " @1";
+    same += five.ReleaseCount(1000, q).low() == eight.ReleaseCount(1000, q).low() ? 1 : 0;
+  }
+  EXPECT_LT(same, 15) << "noise under sigma 8 must not be a rescaled copy of sigma 5's";
 }
 
 TEST(DifferentialPrivacyTest, NoiseIsRepeatableKeyedAndLabelled) {
@@ -208,7 +228,8 @@ TEST(DifferentialPrivacyTest, NoiseIsRepeatableKeyedAndLabelled) {
   int moved = 0;
   for (int q = 0; q < 100; ++q) {
     std::string question = "count dx(C" + std::to_string(q) + ")";
-    moved += d.ReleaseCount(1000, question + " @1").low() != d.ReleaseCount(1000, question + " @2").low();
+    moved += d.ReleaseCount(1000, question + " @1").low() !=
+             d.ReleaseCount(1000, question + " @2").low();
   }
   EXPECT_GT(moved, 80);
   EXPECT_NE(d.Fingerprint("count sex(F) @1"), d.Fingerprint("count sex(F) @2"));
@@ -248,7 +269,8 @@ TEST(DifferentialPrivacyTest, BreakdownCellsAreAllNoisedWithoutComplements) {
   EXPECT_NEAR(static_cast<double>(cells[0].count().low()), 400, 30);
   EXPECT_NEAR(static_cast<double>(cells[3].count().low()), 120, 30);
   // Cells get independent noise: the same count in two cells rarely gets the same number.
-  v1::Breakdown same = Table({{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}}, {500, 500, 500, 500, 500, 500}, 1);
+  v1::Breakdown same =
+      Table({{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}}, {500, 500, 500, 500, 500, 500}, 1);
   std::set<uint64_t> values;
   for (const v1::ReleasedCell& c : d.ReleaseBreakdown(same, "q @1")) values.insert(c.count().low());
   EXPECT_GE(values.size(), 3u);
@@ -271,7 +293,7 @@ TEST(QueryBudgetTest, DailyBudgetAndNearRepeats) {
   // Exact repeats are not near-repeats (consistent noise makes them harmless), but they count.
   EXPECT_TRUE(budget.Charge("anna", "A AND B", {"A", "B"}, t).ok());
   EXPECT_TRUE(budget.Charge("anna", "A AND B AND C", {"A", "B", "C"}, t).ok());  // near 1
-  EXPECT_TRUE(budget.Charge("anna", "A AND NOT D", {"A", "D"}, t).ok());        // near 2
+  EXPECT_TRUE(budget.Charge("anna", "A AND NOT D", {"A", "D"}, t).ok());         // near 2
   absl::Status s = budget.Charge("anna", "A AND B AND NOT E", {"A", "B", "E"}, t);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
   EXPECT_TRUE(budget.Charge("bertil", "A AND B AND C", {"A", "B", "C"}, t).ok())
