@@ -173,20 +173,24 @@ absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::strin
 void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
                      Done<v1::CountAnswer> done) {
   const auto arrived = Pacer::Steady::now();
+  const int64_t now = clock_->NowSeconds();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionCount, &entry);
   auto answer = Aggregate<v1::CountAnswer>(
-      std::move(caller), "count", request.criterion(), sharing_, clock_->NowSeconds(), entry,
+      std::move(caller), "count", request.criterion(), sharing_, now, entry,
       [&](v1::Purpose purpose) {
         query::Engine engine = DisclosingEngine();
         return AnswerCount(engine, *store_->Snapshot(), request.criterion(), purpose, &discloser_);
       });
-  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
+  Done<v1::CountAnswer> paced =
+      Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
 }
 
 void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& request,
                          Done<v1::BreakdownAnswer> done) {
   const auto arrived = Pacer::Steady::now();
+  const int64_t now = clock_->NowSeconds();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionBreakdown, &entry);
   auto dims = query::CheckDimensions(request.dimensions());
@@ -195,28 +199,33 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
                              : absl::StatusOr<std::vector<std::string>>(dims.status());
   if (caller.ok() && !diagnoses.ok()) caller = diagnoses.status();
   auto answer = Aggregate<v1::BreakdownAnswer>(
-      std::move(caller), "breakdown", request.criterion(), sharing_, clock_->NowSeconds(), entry,
+      std::move(caller), "breakdown", request.criterion(), sharing_, now, entry,
       [&](v1::Purpose purpose) {
         query::Engine engine = DisclosingEngine();
         return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, *diagnoses,
                                purpose, &discloser_);
       });
-  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
+  Done<v1::BreakdownAnswer> paced =
+      Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
 }
 
 void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& request,
                          Done<v1::FrequencyAnswer> done) {
   const auto arrived = Pacer::Steady::now();
+  const int64_t now = clock_->NowSeconds();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionFrequency, &entry);
-  auto answer = Aggregate<v1::FrequencyAnswer>(
-      std::move(caller), "frequency", request.criterion(), sharing_, clock_->NowSeconds(), entry,
-      [&](v1::Purpose purpose) {
-        query::Engine engine = DisclosingEngine();
-        return AnswerFrequency(engine, *store_->Snapshot(), request.criterion(), purpose,
-                               &discloser_);
-      });
-  call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
+  auto answer = Aggregate<v1::FrequencyAnswer>(std::move(caller), "frequency", request.criterion(),
+                                               sharing_, now, entry, [&](v1::Purpose purpose) {
+                                                 query::Engine engine = DisclosingEngine();
+                                                 return AnswerFrequency(engine, *store_->Snapshot(),
+                                                                        request.criterion(),
+                                                                        purpose, &discloser_);
+                                               });
+  Done<v1::FrequencyAnswer> paced =
+      Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
 }
 
 }  // namespace pmdb::core

@@ -130,6 +130,19 @@ class NodeCore {
       pacer_.Release(arrived, [kept, done] { done(std::move(*kept)); });
     };
   }
+  // `done`, which takes back the answer's charge when it never left (its audit entry could not
+  // be written), so that the budgets and the "released before" mark keep only what left.
+  template <typename T>
+  Done<T> RefundIfLost(const v1::AuditEntry& entry, bool answered, int64_t charged_at,
+                       Done<T> done) {
+    if (!answered || entry.rho_micros() == 0) return done;
+    return [this, researcher = entry.caller(), project = entry.project(), release = entry.release(),
+            micros = entry.rho_micros(), charged_at,
+            done = std::move(done)](absl::StatusOr<T> result) {
+      if (!result.ok()) sharing_.RefundRelease(researcher, project, release, micros, charged_at);
+      done(std::move(result));
+    };
+  }
   // The ranked cases of a normalized question; `local` puts subject ids instead of references.
   absl::StatusOr<v1::SimilarCasesAnswer> RankCases(const v1::CaseQuery& question, uint32_t top,
                                                    bool local, v1::AuditEntry* entry) const;

@@ -40,6 +40,12 @@ absl::StatusOr<uint64_t> SharingPolicy::ChargeRelease(const call::Caller& caller
   return charged;
 }
 
+void SharingPolicy::RefundRelease(const std::string& researcher, const std::string& project,
+                                  const std::string& fingerprint, uint64_t micros,
+                                  int64_t at_unix) {
+  ledger_.Refund({researcher, project, fingerprint, micros}, at_unix);
+}
+
 std::vector<v1::BudgetState> SharingPolicy::Budgets(const call::Caller& caller,
                                                     const std::string& project,
                                                     int64_t now_unix) const {
@@ -47,7 +53,7 @@ std::vector<v1::BudgetState> SharingPolicy::Budgets(const call::Caller& caller,
 }
 
 int64_t SharingPolicy::RechargeFrom(int64_t now_unix) const {
-  return std::min(now_unix / 86400 * 86400, ledger_.OldestOpenWindowStart(now_unix));
+  return std::min(now_unix / 86400 * 86400, ledger_.ReplayFrom(now_unix));
 }
 
 absl::StatusOr<const Sharing*> SharingPolicy::SharedWith(const call::Caller& caller) const {

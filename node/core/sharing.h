@@ -49,6 +49,10 @@ class SharingPolicy {
                                          const std::string& fingerprint, uint64_t micros,
                                          int64_t now_unix);
 
+  // Takes back a charge whose answer never left (its audit entry could not be written).
+  void RefundRelease(const std::string& researcher, const std::string& project,
+                     const std::string& fingerprint, uint64_t micros, int64_t at_unix);
+
   // The caller's budgets as they stand, for an answer's label.
   std::vector<v1::BudgetState> Budgets(const call::Caller& caller, const std::string& project,
                                        int64_t now_unix) const;
@@ -58,7 +62,7 @@ class SharingPolicy {
     return ledger_.RegionStates(now_unix);
   }
 
-  // Where the audit entries to give to Recharge start: the oldest budget window still open.
+  // Where the audit entries to give to Recharge start: a year back (the longest window).
   int64_t RechargeFrom(int64_t now_unix) const;
 
   // A clinician's similar-case search; charged against [sharing.clinician] daily_searches.

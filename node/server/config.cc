@@ -1,9 +1,10 @@
 #include "node/server/config.h"
 
+#include <toml++/toml.h>
+
 #include <cmath>
 #include <filesystem>
 #include <optional>
-#include <toml++/toml.h>
 
 #include "node/base/strings.h"
 #include "query/parser.h"
@@ -117,8 +118,9 @@ class Section {
     if (table_ == nullptr) return absl::OkStatus();
     for (const auto& [key, node] : *table_) {
       if (used_.count(std::string(key.str())) == 0) {
-        return absl::InvalidArgumentError(StrCat(file_, ":", node.source().begin.line, ": unknown key ",
-                                                 name_.empty() ? "" : StrCat(name_, "."), key.str()));
+        return absl::InvalidArgumentError(
+            StrCat(file_, ":", node.source().begin.line, ": unknown key ",
+                   name_.empty() ? "" : StrCat(name_, "."), key.str()));
       }
     }
     return absl::OkStatus();
@@ -132,8 +134,8 @@ class Section {
     return absl::InvalidArgumentError(StrCat(file_, ": [", name_, "] needs ", key));
   }
   absl::Status Wrong(const char* key, const char* expected, const toml::node* n) const {
-    return absl::InvalidArgumentError(StrCat(file_, ":", n->source().begin.line, ": ", name_, ".",
-                                             key, " must be ", expected));
+    return absl::InvalidArgumentError(
+        StrCat(file_, ":", n->source().begin.line, ": ", name_, ".", key, " must be ", expected));
   }
 
   const toml::table* table_;
@@ -187,22 +189,22 @@ absl::Status ReadTls(Document& doc, Section& root, security::TlsFiles* tls) {
 absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRules* rules) {
   Section s = doc.Sub(root, &doc.root, "disclosure");
   uint64_t sigma = rules->scale.sigma_centi;
-  for (absl::Status st : {s.Uint("min_count", &rules->min_count, 1, 1000),
-                          s.Bool("differential_privacy", &rules->differential_privacy),
-                          s.Scaled("sigma", &sigma, 100, 0.5, 1000),
-                          s.Uint("noise", &rules->noise, 0, 100),
-                          s.Uint("daily_budget", &rules->daily_budget, 1, 100000000),
-                          s.Uint("near_repeat_limit", &rules->near_repeat_limit, 0, 100000000),
-                          s.Bool("close_side_channels", &rules->close_side_channels),
-                          s.Uint("response_quantum_ms", &rules->response_quantum_ms, 0, 10000),
-                          s.NoUnknownKeys()}) {
+  for (absl::Status st :
+       {s.Uint("min_count", &rules->min_count, 1, 1000),
+        s.Bool("differential_privacy", &rules->differential_privacy),
+        s.Scaled("sigma", &sigma, 100, 0.5, 1000), s.Uint("noise", &rules->noise, 0, 100),
+        s.Uint("daily_budget", &rules->daily_budget, 1, 100000000),
+        s.Uint("near_repeat_limit", &rules->near_repeat_limit, 0, 100000000),
+        s.Bool("close_side_channels", &rules->close_side_channels),
+        s.Uint("response_quantum_ms", &rules->response_quantum_ms, 0, 10000), s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   rules->scale.sigma_centi = static_cast<uint32_t>(sigma);
   if (rules->differential_privacy && rules->noise > 0) {
-    return absl::InvalidArgumentError(StrCat(
-        doc.file, ": disclosure.noise is the thresholds-only mode's noise; with differential "
-                  "privacy on, set disclosure.sigma instead"));
+    return absl::InvalidArgumentError(
+        StrCat(doc.file,
+               ": disclosure.noise is the thresholds-only mode's noise; with differential "
+               "privacy on, set disclosure.sigma instead"));
   }
   return absl::OkStatus();
 }
@@ -212,11 +214,14 @@ bool ValidId(std::string_view id);
 // [privacy] (the budgets' period and sizes) and [[projects]] (who may ask, and how much).
 absl::Status ReadPrivacy(Document& doc, Section& root, security::PrivacyBudgets* budgets) {
   Section s = doc.Sub(root, &doc.root, "privacy");
-  for (absl::Status st : {s.Uint("period_days", &budgets->period_days, 1, 3660),
-                          s.Scaled("researcher_budget", &budgets->researcher_micros, 1000000, 0,
-                                   1000),
-                          s.Scaled("region_budget", &budgets->region_micros, 1000000, 0, 100000),
-                          s.NoUnknownKeys()}) {
+  for (absl::Status st :
+       {s.Uint("period_days", &budgets->period_days, 1, 3660),
+        s.Scaled("researcher_budget", &budgets->researcher_micros, 1000000, 0, 1000),
+        s.Scaled("region_budget", &budgets->region_micros, 1000000, 0, 100000),
+        s.Scaled("researcher_yearly_budget", &budgets->researcher_yearly_micros, 1000000, 0,
+                 100000),
+        s.Scaled("region_yearly_budget", &budgets->region_yearly_micros, 1000000, 0, 1000000),
+        s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   root.Use("projects");
@@ -224,8 +229,8 @@ absl::Status ReadPrivacy(Document& doc, Section& root, security::PrivacyBudgets*
   if (node == nullptr) return absl::OkStatus();
   const toml::array* arr = node->as_array();
   if (arr == nullptr) {
-    return absl::InvalidArgumentError(StrCat(doc.file, ":", node->source().begin.line,
-                                             ": projects must be [[projects]] tables"));
+    return absl::InvalidArgumentError(
+        StrCat(doc.file, ":", node->source().begin.line, ": projects must be [[projects]] tables"));
   }
   std::set<std::string> ids, members;
   for (const toml::node& item : *arr) {
@@ -236,22 +241,23 @@ absl::Status ReadPrivacy(Document& doc, Section& root, security::PrivacyBudgets*
     }
     security::Project project;
     std::vector<std::string> names;
-    for (absl::Status st : {p.String("id", &project.id, true), p.Strings("members", &names),
-                            p.Scaled("budget", &project.budget_micros, 1000000, 0, 100000),
-                            p.Uint("period_days", &project.period_days, 1, 3660),
-                            p.NoUnknownKeys()}) {
+    for (absl::Status st :
+         {p.String("id", &project.id, true), p.Strings("members", &names),
+          p.Scaled("budget", &project.budget_micros, 1000000, 0, 100000),
+          p.Uint("period_days", &project.period_days, 1, 3660),
+          p.Scaled("share", &project.share_millionths, 1000000, 0.000001, 1), p.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }
     int line = item.source().begin.line;
     if (!ValidId(project.id) || !ids.insert(project.id).second) {
-      return absl::InvalidArgumentError(StrCat(doc.file, ":", line, ": project id '", project.id,
-                                               "' is invalid or repeated"));
+      return absl::InvalidArgumentError(
+          StrCat(doc.file, ":", line, ": project id '", project.id, "' is invalid or repeated"));
     }
     for (const std::string& m : names) {
       if (!ValidId(m)) {
-        return absl::InvalidArgumentError(StrCat(
-            doc.file, ":", line, ": project ", project.id, " member '", m,
-            "' must be a researcher name (spiffe://<federation>/researcher/<name>)"));
+        return absl::InvalidArgumentError(
+            StrCat(doc.file, ":", line, ": project ", project.id, " member '", m,
+                   "' must be a researcher name (spiffe://<federation>/researcher/<name>)"));
       }
       if (!members.insert(m).second) {
         return absl::InvalidArgumentError(StrCat(doc.file, ":", line, ": researcher ", m,
@@ -260,6 +266,13 @@ absl::Status ReadPrivacy(Document& doc, Section& root, security::PrivacyBudgets*
       project.members.insert(m);
     }
     budgets->projects.push_back(std::move(project));
+  }
+  uint64_t shares = 0;
+  for (const security::Project& p : budgets->projects) shares += p.share_millionths;
+  if (shares > 1000000) {
+    return absl::InvalidArgumentError(
+        StrCat(doc.file, ": the projects' shares of the region budget add up to ",
+               security::FormatMicros(shares), ", more than 1"));
   }
   return absl::OkStatus();
 }
@@ -283,13 +296,15 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   Section root(&doc->root, "", doc->file, doc->dir);
   Section node = doc->Sub(root, &doc->root, "node");
   if (!node.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [node] table"));
-  for (absl::Status st : {node.String("region", &c.settings.region, true), node.String("listen", &c.listen),
-                          node.Path("db", &c.db, true), node.NoUnknownKeys()}) {
+  for (absl::Status st :
+       {node.String("region", &c.settings.region, true), node.String("listen", &c.listen),
+        node.Path("db", &c.db, true), node.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   if (!ValidId(c.settings.region)) {
-    return absl::InvalidArgumentError(StrCat(path, ": node.region '", c.settings.region,
-                                             "' must be lower-case letters, digits, '-', '_', '.'"));
+    return absl::InvalidArgumentError(
+        StrCat(path, ": node.region '", c.settings.region,
+               "' must be lower-case letters, digits, '-', '_', '.'"));
   }
   absl::Status s = ReadTls(*doc, root, &c.tls);
   if (!s.ok()) return s;
@@ -311,9 +326,9 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
     core::Sharing share;
     share.kinds = {"count", "breakdown", "frequency"};
     share.criteria = std::set<std::string>(query::LeafKinds().begin(), query::LeafKinds().end());
-    for (absl::Status st : {r.StringSet("kinds", {"count", "breakdown", "frequency"}, &share.kinds),
-                            r.StringSet("criteria", query::LeafKinds(), &share.criteria),
-                            r.NoUnknownKeys()}) {
+    for (absl::Status st :
+         {r.StringSet("kinds", {"count", "breakdown", "frequency"}, &share.kinds),
+          r.StringSet("criteria", query::LeafKinds(), &share.criteria), r.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }
     c.settings.sharing[role] = std::move(share);
@@ -322,12 +337,12 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   Section clin = doc->Sub(sharing, sharing_table, "clinician");
   if (clin.present()) {
     uint32_t ttl_hours = static_cast<uint32_t>(c.settings.clinician.reference_ttl_seconds / 3600);
-    for (absl::Status st : {clin.String("contact", &c.settings.clinician.contact, true),
-                            clin.Uint("reference_ttl_hours", &ttl_hours, 1, 24 * 366),
-                            clin.Uint("max_top", &c.settings.clinician.max_top, 1, 1000),
-                            clin.Uint("daily_searches", &c.settings.clinician.daily_searches, 1,
-                                      1'000'000'000),
-                            clin.NoUnknownKeys()}) {
+    for (absl::Status st :
+         {clin.String("contact", &c.settings.clinician.contact, true),
+          clin.Uint("reference_ttl_hours", &ttl_hours, 1, 24 * 366),
+          clin.Uint("max_top", &c.settings.clinician.max_top, 1, 1000),
+          clin.Uint("daily_searches", &c.settings.clinician.daily_searches, 1, 1'000'000'000),
+          clin.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }
     c.settings.clinician.reference_ttl_seconds = int64_t{ttl_hours} * 3600;
@@ -367,13 +382,13 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   for (const toml::node& item : *arr) {
     Section r(item.as_table(), "regions", doc->file, doc->dir);
     RegionEndpoint e;
-    for (absl::Status st : {r.String("id", &e.id, true), r.String("address", &e.address, true),
-                            r.NoUnknownKeys()}) {
+    for (absl::Status st :
+         {r.String("id", &e.id, true), r.String("address", &e.address, true), r.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }
     if (!ValidId(e.id) || !seen.insert(e.id).second) {
-      return absl::InvalidArgumentError(StrCat(path, ":", item.source().begin.line,
-                                               ": region id '", e.id, "' is invalid or repeated"));
+      return absl::InvalidArgumentError(StrCat(path, ":", item.source().begin.line, ": region id '",
+                                               e.id, "' is invalid or repeated"));
     }
     c.regions.push_back(std::move(e));
   }

@@ -353,7 +353,7 @@ TEST(RewriteAveragingAttack, RunsOutOfBudgetAgainstTheDefaults) {
               Bound(kRewrites * kRhoPerCount));
   EXPECT_GT(o.refused, 0);
   EXPECT_NE(o.refusal.find("researcher privacy budget"), std::string::npos) << o.refusal;
-  EXPECT_NE(o.refusal.find("renews at"), std::string::npos) << o.refusal;
+  EXPECT_NE(o.refusal.find("free again at"), std::string::npos) << o.refusal;
   EXPECT_LE(o.success, 0.75);
 }
 
@@ -502,9 +502,39 @@ TEST(CollusionAttack, TheRegionBudgetBoundsThemTogetherAgainstTheDefaults) {
   std::map<std::string, int> answered;
   Outcome o = Collusion(lab, Colluders(), 60, &answered);
   o.Print();
-  // Five identities could each spend rho 1; the region releases rho 4 in all: 200 counts.
-  for (const std::string& r : SixRegions()) EXPECT_EQ(answered[r], 200) << r;
-  EXPECT_NE(o.refusal.find("region privacy budget"), std::string::npos) << o.refusal;
+  // Five identities could each spend rho 1; the region releases rho 4 in all (200 counts),
+  // shared equally by the three projects: anna alone has her own rho 1 (50 counts), each other
+  // project a third of rho 4 (66 counts).
+  for (const std::string& r : SixRegions()) {
+    EXPECT_LE(answered[r], 200) << r;
+    EXPECT_EQ(answered[r], 50 + 66 + 66) << r;
+  }
+  EXPECT_NE(o.refusal.find("share of the region privacy budget"), std::string::npos) << o.refusal;
+}
+
+// Budget hogging: identities of one project spend all they can, as fast as they can, so that
+// the region has nothing left for anyone else. The project's own budget (rho 10) would let its
+// four researchers spend the region's whole rho 4; but each project has its share of the
+// region's budget (half each here), so another project's researcher is still answered.
+TEST(HoggingAttack, OneProjectCannotLeaveNothingForTheOthersAgainstTheDefaults) {
+  Lab lab({.defences = Defences::kDefaults});
+  for (const char* name : {"bert", "cecilia", "david", "eva"}) {
+    lab.AddResearcher(name, "p2", 10'000'000);
+  }
+  lab.Start();
+  std::map<std::string, int> answered;
+  const std::vector<std::string> hogs = {"bert", "cecilia", "david", "eva"};
+  Outcome o = Collusion(lab, hogs, 60, &answered);
+  o.attack = "budget/hogging";
+  o.Print();
+  EXPECT_GT(o.refused, 0) << "the hogs must have run out";
+  int pair = 10000;
+  auto mine = PaddingQuestions(lab, 40, true, &pair);
+  int anna = 0;
+  for (const std::string& q : mine) anna += lab.Count(kAttacker, q).ok("vast") ? 1 : 0;
+  std::printf("[privacy]   after the hogs: %d of %zu new counts answered for another project\n",
+              anna, mine.size());
+  EXPECT_EQ(anna, static_cast<int>(mine.size()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -151,14 +151,16 @@ void Lab::ReadCohorts() {
   }
 }
 
-void Lab::AddResearcher(const std::string& name, const std::string& project) {
+void Lab::AddResearcher(const std::string& name, const std::string& project,
+                        uint64_t project_budget_micros) {
   fed_.Issue("researcher/" + name, name);
   for (const std::string& region : SixRegions()) {
     auto& projects = fed_.node_config(region).settings.privacy.projects;
     auto p = std::find_if(projects.begin(), projects.end(),
                           [&](const security::Project& q) { return q.id == project; });
     if (p == projects.end()) {
-      projects.push_back({.id = project, .members = {name}});
+      projects.push_back(
+          {.id = project, .members = {name}, .budget_micros = project_budget_micros});
     } else {
       p->members.insert(name);
     }

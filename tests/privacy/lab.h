@@ -81,7 +81,8 @@ class Lab {
 
   // Before Start: gives `name` a certificate (researcher/<name>) and membership of `project`,
   // created with the default project budget when no region has it yet.
-  void AddResearcher(const std::string& name, const std::string& project);
+  void AddResearcher(const std::string& name, const std::string& project,
+                     uint64_t project_budget_micros = 2'000'000);
   void Start();
 
   Defences defences() const { return options_.defences; }

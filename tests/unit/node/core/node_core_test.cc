@@ -4,12 +4,11 @@
 
 #include <gtest/gtest.h>
 
-
 #include "node/base/strings.h"
 #include "node/ingest/clinical_ingest.h"
 #include "node/ingest/reference_files.h"
-#include "query/parser.h"
 #include "node/storage/keys.h"
+#include "query/parser.h"
 #include "tests/test_util.h"
 
 namespace pmdb::core {
@@ -37,7 +36,8 @@ std::string Person(const std::string& id, const std::string& sex, int age,
                    const std::string& terms = "") {
   return StrCat(R"({"id":"p-)", id, R"(","subject":{"id":")", id, R"(","sex":")", sex,
                 R"(","timeAtLastEncounter":{"age":{"iso8601duration":"P)", age,
-                R"(Y"}}},"phenotypicFeatures":[)", terms, R"(],"metaData":{"submittedBy":"Unit"}})");
+                R"(Y"}}},"phenotypicFeatures":[)", terms,
+                R"(],"metaData":{"submittedBy":"Unit"}})");
 }
 
 class NodeCoreTest : public testing::StoreTest {
@@ -47,13 +47,15 @@ class NodeCoreTest : public testing::StoreTest {
     StoreTest::SetUp();
     std::string lines;
     for (int i = 0; i < 12; ++i) {
-      std::string terms = i == 0 ? R"({"type":{"id":"HP:0000113"}},{"type":{"id":"HP:0001407"}})" : "";
+      std::string terms =
+          i == 0 ? R"({"type":{"id":"HP:0000113"}},{"type":{"id":"HP:0001407"}})" : "";
       lines += Person(StrCat("F", i), "FEMALE", 40 + i, terms) + "\n";
     }
     for (int i = 0; i < 3; ++i) lines += Person(StrCat("M", i), "MALE", 60) + "\n";
     testing::WriteFile(dir_.Path("people.jsonl"), lines);
-    ASSERT_THAT(ingest::RememberReferenceFiles(
-                    *store_, {testing::SharedData("ontology/hp.obo"), {}}), IsOk());
+    ASSERT_THAT(
+        ingest::RememberReferenceFiles(*store_, {testing::SharedData("ontology/hp.obo"), {}}),
+        IsOk());
     ASSERT_THAT(ingest::IngestPhenopackets(*store_, dir_.Path("people.jsonl")), IsOk());
     settings_.region = "vast";
     settings_.federation = "test-fed";
@@ -80,12 +82,11 @@ class NodeCoreTest : public testing::StoreTest {
   absl::StatusOr<v1::CountAnswer> Count(const call::Credentials& who, const std::string& expr) {
     v1::CountRequest request;
     *request.mutable_criterion() = *query::ParseCriterion(expr);
-    return testing::AwaitResult<v1::CountAnswer>([&](auto done) { core_->Count(who, request, done); });
+    return testing::AwaitResult<v1::CountAnswer>(
+        [&](auto done) { core_->Count(who, request, done); });
   }
 
-  std::vector<v1::AuditEntry> Audit() {
-    return *security::ListAudit(*store_->Snapshot(), {});
-  }
+  std::vector<v1::AuditEntry> Audit() { return *security::ListAudit(*store_->Snapshot(), {}); }
 
   FakeClock clock_{kMonday + 9 * 3600};
   std::unique_ptr<security::AuditLog> audit_;
@@ -100,7 +101,7 @@ TEST_F(NodeCoreTest, ByDefaultCountsAreNoisedChargedOnceAndLabelled) {
   EXPECT_EQ(women->disclosure().mechanism(), "discrete-gaussian");
   EXPECT_DOUBLE_EQ(women->disclosure().rho(), 0.02);
   EXPECT_EQ(women->disclosure().project(), "p1");
-  ASSERT_EQ(women->disclosure().budgets_size(), 2);
+  ASSERT_EQ(women->disclosure().budgets_size(), 5);  // researcher x2, project, its share x2
   EXPECT_EQ(women->disclosure().budgets(0).name(), "researcher");
   EXPECT_DOUBLE_EQ(women->disclosure().budgets(0).spent_rho(), 0.02);
   EXPECT_DOUBLE_EQ(women->disclosure().budgets(0).limit_rho(), 1.0);
@@ -194,13 +195,15 @@ TEST_F(NodeCoreTest, TheRegionsSharingPolicyDecidesWhatItAnswers) {
               StatusIs(absl::StatusCode::kPermissionDenied, "does not answer hpo() criteria"));
   v1::FrequencyRequest f;
   *f.mutable_criterion() = *query::ParseCriterion("variant(GRCh38:1:100:A:G)");
-  EXPECT_THAT(testing::AwaitResult<v1::FrequencyAnswer>([&](auto done) { core_->Frequency(ViaHub(kAnna), f, done); }),
+  EXPECT_THAT(testing::AwaitResult<v1::FrequencyAnswer>(
+                  [&](auto done) { core_->Frequency(ViaHub(kAnna), f, done); }),
               StatusIs(absl::StatusCode::kPermissionDenied, "does not share frequency results"));
   settings_.participate = false;
   Restart();
   EXPECT_THAT(Count(ViaHub(kAnna), "sex(F)"),
               StatusIs(absl::StatusCode::kPermissionDenied, "does not take part"));
-  auto info = testing::AwaitResult<v1::RegionInfo>([&](auto done) { core_->Info(ViaHub(kAnna), done); });
+  auto info =
+      testing::AwaitResult<v1::RegionInfo>([&](auto done) { core_->Info(ViaHub(kAnna), done); });
   ASSERT_THAT(info, IsOk());
   EXPECT_FALSE(info->participating());
   EXPECT_EQ(info->kinds_size(), 0);
@@ -213,7 +216,8 @@ TEST_F(NodeCoreTest, BreakdownDimensionsAreCheckedOnce) {
     v1::BreakdownRequest r;
     *r.mutable_criterion() = *query::ParseCriterion("sex(F)");
     for (v1::Dimension d : dims) r.add_dimensions(d);
-    return testing::AwaitResult<v1::BreakdownAnswer>([&](auto done) { core_->Breakdown(ViaHub(kAnna), r, done); });
+    return testing::AwaitResult<v1::BreakdownAnswer>(
+        [&](auto done) { core_->Breakdown(ViaHub(kAnna), r, done); });
   };
   EXPECT_THAT(ask({}), StatusIs(absl::StatusCode::kInvalidArgument, "one or two dimensions"));
   EXPECT_THAT(ask({v1::SEX, v1::AGE_BAND, v1::DIAGNOSIS}),
@@ -255,12 +259,15 @@ TEST_F(NodeCoreTest, OperatorsGetExactAnswersOfTheirOwnRegionOnly) {
 TEST_F(NodeCoreTest, TheDailyBudgetSurvivesARestartAndRenewsAtMidnightUtc) {
   settings_.disclosure.daily_budget = 3;
   Restart();
-  for (const char* q : {"sex(F)", "sex(M)", "age(40-49)"}) EXPECT_THAT(Count(ViaHub(kAnna), q), IsOk());
-  EXPECT_THAT(Count(ViaHub(kAnna), "age(50-59)"), StatusIs(absl::StatusCode::kResourceExhausted, ""));
+  for (const char* q : {"sex(F)", "sex(M)", "age(40-49)"})
+    EXPECT_THAT(Count(ViaHub(kAnna), q), IsOk());
+  EXPECT_THAT(Count(ViaHub(kAnna), "age(50-59)"),
+              StatusIs(absl::StatusCode::kResourceExhausted, ""));
   EXPECT_THAT(Count(ViaHub("spiffe://test-fed/researcher/bo"), "age(50-59)"), IsOk())
       << "each researcher has a budget";
   Restart();
-  EXPECT_THAT(Count(ViaHub(kAnna), "age(50-59)"), StatusIs(absl::StatusCode::kResourceExhausted, ""))
+  EXPECT_THAT(Count(ViaHub(kAnna), "age(50-59)"),
+              StatusIs(absl::StatusCode::kResourceExhausted, ""))
       << "a restart is no way round the budget";
   clock_.SetSeconds(kMonday + 86400);
   EXPECT_THAT(Count(ViaHub(kAnna), "age(50-59)"), IsOk());
@@ -294,9 +301,11 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   ask.set_case_reference(best.case_reference());
   ask.set_reason("");
   auto contact = [&](const call::Credentials& who) {
-    return testing::AwaitResult<v1::ContactTicket>([&](auto done) { core_->RequestContact(who, ask, done); });
+    return testing::AwaitResult<v1::ContactTicket>(
+        [&](auto done) { core_->RequestContact(who, ask, done); });
   };
-  EXPECT_THAT(contact(ViaHub(kCia)), StatusIs(absl::StatusCode::kInvalidArgument, "needs a reason"));
+  EXPECT_THAT(contact(ViaHub(kCia)),
+              StatusIs(absl::StatusCode::kInvalidArgument, "needs a reason"));
   ask.set_reason("same two findings");
   auto ticket = contact(ViaHub(kCia));
   ASSERT_THAT(ticket, IsOk());
@@ -306,7 +315,8 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   v1::ContactStatusRequest status;
   status.set_request_id(ticket->request_id());
   auto state = [&](const std::string& who) {
-    return testing::AwaitResult<v1::ContactTicket>([&](auto done) { core_->ContactStatus(ViaHub(who), status, done); });
+    return testing::AwaitResult<v1::ContactTicket>(
+        [&](auto done) { core_->ContactStatus(ViaHub(who), status, done); });
   };
   EXPECT_THAT(state("spiffe://test-fed/region/syd/clinician/dan"),
               StatusIs(absl::StatusCode::kNotFound, "of yours"));

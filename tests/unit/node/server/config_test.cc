@@ -21,6 +21,10 @@ TEST(ConfigTest, ExamplesInDeployParse) {
   EXPECT_EQ(node->settings.clinician.max_top, 100u);
   EXPECT_EQ(node->settings.clinician.daily_searches, 200u);
   EXPECT_NE(node->settings.clinician.contact.find("Klinisk genetik"), std::string::npos);
+  EXPECT_TRUE(node->settings.disclosure.close_side_channels);
+  EXPECT_EQ(node->settings.disclosure.response_quantum_ms, 10u);
+  EXPECT_EQ(node->settings.privacy.researcher_yearly_micros, 4'000'000u);
+  EXPECT_EQ(node->settings.privacy.region_yearly_micros, 12'000'000u);
   auto hub = LoadHubConfig(std::string(PMDB_SOURCE_DIR) + "/deploy/hub.example.toml");
   ASSERT_TRUE(hub.ok()) << hub.status();
   EXPECT_EQ(hub->regions.size(), 6u);
@@ -69,10 +73,33 @@ TEST(ConfigTest, ErrorsNameTheFileLineAndKey) {
   c = LoadNodeConfig(dir.Path("missing.toml"));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
 
-  WriteFile(dir.Path("hub.toml"), "[hub]\ndb = \"h\"\n[tls]\ncert = \"a\"\nkey = \"b\"\nca = \"c\"\n");
+  WriteFile(dir.Path("hub.toml"),
+            "[hub]\ndb = \"h\"\n[tls]\ncert = \"a\"\nkey = \"b\"\nca = \"c\"\n");
   auto h = LoadHubConfig(dir.Path("hub.toml"));
   ASSERT_FALSE(h.ok());
   EXPECT_NE(h.status().message().find("[[regions]]"), std::string::npos) << h.status();
+}
+
+TEST(ConfigTest, ProjectSharesAddUpToAtMostOne) {
+  TempDir dir;
+  const std::string head =
+      "[node]\nregion = \"norr\"\ndb = \"x\"\n[tls]\ncert = \"a\"\nkey = \"b\"\nca = \"c\"\n";
+  WriteFile(dir.Path("ok.toml"),
+            head +
+                "[[projects]]\nid = \"a\"\nmembers = [\"anna\"]\nshare = 0.25\n"
+                "[[projects]]\nid = \"b\"\nmembers = [\"bo\"]\n");
+  auto c = LoadNodeConfig(dir.Path("ok.toml"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->settings.privacy.projects[0].share_millionths, 250000u);
+  WriteFile(dir.Path("over.toml"),
+            head +
+                "[[projects]]\nid = \"a\"\nmembers = [\"anna\"]\nshare = 0.75\n"
+                "[[projects]]\nid = \"b\"\nmembers = [\"bo\"]\nshare = 0.5\n");
+  c = LoadNodeConfig(dir.Path("over.toml"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("shares of the region budget add up to 1.25"),
+            std::string::npos)
+      << c.status();
 }
 
 }  // namespace
