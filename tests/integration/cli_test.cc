@@ -2,6 +2,7 @@
 // and a generated cohort ingested and queried end to end.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -9,17 +10,17 @@
 namespace pmdb {
 namespace {
 
+using testing::JsonAt;
+using testing::JsonBool;
+using testing::JsonNumber;
+using testing::JsonString;
+using testing::ParseJson;
 using testing::Pmdb;
 using testing::PmdbBinary;
 using testing::ReadFile;
 using testing::SharedData;
 using testing::TempDir;
 using testing::WriteFile;
-using testing::JsonAt;
-using testing::JsonBool;
-using testing::JsonNumber;
-using testing::JsonString;
-using testing::ParseJson;
 
 TEST(CliTest, HelpTeachesEveryCommand) {
   auto top = Pmdb({"--help"});
@@ -69,9 +70,9 @@ TEST(CliTest, IngestShowsProgressOnATerminalOnly) {
 
 TEST(CliTest, AFailedFirstIngestLeavesNoStore) {
   TempDir dir;
-  auto r = Pmdb({"ingest", "--db", dir.Path("new.db"), "--vcf",
-                 SharedData("vcf/edge/no_FORMAT_column.vcf"), "--dataset", "d", "--assembly",
-                 "GRCh37"});
+  auto r =
+      Pmdb({"ingest", "--db", dir.Path("new.db"), "--vcf",
+            SharedData("vcf/edge/no_FORMAT_column.vcf"), "--dataset", "d", "--assembly", "GRCh37"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no_FORMAT_column.vcf: no sample columns"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("(nothing was stored)"), std::string::npos);
@@ -93,6 +94,50 @@ TEST(CliTest, GenerateIsDeterministicPerSeed) {
   EXPECT_EQ(plain("a"), plain("b"));
   EXPECT_NE(plain("a"), plain("c"));
   EXPECT_NE(ReadFile(dir.Path("a/phenopackets.jsonl")), ReadFile(dir.Path("c/phenopackets.jsonl")));
+}
+
+// What an operator does to a store with the command line is audited in that store, as it is
+// through the node: ingests, questions (refused ones too), similar-case searches and opt-outs,
+// under the local user's name, and never with a subject id.
+TEST(CliTest, EverythingThatTouchesAStoreLocallyIsAudited) {
+  TempDir dir;
+  auto g = Pmdb({"generate", "--individuals", "60", "--variants", "20", "--seed", "3", "--out",
+                 dir.Path("gen"), "--id-prefix", "AUD"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const std::string db = dir.Path("db");
+  ASSERT_EQ(Pmdb({"ingest", "--db", db, "--vcf", dir.Path("gen/cohort.vcf.gz"), "--dataset", "syn",
+                  "--assembly", "GRCh38"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Pmdb({"ingest", "--db", db, "--phenopackets", dir.Path("gen/phenopackets.jsonl"),
+                  "--hpo", SharedData("ontology/hp.obo")})
+                .exit_code,
+            0);
+  ASSERT_EQ(Pmdb({"query", "--db", db, "sex(F)"}).exit_code, 0);
+  ASSERT_EQ(Pmdb({"query", "--db", db, "sex(F) AND AND"}).exit_code, 1);
+  WriteFile(dir.Path("case.json"),
+            R"({"id": "q", "phenotypicFeatures": [{"type": {"id": "HP:0001250"}}]})");
+  auto similar = Pmdb({"similar", "--db", db, "--case", dir.Path("case.json")});
+  ASSERT_EQ(similar.exit_code, 0) << similar.err;
+  WriteFile(dir.Path("optout.txt"), "AUD000001\n");
+  ASSERT_EQ(Pmdb({"consent", "--db", db, "--withdraw", dir.Path("optout.txt")}).exit_code, 0);
+
+  auto list = Pmdb({"audit", "list", "--db", db, "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  std::vector<std::string> methods;
+  std::istringstream lines(list.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto e = ParseJson(line);
+    methods.push_back(JsonString(e, "method") + " " + JsonString(e, "outcome"));
+    EXPECT_EQ(JsonString(e, "caller").rfind("local:", 0), 0u) << line;
+    EXPECT_EQ(JsonString(e, "role"), "operator");
+  }
+  EXPECT_EQ(methods, (std::vector<std::string>{"Local/Ingest ok", "Local/Ingest ok",
+                                               "Local/Count ok", "Local/Count INVALID_ARGUMENT",
+                                               "Local/SimilarCases ok", "Local/Consent ok"}))
+      << list.out;
+  EXPECT_EQ(list.out.find("AUD0000"), std::string::npos) << "no subject id in the log";
+  EXPECT_EQ(Pmdb({"audit", "verify", "--db", db}).exit_code, 0);
 }
 
 class CliCohortTest : public ::testing::Test {
@@ -165,8 +210,9 @@ TEST_F(CliCohortTest, CountsMatchTheInputFiles) {
 TEST_F(CliCohortTest, ParseErrorsShowWhere) {
   auto r = Pmdb({"query", "--db", db(), "sex(F) AND AND dx(C50)"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.err, "pmdb query: column 12: expected a criterion before AND\n"
-                   "  sex(F) AND AND dx(C50)\n             ^\n");
+  EXPECT_EQ(r.err,
+            "pmdb query: column 12: expected a criterion before AND\n"
+            "  sex(F) AND AND dx(C50)\n             ^\n");
 }
 
 TEST_F(CliCohortTest, BatchAnswersInOrderAndReportsBadLines) {
@@ -193,12 +239,13 @@ TEST_F(CliCohortTest, BreakdownAndFrequencyJson) {
       << b.out;
   EXPECT_FALSE(JsonBool(ParseJson(b.out), "breakdown.cells.0.suppressed"));
   std::string first_variant =
-      testing::Run({"bash", "-c", "zcat " + dir_->Path("gen/cohort.vcf.gz") +
-                                      " | grep -v '^#' | head -1 | cut -f2,4,5 | tr '\\t' ':'"})
+      testing::Run({"bash", "-c",
+                    "zcat " + dir_->Path("gen/cohort.vcf.gz") +
+                        " | grep -v '^#' | head -1 | cut -f2,4,5 | tr '\\t' ':'"})
           .out;
   first_variant.pop_back();
-  auto f = Pmdb({"query", "--db", db(), "--json", "--frequency",
-                 "variant(GRCh38:22:" + first_variant + ")"});
+  auto f = Pmdb(
+      {"query", "--db", db(), "--json", "--frequency", "variant(GRCh38:22:" + first_variant + ")"});
   ASSERT_EQ(f.exit_code, 0) << f.err;
   auto fj = ParseJson(f.out);
   EXPECT_GT(JsonNumber(fj, "an.low"), 0) << f.out;

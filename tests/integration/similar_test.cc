@@ -21,9 +21,10 @@ std::string CaseJson(const std::string& subject, const std::vector<std::string>&
   }
   std::string interp;
   if (!variant_pos.empty()) {
-    interp = R"(,"interpretations":[{"id":"i","diagnosis":{"disease":{"id":"OMIM:173900"},"genomicInterpretations":[{"subjectOrBiosampleId":"s","interpretationStatus":"CAUSATIVE","variantInterpretation":{"variationDescriptor":{"id":"v","geneContext":{"valueId":"HGNC:9008","symbol":"PKD1"},"vcfRecord":{"genomeAssembly":"GRCh38","chrom":"16","pos":")" +
-             variant_pos + R"(","ref":"G","alt":"A"},"allelicState":{"id":")" + zygosity +
-             R"("}}}}]}}])";
+    interp =
+        R"(,"interpretations":[{"id":"i","diagnosis":{"disease":{"id":"OMIM:173900"},"genomicInterpretations":[{"subjectOrBiosampleId":"s","interpretationStatus":"CAUSATIVE","variantInterpretation":{"variationDescriptor":{"id":"v","geneContext":{"valueId":"HGNC:9008","symbol":"PKD1"},"vcfRecord":{"genomeAssembly":"GRCh38","chrom":"16","pos":")" +
+        variant_pos + R"(","ref":"G","alt":"A"},"allelicState":{"id":")" + zygosity +
+        R"("}}}}]}}])";
   }
   return R"({"id":"p-)" + subject + R"(","subject":{"id":")" + subject +
          R"(","sex":"FEMALE","timeAtLastEncounter":{"age":{"iso8601duration":"P34Y"}}},"phenotypicFeatures":[)" +
@@ -47,8 +48,7 @@ class SimilarTest : public ::testing::Test {
 
   void Start(int64_t vast_reference_ttl_seconds = 3600) {
     Ingest("vast", CaseJson("VAST-C1", kPatientTerms, "2100000", kHet));
-    Ingest("syd", CaseJson("SYD-C2", {"HP:0000113", "HP:0001407"}, "2100000",
-                           "GENO:0000136"));
+    Ingest("syd", CaseJson("SYD-C2", {"HP:0000113", "HP:0001407"}, "2100000", "GENO:0000136"));
     Ingest("norr", CaseJson("NORR-C3", {"HP:0000107", "HP:0000822"}, "2100500", kHet));
     fed_.node_config("vast").settings.clinician.reference_ttl_seconds = vast_reference_ttl_seconds;
     fed_.StartNodes();
@@ -218,8 +218,7 @@ TEST_F(SimilarTest, SearchesPerClinicianAndDayAreLimited) {
   ASSERT_TRUE(Similar("cia", &a).ok());
   EXPECT_TRUE(a.partial());
   for (const auto& p : a.regions()) {
-    EXPECT_EQ(p.status(), p.region() == "vast" ? v1::REGION_REFUSED : v1::REGION_OK)
-        << p.region();
+    EXPECT_EQ(p.status(), p.region() == "vast" ? v1::REGION_REFUSED : v1::REGION_OK) << p.region();
     if (p.region() == "vast") {
       EXPECT_NE(p.detail().find("daily limit of 2"), std::string::npos) << p.detail();
     }
@@ -269,10 +268,9 @@ TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
     EXPECT_EQ(list.requests(0).care_unit(), "Njurmottagningen");
   }
   // The CLI answers it, as the operator would.
-  std::vector<std::string> olle = {"PMDB_CERT=" + fed_.dir().Path("olle.crt"),
-                                   "PMDB_KEY=" + fed_.dir().Path("olle.key"),
-                                   "PMDB_CA=" + fed_.dir().Path("ca/ca.crt"),
-                                   "PMDB_CRL=" + fed_.dir().Path("ca/ca.crl")};
+  std::vector<std::string> olle = {
+      "PMDB_CERT=" + fed_.dir().Path("olle.crt"), "PMDB_KEY=" + fed_.dir().Path("olle.key"),
+      "PMDB_CA=" + fed_.dir().Path("ca/ca.crt"), "PMDB_CRL=" + fed_.dir().Path("ca/ca.crl")};
   std::string node = "127.0.0.1:" + std::to_string(fed_.node_port("vast"));
   auto listed = Pmdb({"contact", "list", "--node", node}, olle);
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
@@ -281,9 +279,9 @@ TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
                         "--message", "Dr Lind will call you"},
                        olle);
   ASSERT_EQ(answered.exit_code, 0) << answered.err;
-  auto twice = Pmdb({"contact", "answer", "--node", node, ticket.request_id(), "--decline",
-                     "--message", "no"},
-                    olle);
+  auto twice = Pmdb(
+      {"contact", "answer", "--node", node, ticket.request_id(), "--decline", "--message", "no"},
+      olle);
   EXPECT_EQ(twice.exit_code, 1);
   EXPECT_NE(twice.err.find("already answered"), std::string::npos) << twice.err;
 
@@ -292,13 +290,11 @@ TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
   ASSERT_TRUE(Status("cia", ticket.request_id(), &status).ok());
   EXPECT_EQ(status.state(), v1::CONTACT_ACCEPTED);
   EXPECT_EQ(status.answer(), "Dr Lind will call you");
-  EXPECT_EQ(Status("sven", ticket.request_id(), &status).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  std::vector<std::string> cia = {"PMDB_CERT=" + fed_.dir().Path("cia.crt"),
-                                  "PMDB_KEY=" + fed_.dir().Path("cia.key"),
-                                  "PMDB_CA=" + fed_.dir().Path("ca/ca.crt"),
-                                  "PMDB_CRL=" + fed_.dir().Path("ca/ca.crl"),
-                                  "PMDB_HUB=127.0.0.1:" + std::to_string(fed_.hub_port())};
+  EXPECT_EQ(Status("sven", ticket.request_id(), &status).error_code(), grpc::StatusCode::NOT_FOUND);
+  std::vector<std::string> cia = {
+      "PMDB_CERT=" + fed_.dir().Path("cia.crt"), "PMDB_KEY=" + fed_.dir().Path("cia.key"),
+      "PMDB_CA=" + fed_.dir().Path("ca/ca.crt"), "PMDB_CRL=" + fed_.dir().Path("ca/ca.crl"),
+      "PMDB_HUB=127.0.0.1:" + std::to_string(fed_.hub_port())};
   auto st = Pmdb({"contact", "status", ticket.request_id()}, cia);
   ASSERT_EQ(st.exit_code, 0) << st.err;
   EXPECT_NE(st.out.find("accepted"), std::string::npos) << st.out;
@@ -306,7 +302,8 @@ TEST_F(SimilarTest, ContactWorkflowEndToEnd) {
   // Audit at vast: the request and the answer, each naming the individual.
   int contact_entries = 0;
   for (const v1::AuditEntry& e : Audit("vast")) {
-    if (e.method() == "RegionService/RequestContact" || e.method() == "AdminService/ContactAnswer") {
+    if (e.method() == "RegionService/RequestContact" ||
+        e.method() == "AdminService/ContactAnswer") {
       if (e.outcome() != "ok") continue;
       ++contact_entries;
       EXPECT_EQ(e.individuals_size(), 1) << e.method();
@@ -370,10 +367,9 @@ TEST_F(SimilarTest, ForgedReferencesAreRefused) {
 
 TEST_F(SimilarTest, CommandLineForCliniciansAndOperators) {
   Start();
-  std::vector<std::string> cia = {"PMDB_CERT=" + fed_.dir().Path("cia.crt"),
-                                  "PMDB_KEY=" + fed_.dir().Path("cia.key"),
-                                  "PMDB_CA=" + fed_.dir().Path("ca/ca.crt"),
-                                  "PMDB_CRL=" + fed_.dir().Path("ca/ca.crl")};
+  std::vector<std::string> cia = {
+      "PMDB_CERT=" + fed_.dir().Path("cia.crt"), "PMDB_KEY=" + fed_.dir().Path("cia.key"),
+      "PMDB_CA=" + fed_.dir().Path("ca/ca.crt"), "PMDB_CRL=" + fed_.dir().Path("ca/ca.crl")};
   std::string hub = "127.0.0.1:" + std::to_string(fed_.hub_port());
   auto text = Pmdb({"similar", "--hub", hub, "--case", patient_, "--top", "3"}, cia);
   ASSERT_EQ(text.exit_code, 0) << text.err;
@@ -394,7 +390,13 @@ TEST_F(SimilarTest, CommandLineForCliniciansAndOperators) {
   EXPECT_EQ(JsonString(j, "regions.0.status"), "ok");
   EXPECT_FALSE(JsonBool(j, "partial"));
 
-  // The operator's own store, read-only beside the running node: subject ids, no references.
+  // The operator's own store: not beside the running node (the search could not be audited in
+  // the store the node holds; --node is the way then), and once the node is stopped, subject
+  // ids and no references.
+  auto beside = Pmdb({"similar", "--db", fed_.db("vast"), "--case", patient_, "--top", "2"});
+  EXPECT_EQ(beside.exit_code, 1);
+  EXPECT_NE(beside.err.find("another pmdb process"), std::string::npos) << beside.err;
+  fed_.StopNode("vast");
   auto local = Pmdb({"similar", "--db", fed_.db("vast"), "--case", patient_, "--top", "2"});
   ASSERT_EQ(local.exit_code, 0) << local.err;
   EXPECT_NE(local.out.find("subject VAST-C1"), std::string::npos) << local.out;

@@ -41,16 +41,32 @@ int RunConsent(int argc, char** argv) {
   auto store = OpenStore(flags->Get("db"), /*create=*/false);
   if (!store.ok()) return Fail("consent", store.status());
   auto s = ingest::WithdrawConsent(**store, flags->Get("withdraw"));
+  // Audited in the store it changed; the subjects are never logged, only how many.
+  auto audit = LocalAudit::Open(store->get());
+  if (!audit.ok()) return Fail("consent", audit.status());
+  absl::Status logged = (*audit)->Record(
+      "Local/Consent", s.ok() ? StrCat("opt-out lines=", s->lines) : std::string("opt-out"),
+      s.status(),
+      s.ok() ? StrCat("removed=", s->removed, " research=", s->withdrawn_research,
+                      " care=", s->withdrawn_care, " not_in_store=", s->not_in_store)
+             : "");
   if (!s.ok()) return Fail("consent", s.status());
+  if (!logged.ok()) return Fail("consent", logged);
   if (flags->Bool("json")) {
     Json j;
     j.BeginObject()
-        .Key("lines").Uint(s->lines)
-        .Key("removed").Uint(s->removed)
-        .Key("withdrawn_research").Uint(s->withdrawn_research)
-        .Key("withdrawn_care").Uint(s->withdrawn_care)
-        .Key("not_in_store").Uint(s->not_in_store)
-        .Key("bitmaps_rewritten").Uint(s->bitmaps_rewritten)
+        .Key("lines")
+        .Uint(s->lines)
+        .Key("removed")
+        .Uint(s->removed)
+        .Key("withdrawn_research")
+        .Uint(s->withdrawn_research)
+        .Key("withdrawn_care")
+        .Uint(s->withdrawn_care)
+        .Key("not_in_store")
+        .Uint(s->not_in_store)
+        .Key("bitmaps_rewritten")
+        .Uint(s->bitmaps_rewritten)
         .EndObject();
     std::cout << j.str() << "\n";
     return 0;

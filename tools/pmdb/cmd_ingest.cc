@@ -29,13 +29,17 @@ const CommandSpec& Spec() {
           {"dataset", "ID", "dataset the VCF belongs to (one assembly per dataset)"},
           {"assembly", "NAME", "GRCh37 or GRCh38"},
           {"include-filtered", "", "also keep records whose FILTER is not PASS or ."},
-          {"sample-map", "FILE", "lines 'sample<TAB>subject' when VCF sample names are not "
-                                 "subject ids"},
+          {"sample-map", "FILE",
+           "lines 'sample<TAB>subject' when VCF sample names are not "
+           "subject ids"},
           {"phenopackets", "PATH", "a .json file, a .jsonl file (one per line) or a directory"},
-          {"hpo", "PATH", "HPO ontology (OBO); remembered by the store, needed once before "
-                          "phenopackets with phenotypes"},
-          {"genes", "ASSEMBLY=PATH", "gene table (symbol, entrez, chrom, start, end ...) for "
-                                     "gene(); remembered", true},
+          {"hpo", "PATH",
+           "HPO ontology (OBO); remembered by the store, needed once before "
+           "phenopackets with phenotypes"},
+          {"genes", "ASSEMBLY=PATH",
+           "gene table (symbol, entrez, chrom, start, end ...) for "
+           "gene(); remembered",
+           true},
           {"json", "", "print the summary as JSON"},
       },
       "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
@@ -91,7 +95,8 @@ int RunIngest(int argc, char** argv) {
   bool vcf = flags->Has("vcf");
   bool packets = flags->Has("phenopackets");
   if (vcf == packets) {
-    return UsageError(Spec(), absl::InvalidArgumentError("give exactly one of --vcf and --phenopackets"));
+    return UsageError(Spec(),
+                      absl::InvalidArgumentError("give exactly one of --vcf and --phenopackets"));
   }
   if (vcf && (!flags->Has("dataset") || !flags->Has("assembly"))) {
     return UsageError(Spec(), absl::InvalidArgumentError("--vcf needs --dataset and --assembly"));
@@ -108,8 +113,8 @@ int RunIngest(int argc, char** argv) {
     if (created) std::filesystem::remove_all(db, ec);
     return Fail("ingest", status);
   };
-  absl::Status remembered = ingest::RememberReferenceFiles(
-      **store, {flags->Get("hpo"), flags->All("genes")});
+  absl::Status remembered =
+      ingest::RememberReferenceFiles(**store, {flags->Get("hpo"), flags->All("genes")});
   if (!remembered.ok()) return fail(remembered);
 
   ProgressLine progress("ingesting");
@@ -127,11 +132,21 @@ int RunIngest(int argc, char** argv) {
     summary = ingest::IngestPhenopackets(**store, flags->Get("phenopackets"), on_progress);
   }
   progress.Done();
+  // The ingest is audited in the store it changed, as the node audits an upload.
+  auto audit = LocalAudit::Open(store->get());
+  if (!audit.ok()) return fail(audit.status());
+  absl::Status logged = (*audit)->Record(
+      "Local/Ingest",
+      vcf ? StrCat("vcf dataset=", flags->Get("dataset"), " assembly=", flags->Get("assembly"))
+          : std::string("phenopackets"),
+      summary.status(), summary.ok() ? StrCat("records=", summary->records_read) : "");
+  audit->reset();
   if (!summary.ok()) {
-    return fail(absl::Status(summary.status().code(),
-                             StrCat(std::string(summary.status().message()),
-                                    " (nothing was stored)")));
+    return fail(
+        absl::Status(summary.status().code(),
+                     StrCat(std::string(summary.status().message()), " (nothing was stored)")));
   }
+  if (!logged.ok()) return Fail("ingest", logged);
   PrintSummary(*summary, flags->Bool("json"));
   return 0;
 }

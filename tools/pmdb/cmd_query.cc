@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "node/base/strings.h"
+#include "node/call/released.h"
 #include "node/core/aggregates.h"
 #include "node/ingest/reference_files.h"
 #include "query/engine.h"
@@ -81,18 +82,29 @@ struct Request {
   v1::Purpose purpose = v1::RESEARCH;
 };
 
-void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings) {
-  for (const std::string& w : warnings) std::cerr << "warning: " << w << "\n";
+// What one exact answer shows, kept until its audit entry is durable.
+struct Shown {
+  std::string canonical;  // the question as understood ("" when it did not parse)
+  std::string json;       // with --json
+  std::string text;       // for stdout
+  std::string warnings;   // for stderr
+  std::string released;   // for the audit entry
+};
+
+void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings, Shown* shown) {
+  for (const std::string& w : warnings) StrAppend(&shown->warnings, "warning: ", w, "\n");
 }
 
-// Answers one expression exactly; writes JSON to `json` or text to stdout.
+// Answers one expression exactly into `shown` (JSON, or text and warnings).
 absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, const Request& req,
-                    const std::string& text, bool as_json, std::string* json) {
+                    const std::string& text, bool as_json, Shown* shown) {
   auto criterion = query::ParseCriterion(text);
   if (!criterion.ok()) {
     return absl::InvalidArgumentError(query::FormatParseError(text, criterion.status()));
   }
   std::string canonical = query::FormatCriterion(*criterion);
+  shown->canonical = canonical;
+  std::string* json = &shown->json;
   const RegionParts no_regions;  // a store is not asked through the federation
   std::string out;
   switch (req.kind) {
@@ -100,18 +112,20 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       auto released = core::AnswerCount(engine, view, *criterion, req.purpose, nullptr);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
+      shown->released = call::Released(*a);
       if (as_json) {
         *json = CountJson(canonical, *a, false, no_regions);
         return absl::OkStatus();
       }
-      std::cout << WithThousands(a->count().low()) << " individuals match " << canonical << "\n";
-      PrintWarnings(a->warnings());
+      shown->text = StrCat(WithThousands(a->count().low()), " individuals match ", canonical, "\n");
+      PrintWarnings(a->warnings(), shown);
       return absl::OkStatus();
     }
     case Kind::kFrequency: {
       auto released = core::AnswerFrequency(engine, view, *criterion, req.purpose, nullptr);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
+      shown->released = call::Released(*a);
       if (as_json) {
         *json = FrequencyJson(canonical, *a, false, no_regions);
         return absl::OkStatus();
@@ -119,10 +133,11 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       uint64_t ac = a->ac().low(), an = a->an().low();
       char af[32];
       std::snprintf(af, sizeof(af), "%.6g", an == 0 ? 0.0 : static_cast<double>(ac) / an);
-      std::cout << "AC=" << ac << "  AN=" << an
-                << "  AF=" << (an == 0 ? std::string("n/a (no called alleles)") : std::string(af))
-                << "   " << canonical << "\n";
-      PrintWarnings(a->warnings());
+      shown->text =
+          StrCat("AC=", ac, "  AN=", an,
+                 "  AF=", an == 0 ? std::string("n/a (no called alleles)") : std::string(af), "   ",
+                 canonical, "\n");
+      PrintWarnings(a->warnings(), shown);
       return absl::OkStatus();
     }
     case Kind::kBreakdown: {
@@ -130,6 +145,7 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
                                             req.purpose, nullptr);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
+      shown->released = call::Released(*a);
       if (as_json) {
         *json = BreakdownJson(canonical, *a, {}, false, no_regions);
         return absl::OkStatus();
@@ -159,8 +175,8 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
         StrAppend(&out, "  ", WithThousands(cell.count().low()), "\n");
       }
       if (empty > 0) StrAppend(&out, "  (", empty, " empty cells not shown)\n");
-      std::cout << out;
-      PrintWarnings(a->warnings());
+      shown->text = std::move(out);
+      PrintWarnings(a->warnings(), shown);
       return absl::OkStatus();
     }
   }
@@ -265,12 +281,30 @@ int RunQuery(int argc, char** argv) {
   auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return Fail("query", catalog.status());
   query::Engine engine(*catalog, query::Engine::kExact);
+  auto audit = LocalAudit::Open(store->get());
+  if (!audit.ok()) return Fail("query", audit.status());
+  // Answers one expression; its audit entry is durable before anything of it is shown.
+  auto ask = [&](const std::string& expr, bool as_json, Shown* shown) {
+    absl::Status s = Answer(engine, *view, req, expr, as_json, shown);
+    std::string method = req.kind == Kind::kCount       ? "Local/Count"
+                         : req.kind == Kind::kBreakdown ? "Local/Breakdown"
+                                                        : "Local/Frequency";
+    absl::Status logged = (*audit)->Record(
+        method, shown->canonical.empty() ? std::string("(unparsed)") : shown->canonical, s,
+        shown->released);
+    return logged.ok() ? s : logged;
+  };
 
   if (!batch) {
-    std::string json;
-    absl::Status s = Answer(engine, *view, req, flags->positional()[0], flags->Bool("json"), &json);
+    Shown shown;
+    absl::Status s = ask(flags->positional()[0], flags->Bool("json"), &shown);
     if (!s.ok()) return Fail("query", s);
-    if (flags->Bool("json")) std::cout << json << "\n";
+    if (flags->Bool("json")) {
+      std::cout << shown.json << "\n";
+    } else {
+      std::cout << shown.text;
+      std::cerr << shown.warnings;
+    }
     return 0;
   }
   std::ifstream in(flags->Get("batch"));
@@ -280,8 +314,9 @@ int RunQuery(int argc, char** argv) {
   while (std::getline(in, line)) {
     std::string_view expr = Trim(line);
     if (expr.empty() || expr.front() == '#') continue;
-    std::string json;
-    absl::Status s = Answer(engine, *view, req, std::string(expr), /*as_json=*/true, &json);
+    Shown shown;
+    absl::Status s = ask(std::string(expr), /*as_json=*/true, &shown);
+    std::string json = shown.json;
     if (!s.ok()) {
       ++failures;
       json = ErrorJson(s, expr);

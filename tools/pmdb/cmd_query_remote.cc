@@ -50,15 +50,24 @@ std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& pa
                                      : p.has_frequency() ? &p.frequency().disclosure()
                                                          : nullptr;
     if (r == nullptr) continue;
+    // The tightest of the caller's limits at the region is what the next question meets.
+    const v1::BudgetState* tightest = nullptr;
     for (const v1::BudgetState& b : r->budgets()) {
-      if (b.name() != "researcher") continue;
-      char left[32];
-      std::snprintf(left, sizeof(left), "%.3g of %.3g", b.limit_rho() - b.spent_rho(),
-                    b.limit_rho());
-      StrAppend(&budgets, budgets.empty() ? "" : ", ", p.region(), " ", left);
+      if (tightest == nullptr ||
+          b.limit_rho() - b.spent_rho() < tightest->limit_rho() - tightest->spent_rho()) {
+        tightest = &b;
+      }
     }
+    if (tightest == nullptr) continue;
+    char left[96];
+    std::snprintf(
+        left, sizeof(left), "%.3g of %.3g (%s, %s)", tightest->limit_rho() - tightest->spent_rho(),
+        tightest->limit_rho(), tightest->name().c_str(),
+        tightest->period_days() == 365 ? "per year"
+                                       : StrCat("per ", tightest->period_days(), " days").c_str());
+    StrAppend(&budgets, budgets.empty() ? "" : ", ", p.region(), " ", left);
   }
-  if (!budgets.empty()) StrAppend(&out, "Your privacy budget left (rho): ", budgets, ".\n");
+  if (!budgets.empty()) StrAppend(&out, "Privacy budget left (rho): ", budgets, ".\n");
   StrAppend(&out, "A missing region is never counted as zero.\n");
   return out;
 }

@@ -8,11 +8,11 @@
 #include "node/base/strings.h"
 #include "node/core/similar.h"
 #include "node/transport/status.h"
-#include "pmdb/v1/admin.grpc.pb.h"
-#include "pmdb/v1/federation.grpc.pb.h"
 #include "node/vocab/case_query.h"
 #include "node/vocab/catalog.h"
 #include "node/vocab/codes.h"
+#include "pmdb/v1/admin.grpc.pb.h"
+#include "pmdb/v1/federation.grpc.pb.h"
 #include "query/parser.h"
 #include "query/similarity.h"
 #include "tools/pmdb/commands.h"
@@ -34,9 +34,11 @@ const CommandSpec& Spec() {
         "parts leave your machine; the patient's identity does not.\n"
         "\n"
         "With --hub (a clinician's certificate) every region ranks its own cases whose consent\n"
-        "allows care use and the hub merges a national top N. Each match shows its score, which of\n"
+        "allows care use and the hub merges a national top N. Each match shows its score, which "
+        "of\n"
         "your terms and variants it matched, its zygosity, sex, a 10-year age band, the ICD-10\n"
-        "chapter, the care unit's contact and an opaque case reference that only the owning region\n"
+        "chapter, the care unit's contact and an opaque case reference that only the owning "
+        "region\n"
         "can resolve (until it expires): give it to `pmdb contact request` to ask that region to\n"
         "put you in touch. Every search and every match is audited under your identity.\n"
         "\n"
@@ -46,7 +48,8 @@ const CommandSpec& Spec() {
         "listed, though it still adds a trace to the score.\n"
         "\n"
         "With --node (an operator's certificate) or --db the region's own cases are ranked and\n"
-        "each match shows the local subject id instead of a reference.",
+        "each match shows the local subject id instead of a reference. --db opens the store for\n"
+        "writing, since the search is audited in it: while a node holds the store, use --node.",
         {
             {"case", "FILE", "the patient's Phenopacket v2 (JSON)"},
             {"top", "N", "how many matches (default 10, at most 100)"},
@@ -79,16 +82,21 @@ absl::StatusOr<v1::CaseQuery> ReadCase(const std::string& path) {
         StrCat(path, ": not a phenopacket: ", std::string(s.message().data(), s.message().size())));
   }
   auto q = vocab::CaseQueryFromPhenopacket(packet);
-  if (!q.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", std::string(q.status().message())));
+  if (!q.ok())
+    return absl::InvalidArgumentError(StrCat(path, ": ", std::string(q.status().message())));
   return q;
 }
 
 std::string SexText(v1::Sex s) {
   switch (s) {
-    case v1::FEMALE: return "F";
-    case v1::MALE: return "M";
-    case v1::OTHER_SEX: return "O";
-    default: return "?";
+    case v1::FEMALE:
+      return "F";
+    case v1::MALE:
+      return "M";
+    case v1::OTHER_SEX:
+      return "O";
+    default:
+      return "?";
   }
 }
 
@@ -96,7 +104,8 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
                   const google::protobuf::RepeatedPtrField<v1::TermNote>& notes) {
   for (const v1::TermNote& n : notes) {
     std::string instead;
-    for (const std::string& u : n.use_instead()) StrAppend(&instead, instead.empty() ? "" : ", ", u);
+    for (const std::string& u : n.use_instead())
+      StrAppend(&instead, instead.empty() ? "" : ", ", u);
     std::cerr << "note: " << n.id() << " is " << n.problem()
               << (instead.empty() ? "" : StrCat(" (use ", instead, ")")) << "\n";
   }
@@ -111,7 +120,8 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
                   m.score(), m.phenotype_score(), m.genotype_score(), m.diagnosis_score());
     std::cout << ++rank << ". " << (m.region().empty() ? "" : m.region() + "  ") << "score "
               << score << "\n";
-    std::cout << "   " << SexText(m.sex()) << ", age " << (m.age_band().empty() ? "?" : m.age_band());
+    std::cout << "   " << SexText(m.sex()) << ", age "
+              << (m.age_band().empty() ? "?" : m.age_band());
     if (!m.icd10_chapter().empty()) std::cout << ", ICD-10 chapter " << m.icd10_chapter();
     std::cout << (m.contradiction() ? "   [a term contradicts]" : "") << "\n";
     for (const v1::VariantMatch& v : m.variants()) {
@@ -140,8 +150,11 @@ void PrintMatches(const google::protobuf::RepeatedPtrField<v1::CaseMatch>& match
 }
 
 int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
-  auto store = storage::Store::Open(flags.Get("db"), {.read_only = true});
+  // Opened for writing: the search is audited in the store, as the node audits it.
+  auto store = OpenStore(flags.Get("db"), /*create=*/false);
   if (!store.ok()) return Fail("similar", store.status());
+  auto audit = LocalAudit::Open(store->get());
+  if (!audit.ok()) return Fail("similar", audit.status());
   auto view = (*store)->Snapshot();
   auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return Fail("similar", catalog.status());
@@ -151,7 +164,12 @@ int RunLocal(const Flags& flags, const v1::CaseQuery& question, uint32_t top) {
   absl::Status s = vocab::NormalizeCaseQuery(&q);
   if (!s.ok()) return Fail("similar", s);
   auto ranked = core::RankCases(**index, *view, q, {.top = top});
+  absl::Status logged =
+      (*audit)->Record("Local/SimilarCases", vocab::FormatCaseQuery(q), ranked.status(),
+                       ranked.ok() ? StrCat("matches=", ranked->answer.matches_size()) : "",
+                       ranked.ok() ? ranked->ordinals : std::vector<uint32_t>{});
   if (!ranked.ok()) return Fail("similar", ranked.status());
+  if (!logged.ok()) return Fail("similar", logged);
   const v1::SimilarCasesAnswer& answer = ranked->answer;
   if (flags.Bool("json")) {
     std::cout << SimilarJson(answer, false, {}) << "\n";
@@ -226,8 +244,7 @@ int RunSimilar(int argc, char** argv) {
       std::cout << "ok (" << WithThousands(p.similar().cases_considered()) << " cases)";
     } else {
       ++missing;
-      std::cout << RegionStatusWord(p.status()) << (p.detail().empty() ? "" : ": ")
-                << p.detail();
+      std::cout << RegionStatusWord(p.status()) << (p.detail().empty() ? "" : ": ") << p.detail();
     }
   }
   std::cout << "\n";

@@ -1,10 +1,11 @@
 #include "tools/pmdb/common.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include "node/base/strings.h"
@@ -93,6 +94,39 @@ void ProgressLine::Done() {
     std::fflush(stderr);
     drawn_ = false;
   }
+}
+
+absl::StatusOr<std::unique_ptr<LocalAudit>> LocalAudit::Open(storage::Store* store) {
+  auto log = security::AuditLog::Open(store);
+  if (!log.ok()) return log.status();
+  return std::unique_ptr<LocalAudit>(new LocalAudit(std::move(*log)));
+}
+
+LocalAudit::LocalAudit(std::unique_ptr<security::AuditLog> log) : log_(std::move(log)) {
+  const passwd* pw = getpwuid(getuid());
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  caller_ = StrCat("local:", pw != nullptr ? pw->pw_name : StrCat("uid", getuid()), "@",
+                   host[0] != '\0' ? host : "localhost");
+}
+
+absl::Status LocalAudit::Record(const std::string& method, const std::string& query,
+                                const absl::Status& outcome, const std::string& released,
+                                const std::vector<uint32_t>& individuals) {
+  v1::AuditEntry entry;
+  entry.set_caller(caller_);
+  entry.set_role("operator");
+  entry.set_method(method);
+  entry.set_query(query);
+  entry.set_outcome(outcome.ok() ? "ok" : absl::StatusCodeToString(outcome.code()));
+  if (outcome.ok()) {
+    entry.set_released(released);
+    for (uint32_t i : individuals) entry.add_individuals(i);
+  }
+  if (!log_->AppendAndWait(std::move(entry)).ok()) {
+    return absl::InternalError("the store's audit log could not be written; nothing is shown");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pmdb::cli

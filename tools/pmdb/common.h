@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "node/ingest/summary.h"
 #include "node/storage/store.h"
+#include "security/audit.h"
 #include "tools/pmdb/flags.h"
 
 namespace pmdb::cli {
@@ -27,6 +29,26 @@ int UsageError(const CommandSpec& spec, const absl::Status& status);
 std::optional<Flags> ParseOrExit(const CommandSpec& spec, int argc, char** argv, int* exit_code);
 
 absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const std::string& dir, bool create);
+
+// The audit log of a store that the operator's own command opened (--db): every question,
+// similar-case search, ingest and opt-out made this way is an entry, as it would be through the
+// node, under the local user's name ("local:USER@HOST", role operator, method "Local/...").
+// Nothing is shown before its entry is durable.
+class LocalAudit {
+ public:
+  static absl::StatusOr<std::unique_ptr<LocalAudit>> Open(storage::Store* store);
+  // Appends the entry and waits; INTERNAL when it could not be written, and then nothing of
+  // the answer may be shown. `query` and `released` never hold a subject id.
+  // `individuals`: the ordinals of the people an answer showed (similar cases).
+  absl::Status Record(const std::string& method, const std::string& query,
+                      const absl::Status& outcome, const std::string& released = "",
+                      const std::vector<uint32_t>& individuals = {});
+
+ private:
+  explicit LocalAudit(std::unique_ptr<security::AuditLog> log);
+  std::unique_ptr<security::AuditLog> log_;
+  std::string caller_;
+};
 
 // A progress line on stderr, drawn only when stderr is a terminal.
 class ProgressLine {
