@@ -143,9 +143,11 @@ class NodeCore {
       done(std::move(result));
     };
   }
-  // The ranked cases of a normalized question; `local` puts subject ids instead of references.
+  // The ranked cases of a normalized question. For a clinician: references, and the probing
+  // defences of [sharing.clinician]; `clinician` null: the region's operator, subject ids.
   absl::StatusOr<v1::SimilarCasesAnswer> RankCases(const v1::CaseQuery& question, uint32_t top,
-                                                   bool local, v1::AuditEntry* entry) const;
+                                                   const call::Caller* clinician,
+                                                   v1::AuditEntry* entry);
   absl::StatusOr<v1::AdminQueryReply> ExactAnswer(const v1::AdminQueryRequest& request) const;
 
   NodeSettings settings_;

@@ -24,6 +24,14 @@ struct ClinicianSharing {
   int64_t reference_ttl_seconds = 30 * 86400;  // how long a case reference stays valid
   uint32_t max_top = 100;                      // most matches one answer may hold
   uint32_t daily_searches = 200;               // searches per clinician per UTC day
+  // Probing defences (docs/disclosure.md, "Similar cases"): a search names at least this many
+  // observed phenotypes; matches scoring below min_score are not returned; one person is
+  // returned to one clinician at most per_person_matches times in per_person_days (after that
+  // they are left out of that clinician's results until the window has moved on).
+  uint32_t min_phenotypes = 3;
+  double min_score = 0.2;
+  uint32_t per_person_matches = 5;
+  uint32_t per_person_days = 30;
 };
 
 struct NodeSettings {

@@ -104,6 +104,33 @@ absl::Status SharingPolicy::CheckSimilar(const call::Caller& caller, int64_t now
   return searches_.Charge(caller.user.uri, now_unix);
 }
 
+bool SharingPolicy::MayReturn(const std::string& clinician, uint32_t ordinal,
+                              int64_t now_unix) const {
+  const ClinicianSharing& c = settings_.clinician;
+  if (c.per_person_matches == 0) return true;
+  std::lock_guard<std::mutex> lock(returned_mu_);
+  auto who = returned_.find(clinician);
+  if (who == returned_.end()) return true;
+  auto times = who->second.find(ordinal);
+  if (times == who->second.end()) return true;
+  const int64_t from = now_unix - int64_t{c.per_person_days} * 86400;
+  size_t recent = 0;
+  for (int64_t t : times->second) recent += t > from ? 1 : 0;
+  return recent < c.per_person_matches;
+}
+
+void SharingPolicy::Returned(const std::string& clinician, const std::vector<uint32_t>& ordinals,
+                             int64_t at_unix) {
+  const int64_t from = at_unix - int64_t{settings_.clinician.per_person_days} * 86400;
+  std::lock_guard<std::mutex> lock(returned_mu_);
+  auto& people = returned_[clinician];
+  for (uint32_t o : ordinals) {
+    std::deque<int64_t>& times = people[o];
+    times.push_back(at_unix);
+    while (!times.empty() && times.front() <= from) times.pop_front();
+  }
+}
+
 absl::Status SharingPolicy::CheckContact(const call::Caller& caller) const {
   auto share = SharedWith(caller);
   if (!share.ok() || (*share)->kinds.count(kSimilar) == 0) {
@@ -130,6 +157,9 @@ void SharingPolicy::Recharge(const std::vector<v1::AuditEntry>& entries, int64_t
     int64_t at = e.time_unix_micros() / 1000000;
     if (!e.release().empty() || e.rho_micros() > 0) {
       ledger_.Replay({e.caller(), e.project(), e.release(), e.rho_micros()}, at);
+    }
+    if (e.method() == similar) {
+      Returned(e.caller(), {e.individuals().begin(), e.individuals().end()}, at);
     }
     if (at < today) continue;  // the daily limits count today only
     if (e.method() == similar) {

@@ -13,10 +13,14 @@
 #ifndef PMDB_NODE_CORE_SHARING_H_
 #define PMDB_NODE_CORE_SHARING_H_
 
+#include <deque>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "node/call/caller.h"
 #include "node/core/settings.h"
@@ -68,6 +72,12 @@ class SharingPolicy {
   // A clinician's similar-case search; charged against [sharing.clinician] daily_searches.
   absl::Status CheckSimilar(const call::Caller& caller, int64_t now_unix);
 
+  // Whether `ordinal` may still be returned to the clinician (fewer than per_person_matches
+  // times in the last per_person_days), and the record of what was returned.
+  bool MayReturn(const std::string& clinician, uint32_t ordinal, int64_t now_unix) const;
+  void Returned(const std::string& clinician, const std::vector<uint32_t>& ordinals,
+                int64_t at_unix);
+
   // A clinician's contact request (or its status): the region must share similar cases.
   absl::Status CheckContact(const call::Caller& caller) const;
 
@@ -86,6 +96,10 @@ class SharingPolicy {
   security::QueryBudget budget_;
   security::DailyLimit searches_;  // similar-case searches per clinician
   security::PrivacyLedger ledger_;
+  mutable std::mutex returned_mu_;
+  // clinician -> person -> the times they were returned, oldest first
+  std::map<std::string, std::map<uint32_t, std::deque<int64_t>>> returned_
+      ABSL_GUARDED_BY(returned_mu_);
 };
 
 // Purpose whose consent applies to a role's questions: care for clinicians, research otherwise.

@@ -1,6 +1,8 @@
 // NodeCore: the clinicians' path — similar cases and contact requests.
 #include "node/core/similar.h"
 
+#include <cmath>
+
 #include "node/base/strings.h"
 #include "node/call/released.h"
 #include "node/core/node_core.h"
@@ -20,11 +22,13 @@ absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const stora
   // Consent as of now, not as of the index: a withdrawal counts at once.
   auto care = view.GetBitmap(keys::Consent("care"));
   if (!care.ok()) return care.status();
-  auto ranked = query::RankSimilar(index, question, *carriers, options.top,
-                                   [&](uint32_t ordinal) { return care->Contains(ordinal); });
+  auto ranked = query::RankSimilar(index, question, *carriers, options.top, [&](uint32_t ordinal) {
+    return care->Contains(ordinal) && (!options.eligible || options.eligible(ordinal));
+  });
   if (!ranked.ok()) return ranked.status();
   RankedCases out;
   for (query::ScoredCase& scored : ranked->top) {
+    if (scored.match.score() < options.min_score) continue;
     uint32_t ordinal = index.at(scored.position).ordinal;
     v1::CaseMatch& m = *out.answer.add_matches() = std::move(scored.match);
     m.set_region(options.region);
@@ -48,9 +52,30 @@ absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const stora
   return out;
 }
 
+namespace {
+
+double Hundredths(double x) { return std::round(x * 100) / 100; }
+
+// What a clinician sees of a region's ranking: scores to two decimals, no information content
+// (it is computed from the region's own term frequencies), no count of the cases scored.
+void ForClinicians(v1::SimilarCasesAnswer& answer) {
+  answer.set_cases_considered(0);
+  for (v1::CaseMatch& m : *answer.mutable_matches()) {
+    m.set_score(Hundredths(m.score()));
+    m.set_phenotype_score(Hundredths(m.phenotype_score()));
+    m.set_genotype_score(Hundredths(m.genotype_score()));
+    m.set_diagnosis_score(Hundredths(m.diagnosis_score()));
+    for (v1::PhenotypeMatch& p : *m.mutable_phenotypes()) p.clear_information_content();
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& question,
-                                                           uint32_t top, bool local,
-                                                           v1::AuditEntry* entry) const {
+                                                           uint32_t top,
+                                                           const call::Caller* clinician,
+                                                           v1::AuditEntry* entry) {
+  const bool local = clinician == nullptr;
   if (top == 0) top = 10;
   if (top > settings_.clinician.max_top) {
     return absl::InvalidArgumentError(
@@ -62,9 +87,20 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
       .top = top,
       .reference_key = local ? nullptr : &reference_key_,
       .expires_unix = clock_->NowSeconds() + settings_.clinician.reference_ttl_seconds};
+  const int64_t now = clock_->NowSeconds();
+  if (!local) {
+    options.eligible = [&](uint32_t ordinal) {
+      return sharing_.MayReturn(clinician->user.uri, ordinal, now);
+    };
+    options.min_score = settings_.clinician.min_score;
+  }
   auto ranked = core::RankCases(*cases(), *store_->Snapshot(), question, options);
   if (!ranked.ok()) return ranked.status();
   for (uint32_t ordinal : ranked->ordinals) entry->add_individuals(ordinal);
+  if (!local) {
+    sharing_.Returned(clinician->user.uri, ranked->ordinals, now);
+    ForClinicians(ranked->answer);
+  }
   entry->set_released(call::Released(ranked->answer));
   return std::move(ranked->answer);
 }
@@ -80,9 +116,15 @@ void NodeCore::SimilarCases(const Credentials& who, const v1::SimilarCasesReques
     absl::Status normalized = vocab::NormalizeCaseQuery(&question);
     entry.set_query(vocab::FormatCaseQuery(question));
     if (!normalized.ok()) return normalized;
+    if (static_cast<uint32_t>(question.phenotypes_size()) < settings_.clinician.min_phenotypes) {
+      return absl::InvalidArgumentError(
+          StrCat("a similar-case search in region ", settings_.region, " needs at least ",
+                 settings_.clinician.min_phenotypes, " observed phenotypes (HPO terms); it has ",
+                 question.phenotypes_size()));
+    }
     absl::Status shared = sharing_.CheckSimilar(*caller, clock_->NowSeconds());
     if (!shared.ok()) return shared;
-    return RankCases(question, request.top(), /*local=*/false, &entry);
+    return RankCases(question, request.top(), &*caller, &entry);
   };
   auto answer = run();
   call::Finish(*audit_, std::move(entry), std::move(answer), Paced(arrived, std::move(done)));
@@ -98,7 +140,7 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::LocalSimilarCases(
     absl::Status normalized = vocab::NormalizeCaseQuery(&question);
     entry.set_query(vocab::FormatCaseQuery(question));
     if (!normalized.ok()) return normalized;
-    return RankCases(question, request.top(), /*local=*/true, &entry);
+    return RankCases(question, request.top(), /*clinician=*/nullptr, &entry);
   };
   auto result = run();  // before `entry` is moved
   return call::FinishAndWait(*audit_, std::move(entry), std::move(result));

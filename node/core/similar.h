@@ -7,6 +7,7 @@
 #define PMDB_NODE_CORE_SIMILAR_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct RankOptions {
   uint32_t top = 10;
   const std::string* reference_key = nullptr;  // null: subject ids instead of references
   int64_t expires_unix = 0;                    // when the references stop working
+  // Who may be returned at all (besides care consent); null: everyone.
+  std::function<bool(uint32_t ordinal)> eligible;
+  double min_score = 0;  // matches below are not returned
 };
 
 struct RankedCases {

@@ -336,16 +336,22 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   // Clinicians get similar cases (and contact requests) only where [sharing.clinician] exists.
   Section clin = doc->Sub(sharing, sharing_table, "clinician");
   if (clin.present()) {
-    uint32_t ttl_hours = static_cast<uint32_t>(c.settings.clinician.reference_ttl_seconds / 3600);
+    core::ClinicianSharing& cs = c.settings.clinician;
+    uint32_t ttl_hours = static_cast<uint32_t>(cs.reference_ttl_seconds / 3600);
+    uint64_t min_score = static_cast<uint64_t>(std::llround(cs.min_score * 1000));
     for (absl::Status st :
-         {clin.String("contact", &c.settings.clinician.contact, true),
+         {clin.String("contact", &cs.contact, true),
           clin.Uint("reference_ttl_hours", &ttl_hours, 1, 24 * 366),
-          clin.Uint("max_top", &c.settings.clinician.max_top, 1, 1000),
-          clin.Uint("daily_searches", &c.settings.clinician.daily_searches, 1, 1'000'000'000),
-          clin.NoUnknownKeys()}) {
+          clin.Uint("max_top", &cs.max_top, 1, 1000),
+          clin.Uint("daily_searches", &cs.daily_searches, 1, 1'000'000'000),
+          clin.Uint("min_phenotypes", &cs.min_phenotypes, 0, 100),
+          clin.Scaled("min_score", &min_score, 1000, 0, 1),
+          clin.Uint("per_person_matches", &cs.per_person_matches, 0, 1'000'000),
+          clin.Uint("per_person_days", &cs.per_person_days, 1, 3660), clin.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }
-    c.settings.clinician.reference_ttl_seconds = int64_t{ttl_hours} * 3600;
+    cs.reference_ttl_seconds = int64_t{ttl_hours} * 3600;
+    cs.min_score = static_cast<double>(min_score) / 1000;
     c.settings.sharing["clinician"].kinds = {"similar"};
   }
   s = sharing.NoUnknownKeys();

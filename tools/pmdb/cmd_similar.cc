@@ -241,7 +241,11 @@ int RunSimilar(int argc, char** argv) {
   for (const v1::RegionPart& p : answer.regions()) {
     std::cout << "  " << p.region() << " ";
     if (p.status() == v1::REGION_OK) {
-      std::cout << "ok (" << WithThousands(p.similar().cases_considered()) << " cases)";
+      std::cout << "ok";
+      // Only an operator's own node counts its cases; clinicians get no count.
+      if (p.similar().cases_considered() > 0) {
+        std::cout << " (" << WithThousands(p.similar().cases_considered()) << " cases)";
+      }
     } else {
       ++missing;
       std::cout << RegionStatusWord(p.status()) << (p.detail().empty() ? "" : ": ") << p.detail();

@@ -282,6 +282,7 @@ TEST_F(NodeCoreTest, CaseReferencesExpireOnTheClockAndContactsFollowTheirState) 
   v1::SimilarCasesRequest search;
   search.mutable_patient()->add_phenotypes("HP:0000113");
   search.mutable_patient()->add_phenotypes("HP:0001407");
+  search.mutable_patient()->add_phenotypes("HP:0000822");
   search.set_top(1);
   auto found = testing::AwaitResult<v1::SimilarCasesAnswer>(
       [&](auto done) { core_->SimilarCases(ViaHub(kCia), search, done); });
@@ -344,6 +345,8 @@ TEST_F(NodeCoreTest, ClinicianSearchesAreLimitedPerDay) {
   Restart();
   v1::SimilarCasesRequest search;
   search.mutable_patient()->add_phenotypes("HP:0000113");
+  search.mutable_patient()->add_phenotypes("HP:0001407");
+  search.mutable_patient()->add_phenotypes("HP:0000822");
   auto once = [&] {
     return testing::AwaitResult<v1::SimilarCasesAnswer>(
         [&](auto done) { core_->SimilarCases(ViaHub(kCia), search, done); });
