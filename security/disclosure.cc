@@ -7,22 +7,15 @@
 #include <algorithm>
 
 #include "node/base/strings.h"
+#include "security/released.h"
 
 namespace pmdb::security {
 namespace {
 
-v1::ReleasedCount Exactly(uint64_t v) {
-  v1::ReleasedCount c;
-  c.set_low(v);
-  c.set_high(v);
-  return c;
-}
+v1::ReleasedCount Exactly(uint64_t v) { return ExactCount(v); }
 
 v1::ReleasedCount Hidden(uint32_t min_count) {
-  v1::ReleasedCount c;
-  c.set_low(0);
-  c.set_high(min_count == 0 ? 0 : min_count - 1);
-  return c;
+  return RangeCount(0, min_count == 0 ? 0 : min_count - 1);
 }
 
 // Size of the symmetric difference of two sorted lists.
@@ -66,12 +59,7 @@ int64_t Discloser::Noise(const std::string& question, const std::string& cell,
 }
 
 v1::ReleasedCount Discloser::Noised(uint64_t exact, int64_t noise, double sd) const {
-  int64_t noised = std::max<int64_t>(0, static_cast<int64_t>(exact) + noise);
-  v1::ReleasedCount c = static_cast<uint64_t>(noised) < rules_.min_count
-                            ? Hidden(rules_.min_count)
-                            : Exactly(static_cast<uint64_t>(noised));
-  c.set_noise_sd(sd);
-  return c;
+  return NoisedCount(static_cast<int64_t>(exact) + noise, sd, rules_.min_count);
 }
 
 v1::ReleasedCount Discloser::ReleaseCount(uint64_t exact, const std::string& question,
@@ -139,8 +127,7 @@ std::vector<v1::ReleasedCell> Discloser::ReleaseBreakdown(const v1::Breakdown& e
       if (fate[i] == CellFate::kSuppressed) {
         *r.mutable_count() = Hidden(rules_.min_count);
       } else {
-        r.mutable_count()->set_low(0);
-        r.mutable_count()->set_high(UINT64_MAX);
+        *r.mutable_count() = RangeCount(0, UINT64_MAX);
       }
     }
     out.push_back(std::move(r));
@@ -210,10 +197,9 @@ absl::StatusOr<std::string> NewNoiseSecret() {
 }
 
 v1::ReleasedCount Floor(const v1::ReleasedCount& count, uint32_t min_count) {
-  if (count.high() >= min_count) return count;
-  v1::ReleasedCount hidden = Hidden(min_count);
-  hidden.set_noise_sd(count.noise_sd());
-  return hidden;
+  ReleasedSum one;
+  one.Add(count);
+  return one.Total(min_count);
 }
 
 std::vector<CellFate> ChooseHiddenCells(const std::vector<size_t>& sizes,

@@ -93,8 +93,8 @@ class Discloser {
 // 32 random bytes for a new noise key.
 absl::StatusOr<std::string> NewNoiseSecret();
 
-// The hub's second pass over numbers it merges or passes on: a number whose upper bound is
-// below min_count becomes [0, min_count - 1].
+// The hub's second pass over numbers it passes on: a number shown below min_count becomes
+// [0, min_count - 1] (its noised value and interval stay).
 v1::ReleasedCount Floor(const v1::ReleasedCount& count, uint32_t min_count);
 
 // Which cells of a table stay hidden: small ones (below min_count) and their complements.

@@ -11,8 +11,8 @@
 namespace pmdb::hub {
 namespace {
 
-using security::AddReleased;
 using security::Floor;
+using security::ReleasedSum;
 
 // A region's time to answer is not passed on: it would tell about the region's data.
 v1::RegionPart PartOf(const std::string& region, const absl::Status& status) {
@@ -40,10 +40,14 @@ size_t ForEachRegion(std::vector<RegionResult<Answer>>& results,
   return ok;
 }
 
-// A region's released number passes the national floor and joins the running sum.
-void AddFloored(v1::ReleasedCount* part, v1::ReleasedCount* sum, uint32_t floor) {
-  *part = Floor(*part, floor);
-  *sum = AddReleased(*sum, *part);
+// A region's released number passes the national floor and joins the running sum. A noised
+// number joins with its noised value (so the sum is unbiased; the floor only changes how it is
+// shown); a certain one as floored, since a total of certain numbers would give away a part
+// below the floor.
+void AddFloored(v1::ReleasedCount* part, ReleasedSum* sum, uint32_t floor) {
+  v1::ReleasedCount floored = Floor(*part, floor);
+  sum->Add(part->has_noised() ? *part : floored);
+  *part = std::move(floored);
 }
 
 const v1::DisclosureApplied* DisclosureOf(const v1::RegionPart& part) {
@@ -139,12 +143,14 @@ v1::FederationInfo MergeInfo(std::vector<RegionResult<v1::RegionInfo>> results,
 
 v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> results, uint32_t floor) {
   v1::FederatedCount reply;
+  ReleasedSum total;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::CountAnswer& a, v1::RegionPart& part) {
-                              AddFloored(a.mutable_count(), reply.mutable_total(), floor);
+                              AddFloored(a.mutable_count(), &total, floor);
                               *part.mutable_count() = std::move(a);
                             });
-  *reply.mutable_total() = Floor(reply.total(), floor);
+  // No region answered: no number (the reply says so), never a count of 0.
+  if (ok > 0) *reply.mutable_total() = total.Total(floor);
   Close(reply, ok, results.size(), floor);
   return reply;
 }
@@ -155,28 +161,29 @@ v1::FederatedBreakdown MergeBreakdowns(std::vector<RegionResult<v1::BreakdownAns
   v1::FederatedBreakdown reply;
   for (v1::Dimension d : dimensions) reply.add_dimensions(d);
   std::map<std::string, int> total_of;  // labels -> index in reply.totals
+  std::vector<ReleasedSum> sums;        // by index in reply.totals
   size_t ok = ForEachRegion(
       results, reply.mutable_regions(), [&](v1::BreakdownAnswer& a, v1::RegionPart& part) {
         for (const v1::ReleasedCell& released : a.cells()) {
           v1::ReleasedCell cell = released;
-          *cell.mutable_count() = Floor(cell.count(), floor);
           auto [it, added] = total_of.emplace(LabelKey(cell), reply.totals_size());
           if (added) {
             *reply.add_totals() = cell;
+            sums.emplace_back();
           } else {
             v1::ReleasedCell& total = *reply.mutable_totals(it->second);
-            *total.mutable_count() = AddReleased(total.count(), cell.count());
             total.set_suppressed(total.suppressed() || cell.suppressed());
             total.set_complementary(total.complementary() || cell.complementary());
           }
+          AddFloored(cell.mutable_count(), &sums[static_cast<size_t>(it->second)], floor);
           cell.add_labels(part.region());
           *reply.add_cells() = std::move(cell);
         }
         a.clear_cells();  // the cells are in reply.cells, labelled with the region
         *part.mutable_breakdown() = std::move(a);
       });
-  for (v1::ReleasedCell& total : *reply.mutable_totals()) {
-    *total.mutable_count() = Floor(total.count(), floor);
+  for (int i = 0; i < reply.totals_size(); ++i) {
+    *reply.mutable_totals(i)->mutable_count() = sums[static_cast<size_t>(i)].Total(floor);
   }
   Close(reply, ok, results.size(), floor);
   return reply;
@@ -185,14 +192,17 @@ v1::FederatedBreakdown MergeBreakdowns(std::vector<RegionResult<v1::BreakdownAns
 v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAnswer>> results,
                                         uint32_t floor) {
   v1::FederatedFrequency reply;
+  ReleasedSum ac, an;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::FrequencyAnswer& a, v1::RegionPart& part) {
-                              AddFloored(a.mutable_ac(), reply.mutable_ac(), floor);
-                              AddFloored(a.mutable_an(), reply.mutable_an(), floor);
+                              AddFloored(a.mutable_ac(), &ac, floor);
+                              AddFloored(a.mutable_an(), &an, floor);
                               *part.mutable_frequency() = std::move(a);
                             });
-  *reply.mutable_ac() = Floor(reply.ac(), floor);
-  *reply.mutable_an() = Floor(reply.an(), floor);
+  if (ok > 0) {
+    *reply.mutable_ac() = ac.Total(floor);
+    *reply.mutable_an() = an.Total(floor);
+  }
   Close(reply, ok, results.size(), floor);
   return reply;
 }

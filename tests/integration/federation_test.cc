@@ -1,26 +1,23 @@
 // The federation end to end: six nodes and the hub on 127.0.0.1 over mutual TLS with real
 // certificates.
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
-
-#include <cmath>
-
-#include <algorithm>
-#include <set>
 #include <signal.h>
 
-#include <grpcpp/generic/generic_stub.h>
-
+#include <algorithm>
+#include <cmath>
 #include <future>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
 #include "query/engine.h"
-#include "security/released.h"
 #include "query/parser.h"
 #include "security/audit.h"
 #include "security/ca.h"
+#include "security/released.h"
 #include "security/x509.h"
 #include "tests/integration/federation_fixture.h"
 
@@ -110,7 +107,8 @@ TEST(FederationTest, HappyPathOverAllSixRegions) {
   auto cli = Pmdb({"query", "sex(F)"}, env);
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
   EXPECT_NE(cli.out.find("individuals match sex(F)"), std::string::npos) << cli.out;
-  for (const std::string& r : SixRegions()) EXPECT_NE(cli.out.find(r), std::string::npos) << cli.out;
+  for (const std::string& r : SixRegions())
+    EXPECT_NE(cli.out.find(r), std::string::npos) << cli.out;
   auto json = Pmdb({"query", "--json", "sex(F)"}, env);
   EXPECT_EQ(json.exit_code, 0) << json.err;
   auto j = ParseJson(json.out);
@@ -153,11 +151,11 @@ TEST(FederationTest, FrequencySumsAlleleCounts) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   // The hub's sums are the sums of what the regions released (the cohorts share their sites);
   // norr's part is its exact AC/AN.
-  v1::ReleasedCount ac, an;
+  security::ReleasedSum ac_sum, an_sum;
   for (const auto& p : f.regions()) {
     ASSERT_EQ(p.status(), v1::REGION_OK) << p.detail();
-    ac = security::AddReleased(ac, p.frequency().ac());
-    an = security::AddReleased(an, p.frequency().an());
+    ac_sum.Add(p.frequency().ac());
+    an_sum.Add(p.frequency().an());
     if (p.region() == "norr") {
       auto store = storage::Store::Open(fed.db("norr"), {.read_only = true});
       ASSERT_TRUE(store.ok());
@@ -173,6 +171,7 @@ TEST(FederationTest, FrequencySumsAlleleCounts) {
       }
     }
   }
+  v1::ReleasedCount ac = ac_sum.Total(5), an = an_sum.Total(5);
   EXPECT_EQ(f.an().low(), an.low());
   EXPECT_EQ(f.an().high(), an.high());
   EXPECT_EQ(f.ac().low(), ac.low());
@@ -206,7 +205,8 @@ TEST(FederationTest, RefusesBadCertificates) {
   // A certificate from another CA with a well-formed identity of this federation.
   auto other = security::CertificateAuthority::Init(fed.dir().Path("other-ca"), kFederation, 30);
   ASSERT_TRUE(other.ok());
-  ASSERT_TRUE(other->Issue({.identity = "spiffe://test-fed/researcher/eve"}, fed.dir().Path("eve")).ok());
+  ASSERT_TRUE(
+      other->Issue({.identity = "spiffe://test-fed/researcher/eve"}, fed.dir().Path("eve")).ok());
   // Eve trusts our CA for the server, but her own certificate is from hers.
   EXPECT_EQ(info(fed.Channel("eve", fed.hub_port(), "hub")).error_code(),
             grpc::StatusCode::UNAVAILABLE);
@@ -224,10 +224,14 @@ TEST(FederationTest, RefusesBadCertificates) {
     ASSERT_TRUE(security::WriteCertificate(fed.dir().Path(prefix + ".crt"), cert->get()).ok());
     ASSERT_TRUE(security::WritePrivateKey(fed.dir().Path(prefix + ".key"), key->get()).ok());
   };
-  make("expired", {.common_name = "expired", .uris = {"spiffe://test-fed/researcher/old"},
-                   .not_before_seconds = -10 * 86400, .not_after_seconds = -86400});
-  make("future", {.common_name = "future", .uris = {"spiffe://test-fed/researcher/new"},
-                  .not_before_seconds = 86400, .not_after_seconds = 10 * 86400});
+  make("expired", {.common_name = "expired",
+                   .uris = {"spiffe://test-fed/researcher/old"},
+                   .not_before_seconds = -10 * 86400,
+                   .not_after_seconds = -86400});
+  make("future", {.common_name = "future",
+                  .uris = {"spiffe://test-fed/researcher/new"},
+                  .not_before_seconds = 86400,
+                  .not_after_seconds = 10 * 86400});
   make("two", {.common_name = "two",
                .uris = {"spiffe://test-fed/researcher/anna", "spiffe://test-fed/hub"}});
   EXPECT_EQ(info(fed.Channel("expired", fed.hub_port(), "hub")).error_code(),
@@ -275,8 +279,7 @@ TEST(FederationTest, AuthorizationTableIsEnforced) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   s = status("nils", "vast");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_NE(s.error_message().find("region norr may not administer region vast"),
-            std::string::npos)
+  EXPECT_NE(s.error_message().find("region norr may not administer region vast"), std::string::npos)
       << s.error_message();
 
   // A researcher calling a region directly, bypassing the hub.
@@ -327,11 +330,15 @@ TEST(FederationTest, DeadAndSlowNodesLeaveAPartialAnswerWithinTheDeadline) {
   // syd runs as its own process, so that it can be killed and stopped.
   server::NodeConfig& syd = fed.node_config("syd");
   WriteFile(fed.dir().Path("syd.toml"),
-            "[node]\nregion = \"syd\"\ndb = \"" + syd.db + "\"\nlisten = \"127.0.0.1:0\"\n"
-            "[tls]\ncert = \"" + syd.tls.cert + "\"\nkey = \"" + syd.tls.key + "\"\nca = \"" +
-                syd.tls.ca + "\"\ncrl = \"" + syd.tls.crl + "\"\n[sharing.researcher]\n"
-            "[[projects]]\nid = \"test-project\"\nmembers = [\"anna\"]\n");
-  auto child = std::make_unique<ChildProcess>(std::vector<std::string>{"node", "--config", fed.dir().Path("syd.toml")});
+            "[node]\nregion = \"syd\"\ndb = \"" + syd.db +
+                "\"\nlisten = \"127.0.0.1:0\"\n"
+                "[tls]\ncert = \"" +
+                syd.tls.cert + "\"\nkey = \"" + syd.tls.key + "\"\nca = \"" + syd.tls.ca +
+                "\"\ncrl = \"" + syd.tls.crl +
+                "\"\n[sharing.researcher]\n"
+                "[[projects]]\nid = \"test-project\"\nmembers = [\"anna\"]\n");
+  auto child = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"node", "--config", fed.dir().Path("syd.toml")});
   ASSERT_GT(child->port(), 0);
   server::HubConfig hc;
   hc.db = fed.dir().Path("hub.db");
@@ -519,8 +526,8 @@ TEST(FederationTest, SuppressedNumbersCannotBeRecoveredByCombiningAnswers) {
   ASSERT_TRUE(Count(fed, "dataset(syn)", &again).ok());
   EXPECT_EQ(PartOf(again, "syd").count().count().low(), PartOf(total, "syd").count().count().low());
   int exact_differences = 0, attacks = 0;
-  for (const char* k : {"sex(F)", "sex(M)", "age(40-49)", "age(50-59)", "age(60-69)",
-                        "age(70-79)", "dx(C50)", "dx(C61)", "dx(C18)", "age(30-39)"}) {
+  for (const char* k : {"sex(F)", "sex(M)", "age(40-49)", "age(50-59)", "age(60-69)", "age(70-79)",
+                        "dx(C50)", "dx(C61)", "dx(C18)", "age(30-39)"}) {
     v1::FederatedCount without;
     ASSERT_TRUE(Count(fed, std::string("dataset(syn) AND NOT ") + k, &without).ok());
     const auto& w = PartOf(total, "syd").count().count();
@@ -562,10 +569,10 @@ TEST(FederationTlsTest, OnlyModernTlsWithAeadCiphers) {
   fed.StartHub();
   auto connect = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {"/bin/sh", "-c", ""};
-    std::string cmd = "echo | openssl s_client -connect 127.0.0.1:" +
-                      std::to_string(fed.hub_port()) + " -cert " + fed.dir().Path("anna.crt") +
-                      " -key " + fed.dir().Path("anna.key") + " -CAfile " +
-                      fed.dir().Path("ca/ca.crt") + " -alpn h2";
+    std::string cmd =
+        "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(fed.hub_port()) + " -cert " +
+        fed.dir().Path("anna.crt") + " -key " + fed.dir().Path("anna.key") + " -CAfile " +
+        fed.dir().Path("ca/ca.crt") + " -alpn h2";
     for (const std::string& e : extra) cmd += " " + e;
     argv[2] = cmd + " 2>&1";
     return testing::Run(argv);
@@ -576,11 +583,13 @@ TEST(FederationTlsTest, OnlyModernTlsWithAeadCiphers) {
   size_t at = tls12.out.find("New, TLSv1.2, Cipher is ");
   ASSERT_NE(at, std::string::npos) << tls12.out;
   std::string cipher = tls12.out.substr(at, tls12.out.find('\n', at) - at);
-  EXPECT_TRUE(cipher.find("GCM") != std::string::npos || cipher.find("CHACHA20") != std::string::npos)
+  EXPECT_TRUE(cipher.find("GCM") != std::string::npos ||
+              cipher.find("CHACHA20") != std::string::npos)
       << "an AEAD suite: " << cipher;
   // Old protocol versions and a CBC (non-AEAD) suite are refused.
   for (const std::vector<std::string>& bad :
-       {std::vector<std::string>{"-tls1_1"}, {"-tls1"},
+       {std::vector<std::string>{"-tls1_1"},
+        {"-tls1"},
         {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"}}) {
     CommandResult r = connect(bad);
     EXPECT_NE(r.out.find("Cipher is (NONE)"), std::string::npos)
@@ -600,10 +609,10 @@ TEST(FederationTlsTest, RotatedCertificateIsServedWithoutRestart) {
   fed.StartNodes();
   fed.StartHub();
   auto served_serial = [&] {
-    std::string cmd = "echo | openssl s_client -connect 127.0.0.1:" +
-                      std::to_string(fed.hub_port()) + " -cert " + fed.dir().Path("anna.crt") +
-                      " -key " + fed.dir().Path("anna.key") + " -CAfile " +
-                      fed.dir().Path("ca/ca.crt") + " 2>/dev/null | openssl x509 -noout -serial";
+    std::string cmd =
+        "echo | openssl s_client -connect 127.0.0.1:" + std::to_string(fed.hub_port()) + " -cert " +
+        fed.dir().Path("anna.crt") + " -key " + fed.dir().Path("anna.key") + " -CAfile " +
+        fed.dir().Path("ca/ca.crt") + " 2>/dev/null | openssl x509 -noout -serial";
     std::string out = testing::Run({"/bin/sh", "-c", cmd}).out;
     return out.substr(out.find('=') + 1, out.find_last_not_of("\n") - out.find('='));
   };
@@ -634,14 +643,15 @@ TEST(FederationHealthTest, NodesAndHubAnswerTheStandardHealthCheck) {
     grpc::Slice empty(std::string(""));
     grpc::ByteBuffer request(&empty, 1), response;
     std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                   &response, [&](grpc::Status s) { done.set_value(s); });
+    stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status s) { done.set_value(s); });
     grpc::Status s = done.get_future().get();
     EXPECT_TRUE(s.ok()) << server << ": " << s.error_message();
     std::vector<grpc::Slice> slices;
     EXPECT_TRUE(response.Dump(&slices).ok());
     std::string bytes;
-    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    for (const auto& slice : slices)
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << server << " is not SERVING";
   };
   check("anna", fed.hub_port(), "hub");
@@ -684,7 +694,8 @@ TEST(FederationHealthTest, ServerReflectionListsTheServices) {
     std::vector<grpc::Slice> slices;
     EXPECT_TRUE(response.Dump(&slices).ok());
     std::string bytes;
-    for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    for (const auto& slice : slices)
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     return bytes;
   };
   std::string hub = list("anna", fed.hub_port(), "hub");

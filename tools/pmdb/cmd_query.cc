@@ -219,7 +219,11 @@ int RunRemote(const Flags& flags, const Request& req, const Target& target, bool
   for (const std::string& expr : expressions) {
     std::string json;
     bool as_json = batch || flags.Bool("json");
-    absl::Status s = AskRemote(*connection, to_hub, q, expr, as_json ? &json : nullptr);
+    bool answered = true;
+    absl::Status s = AskRemote(*connection, to_hub, q, expr, as_json ? &json : nullptr, &answered);
+    if (s.ok() && !answered) {
+      ++failures;  // printed as an answer without a number; the exit code says it failed
+    }
     if (!s.ok()) {
       if (!batch) return Fail("query", s);
       ++failures;

@@ -21,7 +21,19 @@ std::string Pad(std::string s, size_t width) {
 }
 
 std::string AfText(const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
-  char buf[64];
+  char buf[96];
+  if (ac.has_noised() && an.has_noised()) {
+    // Noised: two significant digits (the noise on a small AC is a large part of it) and the
+    // 95 % interval.
+    auto [lo, hi] = security::FrequencyInterval(ac, an);
+    if (an.noised() <= 0) {
+      std::snprintf(buf, sizeof(buf), "n/a (95 %%: %.2g-%.2g)", lo, hi);
+      return buf;
+    }
+    double af = std::clamp(static_cast<double>(ac.noised()) / an.noised(), 0.0, 1.0);
+    std::snprintf(buf, sizeof(buf), "~%.2g (95 %%: %.2g-%.2g)", af, lo, hi);
+    return buf;
+  }
   if (an.high() == 0) return "n/a (no called alleles)";
   if (ac.low() == ac.high() && an.low() == an.high()) {
     std::snprintf(buf, sizeof(buf), "%.6g", static_cast<double>(ac.low()) / an.low());
@@ -72,8 +84,51 @@ std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& pa
   return out;
 }
 
-std::string PartialNote(bool partial, int missing, int total) {
-  return partial ? StrCat("  (partial: ", missing, " of ", total, " regions did not answer)") : "";
+// "(partial: syd did not answer)", naming the missing regions.
+std::string PartialNote(const RegionParts& parts) {
+  std::string missing;
+  int n = 0;
+  for (const auto& p : parts) {
+    if (p.status() == v1::REGION_OK) continue;
+    StrAppend(&missing, missing.empty() ? "" : ", ", p.region());
+    ++n;
+  }
+  if (n == 0) return "";
+  return StrCat("  (partial: ", missing, n == 1 ? " did" : " did", " not answer)");
+}
+
+// No region answered: why, region by region.
+std::string NoAnswerText(const std::string& canonical, const RegionParts& parts) {
+  std::string out = StrCat("no region answered ", canonical, "; there is no number\n");
+  for (const auto& p : parts) {
+    StrAppend(&out, "  ", p.region(), ": ", RegionStatusWord(p.status()),
+              p.detail().empty() ? "" : ": ", p.detail(), "\n");
+  }
+  return out;
+}
+
+void PrintWarnings(
+    const google::protobuf::RepeatedPtrField<std::string>& own, const RegionParts& parts,
+    const google::protobuf::RepeatedPtrField<std::string>* (*of)(const v1::RegionPart&)) {
+  for (const std::string& w : own) std::cerr << "warning: " << w << "\n";
+  // The same vocabulary warning comes from every region: once, naming them.
+  std::vector<std::pair<std::string, std::string>> by_text;  // text, regions
+  for (const auto& p : parts) {
+    const auto* w = of(p);
+    if (w == nullptr) continue;
+    for (const std::string& s : *w) {
+      auto it =
+          std::find_if(by_text.begin(), by_text.end(), [&](const auto& e) { return e.first == s; });
+      if (it == by_text.end()) {
+        by_text.push_back({s, p.region()});
+      } else {
+        StrAppend(&it->second, ", ", p.region());
+      }
+    }
+  }
+  for (const auto& [text, regions] : by_text) {
+    std::cerr << "warning: " << text << " (" << regions << ")\n";
+  }
 }
 
 std::string RegionStatusText(const v1::RegionPart& p) {
@@ -85,7 +140,8 @@ std::string RegionStatusText(const v1::RegionPart& p) {
 }  // namespace
 
 absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery& q,
-                       const std::string& text, std::string* json) {
+                       const std::string& text, std::string* json, bool* answered) {
+  *answered = true;
   auto criterion = query::ParseCriterion(text);
   if (!criterion.ok()) {
     return absl::InvalidArgumentError(query::FormatParseError(text, criterion.status()));
@@ -170,17 +226,27 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::CountAnswer total;
       *total.mutable_count() = reply.total();
       *total.mutable_disclosure() = reply.disclosure();
+      if (!reply.has_total()) total.clear_count();
       js = CountJson(canonical, total, reply.partial(), parts);
-      out = StrCat(security::FormatReleased(reply.total()), " individuals match ", canonical,
-                   PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
+      if (!reply.has_total()) {
+        *answered = false;
+        out = NoAnswerText(canonical, parts);
+        break;
+      }
+      out = StrCat(security::FormatWithInterval(reply.total()), " individuals match ", canonical,
+                   PartialNote(parts), "\n");
       for (const auto& p : parts) {
         if (p.has_count()) {
           StrAppend(&out, "  ", Pad(p.region(), 20),
-                    Pad(security::FormatReleased(p.count().count()), 12), "\n");
+                    Pad(security::FormatWithInterval(p.count().count()), 24), "\n");
         } else {
-          StrAppend(&out, "  ", Pad(p.region(), 20), Pad("-", 12), RegionStatusText(p), "\n");
+          StrAppend(&out, "  ", Pad(p.region(), 20), Pad("-", 24), RegionStatusText(p), "\n");
         }
       }
+      if (json == nullptr)
+        PrintWarnings(total.warnings(), parts, [](const v1::RegionPart& p) {
+          return p.has_count() ? &p.count().warnings() : nullptr;
+        });
       break;
     }
     case QueryKind::kFrequency: {
@@ -195,20 +261,34 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       *total.mutable_ac() = reply.ac();
       *total.mutable_an() = reply.an();
       *total.mutable_disclosure() = reply.disclosure();
+      if (!reply.has_ac()) {
+        total.clear_ac();
+        total.clear_an();
+      }
       js = FrequencyJson(canonical, total, reply.partial(), parts);
-      out = StrCat("AC=", security::FormatReleased(reply.ac()),
-                   "  AN=", security::FormatReleased(reply.an()),
-                   "  AF=", AfText(reply.ac(), reply.an()), "   ", canonical,
-                   PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
+      if (!reply.has_ac()) {
+        *answered = false;
+        out = NoAnswerText(canonical, parts);
+        break;
+      }
+      out = StrCat("AC=", security::FormatWithInterval(reply.ac()),
+                   "  AN=", security::FormatWithInterval(reply.an()),
+                   "\n  AF=", AfText(reply.ac(), reply.an()), "   ", canonical, PartialNote(parts),
+                   "\n");
       for (const auto& p : parts) {
         if (p.has_frequency()) {
           StrAppend(&out, "  ", Pad(p.region(), 20),
                     "AC=", Pad(security::FormatReleased(p.frequency().ac()), 10),
-                    "AN=", security::FormatReleased(p.frequency().an()), "\n");
+                    "AN=", Pad(security::FormatReleased(p.frequency().an()), 10),
+                    "AF=", AfText(p.frequency().ac(), p.frequency().an()), "\n");
         } else {
           StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
         }
       }
+      if (json == nullptr)
+        PrintWarnings(total.warnings(), parts, [](const v1::RegionPart& p) {
+          return p.has_frequency() ? &p.frequency().warnings() : nullptr;
+        });
       break;
     }
     case QueryKind::kBreakdown: {
@@ -226,6 +306,15 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       *totals.mutable_cells() = reply.totals();
       *totals.mutable_disclosure() = reply.disclosure();
       js = BreakdownJson(canonical, totals, reply.cells(), reply.partial(), parts);
+      if (reply.totals_size() == 0 && missing(parts) == static_cast<int>(parts.size())) {
+        *answered = false;
+        out = NoAnswerText(canonical, parts);
+        break;
+      }
+      if (json == nullptr)
+        PrintWarnings(totals.warnings(), parts, [](const v1::RegionPart& p) {
+          return p.has_breakdown() ? &p.breakdown().warnings() : nullptr;
+        });
       // One row per cell: the total, then each answering region's released value.
       std::vector<std::string> answering;
       for (const auto& p : parts) {
@@ -241,7 +330,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       for (const auto& c : reply.cells()) {
         regional[key(c) + c.labels(dims)] = security::FormatReleased(c.count());
       }
-      out = StrCat(canonical, PartialNote(reply.partial(), missing(parts), parts.size()), "\n");
+      out = StrCat(canonical, PartialNote(parts), "\n");
       for (v1::Dimension d : q.dimensions) StrAppend(&out, "  ", Pad(query::DimensionName(d), 12));
       StrAppend(&out, "  ", Pad("total", 10));
       for (const std::string& r : answering)

@@ -33,6 +33,11 @@ class Json {
     out_ += std::to_string(v);
     return *this;
   }
+  Json& Int(int64_t v) {
+    Comma();
+    out_ += std::to_string(v);
+    return *this;
+  }
   Json& Double(double v) {
     Comma();
     if (!std::isfinite(v)) {

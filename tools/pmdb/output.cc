@@ -6,6 +6,7 @@
 #include "node/base/strings.h"
 #include "node/vocab/codes.h"
 #include "query/engine.h"
+#include "security/released.h"
 #include "tools/pmdb/common.h"
 
 namespace pmdb::cli {
@@ -92,7 +93,7 @@ void WriteFrequency(Json& j, const v1::ReleasedCount& ac, const v1::ReleasedCoun
   j.Key("an");
   WriteReleased(j, an);
   j.Key("af");
-  if (an.high() == 0) {
+  if (an.high() == 0 && !an.has_noised()) {
     j.Null();  // no called alleles
     return;
   }
@@ -101,7 +102,11 @@ void WriteFrequency(Json& j, const v1::ReleasedCount& ac, const v1::ReleasedCoun
                   ? 1.0
                   : std::min(1.0, static_cast<double>(ac.high()) / an.low());
   j.BeginObject().Key("low").Double(lo).Key("high").Double(hi);
-  j.Key("exact").Bool(ac.low() == ac.high() && an.low() == an.high()).EndObject();
+  auto [ci_lo, ci_hi] = security::FrequencyInterval(ac, an);
+  j.Key("ci95").BeginArray().Double(ci_lo).Double(ci_hi).EndArray();
+  j.Key("exact").Bool(ac.low() == ac.high() && an.low() == an.high() && ac.noise_sd() == 0 &&
+                      an.noise_sd() == 0);
+  j.EndObject();
 }
 
 const char* CodeWord(absl::StatusCode code) {
@@ -198,6 +203,19 @@ void WriteReleased(Json& j, const v1::ReleasedCount& c) {
     j.Key("high").Uint(c.high());
   }
   j.Key("noise_sd").Double(c.noise_sd());
+  j.Key("noised");
+  if (c.has_noised()) {
+    j.Int(c.noised());
+  } else {
+    j.Null();
+  }
+  j.Key("ci95").BeginArray().Uint(c.ci95_low());
+  if (c.ci95_high() == UINT64_MAX) {
+    j.Null();
+  } else {
+    j.Uint(c.ci95_high());
+  }
+  j.EndArray();
   j.Key("exact").Bool(c.low() == c.high() && c.noise_sd() == 0).EndObject();
 }
 
@@ -212,7 +230,11 @@ std::string CountJson(std::string_view query, const v1::CountAnswer& answer, boo
                       const RegionParts& parts) {
   Json j;
   j.BeginObject().Key("query").String(query).Key("kind").String("count").Key("count");
-  WriteReleased(j, answer.count());
+  if (answer.has_count()) {
+    WriteReleased(j, answer.count());
+  } else {
+    j.Null();  // no region answered: no number
+  }
   WriteDisclosure(j, answer.disclosure());
   WriteStrings(j, "warnings", AllWarnings(answer.warnings(), parts, [](const v1::RegionPart& p) {
                  return p.has_count() ? &p.count().warnings() : nullptr;
@@ -237,7 +259,11 @@ std::string FrequencyJson(std::string_view query, const v1::FrequencyAnswer& ans
                           const RegionParts& parts) {
   Json j;
   j.BeginObject().Key("query").String(query).Key("kind").String("frequency");
-  WriteFrequency(j, answer.ac(), answer.an());
+  if (answer.has_ac()) {
+    WriteFrequency(j, answer.ac(), answer.an());
+  } else {
+    j.Key("ac").Null().Key("an").Null().Key("af").Null();  // no region answered
+  }
   WriteDisclosure(j, answer.disclosure());
   WriteStrings(j, "warnings", AllWarnings(answer.warnings(), parts, [](const v1::RegionPart& p) {
                  return p.has_frequency() ? &p.frequency().warnings() : nullptr;

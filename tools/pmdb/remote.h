@@ -72,8 +72,10 @@ struct RemoteQuery {
 // Asks through the hub (FederationService) or the operator's own node (AdminService.Query) and
 // prints as the local mode does, plus one part per region for the hub. With `json` non-null the
 // JSON object goes there instead of text to stdout.
+// `*answered` is false when no region answered: there is no number, the text says why, and
+// the command exits non-zero.
 absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery& q,
-                       const std::string& text, std::string* json);
+                       const std::string& text, std::string* json, bool* answered);
 
 }  // namespace pmdb::cli
 

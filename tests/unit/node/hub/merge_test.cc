@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "security/released.h"
 #include "tests/test_util.h"
 
 namespace pmdb::hub {
@@ -53,8 +54,28 @@ TEST(MergeTest, TheNationalFloorAppliesToPartsAndTotals) {
   EXPECT_EQ(out.total().high(), 8u) << "[0,4] + [0,4]: the sum of two floored parts";
   EXPECT_FALSE(out.partial());
   v1::FederatedCount none = MergeCounts({}, 5);
-  EXPECT_EQ(none.total().low(), 0u);
-  EXPECT_EQ(none.total().high(), 4u);
+  EXPECT_FALSE(none.has_total()) << "no region answered: no number, not 0-4";
+  std::vector<RegionResult<v1::CountAnswer>> refused;
+  refused.push_back(Failed<v1::CountAnswer>("norr", absl::ResourceExhaustedError("budget")));
+  EXPECT_FALSE(MergeCounts(std::move(refused), 5).has_total());
+}
+
+// Noised parts add their noised values, so a total of true zeros is centred on zero: two
+// regions whose noised values are -3 and 6 show 0 and 6, yet their total is 3, shown as <5.
+TEST(MergeTest, NoisedTotalsAreUnbiased) {
+  std::vector<RegionResult<v1::CountAnswer>> in;
+  for (auto [region, v] : std::vector<std::pair<std::string, int64_t>>{{"norr", -3}, {"vast", 6}}) {
+    v1::CountAnswer a;
+    *a.mutable_count() = security::NoisedCount(v, 5, 5);
+    in.push_back({region, a});
+  }
+  v1::FederatedCount out = MergeCounts(std::move(in), 5);
+  EXPECT_EQ(out.regions(0).count().count().high(), 4u);
+  EXPECT_EQ(out.regions(1).count().count().low(), 6u);
+  EXPECT_EQ(out.total().noised(), 3);
+  EXPECT_EQ(out.total().low(), 0u);
+  EXPECT_EQ(out.total().high(), 4u);
+  EXPECT_EQ(out.total().ci95_high(), 3u + 14u) << "1.96 * 5 * sqrt(2) = 13.9";
 }
 
 TEST(MergeTest, RegionStatusesByCode) {
