@@ -852,5 +852,55 @@ TEST(FederationDefaultsTest, NoisedNumbersAreLabelledAndRepeatsAreFree) {
   }
 }
 
+// What a researcher reads: every number with its 95 % interval, the hub's total made of the
+// regions' noised values, vocabulary warnings in text as in JSON, and no number at all when no
+// region answered.
+TEST(FederationDefaultsTest, NumbersCarryIntervalsAndNoAnswerIsNoNumber) {
+  Federation fed;
+  for (const std::string& r : SixRegions()) {
+    fed.node_config(r).settings.disclosure = security::DisclosureRules{};
+  }
+  fed.StartNodes();
+  fed.StartHub();
+  const std::string hub = "127.0.0.1:" + std::to_string(fed.hub_port());
+  std::vector<std::string> anna = {"PMDB_CERT=" + fed.dir().Path("anna.crt"),
+                                   "PMDB_KEY=" + fed.dir().Path("anna.key"),
+                                   "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
+  auto json = Pmdb({"query", "--hub", hub, "--json", "sex(F)"}, anna);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto j = ParseJson(json.out);
+  int64_t sum = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::string part = "regions." + std::to_string(i) + ".count.";
+    int64_t noised = static_cast<int64_t>(JsonNumber(j, part + "noised"));
+    sum += noised;
+    EXPECT_EQ(JsonNumber(j, part + "ci95.0"), std::max<int64_t>(0, noised - 10)) << json.out;
+    EXPECT_EQ(JsonNumber(j, part + "ci95.1"), noised + 10);
+  }
+  EXPECT_EQ(JsonNumber(j, "count.noised"), sum) << "the total adds the noised values";
+  EXPECT_EQ(JsonNumber(j, "count.ci95.1"), sum + 25) << "1.96 * 5 * sqrt(6) = 24.005";
+  auto text = Pmdb({"query", "--hub", hub, "sex(F)"}, anna);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find(" (95 %: "), std::string::npos) << text.out;
+
+  // A question every region refuses as invalid: no number, the reasons, exit 1.
+  auto none = Pmdb({"query", "--hub", hub, "gene(NOSUCHGENE)"}, anna);
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.out.find("no region answered"), std::string::npos) << none.out;
+  EXPECT_EQ(none.out.find("individuals match"), std::string::npos) << none.out;
+  auto none_json = Pmdb({"query", "--hub", hub, "--json", "gene(NOSUCHGENE)"}, anna);
+  EXPECT_EQ(none_json.exit_code, 1);
+  EXPECT_TRUE(JsonAt(ParseJson(none_json.out), "count").has_null_value()) << none_json.out;
+
+  // A warning from the vocabulary shows in text, once for all regions.
+  auto warned = Pmdb({"query", "--hub", hub, "hpo(HP:9999999) OR sex(M)"}, anna);
+  ASSERT_EQ(warned.exit_code, 0) << warned.err;
+  EXPECT_NE(warned.err.find("warning: HP:9999999 is not in the ontology"), std::string::npos)
+      << warned.err;
+  EXPECT_NE(warned.err.find("(mellan, norr, stockholm-gotland, syd, sydost, vast)"),
+            std::string::npos)
+      << warned.err;
+}
+
 }  // namespace
 }  // namespace pmdb::testing
