@@ -1,4 +1,18 @@
-# Shared by the benchmark scripts that start real nodes and a hub: sourced, not run.
+# Shared by the benchmark scripts: sourced, not run.
+
+# The binaries to run, in $bin: those already built in $build when the script was given
+# --build DIR (how ./tools/test runs every script on tiny data), otherwise the benchmark peers
+# are installed and TARGETS built in build-bench (Release).
+bench_binaries() {
+  if [[ -n "${build:-}" ]]; then
+    bin="$build/bin"
+    return
+  fi
+  ./tools/setup --bench
+  cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPMDB_BUILD_BENCH=ON -DPMDB_BUILD_TESTS=OFF >/dev/null
+  cmake --build build-bench -j "$(nproc)" --target "$@" >/dev/null
+  bin="$root/build-bench/bin"
+}
 
 # Prints the port a server logged ("listening on port N") in file $1, waiting up to 20 s.
 wait_port() {
