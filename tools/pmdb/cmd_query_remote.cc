@@ -332,7 +332,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       }
       out = StrCat(canonical, PartialNote(parts), "\n");
       for (v1::Dimension d : q.dimensions) StrAppend(&out, "  ", Pad(query::DimensionName(d), 12));
-      StrAppend(&out, "  ", Pad("total", 10));
+      StrAppend(&out, "  ", Pad("total", 24));
       for (const std::string& r : answering)
         StrAppend(&out, Pad(r, std::max<size_t>(r.size() + 2, 8)));
       StrAppend(&out, "\n");
@@ -345,7 +345,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
         }
         std::string row;
         for (int i = 0; i < dims; ++i) StrAppend(&row, "  ", Pad(total.labels(i), 12));
-        StrAppend(&row, "  ", Pad(security::FormatReleased(total.count()), 10));
+        StrAppend(&row, "  ", Pad(security::FormatWithInterval(total.count()), 24));
         for (const std::string& r : answering) {
           auto it = regional.find(key(total) + r);
           StrAppend(&row, Pad(it == regional.end() ? "-" : it->second,
