@@ -132,23 +132,34 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
   }
 }
 
-}  // namespace
-
-absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
-                                               const v1::Criterion& criterion,
-                                               v1::Purpose purpose) const {
-  auto q = Prepare(criterion, *catalog_, options_.checks);
-  if (!q.ok()) return q.status();
-  Executor ex(view, *catalog_, options_.work);
-  auto bits = Matching(ex, view, q->criterion, purpose);
-  if (!bits.ok()) return bits.status();
-  return Answer<uint64_t>{bits->Cardinality(), std::move(q->warnings), std::move(q->text)};
+// The variant of a frequency question and the cohort it is counted in (an AND of the other
+// operands, or nothing for everyone); null unless the tree has exactly one variant() at the top.
+const v1::Criterion* SplitFrequency(const v1::Criterion& canonical, v1::Criterion* cohort) {
+  if (canonical.has_variant()) return &canonical;
+  if (!canonical.has_all_of()) return nullptr;
+  const v1::Criterion* variant = nullptr;
+  for (const v1::Criterion& item : canonical.all_of().items()) {
+    if (item.has_variant()) {
+      if (variant != nullptr) return nullptr;
+      variant = &item;
+    } else {
+      *cohort->mutable_all_of()->add_items() = item;
+    }
+  }
+  return variant;
 }
 
-absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
-    const storage::ReadView& view, const v1::Criterion& criterion,
-    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
-    const std::vector<std::string>& diagnoses) const {
+absl::Status FrequencyShapeError() {
+  return absl::InvalidArgumentError(
+      "a frequency needs exactly one variant() criterion, alone or ANDed with criteria that "
+      "choose the cohort (e.g. variant(GRCh38:7:55191822:T:G) AND sex(F))");
+}
+
+}  // namespace
+
+absl::StatusOr<Prepared> Engine::CheckBreakdown(const v1::Criterion& criterion,
+                                                const std::vector<v1::Dimension>& dimensions,
+                                                const std::vector<std::string>& diagnoses) const {
   absl::Status checked = CheckDimensions(dimensions).status();
   if (!checked.ok()) return checked;
   auto named = CheckDiagnoses(dimensions, diagnoses);
@@ -168,6 +179,40 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
           "the query by AND");
     }
   }
+  return q;
+}
+
+absl::StatusOr<Prepared> Engine::CheckFrequency(const v1::Criterion& criterion) const {
+  auto q = Prepare(criterion, *catalog_, options_.checks);
+  if (!q.ok()) return q.status();
+  v1::Criterion cohort;
+  if (SplitFrequency(q->criterion, &cohort) == nullptr) return FrequencyShapeError();
+  return q;
+}
+
+absl::StatusOr<Prepared> Engine::CheckCount(const v1::Criterion& criterion) const {
+  return Prepare(criterion, *catalog_, options_.checks);
+}
+
+absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
+                                               const v1::Criterion& criterion,
+                                               v1::Purpose purpose) const {
+  auto q = Prepare(criterion, *catalog_, options_.checks);
+  if (!q.ok()) return q.status();
+  Executor ex(view, *catalog_, options_.work);
+  auto bits = Matching(ex, view, q->criterion, purpose);
+  if (!bits.ok()) return bits.status();
+  return Answer<uint64_t>{bits->Cardinality(), std::move(q->warnings), std::move(q->text)};
+}
+
+absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
+    const storage::ReadView& view, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
+    const std::vector<std::string>& diagnoses) const {
+  auto q = CheckBreakdown(criterion, dimensions, diagnoses);
+  if (!q.ok()) return q.status();
+  auto named = CheckDiagnoses(dimensions, diagnoses);
+  if (!named.ok()) return named.status();
   Executor ex(view, *catalog_, options_.work);
   auto result = Matching(ex, view, q->criterion, purpose);
   if (!result.ok()) return result.status();
@@ -203,29 +248,9 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
   auto q = Prepare(criterion, *catalog_, options_.checks);
   if (!q.ok()) return q.status();
   // The split into the variant and its cohort is made on the canonical tree.
-  const v1::Criterion& canonical = q->criterion;
-  const v1::Criterion* variant = nullptr;
   v1::Criterion cohort;
-  if (canonical.has_variant()) {
-    variant = &canonical;
-  } else if (canonical.has_all_of()) {
-    for (const v1::Criterion& item : canonical.all_of().items()) {
-      if (item.has_variant()) {
-        if (variant != nullptr) {
-          variant = nullptr;
-          break;
-        }
-        variant = &item;
-      } else {
-        *cohort.mutable_all_of()->add_items() = item;
-      }
-    }
-  }
-  if (variant == nullptr) {
-    return absl::InvalidArgumentError(
-        "a frequency needs exactly one variant() criterion, alone or ANDed with criteria that "
-        "choose the cohort (e.g. variant(GRCh38:7:55191822:T:G) AND sex(F))");
-  }
+  const v1::Criterion* variant = SplitFrequency(q->criterion, &cohort);
+  if (variant == nullptr) return FrequencyShapeError();
   Executor ex(view, *catalog_, options_.work);
   Bitmap people;
   if (cohort.has_all_of()) {

@@ -83,6 +83,14 @@ class Engine {
                                                     const v1::Criterion& criterion,
                                                     v1::Purpose purpose) const;
 
+  // Everything each kind of answer checks before reading data, and the prepared question: what
+  // an answer would be keyed on, for a quote of its cost (core::QuoteRelease).
+  absl::StatusOr<Prepared> CheckCount(const v1::Criterion& criterion) const;
+  absl::StatusOr<Prepared> CheckBreakdown(const v1::Criterion& criterion,
+                                          const std::vector<v1::Dimension>& dimensions,
+                                          const std::vector<std::string>& diagnoses) const;
+  absl::StatusOr<Prepared> CheckFrequency(const v1::Criterion& criterion) const;
+
   const vocab::Catalog& catalog() const { return *catalog_; }
   const std::shared_ptr<const vocab::Catalog>& catalog_ptr() const { return catalog_; }
 

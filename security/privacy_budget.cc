@@ -109,15 +109,31 @@ void PrivacyLedger::Add(Account& a, int64_t at_unix, uint64_t micros, int64_t no
   while (!a.empty() && a.front().first <= oldest) a.pop_front();
 }
 
-absl::StatusOr<uint64_t> PrivacyLedger::Charge(const Spend& spend, int64_t now_unix) {
+absl::StatusOr<uint64_t> PrivacyLedger::Price(const Spend& spend, int64_t now_unix) const {
   std::lock_guard<std::mutex> lock(mu_);
+  return PriceLocked(spend, now_unix);
+}
+
+absl::StatusOr<uint64_t> PrivacyLedger::PriceLocked(const Spend& spend, int64_t now_unix) const {
   if (spend.micros == 0 || released_.count(spend.release) > 0) return 0;
-  std::vector<Charged> accounts = AccountsFor(spend);
-  for (const Charged& c : accounts) {
-    for (const Limit& limit : c.limits) {
-      uint64_t spent = SpentWithin(*c.account, limit.days, now_unix);
+  // AccountsFor creates empty accounts; a price looks at copies so that it changes nothing.
+  static const Account kNone;
+  auto find = [](const std::map<std::string, Account>& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? &kNone : &it->second;
+  };
+  std::vector<std::pair<const Account*, std::vector<Limit>>> accounts;
+  accounts.push_back({find(researchers_, spend.researcher), ResearcherLimits()});
+  auto p = projects_.find(spend.project);
+  if (p != projects_.end()) {
+    accounts.push_back({find(project_accounts_, spend.project), ProjectLimits(*p->second)});
+  }
+  accounts.push_back({&region_, RegionLimits()});
+  for (const auto& [account, limits] : accounts) {
+    for (const Limit& limit : limits) {
+      uint64_t spent = SpentWithin(*account, limit.days, now_unix);
       if (spent + spend.micros <= limit.micros) continue;
-      int64_t free_at = FreeAt(*c.account, limit, spend.micros, now_unix);
+      int64_t free_at = FreeAt(*account, limit, spend.micros, now_unix);
       return absl::ResourceExhaustedError(
           StrCat("the ", limit.name, " privacy budget (rho ", FormatMicros(limit.micros), " ",
                  Per(limit.days),
@@ -128,7 +144,14 @@ absl::StatusOr<uint64_t> PrivacyLedger::Charge(const Spend& spend, int64_t now_u
                      : StrCat("; enough of it is free again at ", Rfc3339(free_at))));
     }
   }
-  for (const Charged& c : accounts) Add(*c.account, now_unix, spend.micros, now_unix);
+  return spend.micros;
+}
+
+absl::StatusOr<uint64_t> PrivacyLedger::Charge(const Spend& spend, int64_t now_unix) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto price = PriceLocked(spend, now_unix);
+  if (!price.ok() || *price == 0) return price;
+  for (const Charged& c : AccountsFor(spend)) Add(*c.account, now_unix, spend.micros, now_unix);
   released_.insert(spend.release);
   return spend.micros;
 }

@@ -75,6 +75,9 @@ class PrivacyLedger {
   // limit, what is left and when enough of it is free again.
   absl::StatusOr<uint64_t> Charge(const Spend& spend, int64_t now_unix);
 
+  // What Charge would return, charging nothing.
+  absl::StatusOr<uint64_t> Price(const Spend& spend, int64_t now_unix) const;
+
   // Takes back a charge of `spend.micros` made at `at_unix` whose answer never left (its audit
   // entry could not be written), so that neither the budgets nor the "made before" mark keep it.
   void Refund(const Spend& spend, int64_t at_unix);
@@ -111,6 +114,8 @@ class PrivacyLedger {
     std::vector<Limit> limits;
   };
   std::vector<Charged> AccountsFor(const Spend& spend) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> PriceLocked(const Spend& spend, int64_t now_unix) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<Limit> ResearcherLimits() const;
   std::vector<Limit> ProjectLimits(const Project& p) const;
   std::vector<Limit> RegionLimits() const;

@@ -121,4 +121,43 @@ absl::StatusOr<Release<v1::FrequencyAnswer>> AnswerFrequency(const query::Engine
   return out;
 }
 
+namespace {
+
+absl::StatusOr<Quote> QuoteOf(absl::StatusOr<query::Prepared> q, std::string_view kind,
+                              const storage::ReadView& view,
+                              const std::vector<v1::Dimension>& dimensions,
+                              const std::vector<std::string>& diagnoses, uint64_t cost_micros,
+                              const security::Discloser& discloser) {
+  if (!q.ok()) return q.status();
+  auto release = ReleaseOf(kind, q->text, view, dimensions, diagnoses);
+  if (!release.ok()) return release.status();
+  return Quote{discloser.Fingerprint(*release), cost_micros};
+}
+
+}  // namespace
+
+absl::StatusOr<Quote> QuoteCount(const query::Engine& engine, const storage::ReadView& view,
+                                 const v1::Criterion& criterion,
+                                 const security::Discloser& discloser) {
+  return QuoteOf(engine.CheckCount(criterion), "count", view, {}, {}, discloser.CostMicros(),
+                 discloser);
+}
+
+absl::StatusOr<Quote> QuoteBreakdown(const query::Engine& engine, const storage::ReadView& view,
+                                     const v1::Criterion& criterion,
+                                     const std::vector<v1::Dimension>& dimensions,
+                                     const std::vector<std::string>& diagnoses,
+                                     const security::Discloser& discloser) {
+  return QuoteOf(engine.CheckBreakdown(criterion, dimensions, diagnoses), "breakdown", view,
+                 dimensions, diagnoses,
+                 discloser.CostMicros(query::CellsPerPerson(dimensions, diagnoses)), discloser);
+}
+
+absl::StatusOr<Quote> QuoteFrequency(const query::Engine& engine, const storage::ReadView& view,
+                                     const v1::Criterion& criterion,
+                                     const security::Discloser& discloser) {
+  return QuoteOf(engine.CheckFrequency(criterion), "frequency", view, {}, {},
+                 2 * discloser.CostMicros(), discloser);
+}
+
 }  // namespace pmdb::core

@@ -48,6 +48,25 @@ absl::StatusOr<Release<v1::FrequencyAnswer>> AnswerFrequency(const query::Engine
                                                              v1::Purpose purpose,
                                                              const security::Discloser* discloser);
 
+// What releasing an answer would cost, from the question alone and the data version (which says
+// whether the same release was made before): the release's fingerprint and price. Reads no
+// data; the checks are the answer's own, so a question the answer would refuse is refused here.
+struct Quote {
+  std::string fingerprint;
+  uint64_t cost_micros = 0;
+};
+absl::StatusOr<Quote> QuoteCount(const query::Engine& engine, const storage::ReadView& view,
+                                 const v1::Criterion& criterion,
+                                 const security::Discloser& discloser);
+absl::StatusOr<Quote> QuoteBreakdown(const query::Engine& engine, const storage::ReadView& view,
+                                     const v1::Criterion& criterion,
+                                     const std::vector<v1::Dimension>& dimensions,
+                                     const std::vector<std::string>& diagnoses,
+                                     const security::Discloser& discloser);
+absl::StatusOr<Quote> QuoteFrequency(const query::Engine& engine, const storage::ReadView& view,
+                                     const v1::Criterion& criterion,
+                                     const security::Discloser& discloser);
+
 }  // namespace pmdb::core
 
 #endif  // PMDB_NODE_CORE_AGGREGATES_H_

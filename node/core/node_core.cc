@@ -168,6 +168,40 @@ absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::strin
   return std::move(answer);
 }
 
+// A cost quote (cost_only): the same authorization, sharing policy and project as an answer,
+// then the price of the release the answer would be and what the caller has left; charges
+// nothing and reads no data.
+template <typename Answer, typename QuoteFn>
+absl::StatusOr<Answer> Quoted(absl::StatusOr<call::Caller> caller, std::string_view kind,
+                              const v1::Criterion& criterion, SharingPolicy& sharing,
+                              const security::Discloser& discloser, int64_t now,
+                              v1::AuditEntry& entry, QuoteFn quote) {
+  if (!caller.ok()) return caller.status();
+  entry.set_query(query::FormatCriterion(criterion));
+  absl::Status shared =
+      sharing.CheckAggregate(*caller, kind, criterion, query::CanonicalText(criterion), now);
+  if (!shared.ok()) return shared;
+  auto project = sharing.ProjectFor(*caller);
+  if (!project.ok()) return project.status();
+  entry.set_project(*project);
+  absl::StatusOr<Quote> q = quote();
+  if (!q.ok()) return q.status();
+  Answer answer;
+  v1::DisclosureApplied& d = *answer.mutable_disclosure();
+  d = discloser.Applied();
+  d.set_cost_only(true);
+  auto price = sharing.PriceRelease(*caller, *project, q->fingerprint, q->cost_micros, now);
+  uint64_t micros = price.ok() ? *price : q->cost_micros;
+  d.set_rho(static_cast<double>(micros) / 1e6);
+  if (!price.ok()) d.set_refusal(std::string(price.status().message()));
+  d.set_project(*project);
+  for (v1::BudgetState& b : sharing.Budgets(*caller, *project, now))
+    *d.add_budgets() = std::move(b);
+  entry.set_released(StrCat("cost quote rho=", security::FormatMicros(micros),
+                            price.ok() ? "" : " (would be refused)"));
+  return answer;
+}
+
 }  // namespace
 
 void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
@@ -176,6 +210,15 @@ void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
   const int64_t now = clock_->NowSeconds();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionCount, &entry);
+  if (request.cost_only()) {
+    auto quote = Quoted<v1::CountAnswer>(
+        std::move(caller), "count", request.criterion(), sharing_, discloser_, now, entry, [&] {
+          return QuoteCount(DisclosingEngine(), *store_->Snapshot(), request.criterion(),
+                            discloser_);
+        });
+    call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
+    return;
+  }
   auto answer = Aggregate<v1::CountAnswer>(
       std::move(caller), "count", request.criterion(), sharing_, now, entry,
       [&](v1::Purpose purpose) {
@@ -198,6 +241,15 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
   auto diagnoses = dims.ok() ? query::CheckDiagnoses(*dims, request.diagnoses())
                              : absl::StatusOr<std::vector<std::string>>(dims.status());
   if (caller.ok() && !diagnoses.ok()) caller = diagnoses.status();
+  if (request.cost_only()) {
+    auto quote = Quoted<v1::BreakdownAnswer>(
+        std::move(caller), "breakdown", request.criterion(), sharing_, discloser_, now, entry, [&] {
+          return QuoteBreakdown(DisclosingEngine(), *store_->Snapshot(), request.criterion(), *dims,
+                                *diagnoses, discloser_);
+        });
+    call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
+    return;
+  }
   auto answer = Aggregate<v1::BreakdownAnswer>(
       std::move(caller), "breakdown", request.criterion(), sharing_, now, entry,
       [&](v1::Purpose purpose) {
@@ -216,6 +268,15 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
   const int64_t now = clock_->NowSeconds();
   v1::AuditEntry entry;
   auto caller = Authorize(who, Method::kRegionFrequency, &entry);
+  if (request.cost_only()) {
+    auto quote = Quoted<v1::FrequencyAnswer>(
+        std::move(caller), "frequency", request.criterion(), sharing_, discloser_, now, entry, [&] {
+          return QuoteFrequency(DisclosingEngine(), *store_->Snapshot(), request.criterion(),
+                                discloser_);
+        });
+    call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
+    return;
+  }
   auto answer = Aggregate<v1::FrequencyAnswer>(std::move(caller), "frequency", request.criterion(),
                                                sharing_, now, entry, [&](v1::Purpose purpose) {
                                                  query::Engine engine = DisclosingEngine();

@@ -40,6 +40,18 @@ absl::StatusOr<uint64_t> SharingPolicy::ChargeRelease(const call::Caller& caller
   return charged;
 }
 
+absl::StatusOr<uint64_t> SharingPolicy::PriceRelease(const call::Caller& caller,
+                                                     const std::string& project,
+                                                     const std::string& fingerprint,
+                                                     uint64_t micros, int64_t now_unix) const {
+  auto price = ledger_.Price({caller.user.uri, project, fingerprint, micros}, now_unix);
+  if (!price.ok()) {
+    return absl::ResourceExhaustedError(
+        StrCat("region ", settings_.region, ": ", std::string(price.status().message())));
+  }
+  return price;
+}
+
 void SharingPolicy::RefundRelease(const std::string& researcher, const std::string& project,
                                   const std::string& fingerprint, uint64_t micros,
                                   int64_t at_unix) {

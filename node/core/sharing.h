@@ -53,6 +53,11 @@ class SharingPolicy {
                                          const std::string& fingerprint, uint64_t micros,
                                          int64_t now_unix);
 
+  // What ChargeRelease would return (the price, or the refusal), charging nothing.
+  absl::StatusOr<uint64_t> PriceRelease(const call::Caller& caller, const std::string& project,
+                                        const std::string& fingerprint, uint64_t micros,
+                                        int64_t now_unix) const;
+
   // Takes back a charge whose answer never left (its audit entry could not be written).
   void RefundRelease(const std::string& researcher, const std::string& project,
                      const std::string& fingerprint, uint64_t micros, int64_t at_unix);

@@ -146,11 +146,11 @@ v1::FederatedCount MergeCounts(std::vector<RegionResult<v1::CountAnswer>> result
   ReleasedSum total;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::CountAnswer& a, v1::RegionPart& part) {
-                              AddFloored(a.mutable_count(), &total, floor);
+                              if (a.has_count()) AddFloored(a.mutable_count(), &total, floor);
                               *part.mutable_count() = std::move(a);
                             });
   // No region answered: no number (the reply says so), never a count of 0.
-  if (ok > 0) *reply.mutable_total() = total.Total(floor);
+  if (!total.empty()) *reply.mutable_total() = total.Total(floor);
   Close(reply, ok, results.size(), floor);
   return reply;
 }
@@ -195,14 +195,12 @@ v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAn
   ReleasedSum ac, an;
   size_t ok = ForEachRegion(results, reply.mutable_regions(),
                             [&](v1::FrequencyAnswer& a, v1::RegionPart& part) {
-                              AddFloored(a.mutable_ac(), &ac, floor);
-                              AddFloored(a.mutable_an(), &an, floor);
+                              if (a.has_ac()) AddFloored(a.mutable_ac(), &ac, floor);
+                              if (a.has_an()) AddFloored(a.mutable_an(), &an, floor);
                               *part.mutable_frequency() = std::move(a);
                             });
-  if (ok > 0) {
-    *reply.mutable_ac() = ac.Total(floor);
-    *reply.mutable_an() = an.Total(floor);
-  }
+  if (!ac.empty()) *reply.mutable_ac() = ac.Total(floor);
+  if (!an.empty()) *reply.mutable_an() = an.Total(floor);
   Close(reply, ok, results.size(), floor);
   return reply;
 }

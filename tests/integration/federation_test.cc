@@ -883,6 +883,19 @@ TEST(FederationDefaultsTest, NumbersCarryIntervalsAndNoAnswerIsNoNumber) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find(" (95 %: "), std::string::npos) << text.out;
 
+  // What a new question would cost, charging nothing; an answered one is free to ask again.
+  auto cost = Pmdb({"query", "--hub", hub, "--cost", "sex(M) AND age(40-)"}, anna);
+  ASSERT_EQ(cost.exit_code, 0) << cost.err;
+  EXPECT_NE(cost.out.find("nothing was charged"), std::string::npos) << cost.out;
+  EXPECT_NE(cost.out.find("rho 0.02; left"), std::string::npos) << cost.out;
+  EXPECT_NE(cost.out.find("more new counts"), std::string::npos) << cost.out;
+  auto cost_json = Pmdb({"query", "--hub", hub, "--cost", "--json", "sex(F)"}, anna);
+  ASSERT_EQ(cost_json.exit_code, 0) << cost_json.err;
+  auto c = ParseJson(cost_json.out);
+  EXPECT_EQ(JsonString(c, "kind"), "cost");
+  EXPECT_TRUE(JsonBool(c, "regions.0.free")) << "sex(F) was answered above" << cost_json.out;
+  EXPECT_EQ(Pmdb({"query", "--db", fed.dir().Path("x"), "--cost", "sex(F)"}).exit_code, 2);
+
   // A question every region refuses as invalid: no number, the reasons, exit 1.
   auto none = Pmdb({"query", "--hub", hub, "gene(NOSUCHGENE)"}, anna);
   EXPECT_EQ(none.exit_code, 1);

@@ -28,6 +28,9 @@ std::vector<FlagSpec> QueryFlags() {
        "with --breakdown diagnosis: the ICD-10 codes that get a cell (comma-separated, at most "
        "30); required with --hub, optional with --db and --node (default: every category)"},
       {"frequency", "", "allele frequency of the expression's variant() criterion"},
+      {"cost", "",
+       "with --hub: what the question would cost in every region and what you have left, "
+       "charging nothing"},
       {"purpose", "NAME", "research (default) or care: whose consent applies (--db, --node)"},
       {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
       {"hpo", "PATH", "HPO ontology (OBO) to use and remember (--db)"},
@@ -66,6 +69,7 @@ const CommandSpec& Spec() {
       "  pmdb query --db region.db --frequency 'variant(GRCh37:2:1234:A:G) AND sex(F)'\n"
       "  pmdb query --db region.db --batch questions.txt > answers.jsonl\n"
       "  pmdb query --hub hub.example.se:7000 --breakdown sex 'gene(BRCA2) AND dx(C50)'\n"
+      "  pmdb query --hub hub.example.se:7000 --cost --breakdown sex 'gene(BRCA2)'\n"
       "  pmdb query --hub hub.example.se:7000 --breakdown diagnosis --diagnoses C50,C56,D05 \\\n"
       "      'gene(BRCA2)'\n",
       /*takes_positional=*/true,
@@ -207,6 +211,7 @@ int RunRemote(const Flags& flags, const Request& req, const Target& target, bool
                                           : QueryKind::kFrequency;
   q.dimensions = req.dimensions;
   q.diagnoses = req.diagnoses;
+  q.cost_only = flags.Bool("cost");
   q.purpose = req.purpose;
   q.timeout_seconds = target.timeout_seconds;
   bool to_hub = target.kind == Target::kHub;
@@ -275,6 +280,11 @@ int RunQuery(int argc, char** argv) {
   }
   auto target = ChooseTarget(*flags, {Target::kDb, Target::kHub, Target::kNode});
   if (!target.ok()) return UsageError(Spec(), target.status());
+  if (flags->Bool("cost") && target->kind != Target::kHub) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  "--cost asks the regions through --hub what a question would "
+                                  "cost; an operator's exact answers (--db, --node) cost nothing"));
+  }
   if (target->kind != Target::kDb) return RunRemote(*flags, req, *target, batch);
   auto store = OpenStore(target->where, /*create=*/false);
   if (!store.ok()) return Fail("query", store.status());

@@ -1,4 +1,5 @@
 // pmdb query --hub / --node: the same questions over mutual TLS.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -47,6 +48,20 @@ std::string AfText(const v1::ReleasedCount& ac, const v1::ReleasedCount& an) {
   return buf;
 }
 
+std::string RegionStatusText(const v1::RegionPart& p) {
+  std::string s = RegionStatusWord(p.status());
+  if (!p.detail().empty()) StrAppend(&s, ": ", p.detail());
+  return s;
+}
+
+// How many more new counts `left` rho buys at a region whose noise has this sigma.
+std::string CountsLeft(double left, double sigma) {
+  if (sigma <= 0) return "";
+  double per_count = 1 / (2 * sigma * sigma);
+  return StrCat("; about ", static_cast<long long>(std::floor(left / per_count + 1e-9)),
+                " more new counts");
+}
+
 // How the numbers were protected, and what the caller's budgets at each region look like.
 std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& parts) {
   std::string out = StrCat("Protection: ", d.description(), ".\n");
@@ -72,15 +87,77 @@ std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& pa
     }
     if (tightest == nullptr) continue;
     char left[96];
-    std::snprintf(
-        left, sizeof(left), "%.3g of %.3g (%s, %s)", tightest->limit_rho() - tightest->spent_rho(),
-        tightest->limit_rho(), tightest->name().c_str(),
-        tightest->period_days() == 365 ? "per year"
-                                       : StrCat("per ", tightest->period_days(), " days").c_str());
-    StrAppend(&budgets, budgets.empty() ? "" : ", ", p.region(), " ", left);
+    double remaining = tightest->limit_rho() - tightest->spent_rho();
+    std::snprintf(left, sizeof(left), "%.3g of %.3g (%s, %s", remaining, tightest->limit_rho(),
+                  tightest->name().c_str(),
+                  tightest->period_days() == 365
+                      ? "per year"
+                      : StrCat("per ", tightest->period_days(), " days").c_str());
+    StrAppend(&budgets, budgets.empty() ? "" : ", ", p.region(), " ", left,
+              CountsLeft(remaining, r->sigma()), ")");
   }
   if (!budgets.empty()) StrAppend(&out, "Privacy budget left (rho): ", budgets, ".\n");
   StrAppend(&out, "A missing region is never counted as zero.\n");
+  return out;
+}
+
+// A region's disclosure in a reply, whatever the kind of answer; null when it has none.
+const v1::DisclosureApplied* PartDisclosure(const v1::RegionPart& p) {
+  return p.has_count()       ? &p.count().disclosure()
+         : p.has_breakdown() ? &p.breakdown().disclosure()
+         : p.has_frequency() ? &p.frequency().disclosure()
+                             : nullptr;
+}
+
+// What a question would cost in every region (a cost quote): text, and JSON into `json`.
+std::string CostReport(const std::string& canonical, const std::string& kind,
+                       const RegionParts& parts, std::string* json) {
+  std::string out = StrCat("cost of ", kind, " ", canonical, " (nothing was charged)\n");
+  Json j;
+  j.BeginObject().Key("query").String(canonical).Key("kind").String("cost");
+  j.Key("of").String(kind).Key("regions").BeginArray();
+  for (const auto& p : parts) {
+    j.BeginObject()
+        .Key("region")
+        .String(p.region())
+        .Key("status")
+        .String(RegionStatusWord(p.status()));
+    j.Key("detail").String(p.detail());
+    const v1::DisclosureApplied* d = PartDisclosure(p);
+    if (d == nullptr) {
+      j.Key("rho").Null().Key("free").Null().Key("refusal").Null().Key("budgets").BeginArray();
+      j.EndArray().EndObject();
+      StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
+      continue;
+    }
+    j.Key("rho").Double(d->rho()).Key("free").Bool(d->rho() == 0 && d->refusal().empty());
+    j.Key("refusal").String(d->refusal()).Key("budgets").BeginArray();
+    const v1::BudgetState* tightest = nullptr;
+    for (const v1::BudgetState& b : d->budgets()) {
+      j.BeginObject().Key("name").String(b.name()).Key("spent_rho").Double(b.spent_rho());
+      j.Key("limit_rho").Double(b.limit_rho()).Key("period_days").Uint(b.period_days());
+      j.EndObject();
+      if (tightest == nullptr ||
+          b.limit_rho() - b.spent_rho() < tightest->limit_rho() - tightest->spent_rho()) {
+        tightest = &b;
+      }
+    }
+    j.EndArray().EndObject();
+    std::string price = !d->refusal().empty() ? StrCat("would be refused: ", d->refusal())
+                        : d->rho() == 0       ? std::string("free (released before)")
+                                              : StrCat("rho ", d->rho());
+    std::string left;
+    if (tightest != nullptr && d->refusal().empty()) {
+      double l = tightest->limit_rho() - tightest->spent_rho();
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "%.3g", l);
+      left = StrCat("; left ", buf, " of ", tightest->limit_rho(), " (", tightest->name(),
+                    CountsLeft(l, d->sigma()), ")");
+    }
+    StrAppend(&out, "  ", Pad(p.region(), 20), price, left, "\n");
+  }
+  j.EndArray().EndObject();
+  *json = j.str();
   return out;
 }
 
@@ -129,12 +206,6 @@ void PrintWarnings(
   for (const auto& [text, regions] : by_text) {
     std::cerr << "warning: " << text << " (" << regions << ")\n";
   }
-}
-
-std::string RegionStatusText(const v1::RegionPart& p) {
-  std::string s = RegionStatusWord(p.status());
-  if (!p.detail().empty()) StrAppend(&s, ": ", p.detail());
-  return s;
 }
 
 }  // namespace
@@ -218,10 +289,15 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
     case QueryKind::kCount: {
       v1::CountRequest req;
       *req.mutable_criterion() = *criterion;
+      req.set_cost_only(q.cost_only);
       v1::FederatedCount reply;
       absl::Status s = transport::FromGrpc(stub->Count(&context, req, &reply));
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
+      if (q.cost_only) {
+        out = CostReport(canonical, "count", parts, &js);
+        break;
+      }
       note = DisclosureNote(reply.disclosure(), reply.regions());
       v1::CountAnswer total;
       *total.mutable_count() = reply.total();
@@ -252,10 +328,15 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
     case QueryKind::kFrequency: {
       v1::FrequencyRequest req;
       *req.mutable_criterion() = *criterion;
+      req.set_cost_only(q.cost_only);
       v1::FederatedFrequency reply;
       absl::Status s = transport::FromGrpc(stub->Frequency(&context, req, &reply));
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
+      if (q.cost_only) {
+        out = CostReport(canonical, "frequency", parts, &js);
+        break;
+      }
       note = DisclosureNote(reply.disclosure(), reply.regions());
       v1::FrequencyAnswer total;
       *total.mutable_ac() = reply.ac();
@@ -296,10 +377,16 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       *req.mutable_criterion() = *criterion;
       for (v1::Dimension d : q.dimensions) req.add_dimensions(d);
       for (const std::string& d : q.diagnoses) req.add_diagnoses(d);
+      req.set_cost_only(q.cost_only);
       v1::FederatedBreakdown reply;
       absl::Status s = transport::FromGrpc(stub->Breakdown(&context, req, &reply));
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
+      if (q.cost_only) {
+        out = CostReport(canonical, StrCat("breakdown by ", query::FormatDimensions(q.dimensions)),
+                         parts, &js);
+        break;
+      }
       note = DisclosureNote(reply.disclosure(), reply.regions());
       v1::BreakdownAnswer totals;
       *totals.mutable_dimensions() = reply.dimensions();
@@ -365,7 +452,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       break;
     }
   }
-  StrAppend(&out, note);
+  if (!q.cost_only) StrAppend(&out, note);
   if (json != nullptr) {
     *json = js;
   } else {

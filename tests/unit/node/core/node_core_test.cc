@@ -86,6 +86,14 @@ class NodeCoreTest : public testing::StoreTest {
         [&](auto done) { core_->Count(who, request, done); });
   }
 
+  absl::StatusOr<v1::CountAnswer> Cost(const call::Credentials& who, const std::string& expr) {
+    v1::CountRequest request;
+    *request.mutable_criterion() = *query::ParseCriterion(expr);
+    request.set_cost_only(true);
+    return testing::AwaitResult<v1::CountAnswer>(
+        [&](auto done) { core_->Count(who, request, done); });
+  }
+
   std::vector<v1::AuditEntry> Audit() { return *security::ListAudit(*store_->Snapshot(), {}); }
 
   FakeClock clock_{kMonday + 9 * 3600};
@@ -93,6 +101,32 @@ class NodeCoreTest : public testing::StoreTest {
   NodeSettings settings_;
   std::unique_ptr<NodeCore> core_;
 };
+
+// A cost quote says what an answer would charge and what is left, releasing no number and
+// charging nothing; after the answer, the same quote says it is free.
+TEST_F(NodeCoreTest, ACostQuoteChargesNothingAndKnowsRepeats) {
+  auto quote = Cost(ViaHub(kAnna), "sex(F) AND age(30-)");
+  ASSERT_THAT(quote, IsOk());
+  EXPECT_FALSE(quote->has_count()) << "a quote holds no number";
+  EXPECT_TRUE(quote->disclosure().cost_only());
+  EXPECT_DOUBLE_EQ(quote->disclosure().rho(), 0.02);
+  EXPECT_EQ(quote->disclosure().refusal(), "");
+  EXPECT_DOUBLE_EQ(quote->disclosure().budgets(0).spent_rho(), 0) << "nothing was charged";
+  auto answer = Count(ViaHub(kAnna), "age(30-) AND sex(F)");
+  ASSERT_THAT(answer, IsOk());
+  EXPECT_DOUBLE_EQ(answer->disclosure().rho(), 0.02);
+  EXPECT_DOUBLE_EQ(answer->disclosure().budgets(0).spent_rho(), 0.02);
+  auto again = Cost(ViaHub(kAnna), "sex(F) AND age(30-)");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_DOUBLE_EQ(again->disclosure().rho(), 0) << "released before: free";
+  // An invalid question is refused as the answer would be.
+  EXPECT_THAT(Cost(ViaHub(kAnna), "gene(NOPE)"),
+              testing::StatusIs(absl::StatusCode::kFailedPrecondition, std::string("gene")));
+  const auto log = Audit();
+  EXPECT_EQ(log[0].released(), "cost quote rho=0.02");
+  EXPECT_EQ(log[0].rho_micros(), 0u);
+  EXPECT_EQ(log[0].release(), "") << "a quote is no release: a restart recharges nothing for it";
+}
 
 TEST_F(NodeCoreTest, ByDefaultCountsAreNoisedChargedOnceAndLabelled) {
   auto women = Count(ViaHub(kAnna), "sex(F)");
