@@ -138,18 +138,28 @@ namespace {
 // The steps every aggregate question takes at a region: authorize, record the question, apply
 // the sharing policy and rate limits, find the researcher's project, answer with disclosure,
 // charge the release to the privacy budgets, record what was released and what it cost.
+// The first steps of an answer and of a cost quote alike: record the question, apply the
+// sharing policy and rate limits, find the project that pays.
+absl::StatusOr<std::string> Admit(const call::Caller& caller, std::string_view kind,
+                                  const v1::Criterion& criterion, SharingPolicy& sharing,
+                                  int64_t now, v1::AuditEntry& entry) {
+  entry.set_query(query::FormatCriterion(criterion));
+  absl::Status shared =
+      sharing.CheckAggregate(caller, kind, criterion, query::CanonicalText(criterion), now);
+  if (!shared.ok()) return shared;
+  auto project = sharing.ProjectFor(caller);
+  if (!project.ok()) return project.status();
+  entry.set_project(*project);
+  return project;
+}
+
 template <typename Answer, typename Compute>
 absl::StatusOr<Answer> Aggregate(absl::StatusOr<call::Caller> caller, std::string_view kind,
                                  const v1::Criterion& criterion, SharingPolicy& sharing,
                                  int64_t now, v1::AuditEntry& entry, Compute compute) {
   if (!caller.ok()) return caller.status();
-  entry.set_query(query::FormatCriterion(criterion));
-  absl::Status shared =
-      sharing.CheckAggregate(*caller, kind, criterion, query::CanonicalText(criterion), now);
-  if (!shared.ok()) return shared;
-  auto project = sharing.ProjectFor(*caller);
+  auto project = Admit(*caller, kind, criterion, sharing, now, entry);
   if (!project.ok()) return project.status();
-  entry.set_project(*project);
   absl::StatusOr<Release<Answer>> release = compute(PurposeOf(caller->user.role));
   if (!release.ok()) return release.status();
   // Nothing leaves before it is paid for: a refused charge discards the computed answer.
@@ -177,13 +187,8 @@ absl::StatusOr<Answer> Quoted(absl::StatusOr<call::Caller> caller, std::string_v
                               const security::Discloser& discloser, int64_t now,
                               v1::AuditEntry& entry, QuoteFn quote) {
   if (!caller.ok()) return caller.status();
-  entry.set_query(query::FormatCriterion(criterion));
-  absl::Status shared =
-      sharing.CheckAggregate(*caller, kind, criterion, query::CanonicalText(criterion), now);
-  if (!shared.ok()) return shared;
-  auto project = sharing.ProjectFor(*caller);
+  auto project = Admit(*caller, kind, criterion, sharing, now, entry);
   if (!project.ok()) return project.status();
-  entry.set_project(*project);
   absl::StatusOr<Quote> q = quote();
   if (!q.ok()) return q.status();
   Answer answer;

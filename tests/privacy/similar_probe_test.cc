@@ -100,31 +100,24 @@ ProbeOutcome Probe(Defences defences) {
     }
     out.c.Add(truth, held);
   }
+  Outcome{.attack = "similar/hidden-findings",
+          .defences = defences,
+          .targets = 16,
+          .questions = 16,
+          .success = out.c.BalancedAccuracy(),
+          .measure = "balanced-accuracy"}
+      .Print();
   return out;
 }
 
 TEST(SimilarCaseProbingAttack, ReadsEveryHiddenFindingWithoutDefences) {
   ProbeOutcome o = Probe(Defences::kOff);
-  Outcome{.attack = "similar/hidden-findings",
-          .defences = Defences::kOff,
-          .targets = 16,
-          .questions = 16,
-          .success = o.c.BalancedAccuracy(),
-          .measure = "balanced-accuracy"}
-      .Print();
   EXPECT_EQ(o.returned, 16);
   EXPECT_EQ(o.c.BalancedAccuracy(), 1.0);
 }
 
 TEST(SimilarCaseProbingAttack, IsStoppedAfterFiveReturnsAgainstTheDefaults) {
   ProbeOutcome o = Probe(Defences::kDefaults);
-  Outcome{.attack = "similar/hidden-findings",
-          .defences = Defences::kDefaults,
-          .targets = 16,
-          .questions = 16,
-          .success = o.c.BalancedAccuracy(),
-          .measure = "balanced-accuracy"}
-      .Print();
   std::printf("[privacy]   the target was returned %d times of 16\n", o.returned);
   EXPECT_EQ(o.returned, 5) << "one person, one clinician, 30 days";
   // Five probes answered (three hidden findings, two absent ones), the rest read as "absent".

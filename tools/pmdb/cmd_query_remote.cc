@@ -109,40 +109,23 @@ const v1::DisclosureApplied* PartDisclosure(const v1::RegionPart& p) {
                              : nullptr;
 }
 
-// What a question would cost in every region (a cost quote): text, and JSON into `json`.
-std::string CostReport(const std::string& canonical, const std::string& kind,
-                       const RegionParts& parts, std::string* json) {
+// What a question would cost in every region (a cost quote), as text.
+std::string CostText(const std::string& canonical, const std::string& kind,
+                     const RegionParts& parts) {
   std::string out = StrCat("cost of ", kind, " ", canonical, " (nothing was charged)\n");
-  Json j;
-  j.BeginObject().Key("query").String(canonical).Key("kind").String("cost");
-  j.Key("of").String(kind).Key("regions").BeginArray();
   for (const auto& p : parts) {
-    j.BeginObject()
-        .Key("region")
-        .String(p.region())
-        .Key("status")
-        .String(RegionStatusWord(p.status()));
-    j.Key("detail").String(p.detail());
     const v1::DisclosureApplied* d = PartDisclosure(p);
     if (d == nullptr) {
-      j.Key("rho").Null().Key("free").Null().Key("refusal").Null().Key("budgets").BeginArray();
-      j.EndArray().EndObject();
       StrAppend(&out, "  ", Pad(p.region(), 20), RegionStatusText(p), "\n");
       continue;
     }
-    j.Key("rho").Double(d->rho()).Key("free").Bool(d->rho() == 0 && d->refusal().empty());
-    j.Key("refusal").String(d->refusal()).Key("budgets").BeginArray();
     const v1::BudgetState* tightest = nullptr;
     for (const v1::BudgetState& b : d->budgets()) {
-      j.BeginObject().Key("name").String(b.name()).Key("spent_rho").Double(b.spent_rho());
-      j.Key("limit_rho").Double(b.limit_rho()).Key("period_days").Uint(b.period_days());
-      j.EndObject();
       if (tightest == nullptr ||
           b.limit_rho() - b.spent_rho() < tightest->limit_rho() - tightest->spent_rho()) {
         tightest = &b;
       }
     }
-    j.EndArray().EndObject();
     std::string price = !d->refusal().empty() ? StrCat("would be refused: ", d->refusal())
                         : d->rho() == 0       ? std::string("free (released before)")
                                               : StrCat("rho ", d->rho());
@@ -156,8 +139,6 @@ std::string CostReport(const std::string& canonical, const std::string& kind,
     }
     StrAppend(&out, "  ", Pad(p.region(), 20), price, left, "\n");
   }
-  j.EndArray().EndObject();
-  *json = j.str();
   return out;
 }
 
@@ -295,7 +276,8 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
       if (q.cost_only) {
-        out = CostReport(canonical, "count", parts, &js);
+        out = CostText(canonical, "count", parts);
+        js = CostJson(canonical, "count", parts);
         break;
       }
       note = DisclosureNote(reply.disclosure(), reply.regions());
@@ -334,7 +316,8 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
       if (q.cost_only) {
-        out = CostReport(canonical, "frequency", parts, &js);
+        out = CostText(canonical, "frequency", parts);
+        js = CostJson(canonical, "frequency", parts);
         break;
       }
       note = DisclosureNote(reply.disclosure(), reply.regions());
@@ -383,8 +366,9 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       if (!s.ok()) return s;
       const RegionParts& parts = reply.regions();
       if (q.cost_only) {
-        out = CostReport(canonical, StrCat("breakdown by ", query::FormatDimensions(q.dimensions)),
-                         parts, &js);
+        std::string of = StrCat("breakdown by ", query::FormatDimensions(q.dimensions));
+        out = CostText(canonical, of, parts);
+        js = CostJson(canonical, of, parts);
         break;
       }
       note = DisclosureNote(reply.disclosure(), reply.regions());

@@ -30,7 +30,11 @@ void WriteDisclosure(Json& j, const v1::DisclosureApplied& d) {
       .Key("noise")
       .Uint(d.noise())
       .Key("project")
-      .String(d.project());
+      .String(d.project())
+      .Key("cost_only")
+      .Bool(d.cost_only())
+      .Key("refusal")
+      .String(d.refusal());
   j.Key("budgets").BeginArray();
   for (const v1::BudgetState& b : d.budgets()) {
     j.BeginObject()
@@ -40,6 +44,8 @@ void WriteDisclosure(Json& j, const v1::DisclosureApplied& d) {
         .Double(b.spent_rho())
         .Key("limit_rho")
         .Double(b.limit_rho())
+        .Key("period_days")
+        .Uint(b.period_days())
         .Key("renews");
     WriteTime(j, b.renews_unix());
     j.EndObject();
@@ -217,6 +223,34 @@ void WriteReleased(Json& j, const v1::ReleasedCount& c) {
   }
   j.EndArray();
   j.Key("exact").Bool(c.low() == c.high() && c.noise_sd() == 0).EndObject();
+}
+
+std::string CostJson(std::string_view query, std::string_view of, const RegionParts& parts) {
+  Json j;
+  j.BeginObject().Key("query").String(query).Key("kind").String("cost").Key("of").String(of);
+  j.Key("regions").BeginArray();
+  for (const v1::RegionPart& p : parts) {
+    BeginPart(j, p);
+    const v1::DisclosureApplied* d = p.has_count()       ? &p.count().disclosure()
+                                     : p.has_breakdown() ? &p.breakdown().disclosure()
+                                     : p.has_frequency() ? &p.frequency().disclosure()
+                                                         : nullptr;
+    if (d == nullptr) {
+      j.Key("rho").Null().Key("free").Null().Key("refusal").Null();
+      j.Key("budgets").BeginArray().EndArray().EndObject();
+      continue;
+    }
+    j.Key("rho").Double(d->rho()).Key("free").Bool(d->rho() == 0 && d->refusal().empty());
+    j.Key("refusal").String(d->refusal()).Key("budgets").BeginArray();
+    for (const v1::BudgetState& b : d->budgets()) {
+      j.BeginObject().Key("name").String(b.name()).Key("spent_rho").Double(b.spent_rho());
+      j.Key("limit_rho").Double(b.limit_rho()).Key("period_days").Uint(b.period_days());
+      j.EndObject();
+    }
+    j.EndArray().EndObject();
+  }
+  j.EndArray().EndObject();
+  return j.str();
 }
 
 v1::RegionPart AsPart(const std::string& region) {

@@ -34,6 +34,10 @@ void WriteTime(Json& j, int64_t unix_seconds);  // a string, or null for 0
 // is one part with status ok (AsPart).
 v1::RegionPart AsPart(const std::string& region);
 
+// A cost quote (pmdb query --cost): what the question `of` ("count", "breakdown by sex", ...)
+// would charge in each region, whether it is free or would be refused, and the budgets.
+std::string CostJson(std::string_view query, std::string_view of, const RegionParts& parts);
+
 std::string CountJson(std::string_view query, const v1::CountAnswer& answer, bool partial,
                       const RegionParts& parts);
 std::string FrequencyJson(std::string_view query, const v1::FrequencyAnswer& answer, bool partial,
