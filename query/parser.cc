@@ -5,6 +5,7 @@
 
 #include "node/base/strings.h"
 #include "node/vocab/codes.h"
+#include "query/limits.h"
 
 namespace pmdb::query {
 namespace {
@@ -101,10 +102,22 @@ class Parser {
     return out;
   }
 
+  // One more level of nesting (a NOT or a parenthesis), refused past kMaxDepth so that no
+  // question can exhaust the stack.
+  absl::Status Deeper(size_t column) {
+    if (++depth_ > kMaxDepth) {
+      return ErrorAt(column,
+                     StrCat("a question nests at most ", kMaxDepth, " parentheses and NOTs"));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<v1::Criterion> ParseUnary() {
     if (IsKeyword(Peek(), "NOT")) {
-      Next();
+      Token not_token = Next();
+      if (auto s = Deeper(not_token.column); !s.ok()) return s;
       auto inner = ParseUnary();
+      --depth_;
       if (!inner.ok()) return inner;
       v1::Criterion out;
       *out.mutable_negation() = std::move(*inner);
@@ -116,7 +129,9 @@ class Parser {
   absl::StatusOr<v1::Criterion> ParsePrimary() {
     Token t = Next();
     if (t.kind == Token::kLParen) {
+      if (auto s = Deeper(t.column); !s.ok()) return s;
       auto inner = ParseOr();
+      --depth_;
       if (!inner.ok()) return inner;
       Token close = Next();
       if (close.kind != Token::kRParen) {
@@ -130,6 +145,9 @@ class Parser {
       return ErrorAt(t.column, StrCat("expected a criterion before ", ToUpper(t.text)));
     }
     // A function call: name '(' raw arguments ')'.
+    if (++criteria_ > kMaxCriteria) {
+      return ErrorAt(t.column, StrCat("a question has at most ", kMaxCriteria, " criteria"));
+    }
     SkipSpace();
     if (pos_ >= text_.size() || text_[pos_] != '(') {
       return ErrorAt(t.column, StrCat("unknown word '", t.text,
@@ -176,8 +194,7 @@ class Parser {
       if (auto s = want_args(1, 2, "ASSEMBLY:CHROM:POS:REF:ALT[,zygosity]"); !s.ok()) return s;
       std::vector<std::string_view> f = Split(args[0], ':');
       uint32_t pos = 0;
-      if (f.size() != 5 || !ParseUint32(f[2], &pos) || pos == 0 || f[3].empty() ||
-          f[4].empty()) {
+      if (f.size() != 5 || !ParseUint32(f[2], &pos) || pos == 0 || f[3].empty() || f[4].empty()) {
         return ErrorAt(args_column,
                        "expected ASSEMBLY:CHROM:POS:REF:ALT, e.g. GRCh38:7:55191822:T:G");
       }
@@ -258,10 +275,11 @@ class Parser {
       if (mm.size() == 1 && ParseUint32(mm[0], &lo) && lo <= vocab::kMaxAge) {
         a->set_min(lo);
         a->set_max(lo);
-      } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && mm[1].empty() && lo <= vocab::kMaxAge) {
+      } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && mm[1].empty() &&
+                 lo <= vocab::kMaxAge) {
         a->set_min(lo);
-      } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && ParseUint32(mm[1], &hi) &&
-                 lo <= hi && hi <= vocab::kMaxAge) {
+      } else if (mm.size() == 2 && ParseUint32(mm[0], &lo) && ParseUint32(mm[1], &hi) && lo <= hi &&
+                 hi <= vocab::kMaxAge) {
         a->set_min(lo);
         a->set_max(hi);
       } else {
@@ -282,6 +300,8 @@ class Parser {
 
   std::string_view text_;
   size_t pos_ = 0;
+  int depth_ = 0;
+  size_t criteria_ = 0;
 };
 
 void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence);
@@ -289,9 +309,12 @@ void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence)
 // Precedence: OR 1, AND 2, NOT and leaves 3.
 int Precedence(const v1::Criterion& c) {
   switch (c.kind_case()) {
-    case v1::Criterion::kAnyOf: return 1;
-    case v1::Criterion::kAllOf: return 2;
-    default: return 3;
+    case v1::Criterion::kAnyOf:
+      return 1;
+    case v1::Criterion::kAllOf:
+      return 2;
+    default:
+      return 3;
   }
 }
 
@@ -304,8 +327,8 @@ void FormatList(const v1::CriterionList& list, std::string_view op, int preceden
 }
 
 void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence) {
-  bool parens = Precedence(c) < parent_precedence || (Precedence(c) == parent_precedence &&
-                                                      Precedence(c) < 3);
+  bool parens = Precedence(c) < parent_precedence ||
+                (Precedence(c) == parent_precedence && Precedence(c) < 3);
   if (parens) out->push_back('(');
   auto zyg = [](v1::Zygosity z) {
     return z == v1::ANY_ZYGOSITY ? std::string() : StrCat(",", vocab::ZygosityName(z));
@@ -371,6 +394,10 @@ void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence)
 }  // namespace
 
 absl::StatusOr<v1::Criterion> ParseCriterion(std::string_view text) {
+  if (text.size() > kMaxQueryBytes) {
+    return absl::InvalidArgumentError(StrCat("a question is at most ", kMaxQueryBytes,
+                                             " bytes long; this one has ", text.size()));
+  }
   return Parser(text).Parse();
 }
 
@@ -386,7 +413,8 @@ std::string FormatParseError(std::string_view text, const absl::Status& status) 
   if (message.starts_with("column ")) {
     size_t colon = message.find(':');
     uint32_t c = 0;
-    if (colon != std::string::npos && ParseUint32(std::string_view(message).substr(7, colon - 7), &c)) {
+    if (colon != std::string::npos &&
+        ParseUint32(std::string_view(message).substr(7, colon - 7), &c)) {
       column = c;
     }
   }
@@ -398,16 +426,26 @@ namespace {
 
 const char* LeafKind(v1::Criterion::KindCase k) {
   switch (k) {
-    case v1::Criterion::kVariant: return "variant";
-    case v1::Criterion::kRange: return "range";
-    case v1::Criterion::kGene: return "gene";
-    case v1::Criterion::kHpo: return "hpo";
-    case v1::Criterion::kDiagnosis: return "dx";
-    case v1::Criterion::kTreatment: return "treatment";
-    case v1::Criterion::kSex: return "sex";
-    case v1::Criterion::kAge: return "age";
-    case v1::Criterion::kDataset: return "dataset";
-    default: return "";
+    case v1::Criterion::kVariant:
+      return "variant";
+    case v1::Criterion::kRange:
+      return "range";
+    case v1::Criterion::kGene:
+      return "gene";
+    case v1::Criterion::kHpo:
+      return "hpo";
+    case v1::Criterion::kDiagnosis:
+      return "dx";
+    case v1::Criterion::kTreatment:
+      return "treatment";
+    case v1::Criterion::kSex:
+      return "sex";
+    case v1::Criterion::kAge:
+      return "age";
+    case v1::Criterion::kDataset:
+      return "dataset";
+    default:
+      return "";
   }
 }
 
@@ -438,8 +476,8 @@ std::vector<Leaf> Leaves(const v1::Criterion& criterion) {
 }
 
 const std::vector<std::string>& LeafKinds() {
-  static const std::vector<std::string> kinds = {"variant", "range", "gene", "hpo", "dx",
-                                                 "treatment", "sex", "age", "dataset"};
+  static const std::vector<std::string> kinds = {"variant",   "range", "gene", "hpo",    "dx",
+                                                 "treatment", "sex",   "age",  "dataset"};
   return kinds;
 }
 

@@ -6,6 +6,7 @@
 #include "node/base/strings.h"
 #include "node/vocab/codes.h"
 #include "query/canonical.h"
+#include "query/limits.h"
 
 namespace pmdb::query {
 namespace {
@@ -16,6 +17,7 @@ class Resolver {
 
   // The criterion with every leaf checked and normalized; "matches nobody" leaves become an OR
   // of nothing.
+  // REQUIRES: `c` passed CheckLimits.
   absl::StatusOr<v1::Criterion> Resolve(const v1::Criterion& c) {
     v1::Criterion out;
     switch (c.kind_case()) {
@@ -193,10 +195,39 @@ class Resolver {
   std::vector<std::string> warnings_;
 };
 
+// Counts leaves and depth; stops early once a limit is passed.
+bool WithinLimits(const v1::Criterion& c, int depth, size_t* criteria, std::string* why) {
+  if (depth > kMaxDepth) {
+    *why = StrCat("a question nests at most ", kMaxDepth, " parentheses and NOTs");
+    return false;
+  }
+  if (c.has_all_of() || c.has_any_of()) {
+    for (const v1::Criterion& item : c.has_all_of() ? c.all_of().items() : c.any_of().items()) {
+      if (!WithinLimits(item, depth + 1, criteria, why)) return false;
+    }
+    return true;
+  }
+  if (c.has_negation()) return WithinLimits(c.negation(), depth + 1, criteria, why);
+  if (++*criteria > kMaxCriteria) {
+    *why = StrCat("a question has at most ", kMaxCriteria, " criteria");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+absl::Status CheckLimits(const v1::Criterion& question) {
+  size_t criteria = 0;
+  std::string why;
+  if (!WithinLimits(question, 0, &criteria, &why)) return absl::InvalidArgumentError(why);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog,
                                  Checks checks) {
+  absl::Status limited = CheckLimits(question);
+  if (!limited.ok()) return limited;
   Resolver resolver(catalog, checks);
   auto resolved = resolver.Resolve(question);
   if (!resolved.ok()) return resolved.status();

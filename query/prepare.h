@@ -36,6 +36,10 @@ struct Prepared {
 // if) it reaches them: what pmdb did before, kept only so that the attack suite can show what
 // the eager check prevents ([disclosure] close_side_channels = false).
 enum class Checks { kBeforeReading, kWhenReached };
+
+// The limits of query/limits.h (nesting, criteria) on a criterion tree from the wire; what
+// Prepare checks first, and what a node and the hub check before they record a question.
+absl::Status CheckLimits(const v1::Criterion& question);
 absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog,
                                  Checks checks = Checks::kBeforeReading);
 

@@ -7,6 +7,7 @@
 #include "query/canonical.h"
 #include "query/engine.h"
 #include "query/parser.h"
+#include "query/prepare.h"
 #include "security/case_ref.h"
 
 namespace pmdb::core {
@@ -143,6 +144,9 @@ namespace {
 absl::StatusOr<std::string> Admit(const call::Caller& caller, std::string_view kind,
                                   const v1::Criterion& criterion, SharingPolicy& sharing,
                                   int64_t now, v1::AuditEntry& entry) {
+  // Over the limits, the question is refused before it is even recorded in full.
+  absl::Status limited = query::CheckLimits(criterion);
+  if (!limited.ok()) return limited;
   entry.set_query(query::FormatCriterion(criterion));
   absl::Status shared =
       sharing.CheckAggregate(caller, kind, criterion, query::CanonicalText(criterion), now);

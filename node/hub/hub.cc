@@ -9,6 +9,7 @@
 #include "node/vocab/case_query.h"
 #include "query/engine.h"
 #include "query/parser.h"
+#include "query/prepare.h"
 #include "security/case_ref.h"
 
 namespace pmdb::hub {
@@ -42,6 +43,13 @@ void AskAll(const std::vector<Region>& regions, const Outgoing& out, const Reque
       if (gather->remaining.fetch_sub(1) == 1) gather->done(std::move(gather->results));
     });
   }
+}
+
+// The question as the audit log records it, or nothing when it is over the limits (it is then
+// refused with `*limited`, before it is recorded in full or asked of anyone).
+std::string Recorded(const v1::Criterion& criterion, absl::Status* limited) {
+  *limited = query::CheckLimits(criterion);
+  return limited->ok() ? query::FormatCriterion(criterion) : "(over the limits)";
 }
 
 const Region* FindRegion(const std::vector<Region>& regions, const std::string& id) {
@@ -101,9 +109,10 @@ void Hub::Info(const Credentials& who, Deadline deadline, const v1::InfoRequest&
 
 void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountRequest& request,
                 Done<v1::FederatedCount> done) {
+  absl::Status limited;
+  std::string recorded = Recorded(request.criterion(), &limited);
   Federate<v1::CountRequest, v1::CountAnswer, v1::FederatedCount>(
-      who, deadline, Method::kFederationCount, query::FormatCriterion(request.criterion()),
-      absl::OkStatus(), request, &RegionClient::Count,
+      who, deadline, Method::kFederationCount, recorded, limited, request, &RegionClient::Count,
       [floor = settings_.disclosure.min_count](auto results) {
         return MergeCounts(std::move(results), floor);
       },
@@ -112,12 +121,14 @@ void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountReques
 
 void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::BreakdownRequest& request,
                     Done<v1::FederatedBreakdown> done) {
+  absl::Status checked;
+  std::string recorded = Recorded(request.criterion(), &checked);
   auto dims = query::CheckDimensions(request.dimensions());
-  absl::Status checked = dims.status();
-  if (dims.ok()) checked = query::CheckDiagnoses(*dims, request.diagnoses()).status();
+  if (checked.ok()) checked = dims.status();
+  if (checked.ok()) checked = query::CheckDiagnoses(*dims, request.diagnoses()).status();
   Federate<v1::BreakdownRequest, v1::BreakdownAnswer, v1::FederatedBreakdown>(
-      who, deadline, Method::kFederationBreakdown, query::FormatCriterion(request.criterion()),
-      checked, request, &RegionClient::Breakdown,
+      who, deadline, Method::kFederationBreakdown, recorded, checked, request,
+      &RegionClient::Breakdown,
       [floor = settings_.disclosure.min_count,
        dims = dims.ok() ? *dims : std::vector<v1::Dimension>{}](auto results) {
         return MergeBreakdowns(std::move(results), dims, floor);
@@ -127,9 +138,11 @@ void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::Breakdo
 
 void Hub::Frequency(const Credentials& who, Deadline deadline, const v1::FrequencyRequest& request,
                     Done<v1::FederatedFrequency> done) {
+  absl::Status limited;
+  std::string recorded = Recorded(request.criterion(), &limited);
   Federate<v1::FrequencyRequest, v1::FrequencyAnswer, v1::FederatedFrequency>(
-      who, deadline, Method::kFederationFrequency, query::FormatCriterion(request.criterion()),
-      absl::OkStatus(), request, &RegionClient::Frequency,
+      who, deadline, Method::kFederationFrequency, recorded, limited, request,
+      &RegionClient::Frequency,
       [floor = settings_.disclosure.min_count](auto results) {
         return MergeFrequencies(std::move(results), floor);
       },

@@ -371,5 +371,24 @@ TEST_F(ExecutorTest, APersonAddsAtMostTwoToAcAndAnAndLandsInOneZygosityCell) {
   EXPECT_EQ(Count("variant(GRCh38:17:500:G:C,het)"), 0u);
 }
 
+// A criterion tree from the wire was not parsed here: the node checks the parser's limits again
+// before reading anything (an AND of 200,000 ages used to cost every node 300-600 MB).
+TEST_F(ExecutorTest, TreesFromTheWireAreHeldToTheSameLimits) {
+  v1::Criterion wide;
+  for (int i = 0; i < 200000; ++i) wide.mutable_all_of()->add_items()->mutable_age()->set_min(40);
+  auto refused = engine_->Count(*view_, wide, v1::RESEARCH);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("at most 1000 criteria"), std::string::npos);
+  v1::Criterion deep;
+  deep.set_sex(v1::FEMALE);
+  for (int i = 0; i < 80; ++i) {
+    v1::Criterion outer;
+    *outer.mutable_negation() = std::move(deep);
+    deep = std::move(outer);
+  }
+  EXPECT_NE(engine_->Count(*view_, deep, v1::RESEARCH).status().message().find("nests at most"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace pmdb::query

@@ -81,5 +81,30 @@ TEST(ParserTest, FormatParseErrorDrawsACaret) {
   EXPECT_EQ(drawn, "column 11: expected a criterion, found the end\n  sex(F) AND\n            ^");
 }
 
+// Hostile or mistaken questions are refused with the limit they passed, never by running out of
+// stack (5,500 parentheses or 30,000 NOTs used to kill the process).
+TEST(ParserTest, LimitsAreRefusedClearly) {
+  std::string deep = std::string(5500, '(') + "sex(F)" + std::string(5500, ')');
+  EXPECT_NE(ParseCriterion(deep).status().message().find("nests at most 64"), std::string::npos);
+  std::string nots;
+  for (int i = 0; i < 10000; ++i) nots += "NOT ";
+  EXPECT_NE(ParseCriterion(nots + "sex(F)").status().message().find("nests at most 64"),
+            std::string::npos);
+  std::string many = "age(1)";
+  for (int i = 0; i < 1000; ++i) many += " OR age(1)";
+  EXPECT_NE(ParseCriterion(many).status().message().find("at most 1000 criteria"),
+            std::string::npos);
+  EXPECT_NE(ParseCriterion(std::string(70000, ' ') + "sex(F)")
+                .status()
+                .message()
+                .find("at most 65536 bytes"),
+            std::string::npos);
+  // Just within: 64 levels, 1000 criteria.
+  EXPECT_TRUE(ParseCriterion(std::string(64, '(') + "sex(F)" + std::string(64, ')')).ok());
+  std::string thousand = "age(1)";
+  for (int i = 1; i < 1000; ++i) thousand += " OR age(1)";
+  EXPECT_TRUE(ParseCriterion(thousand).ok());
+}
+
 }  // namespace
 }  // namespace pmdb::query
