@@ -16,8 +16,7 @@ inline void AppendPiece(std::string* out, std::string_view s) { out->append(s); 
 inline void AppendPiece(std::string* out, const char* s) { out->append(s); }
 inline void AppendPiece(std::string* out, char c) { out->push_back(c); }
 template <std::integral T>
-  requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-void AppendPiece(std::string* out, T v) {
+requires(!std::same_as<T, char> && !std::same_as<T, bool>) void AppendPiece(std::string* out, T v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   out->append(buf, end);
@@ -48,6 +47,9 @@ std::string ToUpper(std::string_view s);
 std::string ToLower(std::string_view s);
 // Parses a whole decimal string; false on anything else.
 bool ParseUint32(std::string_view s, uint32_t* out);
+
+// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
+bool IsValidUtf8(std::string_view s);
 // 12345678 -> "12,345,678" for people.
 std::string WithThousands(uint64_t v);
 

@@ -33,12 +33,15 @@ using storage::Bitmap;
 std::string DescribeBcfError(int errcode) {
   std::vector<std::string> what;
   if (errcode & BCF_ERR_CTG_UNDEF) what.push_back("its CHROM is not declared in the header");
-  if (errcode & BCF_ERR_TAG_UNDEF) what.push_back("it uses an INFO or FORMAT tag the header does not define");
-  if (errcode & BCF_ERR_NCOLS) what.push_back("its number of columns or FORMAT values does not match the header");
+  if (errcode & BCF_ERR_TAG_UNDEF)
+    what.push_back("it uses an INFO or FORMAT tag the header does not define");
+  if (errcode & BCF_ERR_NCOLS)
+    what.push_back("its number of columns or FORMAT values does not match the header");
   if (errcode & BCF_ERR_LIMITS) what.push_back("a value exceeds htslib's limits");
   if (errcode & BCF_ERR_CHAR) what.push_back("it contains an invalid character");
   if (errcode & BCF_ERR_CTG_INVALID) what.push_back("its CHROM name is invalid");
-  if (errcode & BCF_ERR_TAG_INVALID) what.push_back("a tag's values do not match its header definition");
+  if (errcode & BCF_ERR_TAG_INVALID)
+    what.push_back("a tag's values do not match its header definition");
   if (what.empty()) return "the record is malformed";
   std::string out = what[0];
   for (size_t i = 1; i < what.size(); ++i) StrAppend(&out, "; ", what[i]);
@@ -86,11 +89,14 @@ std::string DiagnoseHeader(const std::string& path) {
     if (l.starts_with("##")) continue;
     if (l.starts_with("#CHROM\t")) {
       size_t columns = Split(l, '\t').size();
-      problem = columns == 9 ? StrCat("line ", n, ": the #CHROM line has a FORMAT column but no "
-                                                  "sample columns")
-                             : StrCat("the header (lines 1-", n, ") has a line htslib cannot parse");
+      problem = columns == 9
+                    ? StrCat("line ", n,
+                             ": the #CHROM line has a FORMAT column but no "
+                             "sample columns")
+                    : StrCat("the header (lines 1-", n, ") has a line htslib cannot parse");
     } else if (l.find("#CHROM") != std::string_view::npos) {
-      problem = StrCat("line ", n, ": the #CHROM line must start at the beginning of the line "
+      problem = StrCat("line ", n,
+                       ": the #CHROM line must start at the beginning of the line "
                        "and separate its columns with tabs");
     } else {
       problem = StrCat("line ", n, ": the header ends without a #CHROM line");
@@ -178,14 +184,16 @@ class VcfIngester {
     int nsamples = bcf_hdr_nsamples(hdr.get());
     if (nsamples == 0) {
       return absl::InvalidArgumentError(
-          StrCat(path, ": no sample columns; pmdb stores the genotypes of individuals, and a "
-                       "sites-only VCF has none"));
+          StrCat(path,
+                 ": no sample columns; pmdb stores the genotypes of individuals, and a "
+                 "sites-only VCF has none"));
     }
     if (bcf_hdr_id2int(hdr.get(), BCF_DT_ID, "GT") < 0 ||
         !bcf_hdr_idinfo_exists(hdr.get(), BCF_HL_FMT, bcf_hdr_id2int(hdr.get(), BCF_DT_ID, "GT"))) {
       return absl::InvalidArgumentError(
-          StrCat(path, ": the header declares no FORMAT/GT field, so there are no genotypes to "
-                       "store"));
+          StrCat(path,
+                 ": the header declares no FORMAT/GT field, so there are no genotypes to "
+                 "store"));
     }
 
     // Everything below reads one snapshot and writes one batch under the write lock.
@@ -206,11 +214,15 @@ class VcfIngester {
       std::string sample = hdr->samples[i];
       auto mapped = sample_map->find(sample);
       std::string subject = mapped == sample_map->end() ? sample : mapped->second;
+      if (!IsValidUtf8(subject)) {
+        // Stored, it would make the person's record unreadable (protobuf strings are UTF-8).
+        return absl::InvalidArgumentError(
+            StrCat(path, ": sample column ", i + 1, " has a name that is not valid UTF-8"));
+      }
       auto [it, inserted] = seen_subjects.emplace(subject, i);
       if (!inserted) {
-        return absl::InvalidArgumentError(
-            StrCat(path, ": sample columns ", it->second + 1, " and ", i + 1,
-                   " belong to the same subject"));
+        return absl::InvalidArgumentError(StrCat(path, ": sample columns ", it->second + 1, " and ",
+                                                 i + 1, " belong to the same subject"));
       }
       auto s = registry->Resolve(subject);
       if (!s.ok()) return s.status();
@@ -244,11 +256,14 @@ class VcfIngester {
       int recovered = rec->errcode & (BCF_ERR_CTG_UNDEF | BCF_ERR_TAG_UNDEF);
       if (ret < -1 || (ret == -1 && rec->errcode != 0) || (rec->errcode & ~recovered) != 0) {
         return absl::InvalidArgumentError(
-            StrCat(where, ": ", rec->errcode ? DescribeBcfError(rec->errcode & ~recovered)
-                                             : std::string("the record could not be parsed")));
+            StrCat(where, ": ",
+                   rec->errcode ? DescribeBcfError(rec->errcode & ~recovered)
+                                : std::string("the record could not be parsed")));
       }
-      if (recovered & BCF_ERR_CTG_UNDEF) ++summary_.notes["records on a CHROM the header does not declare (accepted)"];
-      if (recovered & BCF_ERR_TAG_UNDEF) ++summary_.notes["records with tags the header does not define (accepted)"];
+      if (recovered & BCF_ERR_CTG_UNDEF)
+        ++summary_.notes["records on a CHROM the header does not declare (accepted)"];
+      if (recovered & BCF_ERR_TAG_UNDEF)
+        ++summary_.notes["records with tags the header does not define (accepted)"];
       ++summary_.records_read;
       if (bcf_unpack(rec.get(), BCF_UN_ALL) != 0) {
         return absl::InvalidArgumentError(StrCat(where, ": the record could not be unpacked"));
@@ -333,10 +348,9 @@ class VcfIngester {
         return absl::DataLossError("the dataset record in the store is unreadable");
       }
       if (dataset_.assembly() != summary_.assembly) {
-        return absl::FailedPreconditionError(
-            StrCat("dataset ", options_.dataset, " holds ", dataset_.assembly(),
-                   " data; refusing to add ", summary_.assembly,
-                   " data to it (use another --dataset)"));
+        return absl::FailedPreconditionError(StrCat(
+            "dataset ", options_.dataset, " holds ", dataset_.assembly(), " data; refusing to add ",
+            summary_.assembly, " data to it (use another --dataset)"));
       }
     } else {
       dataset_.set_id(options_.dataset);
@@ -398,9 +412,9 @@ class VcfIngester {
         if ((g[k] >> 1) == 0) continue;  // missing allele
         int a = (g[k] >> 1) - 1;
         if (a < 0 || a >= n_allele) {
-          return absl::InvalidArgumentError(
-              StrCat(where, ": a GT refers to allele ", a, " but the record has ", n_allele - 1,
-                     " ALT allele(s)"));
+          return absl::InvalidArgumentError(StrCat(where, ": a GT refers to allele ", a,
+                                                   " but the record has ", n_allele - 1,
+                                                   " ALT allele(s)"));
         }
         ++called;
         ++copies[a];
@@ -438,8 +452,8 @@ class VcfIngester {
         continue;
       }
       vocab::Allele trimmed = vocab::TrimAlleles(pos, rec.d.allele[0], alt);
-      std::string vkey = keys::Variant(
-          {summary_.assembly, chrom, trimmed.pos, trimmed.ref, trimmed.alt});
+      std::string vkey =
+          keys::Variant({summary_.assembly, chrom, trimmed.pos, trimmed.ref, trimmed.alt});
       batch.Put(storage::Family::kVariants, vkey, "");
       batch.AddBits(keys::Genotype(vkey, keys::kGenotyped), genotyped);
       const AlleleBits& ab = alleles[a];

@@ -19,7 +19,9 @@ absl::Status FromRocksDb(const rocksdb::Status& s, std::string_view context) {
       // A held LOCK file is reported as an IO error; say what the operator should do.
       if (s.ToString().find("lock") != std::string::npos) {
         return absl::FailedPreconditionError(
-            StrCat(message, " (is another pmdb process using this store?)"));
+            StrCat(message,
+                   " (is another pmdb process using this store? While a node holds it, ask the "
+                   "node as the region's operator with --node HOST:PORT)"));
       }
       return absl::UnavailableError(message);
     case rocksdb::Status::kBusy:

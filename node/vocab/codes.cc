@@ -1,6 +1,8 @@
 #include "node/vocab/codes.h"
 
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
@@ -98,7 +100,8 @@ absl::StatusOr<std::string> NormalizeAtc(std::string_view code) {
   };
   if (!shape_ok()) {
     return absl::InvalidArgumentError(
-        StrCat("'", code, "' is not an ATC code at one of its levels (e.g. L, L01, L01E, L01EB, "
+        StrCat("'", code,
+               "' is not an ATC code at one of its levels (e.g. L, L01, L01E, L01EB, "
                "L01EB02)"));
   }
   return out;
@@ -143,16 +146,32 @@ absl::StatusOr<uint32_t> YearsInDuration(std::string_view s) {
     size_t start = i;
     while (i < s.size() && (IsDigit(s[i]) || s[i] == '.')) ++i;
     if (i == start || i >= s.size()) return bad();
-    double value = std::stod(std::string(s.substr(start, i - start)));
+    // strtod, not stod: a number too large for a double (a 401-digit age) is an error here,
+    // not an exception that ends the process.
+    std::string digits(s.substr(start, i - start));
+    char* end = nullptr;
+    double value = std::strtod(digits.c_str(), &end);
+    if (end != digits.c_str() + digits.size() || !std::isfinite(value) || value > 1e6) {
+      return bad();
+    }
     char unit = s[i++];
     any = true;
     if (in_time) continue;  // hours and minutes do not change whole years
     switch (unit) {
-      case 'Y': years += value; break;
-      case 'M': years += value / 12.0; break;
-      case 'W': years += value * 7.0 / 365.25; break;
-      case 'D': years += value / 365.25; break;
-      default: return bad();
+      case 'Y':
+        years += value;
+        break;
+      case 'M':
+        years += value / 12.0;
+        break;
+      case 'W':
+        years += value * 7.0 / 365.25;
+        break;
+      case 'D':
+        years += value / 365.25;
+        break;
+      default:
+        return bad();
     }
   }
   if (!any || years > kMaxAge) return bad();
@@ -168,19 +187,27 @@ std::string AgeBandLabel(uint32_t band_start) {
 
 std::string ZygosityName(v1::Zygosity z) {
   switch (z) {
-    case v1::HETEROZYGOUS: return "het";
-    case v1::HOMOZYGOUS: return "hom";
-    case v1::HEMIZYGOUS: return "hemi";
-    default: return "any";
+    case v1::HETEROZYGOUS:
+      return "het";
+    case v1::HOMOZYGOUS:
+      return "hom";
+    case v1::HEMIZYGOUS:
+      return "hemi";
+    default:
+      return "any";
   }
 }
 
 std::string SexCode(v1::Sex sex) {
   switch (sex) {
-    case v1::FEMALE: return "F";
-    case v1::MALE: return "M";
-    case v1::OTHER_SEX: return "O";
-    default: return "U";
+    case v1::FEMALE:
+      return "F";
+    case v1::MALE:
+      return "M";
+    case v1::OTHER_SEX:
+      return "O";
+    default:
+      return "U";
   }
 }
 

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "node/base/strings.h"
+
 namespace pmdb::cli {
 
 class Json {
@@ -83,15 +85,43 @@ class Json {
       first_.back() = false;
     }
   }
-  void Quote(std::string_view s) {
+  void Quote(std::string_view raw) {
+    // JSON is UTF-8: a string that is not (a file name or sample name in Latin-1 inside an
+    // error message, say) has every byte of an invalid sequence written as U+FFFD.
+    std::string repaired;
+    if (!IsValidUtf8(raw)) {
+      for (size_t i = 0; i < raw.size();) {
+        size_t n = 1;
+        while (n <= 4 && i + n <= raw.size() && !IsValidUtf8(raw.substr(i, n))) ++n;
+        if (n <= 4 && i + n <= raw.size()) {
+          repaired += raw.substr(i, n);
+          i += n;
+        } else {
+          repaired += "\xEF\xBF\xBD";
+          ++i;
+        }
+      }
+      raw = repaired;
+    }
+    const std::string_view s = raw;
     out_ += '"';
     for (char c : s) {
       switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\t': out_ += "\\t"; break;
-        case '\r': out_ += "\\r"; break;
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];

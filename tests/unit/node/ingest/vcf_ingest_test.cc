@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "node/base/strings.h"
 #include "node/storage/keys.h"
 #include "node/vocab/catalog.h"
 #include "query/engine.h"
@@ -171,6 +172,28 @@ TEST_F(VcfIngestTest, RefusalsNameTheLineAndLeaveTheStoreAsItWas) {
   EXPECT_THAT(Ingest("edge.vcf", twice),
               StatusIs(absl::StatusCode::kInvalidArgument, "map.tsv:2: sample mapped twice"));
   EXPECT_EQ(testing::DumpStore(*store_), before);
+
+  // A sample name in invalid UTF-8 would make that person's record unreadable once stored.
+  std::string header(kHeader);
+  header.replace(header.rfind("\te\n"), 3, "\t\xff\xfe\n");
+  testing::WriteFile(dir_.Path("latin1.vcf"),
+                     header + "1\t900\t.\tA\tC\t.\tPASS\t.\tGT\t0/1\t0/0\t0/0\t0/0\t0/0\n");
+  VcfIngestOptions fourth;
+  fourth.dataset = "fourth";
+  EXPECT_THAT(Ingest("latin1.vcf", fourth),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "sample column 5 has a name that is not valid UTF-8"));
+  EXPECT_EQ(testing::DumpStore(*store_), before);
+}
+
+TEST(Utf8Test, WellFormedOnly) {
+  EXPECT_TRUE(pmdb::IsValidUtf8("Malmö, Göteborg"));
+  EXPECT_TRUE(pmdb::IsValidUtf8("\xF0\x9F\x98\x80"));  // U+1F600
+  EXPECT_FALSE(pmdb::IsValidUtf8("\xff"));
+  EXPECT_FALSE(pmdb::IsValidUtf8("G\xf6teborg"));   // Latin-1
+  EXPECT_FALSE(pmdb::IsValidUtf8("\xC0\xAF"));      // overlong '/'
+  EXPECT_FALSE(pmdb::IsValidUtf8("\xED\xA0\x80"));  // a surrogate
+  EXPECT_FALSE(pmdb::IsValidUtf8("\xE2\x82"));      // cut short
 }
 
 }  // namespace

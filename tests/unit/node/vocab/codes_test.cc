@@ -63,6 +63,9 @@ TEST(CodesTest, Hpo) {
 
 TEST(CodesTest, DurationsInYears) {
   EXPECT_EQ(*YearsInDuration("P45Y"), 45u);
+  // A number too large for a double is refused, not an exception that ends ingest.
+  EXPECT_FALSE(YearsInDuration("P" + std::string(401, '9') + "Y").ok());
+  EXPECT_FALSE(YearsInDuration("P1.2.3Y").ok());
   EXPECT_EQ(*YearsInDuration("P3Y11M"), 3u);
   EXPECT_EQ(*YearsInDuration("P18M"), 1u);
   EXPECT_EQ(*YearsInDuration("P30DT12H"), 0u);
