@@ -1,17 +1,20 @@
 #include "node/storage/store.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <array>
 #include <charconv>
 #include <filesystem>
 #include <random>
 
+#include "node/base/crash_point.h"
 #include "node/base/strings.h"
 #include "node/storage/bitmap_merge_operator.h"
 #include "node/storage/keys.h"
@@ -20,8 +23,8 @@
 namespace pmdb::storage {
 namespace {
 
-constexpr std::array<const char*, 6> kFamilyNames = {"meta",     "individuals", "variants",
-                                                      "bitmaps",  "audit",       "contact"};
+constexpr std::array<const char*, 6> kFamilyNames = {"meta",    "individuals", "variants",
+                                                     "bitmaps", "audit",       "contact"};
 constexpr size_t kFamilyCount = kFamilyNames.size();
 
 size_t Index(Family f) { return static_cast<size_t>(f); }
@@ -39,7 +42,7 @@ class SnapshotView : public ReadView {
   ~SnapshotView() override { db_->ReleaseSnapshot(snapshot_); }
 
   absl::StatusOr<std::optional<std::string>> Get(Family family,
-                                                  std::string_view key) const override {
+                                                 std::string_view key) const override {
     std::string value;
     rocksdb::Status s = db_->Get(options_, (*handles_)[Index(family)], ToSlice(key), &value);
     if (s.IsNotFound()) return std::nullopt;
@@ -71,8 +74,7 @@ class SnapshotView : public ReadView {
     return Bitmap::Deserialize(std::string_view(value.data(), value.size()));
   }
 
-  absl::StatusOr<std::vector<Bitmap>> GetBitmaps(
-      std::span<const std::string> keys) const override {
+  absl::StatusOr<std::vector<Bitmap>> GetBitmaps(std::span<const std::string> keys) const override {
     std::vector<rocksdb::Slice> slices;
     slices.reserve(keys.size());
     for (const std::string& k : keys) slices.push_back(ToSlice(k));
@@ -149,14 +151,12 @@ void WriteBatch::Delete(Family family, std::string_view key) {
 }
 void WriteBatch::AddBits(std::string_view key, const Bitmap& bits) {
   rep_->changes_data = true;
-  rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key),
-                    EncodeAddBits(bits))
+  rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key), EncodeAddBits(bits))
       .PermitUncheckedError();
 }
 void WriteBatch::RemoveBits(std::string_view key, const Bitmap& bits) {
   rep_->changes_data = true;
-  rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key),
-                    EncodeRemoveBits(bits))
+  rep_->batch.Merge((*rep_->handles)[Index(Family::kBitmaps)], ToSlice(key), EncodeRemoveBits(bits))
       .PermitUncheckedError();
 }
 size_t WriteBatch::ByteSize() const { return rep_->batch.GetDataSize(); }
@@ -172,7 +172,8 @@ struct Store::Impl {
     // Flushing on close retires the write-ahead log, so the directory holds only the data
     // (an ingest's log is as large as its batch) and the next open replays nothing.
     std::vector<rocksdb::ColumnFamilyHandle*> all(handles.begin(), handles.end());
-    if (db && all.front() != nullptr && !read_only) db->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
+    if (db && all.front() != nullptr && !read_only)
+      db->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
     for (auto* h : handles) {
       if (h != nullptr) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     }
@@ -187,19 +188,49 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                                    const StoreOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
-  if (!exists) {
-    if (!options.create_if_missing || options.read_only) {
-      return absl::NotFoundError(StrCat("no pmdb store in ", dir,
-                                              " (create one with `pmdb ingest --db ", dir, "`)"));
-    }
-    fs::create_directories(dir, ec);
-    if (ec) {
-      return absl::PermissionDeniedError(
-          StrCat("cannot create store directory ", dir, ": ", ec.message()));
-    }
+  if (fs::exists(fs::path(dir) / "CURRENT", ec)) return OpenDir(dir, options, false);
+  if (!options.create_if_missing || options.read_only) {
+    return absl::NotFoundError(
+        StrCat("no pmdb store in ", dir, " (create one with `pmdb ingest --db ", dir, "`)"));
   }
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return absl::FailedPreconditionError(
+        StrCat(dir, " exists and is not a pmdb store; give a new or empty directory"));
+  }
+  // Built beside the target and renamed into place whole.
+  fs::path target = fs::absolute(fs::path(dir), ec);
+  std::string building = StrCat(target.string(), ".creating-", static_cast<long>(getpid()));
+  fs::remove_all(building, ec);
+  fs::create_directories(building, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        StrCat("cannot create store directory ", dir, ": ", ec.message()));
+  }
+  {
+    auto made = OpenDir(building, options, true);
+    if (!made.ok()) {
+      fs::remove_all(building, ec);
+      return made.status();
+    }
+  }  // closed here: everything in it is on disk
+  CrashPoint("store.before_rename");
+  fs::remove(target, ec);  // an empty directory given as the target
+  fs::rename(building, target, ec);
+  if (ec) {
+    fs::remove_all(building, ec);
+    return absl::PermissionDeniedError(StrCat("cannot create store ", dir, ": ", ec.message()));
+  }
+  int parent = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (parent >= 0) {
+    ::fsync(parent);  // the rename itself is durable
+    ::close(parent);
+  }
+  return OpenDir(dir, options, false);
+}
 
+absl::StatusOr<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir,
+                                                      const StoreOptions& options, bool create) {
+  const bool exists = !create;
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = !exists;
   db_options.create_missing_column_families = true;
@@ -225,8 +256,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (size_t i = 0; i < kFamilyCount; ++i) {
-    descriptors.emplace_back(kFamilyNames[i], i == Index(Family::kBitmaps) ? bitmap_options
-                                                                            : cf_options);
+    descriptors.emplace_back(kFamilyNames[i],
+                             i == Index(Family::kBitmaps) ? bitmap_options : cf_options);
   }
   if (exists) {
     std::vector<std::string> present;
@@ -236,9 +267,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
       bool known = name == rocksdb::kDefaultColumnFamilyName;
       for (const char* n : kFamilyNames) known = known || name == n;
       if (!known) {
-        return absl::FailedPreconditionError(StrCat(
-            "store ", dir, " has column family '", name,
-            "' unknown to this pmdb version; it was written by a newer pmdb"));
+        return absl::FailedPreconditionError(
+            StrCat("store ", dir, " has column family '", name,
+                   "' unknown to this pmdb version; it was written by a newer pmdb"));
       }
     }
   }
@@ -280,10 +311,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
           StrCat("store ", dir, " has an unreadable schema version"));
     }
     if (version != keys::kSchemaVersion) {
-      return absl::FailedPreconditionError(StrCat(
-          "store ", dir, " has schema version ", version, "; this pmdb reads version ",
-          keys::kSchemaVersion,
-          version > keys::kSchemaVersion ? " (upgrade pmdb)" : " (no migration exists)"));
+      return absl::FailedPreconditionError(
+          StrCat("store ", dir, " has schema version ", version, "; this pmdb reads version ",
+                 keys::kSchemaVersion,
+                 version > keys::kSchemaVersion ? " (upgrade pmdb)" : " (no migration exists)"));
     }
   }
   std::string version;

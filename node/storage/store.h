@@ -55,6 +55,8 @@ class WriteBatch {
 
 class Store {
  public:
+  // A new store is built in a sibling directory and renamed into place once it holds its
+  // schema, so a process killed while creating one leaves either no store or a whole one.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
                                                      const StoreOptions& options);
   ~Store();
@@ -81,6 +83,9 @@ class Store {
   const std::string& dir() const { return dir_; }
 
  private:
+  // Opens the RocksDB database in `dir`; with `create`, a new one, given its schema version.
+  static absl::StatusOr<std::unique_ptr<Store>> OpenDir(const std::string& dir,
+                                                        const StoreOptions& options, bool create);
   struct Impl;
   Store(std::string dir, std::unique_ptr<Impl> impl);
   std::string dir_;
