@@ -1,9 +1,11 @@
 #include "security/audit.h"
 
-#include <algorithm>
-
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+
+#include "node/base/crash_point.h"
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
 
@@ -27,6 +29,25 @@ std::string Sha256(std::string_view bytes) {
   return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
 }
 
+Sha256Parts::Sha256Parts() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+
+Sha256Parts::~Sha256Parts() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256Parts::Add(std::string_view bytes) {
+  uint64_t n = bytes.size();
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), &n, sizeof(n));
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), bytes.data(), bytes.size());
+}
+
+std::string Sha256Parts::HexDigest() {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &len);
+  return Hex(std::string_view(reinterpret_cast<const char*>(out), len));
+}
+
 std::string Hex(std::string_view bytes) {
   static const char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -39,7 +60,7 @@ std::string Hex(std::string_view bytes) {
 }
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store,
-                                                      const Clock* clock) {
+                                                         const Clock* clock) {
   auto view = store->Snapshot();
   auto head = view->Get(Family::kMeta, keys::kMetaAuditHead);
   if (!head.ok()) return head.status();
@@ -130,7 +151,9 @@ void AuditLog::WriterLoop() {
       ++seq;
     }
     wb.Put(Family::kMeta, keys::kMetaAuditHead, EncodeHead(seq - 1, hash));
-    absl::Status s = store_->Write(wb);
+    absl::Status s = FailureAt("audit.write")
+                         ? absl::UnavailableError("writing the audit log failed (injected)")
+                         : store_->Write(wb);
     if (s.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       head_hash_ = hash;
@@ -147,36 +170,36 @@ AuditVerification VerifyAudit(const storage::ReadView& view) {
   std::string prev_hash;
   uint64_t expected = 0;
   bool any = false;
-  absl::Status scan = view.Scan(Family::kAudit, "", "", [&](std::string_view key,
-                                                           std::string_view value) {
-    auto seq = keys::ParseAuditKey(key);
-    if (!seq) {
-      v.problems.push_back({expected, "an entry with a malformed key"});
-      return true;
-    }
-    if (*seq != expected) {
-      v.problems.push_back({expected, StrCat("entries ", expected, "..", *seq - 1,
-                                             " are missing (removed)")});
-    }
-    v1::AuditEntry entry;
-    if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      v.problems.push_back({*seq, "the entry does not parse (edited)"});
-    } else {
-      if (entry.seq() != *seq) {
-        v.problems.push_back({*seq, StrCat("the entry stored here says it is entry ", entry.seq(),
-                                           " (moved or reordered)")});
-      }
-      if (any && entry.prev_hash() != prev_hash) {
-        v.problems.push_back({*seq, StrCat("its link does not match entry ", *seq - 1,
-                                           " (that entry was edited, or this one was)")});
-      }
-    }
-    prev_hash = Sha256(value);
-    expected = *seq + 1;
-    any = true;
-    ++v.entries;
-    return true;
-  });
+  absl::Status scan =
+      view.Scan(Family::kAudit, "", "", [&](std::string_view key, std::string_view value) {
+        auto seq = keys::ParseAuditKey(key);
+        if (!seq) {
+          v.problems.push_back({expected, "an entry with a malformed key"});
+          return true;
+        }
+        if (*seq != expected) {
+          v.problems.push_back(
+              {expected, StrCat("entries ", expected, "..", *seq - 1, " are missing (removed)")});
+        }
+        v1::AuditEntry entry;
+        if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          v.problems.push_back({*seq, "the entry does not parse (edited)"});
+        } else {
+          if (entry.seq() != *seq) {
+            v.problems.push_back({*seq, StrCat("the entry stored here says it is entry ",
+                                               entry.seq(), " (moved or reordered)")});
+          }
+          if (any && entry.prev_hash() != prev_hash) {
+            v.problems.push_back({*seq, StrCat("its link does not match entry ", *seq - 1,
+                                               " (that entry was edited, or this one was)")});
+          }
+        }
+        prev_hash = Sha256(value);
+        expected = *seq + 1;
+        any = true;
+        ++v.entries;
+        return true;
+      });
   if (!scan.ok()) v.problems.push_back({expected, std::string(scan.message())});
   auto head = view.Get(Family::kMeta, keys::kMetaAuditHead);
   if (!head.ok()) {
@@ -204,23 +227,24 @@ absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const storage::ReadView& v
                                                       const AuditFilter& filter) {
   std::vector<v1::AuditEntry> out;
   absl::Status bad;
-  absl::Status scan = view.Scan(Family::kAudit, "", "", [&](std::string_view key,
-                                                           std::string_view value) {
-    v1::AuditEntry entry;
-    if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      bad = absl::DataLossError(StrCat("audit entry ", Hex(key), " does not parse; run pmdb audit verify"));
-      return false;
-    }
-    if (!filter.caller.empty() && entry.caller() != filter.caller) return true;
-    if (entry.time_unix_micros() < filter.since_unix_micros) return true;
-    if (filter.individual.has_value() &&
-        std::find(entry.individuals().begin(), entry.individuals().end(), *filter.individual) ==
-            entry.individuals().end()) {
-      return true;
-    }
-    out.push_back(std::move(entry));
-    return filter.limit == 0 || out.size() < filter.limit;
-  });
+  absl::Status scan =
+      view.Scan(Family::kAudit, "", "", [&](std::string_view key, std::string_view value) {
+        v1::AuditEntry entry;
+        if (!entry.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          bad = absl::DataLossError(
+              StrCat("audit entry ", Hex(key), " does not parse; run pmdb audit verify"));
+          return false;
+        }
+        if (!filter.caller.empty() && entry.caller() != filter.caller) return true;
+        if (entry.time_unix_micros() < filter.since_unix_micros) return true;
+        if (filter.individual.has_value() &&
+            std::find(entry.individuals().begin(), entry.individuals().end(), *filter.individual) ==
+                entry.individuals().end()) {
+          return true;
+        }
+        out.push_back(std::move(entry));
+        return filter.limit == 0 || out.size() < filter.limit;
+      });
   if (!scan.ok()) return scan;
   if (!bad.ok()) return bad;
   return out;

@@ -64,8 +64,8 @@ class AuditLog {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  uint64_t next_seq_;       // guarded by mu_
-  std::string head_hash_;   // written by the writer thread under mu_
+  uint64_t next_seq_;      // guarded by mu_
+  std::string head_hash_;  // written by the writer thread under mu_
   std::thread writer_;
 };
 
@@ -83,9 +83,9 @@ struct AuditVerification {
 AuditVerification VerifyAudit(const storage::ReadView& view);
 
 struct AuditFilter {
-  std::string caller;            // empty: everyone
+  std::string caller;  // empty: everyone
   int64_t since_unix_micros = 0;
-  size_t limit = 0;              // 0: no limit
+  size_t limit = 0;                    // 0: no limit
   std::optional<uint32_t> individual;  // only entries that touched this ordinal
 };
 
@@ -95,6 +95,21 @@ absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const storage::ReadView& v
 
 std::string Sha256(std::string_view bytes);
 std::string Hex(std::string_view bytes);
+
+// SHA-256 over a sequence of parts, each length-prefixed so that no two sequences of parts hash
+// alike (what a backup's digest of a whole store is made with).
+class Sha256Parts {
+ public:
+  Sha256Parts();
+  ~Sha256Parts();
+  Sha256Parts(const Sha256Parts&) = delete;
+  Sha256Parts& operator=(const Sha256Parts&) = delete;
+  void Add(std::string_view bytes);
+  std::string HexDigest();  // ends it
+
+ private:
+  void* ctx_;  // an EVP_MD_CTX
+};
 
 }  // namespace pmdb::security
 

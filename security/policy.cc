@@ -39,6 +39,7 @@ constexpr Row kTable[] = {
     {Method::kAdminContactList, "AdminService/ContactList", Bit(Role::kOperator)},
     {Method::kAdminContactAnswer, "AdminService/ContactAnswer", Bit(Role::kOperator)},
     {Method::kAdminSimilarCases, "AdminService/SimilarCases", Bit(Role::kOperator)},
+    {Method::kAdminBackup, "AdminService/Backup", Bit(Role::kOperator)},
 };
 
 const Row* Find(Method m) {

@@ -41,6 +41,7 @@ enum class Method {
   kAdminContactList,
   kAdminContactAnswer,
   kAdminSimilarCases,
+  kAdminBackup,
 };
 
 std::string MethodName(Method m);  // "RegionService/Count", ...

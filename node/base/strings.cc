@@ -43,6 +43,12 @@ bool ParseUint32(std::string_view s, uint32_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
+bool ParseUint64(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
+
 std::string WithThousands(uint64_t v) {
   std::string digits = std::to_string(v);
   std::string out;

@@ -47,6 +47,7 @@ std::string ToUpper(std::string_view s);
 std::string ToLower(std::string_view s);
 // Parses a whole decimal string; false on anything else.
 bool ParseUint32(std::string_view s, uint32_t* out);
+bool ParseUint64(std::string_view s, uint64_t* out);
 
 // True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF).
 bool IsValidUtf8(std::string_view s);

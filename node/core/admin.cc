@@ -7,8 +7,9 @@
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
-#include "node/core/aggregates.h"
+#include "node/core/backup.h"
 #include "node/core/node_core.h"
+#include "node/core/releaser.h"
 #include "node/ingest/clinical_ingest.h"
 #include "node/ingest/consent.h"
 #include "node/ingest/vcf_ingest.h"
@@ -114,7 +115,21 @@ absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadS
       options.path = file.path();
       options.dataset = header.dataset();
       options.assembly = header.assembly();
+      options.include_filtered = header.include_filtered();
+      TempFile map(".tsv");
+      if (!header.sample_map().empty()) {
+        if (!map.ok() || !map.Write(header.sample_map()) || !map.Close()) {
+          return absl::InternalError("cannot write the sample map");
+        }
+        options.sample_map_path = map.path();
+      }
       summary = ingest::IngestVcf(*store_, options);
+      if (!summary.ok() && !header.sample_map().empty()) {
+        std::string message(summary.status().message());
+        size_t at = message.find(map.path());
+        if (at != std::string::npos) message.replace(at, map.path().size(), "the sample map");
+        summary = absl::Status(summary.status().code(), message);
+      }
     } else if (header.format() == v1::IngestHeader::PHENOPACKETS) {
       summary = ingest::IngestPhenopackets(*store_, file.path());
     } else {
@@ -146,12 +161,20 @@ absl::StatusOr<v1::ConsentReply> NodeCore::Consent(const Credentials& who,
     if (!purpose.empty() && purpose != "research" && purpose != "care") {
       return absl::InvalidArgumentError("purpose is research, care, or empty for every purpose");
     }
+    if (!request.file().empty() && (request.subjects_size() > 0 || !purpose.empty())) {
+      return absl::InvalidArgumentError("give an opt-out file or subjects, not both");
+    }
     // The subjects are never logged: the entry says how many and for what.
-    entry.set_query(StrCat("opt-out subjects=", request.subjects_size(),
-                           " purpose=", purpose.empty() ? "all" : purpose));
     TempFile file(".txt");
     if (!file.ok()) return absl::InternalError("cannot create a temporary file");
     std::string lines;
+    if (!request.file().empty()) {
+      entry.set_query("opt-out file");
+      lines = request.file();
+    } else {
+      entry.set_query(StrCat("opt-out subjects=", request.subjects_size(),
+                             " purpose=", purpose.empty() ? "all" : purpose));
+    }
     for (const std::string& subject : request.subjects()) {
       if (subject.empty() || subject.find_first_of(" \t\r\n") != std::string::npos) {
         return absl::InvalidArgumentError("a subject id is empty or contains white space");
@@ -162,8 +185,19 @@ absl::StatusOr<v1::ConsentReply> NodeCore::Consent(const Credentials& who,
       return absl::InternalError("cannot write a temporary file");
     }
     auto summary = ingest::WithdrawConsent(*store_, file.path());
-    if (!summary.ok()) return summary.status();
+    if (!summary.ok()) {
+      // Messages name the temporary file; the operator knows it by its own name.
+      std::string message(summary.status().message());
+      size_t at = message.find(file.path());
+      const std::string name =
+          request.file_name().empty() ? "the opt-out file" : request.file_name();
+      if (at != std::string::npos) message.replace(at, file.path().size(), name);
+      return absl::Status(summary.status().code(), message);
+    }
+    if (!request.file().empty()) entry.set_query(StrCat("opt-out lines=", summary->lines));
     v1::ConsentReply reply;
+    reply.set_lines(summary->lines);
+    reply.set_bitmaps_rewritten(summary->bitmaps_rewritten);
     reply.set_removed(summary->removed);
     reply.set_withdrawn_research(summary->withdrawn_research);
     reply.set_withdrawn_care(summary->withdrawn_care);
@@ -206,8 +240,19 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
     reply.set_region(settings_.region);
     reply.set_version(kVersion);
     reply.set_started_unix(started_unix_);
-    auto all = store_->Snapshot()->GetBitmap(storage::keys::kAllIndividuals);
+    auto view = store_->Snapshot();
+    auto all = view->GetBitmap(storage::keys::kAllIndividuals);
     if (all.ok()) reply.set_individuals(all->Cardinality());
+    auto research = view->GetBitmap(storage::keys::Consent("research"));
+    if (research.ok()) reply.set_consent_research(research->Cardinality());
+    auto care = view->GetBitmap(storage::keys::Consent("care"));
+    if (care.ok()) reply.set_consent_care(care->Cardinality());
+    std::shared_ptr<const vocab::Catalog> catalog = this->catalog();
+    for (const auto& [id, d] : catalog->datasets()) (*reply.mutable_datasets())[id] = d;
+    if (catalog->ontology() != nullptr) {
+      reply.set_ontology(catalog->ontology()->version());
+      reply.set_ontology_terms(catalog->ontology()->size());
+    }
     auto disk = store_->DiskSize();
     if (disk.ok()) reply.set_disk_bytes(*disk);
     reply.set_audit_entries(audit_->size());
@@ -216,6 +261,35 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
     for (v1::BudgetState& b : sharing_.RegionBudgets(clock_->NowSeconds())) {
       *reply.add_budgets() = std::move(b);
     }
+    return reply;
+  };
+  auto result = run();  // before `entry` is moved
+  return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
+}
+
+absl::StatusOr<v1::BackupReply> NodeCore::Backup(const Credentials& who,
+                                                 const v1::BackupRequest& request) {
+  v1::AuditEntry entry;
+  auto run = [&]() -> absl::StatusOr<v1::BackupReply> {
+    auto caller = Authorize(who, Method::kAdminBackup, &entry);
+    if (!caller.ok()) return caller.status();
+    if (request.dir().empty() || !std::filesystem::path(request.dir()).is_absolute()) {
+      return absl::InvalidArgumentError(
+          "a backup directory is an absolute path on the node's machine");
+    }
+    entry.set_query(StrCat("backup into ", request.dir()));
+    auto made = BackUp(*store_, request.dir());
+    if (!made.ok()) return made.status();
+    v1::BackupReply reply;
+    reply.set_backup_id(made->backup.id);
+    reply.set_created_unix(made->backup.created_unix);
+    reply.set_bytes(made->backup.bytes);
+    reply.set_files(made->backup.files);
+    reply.set_data_version(made->manifest.data_version);
+    reply.set_digest(made->manifest.digest);
+    reply.set_individuals(made->manifest.individuals);
+    reply.set_audit_entries(made->manifest.audit_entries);
+    entry.set_released(StrCat("backup ", made->backup.id, " digest=", made->manifest.digest));
     return reply;
   };
   auto result = run();  // before `entry` is moved
@@ -233,16 +307,16 @@ absl::StatusOr<v1::AdminQueryReply> NodeCore::ExactAnswer(
     if (!dims.ok()) return dims.status();
     auto diagnoses = query::CheckDiagnoses(*dims, request.diagnoses());
     if (!diagnoses.ok()) return diagnoses.status();
-    auto a = AnswerBreakdown(engine, *view, request.criterion(), *dims, *diagnoses,
-                             request.purpose(), nullptr);
+    auto a = Releaser(engine).Breakdown(*view, request.criterion(), *dims, *diagnoses,
+                                        request.purpose());
     if (!a.ok()) return a.status();
     *reply.mutable_breakdown() = std::move(a->answer);
   } else if (request.frequency()) {
-    auto a = AnswerFrequency(engine, *view, request.criterion(), request.purpose(), nullptr);
+    auto a = Releaser(engine).Frequency(*view, request.criterion(), request.purpose());
     if (!a.ok()) return a.status();
     *reply.mutable_frequency() = std::move(a->answer);
   } else {
-    auto a = AnswerCount(engine, *view, request.criterion(), request.purpose(), nullptr);
+    auto a = Releaser(engine).Count(*view, request.criterion(), request.purpose());
     if (!a.ok()) return a.status();
     *reply.mutable_count() = std::move(a->answer);
   }

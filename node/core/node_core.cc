@@ -2,7 +2,7 @@
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
-#include "node/core/aggregates.h"
+#include "node/core/releaser.h"
 #include "node/storage/keys.h"
 #include "query/canonical.h"
 #include "query/engine.h"
@@ -222,18 +222,19 @@ void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
   if (request.cost_only()) {
     auto quote = Quoted<v1::CountAnswer>(
         std::move(caller), "count", request.criterion(), sharing_, discloser_, now, entry, [&] {
-          return QuoteCount(DisclosingEngine(), *store_->Snapshot(), request.criterion(),
-                            discloser_);
+          query::Engine engine = DisclosingEngine();
+          return Releaser(engine, discloser_).QuoteCount(*store_->Snapshot(), request.criterion());
         });
     call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
     return;
   }
-  auto answer = Aggregate<v1::CountAnswer>(
-      std::move(caller), "count", request.criterion(), sharing_, now, entry,
-      [&](v1::Purpose purpose) {
-        query::Engine engine = DisclosingEngine();
-        return AnswerCount(engine, *store_->Snapshot(), request.criterion(), purpose, &discloser_);
-      });
+  auto answer =
+      Aggregate<v1::CountAnswer>(std::move(caller), "count", request.criterion(), sharing_, now,
+                                 entry, [&](v1::Purpose purpose) {
+                                   query::Engine engine = DisclosingEngine();
+                                   return Releaser(engine, discloser_)
+                                       .Count(*store_->Snapshot(), request.criterion(), purpose);
+                                 });
   Done<v1::CountAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
   call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
@@ -253,8 +254,9 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
   if (request.cost_only()) {
     auto quote = Quoted<v1::BreakdownAnswer>(
         std::move(caller), "breakdown", request.criterion(), sharing_, discloser_, now, entry, [&] {
-          return QuoteBreakdown(DisclosingEngine(), *store_->Snapshot(), request.criterion(), *dims,
-                                *diagnoses, discloser_);
+          query::Engine engine = DisclosingEngine();
+          return Releaser(engine, discloser_)
+              .QuoteBreakdown(*store_->Snapshot(), request.criterion(), *dims, *diagnoses);
         });
     call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
     return;
@@ -263,8 +265,8 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
       std::move(caller), "breakdown", request.criterion(), sharing_, now, entry,
       [&](v1::Purpose purpose) {
         query::Engine engine = DisclosingEngine();
-        return AnswerBreakdown(engine, *store_->Snapshot(), request.criterion(), *dims, *diagnoses,
-                               purpose, &discloser_);
+        return Releaser(engine, discloser_)
+            .Breakdown(*store_->Snapshot(), request.criterion(), *dims, *diagnoses, purpose);
       });
   Done<v1::BreakdownAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
@@ -280,8 +282,9 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
   if (request.cost_only()) {
     auto quote = Quoted<v1::FrequencyAnswer>(
         std::move(caller), "frequency", request.criterion(), sharing_, discloser_, now, entry, [&] {
-          return QuoteFrequency(DisclosingEngine(), *store_->Snapshot(), request.criterion(),
-                                discloser_);
+          query::Engine engine = DisclosingEngine();
+          return Releaser(engine, discloser_)
+              .QuoteFrequency(*store_->Snapshot(), request.criterion());
         });
     call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
     return;
@@ -289,9 +292,9 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
   auto answer = Aggregate<v1::FrequencyAnswer>(std::move(caller), "frequency", request.criterion(),
                                                sharing_, now, entry, [&](v1::Purpose purpose) {
                                                  query::Engine engine = DisclosingEngine();
-                                                 return AnswerFrequency(engine, *store_->Snapshot(),
-                                                                        request.criterion(),
-                                                                        purpose, &discloser_);
+                                                 return Releaser(engine, discloser_)
+                                                     .Frequency(*store_->Snapshot(),
+                                                                request.criterion(), purpose);
                                                });
   Done<v1::FrequencyAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));

@@ -1,7 +1,7 @@
 // NodeCore: a regional node's answering logic, with no transport in it. gRPC handlers
 // (node/transport) and any later front end hand it the caller's Credentials and a plain request
 // message; it authorizes the caller (security/policy.h), applies the region's sharing policy
-// (sharing.h) and budgets, answers from one store snapshot (aggregates.h, similar.cc,
+// (sharing.h) and budgets, answers from one store snapshot (releaser.h, similar.cc,
 // contacts.h, admin.cc), audits, and hands back the answer or an absl::Status. Every call is
 // audited, refused ones too, and nothing is handed back before its audit entry is durable.
 //
@@ -85,6 +85,7 @@ class NodeCore {
   absl::StatusOr<v1::AuditListReply> AuditList(const Credentials& who,
                                                const v1::AuditListRequest& request);
   absl::StatusOr<v1::StatusReply> Status(const Credentials& who);
+  absl::StatusOr<v1::BackupReply> Backup(const Credentials& who, const v1::BackupRequest& request);
   absl::StatusOr<v1::AdminQueryReply> Query(const Credentials& who,
                                             const v1::AdminQueryRequest& request);
   absl::StatusOr<v1::ContactListReply> ContactList(const Credentials& who,

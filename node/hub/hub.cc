@@ -1,12 +1,14 @@
 #include "node/hub/hub.h"
 
 #include <atomic>
+#include <cmath>
 #include <memory>
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
 #include "node/hub/merge.h"
 #include "node/vocab/case_query.h"
+#include "query/canonical.h"
 #include "query/engine.h"
 #include "query/parser.h"
 #include "query/prepare.h"
@@ -52,6 +54,16 @@ std::string Recorded(const v1::Criterion& criterion, absl::Status* limited) {
   return limited->ok() ? query::FormatCriterion(criterion) : "(over the limits)";
 }
 
+// A counted question's key for the account of spending: kind, canonical form and shape.
+std::string KeyOf(std::string_view kind, const v1::Criterion& criterion,
+                  const std::vector<v1::Dimension>& dimensions,
+                  const std::vector<std::string>& diagnoses) {
+  std::string key = StrCat(kind, " ", query::CanonicalText(criterion));
+  for (v1::Dimension d : dimensions) StrAppend(&key, " by ", query::DimensionName(d));
+  for (const std::string& d : diagnoses) StrAppend(&key, " ", d);
+  return key;
+}
+
 const Region* FindRegion(const std::vector<Region>& regions, const std::string& id) {
   for (const Region& r : regions) {
     if (r.id == id) return &r;
@@ -61,11 +73,23 @@ const Region* FindRegion(const std::vector<Region>& regions, const std::string& 
 
 }  // namespace
 
-Hub::Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit)
+Hub::Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit,
+         const Clock* clock)
     : settings_(std::move(settings)),
       here_{.is_hub = true, .federation = settings_.federation},
       regions_(std::move(regions)),
-      audit_(audit) {}
+      audit_(audit),
+      clock_(clock) {}
+
+void Hub::Replay(const std::vector<v1::AuditEntry>& entries) {
+  for (const v1::AuditEntry& e : entries) {
+    if (e.release_key().empty() || e.outcome() != "ok") continue;
+    std::vector<RegionCharge> charges;
+    for (const v1::RegionCharge& c : e.charges()) charges.push_back({c.region(), c.rho_micros()});
+    mirror_.Record(e.caller(), e.release_key(), e.time_unix_micros() / 1000000, charges,
+                   !charges.empty());
+  }
+}
 
 Deadline Hub::RegionDeadline(Deadline caller) const {
   return std::min(std::chrono::system_clock::now() + settings_.deadline, caller);
@@ -76,7 +100,7 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
                    const std::string& question, const absl::Status& precheck,
                    const Request& request,
                    void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
-                   Merge merge, Done<Reply> done) {
+                   Merge merge, Done<Reply> done, const Pricing* pricing) {
   v1::AuditEntry entry = call::NewEntry(method, "");
   auto caller = call::Authorize(who, method, here_, &entry);
   absl::Status s = caller.ok() ? precheck : caller.status();
@@ -85,14 +109,45 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
     return;
   }
   entry.set_query(question);
+  const bool counted = pricing != nullptr && !pricing->cost_only;
+  if (counted) {
+    entry.set_release_key(pricing->key);
+    std::vector<std::string> ids;
+    for (const Region& r : regions_) ids.push_back(r.id);
+    auto refused = mirror_.WouldAllRefuse(caller->user.uri, pricing->key, pricing->units, ids,
+                                          clock_->NowSeconds());
+    if (refused.has_value()) {
+      call::Finish(*audit_, std::move(entry),
+                   absl::StatusOr<Reply>(absl::ResourceExhaustedError(*refused)), std::move(done));
+      return;
+    }
+  }
   Outgoing out{.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline)};
   AskAll<Request, Answer>(
       regions_, out, request, ask,
-      [audit = audit_, merge = std::move(merge), entry = std::move(entry),
+      [this, counted, user = caller->user.uri, merge = std::move(merge), entry = std::move(entry),
        done = std::move(done)](std::vector<RegionResult<Answer>> results) mutable {
+        if constexpr (requires(const Answer& a) { a.disclosure().budgets(); }) {
+          if (counted) {
+            // What every answering region charged, for the account and for the hub's log.
+            std::vector<RegionCharge> charges;
+            for (const RegionResult<Answer>& r : results) {
+              if (!r.answer.ok()) continue;
+              const v1::DisclosureApplied& d = r.answer->disclosure();
+              uint64_t micros = static_cast<uint64_t>(std::llround(d.rho() * 1e6));
+              charges.push_back(
+                  {r.region, micros, d.sigma(), {d.budgets().begin(), d.budgets().end()}});
+              v1::RegionCharge* c = entry.add_charges();
+              c->set_region(r.region);
+              c->set_rho_micros(micros);
+            }
+            mirror_.Record(user, entry.release_key(), clock_->NowSeconds(), charges,
+                           !charges.empty());
+          }
+        }
         Reply reply = merge(std::move(results));
         entry.set_released(call::Released(reply));
-        call::Finish(*audit, std::move(entry), absl::StatusOr<Reply>(std::move(reply)),
+        call::Finish(*audit_, std::move(entry), absl::StatusOr<Reply>(std::move(reply)),
                      std::move(done));
       });
 }
@@ -111,12 +166,15 @@ void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountReques
                 Done<v1::FederatedCount> done) {
   absl::Status limited;
   std::string recorded = Recorded(request.criterion(), &limited);
+  Pricing pricing{.key = limited.ok() ? KeyOf("count", request.criterion(), {}, {}) : "",
+                  .units = 1,
+                  .cost_only = request.cost_only()};
   Federate<v1::CountRequest, v1::CountAnswer, v1::FederatedCount>(
       who, deadline, Method::kFederationCount, recorded, limited, request, &RegionClient::Count,
       [floor = settings_.disclosure.min_count](auto results) {
         return MergeCounts(std::move(results), floor);
       },
-      std::move(done));
+      std::move(done), &pricing);
 }
 
 void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::BreakdownRequest& request,
@@ -125,7 +183,14 @@ void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::Breakdo
   std::string recorded = Recorded(request.criterion(), &checked);
   auto dims = query::CheckDimensions(request.dimensions());
   if (checked.ok()) checked = dims.status();
-  if (checked.ok()) checked = query::CheckDiagnoses(*dims, request.diagnoses()).status();
+  auto diagnoses = checked.ok() ? query::CheckDiagnoses(*dims, request.diagnoses())
+                                : absl::StatusOr<std::vector<std::string>>(checked);
+  if (checked.ok()) checked = diagnoses.status();
+  Pricing pricing{.cost_only = request.cost_only()};
+  if (checked.ok()) {
+    pricing.key = KeyOf("breakdown", request.criterion(), *dims, *diagnoses);
+    pricing.units = query::CellsPerPerson(*dims, *diagnoses);
+  }
   Federate<v1::BreakdownRequest, v1::BreakdownAnswer, v1::FederatedBreakdown>(
       who, deadline, Method::kFederationBreakdown, recorded, checked, request,
       &RegionClient::Breakdown,
@@ -133,20 +198,23 @@ void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::Breakdo
        dims = dims.ok() ? *dims : std::vector<v1::Dimension>{}](auto results) {
         return MergeBreakdowns(std::move(results), dims, floor);
       },
-      std::move(done));
+      std::move(done), &pricing);
 }
 
 void Hub::Frequency(const Credentials& who, Deadline deadline, const v1::FrequencyRequest& request,
                     Done<v1::FederatedFrequency> done) {
   absl::Status limited;
   std::string recorded = Recorded(request.criterion(), &limited);
+  Pricing pricing{.key = limited.ok() ? KeyOf("frequency", request.criterion(), {}, {}) : "",
+                  .units = 2,
+                  .cost_only = request.cost_only()};
   Federate<v1::FrequencyRequest, v1::FrequencyAnswer, v1::FederatedFrequency>(
       who, deadline, Method::kFederationFrequency, recorded, limited, request,
       &RegionClient::Frequency,
       [floor = settings_.disclosure.min_count](auto results) {
         return MergeFrequencies(std::move(results), floor);
       },
-      std::move(done));
+      std::move(done), &pricing);
 }
 
 void Hub::SimilarCases(const Credentials& who, Deadline deadline,

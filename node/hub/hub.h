@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "node/base/clock.h"
 #include "node/call/caller.h"
 #include "node/call/finish.h"
+#include "node/hub/budget_mirror.h"
 #include "node/hub/region_client.h"
 #include "pmdb/v1/federation.pb.h"
 #include "security/audit.h"
@@ -38,7 +40,12 @@ inline constexpr uint32_t kMaxFederatedTop = 100;
 
 class Hub {
  public:
-  Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit);
+  Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit,
+      const Clock* clock = &SystemClock());
+
+  // Rebuilds the account of researchers' spending (budget_mirror.h) from the hub's own audit
+  // entries of the last year, in order.
+  void Replay(const std::vector<v1::AuditEntry>& entries);
 
   // `deadline` is when the caller stops waiting; each region gets the sooner of it and the
   // hub's own per-region deadline. `done` runs once the audit entry is durable.
@@ -59,12 +66,21 @@ class Hub {
                      const v1::ContactStatusRequest& request, Done<v1::ContactTicket> done);
 
  private:
-  // One federated question from authorization to the audited reply.
+  // What a counted question is, for the account of spending: its kind, canonical form and shape
+  // (`key`), how many counts its release costs, and whether it is only a cost quote.
+  struct Pricing {
+    std::string key;
+    uint32_t units = 1;
+    bool cost_only = false;
+  };
+
+  // One federated question from authorization to the audited reply. With `pricing`, a new
+  // question no region could afford is refused at once, and what every region charged is kept.
   template <typename Request, typename Answer, typename Reply, typename Merge>
   void Federate(const Credentials& who, Deadline deadline, security::Method method,
                 const std::string& question, const absl::Status& precheck, const Request& request,
                 void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
-                Merge merge, Done<Reply> done);
+                Merge merge, Done<Reply> done, const Pricing* pricing = nullptr);
   // One call passed on to the region `region_id`, whose outcome is the reply.
   template <typename Request>
   void Forward(const Credentials& who, Deadline deadline, security::Method method,
@@ -78,6 +94,8 @@ class Hub {
   security::Server here_;
   std::vector<Region> regions_;
   security::AuditLog* audit_;
+  const Clock* clock_;
+  BudgetMirror mirror_;
 };
 
 }  // namespace pmdb::hub

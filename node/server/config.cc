@@ -186,6 +186,18 @@ absl::Status ReadTls(Document& doc, Section& root, security::TlsFiles* tls) {
   return absl::OkStatus();
 }
 
+absl::Status ReadLimits(Document& doc, Section& root, transport::ConnectionLimits* limits) {
+  Section s = doc.Sub(root, &doc.root, "limits");
+  for (absl::Status st :
+       {s.Uint("max_connections", &limits->max_connections, 0, 10000000),
+        s.Uint("max_connections_per_address", &limits->per_address, 1, 10000000),
+        s.Uint("handshake_timeout_ms", &limits->handshake_timeout_ms, 100, 600000),
+        s.Uint("idle_timeout_s", &limits->idle_timeout_s, 1, 86400 * 7), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRules* rules) {
   Section s = doc.Sub(root, &doc.root, "disclosure");
   uint64_t sigma = rules->scale.sigma_centi;
@@ -308,6 +320,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   }
   absl::Status s = ReadTls(*doc, root, &c.tls);
   if (!s.ok()) return s;
+  s = ReadLimits(*doc, root, &c.limits);
+  if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.settings.disclosure);
   if (!s.ok()) return s;
   s = ReadPrivacy(*doc, root, &c.settings.privacy);
@@ -375,6 +389,8 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   }
   c.deadline_ms = static_cast<int>(deadline);
   absl::Status s = ReadTls(*doc, root, &c.tls);
+  if (!s.ok()) return s;
+  s = ReadLimits(*doc, root, &c.limits);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.disclosure);
   if (!s.ok()) return s;

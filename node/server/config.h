@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "node/core/settings.h"
+#include "node/transport/connection_gate.h"
 #include "security/disclosure.h"
 #include "security/peer_check.h"
 
@@ -22,6 +23,7 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;
   security::TlsFiles tls;
+  transport::ConnectionLimits limits;
   core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
 };
 
@@ -35,6 +37,7 @@ struct HubConfig {
   std::string db;  // the hub's own store: its audit log
   security::TlsFiles tls;
   int deadline_ms = 2000;
+  transport::ConnectionLimits limits;
   std::vector<RegionEndpoint> regions;
   security::DisclosureRules disclosure;
 };

@@ -8,6 +8,7 @@
 #include "node/core/node_core.h"
 #include "node/hub/hub.h"
 #include "node/transport/admin_service.h"
+#include "node/transport/connection_gate.h"
 #include "node/transport/federation_service.h"
 #include "node/transport/grpc_region_client.h"
 #include "node/transport/region_service.h"
@@ -26,32 +27,33 @@ void EnableStandardServices() {
   (void)once;
 }
 
-absl::StatusOr<std::unique_ptr<grpc::Server>> Listen(grpc::ServerBuilder& builder,
-                                                     const std::string& listen,
-                                                     std::shared_ptr<grpc::ServerCredentials> creds,
-                                                     int* port) {
-  builder.AddListeningPort(listen, std::move(creds), port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || *port == 0) {
-    return absl::UnavailableError(StrCat("cannot listen on ", listen,
-                                         " (address in use, or not an address of this host)"));
-  }
-  return server;
-}
-
 // What both servers share: the gRPC server, its port, and an orderly stop.
 class GrpcServer : public Server {
  public:
-  int port() const override { return port_; }
+  int port() const override { return gate_ == nullptr ? 0 : gate_->port(); }
   void Shutdown(std::chrono::milliseconds grace) override {
+    if (gate_ != nullptr) gate_->Stop();
     if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + grace);
   }
   void Wait() override {
     if (server_ != nullptr) server_->Wait();
   }
 
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  // Listens through a connection gate (node/transport/connection_gate.h) and starts serving.
+  absl::Status Listen(grpc::ServerBuilder& builder, const std::string& listen,
+                      const transport::ConnectionLimits& limits,
+                      std::shared_ptr<grpc::ServerCredentials> creds) {
+    auto gate = transport::ConnectionGate::Listen(listen, limits);
+    if (!gate.ok()) return gate.status();
+    transport::ApplyTimeouts(limits, builder);
+    auto acceptor = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, std::move(creds));
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr) return absl::InternalError(StrCat("cannot start serving on ", listen));
+    gate_ = std::move(*gate);
+    gate_->Start(std::move(acceptor));
+    return absl::OkStatus();
+  }
 
  protected:
   // Derived destructors call this first: no call may run while their state goes away.
@@ -59,7 +61,12 @@ class GrpcServer : public Server {
     Shutdown(std::chrono::milliseconds(0));
     Wait();
     server_.reset();
+    gate_.reset();
   }
+
+ private:
+  std::unique_ptr<transport::ConnectionGate> gate_;
+  std::unique_ptr<grpc::Server> server_;
 };
 
 class NodeServer final : public GrpcServer {
@@ -127,9 +134,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   builder.RegisterService(node->region_.get());
   builder.RegisterService(node->admin_.get());
   builder.SetMaxReceiveMessageSize(64 << 20);
-  auto server = Listen(builder, config.listen, *creds, &node->port_);
-  if (!server.ok()) return server.status();
-  node->server_ = std::move(*server);
+  absl::Status listening = node->Listen(builder, config.listen, config.limits, *creds);
+  if (!listening.ok()) return listening;
   return std::unique_ptr<Server>(std::move(node));
 }
 
@@ -140,8 +146,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
     return absl::InvalidArgumentError(StrCat(config.tls.cert, " is ", self->uri, ", not the hub"));
   }
   auto hub = std::make_unique<HubServer>();
-  auto store = storage::Store::Open(config.db, {.create_if_missing = true,
-                                                .block_cache_bytes = 8 << 20});
+  auto store =
+      storage::Store::Open(config.db, {.create_if_missing = true, .block_cache_bytes = 8 << 20});
   if (!store.ok()) return store.status();
   hub->store_ = std::move(*store);
   auto audit = security::AuditLog::Open(hub->store_.get());
@@ -163,17 +169,22 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   hub::HubSettings settings{.federation = self->federation,
                             .deadline = std::chrono::milliseconds(config.deadline_ms),
                             .disclosure = config.disclosure};
-  hub->hub_ = std::make_unique<hub::Hub>(std::move(settings), std::move(regions),
-                                         hub->audit_.get());
+  hub->hub_ =
+      std::make_unique<hub::Hub>(std::move(settings), std::move(regions), hub->audit_.get());
+  // The account of researchers' spending comes back from the hub's own log (a year of it).
+  auto history = security::ListAudit(
+      *hub->store_->Snapshot(),
+      {.since_unix_micros = (SystemClock().NowSeconds() - 366 * 86400) * int64_t{1000000}});
+  if (!history.ok()) return history.status();
+  hub->hub_->Replay(*history);
   hub->federation_ = std::make_unique<transport::FederationServiceImpl>(hub->hub_.get());
   auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
   EnableStandardServices();
   grpc::ServerBuilder builder;
   builder.RegisterService(hub->federation_.get());
-  auto server = Listen(builder, config.listen, *creds, &hub->port_);
-  if (!server.ok()) return server.status();
-  hub->server_ = std::move(*server);
+  absl::Status listening = hub->Listen(builder, config.listen, config.limits, *creds);
+  if (!listening.ok()) return listening;
   return std::unique_ptr<Server>(std::move(hub));
 }
 

@@ -5,6 +5,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
@@ -396,6 +397,109 @@ absl::StatusOr<uint64_t> Store::DiskSize() const {
   }
   if (ec) return absl::UnavailableError(StrCat("measuring ", dir_, ": ", ec.message()));
   return total;
+}
+
+namespace {
+
+BackupEntry EntryOf(const rocksdb::BackupInfo& info) {
+  return BackupEntry{.id = info.backup_id,
+                     .created_unix = info.timestamp,
+                     .bytes = info.size,
+                     .files = info.number_files,
+                     .metadata = info.app_metadata};
+}
+
+absl::StatusOr<std::unique_ptr<rocksdb::BackupEngineReadOnly>> OpenBackups(
+    const std::string& backup_dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(std::filesystem::path(backup_dir) / "meta", ec)) {
+    return absl::NotFoundError(StrCat("no pmdb backups in ", backup_dir));
+  }
+  rocksdb::BackupEngineReadOnly* engine = nullptr;
+  rocksdb::IOStatus s = rocksdb::BackupEngineReadOnly::Open(
+      rocksdb::BackupEngineOptions(backup_dir), rocksdb::Env::Default(), &engine);
+  if (!s.ok()) return FromRocksDb(s, StrCat("opening the backups in ", backup_dir));
+  return std::unique_ptr<rocksdb::BackupEngineReadOnly>(engine);
+}
+
+}  // namespace
+
+absl::StatusOr<BackupEntry> Store::Backup(const std::string& backup_dir,
+                                          const std::string& metadata) {
+  std::error_code ec;
+  std::filesystem::create_directories(backup_dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        StrCat("cannot create backup directory ", backup_dir, ": ", ec.message()));
+  }
+  rocksdb::BackupEngine* raw = nullptr;
+  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(rocksdb::BackupEngineOptions(backup_dir),
+                                                    rocksdb::Env::Default(), &raw);
+  if (!s.ok()) return FromRocksDb(s, StrCat("opening the backups in ", backup_dir));
+  std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  rocksdb::CreateBackupOptions options;
+  options.flush_before_backup = true;
+  rocksdb::BackupID id = 0;
+  s = engine->CreateNewBackupWithMetadata(options, impl_->db.get(), metadata, &id);
+  if (!s.ok()) return FromRocksDb(s, StrCat("backing up ", dir_, " into ", backup_dir));
+  std::vector<rocksdb::BackupInfo> infos;
+  engine->GetBackupInfo(&infos);
+  for (const rocksdb::BackupInfo& info : infos) {
+    if (info.backup_id == id) return EntryOf(info);
+  }
+  return absl::InternalError(StrCat("backup ", id, " in ", backup_dir, " is not listed"));
+}
+
+absl::StatusOr<std::vector<BackupEntry>> ListBackups(const std::string& backup_dir) {
+  auto engine = OpenBackups(backup_dir);
+  if (!engine.ok()) return engine.status();
+  std::vector<rocksdb::BackupInfo> infos;
+  (*engine)->GetBackupInfo(&infos);
+  if (infos.empty()) return absl::NotFoundError(StrCat("no pmdb backups in ", backup_dir));
+  std::vector<BackupEntry> out;
+  for (const rocksdb::BackupInfo& info : infos) out.push_back(EntryOf(info));
+  return out;
+}
+
+absl::Status VerifyBackupFiles(const std::string& backup_dir, uint32_t id) {
+  auto engine = OpenBackups(backup_dir);
+  if (!engine.ok()) return engine.status();
+  rocksdb::IOStatus s = (*engine)->VerifyBackup(id, /*verify_with_checksum=*/true);
+  if (!s.ok()) return FromRocksDb(s, StrCat("backup ", id, " in ", backup_dir));
+  return absl::OkStatus();
+}
+
+absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return absl::FailedPreconditionError(
+        StrCat(dir, " exists and is not empty: restore into a new directory"));
+  }
+  auto engine = OpenBackups(backup_dir);
+  if (!engine.ok()) return engine.status();
+  fs::path target = fs::absolute(fs::path(dir), ec);
+  std::string building = StrCat(target.string(), ".restoring-", static_cast<long>(getpid()));
+  fs::remove_all(building, ec);
+  rocksdb::IOStatus s =
+      (*engine)->RestoreDBFromBackup(rocksdb::RestoreOptions(), id, building, building);
+  if (!s.ok()) {
+    fs::remove_all(building, ec);
+    return FromRocksDb(s, StrCat("restoring backup ", id, " from ", backup_dir));
+  }
+  CrashPoint("restore.before_rename");
+  fs::remove(target, ec);  // an empty directory given as the target
+  fs::rename(building, target, ec);
+  if (ec) {
+    fs::remove_all(building, ec);
+    return absl::PermissionDeniedError(StrCat("cannot restore into ", dir, ": ", ec.message()));
+  }
+  int parent = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (parent >= 0) {
+    ::fsync(parent);
+    ::close(parent);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pmdb::storage

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -53,6 +54,15 @@ class WriteBatch {
   std::unique_ptr<Rep> rep_;
 };
 
+// One backup in a backup directory.
+struct BackupEntry {
+  uint32_t id = 0;
+  int64_t created_unix = 0;
+  uint64_t bytes = 0;  // its files' sizes, shared ones included
+  uint32_t files = 0;
+  std::string metadata;
+};
+
 class Store {
  public:
   // A new store is built in a sibling directory and renamed into place once it holds its
@@ -80,6 +90,12 @@ class Store {
   // Bytes the store occupies on disk.
   absl::StatusOr<uint64_t> DiskSize() const;
 
+  // Copies the store as it is now into `backup_dir` (a backup directory, created if missing)
+  // while it keeps serving; the files of earlier backups in that directory are not copied
+  // again. `metadata` is kept with the backup. Writers that hold WriteLock() wait for nothing
+  // here: a caller that needs the backup to match a snapshot holds the lock itself.
+  absl::StatusOr<BackupEntry> Backup(const std::string& backup_dir, const std::string& metadata);
+
   const std::string& dir() const { return dir_; }
 
  private:
@@ -92,6 +108,16 @@ class Store {
   std::unique_ptr<Impl> impl_;
   std::mutex write_mu_;
 };
+
+// The backups in `backup_dir`, oldest first. NOT_FOUND when it holds none.
+absl::StatusOr<std::vector<BackupEntry>> ListBackups(const std::string& backup_dir);
+
+// Reads every file of backup `id` against the size and checksum recorded when it was made.
+absl::Status VerifyBackupFiles(const std::string& backup_dir, uint32_t id);
+
+// Restores backup `id` into `dir`, which must not exist or be empty; built beside it and renamed
+// into place whole, as a new store is.
+absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std::string& dir);
 
 // The data version a view sees, as hex: "0" for a store never written to; then a counter, one
 // more per write that could change an answer, with 128 random bits drawn at that write, so a

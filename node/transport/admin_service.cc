@@ -29,8 +29,7 @@ grpc::Status AdminServiceImpl::Ingest(grpc::ServerContext* context,
 }
 
 grpc::Status AdminServiceImpl::Consent(grpc::ServerContext* context,
-                                       const v1::ConsentRequest* request,
-                                       v1::ConsentReply* reply) {
+                                       const v1::ConsentRequest* request, v1::ConsentReply* reply) {
   return ReplyWith(core_->Consent(CredentialsOf(*context), *request), reply);
 }
 
@@ -43,6 +42,11 @@ grpc::Status AdminServiceImpl::AuditList(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::Status(grpc::ServerContext* context, const v1::StatusRequest*,
                                       v1::StatusReply* reply) {
   return ReplyWith(core_->Status(CredentialsOf(*context)), reply);
+}
+
+grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* context,
+                                      const v1::BackupRequest* request, v1::BackupReply* reply) {
+  return ReplyWith(core_->Backup(CredentialsOf(*context), *request), reply);
 }
 
 grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,

@@ -26,9 +26,10 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                      v1::AdminQueryReply* reply) override;
   grpc::Status ContactList(grpc::ServerContext* context, const v1::ContactListRequest* request,
                            v1::ContactListReply* reply) override;
-  grpc::Status ContactAnswer(grpc::ServerContext* context,
-                             const v1::ContactAnswerRequest* request,
+  grpc::Status ContactAnswer(grpc::ServerContext* context, const v1::ContactAnswerRequest* request,
                              v1::ContactTicket* reply) override;
+  grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
+                      v1::BackupReply* reply) override;
   grpc::Status SimilarCases(grpc::ServerContext* context, const v1::LocalSimilarRequest* request,
                             v1::SimilarCasesAnswer* reply) override;
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 
 namespace pmdb::testing {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& args) {
+ChildProcess::ChildProcess(const std::vector<std::string>& args, uint64_t open_files) {
   int out[2];
   if (pipe(out) != 0) return;
   pid_ = fork();
@@ -24,6 +25,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
+    if (open_files > 0) {
+      rlimit lim{open_files, open_files};
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
     std::vector<std::string> argv = {PmdbBinary()};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargs;

@@ -33,7 +33,8 @@ inline constexpr char kFederation[] = "test-fed";
 // A pmdb child process (pmdb node / pmdb hub) whose first line of output names its port.
 class ChildProcess {
  public:
-  explicit ChildProcess(const std::vector<std::string>& args);
+  // `open_files` > 0: the child's open-files limit (soft and hard).
+  explicit ChildProcess(const std::vector<std::string>& args, uint64_t open_files = 0);
   ~ChildProcess();
   int port() const { return port_; }
   void Signal(int sig);

@@ -43,6 +43,18 @@ Part PartOf(const v1::RegionPart& p) {
   return part;
 }
 
+// A question the hub refused for every region at once (it knew none could afford it): to the
+// attacker, as if every region had refused it with the hub's reason.
+template <typename Parts>
+void RefusedAtTheHub(const grpc::Status& status, Parts* parts) {
+  if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) return;
+  for (const std::string& region : SixRegions()) {
+    Part& part = (*parts)[region];
+    part.status = v1::REGION_REFUSED;
+    part.detail = status.error_message();
+  }
+}
+
 uint64_t PrivacySeed() {
   const char* s = std::getenv("PMDB_PRIVACY_SEED");
   return s == nullptr ? 1 : std::strtoull(s, nullptr, 10);
@@ -231,6 +243,7 @@ CountReply Lab::Count(const std::string& who, const std::string& expr) {
     reply.parts[p.region()] = PartOf(p);
     if (p.has_count()) reply.rho += p.count().disclosure().rho();
   }
+  RefusedAtTheHub(reply.status, &reply.parts);
   return reply;
 }
 
@@ -254,6 +267,7 @@ BreakdownReply Lab::Breakdown(const std::string& who, const std::string& expr,
     reply.parts[p.region()] = PartOf(p);
     if (p.has_breakdown()) reply.rho[p.region()] = p.breakdown().disclosure().rho();
   }
+  RefusedAtTheHub(reply.status, &reply.parts);
   for (const v1::ReleasedCell& cell : out.cells()) {
     if (cell.labels().empty()) continue;
     std::vector<std::string> labels(cell.labels().begin(), cell.labels().end() - 1);
@@ -288,6 +302,8 @@ FrequencyReply Lab::Frequency(const std::string& who, const std::string& expr) {
     reply.ac[p.region()] = ac;
     reply.an[p.region()] = an;
   }
+  RefusedAtTheHub(reply.status, &reply.ac);
+  RefusedAtTheHub(reply.status, &reply.an);
   return reply;
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -70,8 +71,9 @@ void NoteRefusals(const CountReply& r, Outcome* o) {
 
 // ---------------------------------------------------------------------------------------------
 // The error oracle: `S AND gene(NOSUCHGENE)`. Where an AND stops at an empty intersection and a
-// gene is checked only when reached, the question is refused as invalid exactly when S selects
-// someone — at no cost, since a refused question is never charged.
+// gene is checked only when reached, the question fails exactly when S selects someone — at no
+// cost, since a failed question is never charged. (The releaser gives an error found while
+// reading data one fixed text, but that it fails at all is the bit.)
 
 Outcome ErrorOracle(Lab& lab, Confusion* c) {
   Outcome o{.attack = "oracle/error", .defences = lab.defences()};
@@ -80,7 +82,7 @@ Outcome ErrorOracle(Lab& lab, Confusion* c) {
     CountReply r = lab.Count(kAttacker, Selection(lab, p) + " AND gene(NOSUCHGENE)");
     NoteRefusals(r, &o);
     bool invalid = false;
-    for (const auto& [region, part] : r.parts) invalid |= part.status == v1::REGION_INVALID;
+    for (const auto& [region, part] : r.parts) invalid |= part.status != v1::REGION_OK;
     c->Add(p.truth, invalid);
     ++o.targets;
   }
@@ -128,7 +130,9 @@ TEST(ErrorOracleAttack, BudgetSpentOrWarningsInsteadOfErrorsTellNothingAgainstTh
       invalid |= part.status == v1::REGION_INVALID;
       texts.insert(part.detail);
     }
-    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+    // Once no region can afford a new question the hub refuses it itself, for everyone alike.
+    EXPECT_TRUE(r.status.ok() || r.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << r.status.error_message();
     errors.Add(p.truth, invalid);
     CountReply w = lab.Count(kAttacker, Selection(lab, p) + " AND hpo(HP:9999999)");
     bool warned = false;
@@ -145,7 +149,7 @@ TEST(ErrorOracleAttack, BudgetSpentOrWarningsInsteadOfErrorsTellNothingAgainstTh
 // The timing oracle: `S AND <heavy part>`. Where an AND stops at an empty intersection, the
 // heavy part is only evaluated when S selects someone, and the answer comes later. The attacker
 // reads each probe's time as the fastest of three askings (repeats are free) and splits the
-// probes at the widest gap between their sorted times: no calibration, no knowledge of the data.
+// probes into a fast and a slow group: no calibration, no knowledge of the data.
 
 double Fastest(Lab& lab, const std::string& question, Outcome* o) {
   double best = 1e9;
@@ -164,14 +168,24 @@ Outcome TimingOracle(Lab& lab, Confusion* c, double* gap_ms) {
   std::vector<double> times;
   for (const Probe& p : probes)
     times.push_back(Fastest(lab, Selection(lab, p) + " AND " + kHeavy, &o));
+  // Two clusters of log-times, split where the between-class variance is largest (Otsu's
+  // method): one slow outlier on a busy machine does not move the split, as the widest gap would.
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   double threshold = sorted.back();
-  *gap_ms = 0;
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    if (sorted[i] - sorted[i - 1] > *gap_ms / 1000) {
-      *gap_ms = (sorted[i] - sorted[i - 1]) * 1000;
+  double best = -1;
+  const size_t n = sorted.size();
+  for (size_t i = 1; i < n; ++i) {
+    double low = 0, high = 0;
+    for (size_t k = 0; k < n; ++k) (k < i ? low : high) += std::log(sorted[k]);
+    low /= static_cast<double>(i);
+    high /= static_cast<double>(n - i);
+    double w = static_cast<double>(i) * static_cast<double>(n - i) / (n * n);
+    double between = w * (high - low) * (high - low);
+    if (between > best) {
+      best = between;
       threshold = (sorted[i] + sorted[i - 1]) / 2;
+      *gap_ms = (sorted[i] - sorted[i - 1]) * 1000;
     }
   }
   for (size_t i = 0; i < probes.size(); ++i) {
@@ -194,7 +208,7 @@ TEST(TimingOracleAttack, ReadsWhetherAPartSelectsAnyoneWithoutDefences) {
   double gap_ms = 0;
   Outcome o = TimingOracle(lab, &c, &gap_ms);
   o.Print();
-  std::printf("[privacy]   widest gap between probe times: %.2f ms\n", gap_ms);
+  std::printf("[privacy]   gap at the split between fast and slow probes: %.2f ms\n", gap_ms);
   EXPECT_GE(c.positives(), 10);
   EXPECT_GE(c.negatives(), 10);
   EXPECT_GE(o.success, 0.9);
@@ -207,7 +221,7 @@ TEST(TimingOracleAttack, IsNoBetterThanACoinTossAgainstTheDefaults) {
   double gap_ms = 0;
   Outcome o = TimingOracle(lab, &c, &gap_ms);
   o.Print();
-  std::printf("[privacy]   widest gap between probe times: %.2f ms\n", gap_ms);
+  std::printf("[privacy]   gap at the split between fast and slow probes: %.2f ms\n", gap_ms);
   EXPECT_EQ(o.refused, 0) << o.refusal;
   // Thirty probes: a coin toss lands within 0.5 +/- 0.25 all but about 1 time in 150.
   EXPECT_LE(o.success, 0.75);

@@ -1,30 +1,40 @@
 // pmdb ingest: genotypes from VCF/BCF or clinical records from Phenopackets into a store.
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "node/base/strings.h"
 #include "node/ingest/clinical_ingest.h"
 #include "node/ingest/reference_files.h"
 #include "node/ingest/vcf_ingest.h"
+#include "node/transport/status.h"
+#include "pmdb/v1/admin.grpc.pb.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 #include "tools/pmdb/json.h"
+#include "tools/pmdb/remote.h"
 
 namespace pmdb::cli {
 namespace {
 
-const CommandSpec& Spec() {
-  static const CommandSpec spec{
+CommandSpec MakeSpec() {
+  CommandSpec spec{
       "ingest",
-      "pmdb ingest --db DIR (--vcf FILE --dataset ID --assembly GRCh37|GRCh38 | "
-      "--phenopackets PATH) [options]",
+      "pmdb ingest (--db DIR | --node HOST:PORT) (--vcf FILE --dataset ID --assembly "
+      "GRCh37|GRCh38 | --phenopackets PATH) [options]",
       "Adds records to a regional store (created if missing). A VCF/BCF adds genotypes: every\n"
       "sample becomes an individual, multi-allelic records are split and alleles trimmed so a\n"
       "variant has one key. Phenopacket v2 JSON adds clinical records (sex, age, HPO phenotypes,\n"
       "ICD-10 diagnoses, ATC treatments). One call is one atomic batch: if anything is wrong the\n"
-      "store is left exactly as it was, and the error names the file, line and problem.",
+      "store is left exactly as it was, and the error names the file, line and problem.\n"
+      "\n"
+      "With --node the file is streamed to your region's running node (an operator's\n"
+      "certificate), which ingests it while it keeps answering: questions see the store as it\n"
+      "was until the batch commits, and the new records from the next question on. Reference\n"
+      "files (--hpo, --genes) go into the store with --db.",
       {
           {"db", "DIR", "the store directory"},
+          {"node", "HOST:PORT", "your region's running node (instead of --db)"},
           {"vcf", "FILE", "VCF or BCF, plain or bgzipped, any number of samples"},
           {"dataset", "ID", "dataset the VCF belongs to (one assembly per dataset)"},
           {"assembly", "NAME", "GRCh37 or GRCh38"},
@@ -43,8 +53,17 @@ const CommandSpec& Spec() {
           {"json", "", "print the summary as JSON"},
       },
       "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
-      "  pmdb ingest --db region.db --phenopackets cohort/ --hpo hp.obo\n",
+      "  pmdb ingest --db region.db --phenopackets cohort/ --hpo hp.obo\n"
+      "  pmdb ingest --node localhost:7104 --phenopackets new-cases.jsonl\n",
   };
+  for (FlagSpec& f : CredentialFlags()) spec.flags.push_back(std::move(f));
+  spec.flags.push_back(
+      {"timeout", "SECONDS", "with --node: give up after this long (default: none)"});
+  return spec;
+}
+
+const CommandSpec& Spec() {
+  static const CommandSpec spec = MakeSpec();
   return spec;
 }
 
@@ -86,6 +105,114 @@ void PrintSummary(const ingest::IngestSummary& s, bool json) {
   std::printf("  took %.2f s\n", s.seconds);
 }
 
+void PrintReply(const v1::IngestReply& r, const std::string& source, const std::string& node,
+                bool json) {
+  if (json) {
+    Json j;
+    j.BeginObject().Key("node").String(node).Key("source").String(source);
+    j.Key("individuals_new").Uint(r.individuals_new());
+    j.Key("individuals_updated").Uint(r.individuals_updated());
+    j.Key("records_read").Uint(r.records_read());
+    j.Key("variants").Uint(r.variants()).Key("genotypes").Uint(r.genotypes());
+    j.Key("skipped").BeginObject();
+    for (const auto& [reason, n] : r.skipped()) j.Key(reason).Uint(n);
+    j.EndObject().Key("notes").BeginObject();
+    for (const auto& [note, n] : r.notes()) j.Key(note).Uint(n);
+    j.EndObject().Key("seconds").Double(r.seconds()).EndObject();
+    std::cout << j.str() << "\n";
+    return;
+  }
+  std::cout << "ingested " << source << " on the node at " << node << "\n"
+            << "  individuals  " << WithThousands(r.individuals_new()) << " new, "
+            << WithThousands(r.individuals_updated()) << " updated\n"
+            << "  records      " << WithThousands(r.records_read()) << " read\n";
+  if (r.variants() > 0 || r.genotypes() > 0) {
+    std::cout << "  variants     " << WithThousands(r.variants()) << " stored\n"
+              << "  genotypes    " << WithThousands(r.genotypes()) << " non-reference calls\n";
+  }
+  for (const auto& [reason, n] : r.skipped()) {
+    std::cout << "  skipped      " << WithThousands(n) << "  " << reason << "\n";
+  }
+  for (const auto& [note, n] : r.notes()) {
+    std::cout << "  note         " << WithThousands(n) << "  " << note << "\n";
+  }
+  std::printf("  took %.2f s on the node\n", r.seconds());
+}
+
+// Streams the file to the operator's running node (AdminService.Ingest), with progress.
+int IngestOnNode(const Flags& flags, Target target) {
+  bool vcf = flags.Has("vcf");
+  const bool json = flags.Bool("json");
+  auto fail = [](const absl::Status& s) { return Fail("ingest", s); };
+  if (flags.Has("hpo") || flags.Has("genes")) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  "--hpo and --genes go into the store with --db (a node reads its "
+                                  "reference files when it starts)"));
+  }
+  const std::string path = flags.Get(vcf ? "vcf" : "phenopackets");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  StrCat(path,
+                                         " is a directory: with --node give one file (a .json "
+                                         "array or .jsonl, one Phenopacket per line)")));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(absl::NotFoundError(StrCat(path, ": cannot open")));
+  const uint64_t total = std::filesystem::file_size(path, ec);
+  v1::IngestHeader header;
+  header.set_file_name(std::filesystem::path(path).filename().string());
+  if (vcf) {
+    header.set_format(v1::IngestHeader::VCF);
+    header.set_dataset(flags.Get("dataset"));
+    header.set_assembly(flags.Get("assembly"));
+    header.set_include_filtered(flags.Bool("include-filtered"));
+    if (flags.Has("sample-map")) {
+      std::ifstream map(flags.Get("sample-map"), std::ios::binary);
+      if (!map) return fail(absl::NotFoundError(StrCat(flags.Get("sample-map"), ": cannot open")));
+      header.set_sample_map(std::string(std::istreambuf_iterator<char>(map), {}));
+    }
+  } else {
+    header.set_format(v1::IngestHeader::PHENOPACKETS);
+  }
+  if (!flags.Has("timeout")) target.timeout_seconds = 0;
+  auto c = Connect(flags, target);
+  if (!c.ok()) return fail(c.status());
+  grpc::ClientContext context;
+  if (target.timeout_seconds > 0) context.set_deadline(target.Deadline());
+  v1::IngestReply reply;
+  auto stub = v1::AdminService::NewStub(c->channel);
+  auto writer = stub->Ingest(&context, &reply);
+  v1::IngestChunk chunk;
+  *chunk.mutable_header() = header;
+  bool open = writer->Write(chunk);
+  ProgressLine progress("uploading");
+  ingest::Progress p{.bytes_total = total};
+  std::string buffer(1 << 20, '\0');
+  while (open && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    std::streamsize n = in.gcount();
+    if (n <= 0) break;
+    chunk.set_data(buffer.data(), static_cast<size_t>(n));
+    open = writer->Write(chunk);
+    p.bytes_done += static_cast<uint64_t>(n);
+    progress.Update(p);
+  }
+  if (in.bad()) {
+    context.TryCancel();
+    progress.Done();
+    return fail(absl::DataLossError(StrCat(path, ": read error; nothing was sent to be stored")));
+  }
+  if (open) writer->WritesDone();
+  progress.Done();
+  absl::Status s = transport::FromGrpc(writer->Finish());
+  if (!s.ok()) {
+    return fail(absl::Status(s.code(), StrCat(std::string(s.message()), " (nothing was stored)")));
+  }
+  PrintReply(reply, path, target.where, json);
+  return 0;
+}
+
 }  // namespace
 
 int RunIngest(int argc, char** argv) {
@@ -101,6 +228,9 @@ int RunIngest(int argc, char** argv) {
   if (vcf && (!flags->Has("dataset") || !flags->Has("assembly"))) {
     return UsageError(Spec(), absl::InvalidArgumentError("--vcf needs --dataset and --assembly"));
   }
+  auto target = ChooseTarget(*flags, {Target::kDb, Target::kNode});
+  if (!target.ok()) return UsageError(Spec(), target.status());
+  if (target->kind == Target::kNode) return IngestOnNode(*flags, *target);
   // A store this command creates is removed again if the ingest fails, so a failed first
   // ingest leaves nothing behind, as a failed later one leaves the store as it was.
   std::error_code ec;

@@ -6,7 +6,7 @@
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
-#include "node/core/aggregates.h"
+#include "node/core/releaser.h"
 #include "node/ingest/reference_files.h"
 #include "query/engine.h"
 #include "query/parser.h"
@@ -113,7 +113,7 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
   std::string out;
   switch (req.kind) {
     case Kind::kCount: {
-      auto released = core::AnswerCount(engine, view, *criterion, req.purpose, nullptr);
+      auto released = core::Releaser(engine).Count(view, *criterion, req.purpose);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       shown->released = call::Released(*a);
@@ -126,7 +126,7 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       return absl::OkStatus();
     }
     case Kind::kFrequency: {
-      auto released = core::AnswerFrequency(engine, view, *criterion, req.purpose, nullptr);
+      auto released = core::Releaser(engine).Frequency(view, *criterion, req.purpose);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       shown->released = call::Released(*a);
@@ -145,8 +145,8 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       return absl::OkStatus();
     }
     case Kind::kBreakdown: {
-      auto released = core::AnswerBreakdown(engine, view, *criterion, req.dimensions, req.diagnoses,
-                                            req.purpose, nullptr);
+      auto released = core::Releaser(engine).Breakdown(view, *criterion, req.dimensions,
+                                                       req.diagnoses, req.purpose);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       shown->released = call::Released(*a);

@@ -15,6 +15,8 @@ int RunHub(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunSimilar(int argc, char** argv);
 int RunContact(int argc, char** argv);
+int RunBackup(int argc, char** argv);
+int RunRestore(int argc, char** argv);
 
 }  // namespace pmdb::cli
 

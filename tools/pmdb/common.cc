@@ -82,7 +82,11 @@ void ProgressLine::Update(const ingest::Progress& p) {
     StrAppend(&line, "[", std::string(filled, '#'), std::string(width - filled, '.'), "] ",
               static_cast<int>(frac * 100), "%  ");
   }
-  StrAppend(&line, WithThousands(p.records), " records ");
+  if (p.records > 0 || p.bytes_total == 0) {
+    StrAppend(&line, WithThousands(p.records), " records ");
+  } else {
+    StrAppend(&line, WithThousands(p.bytes_done), " of ", WithThousands(p.bytes_total), " bytes ");
+  }
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
   drawn_ = true;

@@ -20,6 +20,8 @@ constexpr const char* kUsage =
     "             'gene(BRCA2) AND dx(C50) AND sex(F)'\n"
     "  consent    record opt-outs; opted-out people are excluded or deleted\n"
     "  info       what a store holds\n"
+    "  backup     consistent, incremental backups of a store or a running node\n"
+    "  restore    a backup into a new store, proved against the backup's manifest\n"
     "  generate   write a synthetic cohort (VCF + phenopackets) for tests and demos\n"
     "  ca         the federation's certificate authority: init, issue, revoke, list\n"
     "  node       run a regional node (RegionService, AdminService) behind mutual TLS\n"
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
   if (command == "audit") return pmdb::cli::RunAudit(sub_argc, sub_argv);
   if (command == "similar") return pmdb::cli::RunSimilar(sub_argc, sub_argv);
   if (command == "contact") return pmdb::cli::RunContact(sub_argc, sub_argv);
+  if (command == "backup") return pmdb::cli::RunBackup(sub_argc, sub_argv);
+  if (command == "restore") return pmdb::cli::RunRestore(sub_argc, sub_argv);
   std::cerr << "pmdb: unknown command '" << command << "'\n" << kUsage;
   return pmdb::cli::kExitUsage;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "node/base/crash_point.h"
 #include "node/base/strings.h"
 #include "node/ingest/clinical_ingest.h"
 #include "node/ingest/reference_files.h"
@@ -169,6 +170,29 @@ TEST_F(NodeCoreTest, ByDefaultCountsAreNoisedChargedOnceAndLabelled) {
   auto rebuilt = Count(ViaHub(kAnna), "sex(M)");
   ASSERT_THAT(rebuilt, IsOk());
   EXPECT_DOUBLE_EQ(rebuilt->disclosure().budgets(0).spent_rho(), 0.06);
+}
+
+// A charge is durable before the number leaves: when the answer's audit entry cannot be
+// written, the number is not handed back and the charge is taken back, so the same question
+// asked again is a new release, charged once, and nothing is recharged after a restart.
+TEST_F(NodeCoreTest, AnAnswerWhoseAuditWriteFailsNeverLeavesAndCostsNothing) {
+  ArmFailure("audit.write", 1);
+  auto lost = Count(ViaHub(kAnna), "sex(F) AND age(30-)");
+  EXPECT_THAT(lost, testing::StatusIs(absl::StatusCode::kInternal,
+                                      std::string("the audit log could not be written")));
+  EXPECT_TRUE(Audit().empty()) << "nothing was recorded";
+  auto quote = Cost(ViaHub(kAnna), "sex(F) AND age(30-)");
+  ASSERT_THAT(quote, IsOk());
+  EXPECT_DOUBLE_EQ(quote->disclosure().budgets(0).spent_rho(), 0) << "the charge was taken back";
+  EXPECT_DOUBLE_EQ(quote->disclosure().rho(), 0.02) << "not marked as released before";
+  auto answer = Count(ViaHub(kAnna), "sex(F) AND age(30-)");
+  ASSERT_THAT(answer, IsOk());
+  EXPECT_DOUBLE_EQ(answer->disclosure().rho(), 0.02);
+  EXPECT_DOUBLE_EQ(answer->disclosure().budgets(0).spent_rho(), 0.02);
+  Restart();
+  auto after = Cost(ViaHub(kAnna), "sex(M)");
+  ASSERT_THAT(after, IsOk());
+  EXPECT_DOUBLE_EQ(after->disclosure().budgets(0).spent_rho(), 0.02) << "charged exactly once";
 }
 
 TEST_F(NodeCoreTest, ResearchersGetDisclosedCountsAndTheAuditSaysWhat) {

@@ -1,0 +1,176 @@
+#include "node/core/releaser.h"
+
+#include <cstdio>
+
+#include "node/base/strings.h"
+#include "node/storage/store.h"
+#include "security/released.h"
+
+namespace pmdb::core {
+namespace {
+
+template <typename Answer>
+void AddWarnings(const std::vector<std::string>& warnings, Answer& a) {
+  for (const std::string& w : warnings) a.add_warnings(w);
+}
+
+}  // namespace
+
+absl::Status Releaser::AfterReading(absl::Status status, std::string_view kind) const {
+  if (status.ok() || discloser_ == nullptr) return status;
+  // The real error stays in the region: its text may name a key, a file or a record.
+  std::fprintf(stderr, "pmdb: a %.*s answer failed while reading data: %s\n",
+               static_cast<int>(kind.size()), kind.data(), status.ToString().c_str());
+  return absl::InternalError(kCouldNotAnswer);
+}
+
+template <typename T>
+absl::StatusOr<query::Answer<T>> Releaser::Evaluated(absl::StatusOr<query::Answer<T>> evaluated,
+                                                     const query::Prepared& checked,
+                                                     std::string_view kind) const {
+  if (!evaluated.ok()) return AfterReading(evaluated.status(), kind);
+  if (evaluated->question != checked.text) {
+    return AfterReading(absl::InternalError(StrCat("the engine evaluated '", evaluated->question,
+                                                   "', not the checked '", checked.text, "'")),
+                        kind);
+  }
+  evaluated->warnings = checked.warnings;
+  return evaluated;
+}
+
+absl::StatusOr<std::string> Releaser::KeyOf(std::string_view kind, const std::string& question,
+                                            const storage::ReadView& view,
+                                            const std::vector<v1::Dimension>& dimensions,
+                                            const std::vector<std::string>& diagnoses) const {
+  auto version = storage::DataVersion(view);
+  if (!version.ok()) return AfterReading(version.status(), kind);
+  std::string key = StrCat(kind, " ", question);
+  for (v1::Dimension d : dimensions) StrAppend(&key, " by ", query::DimensionName(d));
+  for (const std::string& d : diagnoses) StrAppend(&key, " ", d);
+  StrAppend(&key, " @", *version);
+  return key;
+}
+
+v1::DisclosureApplied Releaser::Applied() const {
+  if (discloser_ != nullptr) return discloser_->Applied();
+  v1::DisclosureApplied exact;
+  exact.set_exact(true);
+  exact.set_mechanism("exact");
+  exact.set_description("exact: the region's own operator, audited");
+  return exact;
+}
+
+absl::StatusOr<Release<v1::CountAnswer>> Releaser::Count(const storage::ReadView& view,
+                                                         const v1::Criterion& criterion,
+                                                         v1::Purpose purpose) const {
+  auto checked = engine_.CheckCount(criterion);
+  if (!checked.ok()) return checked.status();
+  auto r = Evaluated(engine_.Count(view, criterion, purpose), *checked, "count");
+  if (!r.ok()) return r.status();
+  Release<v1::CountAnswer> out;
+  v1::CountAnswer& a = out.answer;
+  if (discloser_ != nullptr) {
+    auto key = KeyOf("count", checked->text, view);
+    if (!key.ok()) return key.status();
+    *a.mutable_count() = discloser_->ReleaseCount(r->value, *key);
+    out.fingerprint = discloser_->Fingerprint(*key);
+    out.cost_micros = discloser_->CostMicros();
+  } else {
+    *a.mutable_count() = security::ExactCount(r->value);
+  }
+  *a.mutable_disclosure() = Applied();
+  AddWarnings(r->warnings, a);
+  return out;
+}
+
+absl::StatusOr<Release<v1::BreakdownAnswer>> Releaser::Breakdown(
+    const storage::ReadView& view, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
+    v1::Purpose purpose) const {
+  auto checked = engine_.CheckBreakdown(criterion, dimensions, diagnoses);
+  if (!checked.ok()) return checked.status();
+  auto r = Evaluated(engine_.Breakdown(view, criterion, dimensions, purpose, diagnoses), *checked,
+                     "breakdown");
+  if (!r.ok()) return r.status();
+  Release<v1::BreakdownAnswer> out;
+  v1::BreakdownAnswer& a = out.answer;
+  for (v1::Dimension d : dimensions) a.add_dimensions(d);
+  if (discloser_ != nullptr) {
+    auto key = KeyOf("breakdown", checked->text, view, dimensions, diagnoses);
+    if (!key.ok()) return key.status();
+    for (v1::ReleasedCell& cell : discloser_->ReleaseBreakdown(r->value, *key)) {
+      *a.add_cells() = std::move(cell);
+    }
+    out.fingerprint = discloser_->Fingerprint(*key);
+    // The cost follows from the question alone: it is known before any data is read.
+    out.cost_micros = discloser_->CostMicros(query::CellsPerPerson(dimensions, diagnoses));
+  } else {
+    for (const v1::BreakdownCell& cell : r->value.cells()) {
+      v1::ReleasedCell* c = a.add_cells();
+      *c->mutable_labels() = cell.labels();
+      *c->mutable_count() = security::ExactCount(cell.count());
+    }
+  }
+  *a.mutable_disclosure() = Applied();
+  AddWarnings(r->warnings, a);
+  return out;
+}
+
+absl::StatusOr<Release<v1::FrequencyAnswer>> Releaser::Frequency(const storage::ReadView& view,
+                                                                 const v1::Criterion& criterion,
+                                                                 v1::Purpose purpose) const {
+  auto checked = engine_.CheckFrequency(criterion);
+  if (!checked.ok()) return checked.status();
+  auto r = Evaluated(engine_.Frequency(view, criterion, purpose), *checked, "frequency");
+  if (!r.ok()) return r.status();
+  Release<v1::FrequencyAnswer> out;
+  v1::FrequencyAnswer& a = out.answer;
+  if (discloser_ != nullptr) {
+    auto key = KeyOf("frequency", checked->text, view);
+    if (!key.ok()) return key.status();
+    // One person adds up to two alleles to AC and to AN (a diploid call), so each number's
+    // noise is twice a count's and each costs what a count does.
+    *a.mutable_ac() = discloser_->ReleaseCount(r->value.ac, *key + " ac", 2);
+    *a.mutable_an() = discloser_->ReleaseCount(r->value.an, *key + " an", 2);
+    out.fingerprint = discloser_->Fingerprint(*key);
+    out.cost_micros = 2 * discloser_->CostMicros();
+  } else {
+    *a.mutable_ac() = security::ExactCount(r->value.ac);
+    *a.mutable_an() = security::ExactCount(r->value.an);
+  }
+  *a.mutable_disclosure() = Applied();
+  AddWarnings(r->warnings, a);
+  return out;
+}
+
+absl::StatusOr<Quote> Releaser::QuoteCount(const storage::ReadView& view,
+                                           const v1::Criterion& criterion) const {
+  auto checked = engine_.CheckCount(criterion);
+  if (!checked.ok()) return checked.status();
+  auto key = KeyOf("count", checked->text, view);
+  if (!key.ok()) return key.status();
+  return Quote{discloser_->Fingerprint(*key), discloser_->CostMicros()};
+}
+
+absl::StatusOr<Quote> Releaser::QuoteBreakdown(const storage::ReadView& view,
+                                               const v1::Criterion& criterion,
+                                               const std::vector<v1::Dimension>& dimensions,
+                                               const std::vector<std::string>& diagnoses) const {
+  auto checked = engine_.CheckBreakdown(criterion, dimensions, diagnoses);
+  if (!checked.ok()) return checked.status();
+  auto key = KeyOf("breakdown", checked->text, view, dimensions, diagnoses);
+  if (!key.ok()) return key.status();
+  return Quote{discloser_->Fingerprint(*key),
+               discloser_->CostMicros(query::CellsPerPerson(dimensions, diagnoses))};
+}
+
+absl::StatusOr<Quote> Releaser::QuoteFrequency(const storage::ReadView& view,
+                                               const v1::Criterion& criterion) const {
+  auto checked = engine_.CheckFrequency(criterion);
+  if (!checked.ok()) return checked.status();
+  auto key = KeyOf("frequency", checked->text, view);
+  if (!key.ok()) return key.status();
+  return Quote{discloser_->Fingerprint(*key), 2 * discloser_->CostMicros()};
+}
+
+}  // namespace pmdb::core

@@ -1,0 +1,154 @@
+// The releaser's face on a store written by hand: question errors pass as they are, an error once
+// data is being read leaves as one fixed text (and the region's own operator still sees it),
+// warnings are the checks' own, and the numbers go through the mechanism.
+#include "node/core/releaser.h"
+
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "node/storage/keys.h"
+#include "query/parser.h"
+#include "tests/test_util.h"
+
+namespace pmdb::core {
+namespace {
+
+namespace keys = storage::keys;
+using pmdb::testing::IsOk;
+using pmdb::testing::StatusIs;
+using storage::Bitmap;
+using storage::Family;
+
+// A view that fails every read of the bitmaps whose key contains `poisoned`, with an error text
+// that names what it read (as a storage error can).
+class FailingView : public storage::ReadView {
+ public:
+  FailingView(const storage::ReadView& inner, std::string poisoned)
+      : inner_(inner), poisoned_(std::move(poisoned)) {}
+  absl::StatusOr<std::optional<std::string>> Get(Family family,
+                                                 std::string_view key) const override {
+    return inner_.Get(family, key);
+  }
+  absl::Status Scan(Family family, std::string_view begin, std::string_view end,
+                    const ScanFn& fn) const override {
+    return inner_.Scan(family, begin, end, fn);
+  }
+  absl::StatusOr<Bitmap> GetBitmap(std::string_view key) const override {
+    if (key.find(poisoned_) != std::string_view::npos) return Failure(key);
+    return inner_.GetBitmap(key);
+  }
+  absl::StatusOr<std::vector<Bitmap>> GetBitmaps(std::span<const std::string> keys) const override {
+    for (const std::string& k : keys) {
+      if (k.find(poisoned_) != std::string::npos) return Failure(k);
+    }
+    return inner_.GetBitmaps(keys);
+  }
+
+ private:
+  static absl::Status Failure(std::string_view key) {
+    return absl::DataLossError(
+        absl::StrCat("block checksum mismatch reading '",
+                     absl::CHexEscape(absl::string_view(key.data(), key.size())), "'"));
+  }
+  const storage::ReadView& inner_;
+  std::string poisoned_;
+};
+
+class ReleaserTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = pmdb::testing::OpenOrDie(dir_.Path("db"));
+    storage::WriteBatch b = store_->NewBatch();
+    b.AddBits(keys::kAllIndividuals, Bitmap::Range(0, 40));
+    b.AddBits(keys::Consent("research"), Bitmap::Range(0, 40));
+    b.AddBits(keys::Sex('F'), Bitmap::Range(0, 25));
+    b.AddBits(keys::Sex('M'), Bitmap::Range(25, 40));
+    b.AddBits(keys::Phenotype("HP:0000118"), Bitmap::Range(0, 12));
+    ASSERT_THAT(store_->Write(b), IsOk());
+    engine_ = std::make_unique<query::Engine>(std::make_shared<const vocab::Catalog>(
+        std::map<std::string, v1::DatasetInfo>{}, nullptr,
+        std::map<std::string, std::shared_ptr<const vocab::GeneTable>>{}));
+    view_ = store_->Snapshot();
+  }
+
+  static v1::Criterion Parsed(std::string_view text) {
+    auto c = query::ParseCriterion(text);
+    EXPECT_THAT(c, IsOk()) << text;
+    return c.ok() ? *c : v1::Criterion();
+  }
+
+  pmdb::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<query::Engine> engine_;
+  std::unique_ptr<storage::ReadView> view_;
+  security::Discloser discloser_{security::DisclosureRules{}, std::string(32, 'k')};
+};
+
+TEST_F(ReleaserTest, AnErrorWhileReadingLeavesAsOneFixedText) {
+  Releaser releaser(*engine_, discloser_);
+  FailingView females(*view_, keys::Sex('F'));
+  FailingView phenotypes(*view_, keys::Phenotype("HP:0000118"));
+  std::set<std::string> texts;
+  for (const auto& [view, question] : std::vector<std::pair<const storage::ReadView*, std::string>>{
+           {&females, "sex(F)"},
+           {&females, "sex(F) AND hpo(HP:0000118)"},
+           {&phenotypes, "hpo(HP:0000118) OR sex(M)"}}) {
+    auto count = releaser.Count(*view, Parsed(question), v1::RESEARCH);
+    EXPECT_THAT(count, StatusIs(absl::StatusCode::kInternal, std::string(kCouldNotAnswer)))
+        << question;
+    texts.insert(std::string(count.status().message()));
+    auto breakdown = releaser.Breakdown(*view, Parsed(question), {v1::SEX}, {}, v1::RESEARCH);
+    EXPECT_THAT(breakdown, StatusIs(absl::StatusCode::kInternal, std::string(kCouldNotAnswer)));
+    texts.insert(std::string(breakdown.status().message()));
+  }
+  EXPECT_EQ(texts, std::set<std::string>{std::string(kCouldNotAnswer)})
+      << "nothing of the storage error's own text leaves";
+}
+
+TEST_F(ReleaserTest, TheRegionsOwnOperatorSeesTheRealError) {
+  FailingView females(*view_, keys::Sex('F'));
+  auto count = Releaser(*engine_).Count(females, Parsed("sex(F)"), v1::RESEARCH);
+  EXPECT_THAT(count, StatusIs(absl::StatusCode::kDataLoss, "block checksum mismatch"));
+}
+
+TEST_F(ReleaserTest, QuestionErrorsComeFromTheChecksAndPassAsTheyAre) {
+  Releaser releaser(*engine_, discloser_);
+  FailingView all(*view_, "");  // every bitmap read fails: a question error must come first
+  auto gene = releaser.Count(all, Parsed("sex(F) AND gene(BRCA1)"), v1::RESEARCH);
+  EXPECT_EQ(gene.status().code(), absl::StatusCode::kFailedPrecondition) << gene.status();
+  auto frequency = releaser.Frequency(all, Parsed("sex(F)"), v1::RESEARCH);
+  EXPECT_THAT(frequency, StatusIs(absl::StatusCode::kInvalidArgument, "variant("));
+  auto quote = releaser.QuoteFrequency(all, Parsed("sex(F)"));
+  EXPECT_EQ(quote.status(), frequency.status()) << "a quote refuses with the answer's words";
+  auto dx = releaser.Breakdown(all, Parsed("sex(F)"), {v1::DIAGNOSIS}, {}, v1::RESEARCH);
+  EXPECT_THAT(dx, StatusIs(absl::StatusCode::kInvalidArgument, "named"));
+}
+
+TEST_F(ReleaserTest, AnswersCarryTheChecksWarningsTheMechanismAndItsPrice) {
+  Releaser releaser(*engine_, discloser_);
+  v1::Criterion q = Parsed("sex(F) OR dataset(nosuch)");
+  auto checked = engine_->CheckCount(q);
+  ASSERT_THAT(checked, IsOk());
+  ASSERT_FALSE(checked->warnings.empty()) << "a dataset the store does not hold is warned about";
+  auto count = releaser.Count(*view_, q, v1::RESEARCH);
+  ASSERT_THAT(count, IsOk());
+  EXPECT_EQ(
+      std::vector<std::string>(count->answer.warnings().begin(), count->answer.warnings().end()),
+      checked->warnings);
+  EXPECT_FALSE(count->answer.disclosure().exact());
+  EXPECT_EQ(count->cost_micros, discloser_.CostMicros());
+  auto quote = releaser.QuoteCount(*view_, q);
+  ASSERT_THAT(quote, IsOk());
+  EXPECT_EQ(quote->fingerprint, count->fingerprint) << "the quote prices this very release";
+  EXPECT_EQ(quote->cost_micros, count->cost_micros);
+  auto exact = Releaser(*engine_).Count(*view_, q, v1::RESEARCH);
+  ASSERT_THAT(exact, IsOk());
+  EXPECT_TRUE(exact->answer.disclosure().exact());
+  EXPECT_EQ(exact->answer.count().low(), 25u);
+  EXPECT_EQ(exact->answer.count().high(), 25u);
+}
+
+}  // namespace
+}  // namespace pmdb::core
