@@ -10,6 +10,30 @@
 namespace pmdb::query {
 namespace {
 
+// A chromosome name as VCF contigs have them: letters, digits, '_', '.', '-'.
+bool IsChromName(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Bases (A, C, G, T, N in either case), a symbolic allele such as <DEL>, or '*'.
+bool IsAllele(std::string_view s) {
+  if (s == "*") return true;
+  if (s.size() > 2 && s.front() == '<' && s.back() == '>') {
+    return s.substr(1, s.size() - 2).find_first_of(" \t(),:<>") == std::string_view::npos;
+  }
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (std::string_view("ACGTNacgtn").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 struct Token {
   enum Kind { kName, kLParen, kRParen, kEnd } kind;
   std::string text;
@@ -193,10 +217,13 @@ class Parser {
     if (name == "variant") {
       if (auto s = want_args(1, 2, "ASSEMBLY:CHROM:POS:REF:ALT[,zygosity]"); !s.ok()) return s;
       std::vector<std::string_view> f = Split(args[0], ':');
+      for (std::string_view& field : f) field = Trim(field);
       uint32_t pos = 0;
-      if (f.size() != 5 || !ParseUint32(f[2], &pos) || pos == 0 || f[3].empty() || f[4].empty()) {
+      if (f.size() != 5 || !ParseUint32(f[2], &pos) || pos == 0 || !IsChromName(f[1]) ||
+          !IsAllele(f[3]) || !IsAllele(f[4])) {
         return ErrorAt(args_column,
-                       "expected ASSEMBLY:CHROM:POS:REF:ALT, e.g. GRCh38:7:55191822:T:G");
+                       "expected ASSEMBLY:CHROM:POS:REF:ALT with alleles of A, C, G, T and N "
+                       "(or a symbolic <ALT> or *), e.g. GRCh38:7:55191822:T:G");
       }
       auto assembly = vocab::NormalizeAssembly(f[0]);
       if (!assembly.ok()) return wrap(assembly.status());

@@ -1,9 +1,16 @@
 #include "security/audit.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "node/base/crash_point.h"
 #include "node/base/strings.h"
@@ -59,23 +66,183 @@ std::string Hex(std::string_view bytes) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store,
-                                                         const Clock* clock) {
-  auto view = store->Snapshot();
-  auto head = view->Get(Family::kMeta, keys::kMetaAuditHead);
-  if (!head.ok()) return head.status();
-  uint64_t next = 0;
-  std::string hash;
+std::string AnchorPathOf(const std::string& store_dir) {
+  return storage::AuditAnchorPath(store_dir);
+}
+
+namespace {
+
+// One anchor record: magic, length, head hash, and the first 8 bytes of SHA-256 of the rest.
+constexpr char kAnchorMagic[] = "PMDBAN01";
+constexpr size_t kAnchorBody = 8 + 8 + SHA256_DIGEST_LENGTH;
+constexpr size_t kAnchorSlot = kAnchorBody + 8;
+
+std::string EncodeAnchor(const AuditAnchor& a) {
+  std::string r(kAnchorMagic, 8);
+  for (int i = 0; i < 8; ++i) r.push_back(static_cast<char>((a.entries >> (8 * i)) & 0xff));
+  r += a.hash;
+  r.resize(kAnchorBody, '\0');
+  r += Sha256(r).substr(0, 8);
+  return r;
+}
+
+std::optional<AuditAnchor> DecodeAnchor(std::string_view r) {
+  if (r.size() != kAnchorSlot || r.substr(0, 8) != std::string_view(kAnchorMagic, 8) ||
+      Sha256(r.substr(0, kAnchorBody)).substr(0, 8) != r.substr(kAnchorBody)) {
+    return std::nullopt;
+  }
+  AuditAnchor a;
+  for (int i = 0; i < 8; ++i)
+    a.entries |= uint64_t{static_cast<unsigned char>(r[8 + i])} << (8 * i);
+  a.hash = std::string(r.substr(16, SHA256_DIGEST_LENGTH));
+  return a;
+}
+
+// The stored bytes of entry `seq`, if it is there.
+absl::StatusOr<std::optional<std::string>> EntryBytes(const storage::ReadView& view, uint64_t seq) {
+  return view.Get(Family::kAudit, keys::AuditKey(seq));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<AuditAnchor>> ReadAnchor(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::optional<AuditAnchor>();
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::optional<AuditAnchor> best;
+  for (size_t at = 0; at + kAnchorSlot <= bytes.size(); at += kAnchorSlot) {
+    auto a = DecodeAnchor(std::string_view(bytes).substr(at, kAnchorSlot));
+    if (a.has_value() && (!best.has_value() || a->entries > best->entries)) best = a;
+  }
+  if (!best.has_value() && !bytes.empty()) {
+    return absl::DataLossError(StrCat(path, " holds no valid audit anchor"));
+  }
+  return best;
+}
+
+absl::Status WriteAnchor(const std::string& path, const AuditAnchor& anchor, bool fresh) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0600);
+  if (fd < 0) return absl::UnavailableError(StrCat("cannot write ", path, ": ", strerror(errno)));
+  std::string record = EncodeAnchor(anchor);
+  off_t at = static_cast<off_t>((anchor.entries % 2) * kAnchorSlot);
+  bool ok = ::pwrite(fd, record.data(), record.size(), at) == static_cast<ssize_t>(record.size()) &&
+            ::fdatasync(fd) == 0;
+  int saved = errno;
+  ::close(fd);
+  if (!ok) return absl::UnavailableError(StrCat("cannot write ", path, ": ", strerror(saved)));
+  return absl::OkStatus();
+}
+
+std::vector<AuditProblem> TailProblems(const storage::ReadView& view,
+                                       const std::optional<AuditAnchor>& anchor) {
+  std::vector<AuditProblem> problems;
+  auto head = view.Get(Family::kMeta, keys::kMetaAuditHead);
+  auto first = EntryBytes(view, 0);
+  if (!head.ok() || !first.ok()) {
+    problems.push_back({0, "the log cannot be read"});
+    return problems;
+  }
+  uint64_t entries = 0;
   if (head->has_value()) {
     const std::string& h = **head;
     auto seq = keys::ParseAuditKey(std::string_view(h).substr(0, 8));
     if (h.size() != 8 + SHA256_DIGEST_LENGTH || !seq) {
-      return absl::DataLossError("the audit log's head record is damaged; run pmdb audit verify");
+      problems.push_back({0, "the head record is damaged"});
+      return problems;
     }
-    next = *seq + 1;
-    hash = h.substr(8);
+    entries = *seq + 1;
+    auto last = EntryBytes(view, *seq);
+    if (!last.ok() || !last->has_value()) {
+      problems.push_back({*seq, "the log ends before its head record (cut short)"});
+    } else if (Sha256(**last) != h.substr(8)) {
+      problems.push_back({*seq, "the last entry does not match the head record (edited)"});
+    }
+    auto beyond = EntryBytes(view, entries);
+    if (beyond.ok() && beyond->has_value()) {
+      problems.push_back({entries, "entries past the head record (the head was put back)"});
+    }
+  } else if (first->has_value()) {
+    problems.push_back({0, "the head record is missing"});
   }
-  return std::unique_ptr<AuditLog>(new AuditLog(store, clock, next, std::move(hash)));
+  if (anchor.has_value() && anchor->entries > 0) {
+    if (entries < anchor->entries) {
+      problems.push_back(
+          {entries, StrCat("the log has ", entries, " entries but was anchored at ",
+                           anchor->entries, ": an older copy put back, or entries removed")});
+    } else {
+      auto anchored = EntryBytes(view, anchor->entries - 1);
+      if (!anchored.ok() || !anchored->has_value() || Sha256(**anchored) != anchor->hash) {
+        problems.push_back({anchor->entries - 1,
+                            "the entry at the anchored head is not the one anchored (the log "
+                            "was edited and re-linked)"});
+      }
+    }
+  }
+  return problems;
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store,
+                                                         const Clock* clock) {
+  return Open(store, Options{.clock = clock});
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store,
+                                                         const Options& options) {
+  const std::string anchor_path = AnchorPathOf(store->dir());
+  auto anchor = ReadAnchor(anchor_path);
+  if (!anchor.ok() && !options.accept_damage) return anchor.status();
+  auto view = store->Snapshot();
+  std::vector<AuditProblem> problems =
+      TailProblems(*view, anchor.ok() ? *anchor : std::optional<AuditAnchor>());
+  uint64_t next = 0;
+  std::string hash;
+  if (problems.empty()) {
+    auto head = view->Get(Family::kMeta, keys::kMetaAuditHead);
+    if (!head.ok()) return head.status();
+    if (head->has_value()) {
+      next = *keys::ParseAuditKey(std::string_view(**head).substr(0, 8)) + 1;
+      hash = (**head).substr(8);
+    }
+  } else if (!options.accept_damage) {
+    return absl::FailedPreconditionError(
+        StrCat("the audit log of ", store->dir(), " is not the one last written (entry ",
+               problems.front().seq, ": ", problems.front().what, "); `pmdb audit verify --db ",
+               store->dir(),
+               "` shows the details. Go on with this log only by the operator's explicit choice "
+               "(pmdb node --accept-audit-damage), which anchors it as it is now"));
+  } else {
+    // Continue after the last entry there is, and anchor the log as it is.
+    absl::Status scanned =
+        view->Scan(Family::kAudit, "", "", [&](std::string_view key, std::string_view value) {
+          auto seq = keys::ParseAuditKey(key);
+          if (seq && *seq + 1 > next) {
+            next = *seq + 1;
+            hash = Sha256(value);
+          }
+          return true;
+        });
+    if (!scanned.ok()) return scanned;
+    // The head record follows the log as it is, so that the next open finds them consistent.
+    storage::WriteBatch repair = store->NewBatch();
+    if (next > 0) {
+      repair.Put(Family::kMeta, keys::kMetaAuditHead, EncodeHead(next - 1, hash));
+    } else {
+      repair.Delete(Family::kMeta, keys::kMetaAuditHead);
+    }
+    absl::Status repaired = store->Write(repair);
+    if (!repaired.ok()) return repaired;
+    std::fprintf(stderr,
+                 "pmdb: WARNING: going on with a damaged audit log in %s (entry %llu: %s)\n",
+                 store->dir().c_str(), static_cast<unsigned long long>(problems.front().seq),
+                 problems.front().what.c_str());
+  }
+  if (!anchor.ok() || !anchor->has_value() || !problems.empty()) {
+    absl::Status anchored = WriteAnchor(anchor_path, {next, hash}, /*fresh=*/true);
+    if (!anchored.ok()) return anchored;
+  }
+  auto log = std::unique_ptr<AuditLog>(new AuditLog(store, options.clock, next, std::move(hash)));
+  log->anchor_path_ = anchor_path;
+  return log;
 }
 
 AuditLog::AuditLog(storage::Store* store, const Clock* clock, uint64_t next_seq,
@@ -155,9 +322,18 @@ void AuditLog::WriterLoop() {
                          ? absl::UnavailableError("writing the audit log failed (injected)")
                          : store_->Write(wb);
     if (s.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      head_hash_ = hash;
-      next_seq_ = seq;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        head_hash_ = hash;
+        next_seq_ = seq;
+      }
+      // After the entries are durable, never before: the anchor may lag the log, not lead it.
+      absl::Status anchored = WriteAnchor(anchor_path_, {seq, hash});
+      if (!anchored.ok() && !anchor_failed_) {
+        anchor_failed_ = true;
+        std::fprintf(stderr, "pmdb: the audit anchor lags the log: %s\n",
+                     std::string(anchored.message()).c_str());
+      }
     }
     for (Pending& p : batch) {
       if (p.done) p.done(s);

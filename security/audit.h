@@ -4,9 +4,16 @@
 // Entry n is stored under its sequence number and carries SHA-256 of entry n-1's stored bytes;
 // the last sequence number and its hash are kept in the meta family as the head. VerifyAudit
 // walks the chain and names every entry that was edited, reordered or removed, and a truncated
-// tail (the head no longer matches). Anyone who can rewrite the whole store can rewrite the whole
-// chain, so operators should record the head hash elsewhere now and then (`pmdb audit verify`
-// prints it).
+// tail (the head no longer matches).
+//
+// Anyone who can rewrite the whole store can rewrite the whole chain, or put back an older copy
+// of the store. So the head is also anchored outside the store: after every durable batch the
+// log writes its length and head hash to the anchor file beside the store directory
+// (`<dir>.audit-anchor`, AnchorPathOf). Opening the log checks the chain's tail against its
+// head record and the anchor; a log cut short, an older copy, or entries edited and re-linked
+// before the anchored head are refused (FAILED_PRECONDITION) unless the operator accepts the
+// damage explicitly, which re-anchors the log as it is. Put the anchor out of the store's
+// reach (another file system) and keep copies of the printed head elsewhere.
 //
 // Appends are group-committed by one writer thread: entries queued while a write is in flight go
 // out together in the next synced batch, and each caller's callback runs once its entry is
@@ -32,12 +39,43 @@
 
 namespace pmdb::security {
 
+struct AuditProblem {
+  uint64_t seq = 0;  // the entry concerned (its position in the chain)
+  std::string what;
+};
+
+// The chain's length and head hash (raw SHA-256) as anchored outside the store.
+struct AuditAnchor {
+  uint64_t entries = 0;
+  std::string hash;
+};
+
+std::string AnchorPathOf(const std::string& store_dir);
+// Nothing when there is no anchor yet; DATA_LOSS when the file holds no valid record.
+absl::StatusOr<std::optional<AuditAnchor>> ReadAnchor(const std::string& path);
+// Durable once it returns (two alternating slots, each with its own checksum, so a torn write
+// leaves the previous record). `fresh`: the file holds this record only (anchoring anew).
+absl::Status WriteAnchor(const std::string& path, const AuditAnchor& anchor, bool fresh = false);
+// What is wrong with the chain in `view` as seen from its head record and `anchor` (if any):
+// cut short, head record missing or not matching, fewer entries than anchored, the anchored
+// entry changed. Empty when consistent (the chain may have grown past the anchor).
+std::vector<AuditProblem> TailProblems(const storage::ReadView& view,
+                                       const std::optional<AuditAnchor>& anchor);
+
 class AuditLog {
  public:
+  struct Options {
+    const Clock* clock = &SystemClock();
+    // Open even when TailProblems finds something: the operator's explicit choice after
+    // `pmdb audit verify`; the log continues from its last entry and is anchored there.
+    bool accept_damage = false;
+  };
   // Continues the chain already in `store`. The store and the clock (which stamps entries)
   // must outlive the log.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(storage::Store* store,
                                                         const Clock* clock = &SystemClock());
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(storage::Store* store,
+                                                        const Options& options);
   ~AuditLog();  // writes what is queued, then stops
 
   using Done = std::function<void(absl::Status)>;
@@ -59,6 +97,8 @@ class AuditLog {
   void WriterLoop();
 
   storage::Store* store_;
+  std::string anchor_path_;
+  bool anchor_failed_ = false;  // writer thread only: complained once
   const Clock* clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -67,11 +107,6 @@ class AuditLog {
   uint64_t next_seq_;      // guarded by mu_
   std::string head_hash_;  // written by the writer thread under mu_
   std::thread writer_;
-};
-
-struct AuditProblem {
-  uint64_t seq = 0;  // the entry concerned (its position in the chain)
-  std::string what;
 };
 
 struct AuditVerification {

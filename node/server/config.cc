@@ -310,7 +310,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   if (!node.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [node] table"));
   for (absl::Status st :
        {node.String("region", &c.settings.region, true), node.String("listen", &c.listen),
-        node.Path("db", &c.db, true), node.NoUnknownKeys()}) {
+        node.Path("db", &c.db, true), node.Uint("min_free_mb", &c.min_free_mb, 1, 1 << 20),
+        node.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   if (!ValidId(c.settings.region)) {
@@ -384,6 +385,7 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   if (!hub.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [hub] table"));
   uint32_t deadline = static_cast<uint32_t>(c.deadline_ms);
   for (absl::Status st : {hub.String("listen", &c.listen), hub.Path("db", &c.db, true),
+                          hub.Uint("min_free_mb", &c.min_free_mb, 1, 1 << 20),
                           hub.Uint("deadline_ms", &deadline, 10, 600000), hub.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }

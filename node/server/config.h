@@ -22,8 +22,10 @@ namespace pmdb::server {
 struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;
+  uint32_t min_free_mb = 64;  // writes are refused below this much free disk
   security::TlsFiles tls;
   transport::ConnectionLimits limits;
+  bool accept_audit_damage = false;  // pmdb node --accept-audit-damage, never from the file
   core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
 };
 
@@ -35,9 +37,11 @@ struct RegionEndpoint {
 struct HubConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;  // the hub's own store: its audit log
+  uint32_t min_free_mb = 64;
   security::TlsFiles tls;
   int deadline_ms = 2000;
   transport::ConnectionLimits limits;
+  bool accept_audit_damage = false;  // pmdb hub --accept-audit-damage
   std::vector<RegionEndpoint> regions;
   security::DisclosureRules disclosure;
 };

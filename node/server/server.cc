@@ -113,10 +113,12 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
                                              ", not the node of region ", config.settings.region));
   }
   auto node = std::make_unique<NodeServer>();
-  auto store = storage::Store::Open(config.db, {.create_if_missing = true});
+  auto store = storage::Store::Open(
+      config.db, {.create_if_missing = true, .min_free_bytes = uint64_t{config.min_free_mb} << 20});
   if (!store.ok()) return store.status();
   node->store_ = std::move(*store);
-  auto audit = security::AuditLog::Open(node->store_.get());
+  auto audit =
+      security::AuditLog::Open(node->store_.get(), {.accept_damage = config.accept_audit_damage});
   if (!audit.ok()) return audit.status();
   node->audit_ = std::move(*audit);
   core::NodeSettings settings = config.settings;
@@ -147,10 +149,13 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   }
   auto hub = std::make_unique<HubServer>();
   auto store =
-      storage::Store::Open(config.db, {.create_if_missing = true, .block_cache_bytes = 8 << 20});
+      storage::Store::Open(config.db, {.create_if_missing = true,
+                                       .block_cache_bytes = 8 << 20,
+                                       .min_free_bytes = uint64_t{config.min_free_mb} << 20});
   if (!store.ok()) return store.status();
   hub->store_ = std::move(*store);
-  auto audit = security::AuditLog::Open(hub->store_.get());
+  auto audit =
+      security::AuditLog::Open(hub->store_.get(), {.accept_damage = config.accept_audit_damage});
   if (!audit.ok()) return audit.status();
   hub->audit_ = std::move(*audit);
 

@@ -8,10 +8,13 @@
 #include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -163,9 +166,36 @@ void WriteBatch::RemoveBits(std::string_view key, const Bitmap& bits) {
 size_t WriteBatch::ByteSize() const { return rep_->batch.GetDataSize(); }
 uint32_t WriteBatch::Count() const { return rep_->batch.Count(); }
 
+namespace {
+
+absl::StatusOr<uint64_t> FreeBytesAt(const std::string& path) {
+  struct statvfs fs;
+  if (::statvfs(path.c_str(), &fs) != 0) {
+    return absl::UnavailableError(
+        StrCat("cannot tell the free space at ", path, ": ", std::strerror(errno)));
+  }
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+// RESOURCE_EXHAUSTED when writing `bytes` at `path` would leave less than `reserve` free.
+absl::Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t bytes) {
+  auto free = FreeBytesAt(path);
+  if (!free.ok()) return free.status();
+  if (*free >= reserve + bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(
+      StrCat("the disk holding ", path, " is full: ", *free >> 20, " MiB free, and pmdb keeps ",
+             reserve >> 20,
+             " MiB free for the store's own work (min_free_mb); free some "
+             "space, nothing was written"));
+}
+
+}  // namespace
+
 struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
   bool read_only = false;
+  uint64_t min_free_bytes = 0;
+  std::string dir;
   Handles handles{};
   std::mutex version_mu;
   uint64_t data_version = 0;  // guarded by version_mu; as stored
@@ -173,8 +203,10 @@ struct Store::Impl {
     // Flushing on close retires the write-ahead log, so the directory holds only the data
     // (an ingest's log is as large as its batch) and the next open replays nothing.
     std::vector<rocksdb::ColumnFamilyHandle*> all(handles.begin(), handles.end());
-    if (db && all.front() != nullptr && !read_only)
+    // Not on a full disk: a failed flush is one failed write too many for RocksDB.
+    if (db && all.front() != nullptr && !read_only && CheckFreeSpace(dir, min_free_bytes, 0).ok()) {
       db->Flush(rocksdb::FlushOptions(), all).PermitUncheckedError();
+    }
     for (auto* h : handles) {
       if (h != nullptr) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     }
@@ -185,11 +217,23 @@ Store::Store(std::string dir, std::unique_ptr<Impl> impl)
     : dir_(std::move(dir)), impl_(std::move(impl)) {}
 Store::~Store() = default;
 
+std::string AuditAnchorPath(const std::string& dir) {
+  std::filesystem::path p(dir);
+  if (!p.has_filename()) p = p.parent_path();  // "db/"
+  return p.string() + ".audit-anchor";
+}
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                                    const StoreOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::exists(fs::path(dir) / "CURRENT", ec)) return OpenDir(dir, options, false);
+  if (fs::exists(fs::path(dir) / "CURRENT", ec)) {
+    if (!options.read_only) {
+      absl::Status space = CheckFreeSpace(dir, options.min_free_bytes, 0);
+      if (!space.ok()) return space;
+    }
+    return OpenDir(dir, options, false);
+  }
   if (!options.create_if_missing || options.read_only) {
     return absl::NotFoundError(
         StrCat("no pmdb store in ", dir, " (create one with `pmdb ingest --db ", dir, "`)"));
@@ -200,6 +244,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   }
   // Built beside the target and renamed into place whole.
   fs::path target = fs::absolute(fs::path(dir), ec);
+  absl::Status space = CheckFreeSpace(target.parent_path().string(), options.min_free_bytes, 0);
+  if (!space.ok()) return space;
   std::string building = StrCat(target.string(), ".creating-", static_cast<long>(getpid()));
   fs::remove_all(building, ec);
   fs::create_directories(building, ec);
@@ -215,7 +261,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
     }
   }  // closed here: everything in it is on disk
   CrashPoint("store.before_rename");
-  fs::remove(target, ec);  // an empty directory given as the target
+  fs::remove(AuditAnchorPath(dir), ec);  // a new store's log starts afresh
+  fs::remove(target, ec);                // an empty directory given as the target
   fs::rename(building, target, ec);
   if (ec) {
     fs::remove_all(building, ec);
@@ -285,6 +332,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir,
   auto impl = std::make_unique<Impl>();
   impl->db.reset(raw_db);
   impl->read_only = options.read_only;
+  impl->min_free_bytes = options.min_free_bytes;
+  impl->dir = dir;
   // Handle 0 is the default family, which pmdb does not use.
   raw_db->DestroyColumnFamilyHandle(raw_handles[0]).PermitUncheckedError();
   for (size_t i = 0; i < kFamilyCount; ++i) impl->handles[i] = raw_handles[i + 1];
@@ -341,6 +390,9 @@ WriteBatch Store::NewBatch() {
 }
 
 absl::Status Store::Write(WriteBatch& batch) {
+  // Twice the batch: its write-ahead log record, and the flush that follows.
+  absl::Status space = CheckFreeSpace(dir_, impl_->min_free_bytes, 2 * batch.ByteSize());
+  if (!space.ok()) return space;
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (!batch.rep_->changes_data) {
@@ -387,6 +439,8 @@ absl::Status Store::Compact() {
   }
   return absl::OkStatus();
 }
+
+absl::StatusOr<uint64_t> Store::FreeBytes() const { return FreeBytesAt(dir_); }
 
 absl::StatusOr<uint64_t> Store::DiskSize() const {
   namespace fs = std::filesystem;

@@ -27,6 +27,11 @@ struct StoreOptions {
   bool read_only = false;
   // Memory for the shared block cache.
   size_t block_cache_bytes = 256 << 20;
+  // Writes (and opening to write) are refused with RESOURCE_EXHAUSTED while the file system
+  // holding the store has less than this free, before RocksDB is asked: RocksDB as Debian
+  // builds it aborts the process on a second failed write to a full disk. What is already
+  // stored stays readable.
+  uint64_t min_free_bytes = 64 << 20;
 };
 
 // Writes collected here reach the store all at once or not at all (one RocksDB WriteBatch,
@@ -53,6 +58,10 @@ class WriteBatch {
   explicit WriteBatch(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };
+
+// Where the audit log of the store in `dir` is anchored (security/audit.h): the file
+// `<dir>.audit-anchor` beside the directory. Creating a new store there removes a stale one.
+std::string AuditAnchorPath(const std::string& dir);
 
 // One backup in a backup directory.
 struct BackupEntry {
@@ -97,6 +106,9 @@ class Store {
   absl::StatusOr<BackupEntry> Backup(const std::string& backup_dir, const std::string& metadata);
 
   const std::string& dir() const { return dir_; }
+
+  // Bytes free for this store's writes on its file system, as statvfs says.
+  absl::StatusOr<uint64_t> FreeBytes() const;
 
  private:
   // Opens the RocksDB database in `dir`; with `create`, a new one, given its schema version.

@@ -19,7 +19,9 @@ const CommandSpec& VerifySpec() {
       "Walks the audit log's hash chain and reports every entry that was edited, reordered or\n"
       "removed, and a log cut short at the end. Works next to a running node (read-only). Prints\n"
       "the head hash: write it down elsewhere now and then, so that even a rewrite of the whole\n"
-      "log would be noticed. Exit status 1 when the log is damaged.",
+      "log would be noticed. Also compares the log with its anchor beside the store\n"
+      "(DIR.audit-anchor), which tells an older copy put back or a re-linked log. Exit status 1\n"
+      "when the log is damaged.",
       {{"db", "DIR", "the node's or hub's store"}, {"json", "", "print JSON"}},
       "  pmdb audit verify --db /var/lib/pmdb/norr\n",
   };
@@ -79,6 +81,18 @@ int Verify(int argc, char** argv) {
   if (!store.ok()) return Fail("audit verify", store.status());
   auto view = (*store)->Snapshot();
   security::AuditVerification v = security::VerifyAudit(*view);
+  // What only the anchor outside the store can tell: an older copy, a re-linked log.
+  auto anchor = security::ReadAnchor(security::AnchorPathOf(flags->Get("db")));
+  if (!anchor.ok()) {
+    v.problems.push_back({0, std::string(anchor.status().message())});
+  } else if (anchor->has_value()) {
+    auto unanchored = security::TailProblems(*view, std::nullopt);
+    for (security::AuditProblem& p : security::TailProblems(*view, *anchor)) {
+      bool known = false;
+      for (const auto& u : unanchored) known |= u.what == p.what;
+      if (!known) v.problems.push_back(std::move(p));
+    }
+  }
   if (flags->Bool("json")) {
     Json j;
     j.BeginObject().Key("entries").Uint(v.entries).Key("head").String(v.head_hash_hex);

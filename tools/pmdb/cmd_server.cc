@@ -22,7 +22,10 @@ const CommandSpec& NodeSpec() {
       "store, the certificate files, what the region shares with whom, and its disclosure rules;\n"
       "deploy/node.example.toml documents every key. Prints the port it listens on, then serves\n"
       "until SIGINT or SIGTERM, letting running calls finish.",
-      {{"config", "FILE", "the node's configuration"}},
+      {{"config", "FILE", "the node's configuration"},
+       {"accept-audit-damage", "",
+        "start although the audit log is not the one last written (cut short, an older copy, "
+        "edited): after pmdb audit verify, by the operator's explicit choice; re-anchors it"}},
       "  pmdb node --config /etc/pmdb/node.toml\n",
   };
   return spec;
@@ -37,7 +40,9 @@ const CommandSpec& HubSpec() {
       "released. Mutual TLS with the federation CA on its port and towards every region;\n"
       "deploy/hub.example.toml documents every key. Prints the port it listens on, then serves\n"
       "until SIGINT or SIGTERM.",
-      {{"config", "FILE", "the hub's configuration"}},
+      {{"config", "FILE", "the hub's configuration"},
+       {"accept-audit-damage", "",
+        "start although the audit log is not the one last written (see pmdb node --help)"}},
       "  pmdb hub --config /etc/pmdb/hub.toml\n",
   };
   return spec;
@@ -78,6 +83,7 @@ int RunNode(int argc, char** argv) {
   if (!flags->Has("config"))
     return UsageError(NodeSpec(), absl::InvalidArgumentError("--config is required"));
   auto config = server::LoadNodeConfig(flags->Get("config"));
+  if (config.ok()) config->accept_audit_damage = flags->Bool("accept-audit-damage");
   if (!config.ok()) return Fail("node", config.status());
   sigset_t signals = BlockStopSignals();
   // A line on stderr says how answers are protected, loudly when the operator loosened it.
@@ -99,6 +105,7 @@ int RunHub(int argc, char** argv) {
   if (!flags->Has("config"))
     return UsageError(HubSpec(), absl::InvalidArgumentError("--config is required"));
   auto config = server::LoadHubConfig(flags->Get("config"));
+  if (config.ok()) config->accept_audit_damage = flags->Bool("accept-audit-damage");
   if (!config.ok()) return Fail("hub", config.status());
   sigset_t signals = BlockStopSignals();
   return Serve("hub", server::StartHub(*config),

@@ -59,6 +59,17 @@ TEST(ParserTest, FormattingRoundTrips) {
   }
 }
 
+// Found by tools/fuzz: alleles and chromosome names with spaces or parentheses were accepted
+// and printed in a form that parsed differently.
+TEST(ParserTest, VariantAllelesAreBasesOrSymbolic) {
+  EXPECT_NE(ErrorOf("variant(GRCh38:7SCh38:7: AND rdataseNtDa:A  set( A)").find("alleles of A"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("variant(GRCh38:7:100:A B:C)").find("alleles of A"), std::string::npos);
+  EXPECT_NE(ErrorOf("variant(GRCh38:7 7:100:A:C)").find("alleles of A"), std::string::npos);
+  EXPECT_EQ(Canonical("variant(GRCh38: 7 :100: a :<DEL>)"), "variant(GRCh38:7:100:A:<DEL>)");
+  EXPECT_EQ(Canonical("variant(GRCh38:X:100:A:*)"), "variant(GRCh38:X:100:A:*)");
+}
+
 TEST(ParserTest, ErrorsPointAtTheColumn) {
   EXPECT_EQ(ErrorOf("sex(F) AND"), "column 11: expected a criterion, found the end");
   EXPECT_EQ(ErrorOf("sex(F) dx(C50)").substr(0, 10), "column 8: ");

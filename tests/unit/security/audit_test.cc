@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "node/storage/keys.h"
@@ -33,8 +35,9 @@ void Fill(storage::Store* store, int n) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = t; i < n; i += 4) {
-        ASSERT_TRUE((*log)->AppendAndWait(Entry("spiffe://f/researcher/r" + std::to_string(i % 3),
-                                                "dx(C" + std::to_string(i) + ")"))
+        ASSERT_TRUE((*log)
+                        ->AppendAndWait(Entry("spiffe://f/researcher/r" + std::to_string(i % 3),
+                                              "dx(C" + std::to_string(i) + ")"))
                         .ok());
       }
     });
@@ -150,8 +153,8 @@ TEST(AuditCliTest, VerifyExitsNonZeroOnTamperingAndListFilters) {
   auto ok = testing::Pmdb({"audit", "verify", "--db", dir.Path("db")});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("intact: 6 entries"), std::string::npos) << ok.out;
-  auto list = testing::Pmdb({"audit", "list", "--db", dir.Path("db"), "--caller",
-                             "spiffe://f/researcher/r0", "--json"});
+  auto list = testing::Pmdb(
+      {"audit", "list", "--db", dir.Path("db"), "--caller", "spiffe://f/researcher/r0", "--json"});
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_EQ(std::count(list.out.begin(), list.out.end(), '\n'), 2) << list.out;  // entries 0, 3
   {
@@ -163,6 +166,140 @@ TEST(AuditCliTest, VerifyExitsNonZeroOnTamperingAndListFilters) {
   auto bad = testing::Pmdb({"audit", "verify", "--db", dir.Path("db")});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.out.find("entry 2"), std::string::npos) << bad.out;
+}
+
+// The tampers that gave budget back when the head lived only in the store, each with the
+// anchor beside the store: every one is refused when the log is opened again, and shown by
+// pmdb audit verify.
+class AuditAnchorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testing::OpenOrDie(Db());
+    Fill(store_.get(), 10);
+  }
+  std::string Db() const { return dir_.Path("db"); }
+  absl::Status Reopen(bool accept = false) {
+    auto log = AuditLog::Open(store_.get(), AuditLog::Options{.accept_damage = accept});
+    return log.status();
+  }
+  std::string Raw(uint64_t seq) {
+    return **store_->Snapshot()->Get(Family::kAudit, storage::keys::AuditKey(seq));
+  }
+  // Rewrites entries `from`.. with correct links and a matching head record, as someone who
+  // can write the store would after editing or removing entries.
+  void Relink(uint64_t from, uint64_t end) {
+    storage::WriteBatch b = store_->NewBatch();
+    std::string prev = from == 0 ? "" : Sha256(Raw(from - 1));
+    for (uint64_t seq = from; seq < end; ++seq) {
+      v1::AuditEntry e;
+      ASSERT_TRUE(e.ParseFromString(Raw(seq)));
+      e.set_prev_hash(prev);
+      std::string bytes = e.SerializeAsString();
+      b.Put(Family::kAudit, storage::keys::AuditKey(seq), bytes);
+      prev = Sha256(bytes);
+    }
+    b.Put(Family::kMeta, storage::keys::kMetaAuditHead, storage::keys::AuditKey(end - 1) + prev);
+    ASSERT_TRUE(store_->Write(b).ok());
+  }
+  void ExpectRefused(const std::string& words) {
+    absl::Status s = Reopen();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+    EXPECT_NE(s.message().find(words), std::string::npos) << s;
+  }
+  TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+};
+
+TEST_F(AuditAnchorTest, AnUntouchedLogOpensAndTheAnchorFollowsIt) {
+  EXPECT_TRUE(Reopen().ok());
+  auto anchor = ReadAnchor(AnchorPathOf(Db()));
+  ASSERT_TRUE(anchor.ok() && anchor->has_value());
+  EXPECT_EQ((*anchor)->entries, 10u);
+  EXPECT_EQ((*anchor)->hash, Sha256(Raw(9)));
+}
+
+TEST_F(AuditAnchorTest, NewestEntriesRemovedAndTheHeadRewrittenAreRefused) {
+  storage::WriteBatch b = store_->NewBatch();
+  for (uint64_t seq = 7; seq < 10; ++seq) b.Delete(Family::kAudit, storage::keys::AuditKey(seq));
+  ASSERT_TRUE(store_->Write(b).ok());
+  Relink(0, 7);
+  EXPECT_TRUE(VerifyAudit(*store_->Snapshot()).problems.empty()) << "the chain alone looks whole";
+  ExpectRefused("has 7 entries but was anchored at 10");
+  auto verify = testing::Pmdb({"audit", "verify", "--db", Db()});
+  EXPECT_EQ(verify.exit_code, 1) << verify.out;
+  EXPECT_NE(verify.out.find("anchored at 10"), std::string::npos) << verify.out;
+}
+
+TEST_F(AuditAnchorTest, AChargeZeroedAndTheChainReLinkedIsRefused) {
+  v1::AuditEntry e;
+  ASSERT_TRUE(e.ParseFromString(Raw(3)));
+  e.set_rho_micros(0);
+  e.set_released("count=0-4");
+  storage::WriteBatch b = store_->NewBatch();
+  b.Put(Family::kAudit, storage::keys::AuditKey(3), e.SerializeAsString());
+  ASSERT_TRUE(store_->Write(b).ok());
+  Relink(4, 10);
+  EXPECT_TRUE(VerifyAudit(*store_->Snapshot()).problems.empty());
+  ExpectRefused("edited and re-linked");
+}
+
+TEST_F(AuditAnchorTest, AnOlderCopyOfTheStorePutBackIsRefused) {
+  store_.reset();
+  std::filesystem::copy(Db(), dir_.Path("old"), std::filesystem::copy_options::recursive);
+  store_ = testing::OpenOrDie(Db());
+  Fill(store_.get(), 5);
+  store_.reset();
+  std::filesystem::remove_all(Db());
+  std::filesystem::rename(dir_.Path("old"), Db());
+  store_ = testing::OpenOrDie(Db(), /*create=*/false);
+  ExpectRefused("has 10 entries but was anchored at 15");
+}
+
+TEST_F(AuditAnchorTest, TheHeadRecordRemovedIsRefused) {
+  storage::WriteBatch b = store_->NewBatch();
+  b.Delete(Family::kMeta, storage::keys::kMetaAuditHead);
+  ASSERT_TRUE(store_->Write(b).ok());
+  ExpectRefused("the head record is missing");
+}
+
+TEST_F(AuditAnchorTest, TheOperatorMayGoOnExplicitlyAndIsAnchoredAgain) {
+  storage::WriteBatch b = store_->NewBatch();
+  b.Delete(Family::kAudit, storage::keys::AuditKey(9));
+  ASSERT_TRUE(store_->Write(b).ok());
+  ExpectRefused("cut short");
+  ASSERT_TRUE(Reopen(/*accept=*/true).ok());
+  {
+    auto log = AuditLog::Open(store_.get());
+    ASSERT_TRUE(log.ok()) << log.status() << " (re-anchored at 9 entries)";
+    EXPECT_EQ((*log)->size(), 9u) << "the log goes on after its last entry";
+    EXPECT_TRUE((*log)->AppendAndWait(Entry("spiffe://f/researcher/r1", "sex(F)")).ok());
+  }
+  EXPECT_TRUE(Reopen().ok());
+}
+
+TEST_F(AuditAnchorTest, ATornAnchorWriteLeavesThePreviousRecord) {
+  {
+    auto log = AuditLog::Open(store_.get());
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->AppendAndWait(Entry("spiffe://f/researcher/r1", "sex(F)")).ok());
+  }
+  const std::string path = AnchorPathOf(Db());
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(56 + 20);  // inside slot 1, which holds the record of 11 entries
+    f.put('X');
+  }
+  auto anchor = ReadAnchor(path);
+  ASSERT_TRUE(anchor.ok() && anchor->has_value()) << anchor.status();
+  EXPECT_EQ((*anchor)->entries, 10u) << "slot 0's record";
+  EXPECT_TRUE(Reopen().ok());
+}
+
+TEST_F(AuditAnchorTest, ANewStoreInThePlaceOfAnOldOneStartsAfresh) {
+  store_.reset();
+  std::filesystem::remove_all(Db());
+  store_ = testing::OpenOrDie(Db());
+  EXPECT_TRUE(Reopen().ok()) << "a stale anchor beside a new store is removed when it is created";
 }
 
 }  // namespace
