@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -47,7 +50,8 @@ std::string Slurp(int fd) {
 
 }  // namespace
 
-CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                  int64_t kill_after_us) {
   CommandResult result;
   TempDir io;
   std::string out_path = io.Path("out"), err_path = io.Path("err");
@@ -67,7 +71,19 @@ CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::s
     _exit(127);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  if (kill_after_us >= 0) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kill_after_us);
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= until) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  } else {
+    waitpid(pid, &status, 0);
+  }
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   int fd = open(out_path.c_str(), O_RDONLY);
@@ -79,10 +95,11 @@ CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::s
   return result;
 }
 
-CommandResult Pmdb(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+CommandResult Pmdb(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                   int64_t kill_after_us) {
   std::vector<std::string> argv = {PmdbBinary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return Run(argv, env);
+  return Run(argv, env, kill_after_us);
 }
 
 void WriteFile(const std::string& path, const std::string& content) {
@@ -100,9 +117,9 @@ std::string ReadFile(const std::string& path) {
 std::map<std::string, std::string> DumpStore(const storage::Store& store) {
   std::map<std::string, std::string> out;
   auto view = store.Snapshot();
-  for (auto family : {storage::Family::kMeta, storage::Family::kIndividuals,
-                      storage::Family::kVariants, storage::Family::kBitmaps,
-                      storage::Family::kAudit, storage::Family::kContact}) {
+  for (auto family :
+       {storage::Family::kMeta, storage::Family::kIndividuals, storage::Family::kVariants,
+        storage::Family::kBitmaps, storage::Family::kAudit, storage::Family::kContact}) {
     std::string prefix(1, static_cast<char>('0' + static_cast<int>(family)));
     EXPECT_TRUE(view->Scan(family, "", "",
                            [&](std::string_view k, std::string_view v) {
@@ -167,6 +184,5 @@ std::vector<std::string> JsonKeys(const google::protobuf::Value& object) {
   std::sort(keys.begin(), keys.end());
   return keys;
 }
-
 
 }  // namespace pmdb::testing

@@ -4,8 +4,8 @@
 #define PMDB_TESTS_TEST_UTIL_H_
 
 #include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <google/protobuf/struct.pb.h>
+#include <gtest/gtest.h>
 
 #include <future>
 #include <map>
@@ -44,12 +44,13 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-// Runs argv[0] with the arguments, extra environment entries ("NAME=value") added.
-CommandResult Run(const std::vector<std::string>& argv,
-                  const std::vector<std::string>& env = {});
+// Runs argv[0] with the arguments, extra environment entries ("NAME=value") added; with
+// `kill_after_us` >= 0 the process gets SIGKILL that long after it started, if still running.
+CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                  int64_t kill_after_us = -1);
 // Runs pmdb with the arguments.
-CommandResult Pmdb(const std::vector<std::string>& args,
-                   const std::vector<std::string>& env = {});
+CommandResult Pmdb(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                   int64_t kill_after_us = -1);
 
 void WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
@@ -110,8 +111,8 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
 // Matches an absl::Status or StatusOr with `code` whose message contains `part`:
 //   EXPECT_THAT(core.Count(...), StatusIs(absl::StatusCode::kPermissionDenied, "shares nothing"));
 MATCHER_P2(StatusIs, code, part,
-           std::string(negation ? "isn't" : "is") + " a status " +
-               absl::StatusCodeToString(code) + " containing \"" + part + "\"") {
+           std::string(negation ? "isn't" : "is") + " a status " + absl::StatusCodeToString(code) +
+               " containing \"" + part + "\"") {
   const absl::Status& s = StatusOf(arg);
   *result_listener << "which is " << s.ToString();
   return s.code() == code && std::string(s.message()).find(part) != std::string::npos;
