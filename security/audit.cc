@@ -1,6 +1,7 @@
 #include "security/audit.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <unistd.h>
@@ -29,6 +30,8 @@ std::string EncodeHead(uint64_t seq, const std::string& hash) {
 }
 
 }  // namespace
+
+std::string OpenSslVersion() { return OpenSSL_version(OPENSSL_VERSION); }
 
 std::string Sha256(std::string_view bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -112,7 +115,10 @@ absl::StatusOr<std::optional<AuditAnchor>> ReadAnchor(const std::string& path) {
   std::optional<AuditAnchor> best;
   for (size_t at = 0; at + kAnchorSlot <= bytes.size(); at += kAnchorSlot) {
     auto a = DecodeAnchor(std::string_view(bytes).substr(at, kAnchorSlot));
-    if (a.has_value() && (!best.has_value() || a->entries > best->entries)) best = a;
+    if (a.has_value() && (!best.has_value() || a->entries > best->entries)) {
+      best = a;
+      best->slot = static_cast<int>(at / kAnchorSlot);
+    }
   }
   if (!best.has_value() && !bytes.empty()) {
     return absl::DataLossError(StrCat(path, " holds no valid audit anchor"));
@@ -124,12 +130,20 @@ absl::Status WriteAnchor(const std::string& path, const AuditAnchor& anchor, boo
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (fresh ? O_TRUNC : 0), 0600);
   if (fd < 0) return absl::UnavailableError(StrCat("cannot write ", path, ": ", strerror(errno)));
   std::string record = EncodeAnchor(anchor);
-  off_t at = static_cast<off_t>((anchor.entries % 2) * kAnchorSlot);
+  off_t at = static_cast<off_t>((anchor.slot == 0 ? 0 : 1) * kAnchorSlot);
   bool ok = ::pwrite(fd, record.data(), record.size(), at) == static_cast<ssize_t>(record.size()) &&
             ::fdatasync(fd) == 0;
   int saved = errno;
   ::close(fd);
   if (!ok) return absl::UnavailableError(StrCat("cannot write ", path, ": ", strerror(saved)));
+  if (fresh) {
+    // The file may be new: its name must survive a power cut too.
+    int dir = ::open(std::filesystem::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -161,8 +175,16 @@ std::vector<AuditProblem> TailProblems(const storage::ReadView& view,
     if (beyond.ok() && beyond->has_value()) {
       problems.push_back({entries, "entries past the head record (the head was put back)"});
     }
-  } else if (first->has_value()) {
-    problems.push_back({0, "the head record is missing"});
+  } else {
+    // No head record: there must be no entry at all (the first one may have been removed too).
+    bool any = first->has_value();
+    if (!any) {
+      (void)view.Scan(Family::kAudit, "", "", [&](std::string_view, std::string_view) {
+        any = true;
+        return false;
+      });
+    }
+    if (any) problems.push_back({0, "the head record is missing"});
   }
   if (anchor.has_value() && anchor->entries > 0) {
     if (entries < anchor->entries) {
@@ -236,12 +258,25 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Store* store,
                  store->dir().c_str(), static_cast<unsigned long long>(problems.front().seq),
                  problems.front().what.c_str());
   }
+  int slot = 1;  // where the next record goes: the slot not holding the current one
   if (!anchor.ok() || !anchor->has_value() || !problems.empty()) {
-    absl::Status anchored = WriteAnchor(anchor_path, {next, hash}, /*fresh=*/true);
+    if (anchor.ok() && !anchor->has_value() && next > 0 && problems.empty()) {
+      // A log with entries and no anchor: the first start of a pmdb that anchors, a store
+      // restored or moved without its anchor — or an anchor removed to hide a rollback.
+      std::fprintf(stderr,
+                   "pmdb: WARNING: no audit anchor beside %s although its log has %llu entries; "
+                   "anchoring it as it is now (expected once after an upgrade or a restore into "
+                   "a new place, otherwise the anchor was removed)\n",
+                   store->dir().c_str(), static_cast<unsigned long long>(next));
+    }
+    absl::Status anchored = WriteAnchor(anchor_path, {next, hash, 0}, /*fresh=*/true);
     if (!anchored.ok()) return anchored;
+  } else {
+    slot = (*anchor)->slot == 0 ? 1 : 0;
   }
   auto log = std::unique_ptr<AuditLog>(new AuditLog(store, options.clock, next, std::move(hash)));
   log->anchor_path_ = anchor_path;
+  log->anchor_slot_ = slot;
   return log;
 }
 
@@ -328,7 +363,8 @@ void AuditLog::WriterLoop() {
         next_seq_ = seq;
       }
       // After the entries are durable, never before: the anchor may lag the log, not lead it.
-      absl::Status anchored = WriteAnchor(anchor_path_, {seq, hash});
+      absl::Status anchored = WriteAnchor(anchor_path_, {seq, hash, anchor_slot_});
+      if (anchored.ok()) anchor_slot_ = 1 - anchor_slot_;
       if (!anchored.ok() && !anchor_failed_) {
         anchor_failed_ = true;
         std::fprintf(stderr, "pmdb: the audit anchor lags the log: %s\n",

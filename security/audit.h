@@ -48,13 +48,15 @@ struct AuditProblem {
 struct AuditAnchor {
   uint64_t entries = 0;
   std::string hash;
+  int slot = 0;  // which of the file's two records holds it
 };
 
 std::string AnchorPathOf(const std::string& store_dir);
 // Nothing when there is no anchor yet; DATA_LOSS when the file holds no valid record.
 absl::StatusOr<std::optional<AuditAnchor>> ReadAnchor(const std::string& path);
-// Durable once it returns (two alternating slots, each with its own checksum, so a torn write
-// leaves the previous record). `fresh`: the file holds this record only (anchoring anew).
+// Durable once it returns: written into `anchor.slot` of two, each record with its own checksum,
+// so that writing the slot not holding the current record leaves that one whole if the write
+// is torn. `fresh`: the file holds this record only (anchoring anew; its directory is synced).
 absl::Status WriteAnchor(const std::string& path, const AuditAnchor& anchor, bool fresh = false);
 // What is wrong with the chain in `view` as seen from its head record and `anchor` (if any):
 // cut short, head record missing or not matching, fewer entries than anchored, the anchored
@@ -98,6 +100,7 @@ class AuditLog {
 
   storage::Store* store_;
   std::string anchor_path_;
+  int anchor_slot_ = 1;         // writer thread only: the slot the next record goes to
   bool anchor_failed_ = false;  // writer thread only: complained once
   const Clock* clock_;
   mutable std::mutex mu_;
@@ -127,6 +130,9 @@ struct AuditFilter {
 // Entries matching `filter`, oldest first.
 absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const storage::ReadView& view,
                                                       const AuditFilter& filter);
+
+// "OpenSSL 3.0.x ...": the OpenSSL this pmdb runs on.
+std::string OpenSslVersion();
 
 std::string Sha256(std::string_view bytes);
 std::string Hex(std::string_view bytes);

@@ -101,6 +101,17 @@ absl::StatusOr<BackupManifest> ManifestOf(const storage::ReadView& view) {
 }
 
 absl::StatusOr<BackupMade> BackUp(storage::Store& store, const std::string& backup_dir) {
+  // Not into the store itself, nor its anchor's place.
+  std::error_code ec;
+  auto canonical = [&](const std::string& p) {
+    return std::filesystem::weakly_canonical(std::filesystem::absolute(p), ec).string() + "/";
+  };
+  const std::string into = canonical(backup_dir), of = canonical(store.dir());
+  if (into.rfind(of, 0) == 0 || of.rfind(into, 0) == 0 ||
+      into == canonical(storage::AuditAnchorPath(store.dir()))) {
+    return absl::InvalidArgumentError(
+        StrCat("a backup goes outside the store: ", backup_dir, " and ", store.dir(), " overlap"));
+  }
   // Writers wait, so that the backup holds exactly the data of the manifest's snapshot; only
   // audit entries may still be appended meanwhile, and they extend the manifest's chain.
   auto lock = store.WriteLock();
@@ -130,20 +141,14 @@ absl::StatusOr<RestoreReport> Restore(const std::string& backup_dir, uint32_t id
   report.manifest = *manifest;
   absl::Status files = storage::VerifyBackupFiles(backup_dir, chosen->id);
   if (!files.ok()) return files;
-  absl::Status restored = storage::RestoreBackup(backup_dir, chosen->id, dir);
-  if (!restored.ok()) return restored;
-  auto fail = [&](absl::Status s) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    return absl::Status(
-        s.code(), StrCat("the restored store does not match its backup: ", std::string(s.message()),
-                         " (nothing was left at ", dir, ")"));
-  };
-  absl::StatusOr<BackupManifest> now;
-  uint64_t entries = 0;
-  std::string head_at_manifest;
-  {
-    auto store = storage::Store::Open(dir, {.create_if_missing = false, .read_only = true});
+  // Proved in the directory it is built in, before it is renamed into place.
+  auto prove = [&](const std::string& built) -> absl::Status {
+    auto fail = [&](const absl::Status& s) {
+      return absl::Status(s.code(),
+                          StrCat("the restored store does not match its backup: ",
+                                 std::string(s.message()), " (nothing was left at ", dir, ")"));
+    };
+    auto store = storage::Store::Open(built, {.create_if_missing = false, .read_only = true});
     if (!store.ok()) return fail(store.status());
     auto view = (*store)->Snapshot();
     security::AuditVerification audit = security::VerifyAudit(*view);
@@ -152,23 +157,27 @@ absl::StatusOr<RestoreReport> Restore(const std::string& backup_dir, uint32_t id
                                              audit.problems.front().seq, ": ",
                                              audit.problems.front().what)));
     }
-    entries = audit.entries;
+    std::string head_at_manifest;
     if (manifest->audit_entries > 0) {
       auto last = view->Get(Family::kAudit, keys::AuditKey(manifest->audit_entries - 1));
       if (!last.ok()) return fail(last.status());
       if (last->has_value()) head_at_manifest = security::Hex(security::Sha256(**last));
     }
-    now = ManifestOf(*view);
-  }
-  if (!now.ok()) return fail(now.status());
-  if (entries < manifest->audit_entries || head_at_manifest != manifest->audit_head) {
-    return fail(absl::DataLossError(StrCat("its audit chain does not reach the backed-up head (",
-                                           manifest->audit_entries, " entries)")));
-  }
-  if (now->digest != manifest->digest || now->data_version != manifest->data_version) {
-    return fail(absl::DataLossError("its records differ from those backed up (digest)"));
-  }
-  report.audit_entries = entries;
+    if (audit.entries < manifest->audit_entries || head_at_manifest != manifest->audit_head) {
+      return fail(absl::DataLossError(StrCat("its audit chain does not reach the backed-up head (",
+                                             manifest->audit_entries, " entries)")));
+    }
+    auto now = ManifestOf(*view);
+    if (!now.ok()) return fail(now.status());
+    if (now->digest != manifest->digest || now->data_version != manifest->data_version) {
+      return fail(absl::DataLossError("its records differ from those backed up (digest)"));
+    }
+    report.audit_entries = audit.entries;
+    return absl::OkStatus();
+  };
+  absl::Status restored = storage::RestoreBackup(backup_dir, chosen->id, dir, prove);
+  if (!restored.ok()) return restored;
+  report.stale_anchor = std::filesystem::exists(storage::AuditAnchorPath(dir));
   return report;
 }
 

@@ -51,10 +51,14 @@ struct RestoreReport {
   storage::BackupEntry backup;
   BackupManifest manifest;
   uint64_t audit_entries = 0;  // in the restored store (the backup may hold a few more)
+  // An audit anchor of an earlier store is beside the new directory: a node will refuse this
+  // older log there until it is started once with --accept-audit-damage.
+  bool stale_anchor = false;
 };
 
-// Restores backup `id` (0: the latest) of `backup_dir` into the new directory `dir` and proves
-// it as above. On any failed check nothing is left at `dir`, and the error says what differed.
+// Restores backup `id` (0: the latest) of `backup_dir` into the new directory `dir`, proving it
+// as above before it is renamed into place. On any failed check nothing is left at `dir`, and
+// the error says what differed.
 absl::StatusOr<RestoreReport> Restore(const std::string& backup_dir, uint32_t id,
                                       const std::string& dir);
 

@@ -11,6 +11,9 @@ namespace {
 
 constexpr int64_t kDay = 86400;
 constexpr int64_t kYear = 365 * kDay;
+// Limits and scale last reported longer ago than this are not trusted to refuse: an operator
+// may have raised a budget or changed sigma since.
+constexpr int64_t kStaleAfter = 10 * 60;
 
 uint64_t SpentWithin(const std::deque<std::pair<int64_t, uint64_t>>& spends, uint32_t days,
                      int64_t now) {
@@ -30,6 +33,7 @@ void BudgetMirror::Record(const std::string& researcher, const std::string& key,
     if (c.rho_micros > 0) v.spends.push_back({at_unix, c.rho_micros});
     while (!v.spends.empty() && v.spends.front().first <= at_unix - kYear) v.spends.pop_front();
     if (c.sigma > 0) v.sigma = c.sigma;
+    if (!c.budgets.empty()) v.learned_at = at_unix;
     std::vector<Limit> limits;
     for (const v1::BudgetState& b : c.budgets) {
       if (b.name() != "researcher") continue;
@@ -55,8 +59,10 @@ std::optional<std::string> BudgetMirror::WouldAllRefuse(const std::string& resea
       return std::nullopt;  // unknown, or not differentially private: it may well answer
     }
     const View& v = it->second;
+    if (now_unix - v.learned_at > kStaleAfter) return std::nullopt;  // the region may have changed
+    // As the region prices it: one cost for all the cells one person can be in.
     const uint64_t cost =
-        units * security::ZcdpCostMicros(1, {static_cast<uint32_t>(std::llround(v.sigma * 100))});
+        security::ZcdpCostMicros(units, {static_cast<uint32_t>(std::llround(v.sigma * 100))});
     std::optional<int64_t> free_at;
     for (const Limit& limit : v.limits) {
       uint64_t spent = SpentWithin(v.spends, limit.days, now_unix);

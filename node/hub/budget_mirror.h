@@ -7,9 +7,13 @@
 //
 // Only the researcher's own limits are mirrored: they are spent by nothing but the researcher's
 // answers, all of which pass through the hub, so the mirror is exact (up to the clocks of hub
-// and region). A question is "new" when the hub has never passed on the same kind, canonical
-// form and shape for anyone: a region can have released it before only through the hub. A
-// question the hub has passed on before may be a free repeat at a region, so it is always asked.
+// and region). Limits reported more than ten minutes ago are not trusted to refuse (an operator
+// may have raised them); cost quotes refresh them too. A question is compared by its canonical
+// text as received, not as each region resolves it (replaced HPO ids), so the hub may refuse a
+// rewording that a region would recognize as a free repeat; the refusal says so. A question is
+// "new" when the hub has never passed on the same kind, canonical form and shape for anyone: a
+// region can have released it before only through the hub. A question the hub has passed on before
+// may be a free repeat at a region, so it is always asked.
 //
 // Thread-safe.
 #ifndef PMDB_NODE_HUB_BUDGET_MIRROR_H_
@@ -62,6 +66,7 @@ class BudgetMirror {
     std::deque<std::pair<int64_t, uint64_t>> spends;  // oldest first; a year at most
     std::vector<Limit> limits;                        // the researcher's, as last reported
     double sigma = 0;
+    int64_t learned_at = 0;  // when the limits were last reported
   };
 
   mutable std::mutex mu_;

@@ -125,24 +125,27 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
   Outgoing out{.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline)};
   AskAll<Request, Answer>(
       regions_, out, request, ask,
-      [this, counted, user = caller->user.uri, merge = std::move(merge), entry = std::move(entry),
+      [this, counted, key = pricing == nullptr ? std::string() : pricing->key,
+       user = caller->user.uri, merge = std::move(merge), entry = std::move(entry),
        done = std::move(done)](std::vector<RegionResult<Answer>> results) mutable {
         if constexpr (requires(const Answer& a) { a.disclosure().budgets(); }) {
-          if (counted) {
-            // What every answering region charged, for the account and for the hub's log.
+          if (!key.empty()) {
+            // What every answering region charged (a cost quote: nothing, but its budgets are
+            // fresh), for the account and, for answers, the hub's log.
             std::vector<RegionCharge> charges;
             for (const RegionResult<Answer>& r : results) {
               if (!r.answer.ok()) continue;
               const v1::DisclosureApplied& d = r.answer->disclosure();
-              uint64_t micros = static_cast<uint64_t>(std::llround(d.rho() * 1e6));
+              uint64_t micros =
+                  counted ? static_cast<uint64_t>(std::llround(d.rho() * 1e6)) : uint64_t{0};
               charges.push_back(
                   {r.region, micros, d.sigma(), {d.budgets().begin(), d.budgets().end()}});
+              if (!counted) continue;
               v1::RegionCharge* c = entry.add_charges();
               c->set_region(r.region);
               c->set_rho_micros(micros);
             }
-            mirror_.Record(user, entry.release_key(), clock_->NowSeconds(), charges,
-                           !charges.empty());
+            mirror_.Record(user, key, clock_->NowSeconds(), charges, counted && !charges.empty());
           }
         }
         Reply reply = merge(std::move(results));

@@ -7,6 +7,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/utilities/options_util.h>
+#include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -189,6 +190,27 @@ absl::Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t 
              "space, nothing was written"));
 }
 
+// Renames the directory built at `building` to `target` (an empty directory there is
+// replaced) and makes the rename durable; on failure removes `building`.
+absl::Status MoveIntoPlace(const std::string& building, const std::filesystem::path& target,
+                           std::string_view what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::remove(target, ec);  // an empty directory given as the target
+  fs::rename(building, target, ec);
+  if (ec) {
+    fs::remove_all(building, ec);
+    return absl::PermissionDeniedError(
+        StrCat("cannot ", what, " ", target.string(), ": ", ec.message()));
+  }
+  int parent = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  if (parent >= 0) {
+    ::fsync(parent);  // the rename itself is durable
+    ::close(parent);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -217,9 +239,16 @@ Store::Store(std::string dir, std::unique_ptr<Impl> impl)
     : dir_(std::move(dir)), impl_(std::move(impl)) {}
 Store::~Store() = default;
 
+std::string RocksDbVersion() {
+  return StrCat(ROCKSDB_MAJOR, ".", ROCKSDB_MINOR, ".", ROCKSDB_PATCH);
+}
+
 std::string AuditAnchorPath(const std::string& dir) {
-  std::filesystem::path p(dir);
-  if (!p.has_filename()) p = p.parent_path();  // "db/"
+  // One anchor per store, however its directory is spelled ("db/", "./db", a symlink).
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
+  if (ec) p = std::filesystem::path(dir);
+  if (!p.has_filename()) p = p.parent_path();
   return p.string() + ".audit-anchor";
 }
 
@@ -262,17 +291,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   }  // closed here: everything in it is on disk
   CrashPoint("store.before_rename");
   fs::remove(AuditAnchorPath(dir), ec);  // a new store's log starts afresh
-  fs::remove(target, ec);                // an empty directory given as the target
-  fs::rename(building, target, ec);
-  if (ec) {
-    fs::remove_all(building, ec);
-    return absl::PermissionDeniedError(StrCat("cannot create store ", dir, ": ", ec.message()));
-  }
-  int parent = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (parent >= 0) {
-    ::fsync(parent);  // the rename itself is durable
-    ::close(parent);
-  }
+  absl::Status placed = MoveIntoPlace(building, target, "create store");
+  if (!placed.ok()) return placed;
   return OpenDir(dir, options, false);
 }
 
@@ -285,6 +305,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir,
   db_options.max_background_jobs = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
+  // A bounded number of table files open, so that connections (node/transport/connection_gate.h
+  // leaves 1024 descriptors to the rest of the process) cannot starve the store of descriptors.
+  db_options.max_open_files = 512;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -523,7 +546,8 @@ absl::Status VerifyBackupFiles(const std::string& backup_dir, uint32_t id) {
   return absl::OkStatus();
 }
 
-absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std::string& dir) {
+absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std::string& dir,
+                           const std::function<absl::Status(const std::string&)>& check) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
@@ -541,19 +565,15 @@ absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std
     fs::remove_all(building, ec);
     return FromRocksDb(s, StrCat("restoring backup ", id, " from ", backup_dir));
   }
+  if (check) {
+    absl::Status checked = check(building);
+    if (!checked.ok()) {
+      fs::remove_all(building, ec);
+      return checked;
+    }
+  }
   CrashPoint("restore.before_rename");
-  fs::remove(target, ec);  // an empty directory given as the target
-  fs::rename(building, target, ec);
-  if (ec) {
-    fs::remove_all(building, ec);
-    return absl::PermissionDeniedError(StrCat("cannot restore into ", dir, ": ", ec.message()));
-  }
-  int parent = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (parent >= 0) {
-    ::fsync(parent);
-    ::close(parent);
-  }
-  return absl::OkStatus();
+  return MoveIntoPlace(building, target, "restore into");
 }
 
 }  // namespace pmdb::storage

@@ -6,6 +6,7 @@
 #ifndef PMDB_NODE_STORAGE_STORE_H_
 #define PMDB_NODE_STORAGE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,6 +63,9 @@ class WriteBatch {
 // Where the audit log of the store in `dir` is anchored (security/audit.h): the file
 // `<dir>.audit-anchor` beside the directory. Creating a new store there removes a stale one.
 std::string AuditAnchorPath(const std::string& dir);
+
+// "8.9.1": the RocksDB this pmdb runs on.
+std::string RocksDbVersion();
 
 // One backup in a backup directory.
 struct BackupEntry {
@@ -128,8 +132,10 @@ absl::StatusOr<std::vector<BackupEntry>> ListBackups(const std::string& backup_d
 absl::Status VerifyBackupFiles(const std::string& backup_dir, uint32_t id);
 
 // Restores backup `id` into `dir`, which must not exist or be empty; built beside it and renamed
-// into place whole, as a new store is.
-absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std::string& dir);
+// into place whole, as a new store is, once `check` (given the directory it was built in)
+// passes; on any failure nothing is left.
+absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std::string& dir,
+                           const std::function<absl::Status(const std::string&)>& check = {});
 
 // The data version a view sees, as hex: "0" for a store never written to; then a counter, one
 // more per write that could change an answer, with 128 random bits drawn at that write, so a

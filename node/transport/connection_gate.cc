@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "node/base/strings.h"
@@ -23,7 +24,8 @@
 namespace pmdb::transport {
 namespace {
 
-constexpr uint64_t kReservedDescriptors = 256;
+// For the store (RocksDB keeps at most 512 table files open), its logs, gRPC and the rest.
+constexpr uint64_t kReservedDescriptors = 1024;
 
 std::string AddressOf(const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = "?";
@@ -35,9 +37,12 @@ std::string AddressOf(const sockaddr_storage& peer) {
   return text;
 }
 
+// What identifies the socket behind a descriptor: its device and inode (0 when the descriptor
+// is closed or no longer a socket).
 uint64_t InodeOf(int fd) {
   struct stat st;
-  return fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return 0;
+  return (static_cast<uint64_t>(st.st_dev) << 40) ^ static_cast<uint64_t>(st.st_ino);
 }
 
 }  // namespace
@@ -182,6 +187,10 @@ void ConnectionGate::AcceptOne() {
       int dropped = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (dropped >= 0) close(dropped);
       reserve_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (dropped < 0 || reserve_ < 0) {
+        // Another thread took the descriptor: wait a little rather than spin on the backlog.
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       if (dropped >= 0) {
         ++refused_;
         Refused("?", "the process is at its open-files limit");
@@ -193,7 +202,16 @@ void ConnectionGate::AcceptOne() {
   bool admitted = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Sweep();
+    auto over = [&] {
+      auto it = per_address_.find(address);
+      return open_.size() >= limits_.max_connections ||
+             (it != per_address_.end() && it->second >= limits_.per_address);
+    };
+    // Forget connections gRPC has closed only when a limit is near (and every second): a sweep
+    // per accept would cost as much as there are connections.
+    if (over()) Sweep();
+    // A descriptor number handed out again since the last sweep: its old connection is gone.
+    if (auto stale = open_.find(fd); stale != open_.end()) Forget(stale);
     uint32_t& from = per_address_[address];
     if (open_.size() < limits_.max_connections && from < limits_.per_address) {
       ++from;
@@ -218,15 +236,16 @@ void ConnectionGate::AcceptOne() {
   acceptor_->HandleNewConnection(&p);
 }
 
+std::map<int, ConnectionGate::Open>::iterator ConnectionGate::Forget(
+    std::map<int, Open>::iterator it) {
+  auto a = per_address_.find(it->second.address);
+  if (a != per_address_.end() && --a->second == 0) per_address_.erase(a);
+  return open_.erase(it);
+}
+
 void ConnectionGate::Sweep() {
   for (auto it = open_.begin(); it != open_.end();) {
-    if (InodeOf(it->first) == it->second.inode) {
-      ++it;
-      continue;
-    }
-    auto a = per_address_.find(it->second.address);
-    if (a != per_address_.end() && --a->second == 0) per_address_.erase(a);
-    it = open_.erase(it);
+    it = InodeOf(it->first) == it->second.inode ? std::next(it) : Forget(it);
   }
 }
 

@@ -11,7 +11,7 @@
 //     working;
 //   * a connection refused is closed at once, and counted.
 // Open connections are tracked by descriptor and inode: one that gRPC has closed is forgotten
-// on the next sweep (at every accept, and every second).
+// on the next sweep (when a limit is reached, and every second).
 //
 // Thread-safe. Stop() before the gRPC server it feeds is destroyed.
 #ifndef PMDB_NODE_TRANSPORT_CONNECTION_GATE_H_
@@ -33,7 +33,7 @@
 namespace pmdb::transport {
 
 struct ConnectionLimits {
-  uint32_t max_connections = 0;  // 0: the open-files limit less 256 for the store and the rest
+  uint32_t max_connections = 0;  // 0: the open-files limit less 1024 for the store and the rest
   uint32_t per_address = 64;
   uint32_t handshake_timeout_ms = 10000;  // a connection that has not finished TLS by then goes
   uint32_t idle_timeout_s = 600;          // a connection with no call for this long is closed
@@ -76,6 +76,9 @@ class ConnectionGate {
     uint64_t inode;
     std::string address;
   };
+  // Drops a connection gRPC has closed; the next entry.
+  std::map<int, Open>::iterator Forget(std::map<int, Open>::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int fd_;
   const int port_;

@@ -68,6 +68,16 @@ TEST(CliTest, IngestShowsProgressOnATerminalOnly) {
   EXPECT_NE(piped.out.find("629 new"), std::string::npos);
 }
 
+TEST(CliTest, VersionNamesPmdbAndItsLibraries) {
+  auto r = Pmdb({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("pmdb 0.", 0), 0u) << r.out;
+  for (const char* library : {"RocksDB ", "gRPC ", "OpenSSL ", "htslib "}) {
+    EXPECT_NE(r.out.find(library), std::string::npos) << library << " in " << r.out;
+  }
+  EXPECT_EQ(Pmdb({"version"}).out, r.out);
+}
+
 TEST(CliTest, AFailedFirstIngestLeavesNoStore) {
   TempDir dir;
   auto r =

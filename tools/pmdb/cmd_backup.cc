@@ -16,8 +16,8 @@
 namespace pmdb::cli {
 namespace {
 
-CommandSpec MakeBackupSpec() {
-  CommandSpec spec{
+const CommandSpec& BackupSpec() {
+  static const CommandSpec spec = WithCredentialFlags({
       "backup",
       "pmdb backup (--db DIR | --node HOST:PORT) --to BACKUP_DIR [--json]\n"
       "       pmdb backup --list BACKUP_DIR [--json]",
@@ -36,13 +36,7 @@ CommandSpec MakeBackupSpec() {
       "  pmdb backup --node localhost:7104 --to /var/backups/pmdb-vast\n"
       "  pmdb backup --db region.db --to /mnt/backup/region\n"
       "  pmdb backup --list /var/backups/pmdb-vast\n",
-  };
-  for (FlagSpec& f : CredentialFlags()) spec.flags.push_back(std::move(f));
-  return spec;
-}
-
-const CommandSpec& BackupSpec() {
-  static const CommandSpec spec = MakeBackupSpec();
+  });
   return spec;
 }
 
@@ -170,7 +164,14 @@ int RunBackup(int argc, char** argv) {
   auto store = OpenStore(target->where, /*create=*/false);
   if (!store.ok()) return Fail("backup", store.status());
   auto made = core::BackUp(**store, flags->Get("to"));
+  // Audited in the store it copied, as the node audits a backup.
+  auto audit = LocalAudit::Open(store->get());
+  if (!audit.ok()) return Fail("backup", audit.status());
+  absl::Status logged = (*audit)->Record(
+      "Local/Backup", StrCat("backup into ", flags->Get("to")), made.status(),
+      made.ok() ? StrCat("backup ", made->backup.id, " digest=", made->manifest.digest) : "");
   if (!made.ok()) return Fail("backup", made.status());
+  if (!logged.ok()) return Fail("backup", logged);
   PrintMade(made->backup, made->manifest, flags->Get("to"), flags->Bool("json"));
   return 0;
 }
@@ -193,7 +194,7 @@ int RunRestore(int argc, char** argv) {
     Json j;
     j.BeginObject().Key("backup_id").Uint(report->backup.id).Key("dir").String(flags->Get("to"));
     PrintManifest(j, report->manifest);
-    j.Key("verified").Bool(true).EndObject();
+    j.Key("verified").Bool(true).Key("stale_anchor").Bool(report->stale_anchor).EndObject();
     std::cout << j.str() << "\n";
     return 0;
   }
@@ -204,6 +205,11 @@ int RunRestore(int argc, char** argv) {
             << report->manifest.data_version.substr(0, 16) << "…)\n"
             << "  audit log    intact, " << WithThousands(report->audit_entries)
             << " entries, reaching the backed-up head\n";
+  if (report->stale_anchor) {
+    std::cout << "note: the audit anchor of an earlier store is beside " << flags->Get("to")
+              << "; a node will refuse this older log there until it is started once with\n"
+                 "      --accept-audit-damage (entries written after the backup are not in it)\n";
+  }
   return 0;
 }
 

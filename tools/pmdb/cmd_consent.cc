@@ -15,8 +15,8 @@
 namespace pmdb::cli {
 namespace {
 
-CommandSpec MakeSpec() {
-  CommandSpec spec{
+const CommandSpec& Spec() {
+  static const CommandSpec spec = WithCredentialFlags({
       "consent",
       "pmdb consent (--db DIR | --node HOST:PORT) --withdraw FILE [--json]",
       "Records opt-outs. FILE has one subject id per line, optionally followed by a purpose\n"
@@ -35,13 +35,7 @@ CommandSpec MakeSpec() {
       "  printf 'P000123\\nP000456 research\\n' > optout.txt\n"
       "  pmdb consent --db region.db --withdraw optout.txt\n"
       "  pmdb consent --node localhost:7104 --withdraw optout.txt\n",
-  };
-  for (FlagSpec& f : CredentialFlags()) spec.flags.push_back(std::move(f));
-  return spec;
-}
-
-const CommandSpec& Spec() {
-  static const CommandSpec spec = MakeSpec();
+  });
   return spec;
 }
 

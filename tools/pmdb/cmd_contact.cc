@@ -18,7 +18,7 @@ namespace pmdb::cli {
 namespace {
 
 CommandSpec WithCredentials(CommandSpec s) {
-  for (FlagSpec& f : CredentialFlags()) s.flags.push_back(std::move(f));
+  s = WithCredentialFlags(std::move(s));
   s.flags.push_back({"timeout", "SECONDS", "give up after this long (default 30)"});
   s.flags.push_back({"json", "", "print the answer as JSON"});
   return s;
@@ -106,7 +106,8 @@ int Request(int argc, char** argv) {
   auto flags = ParseOrExit(RequestSpec(), argc, argv, &exit_code);
   if (!flags) return exit_code;
   if (!flags->Has("reference") || !flags->Has("reason")) {
-    return UsageError(RequestSpec(), absl::InvalidArgumentError("--reference and --reason are required"));
+    return UsageError(RequestSpec(),
+                      absl::InvalidArgumentError("--reference and --reason are required"));
   }
   grpc::ClientContext context;
   auto c = Open(*flags, true, &context);
@@ -165,16 +166,16 @@ int List(int argc, char** argv) {
     } else if (state == "declined") {
       req.set_state(v1::CONTACT_DECLINED);
     } else {
-      return UsageError(ListSpec(), absl::InvalidArgumentError(
-                                        "--state is pending, accepted or declined"));
+      return UsageError(ListSpec(),
+                        absl::InvalidArgumentError("--state is pending, accepted or declined"));
     }
   }
   grpc::ClientContext context;
   auto c = Open(*flags, false, &context);
   if (!c.ok()) return Fail("contact list", c.status());
   v1::ContactListReply reply;
-  absl::Status s =
-      transport::FromGrpc(v1::AdminService::NewStub(c->channel)->ContactList(&context, req, &reply));
+  absl::Status s = transport::FromGrpc(
+      v1::AdminService::NewStub(c->channel)->ContactList(&context, req, &reply));
   if (!s.ok()) return Fail("contact list", s);
   if (flags->Bool("json")) {
     std::cout << ContactListJson(reply) << "\n";
@@ -196,8 +197,9 @@ int Answer(int argc, char** argv) {
   if (!flags) return exit_code;
   if (flags->positional().size() != 1 || flags->Bool("accept") == flags->Bool("decline") ||
       !flags->Has("message")) {
-    return UsageError(AnswerSpec(), absl::InvalidArgumentError(
-                                        "give one REQUEST_ID, --accept or --decline, and --message"));
+    return UsageError(
+        AnswerSpec(),
+        absl::InvalidArgumentError("give one REQUEST_ID, --accept or --decline, and --message"));
   }
   grpc::ClientContext context;
   auto c = Open(*flags, false, &context);

@@ -15,8 +15,8 @@
 namespace pmdb::cli {
 namespace {
 
-CommandSpec MakeSpec() {
-  CommandSpec spec{
+const CommandSpec& Spec() {
+  static const CommandSpec spec = WithCredentialFlags({
       "info",
       "pmdb info (--db DIR | --node HOST:PORT) [--json]",
       "Shows what a store holds: individuals, consent, datasets with their assemblies and\n"
@@ -29,13 +29,7 @@ CommandSpec MakeSpec() {
        {"timeout", "SECONDS", "with --node: give up after this long (default 30)"}},
       "  pmdb info --db region.db\n"
       "  pmdb info --node localhost:7104 --json\n",
-  };
-  for (FlagSpec& f : CredentialFlags()) spec.flags.push_back(std::move(f));
-  return spec;
-}
-
-const CommandSpec& Spec() {
-  static const CommandSpec spec = MakeSpec();
+  });
   return spec;
 }
 

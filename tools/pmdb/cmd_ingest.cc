@@ -17,53 +17,52 @@
 namespace pmdb::cli {
 namespace {
 
-CommandSpec MakeSpec() {
-  CommandSpec spec{
-      "ingest",
-      "pmdb ingest (--db DIR | --node HOST:PORT) (--vcf FILE --dataset ID --assembly "
-      "GRCh37|GRCh38 | --phenopackets PATH) [options]",
-      "Adds records to a regional store (created if missing). A VCF/BCF adds genotypes: every\n"
-      "sample becomes an individual, multi-allelic records are split and alleles trimmed so a\n"
-      "variant has one key. Phenopacket v2 JSON adds clinical records (sex, age, HPO phenotypes,\n"
-      "ICD-10 diagnoses, ATC treatments). One call is one atomic batch: if anything is wrong the\n"
-      "store is left exactly as it was, and the error names the file, line and problem.\n"
-      "\n"
-      "With --node the file is streamed to your region's running node (an operator's\n"
-      "certificate), which ingests it while it keeps answering: questions see the store as it\n"
-      "was until the batch commits, and the new records from the next question on. Reference\n"
-      "files (--hpo, --genes) go into the store with --db.",
-      {
-          {"db", "DIR", "the store directory"},
-          {"node", "HOST:PORT", "your region's running node (instead of --db)"},
-          {"vcf", "FILE", "VCF or BCF, plain or bgzipped, any number of samples"},
-          {"dataset", "ID", "dataset the VCF belongs to (one assembly per dataset)"},
-          {"assembly", "NAME", "GRCh37 or GRCh38"},
-          {"include-filtered", "", "also keep records whose FILTER is not PASS or ."},
-          {"sample-map", "FILE",
-           "lines 'sample<TAB>subject' when VCF sample names are not "
-           "subject ids"},
-          {"phenopackets", "PATH", "a .json file, a .jsonl file (one per line) or a directory"},
-          {"hpo", "PATH",
-           "HPO ontology (OBO); remembered by the store, needed once before "
-           "phenopackets with phenotypes"},
-          {"genes", "ASSEMBLY=PATH",
-           "gene table (symbol, entrez, chrom, start, end ...) for "
-           "gene(); remembered",
-           true},
-          {"json", "", "print the summary as JSON"},
-      },
-      "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
-      "  pmdb ingest --db region.db --phenopackets cohort/ --hpo hp.obo\n"
-      "  pmdb ingest --node localhost:7104 --phenopackets new-cases.jsonl\n",
-  };
-  for (FlagSpec& f : CredentialFlags()) spec.flags.push_back(std::move(f));
-  spec.flags.push_back(
-      {"timeout", "SECONDS", "with --node: give up after this long (default: none)"});
-  return spec;
-}
-
 const CommandSpec& Spec() {
-  static const CommandSpec spec = MakeSpec();
+  static const CommandSpec spec = [] {
+    CommandSpec s = WithCredentialFlags({
+        "ingest",
+        "pmdb ingest (--db DIR | --node HOST:PORT) (--vcf FILE --dataset ID --assembly "
+        "GRCh37|GRCh38 | --phenopackets PATH) [options]",
+        "Adds records to a regional store (created if missing). A VCF/BCF adds genotypes: every\n"
+        "sample becomes an individual, multi-allelic records are split and alleles trimmed so a\n"
+        "variant has one key. Phenopacket v2 JSON adds clinical records (sex, age, HPO "
+        "phenotypes,\n"
+        "ICD-10 diagnoses, ATC treatments). One call is one atomic batch: if anything is wrong "
+        "the\n"
+        "store is left exactly as it was, and the error names the file, line and problem.\n"
+        "\n"
+        "With --node the file is streamed to your region's running node (an operator's\n"
+        "certificate), which ingests it while it keeps answering: questions see the store as it\n"
+        "was until the batch commits, and the new records from the next question on. Reference\n"
+        "files (--hpo, --genes) go into the store with --db.",
+        {
+            {"db", "DIR", "the store directory"},
+            {"node", "HOST:PORT", "your region's running node (instead of --db)"},
+            {"vcf", "FILE", "VCF or BCF, plain or bgzipped, any number of samples"},
+            {"dataset", "ID", "dataset the VCF belongs to (one assembly per dataset)"},
+            {"assembly", "NAME", "GRCh37 or GRCh38"},
+            {"include-filtered", "", "also keep records whose FILTER is not PASS or ."},
+            {"sample-map", "FILE",
+             "lines 'sample<TAB>subject' when VCF sample names are not "
+             "subject ids"},
+            {"phenopackets", "PATH", "a .json file, a .jsonl file (one per line) or a directory"},
+            {"hpo", "PATH",
+             "HPO ontology (OBO); remembered by the store, needed once before "
+             "phenopackets with phenotypes"},
+            {"genes", "ASSEMBLY=PATH",
+             "gene table (symbol, entrez, chrom, start, end ...) for "
+             "gene(); remembered",
+             true},
+            {"json", "", "print the summary as JSON"},
+        },
+        "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
+        "  pmdb ingest --db region.db --phenopackets cohort/ --hpo hp.obo\n"
+        "  pmdb ingest --node localhost:7104 --phenopackets new-cases.jsonl\n",
+    });
+    s.flags.push_back(
+        {"timeout", "SECONDS", "with --node: give up after this long (default: none)"});
+    return s;
+  }();
   return spec;
 }
 
@@ -203,11 +202,19 @@ int IngestOnNode(const Flags& flags, Target target) {
     progress.Done();
     return fail(absl::DataLossError(StrCat(path, ": read error; nothing was sent to be stored")));
   }
-  if (open) writer->WritesDone();
+  const bool sent = open && writer->WritesDone();
   progress.Done();
   absl::Status s = transport::FromGrpc(writer->Finish());
   if (!s.ok()) {
-    return fail(absl::Status(s.code(), StrCat(std::string(s.message()), " (nothing was stored)")));
+    // The node's own refusals store nothing; a connection lost or a deadline passed after the
+    // whole file was sent may have followed the node's commit.
+    const bool lost = absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+                      absl::IsCancelled(s) || absl::IsUnknown(s);
+    return fail(absl::Status(
+        s.code(), StrCat(std::string(s.message()),
+                         lost && sent ? " (the node may have stored it: check with pmdb info "
+                                        "--node or its audit log before ingesting it again)"
+                                      : " (nothing was stored)")));
   }
   PrintReply(reply, path, target.where, json);
   return 0;

@@ -1,15 +1,21 @@
 // pmdb: one command-line tool for a federated precision-medicine database.
+#include <grpcpp/grpcpp.h>
+#include <htslib/hts.h>
+
 #include <cstring>
 #include <iostream>
 #include <string>
 
+#include "node/core/settings.h"
+#include "node/storage/store.h"
+#include "security/audit.h"
 #include "tools/pmdb/commands.h"
 #include "tools/pmdb/common.h"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: pmdb COMMAND [options]     (pmdb COMMAND --help for each)\n"
+    "usage: pmdb COMMAND [options]     (pmdb COMMAND --help for each; pmdb --version)\n"
     "\n"
     "pmdb keeps a healthcare region's genomic and clinical records in a local store and answers\n"
     "aggregate questions about them.\n"
@@ -35,6 +41,15 @@ constexpr const char* kUsage =
 
 }  // namespace
 
+// pmdb's version and those of the libraries that hold its data and its connections: what an
+// operator reports with a problem.
+int PrintVersion() {
+  std::cout << "pmdb " << pmdb::core::kVersion << "\n"
+            << "  RocksDB " << pmdb::storage::RocksDbVersion() << ", gRPC " << grpc::Version()
+            << ", " << pmdb::security::OpenSslVersion() << ", htslib " << hts_version() << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
@@ -42,6 +57,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? pmdb::cli::kExitUsage : 0;
   }
   std::string command = argv[1];
+  if (command == "--version" || command == "version") return PrintVersion();
   int sub_argc = argc - 2;
   char** sub_argv = argv + 2;
   if (command == "ingest") return pmdb::cli::RunIngest(sub_argc, sub_argv);

@@ -14,8 +14,14 @@ std::vector<FlagSpec> CredentialFlags() {
       {"cert", "PATH", "your certificate (default: $PMDB_CERT)"},
       {"key", "PATH", "its private key (default: $PMDB_KEY)"},
       {"ca", "PATH", "the federation CA certificate (default: $PMDB_CA)"},
-      {"crl", "PATH", "the federation's revocation list, checked against the server (default: $PMDB_CRL)"},
+      {"crl", "PATH",
+       "the federation's revocation list, checked against the server (default: $PMDB_CRL)"},
   };
+}
+
+CommandSpec WithCredentialFlags(CommandSpec spec) {
+  for (FlagSpec& f : CredentialFlags()) spec.flags.push_back(std::move(f));
+  return spec;
 }
 
 absl::StatusOr<security::TlsFiles> CredentialsFrom(const Flags& flags) {
@@ -46,11 +52,13 @@ absl::StatusOr<Connection> Connect(const Flags& flags, const std::string& addres
   std::string path = server_path;
   if (path == "own-node") {
     if (self->region.empty()) {
-      return absl::PermissionDeniedError(StrCat(self->uri, " belongs to no region, so it has no node to talk to"));
+      return absl::PermissionDeniedError(
+          StrCat(self->uri, " belongs to no region, so it has no node to talk to"));
     }
     path = StrCat("region/", self->region, "/node");
   }
-  auto creds = transport::MakeChannelCredentials(*files, StrCat("spiffe://", self->federation, "/", path));
+  auto creds =
+      transport::MakeChannelCredentials(*files, StrCat("spiffe://", self->federation, "/", path));
   if (!creds.ok()) return creds.status();
   Connection c;
   c.self = *self;

@@ -19,6 +19,8 @@ namespace pmdb::cli {
 
 // The flags every networked command takes.
 std::vector<FlagSpec> CredentialFlags();
+// `spec` with the credential flags added.
+CommandSpec WithCredentialFlags(CommandSpec spec);
 
 struct Connection {
   security::Identity self;

@@ -284,15 +284,42 @@ TEST_F(AuditAnchorTest, ATornAnchorWriteLeavesThePreviousRecord) {
     ASSERT_TRUE((*log)->AppendAndWait(Entry("spiffe://f/researcher/r1", "sex(F)")).ok());
   }
   const std::string path = AnchorPathOf(Db());
+  auto newest = ReadAnchor(path);
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  ASSERT_EQ((*newest)->entries, 11u);
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(56 + 20);  // inside slot 1, which holds the record of 11 entries
+    f.seekp((*newest)->slot * 56 + 20);  // inside the record of 11 entries
     f.put('X');
   }
   auto anchor = ReadAnchor(path);
   ASSERT_TRUE(anchor.ok() && anchor->has_value()) << anchor.status();
-  EXPECT_EQ((*anchor)->entries, 10u) << "slot 0's record";
+  EXPECT_EQ((*anchor)->entries, 10u) << "the record before it, in the other slot";
   EXPECT_TRUE(Reopen().ok());
+}
+
+// The head record and the first entry both removed: still found (the log is scanned for any
+// entry), so the log is not overwritten from entry 0.
+TEST_F(AuditAnchorTest, TheHeadRecordAndTheFirstEntryRemovedAreRefused) {
+  storage::WriteBatch b = store_->NewBatch();
+  b.Delete(Family::kMeta, storage::keys::kMetaAuditHead);
+  b.Delete(Family::kAudit, storage::keys::AuditKey(0));
+  ASSERT_TRUE(store_->Write(b).ok());
+  ExpectRefused("the head record is missing");
+}
+
+// A log with entries whose anchor is gone (an upgrade, a store moved without it — or removed)
+// is anchored as it is, with a warning; from then on it is protected again.
+TEST_F(AuditAnchorTest, AMissingAnchorIsMadeAgainFromTheLogAsItIs) {
+  std::filesystem::remove(AnchorPathOf(Db()));
+  ASSERT_TRUE(Reopen().ok());
+  auto anchor = ReadAnchor(AnchorPathOf(Db()));
+  ASSERT_TRUE(anchor.ok() && anchor->has_value());
+  EXPECT_EQ((*anchor)->entries, 10u);
+  storage::WriteBatch b = store_->NewBatch();
+  b.Delete(Family::kAudit, storage::keys::AuditKey(9));
+  ASSERT_TRUE(store_->Write(b).ok());
+  ExpectRefused("cut short");
 }
 
 TEST_F(AuditAnchorTest, ANewStoreInThePlaceOfAnOldOneStartsAfresh) {

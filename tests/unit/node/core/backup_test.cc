@@ -89,6 +89,17 @@ TEST_F(BackupTest, RecordsThatDifferFromTheManifestAreCaught) {
   EXPECT_THAT(Restore(Backups(), 0, dir_.Path("r")),
               StatusIs(absl::StatusCode::kDataLoss, "its records differ from those backed up"));
   EXPECT_FALSE(std::filesystem::exists(dir_.Path("r"))) << "nothing is left behind";
+  for (const auto& e : std::filesystem::directory_iterator(dir_.Path(""))) {
+    EXPECT_EQ(e.path().filename().string().find(".restoring-"), std::string::npos)
+        << "the restore was proved before it was renamed into place, and removed";
+  }
+}
+
+TEST_F(BackupTest, ABackupMayNotGoIntoTheStoreItself) {
+  EXPECT_THAT(BackUp(*store_, dir_.Path("db/backups")),
+              StatusIs(absl::StatusCode::kInvalidArgument, "a backup goes outside the store"));
+  EXPECT_THAT(BackUp(*store_, dir_.Path("db") + "/../db/x"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "overlap"));
 }
 
 // A damaged file in the backup directory is found by its checksum before anything is restored.

@@ -20,8 +20,32 @@ using ::pmdb::testing::StatusIs;
 constexpr char kAnna[] = "spiffe://test-fed/researcher/anna";
 constexpr char kCia[] = "spiffe://test-fed/region/vast/clinician/cia";
 
+// The calls a test region does not answer.
+class UnansweringRegion : public RegionClient {
+ public:
+  void Info(const Outgoing&, const v1::InfoRequest&, Done<v1::RegionInfo> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void Breakdown(const Outgoing&, const v1::BreakdownRequest&,
+                 Done<v1::BreakdownAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void Frequency(const Outgoing&, const v1::FrequencyRequest&,
+                 Done<v1::FrequencyAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void SimilarCases(const Outgoing&, const v1::SimilarCasesRequest&,
+                    Done<v1::SimilarCasesAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+  void ContactStatus(const Outgoing&, const v1::ContactStatusRequest&,
+                     Done<v1::ContactTicket> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
+};
+
 // A region that answers every count with `count`, or with `failure`, and remembers each call.
-class StubRegion final : public RegionClient {
+class StubRegion final : public UnansweringRegion {
  public:
   StubRegion(uint64_t count, absl::Status failure = absl::OkStatus())
       : count_(count), failure_(std::move(failure)) {}
@@ -41,25 +65,6 @@ class StubRegion final : public RegionClient {
     v1::ContactTicket t;
     t.set_request_id("vast/abc");
     done(t);
-  }
-  void Info(const Outgoing&, const v1::InfoRequest&, Done<v1::RegionInfo> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void Breakdown(const Outgoing&, const v1::BreakdownRequest&,
-                 Done<v1::BreakdownAnswer> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void Frequency(const Outgoing&, const v1::FrequencyRequest&,
-                 Done<v1::FrequencyAnswer> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void SimilarCases(const Outgoing&, const v1::SimilarCasesRequest&,
-                    Done<v1::SimilarCasesAnswer> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void ContactStatus(const Outgoing&, const v1::ContactStatusRequest&,
-                     Done<v1::ContactTicket> done) override {
-    done(absl::UnimplementedError("stub"));
   }
 
   std::vector<Outgoing> calls() {
@@ -169,7 +174,7 @@ TEST_F(HubTest, AContactRequestGoesToTheRegionItsReferenceNames) {
 
 // A differentially private region as the hub sees it: a new question costs the researcher rho
 // 0.02 of a budget of 0.05 per 30 days, a repeat nothing; every answer reports the budget.
-class BudgetedRegion final : public RegionClient {
+class BudgetedRegion final : public UnansweringRegion {
  public:
   explicit BudgetedRegion(const Clock* clock) : clock_(clock) {}
   void Count(const Outgoing&, const v1::CountRequest& request,
@@ -205,25 +210,6 @@ class BudgetedRegion final : public RegionClient {
   }
   void RequestContact(const Outgoing&, const v1::ContactRequest&,
                       Done<v1::ContactTicket> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void Info(const Outgoing&, const v1::InfoRequest&, Done<v1::RegionInfo> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void Breakdown(const Outgoing&, const v1::BreakdownRequest&,
-                 Done<v1::BreakdownAnswer> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void Frequency(const Outgoing&, const v1::FrequencyRequest&,
-                 Done<v1::FrequencyAnswer> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void SimilarCases(const Outgoing&, const v1::SimilarCasesRequest&,
-                    Done<v1::SimilarCasesAnswer> done) override {
-    done(absl::UnimplementedError("stub"));
-  }
-  void ContactStatus(const Outgoing&, const v1::ContactStatusRequest&,
-                     Done<v1::ContactTicket> done) override {
     done(absl::UnimplementedError("stub"));
   }
   int calls() {
@@ -270,6 +256,20 @@ class HubBudgetTest : public testing::StoreTest {
 // When no region could afford a new question, the hub says so at once, without asking anyone,
 // and says when each region will have enough again; questions answered before still go out
 // (they may be free), and so does everything once the budget has come back.
+// An operator may raise a budget at any time: limits a region reported more than ten minutes
+// ago do not refuse anything at the hub any more; the regions are asked and decide.
+TEST_F(HubBudgetTest, LimitsReportedLongAgoAreNotTrustedToRefuse) {
+  ASSERT_THAT(Ask("sex(F)"), IsOk());
+  clock_.AdvanceSeconds(60);
+  ASSERT_THAT(Ask("sex(M)"), IsOk());
+  EXPECT_EQ(Ask("sex(O)").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(norr_->calls(), 2);
+  clock_.AdvanceSeconds(11 * 60);
+  auto asked = Ask("sex(O)");
+  ASSERT_THAT(asked, IsOk()) << "the regions refuse it themselves, part by part";
+  EXPECT_EQ(norr_->calls(), 3);
+}
+
 TEST_F(HubBudgetTest, RefusesANewQuestionNoRegionCouldAffordWithoutAskingAnyone) {
   ASSERT_THAT(Ask("sex(F)"), IsOk());
   clock_.AdvanceSeconds(60);
