@@ -68,6 +68,16 @@ TEST(CliTest, IngestShowsProgressOnATerminalOnly) {
   EXPECT_NE(piped.out.find("629 new"), std::string::npos);
 }
 
+TEST(CliTest, AServerWithoutAPortIsRefused) {
+  for (const char* where : {"localhost", "localhost:", "localhost:0", "localhost:99999", "[::1]"}) {
+    auto r = Pmdb({"query", "--node", where, "sex(F)"});
+    EXPECT_EQ(r.exit_code, 2) << where;
+    EXPECT_NE(r.err.find("needs a port: HOST:PORT"), std::string::npos) << where << ": " << r.err;
+  }
+  auto hub = Pmdb({"info", "--node", "pmdb-vast.region.se"});
+  EXPECT_NE(hub.err.find("--node pmdb-vast.region.se needs a port"), std::string::npos) << hub.err;
+}
+
 TEST(CliTest, VersionNamesPmdbAndItsLibraries) {
   auto r = Pmdb({"--version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

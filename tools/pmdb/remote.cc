@@ -103,6 +103,18 @@ absl::StatusOr<Target> ChooseTarget(const Flags& flags, std::vector<Target::Kind
     return absl::InvalidArgumentError(offered.size() == 1 ? StrCat(list, " is required")
                                                           : StrCat("give exactly one of ", list));
   }
+  if (target.kind != Target::kDb) {
+    // HOST:PORT, with a port: without one gRPC would quietly try 443.
+    const std::string flag = target.kind == Target::kHub ? "--hub" : "--node";
+    size_t colon = target.where.rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !ParseUint32(std::string_view(target.where).substr(colon + 1), &port) || port == 0 ||
+        port > 65535 || target.where.back() == ']') {
+      return absl::InvalidArgumentError(
+          StrCat(flag, " ", target.where, " needs a port: HOST:PORT, e.g. localhost:7104"));
+    }
+  }
   if (flags.Has("timeout")) {
     uint32_t t = 0;
     if (!ParseUint32(flags.Get("timeout"), &t) || t == 0) {
