@@ -232,9 +232,10 @@ std::string CaseToPhenopacketJson(const SyntheticCase& c) {
     StrAppend(&features, features.empty() ? "" : ",", "{\"type\":{\"id\":\"", t, "\"}}");
   }
   return StrCat(
-      "{\"id\":\"", c.subject, "-pp\",\"subject\":{\"id\":\"", c.subject, "\",\"sex\":\"",
-      c.female ? "FEMALE" : "MALE", "\",\"timeAtLastEncounter\":{\"age\":{\"iso8601duration\":\"P",
-      c.age_years, "Y\"}}},\"phenotypicFeatures\":[", features,
+      "{\"id\":\"", c.subject, "-pp\",\"subject\":{\"id\":\"", c.subject,
+      "\",\"sex\":\"", c.female ? "FEMALE" : "MALE",
+      "\",\"timeAtLastEncounter\":{\"age\":{\"iso8601duration\":\"P", c.age_years,
+      "Y\"}}},\"phenotypicFeatures\":[", features,
       "],\"interpretations\":[{\"id\":\"i1\",\"progressStatus\":\"SOLVED\",\"diagnosis\":{"
       "\"genomicInterpretations\":[{\"subjectOrBiosampleId\":\"",
       c.subject,

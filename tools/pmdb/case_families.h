@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "node/vocab/ontology.h"
 #include "pmdb/v1/records.pb.h"
 #include "pmdb/v1/similar.pb.h"
+#include "node/vocab/ontology.h"
 
 namespace pmdb::cli {
 
@@ -34,8 +34,8 @@ struct CaseFamilyOptions {
   uint32_t common_terms = 40;
   double common_share = 0.25;
   uint64_t seed = 1;
-  std::vector<std::string> regions = {"norr",   "mellan", "stockholm-gotland",
-                                      "sydost", "vast",   "syd"};
+  std::vector<std::string> regions = {"norr", "mellan", "stockholm-gotland",
+                                      "sydost", "vast", "syd"};
 };
 
 struct SyntheticCase {

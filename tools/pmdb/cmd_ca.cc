@@ -74,8 +74,8 @@ int RunCa(int argc, char** argv) {
   if (action == "init") {
     uint32_t days = 0;
     if (!flags->Has("federation") || !ParseDays(*flags, 3650, &days)) {
-      return UsageError(
-          Spec(), absl::InvalidArgumentError("init needs --federation NAME (and --days 1..36500)"));
+      return UsageError(Spec(), absl::InvalidArgumentError(
+                                    "init needs --federation NAME (and --days 1..36500)"));
     }
     auto ca = security::CertificateAuthority::Init(dir, flags->Get("federation"), days);
     if (!ca.ok()) return Fail("ca", ca.status());
@@ -104,11 +104,7 @@ int RunCa(int argc, char** argv) {
     if (!issued.ok()) return Fail("ca", issued.status());
     if (json) {
       Json j;
-      j.BeginObject()
-          .Key("serial")
-          .String(issued->serial_hex)
-          .Key("identity")
-          .String(issued->identity);
+      j.BeginObject().Key("serial").String(issued->serial_hex).Key("identity").String(issued->identity);
       j.Key("not_after");
       WriteTime(j, issued->not_after);
       j.Key("certificate").String(flags->Get("out") + ".crt");
@@ -128,8 +124,7 @@ int RunCa(int argc, char** argv) {
       serial = security::SerialHex(cert->get());
     }
     if (serial.empty()) {
-      return UsageError(Spec(),
-                        absl::InvalidArgumentError("revoke needs --serial HEX or --cert FILE"));
+      return UsageError(Spec(), absl::InvalidArgumentError("revoke needs --serial HEX or --cert FILE"));
     }
     if (auto s = ca->Revoke(serial); !s.ok()) return Fail("ca", s);
     Json j;
@@ -162,8 +157,8 @@ int RunCa(int argc, char** argv) {
     if (json) std::cout << j.str() << "\n";
     return 0;
   }
-  return UsageError(Spec(), absl::InvalidArgumentError(StrCat("unknown action '", action,
-                                                              "' (init, issue, revoke, list)")));
+  return UsageError(Spec(), absl::InvalidArgumentError(
+                                StrCat("unknown action '", action, "' (init, issue, revoke, list)")));
 }
 
 }  // namespace pmdb::cli

@@ -75,10 +75,8 @@ std::string HelpText(const CommandSpec& spec) {
   std::string out = StrCat("usage: ", spec.usage, "\n\n", spec.summary, "\n\noptions:\n");
   for (const FlagSpec& f : spec.flags) {
     std::string left = StrCat("  --", f.name, f.value_name.empty() ? "" : " ", f.value_name);
-    if (left.size() < 28)
-      left.resize(28, ' ');
-    else
-      left += "\n" + std::string(28, ' ');
+    if (left.size() < 28) left.resize(28, ' ');
+    else left += "\n" + std::string(28, ' ');
     // Wrap help text under its column.
     std::string line = left;
     size_t col = 28;

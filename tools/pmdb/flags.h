@@ -13,18 +13,18 @@
 namespace pmdb::cli {
 
 struct FlagSpec {
-  std::string name;        // without the leading --
-  std::string value_name;  // empty for a boolean switch
+  std::string name;         // without the leading --
+  std::string value_name;   // empty for a boolean switch
   std::string help;
   bool repeated = false;
 };
 
 struct CommandSpec {
   std::string name;
-  std::string usage;    // e.g. "pmdb query --db DIR [options] EXPR"
-  std::string summary;  // one paragraph
+  std::string usage;        // e.g. "pmdb query --db DIR [options] EXPR"
+  std::string summary;      // one paragraph
   std::vector<FlagSpec> flags;
-  std::string examples;  // shown at the end of --help
+  std::string examples;     // shown at the end of --help
   bool takes_positional = false;
 };
 

@@ -26,7 +26,7 @@ struct GeneratorOptions {
   std::string chrom = "22";
   std::string spectrum_vcf;  // a VCF with INFO/AF, e.g. 1000 Genomes chr22
   std::string hpo_path;
-  std::string id_prefix;  // subject ids are <prefix>-<7 digits>
+  std::string id_prefix;     // subject ids are <prefix>-<7 digits>
   double missing_rate = 0.005;
   // Only spectrum frequencies at or below this are used: 0.01 gives a sparse, panel-like set
   // of rare variants.
