@@ -48,9 +48,10 @@ const CommandSpec& RestoreSpec() {
       "file against its checksum, the restored records and bitmaps against the backup's digest\n"
       "(so every answer is what the store answered when it was backed up), and the audit chain\n"
       "for being intact up to the backed-up head. If any check fails nothing is left at NEW_DIR.\n"
-      "Start the node on NEW_DIR (its [store] dir). Budgets spent after the backup are in the\n"
-      "audit entries the backup does not hold: keep the old audit log (pmdb audit list --db) for\n"
-      "the review.",
+      "Point the node's [node] db at NEW_DIR and start it. Budgets spent after the backup are in\n"
+      "the audit entries the backup does not hold: keep the old audit log (pmdb audit list --db)\n"
+      "for the review. Restored into an old store's place, the old audit anchor beside it makes\n"
+      "the node refuse the older log until it is started once with --accept-audit-damage.",
       {{"from", "BACKUP_DIR", "the backup directory"},
        {"id", "N", "which backup (default: the latest; pmdb backup --list shows them)"},
        {"to", "NEW_DIR", "the new store directory (must not exist, or be empty)"},
