@@ -108,6 +108,26 @@ absl::StatusOr<std::optional<std::string>> EntryBytes(const storage::ReadView& v
 
 }  // namespace
 
+absl::StatusOr<ChainHead> HeadOf(const storage::ReadView& view) {
+  auto head = view.Get(Family::kMeta, keys::kMetaAuditHead);
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) return ChainHead{};
+  const std::string& h = **head;
+  if (h.size() != 8 + SHA256_DIGEST_LENGTH) {
+    return absl::DataLossError("the audit log's head record is damaged");
+  }
+  auto seq = keys::ParseAuditKey(std::string_view(h).substr(0, 8));
+  if (!seq.has_value()) return absl::DataLossError("the audit log's head record is damaged");
+  return ChainHead{.entries = *seq + 1, .hash = h.substr(8)};
+}
+
+absl::StatusOr<std::optional<std::string>> EntryHash(const storage::ReadView& view, uint64_t seq) {
+  auto bytes = EntryBytes(view, seq);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::optional<std::string>();
+  return std::optional<std::string>(Sha256(**bytes));
+}
+
 absl::StatusOr<std::optional<AuditAnchor>> ReadAnchor(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::optional<AuditAnchor>();
@@ -325,6 +345,11 @@ uint64_t AuditLog::size() const {
   return next_seq_;
 }
 
+std::string AuditLog::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
+}
+
 std::string AuditLog::head_hash() const {
   std::lock_guard<std::mutex> lock(mu_);
   return head_hash_;
@@ -356,6 +381,10 @@ void AuditLog::WriterLoop() {
     absl::Status s = FailureAt("audit.write")
                          ? absl::UnavailableError("writing the audit log failed (injected)")
                          : store_->Write(wb);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_error_ = s.ok() ? "" : std::string(s.message());
+    }
     if (s.ok()) {
       {
         std::lock_guard<std::mutex> lock(mu_);

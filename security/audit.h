@@ -64,6 +64,15 @@ absl::Status WriteAnchor(const std::string& path, const AuditAnchor& anchor, boo
 std::vector<AuditProblem> TailProblems(const storage::ReadView& view,
                                        const std::optional<AuditAnchor>& anchor);
 
+// The chain as its durable head record tells it: how many entries, and the hash of the last.
+struct ChainHead {
+  uint64_t entries = 0;
+  std::string hash;  // raw SHA-256, "" for an empty chain
+};
+absl::StatusOr<ChainHead> HeadOf(const storage::ReadView& view);
+// SHA-256 of entry `seq`'s stored bytes; nothing when the chain holds no such entry.
+absl::StatusOr<std::optional<std::string>> EntryHash(const storage::ReadView& view, uint64_t seq);
+
 class AuditLog {
  public:
   struct Options {
@@ -87,6 +96,8 @@ class AuditLog {
   absl::Status AppendAndWait(v1::AuditEntry entry);
 
   uint64_t size() const;
+  // Why the last write of entries failed; "" when it succeeded (or none was made yet).
+  std::string last_error() const;
   // SHA-256 of the last durable entry ("" for an empty log): what operators write down.
   std::string head_hash() const;
 
@@ -107,8 +118,9 @@ class AuditLog {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  uint64_t next_seq_;      // guarded by mu_
-  std::string head_hash_;  // written by the writer thread under mu_
+  uint64_t next_seq_;       // guarded by mu_
+  std::string head_hash_;   // written by the writer thread under mu_
+  std::string last_error_;  // guarded by mu_
   std::thread writer_;
 };
 

@@ -22,14 +22,14 @@ constexpr Row kTable[] = {
     {Method::kRegionSimilarCases, "RegionService/SimilarCases", Bit(Role::kHub)},
     {Method::kRegionRequestContact, "RegionService/RequestContact", Bit(Role::kHub)},
     {Method::kRegionContactStatus, "RegionService/ContactStatus", Bit(Role::kHub)},
+    {Method::kRegionAuditHead, "RegionService/AuditHead", Bit(Role::kHub)},
     {Method::kFederationInfo, "FederationService/Info",
      Bit(Role::kResearcher) | Bit(Role::kClinician)},
     {Method::kFederationCount, "FederationService/Count", Bit(Role::kResearcher)},
     {Method::kFederationBreakdown, "FederationService/Breakdown", Bit(Role::kResearcher)},
     {Method::kFederationFrequency, "FederationService/Frequency", Bit(Role::kResearcher)},
     {Method::kFederationSimilarCases, "FederationService/SimilarCases", Bit(Role::kClinician)},
-    {Method::kFederationRequestContact, "FederationService/RequestContact",
-     Bit(Role::kClinician)},
+    {Method::kFederationRequestContact, "FederationService/RequestContact", Bit(Role::kClinician)},
     {Method::kFederationContactStatus, "FederationService/ContactStatus", Bit(Role::kClinician)},
     {Method::kAdminIngest, "AdminService/Ingest", Bit(Role::kOperator)},
     {Method::kAdminConsent, "AdminService/Consent", Bit(Role::kOperator)},
@@ -88,8 +88,8 @@ absl::Status Authorize(const Identity& peer, Method method, const Server& server
         StrCat(peer.uri, " is not a member of federation ", server.federation));
   }
   if (row == nullptr || (row->roles & Bit(peer.role)) == 0) {
-    return absl::PermissionDeniedError(StrCat("a ", RoleName(peer.role), " may not call ",
-                                              MethodName(method)));
+    return absl::PermissionDeniedError(
+        StrCat("a ", RoleName(peer.role), " may not call ", MethodName(method)));
   }
   bool hub_method = MethodName(method).starts_with("FederationService/");
   if (hub_method != server.is_hub) {

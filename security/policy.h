@@ -26,6 +26,7 @@ enum class Method {
   kRegionSimilarCases,
   kRegionRequestContact,
   kRegionContactStatus,
+  kRegionAuditHead,
   kFederationInfo,
   kFederationCount,
   kFederationBreakdown,

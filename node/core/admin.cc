@@ -105,6 +105,9 @@ absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadS
         return absl::InvalidArgumentError("only the first message may be a header");
       }
       bytes += chunk.data().size();
+      if (metrics::Registry* m = metrics_.load()) {
+        m->Add("pmdb_ingest_received_bytes_total", {}, static_cast<double>(chunk.data().size()));
+      }
       if (!file.Write(chunk.data())) return absl::InternalError("cannot write the upload");
     }
     if (upload.Cancelled()) return absl::CancelledError("the upload was cancelled");
@@ -143,6 +146,13 @@ absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadS
       return absl::Status(summary.status().code(), message);
     }
     entry.set_released(StrCat("bytes=", bytes, " records=", summary->records_read));
+    if (metrics::Registry* m = metrics_.load()) {
+      std::string format = header.format() == v1::IngestHeader::VCF ? "vcf" : "phenopackets";
+      m->Add("pmdb_ingest_records_total", {{"format", format}},
+             static_cast<double>(summary->records_read));
+      m->Add("pmdb_ingest_individuals_new_total", {{"format", format}},
+             static_cast<double>(summary->individuals_new));
+    }
     absl::Status reloaded = ReloadCatalog();
     if (!reloaded.ok()) return reloaded;
     return ReplyOf(*summary);

@@ -108,6 +108,48 @@ absl::StatusOr<call::Caller> NodeCore::Authorize(const Credentials& who, Method 
   return call::Authorize(who, method, here_, entry);
 }
 
+void NodeCore::set_metrics(metrics::Registry* registry) {
+  registry->Describe("pmdb_budget_refusals_total", metrics::Type::kCounter,
+                     "Answers refused because a privacy budget was used up, by project.");
+  registry->Describe("pmdb_ingest_received_bytes_total", metrics::Type::kCounter,
+                     "Bytes of ingest uploads received (progress of an ingest under way).");
+  registry->Describe("pmdb_ingest_records_total", metrics::Type::kCounter,
+                     "VCF lines and Phenopackets ingested, by format.");
+  registry->Describe("pmdb_ingest_individuals_new_total", metrics::Type::kCounter,
+                     "Individuals new to the store, by format.");
+  metrics_ = registry;
+  sharing_.set_metrics(registry);
+}
+
+std::vector<v1::BudgetState> NodeCore::RegionBudgets() const {
+  return sharing_.RegionBudgets(clock_->NowSeconds());
+}
+
+void NodeCore::AuditHead(const Credentials& who, const v1::AuditHeadRequest& request,
+                         Done<v1::AuditHeadReply> done) {
+  auto run = [&]() -> absl::StatusOr<v1::AuditHeadReply> {
+    if (!who.peer.ok()) return who.peer.status();
+    absl::Status allowed = security::Authorize(*who.peer, Method::kRegionAuditHead, here_);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    auto head = security::HeadOf(*view);
+    if (!head.ok()) return head.status();
+    v1::AuditHeadReply reply;
+    reply.set_region(settings_.region);
+    reply.set_entries(head->entries);
+    reply.set_head_hash(head->hash);
+    reply.set_at(request.at());
+    reply.set_time_unix_micros(clock_->NowSeconds() * int64_t{1000000});
+    if (request.at() > 0 && request.at() <= head->entries) {
+      auto hash = security::EntryHash(*view, request.at() - 1);
+      if (!hash.ok()) return hash.status();
+      if (hash->has_value()) reply.set_hash_at(**hash);
+    }
+    return reply;
+  };
+  done(run());
+}
+
 void NodeCore::Info(const Credentials& who, Done<v1::RegionInfo> done) {
   v1::AuditEntry entry;
   auto run = [&]() -> absl::StatusOr<v1::RegionInfo> {

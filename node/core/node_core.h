@@ -13,12 +13,14 @@
 #ifndef PMDB_NODE_CORE_NODE_CORE_H_
 #define PMDB_NODE_CORE_NODE_CORE_H_
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "node/base/clock.h"
+#include "node/base/metrics.h"
 #include "node/base/pacer.h"
 #include "node/call/caller.h"
 #include "node/call/finish.h"
@@ -30,6 +32,7 @@
 #include "pmdb/v1/admin.pb.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/audit.pb.h"
+#include "pmdb/v1/region.pb.h"
 #include "pmdb/v1/similar.pb.h"
 #include "query/engine.h"
 #include "query/similarity.h"
@@ -78,6 +81,12 @@ class NodeCore {
   void ContactStatus(const Credentials& who, const v1::ContactStatusRequest& request,
                      Done<v1::ContactTicket> done);
 
+  // The hub only, on its own behalf: the chain's durable head and the hash of entry
+  // `request.at - 1` (node/hub/witness.h). Not audited itself: it reads nothing but the log's
+  // own hashes, and auditing it would grow the chain with every look at it.
+  void AuditHead(const Credentials& who, const v1::AuditHeadRequest& request,
+                 Done<v1::AuditHeadReply> done);
+
   // ---- AdminService: the region's own operators. Exact answers; each returns once audited.
   absl::StatusOr<v1::IngestReply> Ingest(const Credentials& who, UploadStream& upload);
   absl::StatusOr<v1::ConsentReply> Consent(const Credentials& who,
@@ -101,6 +110,11 @@ class NodeCore {
   absl::Status ReloadCatalog();
 
   const NodeSettings& settings() const { return settings_; }
+
+  // Counts budget refusals and ingest progress there from now on (it must outlive the core).
+  void set_metrics(metrics::Registry* registry);
+  // The region's and every project's budget as they stand, for the metrics.
+  std::vector<v1::BudgetState> RegionBudgets() const;
 
  private:
   NodeCore(NodeSettings settings, storage::Store* store, security::AuditLog* audit,
@@ -164,6 +178,7 @@ class NodeCore {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_
   std::shared_ptr<const query::CaseIndex> cases_;  // guarded by catalog_mu_
+  std::atomic<metrics::Registry*> metrics_{nullptr};
   Pacer pacer_;  // last: it runs what still waits before the rest is destroyed
 };
 

@@ -34,6 +34,9 @@ absl::StatusOr<uint64_t> SharingPolicy::ChargeRelease(const call::Caller& caller
                                                       uint64_t micros, int64_t now_unix) {
   auto charged = ledger_.Charge({caller.user.uri, project, fingerprint, micros}, now_unix);
   if (!charged.ok()) {
+    if (metrics::Registry* m = metrics_.load()) {
+      m->Add("pmdb_budget_refusals_total", {{"project", project}});
+    }
     return absl::ResourceExhaustedError(
         StrCat("region ", settings_.region, ": ", std::string(charged.status().message())));
   }

@@ -13,6 +13,7 @@
 #ifndef PMDB_NODE_CORE_SHARING_H_
 #define PMDB_NODE_CORE_SHARING_H_
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -22,6 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "node/base/metrics.h"
 #include "node/call/caller.h"
 #include "node/core/settings.h"
 #include "pmdb/v1/answers.pb.h"
@@ -34,6 +36,9 @@ namespace pmdb::core {
 class SharingPolicy {
  public:
   explicit SharingPolicy(const NodeSettings& settings);
+
+  // Counts refused releases there (pmdb_budget_refusals_total); it must outlive the policy.
+  void set_metrics(metrics::Registry* registry) { metrics_ = registry; }
 
   // An aggregate question of `kind` ("count", "breakdown", "frequency"): PERMISSION_DENIED
   // naming what the region does not share, INVALID_ARGUMENT for a question without criteria,
@@ -98,6 +103,7 @@ class SharingPolicy {
   absl::StatusOr<const Sharing*> SharedWith(const call::Caller& caller) const;
 
   const NodeSettings& settings_;
+  std::atomic<metrics::Registry*> metrics_{nullptr};
   security::QueryBudget budget_;
   security::DailyLimit searches_;  // similar-case searches per clinician
   security::PrivacyLedger ledger_;

@@ -1,8 +1,10 @@
 #include "node/hub/hub.h"
 
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <memory>
+#include <mutex>
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
@@ -40,6 +42,11 @@ void AskAll(const std::vector<Region>& regions, const Outgoing& out, const Reque
   }
   for (size_t i = 0; i < regions.size(); ++i) {
     gather->results[i].region = regions[i].id;
+    if (regions[i].client == nullptr) {  // refused by the witness: reported, never asked
+      gather->results[i].answer = absl::UnavailableError(regions[i].refusal);
+      if (gather->remaining.fetch_sub(1) == 1) gather->done(std::move(gather->results));
+      continue;
+    }
     ((*regions[i].client).*ask)(out, request, [gather, i](absl::StatusOr<Answer> a) {
       gather->results[i].answer = std::move(a);
       if (gather->remaining.fetch_sub(1) == 1) gather->done(std::move(gather->results));
@@ -74,12 +81,86 @@ const Region* FindRegion(const std::vector<Region>& regions, const std::string& 
 }  // namespace
 
 Hub::Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit,
-         const Clock* clock)
+         const Clock* clock, Witness* witness)
     : settings_(std::move(settings)),
       here_{.is_hub = true, .federation = settings_.federation},
       regions_(std::move(regions)),
       audit_(audit),
-      clock_(clock) {}
+      clock_(clock),
+      witness_(witness) {}
+
+void Hub::set_metrics(metrics::Registry* registry) {
+  registry->Describe("pmdb_hub_region_answers_total", metrics::Type::kCounter,
+                     "Regions' parts of federated answers, by region and status (ok, "
+                     "unavailable, deadline_exceeded, refused, invalid).");
+  registry->Describe("pmdb_hub_budget_refusals_total", metrics::Type::kCounter,
+                     "Questions refused at the hub because no region could afford them.");
+  registry->Describe("pmdb_hub_region_witness_refused", metrics::Type::kGauge,
+                     "1 while the hub does not ask a region because its audit log was caught "
+                     "cut short or rewritten.");
+  if (witness_ != nullptr) {
+    registry->AddCollector([this] {
+      std::vector<metrics::Sample> samples;
+      for (const Region& r : regions_) {
+        samples.push_back({"pmdb_hub_region_witness_refused",
+                           {{"region", r.id}},
+                           witness_->Refusal(r.id).has_value() ? 1.0 : 0.0});
+      }
+      return samples;
+    });
+  }
+  metrics_ = registry;
+}
+
+std::vector<Region> Hub::Askable() const {
+  std::vector<Region> regions = regions_;
+  if (witness_ == nullptr) return regions;
+  for (Region& r : regions) {
+    auto refusal = witness_->Refusal(r.id);
+    if (!refusal.has_value()) continue;
+    r.client = nullptr;
+    r.refusal = *refusal;
+  }
+  return regions;
+}
+
+void Hub::CheckAuditHeads(Deadline deadline, std::function<void(std::vector<std::string>)> done) {
+  struct Gather {
+    std::mutex mu;
+    std::vector<std::string> problems;  // guarded by mu
+    std::atomic<size_t> remaining{0};
+    std::function<void(std::vector<std::string>)> done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->done = std::move(done);
+  std::vector<Region> regions = witness_ == nullptr ? std::vector<Region>() : Askable();
+  gather->remaining = regions.size() + 1;
+  auto finish_one = [gather] {
+    if (gather->remaining.fetch_sub(1) == 1) gather->done(std::move(gather->problems));
+  };
+  Outgoing out{.on_behalf_of = "", .deadline = RegionDeadline(deadline)};
+  for (const Region& r : regions) {
+    if (r.client == nullptr) {
+      finish_one();
+      continue;
+    }
+    // The request lives until the region has answered (RegionClient's contract).
+    auto request = std::make_shared<v1::AuditHeadRequest>(witness_->Ask(r.id));
+    r.client->AuditHead(
+        out, *request,
+        [this, gather, finish_one, request, id = r.id](absl::StatusOr<v1::AuditHeadReply> head) {
+          if (head.ok()) {
+            absl::Status s = witness_->Observe(id, *head, clock_->NowSeconds() * int64_t{1000000});
+            if (!s.ok()) {
+              std::lock_guard<std::mutex> lock(gather->mu);
+              gather->problems.push_back(std::string(s.message()));
+            }
+          }
+          finish_one();
+        });
+  }
+  finish_one();
+}
 
 void Hub::Replay(const std::vector<v1::AuditEntry>& entries) {
   for (const v1::AuditEntry& e : entries) {
@@ -117,6 +198,7 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
     auto refused = mirror_.WouldAllRefuse(caller->user.uri, pricing->key, pricing->units, ids,
                                           clock_->NowSeconds());
     if (refused.has_value()) {
+      if (metrics::Registry* m = metrics_.load()) m->Add("pmdb_hub_budget_refusals_total", {});
       call::Finish(*audit_, std::move(entry),
                    absl::StatusOr<Reply>(absl::ResourceExhaustedError(*refused)), std::move(done));
       return;
@@ -124,7 +206,7 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
   }
   Outgoing out{.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline)};
   AskAll<Request, Answer>(
-      regions_, out, request, ask,
+      Askable(), out, request, ask,
       [this, counted, key = pricing == nullptr ? std::string() : pricing->key,
        user = caller->user.uri, merge = std::move(merge), entry = std::move(entry),
        done = std::move(done)](std::vector<RegionResult<Answer>> results) mutable {
@@ -146,6 +228,14 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
               c->set_rho_micros(micros);
             }
             mirror_.Record(user, key, clock_->NowSeconds(), charges, counted && !charges.empty());
+          }
+        }
+        if (metrics::Registry* m = metrics_.load()) {
+          for (const RegionResult<Answer>& r : results) {
+            std::string status = v1::RegionStatus_Name(RegionStatusOf(r.answer.status()));
+            if (status.starts_with("REGION_")) status = status.substr(7);
+            for (char& c : status) c = static_cast<char>(std::tolower(c));
+            m->Add("pmdb_hub_region_answers_total", {{"region", r.region}, {"status", status}});
           }
         }
         Reply reply = merge(std::move(results));
@@ -252,6 +342,8 @@ void Hub::Forward(const Credentials& who, Deadline deadline, Method method,
     region = FindRegion(regions_, *region_id);
     if (region == nullptr) {
       s = absl::NotFoundError(StrCat("no region ", *region_id, " in this federation"));
+    } else if (auto refusal = witness_ == nullptr ? std::nullopt : witness_->Refusal(region->id)) {
+      s = absl::UnavailableError(*refusal);
     }
   }
   if (!s.ok()) {

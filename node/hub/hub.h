@@ -10,15 +10,18 @@
 #ifndef PMDB_NODE_HUB_HUB_H_
 #define PMDB_NODE_HUB_HUB_H_
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "node/base/clock.h"
+#include "node/base/metrics.h"
 #include "node/call/caller.h"
 #include "node/call/finish.h"
 #include "node/hub/budget_mirror.h"
 #include "node/hub/region_client.h"
+#include "node/hub/witness.h"
 #include "pmdb/v1/federation.pb.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
@@ -40,8 +43,19 @@ inline constexpr uint32_t kMaxFederatedTop = 100;
 
 class Hub {
  public:
+  // With a `witness` (which must outlive the hub), regions whose audit log it caught rolled
+  // back are not asked any more (witness.h).
   Hub(HubSettings settings, std::vector<Region> regions, security::AuditLog* audit,
-      const Clock* clock = &SystemClock());
+      const Clock* clock = &SystemClock(), Witness* witness = nullptr);
+
+  // Asks every region not already refused for its audit head and checks it with the witness;
+  // `done` gets what was found wrong (one line per region), once every region has answered or
+  // failed. A region that cannot be reached is not a problem here; it is asked next time.
+  void CheckAuditHeads(Deadline deadline, std::function<void(std::vector<std::string>)> done);
+
+  // Counts every region's outcome and the hub's own budget refusals there from now on (it
+  // must outlive the hub).
+  void set_metrics(metrics::Registry* registry);
 
   // Rebuilds the account of researchers' spending (budget_mirror.h) from the hub's own audit
   // entries of the last year, in order.
@@ -89,12 +103,16 @@ class Hub {
                void (RegionClient::*ask)(const Outgoing&, const Request&, Done<v1::ContactTicket>),
                Done<v1::ContactTicket> done);
   Deadline RegionDeadline(Deadline caller) const;
+  // The regions to ask, each with its client, or with nothing when the witness refuses it.
+  std::vector<Region> Askable() const;
 
   HubSettings settings_;
   security::Server here_;
   std::vector<Region> regions_;
   security::AuditLog* audit_;
   const Clock* clock_;
+  Witness* witness_;
+  std::atomic<metrics::Registry*> metrics_{nullptr};
   BudgetMirror mirror_;
 };
 

@@ -13,8 +13,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "node/call/finish.h"
 #include "pmdb/v1/answers.pb.h"
+#include "pmdb/v1/region.pb.h"
 #include "pmdb/v1/similar.pb.h"
 
 namespace pmdb::hub {
@@ -43,11 +45,19 @@ class RegionClient {
                               Done<v1::ContactTicket> done) = 0;
   virtual void ContactStatus(const Outgoing& call, const v1::ContactStatusRequest& request,
                              Done<v1::ContactTicket> done) = 0;
+  // The region's audit head, asked on the hub's own behalf (`call.on_behalf_of` is empty).
+  virtual void AuditHead(const Outgoing& call, const v1::AuditHeadRequest& request,
+                         Done<v1::AuditHeadReply> done) {
+    (void)call;
+    (void)request;
+    done(absl::UnimplementedError("this region does not report its audit head"));
+  }
 };
 
 struct Region {
   std::string id;
   std::shared_ptr<RegionClient> client;
+  std::string refusal;  // why the hub does not ask it (then `client` is null)
 };
 
 }  // namespace pmdb::hub

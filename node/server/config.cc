@@ -198,6 +198,15 @@ absl::Status ReadLimits(Document& doc, Section& root, transport::ConnectionLimit
   return absl::OkStatus();
 }
 
+// [metrics] listen: the operations endpoint's address (metrics and probes); absent: none.
+absl::Status ReadMetrics(Document& doc, Section& root, std::string* listen) {
+  Section s = doc.Sub(root, &doc.root, "metrics");
+  for (absl::Status st : {s.String("listen", listen), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRules* rules) {
   Section s = doc.Sub(root, &doc.root, "disclosure");
   uint64_t sigma = rules->scale.sigma_centi;
@@ -323,6 +332,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   if (!s.ok()) return s;
   s = ReadLimits(*doc, root, &c.limits);
   if (!s.ok()) return s;
+  s = ReadMetrics(*doc, root, &c.metrics_listen);
+  if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.settings.disclosure);
   if (!s.ok()) return s;
   s = ReadPrivacy(*doc, root, &c.settings.privacy);
@@ -384,15 +395,21 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   Section hub = doc->Sub(root, &doc->root, "hub");
   if (!hub.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [hub] table"));
   uint32_t deadline = static_cast<uint32_t>(c.deadline_ms);
-  for (absl::Status st : {hub.String("listen", &c.listen), hub.Path("db", &c.db, true),
-                          hub.Uint("min_free_mb", &c.min_free_mb, 1, 1 << 20),
-                          hub.Uint("deadline_ms", &deadline, 10, 600000), hub.NoUnknownKeys()}) {
+  uint32_t witness = static_cast<uint32_t>(c.witness_interval_s);
+  for (absl::Status st :
+       {hub.String("listen", &c.listen), hub.Path("db", &c.db, true),
+        hub.Uint("min_free_mb", &c.min_free_mb, 1, 1 << 20),
+        hub.Uint("deadline_ms", &deadline, 10, 600000),
+        hub.Uint("witness_interval_s", &witness, 1, 86400), hub.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   c.deadline_ms = static_cast<int>(deadline);
+  c.witness_interval_s = static_cast<int>(witness);
   absl::Status s = ReadTls(*doc, root, &c.tls);
   if (!s.ok()) return s;
   s = ReadLimits(*doc, root, &c.limits);
+  if (!s.ok()) return s;
+  s = ReadMetrics(*doc, root, &c.metrics_listen);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.disclosure);
   if (!s.ok()) return s;

@@ -25,6 +25,7 @@ struct NodeConfig {
   uint32_t min_free_mb = 64;  // writes are refused below this much free disk
   security::TlsFiles tls;
   transport::ConnectionLimits limits;
+  std::string metrics_listen;        // [metrics] listen: metrics and probes over HTTP; "" for none
   bool accept_audit_damage = false;  // pmdb node --accept-audit-damage, never from the file
   core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
 };
@@ -40,8 +41,11 @@ struct HubConfig {
   uint32_t min_free_mb = 64;
   security::TlsFiles tls;
   int deadline_ms = 2000;
+  int witness_interval_s = 30;  // how often every region's audit head is checked (witness.h)
   transport::ConnectionLimits limits;
-  bool accept_audit_damage = false;  // pmdb hub --accept-audit-damage
+  std::string metrics_listen;                    // [metrics] listen
+  bool accept_audit_damage = false;              // pmdb hub --accept-audit-damage
+  std::vector<std::string> accept_region_audit;  // pmdb hub --accept-region-audit REGION
   std::vector<RegionEndpoint> regions;
   security::DisclosureRules disclosure;
 };

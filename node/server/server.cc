@@ -1,19 +1,33 @@
 #include "node/server/server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
+#include <sys/resource.h>
 
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
 #include "node/base/strings.h"
 #include "node/core/node_core.h"
 #include "node/hub/hub.h"
 #include "node/transport/admin_service.h"
 #include "node/transport/connection_gate.h"
 #include "node/transport/federation_service.h"
+#include "node/transport/grpc_metrics.h"
 #include "node/transport/grpc_region_client.h"
+#include "node/transport/ops_endpoint.h"
 #include "node/transport/region_service.h"
 #include "node/transport/tls.h"
 #include "security/audit.h"
+#include "security/x509.h"
 
 namespace pmdb::server {
 namespace {
@@ -27,10 +41,31 @@ void EnableStandardServices() {
   (void)once;
 }
 
-// What both servers share: the gRPC server, its port, and an orderly stop.
+// Descriptors the process has open, and its soft limit.
+std::pair<uint64_t, uint64_t> OpenFiles() {
+  uint64_t open = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++open;
+  }
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return {open, static_cast<uint64_t>(limit.rlim_cur)};
+}
+
+// When a certificate file stops being valid (seconds since the epoch), or nothing.
+std::optional<int64_t> ExpiryOf(const std::string& path) {
+  auto cert = security::ReadCertificate(path);
+  if (!cert.ok()) return std::nullopt;
+  return security::NotAfter(cert->get());
+}
+
+// What both servers share: the gRPC server, its port, metrics and probes, and an orderly stop.
 class GrpcServer : public Server {
  public:
   int port() const override { return gate_ == nullptr ? 0 : gate_->port(); }
+  int ops_port() const override { return ops_ == nullptr ? 0 : ops_->port(); }
   void Shutdown(std::chrono::milliseconds grace) override {
     if (gate_ != nullptr) gate_->Stop();
     if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + grace);
@@ -46,6 +81,7 @@ class GrpcServer : public Server {
     auto gate = transport::ConnectionGate::Listen(listen, limits);
     if (!gate.ok()) return gate.status();
     transport::ApplyTimeouts(limits, builder);
+    transport::AddGrpcMetrics(&registry_, builder);
     auto acceptor = builder.experimental().AddExternalConnectionAcceptor(
         grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, std::move(creds));
     server_ = builder.BuildAndStart();
@@ -55,16 +91,135 @@ class GrpcServer : public Server {
     return absl::OkStatus();
   }
 
+  // The metrics every server has, the readiness checks, and (with a `listen` address) the
+  // operations endpoint serving them (node/transport/ops_endpoint.h).
+  absl::Status StartOps(const std::string& listen, const storage::Store* store,
+                        const security::AuditLog* audit, const security::TlsFiles& tls,
+                        uint64_t min_free_bytes) {
+    using metrics::Type;
+    metrics::Registry& r = registry_;
+    r.Describe("pmdb_build_info", Type::kGauge,
+               "Always 1; the labels say which pmdb and which libraries run.");
+    r.Describe("pmdb_ready", Type::kGauge, "1 when /readyz says ready, else 0.");
+    r.Describe("pmdb_store_disk_bytes", Type::kGauge, "Bytes the store occupies on disk.");
+    r.Describe("pmdb_disk_free_bytes", Type::kGauge, "Bytes free on the store's file system.");
+    r.Describe("pmdb_disk_reserve_bytes", Type::kGauge,
+               "Free bytes below which writes are refused (min_free_mb).");
+    r.Describe("pmdb_rocksdb_pending_compaction_bytes", Type::kGauge,
+               "RocksDB's estimate of bytes compaction still has to rewrite (backlog).");
+    r.Describe("pmdb_rocksdb_running_compactions", Type::kGauge, "RocksDB compactions running.");
+    r.Describe("pmdb_rocksdb_write_stopped", Type::kGauge,
+               "1 while RocksDB stops writes (a write stall), else 0.");
+    r.Describe("pmdb_rocksdb_delayed_write_rate_bytes", Type::kGauge,
+               "The rate RocksDB slows writes to, in bytes/s; 0 when writes are not delayed.");
+    r.Describe("pmdb_rocksdb_memtable_bytes", Type::kGauge, "Bytes in RocksDB's memtables.");
+    r.Describe("pmdb_rocksdb_sst_bytes", Type::kGauge, "Bytes in RocksDB's table files.");
+    r.Describe("pmdb_connections_open", Type::kGauge, "Connections open on the gRPC port.");
+    r.Describe("pmdb_connections_max", Type::kGauge,
+               "The most connections taken at once ([limits] max_connections or the default).");
+    r.Describe("pmdb_connections_admitted_total", Type::kCounter, "Connections accepted.");
+    r.Describe("pmdb_connections_refused_total", Type::kCounter,
+               "Connections closed at once: over a limit or at the descriptor limit.");
+    r.Describe("pmdb_open_files", Type::kGauge, "File descriptors the process has open.");
+    r.Describe("pmdb_open_files_limit", Type::kGauge, "The process's open-files limit.");
+    r.Describe("pmdb_audit_entries", Type::kGauge, "Entries in the audit log.");
+    r.Describe("pmdb_audit_write_failing", Type::kGauge,
+               "1 while the last write to the audit log failed (nothing is answered), else 0.");
+    r.Describe("pmdb_certificate_expiry_timestamp_seconds", Type::kGauge,
+               "When the TLS certificate (server) and the federation CA (ca) expire.");
+    auto not_ready = [this, store, audit, min_free_bytes]() {
+      std::vector<std::string> reasons;
+      auto [open, limit] = OpenFiles();
+      if (limit > 0 && open + 32 > limit) {
+        reasons.push_back(StrCat("out of file descriptors (", open, " of ", limit, " open)"));
+      }
+      if (gate_ != nullptr) {
+        transport::ConnectionGate::Stats g = gate_->stats();
+        if (g.max_connections > 0 && g.open >= g.max_connections) {
+          reasons.push_back(StrCat("at its connection limit (", g.open, " open)"));
+        }
+      }
+      std::string audit_error = audit->last_error();
+      if (!audit_error.empty()) {
+        reasons.push_back(StrCat("the audit log cannot be written: ", audit_error));
+      }
+      auto free = store->FreeBytes();
+      if (free.ok() && *free < min_free_bytes) {
+        reasons.push_back(StrCat("the disk holding the store has ", *free >> 20,
+                                 " MiB free, below its reserve of ", min_free_bytes >> 20, " MiB"));
+      }
+      return reasons;
+    };
+    r.AddCollector([this, store, audit, tls, min_free_bytes, not_ready] {
+      std::vector<metrics::Sample> out;
+      out.push_back({"pmdb_build_info",
+                     {{"version", core::kVersion},
+                      {"rocksdb", storage::RocksDbVersion()},
+                      {"openssl", security::OpenSslVersion()},
+                      {"grpc", grpc::Version()}},
+                     1});
+      out.push_back({"pmdb_ready", {}, not_ready().empty() ? 1.0 : 0.0});
+      auto size = store->DiskSize();
+      if (size.ok()) out.push_back({"pmdb_store_disk_bytes", {}, static_cast<double>(*size)});
+      auto free = store->FreeBytes();
+      if (free.ok()) out.push_back({"pmdb_disk_free_bytes", {}, static_cast<double>(*free)});
+      out.push_back({"pmdb_disk_reserve_bytes", {}, static_cast<double>(min_free_bytes)});
+      for (const auto& [name, property] : std::vector<std::pair<const char*, const char*>>{
+               {"pmdb_rocksdb_pending_compaction_bytes",
+                "rocksdb.estimate-pending-compaction-bytes"},
+               {"pmdb_rocksdb_running_compactions", "rocksdb.num-running-compactions"},
+               {"pmdb_rocksdb_write_stopped", "rocksdb.is-write-stopped"},
+               {"pmdb_rocksdb_delayed_write_rate_bytes", "rocksdb.actual-delayed-write-rate"},
+               {"pmdb_rocksdb_memtable_bytes", "rocksdb.cur-size-all-mem-tables"},
+               {"pmdb_rocksdb_sst_bytes", "rocksdb.total-sst-files-size"}}) {
+        out.push_back({name, {}, static_cast<double>(store->RocksDbFigure(property))});
+      }
+      if (gate_ != nullptr) {
+        transport::ConnectionGate::Stats g = gate_->stats();
+        out.push_back({"pmdb_connections_open", {}, static_cast<double>(g.open)});
+        out.push_back({"pmdb_connections_max", {}, static_cast<double>(g.max_connections)});
+        out.push_back({"pmdb_connections_admitted_total", {}, static_cast<double>(g.admitted)});
+        out.push_back({"pmdb_connections_refused_total", {}, static_cast<double>(g.refused)});
+      }
+      auto [open, limit] = OpenFiles();
+      out.push_back({"pmdb_open_files", {}, static_cast<double>(open)});
+      out.push_back({"pmdb_open_files_limit", {}, static_cast<double>(limit)});
+      out.push_back({"pmdb_audit_entries", {}, static_cast<double>(audit->size())});
+      out.push_back({"pmdb_audit_write_failing", {}, audit->last_error().empty() ? 0.0 : 1.0});
+      for (const auto& [which, path] :
+           std::vector<std::pair<const char*, std::string>>{{"server", tls.cert}, {"ca", tls.ca}}) {
+        auto expiry = ExpiryOf(path);
+        if (expiry.has_value()) {
+          out.push_back({"pmdb_certificate_expiry_timestamp_seconds",
+                         {{"certificate", which}},
+                         static_cast<double>(*expiry)});
+        }
+      }
+      return out;
+    });
+    if (listen.empty()) return absl::OkStatus();
+    auto ops =
+        transport::OpsEndpoint::Start(listen, {.registry = &registry_, .not_ready = not_ready});
+    if (!ops.ok()) return ops.status();
+    ops_ = std::move(*ops);
+    return absl::OkStatus();
+  }
+
  protected:
   // Derived destructors call this first: no call may run while their state goes away.
   void Stop() {
+    ops_.reset();  // no scrape reads what goes away below
     Shutdown(std::chrono::milliseconds(0));
     Wait();
     server_.reset();
     gate_.reset();
   }
 
+ public:
+  metrics::Registry registry_;  // the first member: destroyed last
+
  private:
+  std::unique_ptr<transport::OpsEndpoint> ops_;
   std::unique_ptr<transport::ConnectionGate> gate_;
   std::unique_ptr<grpc::Server> server_;
 };
@@ -90,6 +245,12 @@ class NodeServer final : public GrpcServer {
 class HubServer final : public GrpcServer {
  public:
   ~HubServer() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (witnessing_.joinable()) witnessing_.join();
     Stop();
     federation_.reset();
     hub_.reset();
@@ -97,10 +258,41 @@ class HubServer final : public GrpcServer {
     store_.reset();
   }
 
+  // Checks every region's audit head now (before the hub serves) and then every `interval`
+  // (witness.h), until the hub stops. Problems go to stderr; the witness refuses the region
+  // from then on.
+  void StartWitnessing(std::chrono::seconds interval, std::chrono::milliseconds deadline) {
+    CheckAuditHeads(deadline);
+    witnessing_ = std::thread([this, interval, deadline] {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+        lock.unlock();
+        CheckAuditHeads(deadline);
+        lock.lock();
+      }
+    });
+  }
+  void CheckAuditHeads(std::chrono::milliseconds deadline) {
+    std::promise<std::vector<std::string>> checked;
+    hub_->CheckAuditHeads(
+        std::chrono::system_clock::now() + deadline,
+        [&checked](std::vector<std::string> problems) { checked.set_value(std::move(problems)); });
+    for (const std::string& p : checked.get_future().get()) {
+      std::cerr << "pmdb hub: " << p << std::endl;
+    }
+  }
+
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
+  std::unique_ptr<hub::Witness> witness_;
   std::unique_ptr<hub::Hub> hub_;
   std::unique_ptr<transport::FederationServiceImpl> federation_;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread witnessing_;
 };
 
 }  // namespace
@@ -126,6 +318,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   auto core = core::NodeCore::Create(std::move(settings), node->store_.get(), node->audit_.get());
   if (!core.ok()) return core.status();
   node->core_ = std::move(*core);
+  node->core_->set_metrics(&node->registry_);
   node->region_ = std::make_unique<transport::RegionServiceImpl>(node->core_.get());
   node->admin_ = std::make_unique<transport::AdminServiceImpl>(node->core_.get());
 
@@ -138,6 +331,39 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   builder.SetMaxReceiveMessageSize(64 << 20);
   absl::Status listening = node->Listen(builder, config.listen, config.limits, *creds);
   if (!listening.ok()) return listening;
+  node->registry_.Describe(
+      "pmdb_budget_spent_rho", metrics::Type::kGauge,
+      "Privacy budget spent in its window (zCDP rho): the region's, each project's, and "
+      "each project's share of the region's, over window_days.");
+  node->registry_.Describe("pmdb_budget_limit_rho", metrics::Type::kGauge,
+                           "The budget's limit over its window (zCDP rho).");
+  node->registry_.Describe("pmdb_budget_left_rho", metrics::Type::kGauge,
+                           "What is left of the budget now (zCDP rho).");
+  node->registry_.AddCollector([core = node->core_.get()] {
+    std::vector<metrics::Sample> out;
+    for (const v1::BudgetState& b : core->RegionBudgets()) {
+      // "region", "project P", "project P's share of the region"; each over its window.
+      std::string scope = b.name(), project;
+      constexpr std::string_view kShare = "'s share of the region";
+      if (scope.starts_with("project ")) {
+        project = scope.substr(8);
+        scope = "project";
+        if (project.ends_with(kShare)) {
+          project.resize(project.size() - kShare.size());
+          scope = "project_share_of_region";
+        }
+      }
+      metrics::Labels labels = {
+          {"scope", scope}, {"project", project}, {"window_days", std::to_string(b.period_days())}};
+      out.push_back({"pmdb_budget_spent_rho", labels, b.spent_rho()});
+      out.push_back({"pmdb_budget_limit_rho", labels, b.limit_rho()});
+      out.push_back({"pmdb_budget_left_rho", labels, std::max(0.0, b.limit_rho() - b.spent_rho())});
+    }
+    return out;
+  });
+  absl::Status ops = node->StartOps(config.metrics_listen, node->store_.get(), node->audit_.get(),
+                                    config.tls, uint64_t{config.min_free_mb} << 20);
+  if (!ops.ok()) return ops;
   return std::unique_ptr<Server>(std::move(node));
 }
 
@@ -159,6 +385,15 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   if (!audit.ok()) return audit.status();
   hub->audit_ = std::move(*audit);
 
+  std::vector<std::string> ids;
+  for (const RegionEndpoint& r : config.regions) ids.push_back(r.id);
+  auto witness = hub::Witness::Open(hub->store_.get(), ids, config.accept_region_audit);
+  if (!witness.ok()) return witness.status();
+  hub->witness_ = std::move(*witness);
+  for (const std::string& r : config.accept_region_audit) {
+    std::cerr << "pmdb hub: region " << r
+              << "'s audit log is accepted as it is now (--accept-region-audit)" << std::endl;
+  }
   std::vector<hub::Region> regions;
   for (const RegionEndpoint& r : config.regions) {
     auto creds = transport::MakeChannelCredentials(
@@ -174,8 +409,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   hub::HubSettings settings{.federation = self->federation,
                             .deadline = std::chrono::milliseconds(config.deadline_ms),
                             .disclosure = config.disclosure};
-  hub->hub_ =
-      std::make_unique<hub::Hub>(std::move(settings), std::move(regions), hub->audit_.get());
+  hub->hub_ = std::make_unique<hub::Hub>(std::move(settings), std::move(regions), hub->audit_.get(),
+                                         &SystemClock(), hub->witness_.get());
   // The account of researchers' spending comes back from the hub's own log (a year of it).
   auto history = security::ListAudit(
       *hub->store_->Snapshot(),
@@ -188,8 +423,14 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   EnableStandardServices();
   grpc::ServerBuilder builder;
   builder.RegisterService(hub->federation_.get());
+  hub->hub_->set_metrics(&hub->registry_);
+  hub->StartWitnessing(std::chrono::seconds(config.witness_interval_s),
+                       std::chrono::milliseconds(config.deadline_ms));
   absl::Status listening = hub->Listen(builder, config.listen, config.limits, *creds);
   if (!listening.ok()) return listening;
+  absl::Status ops = hub->StartOps(config.metrics_listen, hub->store_.get(), hub->audit_.get(),
+                                   config.tls, uint64_t{config.min_free_mb} << 20);
+  if (!ops.ok()) return ops;
   return std::unique_ptr<Server>(std::move(hub));
 }
 

@@ -18,6 +18,8 @@ class Server {
   virtual ~Server() = default;
   // The port actually bound (useful with port 0).
   virtual int port() const = 0;
+  // The operations endpoint's port ([metrics] listen), 0 when there is none.
+  virtual int ops_port() const = 0;
   // Stops taking calls, lets running ones finish (up to `grace`), closes the store.
   virtual void Shutdown(std::chrono::milliseconds grace) = 0;
   virtual void Wait() = 0;

@@ -402,6 +402,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir,
   return std::unique_ptr<Store>(new Store(dir, std::move(impl)));
 }
 
+uint64_t Store::RocksDbFigure(const std::string& property) const {
+  uint64_t value = 0;
+  if (!impl_->db->GetAggregatedIntProperty(property, &value)) return 0;
+  return value;
+}
+
 std::unique_ptr<ReadView> Store::Snapshot() const {
   return std::make_unique<SnapshotView>(impl_->db.get(), &impl_->handles);
 }

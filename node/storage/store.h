@@ -111,6 +111,11 @@ class Store {
 
   const std::string& dir() const { return dir_; }
 
+  // A RocksDB integer property summed over the store's column families (for example
+  // "rocksdb.estimate-pending-compaction-bytes", "rocksdb.is-write-stopped"); 0 when RocksDB
+  // does not know it.
+  uint64_t RocksDbFigure(const std::string& property) const;
+
   // Bytes free for this store's writes on its file system, as statvfs says.
   absl::StatusOr<uint64_t> FreeBytes() const;
 

@@ -10,8 +10,7 @@ namespace {
 // exactly once. The request is the caller's (RegionClient's contract keeps it alive until then),
 // so six regions share one copy of it.
 template <typename Request, typename Answer, typename Issue>
-void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> done,
-          Issue issue) {
+void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> done, Issue issue) {
   struct InFlight {
     grpc::ClientContext context;
     Answer answer;
@@ -34,51 +33,60 @@ void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> d
 }  // namespace
 
 void GrpcRegionClient::Info(const hub::Outgoing& call, const v1::InfoRequest& request,
-                           hub::Done<v1::RegionInfo> done) {
+                            hub::Done<v1::RegionInfo> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->Info(context, req, answer, std::move(cb));
   });
 }
 
 void GrpcRegionClient::Count(const hub::Outgoing& call, const v1::CountRequest& request,
-                           hub::Done<v1::CountAnswer> done) {
+                             hub::Done<v1::CountAnswer> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->Count(context, req, answer, std::move(cb));
   });
 }
 
 void GrpcRegionClient::Breakdown(const hub::Outgoing& call, const v1::BreakdownRequest& request,
-                           hub::Done<v1::BreakdownAnswer> done) {
+                                 hub::Done<v1::BreakdownAnswer> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->Breakdown(context, req, answer, std::move(cb));
   });
 }
 
 void GrpcRegionClient::Frequency(const hub::Outgoing& call, const v1::FrequencyRequest& request,
-                           hub::Done<v1::FrequencyAnswer> done) {
+                                 hub::Done<v1::FrequencyAnswer> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->Frequency(context, req, answer, std::move(cb));
   });
 }
 
-void GrpcRegionClient::SimilarCases(const hub::Outgoing& call, const v1::SimilarCasesRequest& request,
-                           hub::Done<v1::SimilarCasesAnswer> done) {
+void GrpcRegionClient::SimilarCases(const hub::Outgoing& call,
+                                    const v1::SimilarCasesRequest& request,
+                                    hub::Done<v1::SimilarCasesAnswer> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->SimilarCases(context, req, answer, std::move(cb));
   });
 }
 
 void GrpcRegionClient::RequestContact(const hub::Outgoing& call, const v1::ContactRequest& request,
-                           hub::Done<v1::ContactTicket> done) {
+                                      hub::Done<v1::ContactTicket> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->RequestContact(context, req, answer, std::move(cb));
   });
 }
 
-void GrpcRegionClient::ContactStatus(const hub::Outgoing& call, const v1::ContactStatusRequest& request,
-                           hub::Done<v1::ContactTicket> done) {
+void GrpcRegionClient::ContactStatus(const hub::Outgoing& call,
+                                     const v1::ContactStatusRequest& request,
+                                     hub::Done<v1::ContactTicket> done) {
   Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
     stub_->async()->ContactStatus(context, req, answer, std::move(cb));
+  });
+}
+
+void GrpcRegionClient::AuditHead(const hub::Outgoing& call, const v1::AuditHeadRequest& request,
+                                 hub::Done<v1::AuditHeadReply> done) {
+  Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
+    stub_->async()->AuditHead(context, req, answer, std::move(cb));
   });
 }
 

@@ -30,6 +30,8 @@ class GrpcRegionClient final : public hub::RegionClient {
                       hub::Done<v1::ContactTicket> done) override;
   void ContactStatus(const hub::Outgoing& call, const v1::ContactStatusRequest& request,
                      hub::Done<v1::ContactTicket> done) override;
+  void AuditHead(const hub::Outgoing& call, const v1::AuditHeadRequest& request,
+                 hub::Done<v1::AuditHeadReply> done) override;
 
  private:
   std::shared_ptr<v1::RegionService::StubInterface> stub_;

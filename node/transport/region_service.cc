@@ -60,4 +60,12 @@ grpc::ServerUnaryReactor* RegionServiceImpl::ContactStatus(grpc::CallbackServerC
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RegionServiceImpl::AuditHead(grpc::CallbackServerContext* context,
+                                                       const v1::AuditHeadRequest* request,
+                                                       v1::AuditHeadReply* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->AuditHead(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
 }  // namespace pmdb::transport

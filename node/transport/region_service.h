@@ -18,8 +18,7 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const v1::InfoRequest* request, v1::RegionInfo* reply) override;
   grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* context,
-                                  const v1::CountRequest* request,
-                                  v1::CountAnswer* reply) override;
+                                  const v1::CountRequest* request, v1::CountAnswer* reply) override;
   grpc::ServerUnaryReactor* Breakdown(grpc::CallbackServerContext* context,
                                       const v1::BreakdownRequest* request,
                                       v1::BreakdownAnswer* reply) override;
@@ -35,6 +34,9 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
   grpc::ServerUnaryReactor* ContactStatus(grpc::CallbackServerContext* context,
                                           const v1::ContactStatusRequest* request,
                                           v1::ContactTicket* reply) override;
+  grpc::ServerUnaryReactor* AuditHead(grpc::CallbackServerContext* context,
+                                      const v1::AuditHeadRequest* request,
+                                      v1::AuditHeadReply* reply) override;
 
  private:
   core::NodeCore* core_;

@@ -143,7 +143,8 @@ void Federation::StartNode(const std::string& region) {
   nodes_[region] = std::move(*node);
 }
 
-void Federation::StartHub(int deadline_ms, const std::map<std::string, std::string>& extra) {
+void Federation::StartHub(int deadline_ms, const std::map<std::string, std::string>& extra,
+                          const std::function<void(server::HubConfig&)>& tweak) {
   server::HubConfig c;
   c.db = dir_.Path("hub.db");
   c.tls = Files("hub");
@@ -152,6 +153,7 @@ void Federation::StartHub(int deadline_ms, const std::map<std::string, std::stri
     c.regions.push_back({region, "127.0.0.1:" + std::to_string(node->port())});
   }
   for (const auto& [region, address] : extra) c.regions.push_back({region, address});
+  if (tweak) tweak(c);
   auto hub = server::StartHub(c);
   ASSERT_TRUE(hub.ok()) << hub.status();
   hub_ = std::move(*hub);

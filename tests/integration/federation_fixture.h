@@ -7,6 +7,7 @@
 
 #include <grpcpp/channel.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,13 +60,18 @@ class Federation {
   // Node config for `region`, editable before StartNodes.
   server::NodeConfig& node_config(const std::string& region) { return node_configs_[region]; }
   void StartNodes();
+  // `tweak` edits the hub's configuration before it starts.
   void StartHub(int deadline_ms = 2000,
-                const std::map<std::string, std::string>& extra_regions = {});
+                const std::map<std::string, std::string>& extra_regions = {},
+                const std::function<void(server::HubConfig&)>& tweak = {});
+  void StopHub() { hub_.reset(); }
   void StopNode(const std::string& region);
   // Starts (again) one node with its config; it listens on a new port.
   void StartNode(const std::string& region);
   int node_port(const std::string& region) const { return nodes_.at(region)->port(); }
   int hub_port() const { return hub_->port(); }
+  int node_ops_port(const std::string& region) const { return nodes_.at(region)->ops_port(); }
+  int hub_ops_port() const { return hub_->ops_port(); }
 
   // A channel to `port` as `prefix`'s certificate, expecting the server `server_path`.
   std::shared_ptr<grpc::Channel> Channel(const std::string& prefix, int port,

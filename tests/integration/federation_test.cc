@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <future>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "node/base/strings.h"
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
 #include "query/engine.h"
@@ -395,6 +397,66 @@ TEST(FederationTest, DeadAndSlowNodesLeaveAPartialAnswerWithinTheDeadline) {
   ASSERT_TRUE(ask(&gone).ok());
   EXPECT_TRUE(gone.partial());
   EXPECT_EQ(PartOf(gone, "syd").status(), v1::REGION_UNAVAILABLE);
+}
+
+// The hub witnesses every region's audit chain: a node put back to an older copy of its store,
+// anchor file and all (which the node alone cannot tell from the real thing), is caught at the
+// hub's next look and not asked any more, until the hub's operator accepts its log.
+TEST(FederationTest, TheHubCatchesARegionWhoseAuditLogWasPutBack) {
+  Federation fed(60, 10);
+  fed.StartNodes();
+  fed.node_config("vast").listen = StrCat("127.0.0.1:", fed.node_port("vast"));
+  auto witnessing = [](server::HubConfig& c) { c.witness_interval_s = 1; };
+  fed.StartHub(2000, {}, witnessing);
+  v1::FederatedCount count;
+  ASSERT_TRUE(Count(fed, "sex(F)", &count).ok());
+  ASSERT_EQ(PartOf(count, "vast").status(), v1::REGION_OK);
+
+  // The copy a dishonest insider keeps, taken while the node is stopped.
+  fed.StopHub();
+  fed.StopNode("vast");
+  const std::string db = fed.db("vast");
+  std::filesystem::copy(db, db + ".old", std::filesystem::copy_options::recursive);
+  std::filesystem::copy_file(storage::AuditAnchorPath(db), db + ".old-anchor");
+  fed.StartNode("vast");
+  fed.StartHub(2000, {}, witnessing);
+  for (const char* expr : {"sex(M)", "sex(O)", "age(40-)"}) {
+    ASSERT_TRUE(Count(fed, expr, &count).ok());
+    ASSERT_EQ(PartOf(count, "vast").status(), v1::REGION_OK);
+  }
+  // The hub looks at start: it has seen the longer chain now.
+  fed.StopHub();
+  fed.StartHub(2000, {}, witnessing);
+
+  // Budget given back: the old copy put in place, its anchor too, and the node restarted.
+  fed.StopNode("vast");
+  std::filesystem::remove_all(db);
+  std::filesystem::rename(db + ".old", db);
+  std::filesystem::rename(db + ".old-anchor", storage::AuditAnchorPath(db));
+  fed.StartNode("vast");
+  std::string detail;
+  for (int i = 0; i < 100 && detail.empty(); ++i) {  // the running hub's next look (1 s)
+    ASSERT_TRUE(Count(fed, "sex(F)", &count).ok());
+    if (PartOf(count, "vast").status() != v1::REGION_OK) detail = PartOf(count, "vast").detail();
+    if (detail.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(PartOf(count, "vast").status(), v1::REGION_UNAVAILABLE);
+  // Cut short, or (when questions reached the old copy before the hub's look) grown past the
+  // length the hub saw but with other entries.
+  EXPECT_NE(detail.find("an older copy was put back"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("--accept-region-audit vast"), std::string::npos) << detail;
+  EXPECT_TRUE(count.partial());
+  EXPECT_EQ(PartOf(count, "norr").status(), v1::REGION_OK);
+
+  // Still refused after the hub restarts; asked again once its operator accepts the log.
+  fed.StopHub();
+  fed.StartHub(2000, {}, witnessing);
+  ASSERT_TRUE(Count(fed, "sex(F)", &count).ok());
+  EXPECT_EQ(PartOf(count, "vast").status(), v1::REGION_UNAVAILABLE);
+  fed.StopHub();
+  fed.StartHub(2000, {}, [](server::HubConfig& c) { c.accept_region_audit = {"vast"}; });
+  ASSERT_TRUE(Count(fed, "sex(F)", &count).ok());
+  EXPECT_EQ(PartOf(count, "vast").status(), v1::REGION_OK) << PartOf(count, "vast").detail();
 }
 
 TEST(FederationTest, ConsentWithdrawalIsVisibleInTheNextFederatedQuery) {

@@ -42,8 +42,14 @@ const CommandSpec& HubSpec() {
       "until SIGINT or SIGTERM.",
       {{"config", "FILE", "the hub's configuration"},
        {"accept-audit-damage", "",
-        "start although the audit log is not the one last written (see pmdb node --help)"}},
-      "  pmdb hub --config /etc/pmdb/hub.toml\n",
+        "start although the audit log is not the one last written (see pmdb node --help)"},
+       {"accept-region-audit", "REGION",
+        "forward questions to REGION again although its audit log was caught cut short or\n"
+        "rewritten (the hub witnesses every region's log; docs/operations.md): its log is\n"
+        "taken as it is now. Only after the region's operator has explained what happened",
+        true}},
+      "  pmdb hub --config /etc/pmdb/hub.toml\n"
+      "  pmdb hub --config /etc/pmdb/hub.toml --accept-region-audit vast\n",
   };
   return spec;
 }
@@ -64,6 +70,10 @@ int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> star
   if (!started.ok()) return Fail(what, started.status());
   std::cout << "pmdb " << what << ": " << description << " listening on port " << (*started)->port()
             << std::endl;
+  if ((*started)->ops_port() != 0) {
+    std::cout << "pmdb " << what << ": operations endpoint on port " << (*started)->ops_port()
+              << " (/metrics, /livez, /readyz)" << std::endl;
+  }
   if (!note.empty()) std::cerr << "pmdb " << what << ": " << note << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
@@ -105,7 +115,10 @@ int RunHub(int argc, char** argv) {
   if (!flags->Has("config"))
     return UsageError(HubSpec(), absl::InvalidArgumentError("--config is required"));
   auto config = server::LoadHubConfig(flags->Get("config"));
-  if (config.ok()) config->accept_audit_damage = flags->Bool("accept-audit-damage");
+  if (config.ok()) {
+    config->accept_audit_damage = flags->Bool("accept-audit-damage");
+    config->accept_region_audit = flags->All("accept-region-audit");
+  }
   if (!config.ok()) return Fail("hub", config.status());
   sigset_t signals = BlockStopSignals();
   return Serve("hub", server::StartHub(*config),

@@ -3,11 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 
 #include "node/base/strings.h"
+#include "node/hub/witness.h"
 #include "query/parser.h"
+#include "security/audit.h"
 #include "security/released.h"
 #include "tests/test_util.h"
 
@@ -315,6 +319,157 @@ TEST_F(HubBudgetTest, TheAccountIsRebuiltFromTheHubsLog) {
   EXPECT_THAT(Ask("age(40-)").status(),
               StatusIs(absl::StatusCode::kResourceExhausted, std::string("refused at the hub")));
   EXPECT_EQ(norr_->calls(), 3);
+}
+
+// A region whose audit chain is a list of entry hashes the test edits: grown, cut short, or
+// rewritten; it answers counts with 7.
+class ChainRegion final : public UnansweringRegion {
+ public:
+  explicit ChainRegion(std::string id) : id_(std::move(id)) {}
+  void Count(const Outgoing&, const v1::CountRequest&, Done<v1::CountAnswer> done) override {
+    ++counts;
+    v1::CountAnswer a;
+    a.mutable_count()->set_low(7);
+    a.mutable_count()->set_high(7);
+    done(a);
+  }
+  void RequestContact(const Outgoing&, const v1::ContactRequest&,
+                      Done<v1::ContactTicket> done) override {
+    ++counts;
+    done(v1::ContactTicket());
+  }
+  void AuditHead(const Outgoing& call, const v1::AuditHeadRequest& request,
+                 Done<v1::AuditHeadReply> done) override {
+    EXPECT_EQ(call.on_behalf_of, "") << "the hub asks on its own behalf";
+    v1::AuditHeadReply h;
+    h.set_region(id_);
+    h.set_entries(chain.size());
+    if (!chain.empty()) h.set_head_hash(chain.back());
+    h.set_at(request.at());
+    if (request.at() > 0 && request.at() <= chain.size()) h.set_hash_at(chain[request.at() - 1]);
+    done(h);
+  }
+  void Grow(int n) {
+    for (int i = 0; i < n; ++i) chain.push_back(security::Sha256(StrCat(id_, chain.size(), salt)));
+  }
+
+  std::string id_;
+  std::vector<std::string> chain;
+  std::string salt;
+  std::atomic<int> counts{0};
+};
+
+class WitnessTest : public testing::StoreTest {
+ protected:
+  void SetUp() override {
+    StoreTest::SetUp();
+    audit_ = *security::AuditLog::Open(store_.get());
+    norr_ = std::make_shared<ChainRegion>("norr");
+    vast_ = std::make_shared<ChainRegion>("vast");
+    norr_->Grow(3);
+    vast_->Grow(5);
+    Restart();
+  }
+  // The hub as it starts: its witness loaded from its store.
+  void Restart(const std::vector<std::string>& accept = {}) {
+    hub_.reset();
+    witness_.reset();
+    auto w = Witness::Open(store_.get(), {"norr", "vast"}, accept);
+    ASSERT_THAT(w, IsOk());
+    witness_ = std::move(*w);
+    hub_ = std::make_unique<Hub>(HubSettings{.federation = "test-fed"},
+                                 std::vector<Region>{{"norr", norr_}, {"vast", vast_}},
+                                 audit_.get(), &SystemClock(), witness_.get());
+  }
+  std::vector<std::string> Check() {
+    std::promise<std::vector<std::string>> p;
+    hub_->CheckAuditHeads(std::chrono::system_clock::now() + std::chrono::seconds(5),
+                          [&](std::vector<std::string> problems) { p.set_value(problems); });
+    return p.get_future().get();
+  }
+  v1::FederatedCount Count() {
+    v1::CountRequest r;
+    *r.mutable_criterion() = *query::ParseCriterion("sex(F)");
+    auto a = testing::AwaitResult<v1::FederatedCount>([&](auto done) {
+      hub_->Count(Peer(kAnna), std::chrono::system_clock::now() + std::chrono::seconds(5), r, done);
+    });
+    EXPECT_THAT(a, IsOk());
+    return a.ok() ? *a : v1::FederatedCount();
+  }
+
+  std::unique_ptr<security::AuditLog> audit_;
+  std::shared_ptr<ChainRegion> norr_, vast_;
+  std::unique_ptr<Witness> witness_;
+  std::unique_ptr<Hub> hub_;
+};
+
+TEST_F(WitnessTest, AGrowingChainIsFollowed) {
+  EXPECT_TRUE(Check().empty());
+  EXPECT_EQ(witness_->Last("vast").entries(), 5u);
+  vast_->Grow(4);
+  EXPECT_TRUE(Check().empty());
+  EXPECT_EQ(witness_->Last("vast").entries(), 9u);
+  EXPECT_EQ(witness_->Last("vast").hash(), vast_->chain.back());
+  EXPECT_EQ(Count().regions(1).status(), v1::REGION_OK);
+}
+
+// A log cut short (or an older copy put back), then one rewritten from an entry the hub saw:
+// each is caught at the next look, the region is reported and never asked again, also after
+// the hub restarts, until the hub's operator accepts it.
+TEST_F(WitnessTest, ARolledBackOrRewrittenChainIsRefusedUntilAccepted) {
+  ASSERT_TRUE(Check().empty());
+  vast_->chain.resize(2);  // an older copy
+  vast_->Grow(1);          // ... that went on (3 entries now, the hub saw 5)
+  auto problems = Check();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("vast's audit log has 3 entries, but the hub saw 5"),
+            std::string::npos)
+      << problems[0];
+  int asked = vast_->counts;
+  v1::FederatedCount c = Count();
+  EXPECT_EQ(vast_->counts, asked) << "a refused region is not asked";
+  ASSERT_EQ(c.regions_size(), 2);
+  EXPECT_EQ(c.regions(0).status(), v1::REGION_OK);
+  EXPECT_EQ(c.regions(1).status(), v1::REGION_UNAVAILABLE);
+  EXPECT_NE(c.regions(1).detail().find("--accept-region-audit vast"), std::string::npos);
+  EXPECT_EQ(c.total().low(), 7u) << "only norr counted";
+  // A contact request for a case of vast's is refused too.
+  v1::ContactRequest contact;
+  contact.set_case_reference("pmdbref1.vast.AAAA");
+  contact.set_reason("same variant");
+  auto ticket = testing::AwaitResult<v1::ContactTicket>([&](auto done) {
+    hub_->RequestContact(Peer(kCia), std::chrono::system_clock::now() + std::chrono::seconds(5),
+                         contact, done);
+  });
+  EXPECT_THAT(ticket.status(),
+              StatusIs(absl::StatusCode::kUnavailable, std::string("--accept-region-audit vast")));
+  EXPECT_EQ(vast_->counts, asked);
+
+  vast_->Grow(10);  // growing past what was seen does not mend it
+  Check();
+  Restart();
+  EXPECT_EQ(Count().regions(1).status(), v1::REGION_UNAVAILABLE) << "kept across a restart";
+
+  Restart({"vast"});
+  EXPECT_TRUE(Check().empty());
+  EXPECT_EQ(witness_->Last("vast").entries(), 13u);
+  EXPECT_EQ(Count().regions(1).status(), v1::REGION_OK);
+
+  // Rewritten: the same length and more, but the entry the hub saw last is different.
+  vast_->salt = "edited";
+  vast_->chain.clear();
+  vast_->Grow(14);
+  problems = Check();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("entry 12 is no longer the one the hub saw"), std::string::npos)
+      << problems[0];
+  EXPECT_EQ(Count().regions(1).status(), v1::REGION_UNAVAILABLE);
+  EXPECT_EQ(Count().regions(0).status(), v1::REGION_OK) << "norr is not affected";
+}
+
+TEST_F(WitnessTest, AcceptingAnUnknownRegionIsAnError) {
+  EXPECT_THAT(Witness::Open(store_.get(), {"norr"}, {"nowhere"}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, std::string("no region nowhere")));
 }
 
 }  // namespace
