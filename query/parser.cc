@@ -129,9 +129,9 @@ class Parser {
   // One more level of nesting (a NOT or a parenthesis), refused past kMaxDepth so that no
   // question can exhaust the stack.
   absl::Status Deeper(size_t column) {
-    if (++depth_ > kMaxDepth) {
-      return ErrorAt(column,
-                     StrCat("a question nests at most ", kMaxDepth, " parentheses and NOTs"));
+    if (++depth_ > limits_.max_depth) {
+      return ErrorAt(
+          column, StrCat("a question nests at most ", limits_.max_depth, " parentheses and NOTs"));
     }
     return absl::OkStatus();
   }
@@ -169,8 +169,9 @@ class Parser {
       return ErrorAt(t.column, StrCat("expected a criterion before ", ToUpper(t.text)));
     }
     // A function call: name '(' raw arguments ')'.
-    if (++criteria_ > kMaxCriteria) {
-      return ErrorAt(t.column, StrCat("a question has at most ", kMaxCriteria, " criteria"));
+    if (++criteria_ > limits_.max_criteria) {
+      return ErrorAt(t.column,
+                     StrCat("a question has at most ", limits_.max_criteria, " criteria"));
     }
     SkipSpace();
     if (pos_ >= text_.size() || text_[pos_] != '(') {
@@ -327,6 +328,7 @@ class Parser {
 
   std::string_view text_;
   size_t pos_ = 0;
+  const QueryLimits limits_ = Limits();
   int depth_ = 0;
   size_t criteria_ = 0;
 };
@@ -421,9 +423,10 @@ void FormatInto(const v1::Criterion& c, std::string* out, int parent_precedence)
 }  // namespace
 
 absl::StatusOr<v1::Criterion> ParseCriterion(std::string_view text) {
-  if (text.size() > kMaxQueryBytes) {
-    return absl::InvalidArgumentError(StrCat("a question is at most ", kMaxQueryBytes,
-                                             " bytes long; this one has ", text.size()));
+  const size_t max_bytes = Limits().max_bytes;
+  if (text.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        StrCat("a question is at most ", max_bytes, " bytes long; this one has ", text.size()));
   }
   return Parser(text).Parse();
 }

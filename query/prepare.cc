@@ -95,6 +95,12 @@ class Resolver {
         auto code = vocab::NormalizeAtc(c.treatment());
         if (!code.ok()) return code.status();
         out.set_treatment(*code);
+        // The ATC's fourteen anatomical main groups; any other first letter is a typo or a code
+        // from another system (a warning, as for an HPO id the ontology does not know).
+        if (std::string_view("ABCDGHJLMNPRSV").find((*code)[0]) == std::string_view::npos) {
+          Warn(StrCat("treatment(", *code, "): ", code->substr(0, 1),
+                      " is not an ATC anatomical main group (A B C D G H J L M N P R S V)"));
+        }
         return out;
       }
       case v1::Criterion::kSex:
@@ -195,21 +201,55 @@ class Resolver {
   std::vector<std::string> warnings_;
 };
 
-// Counts leaves and depth; stops early once a limit is passed.
-bool WithinLimits(const v1::Criterion& c, int depth, size_t* criteria, std::string* why) {
-  if (depth > kMaxDepth) {
-    *why = StrCat("a question nests at most ", kMaxDepth, " parentheses and NOTs");
+// Bytes a leaf adds to the question's text (its strings; other leaves are small and bounded).
+size_t LeafBytes(const v1::Criterion& c) {
+  switch (c.kind_case()) {
+    case v1::Criterion::kHpo:
+      return c.hpo().size();
+    case v1::Criterion::kDiagnosis:
+      return c.diagnosis().size();
+    case v1::Criterion::kTreatment:
+      return c.treatment().size();
+    case v1::Criterion::kDataset:
+      return c.dataset().size();
+    case v1::Criterion::kGene:
+      return c.gene().symbol().size();
+    case v1::Criterion::kVariant:
+      return c.variant().chrom().size() + c.variant().ref().size() + c.variant().alt().size() +
+             c.variant().assembly().size() + 12;
+    case v1::Criterion::kRange:
+      return c.range().chrom().size() + c.range().assembly().size() + 24;
+    default:
+      return 8;
+  }
+}
+
+struct Tally {
+  size_t criteria = 0;
+  size_t bytes = 0;
+};
+
+// Counts leaves, their text and depth; stops early once a limit is passed.
+bool WithinLimits(const v1::Criterion& c, int depth, const QueryLimits& limits, Tally* tally,
+                  std::string* why) {
+  if (depth > limits.max_depth) {
+    *why = StrCat("a question nests at most ", limits.max_depth, " parentheses and NOTs");
     return false;
   }
   if (c.has_all_of() || c.has_any_of()) {
     for (const v1::Criterion& item : c.has_all_of() ? c.all_of().items() : c.any_of().items()) {
-      if (!WithinLimits(item, depth + 1, criteria, why)) return false;
+      if (!WithinLimits(item, depth + 1, limits, tally, why)) return false;
     }
     return true;
   }
-  if (c.has_negation()) return WithinLimits(c.negation(), depth + 1, criteria, why);
-  if (++*criteria > kMaxCriteria) {
-    *why = StrCat("a question has at most ", kMaxCriteria, " criteria");
+  if (c.has_negation()) return WithinLimits(c.negation(), depth + 1, limits, tally, why);
+  if (++tally->criteria > limits.max_criteria) {
+    *why = StrCat("a question has at most ", limits.max_criteria, " criteria");
+    return false;
+  }
+  tally->bytes += LeafBytes(c);
+  if (tally->bytes > limits.max_bytes) {
+    *why = StrCat("a question is at most ", limits.max_bytes, " bytes long");
     return false;
   }
   return true;
@@ -218,9 +258,9 @@ bool WithinLimits(const v1::Criterion& c, int depth, size_t* criteria, std::stri
 }  // namespace
 
 absl::Status CheckLimits(const v1::Criterion& question) {
-  size_t criteria = 0;
+  Tally tally;
   std::string why;
-  if (!WithinLimits(question, 0, &criteria, &why)) return absl::InvalidArgumentError(why);
+  if (!WithinLimits(question, 0, Limits(), &tally, &why)) return absl::InvalidArgumentError(why);
   return absl::OkStatus();
 }
 

@@ -316,6 +316,7 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::Append(v1::AuditEntry entry, Done done) {
+  entry.clear_arrived_steady_nanos();  // the call's own clock, never stored
   if (entry.time_unix_micros() == 0) entry.set_time_unix_micros(clock_->NowMicros());
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -49,6 +49,12 @@ const Row* Find(Method m) {
   return nullptr;
 }
 
+// "an operator", "a researcher".
+std::string WithArticle(const std::string& noun) {
+  bool vowel = !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos;
+  return StrCat(vowel ? "an " : "a ", noun);
+}
+
 bool IsAdmin(Method m) { return MethodName(m).starts_with("AdminService/"); }
 bool IsRegion(Method m) { return MethodName(m).starts_with("RegionService/"); }
 
@@ -89,7 +95,7 @@ absl::Status Authorize(const Identity& peer, Method method, const Server& server
   }
   if (row == nullptr || (row->roles & Bit(peer.role)) == 0) {
     return absl::PermissionDeniedError(
-        StrCat("a ", RoleName(peer.role), " may not call ", MethodName(method)));
+        StrCat(WithArticle(RoleName(peer.role)), " may not call ", MethodName(method)));
   }
   bool hub_method = MethodName(method).starts_with("FederationService/");
   if (hub_method != server.is_hub) {

@@ -263,6 +263,11 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
       reply.set_ontology(catalog->ontology()->version());
       reply.set_ontology_terms(catalog->ontology()->size());
     }
+    for (const std::string& assembly : catalog->assemblies()) {
+      if (const vocab::GeneTable* t = catalog->gene_table(assembly)) {
+        (*reply.mutable_gene_tables())[assembly] = t->size();
+      }
+    }
     auto disk = store_->DiskSize();
     if (disk.ok()) reply.set_disk_bytes(*disk);
     reply.set_audit_entries(audit_->size());

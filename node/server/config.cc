@@ -186,15 +186,26 @@ absl::Status ReadTls(Document& doc, Section& root, security::TlsFiles* tls) {
   return absl::OkStatus();
 }
 
-absl::Status ReadLimits(Document& doc, Section& root, transport::ConnectionLimits* limits) {
+absl::Status ReadLimits(Document& doc, Section& root, transport::ConnectionLimits* limits,
+                        query::QueryLimits* question, uint32_t* max_message_mb) {
   Section s = doc.Sub(root, &doc.root, "limits");
+  uint32_t bytes = static_cast<uint32_t>(question->max_bytes);
+  uint32_t nesting = static_cast<uint32_t>(question->max_depth);
+  uint32_t criteria = static_cast<uint32_t>(question->max_criteria);
   for (absl::Status st :
        {s.Uint("max_connections", &limits->max_connections, 0, 10000000),
         s.Uint("max_connections_per_address", &limits->per_address, 1, 10000000),
         s.Uint("handshake_timeout_ms", &limits->handshake_timeout_ms, 100, 600000),
-        s.Uint("idle_timeout_s", &limits->idle_timeout_s, 1, 86400 * 7), s.NoUnknownKeys()}) {
+        s.Uint("idle_timeout_s", &limits->idle_timeout_s, 1, 86400 * 7),
+        s.Uint("max_question_bytes", &bytes, 256, 1 << 20),
+        s.Uint("max_nesting", &nesting, 1, static_cast<uint32_t>(query::kMaxDepth)),
+        s.Uint("max_criteria", &criteria, 1, 100000),
+        s.Uint("max_message_mb", max_message_mb, 1, 1024), s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
+  question->max_bytes = bytes;
+  question->max_depth = static_cast<int>(nesting);
+  question->max_criteria = criteria;
   return absl::OkStatus();
 }
 
@@ -203,6 +214,19 @@ absl::Status ReadMetrics(Document& doc, Section& root, std::string* listen) {
   Section s = doc.Sub(root, &doc.root, "metrics");
   for (absl::Status st : {s.String("listen", listen), s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+// [log] format: how calls and gRPC's own messages are logged on stderr.
+absl::Status ReadLog(Document& doc, Section& root, std::string* format) {
+  Section s = doc.Sub(root, &doc.root, "log");
+  for (absl::Status st : {s.String("format", format), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  if (*format != "json" && *format != "text" && *format != "off") {
+    return absl::InvalidArgumentError(
+        StrCat(doc.file, ": log.format is '", *format, "'; it is \"json\", \"text\" or \"off\""));
   }
   return absl::OkStatus();
 }
@@ -330,9 +354,11 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   }
   absl::Status s = ReadTls(*doc, root, &c.tls);
   if (!s.ok()) return s;
-  s = ReadLimits(*doc, root, &c.limits);
+  s = ReadLimits(*doc, root, &c.limits, &c.question_limits, &c.max_message_mb);
   if (!s.ok()) return s;
   s = ReadMetrics(*doc, root, &c.metrics_listen);
+  if (!s.ok()) return s;
+  s = ReadLog(*doc, root, &c.log_format);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.settings.disclosure);
   if (!s.ok()) return s;
@@ -407,9 +433,11 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   c.witness_interval_s = static_cast<int>(witness);
   absl::Status s = ReadTls(*doc, root, &c.tls);
   if (!s.ok()) return s;
-  s = ReadLimits(*doc, root, &c.limits);
+  s = ReadLimits(*doc, root, &c.limits, &c.question_limits, &c.max_message_mb);
   if (!s.ok()) return s;
   s = ReadMetrics(*doc, root, &c.metrics_listen);
+  if (!s.ok()) return s;
+  s = ReadLog(*doc, root, &c.log_format);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.disclosure);
   if (!s.ok()) return s;

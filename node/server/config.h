@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "node/core/settings.h"
 #include "node/transport/connection_gate.h"
+#include "query/limits.h"
 #include "security/disclosure.h"
 #include "security/peer_check.h"
 
@@ -25,7 +26,10 @@ struct NodeConfig {
   uint32_t min_free_mb = 64;  // writes are refused below this much free disk
   security::TlsFiles tls;
   transport::ConnectionLimits limits;
+  query::QueryLimits question_limits;  // [limits] max_question_bytes, max_nesting, max_criteria
+  uint32_t max_message_mb = 64;        // [limits]: the largest request (ingest chunks, opt-outs)
   std::string metrics_listen;        // [metrics] listen: metrics and probes over HTTP; "" for none
+  std::string log_format = "json";   // [log] format: "json", "text" or "off" (node/base/log.h)
   bool accept_audit_damage = false;  // pmdb node --accept-audit-damage, never from the file
   core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
 };
@@ -43,7 +47,10 @@ struct HubConfig {
   int deadline_ms = 2000;
   int witness_interval_s = 30;  // how often every region's audit head is checked (witness.h)
   transport::ConnectionLimits limits;
+  query::QueryLimits question_limits;            // [limits]
+  uint32_t max_message_mb = 4;                   // [limits]: the largest request
   std::string metrics_listen;                    // [metrics] listen
+  std::string log_format = "json";               // [log] format
   bool accept_audit_damage = false;              // pmdb hub --accept-audit-damage
   std::vector<std::string> accept_region_audit;  // pmdb hub --accept-region-audit REGION
   std::vector<RegionEndpoint> regions;

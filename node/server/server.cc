@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "node/base/log.h"
 #include "node/base/strings.h"
 #include "node/core/node_core.h"
 #include "node/hub/hub.h"
@@ -26,6 +27,7 @@
 #include "node/transport/ops_endpoint.h"
 #include "node/transport/region_service.h"
 #include "node/transport/tls.h"
+#include "query/limits.h"
 #include "security/audit.h"
 #include "security/x509.h"
 
@@ -278,7 +280,11 @@ class HubServer final : public GrpcServer {
         std::chrono::system_clock::now() + deadline,
         [&checked](std::vector<std::string> problems) { checked.set_value(std::move(problems)); });
     for (const std::string& p : checked.get_future().get()) {
-      std::cerr << "pmdb hub: " << p << std::endl;
+      if (log::Enabled()) {
+        log::Line("warning", "audit_witness").Str("problem", p).Emit();
+      } else {
+        std::cerr << "pmdb hub: " << p << std::endl;
+      }
     }
   }
 
@@ -297,7 +303,17 @@ class HubServer final : public GrpcServer {
 
 }  // namespace
 
+// The process's log format ([log] format), and gRPC's messages through it.
+void StartLogging(const std::string& format) {
+  log::SetFormat(format == "off"    ? log::Format::kOff
+                 : format == "text" ? log::Format::kText
+                                    : log::Format::kJson);
+  if (log::Enabled()) transport::RouteGrpcLogs();
+}
+
 absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
+  StartLogging(config.log_format);
+  query::SetLimits(config.question_limits);
   auto self = security::CheckTlsFiles(config.tls);
   if (!self.ok()) return self.status();
   if (self->role != security::Role::kNode || self->region != config.settings.region) {
@@ -328,7 +344,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   grpc::ServerBuilder builder;
   builder.RegisterService(node->region_.get());
   builder.RegisterService(node->admin_.get());
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_mb) << 20);
   absl::Status listening = node->Listen(builder, config.listen, config.limits, *creds);
   if (!listening.ok()) return listening;
   node->registry_.Describe(
@@ -368,6 +384,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
+  StartLogging(config.log_format);
+  query::SetLimits(config.question_limits);
   auto self = security::CheckTlsFiles(config.tls);
   if (!self.ok()) return self.status();
   if (self->role != security::Role::kHub) {
@@ -423,6 +441,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   EnableStandardServices();
   grpc::ServerBuilder builder;
   builder.RegisterService(hub->federation_.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_mb) << 20);
   hub->hub_->set_metrics(&hub->registry_);
   hub->StartWitnessing(std::chrono::seconds(config.witness_interval_s),
                        std::chrono::milliseconds(config.deadline_ms));

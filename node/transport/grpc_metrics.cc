@@ -1,5 +1,7 @@
 #include "node/transport/grpc_metrics.h"
 
+#include <google/protobuf/descriptor.h>
+#include <grpc/support/log.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include <chrono>
@@ -8,11 +10,15 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "node/base/log.h"
 
 namespace pmdb::transport {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
+
+constexpr char kUnreadable[] =
+    "the request could not be read: it is malformed or nested deeper than 100 levels";
 
 const char* TypeOf(grpc::experimental::ServerRpcInfo::Type t) {
   switch (t) {
@@ -40,12 +46,21 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
     std::string method = slash == std::string::npos ? "unknown" : full.substr(slash + 1);
     labels_ = {
         {"grpc_type", TypeOf(info->type())}, {"grpc_service", service}, {"grpc_method", method}};
+    known_method_ = google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+                        service + "." + method) != nullptr;
     registry_->Add("grpc_server_started_total", labels_);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
+      if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+          status.error_message().empty() && known_method_) {
+        // gRPC's answer when it cannot parse the request of a method the server has (protobuf
+        // reads at most 100 levels of nesting): say so, the same at the hub and every node.
+        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, kUnreadable);
+        methods->ModifySendStatus(status);
+      }
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       metrics::Labels with_code = labels_;
@@ -61,6 +76,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   metrics::Registry* registry_;
   std::chrono::steady_clock::time_point start_;
   metrics::Labels labels_;
+  bool known_method_ = false;
 };
 
 class MetricsInterceptorFactory final
@@ -76,7 +92,20 @@ class MetricsInterceptorFactory final
   metrics::Registry* registry_;
 };
 
+void LogGrpc(gpr_log_func_args* args) {
+  const char* level = args->severity == GPR_LOG_SEVERITY_ERROR  ? "error"
+                      : args->severity == GPR_LOG_SEVERITY_INFO ? "info"
+                                                                : "debug";
+  log::Line(level, "grpc")
+      .Str("message", args->message == nullptr ? "" : args->message)
+      .Str("source", args->file == nullptr ? "" : args->file)
+      .Int("line", args->line)
+      .Emit();
+}
+
 }  // namespace
+
+void RouteGrpcLogs() { gpr_set_log_function(LogGrpc); }
 
 void AddGrpcMetrics(metrics::Registry* registry, grpc::ServerBuilder& builder) {
   registry->Describe("grpc_server_started_total", metrics::Type::kCounter,

@@ -50,7 +50,7 @@ TEST(CliTest, MissingStoreExitsOneWithAHint) {
   EXPECT_NE(r.err.find("no pmdb store"), std::string::npos) << r.err;
 }
 
-TEST(CliTest, IngestShowsProgressOnATerminalOnly) {
+TEST(CliTest, IngestShowsABarOnATerminalAndLinesElsewhere) {
   TempDir dir;
   std::string ingest = PmdbBinary() + " ingest --db " + dir.Path("tty.db") + " --vcf " +
                        SharedData("vcf/1kg_phase1_629samples.vcf.gz") +
@@ -64,8 +64,26 @@ TEST(CliTest, IngestShowsProgressOnATerminalOnly) {
                      SharedData("vcf/1kg_phase1_629samples.vcf.gz"), "--dataset", "kg",
                      "--assembly", "GRCh37"});
   ASSERT_EQ(piped.exit_code, 0);
-  EXPECT_EQ(piped.err.find("ingesting ["), std::string::npos);
+  EXPECT_EQ(piped.err.find("ingesting ["), std::string::npos) << "no bar into a pipe";
   EXPECT_NE(piped.out.find("629 new"), std::string::npos);
+  // Into a log (here every moment instead of every 10 s): whole lines with a rate and the time
+  // left.
+  auto logged = Pmdb(
+      {"ingest", "--db", dir.Path("log.db"), "--vcf",
+       SharedData("vcf/1kg_phase1_629samples.vcf.gz"), "--dataset", "kg", "--assembly", "GRCh37"},
+      {"PMDB_PROGRESS_SECONDS=0"});
+  ASSERT_EQ(logged.exit_code, 0) << logged.err;
+  EXPECT_TRUE(logged.err.starts_with("pmdb: ingesting ")) << logged.err;
+  EXPECT_NE(logged.err.find(" records, "), std::string::npos) << logged.err;
+  EXPECT_NE(logged.err.find("/s\n"), std::string::npos);
+  EXPECT_EQ(logged.err.find('\r'), std::string::npos) << "no redrawing in a log";
+  // Longer work with a known total also says how long is left.
+  auto generated =
+      Pmdb({"generate", "--individuals", "100", "--variants", "3000", "--out", dir.Path("cohort")},
+           {"PMDB_PROGRESS_SECONDS=0"});
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_NE(generated.err.find("pmdb: generating "), std::string::npos) << generated.err;
+  EXPECT_NE(generated.err.find(" s left\n"), std::string::npos) << generated.err.substr(0, 2000);
 }
 
 TEST(CliTest, AServerWithoutAPortIsRefused) {
@@ -279,6 +297,17 @@ TEST_F(CliCohortTest, InfoDescribesTheStore) {
   EXPECT_NE(r.out.find("\"individuals\":400"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"id\":\"syn\",\"assembly\":\"GRCh38\""), std::string::npos);
   EXPECT_NE(r.out.find("releases/2015-01-27"), std::string::npos);
+  EXPECT_NE(r.out.find("\"gene_tables\":[]"), std::string::npos) << "none remembered yet";
+  // A question with --genes remembers the table; info then names it.
+  auto q = Pmdb({"query", "--db", db(), "--genes", "GRCh38=" + SharedData("genes_grch38.tsv"),
+                 "gene(BRCA2)"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  r = Pmdb({"info", "--db", db(), "--json"});
+  auto j = ParseJson(r.out);
+  EXPECT_EQ(JsonString(j, "gene_tables.0.assembly"), "GRCh38") << r.out;
+  EXPECT_GT(JsonNumber(j, "gene_tables.0.genes"), 10000);
+  auto text = Pmdb({"info", "--db", db()});
+  EXPECT_NE(text.out.find("  gene table   GRCh38  "), std::string::npos) << text.out;
 }
 
 }  // namespace

@@ -17,7 +17,8 @@
 
 namespace pmdb::testing {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& args, uint64_t open_files) {
+ChildProcess::ChildProcess(const std::vector<std::string>& args, uint64_t open_files,
+                           const std::string& stderr_path) {
   int out[2];
   if (pipe(out) != 0) return;
   pid_ = fork();
@@ -25,6 +26,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, uint64_t open_f
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
+    if (!stderr_path.empty()) {
+      int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (err >= 0) dup2(err, STDERR_FILENO);
+    }
     if (open_files > 0) {
       rlimit lim{open_files, open_files};
       setrlimit(RLIMIT_NOFILE, &lim);
@@ -46,12 +51,15 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, uint64_t open_f
          read(out[0], &c, 1) == 1) {
     line.push_back(c);
   }
-  close(out[0]);
+  out_ = out[0];
   size_t at = line.rfind("port ");
   if (at != std::string::npos) port_ = std::atoi(line.c_str() + at + 5);
 }
 
-ChildProcess::~ChildProcess() { Kill(); }
+ChildProcess::~ChildProcess() {
+  Kill();
+  if (out_ >= 0) close(out_);
+}
 
 void ChildProcess::Signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
@@ -93,6 +101,7 @@ Federation::Federation(int individuals, int variants) {
     c.listen = "127.0.0.1:0";
     c.db = db(region);
     c.tls = Files(region + "-node");
+    c.log_format = "off";  // in-process: the test's own output stays readable
     c.settings.region = region;
     c.settings.sharing["researcher"] = {
         {"count", "breakdown", "frequency"},
@@ -148,6 +157,7 @@ void Federation::StartHub(int deadline_ms, const std::map<std::string, std::stri
   server::HubConfig c;
   c.db = dir_.Path("hub.db");
   c.tls = Files("hub");
+  c.log_format = "off";
   c.deadline_ms = deadline_ms;
   for (const auto& [region, node] : nodes_) {
     c.regions.push_back({region, "127.0.0.1:" + std::to_string(node->port())});

@@ -35,7 +35,9 @@ inline constexpr char kFederation[] = "test-fed";
 class ChildProcess {
  public:
   // `open_files` > 0: the child's open-files limit (soft and hard).
-  explicit ChildProcess(const std::vector<std::string>& args, uint64_t open_files = 0);
+  // `stderr_path`: where the child's standard error goes (inherited when empty).
+  explicit ChildProcess(const std::vector<std::string>& args, uint64_t open_files = 0,
+                        const std::string& stderr_path = "");
   ~ChildProcess();
   int port() const { return port_; }
   void Signal(int sig);
@@ -44,6 +46,7 @@ class ChildProcess {
  private:
   int pid_ = -1;
   int port_ = 0;
+  int out_ = -1;  // the child's standard output, kept open so that later lines do not fail
 };
 
 class Federation {

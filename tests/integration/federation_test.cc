@@ -459,6 +459,28 @@ TEST(FederationTest, TheHubCatchesARegionWhoseAuditLogWasPutBack) {
   EXPECT_EQ(PartOf(count, "vast").status(), v1::REGION_OK) << PartOf(count, "vast").detail();
 }
 
+// A request nested deeper than protobuf reads (100 levels) is refused as a bad request, the
+// same way at the hub and at a node, not as "unimplemented" or an internal error.
+TEST(FederationTest, ARequestNestedTooDeepIsABadRequest) {
+  Federation fed(30, 5);
+  fed.StartNodes();
+  fed.StartHub();
+  v1::CountRequest deep;
+  v1::Criterion* c = deep.mutable_criterion();
+  for (int i = 0; i < 150; ++i) c = c->mutable_negation();
+  c->set_sex(v1::FEMALE);
+  grpc::ClientContext ctx;
+  v1::FederatedCount out;
+  grpc::Status s = fed.Hub()->Count(&ctx, deep, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "[" << s.error_message() << "]";
+  EXPECT_NE(s.error_message().find("could not be read"), std::string::npos) << s.error_message();
+  grpc::ClientContext ctx2;
+  v1::CountAnswer answer;
+  grpc::Status n = fed.Region("hub", "vast")->Count(&ctx2, deep, &answer);
+  EXPECT_EQ(n.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << n.error_message();
+  EXPECT_EQ(n.error_message(), s.error_message());
+}
+
 TEST(FederationTest, ConsentWithdrawalIsVisibleInTheNextFederatedQuery) {
   Federation fed(100);
   uint64_t before = fed.ExactCount("vast", "dataset(syn)");
@@ -912,6 +934,17 @@ TEST(FederationDefaultsTest, NoisedNumbersAreLabelledAndRepeatsAreFree) {
     EXPECT_NEAR(static_cast<double>(p.count().count().low()), static_cast<double>(exact[r]), 40)
         << r;
   }
+  // The audit logs say what each entry charged: the region's, and the hub's per region.
+  fed.StopHub();
+  auto hub_log = Pmdb({"audit", "list", "--db", fed.dir().Path("hub.db")});
+  EXPECT_NE(hub_log.out.find("charged mellan 0.020, norr 0.020"), std::string::npos) << hub_log.out;
+  fed.StopNode("vast");
+  auto vast_log = Pmdb({"audit", "list", "--db", fed.db("vast")});
+  EXPECT_NE(vast_log.out.find("charged test-project rho 0.020"), std::string::npos) << vast_log.out;
+  EXPECT_NE(vast_log.out.find("charged nothing to test-project (a repeat)"), std::string::npos);
+  auto json = Pmdb({"audit", "list", "--db", fed.db("vast"), "--json", "--caller",
+                    "spiffe://test-fed/researcher/anna", "--limit", "1"});
+  EXPECT_NE(json.out.find("\"rho_charged\":0.02"), std::string::npos) << json.out;
 }
 
 // What a researcher reads: every number with its 95 % interval, the hub's total made of the

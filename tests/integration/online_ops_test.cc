@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "node/base/strings.h"
+#include "security/ca.h"
 #include "tests/integration/federation_fixture.h"
 
 namespace pmdb::testing {
@@ -167,6 +168,88 @@ TEST_F(OnlineOperations, ABackupOfARunningNodeRestoresToTheSameAnswers) {
   auto relative = Pmdb({"backup", "--node", node_, "--to", "backups"}, olle_);
   EXPECT_EQ(relative.exit_code, 2);
   EXPECT_NE(relative.err.find("absolute path on the node's machine"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pmdb::testing
+
+namespace pmdb::testing {
+namespace {
+
+// What goes wrong between an operator's command and a node is said in plain words, with gRPC's
+// own text after it for whoever needs it.
+TEST(PlainErrorsTest, ConnectionAndCertificateProblemsAreSaidPlainly) {
+  Federation fed(30, 5);
+  fed.StartNodes();
+  const std::string node = StrCat("127.0.0.1:", fed.node_port("vast"));
+  // A CA file that did not sign the node's certificate.
+  auto other = security::CertificateAuthority::Init(fed.dir().Path("other-ca"), kFederation, 30);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(
+      other
+          ->Issue({.identity = "spiffe://test-fed/region/vast/operator/eve"}, fed.dir().Path("eve"))
+          .ok());
+  std::vector<std::string> wrong_ca = {"PMDB_CERT=" + fed.dir().Path("olle.crt"),
+                                       "PMDB_KEY=" + fed.dir().Path("olle.key"),
+                                       "PMDB_CA=" + fed.dir().Path("other-ca/ca.crt")};
+  auto r = Pmdb({"info", "--node", node}, wrong_ca);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the server's certificate is not signed by the CA file you gave"),
+            std::string::npos)
+      << r.err;
+  // A client certificate from another CA: the node refuses it.
+  std::vector<std::string> foreign = {"PMDB_CERT=" + fed.dir().Path("eve.crt"),
+                                      "PMDB_KEY=" + fed.dir().Path("eve.key"),
+                                      "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
+  r = Pmdb({"info", "--node", node}, foreign);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("refused your certificate"), std::string::npos) << r.err;
+  // Nothing listening.
+  std::vector<std::string> olle = {"PMDB_CERT=" + fed.dir().Path("olle.crt"),
+                                   "PMDB_KEY=" + fed.dir().Path("olle.key"),
+                                   "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
+  fed.StopNode("vast");
+  r = Pmdb({"info", "--node", node}, olle);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nothing answers at " + node), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace pmdb::testing
+
+namespace pmdb::testing {
+namespace {
+
+// A region's own limits on one question ([limits] in its configuration): over them, a question
+// is refused before any data is read, saying which limit.
+TEST(QuestionLimitsTest, ANodeAppliesItsConfiguredLimits) {
+  Federation fed(30, 5);
+  fed.Issue("region/syd/operator/otto", "otto");
+  server::NodeConfig& syd = fed.node_config("syd");
+  WriteFile(fed.dir().Path("syd.toml"),
+            StrCat("[node]\nregion = \"syd\"\ndb = \"", syd.db,
+                   "\"\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"off\"\n"
+                   "[limits]\nmax_criteria = 3\nmax_nesting = 4\nmax_question_bytes = 300\n"
+                   "[tls]\ncert = \"",
+                   syd.tls.cert, "\"\nkey = \"", syd.tls.key, "\"\nca = \"", syd.tls.ca,
+                   "\"\ncrl = \"", syd.tls.crl, "\"\n"));
+  ChildProcess child({"node", "--config", fed.dir().Path("syd.toml")});
+  ASSERT_GT(child.port(), 0);
+  std::vector<std::string> otto = {"PMDB_CERT=" + fed.dir().Path("otto.crt"),
+                                   "PMDB_KEY=" + fed.dir().Path("otto.key"),
+                                   "PMDB_CA=" + fed.dir().Path("ca/ca.crt")};
+  const std::string node = StrCat("127.0.0.1:", child.port());
+  auto ask = [&](const std::string& expr) { return Pmdb({"query", "--node", node, expr}, otto); };
+  EXPECT_EQ(ask("sex(F) AND age(40-60) AND dx(C50)").exit_code, 0);
+  auto many = ask("sex(F) AND age(40-60) AND dx(C50) AND treatment(L01)");
+  EXPECT_EQ(many.exit_code, 1);
+  EXPECT_NE(many.err.find("a question has at most 3 criteria"), std::string::npos) << many.err;
+  auto deep = ask("NOT (NOT (NOT (NOT (NOT sex(F)))))");
+  EXPECT_EQ(deep.exit_code, 1);
+  EXPECT_NE(deep.err.find("nests at most 4"), std::string::npos) << deep.err;
+  auto long_one = ask("dataset(" + std::string(400, 'a') + ")");
+  EXPECT_EQ(long_one.exit_code, 1);
+  EXPECT_NE(long_one.err.find("at most 300 bytes"), std::string::npos) << long_one.err;
 }
 
 }  // namespace

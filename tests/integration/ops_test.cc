@@ -4,8 +4,11 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <sstream>
 
 #include "node/base/crash_point.h"
 #include "node/base/strings.h"
@@ -164,6 +167,62 @@ TEST(OpsEndpointTest, MetricsAndProbesOfANodeAndTheHub) {
   grpc::ClientContext ctx3;
   EXPECT_FALSE(fed.Region("hub", "vast")->Count(&ctx3, req2, &direct).ok());
   EXPECT_EQ(Http(node, "GET", "/readyz").status, 200) << "the next write worked";
+}
+
+// A node as a process logs one JSON object per line on stderr for every call: who, what, the
+// outcome, the latency, the charge, the question only as a hash; gRPC's own messages come
+// through the same log.
+TEST(StructuredLogTest, EveryCallIsOneJsonLineWithoutTheQuestion) {
+  Federation fed(60, 10);
+  fed.Issue("region/syd/operator/otto", "otto");
+  server::NodeConfig& syd = fed.node_config("syd");
+  WriteFile(fed.dir().Path("syd.toml"),
+            StrCat("[node]\nregion = \"syd\"\ndb = \"", syd.db,
+                   "\"\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n[tls]\ncert = \"",
+                   syd.tls.cert, "\"\nkey = \"", syd.tls.key, "\"\nca = \"", syd.tls.ca,
+                   "\"\ncrl = \"", syd.tls.crl, "\"\n"));
+  const std::string err = fed.dir().Path("syd.err");
+  ChildProcess child({"node", "--config", fed.dir().Path("syd.toml")}, 0, err);
+  ASSERT_GT(child.port(), 0);
+  auto admin = v1::AdminService::NewStub(fed.Channel("otto", child.port(), "region/syd/node"));
+  v1::AdminQueryRequest q;
+  *q.mutable_criterion() = *query::ParseCriterion("sex(F) AND age(40-60)");
+  v1::AdminQueryReply reply;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(admin->Query(&ctx, q, &reply).ok());
+  // A stranger's call: refused, and logged as such.
+  auto stranger = v1::AdminService::NewStub(fed.Channel("anna", child.port(), "region/syd/node"));
+  grpc::ClientContext ctx2;
+  EXPECT_FALSE(stranger->Query(&ctx2, q, &reply).ok());
+  child.Signal(SIGTERM);
+  child.Kill();
+
+  std::string text = ReadFile(err);
+  std::vector<google::protobuf::Value> calls;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    if (line.front() != '{') continue;  // the start-up notes are plain text
+    google::protobuf::Value v = ParseJson(line);
+    ASSERT_EQ(v.kind_case(), google::protobuf::Value::kStructValue) << line;
+    EXPECT_FALSE(JsonString(v, "time").empty()) << line;
+    if (JsonString(v, "event") == "call") calls.push_back(v);
+  }
+  ASSERT_EQ(calls.size(), 2u) << text;
+  EXPECT_EQ(JsonString(calls[0], "method"), "AdminService/Query");
+  EXPECT_EQ(JsonString(calls[0], "caller"), "spiffe://test-fed/region/syd/operator/otto");
+  EXPECT_EQ(JsonString(calls[0], "status"), "ok");
+  EXPECT_EQ(JsonString(calls[0], "region"), "syd");
+  EXPECT_EQ(JsonString(calls[0], "query_sha256").size(), 16u);
+  EXPECT_GE(JsonNumber(calls[0], "latency_ms"), 0);
+  EXPECT_EQ(JsonString(calls[0], "request_id").size(), 16u);
+  EXPECT_EQ(JsonString(calls[1], "status"), "PERMISSION_DENIED");
+  EXPECT_EQ(JsonString(calls[1], "caller"), "spiffe://test-fed/researcher/anna");
+  EXPECT_NE(JsonString(calls[0], "request_id"), JsonString(calls[1], "request_id"));
+  // Never the question, never a subject.
+  EXPECT_EQ(text.find("sex(F)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("age("), std::string::npos);
+  EXPECT_EQ(text.find("SYD"), std::string::npos) << "subject ids are SYD...";
 }
 
 }  // namespace

@@ -12,6 +12,24 @@
 namespace pmdb::cli {
 namespace {
 
+// "  charged project P rho 0.020" (a release), "  charged nothing (a repeat)", at the hub
+// "  charged norr 0.020, vast 0.020"; "" for entries that release no number.
+std::string Charged(const v1::AuditEntry& e) {
+  char rho[32];
+  if (!e.charges().empty()) {
+    std::string out = "  charged";
+    for (const v1::RegionCharge& c : e.charges()) {
+      std::snprintf(rho, sizeof rho, "%.3f", static_cast<double>(c.rho_micros()) / 1e6);
+      StrAppend(&out, out.size() > 9 ? ", " : " ", c.region(), " ", rho);
+    }
+    return out;
+  }
+  if (e.release().empty()) return "";
+  if (e.rho_micros() == 0) return StrCat("  charged nothing to ", e.project(), " (a repeat)");
+  std::snprintf(rho, sizeof rho, "%.3f", static_cast<double>(e.rho_micros()) / 1e6);
+  return StrCat("  charged ", e.project(), " rho ", rho);
+}
+
 const CommandSpec& VerifySpec() {
   static const CommandSpec spec{
       "audit verify",
@@ -156,6 +174,16 @@ int List(int argc, char** argv) {
       j.Key("method").String(e.method()).Key("query").String(e.query());
       j.Key("outcome").String(e.outcome()).Key("released").String(e.released());
       j.Key("region").String(e.region());
+      // What the release cost: the project charged and rho (0 for a repeat); at the hub, what
+      // each region charged.
+      j.Key("project").String(e.project());
+      j.Key("rho_charged").Double(static_cast<double>(e.rho_micros()) / 1e6);
+      j.Key("charges").BeginArray();
+      for (const v1::RegionCharge& c : e.charges()) {
+        j.BeginObject().Key("region").String(c.region());
+        j.Key("rho").Double(static_cast<double>(c.rho_micros()) / 1e6).EndObject();
+      }
+      j.EndArray();
       // Internal ordinals of the individuals a similar-case answer or contact request touched.
       j.Key("individuals").BeginArray();
       for (uint32_t o : e.individuals()) j.Uint(o);
@@ -165,7 +193,8 @@ int List(int argc, char** argv) {
       std::cout << e.seq() << "  " << FormatTime(e.time_unix_micros()) << "  " << e.caller()
                 << (e.via().empty() ? "" : StrCat(" via ", e.via())) << "  " << e.method() << "  "
                 << e.outcome() << (e.query().empty() ? "" : StrCat("  ", e.query()))
-                << (e.released().empty() ? "" : StrCat("  -> ", e.released())) << "\n";
+                << (e.released().empty() ? "" : StrCat("  -> ", e.released())) << Charged(e)
+                << "\n";
     }
   }
   return 0;

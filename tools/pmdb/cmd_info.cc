@@ -40,6 +40,7 @@ struct Shown {
   std::map<std::string, v1::DatasetInfo> datasets;
   std::string ontology;
   uint64_t ontology_terms = 0;
+  std::map<std::string, uint64_t> gene_tables;  // assembly -> genes
   std::optional<v1::StatusReply> node;
 };
 
@@ -56,6 +57,11 @@ void Print(const Shown& s, bool json) {
     }
     j.EndArray();
     j.Key("ontology").String(s.ontology);
+    j.Key("gene_tables").BeginArray();
+    for (const auto& [assembly, genes] : s.gene_tables) {
+      j.BeginObject().Key("assembly").String(assembly).Key("genes").Uint(genes).EndObject();
+    }
+    j.EndArray();
     j.Key("disk_bytes").Uint(s.disk_bytes);
     if (s.node.has_value()) {
       const v1::StatusReply& n = *s.node;
@@ -89,7 +95,11 @@ void Print(const Shown& s, bool json) {
             << (s.ontology.empty() && s.ontology_terms == 0
                     ? std::string("none")
                     : StrCat(s.ontology_terms, " terms, ", s.ontology))
-            << "\n  on disk      " << WithThousands(s.disk_bytes) << " bytes\n";
+            << "\n";
+  for (const auto& [assembly, genes] : s.gene_tables) {
+    std::cout << "  gene table   " << assembly << "  " << WithThousands(genes) << " genes\n";
+  }
+  std::cout << "  on disk      " << WithThousands(s.disk_bytes) << " bytes\n";
   if (!s.node.has_value()) return;
   const v1::StatusReply& n = *s.node;
   std::cout << "  pmdb         " << n.version() << ", up since "
@@ -118,7 +128,8 @@ int InfoOfNode(const Flags& flags, const Target& target) {
               .disk_bytes = reply.disk_bytes(),
               .datasets = {reply.datasets().begin(), reply.datasets().end()},
               .ontology = reply.ontology(),
-              .ontology_terms = reply.ontology_terms()};
+              .ontology_terms = reply.ontology_terms(),
+              .gene_tables = {reply.gene_tables().begin(), reply.gene_tables().end()}};
   shown.node = std::move(reply);
   Print(shown, flags.Bool("json"));
   return 0;
@@ -155,6 +166,9 @@ int RunInfo(int argc, char** argv) {
   if (c.ontology() != nullptr) {
     shown.ontology = c.ontology()->version();
     shown.ontology_terms = c.ontology()->size();
+  }
+  for (const std::string& assembly : c.assemblies()) {
+    if (const vocab::GeneTable* t = c.gene_table(assembly)) shown.gene_tables[assembly] = t->size();
   }
   Print(shown, flags->Bool("json"));
   return 0;

@@ -122,7 +122,9 @@ int RunHub(int argc, char** argv) {
   if (!config.ok()) return Fail("hub", config.status());
   sigset_t signals = BlockStopSignals();
   return Serve("hub", server::StartHub(*config),
-               StrCat("hub for ", config->regions.size(), " regions"), signals);
+               StrCat("hub for ", config->regions.size(),
+                      config->regions.size() == 1 ? " region" : " regions"),
+               signals);
 }
 
 }  // namespace pmdb::cli

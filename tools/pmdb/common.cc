@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 
@@ -20,7 +21,49 @@ bool json_errors = false;
 
 }  // namespace
 
-int Fail(const std::string& command, const absl::Status& status) {
+absl::Status PlainError(const absl::Status& status) {
+  const std::string raw(status.message());
+  if (raw.find("failed to connect to all addresses") == std::string::npos &&
+      raw.find("handshake failed") == std::string::npos &&
+      raw.find("DNS resolution failed") == std::string::npos) {
+    return status;
+  }
+  // gRPC names the address as "ipv4:127.0.0.1:7104" or "ipv6:[::1]:7104".
+  std::string address = "the address you gave";
+  for (const char* scheme : {"ipv4:", "ipv6:"}) {
+    size_t at = raw.find(scheme);
+    if (at == std::string::npos) continue;
+    size_t start = at + 5;
+    size_t end = raw.find(": ", start);
+    address = raw.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    break;
+  }
+  auto has = [&](const char* s) { return raw.find(s) != std::string::npos; };
+  std::string plain;
+  if (has("certificate verify failed") || has("CERTIFICATE_VERIFY_FAILED")) {
+    plain =
+        "the server's certificate is not signed by the CA file you gave (--ca or PMDB_CA), "
+        "or it has expired";
+  } else if (has("Connection refused")) {
+    plain = StrCat("nothing answers at ", address,
+                   ": is the node (or hub) running, and is that its port?");
+  } else if (has("Socket closed") || has("alert")) {
+    plain = StrCat("the server at ", address,
+                   " closed the connection during the TLS handshake: it most likely refused your "
+                   "certificate (not issued by the federation's CA, revoked, expired, or not "
+                   "yours: --cert and --key must match), or it is at its connection limit");
+  } else if (has("DNS resolution failed")) {
+    plain = "the host name could not be resolved (DNS)";
+  } else if (has("Connection timed out") || has("Deadline Exceeded")) {
+    plain = StrCat("no answer from ", address, " in time (a firewall, or the wrong address?)");
+  } else {
+    plain = StrCat("cannot reach ", address);
+  }
+  return absl::Status(status.code(), StrCat(plain, "\n  (gRPC said: ", raw, ")"));
+}
+
+int Fail(const std::string& command, const absl::Status& original) {
+  absl::Status status = PlainError(original);
   std::cerr << "pmdb " << command << ": " << std::string(status.message()) << "\n";
   if (json_errors) std::cout << ErrorJson(status) << "\n";
   return kExitFailure;
@@ -65,31 +108,51 @@ double Now() {
 }  // namespace
 
 ProgressLine::ProgressLine(std::string label)
-    : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) == 1) {}
+    : label_(std::move(label)), terminal_(isatty(STDERR_FILENO) == 1), started_(Now()) {
+  // Not on a terminal (a log, a pipe, systemd): a whole line now and then instead of a bar
+  // redrawn in place. PMDB_PROGRESS_SECONDS sets how often (default 10).
+  interval_ = terminal_ ? 0.1 : 10.0;
+  if (const char* env = std::getenv("PMDB_PROGRESS_SECONDS"); env != nullptr && !terminal_) {
+    char* end = nullptr;
+    double v = std::strtod(env, &end);
+    if (end != env && v >= 0) interval_ = v;
+  }
+  last_draw_ = terminal_ ? 0 : started_;  // a bar at once; a log line after the interval
+}
 
 ProgressLine::~ProgressLine() { Done(); }
 
 void ProgressLine::Update(const ingest::Progress& p) {
-  if (!enabled_) return;
   double now = Now();
-  if (now - last_draw_ < 0.1) return;
+  if (now - last_draw_ < interval_) return;
   last_draw_ = now;
-  std::string line = StrCat("\r  ", label_, " ");
+  const double elapsed = std::max(1e-3, now - started_);
+  std::string line = terminal_ ? StrCat("\r  ", label_, " ") : StrCat("pmdb: ", label_, " ");
+  double frac = -1;
   if (p.bytes_total > 0) {
-    int width = 30;
-    double frac = std::min(1.0, static_cast<double>(p.bytes_done) / p.bytes_total);
-    int filled = static_cast<int>(frac * width);
-    StrAppend(&line, "[", std::string(filled, '#'), std::string(width - filled, '.'), "] ",
-              static_cast<int>(frac * 100), "%  ");
+    frac = std::min(1.0, static_cast<double>(p.bytes_done) / p.bytes_total);
+    if (terminal_) {
+      int width = 30;
+      int filled = static_cast<int>(frac * width);
+      StrAppend(&line, "[", std::string(filled, '#'), std::string(width - filled, '.'), "] ");
+    }
+    StrAppend(&line, static_cast<int>(frac * 100), "%  ");
   }
   if (p.records > 0 || p.bytes_total == 0) {
-    StrAppend(&line, WithThousands(p.records), " records ");
+    StrAppend(&line, WithThousands(p.records), " records, ",
+              WithThousands(static_cast<uint64_t>(p.records / elapsed)), "/s");
   } else {
-    StrAppend(&line, WithThousands(p.bytes_done), " of ", WithThousands(p.bytes_total), " bytes ");
+    StrAppend(&line, WithThousands(p.bytes_done), " of ", WithThousands(p.bytes_total), " bytes, ",
+              WithThousands(static_cast<uint64_t>(p.bytes_done / elapsed / 1024)), " KiB/s");
   }
+  if (frac > 0.01 && frac < 1) {
+    StrAppend(&line, ", about ", static_cast<uint64_t>(elapsed * (1 - frac) / frac + 0.5),
+              " s left");
+  }
+  StrAppend(&line, terminal_ ? " " : "\n");
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
-  drawn_ = true;
+  drawn_ = terminal_;
 }
 
 void ProgressLine::Done() {

@@ -22,6 +22,9 @@ inline constexpr int kExitUsage = 2;
 
 // Prints "pmdb COMMAND: MESSAGE" to stderr and returns kExitFailure.
 int Fail(const std::string& command, const absl::Status& status);
+// A connection or TLS failure as gRPC words it, said plainly for the person at the command
+// line (gRPC's own text kept after it); any other status as it is.
+absl::Status PlainError(const absl::Status& status);
 int UsageError(const CommandSpec& spec, const absl::Status& status);
 
 // Parses flags; on --help prints the help and sets *exit_code to 0, on error prints it and sets
@@ -51,6 +54,9 @@ class LocalAudit {
 };
 
 // A progress line on stderr, drawn only when stderr is a terminal.
+// Progress of long work on stderr: on a terminal a bar redrawn in place (and erased when done);
+// otherwise a whole line every 10 s (PMDB_PROGRESS_SECONDS) with the rate and, when the total
+// is known, the time left, for logs and supervisors.
 class ProgressLine {
  public:
   explicit ProgressLine(std::string label);
@@ -60,7 +66,9 @@ class ProgressLine {
 
  private:
   std::string label_;
-  bool enabled_;
+  bool terminal_;
+  double started_;
+  double interval_;
   bool drawn_ = false;
   double last_draw_ = 0;
 };

@@ -1,7 +1,9 @@
 // pmdb: one command-line tool for a federated precision-medicine database.
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <htslib/hts.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -58,6 +60,12 @@ int main(int argc, char** argv) {
   }
   std::string command = argv[1];
   if (command == "--version" || command == "version") return PrintVersion();
+  // gRPC's own log lines are for servers (routed into their structured log there); at the
+  // command line what went wrong is said once, plainly (PlainError). GRPC_VERBOSITY brings them
+  // back for debugging.
+  if (command != "node" && command != "hub" && std::getenv("GRPC_VERBOSITY") == nullptr) {
+    gpr_set_log_function([](gpr_log_func_args*) {});
+  }
   int sub_argc = argc - 2;
   char** sub_argv = argv + 2;
   if (command == "ingest") return pmdb::cli::RunIngest(sub_argc, sub_argv);

@@ -148,6 +148,17 @@ TEST_F(ExecutorTest, RangesAndGenes) {
   EXPECT_NE(last_warnings_[0].find("GRCh37"), std::string::npos);
 }
 
+// A treatment code outside the ATC's anatomical main groups is answered, with a warning, as an
+// unknown HPO id is; a code of a real group is not.
+TEST_F(ExecutorTest, ATreatmentOutsideTheAtcMainGroupsIsWarnedAbout) {
+  Count("treatment(E01)");
+  ASSERT_EQ(last_warnings_.size(), 1u);
+  EXPECT_NE(last_warnings_[0].find("E is not an ATC anatomical main group"), std::string::npos)
+      << last_warnings_[0];
+  Count("treatment(L01EB)");
+  EXPECT_TRUE(last_warnings_.empty());
+}
+
 TEST_F(ExecutorTest, UnknownGeneIsAnError) {
   auto c = ParseCriterion("gene(NOPE)");
   EXPECT_EQ(engine_->Count(*view_, *c, v1::CARE).status().code(),

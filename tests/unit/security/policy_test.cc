@@ -30,7 +30,15 @@ TEST(PolicyTest, TheTable) {
 
   absl::Status s = Authorize(researcher, Method::kRegionCount, kVast);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_NE(s.message().find("researcher may not call RegionService/Count"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("a researcher may not call RegionService/Count"), std::string::npos)
+      << s;
+  s = Authorize(vast_op, Method::kFederationCount, kHub);
+  EXPECT_NE(s.message().find("an operator may not call FederationService/Count"), std::string::npos)
+      << s;
+  // The audit head is the hub's to ask, on its own behalf.
+  EXPECT_TRUE(Authorize(hub, Method::kRegionAuditHead, kVast).ok());
+  EXPECT_FALSE(Authorize(vast_op, Method::kRegionAuditHead, kVast).ok());
+  EXPECT_FALSE(Authorize(researcher, Method::kRegionAuditHead, kVast).ok());
   s = Authorize(norr_op, Method::kAdminConsent, kVast);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(s.message().find("region norr may not administer region vast"), std::string::npos) << s;
@@ -46,9 +54,11 @@ TEST(PolicyTest, TheTable) {
 TEST(PolicyTest, EndUsersForwardedByTheHub) {
   EXPECT_TRUE(AuthorizeEndUser(Id("spiffe://f/researcher/anna"), Method::kRegionCount, kVast).ok());
   EXPECT_FALSE(
-      AuthorizeEndUser(Id("spiffe://f/region/vast/operator/olle"), Method::kRegionCount, kVast).ok());
+      AuthorizeEndUser(Id("spiffe://f/region/vast/operator/olle"), Method::kRegionCount, kVast)
+          .ok());
   EXPECT_FALSE(AuthorizeEndUser(Id("spiffe://f/hub"), Method::kRegionCount, kVast).ok());
-  EXPECT_FALSE(AuthorizeEndUser(Id("spiffe://g/researcher/anna"), Method::kRegionCount, kVast).ok());
+  EXPECT_FALSE(
+      AuthorizeEndUser(Id("spiffe://g/researcher/anna"), Method::kRegionCount, kVast).ok());
 }
 
 TEST(PolicyTest, SimilarCasesAndContactsAreForCliniciansOnly) {
@@ -61,8 +71,8 @@ TEST(PolicyTest, SimilarCasesAndContactsAreForCliniciansOnly) {
     EXPECT_FALSE(Authorize(researcher, m, kHub).ok()) << MethodName(m);
     EXPECT_FALSE(Authorize(vast_op, m, kHub).ok()) << MethodName(m);
   }
-  for (Method m : {Method::kRegionSimilarCases, Method::kRegionRequestContact,
-                   Method::kRegionContactStatus}) {
+  for (Method m :
+       {Method::kRegionSimilarCases, Method::kRegionRequestContact, Method::kRegionContactStatus}) {
     EXPECT_TRUE(Authorize(Id("spiffe://f/hub"), m, kVast).ok()) << MethodName(m);
     EXPECT_FALSE(Authorize(clinician, m, kVast).ok()) << "clinicians go through the hub";
     // A clinician of another region may be forwarded; a researcher may not.
@@ -72,9 +82,9 @@ TEST(PolicyTest, SimilarCasesAndContactsAreForCliniciansOnly) {
   EXPECT_FALSE(AuthorizeEndUser(clinician, Method::kRegionCount, kVast).ok());
   EXPECT_TRUE(Authorize(vast_op, Method::kAdminContactList, kVast).ok());
   EXPECT_TRUE(Authorize(vast_op, Method::kAdminContactAnswer, kVast).ok());
-  EXPECT_FALSE(Authorize(Id("spiffe://f/region/norr/operator/nils"), Method::kAdminContactAnswer,
-                         kVast)
-                   .ok());
+  EXPECT_FALSE(
+      Authorize(Id("spiffe://f/region/norr/operator/nils"), Method::kAdminContactAnswer, kVast)
+          .ok());
   EXPECT_FALSE(Authorize(clinician, Method::kAdminSimilarCases, kVast).ok());
 }
 

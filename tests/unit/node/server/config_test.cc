@@ -29,6 +29,37 @@ TEST(ConfigTest, ExamplesInDeployParse) {
   ASSERT_TRUE(hub.ok()) << hub.status();
   EXPECT_EQ(hub->regions.size(), 6u);
   EXPECT_EQ(hub->deadline_ms, 2000);
+  // Operations: metrics, logs, the witness, the limits on a question.
+  EXPECT_EQ(node->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(hub->metrics_listen, "127.0.0.1:9465");
+  EXPECT_EQ(node->log_format, "json");
+  EXPECT_EQ(hub->witness_interval_s, 30);
+  EXPECT_EQ(node->question_limits.max_criteria, 1000u);
+  EXPECT_EQ(node->question_limits.max_depth, 64);
+  EXPECT_EQ(node->question_limits.max_bytes, 65536u);
+  EXPECT_EQ(node->max_message_mb, 64u);
+  EXPECT_EQ(hub->max_message_mb, 4u);
+}
+
+TEST(ConfigTest, OperationsKeysAreChecked) {
+  TempDir dir;
+  const std::string base =
+      "[node]\nregion = \"norr\"\ndb = \"d\"\n"
+      "[tls]\ncert = \"n.crt\"\nkey = \"n.key\"\nca = \"/etc/ca.crt\"\n";
+  WriteFile(dir.Path("a.toml"), base + "[log]\nformat = \"xml\"\n");
+  auto a = LoadNodeConfig(dir.Path("a.toml"));
+  EXPECT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("\"json\", \"text\" or \"off\""), std::string::npos)
+      << a.status();
+  WriteFile(dir.Path("b.toml"), base + "[limits]\nmax_nesting = 65\n");
+  EXPECT_FALSE(LoadNodeConfig(dir.Path("b.toml")).ok()) << "the parser's ceiling is 64";
+  WriteFile(dir.Path("c.toml"), base + "[metrics]\nlisten = \"127.0.0.1:1\"\nport = 3\n");
+  EXPECT_FALSE(LoadNodeConfig(dir.Path("c.toml")).ok()) << "unknown keys are errors";
+  WriteFile(dir.Path("d.toml"), base + "[limits]\nmax_criteria = 7\n");
+  auto d = LoadNodeConfig(dir.Path("d.toml"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->question_limits.max_criteria, 7u);
+  EXPECT_EQ(d->metrics_listen, "") << "no endpoint unless configured";
 }
 
 TEST(ConfigTest, RelativePathsAndDefaults) {
