@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "node/base/strings.h"
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
 #include "query/engine.h"
@@ -140,6 +141,17 @@ security::TlsFiles Federation::Files(const std::string& prefix) const {
   f.crl = dir_.Path("ca/ca.crl");
   f.refresh_seconds = 1;
   return f;
+}
+
+std::string Federation::ChildNodeConfig(const std::string& region, const std::string& extra,
+                                        int port) {
+  const server::NodeConfig& c = node_configs_[region];
+  std::string path = dir_.Path(region + ".toml");
+  WriteFile(path, StrCat("[node]\nregion = \"", region, "\"\ndb = \"", c.db,
+                         "\"\nlisten = \"127.0.0.1:", port, "\"\n[tls]\ncert = \"", c.tls.cert,
+                         "\"\nkey = \"", c.tls.key, "\"\nca = \"", c.tls.ca, "\"\ncrl = \"",
+                         c.tls.crl, "\"\n", extra));
+  return path;
 }
 
 void Federation::StartNodes() {

@@ -62,6 +62,10 @@ class Federation {
 
   // Node config for `region`, editable before StartNodes.
   server::NodeConfig& node_config(const std::string& region) { return node_configs_[region]; }
+  // Writes a configuration for running `region`'s node as a process of its own (ChildProcess):
+  // its [node] table (listening on `port`, 0 for any), its [tls] files, then `extra` (more
+  // tables, TOML). Returns the file's path.
+  std::string ChildNodeConfig(const std::string& region, const std::string& extra, int port = 0);
   void StartNodes();
   // `tweak` edits the hub's configuration before it starts.
   void StartHub(int deadline_ms = 2000,

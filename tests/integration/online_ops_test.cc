@@ -170,12 +170,6 @@ TEST_F(OnlineOperations, ABackupOfARunningNodeRestoresToTheSameAnswers) {
   EXPECT_NE(relative.err.find("absolute path on the node's machine"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace pmdb::testing
-
-namespace pmdb::testing {
-namespace {
-
 // What goes wrong between an operator's command and a node is said in plain words, with gRPC's
 // own text after it for whoever needs it.
 TEST(PlainErrorsTest, ConnectionAndCertificateProblemsAreSaidPlainly) {
@@ -214,26 +208,16 @@ TEST(PlainErrorsTest, ConnectionAndCertificateProblemsAreSaidPlainly) {
   EXPECT_NE(r.err.find("nothing answers at " + node), std::string::npos) << r.err;
 }
 
-}  // namespace
-}  // namespace pmdb::testing
-
-namespace pmdb::testing {
-namespace {
-
 // A region's own limits on one question ([limits] in its configuration): over them, a question
 // is refused before any data is read, saying which limit.
 TEST(QuestionLimitsTest, ANodeAppliesItsConfiguredLimits) {
   Federation fed(30, 5);
   fed.Issue("region/syd/operator/otto", "otto");
-  server::NodeConfig& syd = fed.node_config("syd");
-  WriteFile(fed.dir().Path("syd.toml"),
-            StrCat("[node]\nregion = \"syd\"\ndb = \"", syd.db,
-                   "\"\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"off\"\n"
-                   "[limits]\nmax_criteria = 3\nmax_nesting = 4\nmax_question_bytes = 300\n"
-                   "[tls]\ncert = \"",
-                   syd.tls.cert, "\"\nkey = \"", syd.tls.key, "\"\nca = \"", syd.tls.ca,
-                   "\"\ncrl = \"", syd.tls.crl, "\"\n"));
-  ChildProcess child({"node", "--config", fed.dir().Path("syd.toml")});
+  const std::string toml = fed.ChildNodeConfig(
+      "syd",
+      "[log]\nformat = \"off\"\n"
+      "[limits]\nmax_criteria = 3\nmax_nesting = 4\nmax_question_bytes = 300\n");
+  ChildProcess child({"node", "--config", toml});
   ASSERT_GT(child.port(), 0);
   std::vector<std::string> otto = {"PMDB_CERT=" + fed.dir().Path("otto.crt"),
                                    "PMDB_KEY=" + fed.dir().Path("otto.key"),
