@@ -7,8 +7,8 @@
 // the last length and hash it saw in its own store, and asks next time for the hash of that
 // same entry. A chain that got shorter, or whose witnessed entry changed, was rolled back or
 // rewritten; the hub then stops forwarding questions to that region, says why in every answer
-// (the region is reported as refused, never counted as zero), and keeps refusing across its own
-// restarts until the hub's operator accepts the region's log as it is now
+// (the region is reported as unavailable with the reason, never counted as zero), and keeps
+// refusing across its own restarts until the hub's operator accepts the region's log as it is now
 // (`pmdb hub --accept-region-audit REGION`).
 //
 // What it cannot catch: entries written since the hub's last look and rolled back before its
