@@ -24,7 +24,8 @@ struct HttpReply {
 };
 
 // One plain HTTP/1.1 request to 127.0.0.1:port, read to the end.
-HttpReply Http(int port, const std::string& method, const std::string& target) {
+HttpReply Http(int port, const std::string& method, const std::string& target,
+               const std::string& extra_header = "") {
   HttpReply reply;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -36,7 +37,8 @@ HttpReply Http(int port, const std::string& method, const std::string& target) {
     return reply;
   }
   std::string request =
-      StrCat(method, " ", target, " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+      StrCat(method, " ", target, " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n",
+             extra_header, "\r\n");
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     close(fd);
     return reply;
@@ -94,6 +96,18 @@ TEST(OpsEndpointTest, MetricsAndProbesOfANodeAndTheHub) {
   EXPECT_EQ(Http(hub, "GET", "/readyz").status, 200);
   EXPECT_EQ(Http(node, "GET", "/nothing").status, 404);
   EXPECT_EQ(Http(node, "POST", "/metrics").status, 405);
+  // Hostile requests: headers past 8 KiB are refused as a bad request; a client that connects
+  // and says nothing holds up no one else.
+  EXPECT_EQ(Http(node, "GET", "/metrics", "X-Filler: " + std::string(20000, 'a') + "\r\n").status,
+            400);
+  int idle = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(node));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  EXPECT_EQ(Http(node, "GET", "/livez").status, 200) << "while another client says nothing";
+  close(idle);
 
   HttpReply scraped = Http(node, "GET", "/metrics");
   ASSERT_EQ(scraped.status, 200);
