@@ -88,6 +88,14 @@ class Resolver {
       case v1::Criterion::kDiagnosis: {
         auto code = vocab::NormalizeIcd10(c.diagnosis());
         if (!code.ok()) return code.status();
+        // A code the region's ICD-10 list does not hold (nor any code under it) is answered as
+        // written, with a warning, as an HPO id the ontology does not know is. The list is
+        // reference data, the same whatever the store holds.
+        if (const vocab::CodeList* list = catalog_.icd10();
+            list != nullptr && !list->Covers(*code)) {
+          Warn(StrCat("diagnosis(", *code, "): not in the region's ICD-10 code list (",
+                      list->source(), ")"));
+        }
         out.set_diagnosis(*code);
         return out;
       }

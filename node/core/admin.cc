@@ -268,6 +268,10 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
         (*reply.mutable_gene_tables())[assembly] = t->size();
       }
     }
+    if (const vocab::CodeList* icd10 = catalog->icd10()) {
+      reply.set_icd10_codes(icd10->size());
+      reply.set_icd10_list(icd10->source());
+    }
     auto disk = store_->DiskSize();
     if (disk.ok()) reply.set_disk_bytes(*disk);
     reply.set_audit_entries(audit_->size());

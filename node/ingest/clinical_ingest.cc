@@ -54,6 +54,7 @@ int64_t YearsBetween(int64_t from_seconds, int64_t to_seconds) {
 
 // Turns one phenopacket into the record fields and index keys it implies.
 absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const vocab::Ontology* ontology,
+                                   const vocab::CodeList* icd10,
                                    std::map<std::string, uint64_t>& notes) {
   const v1::Phenopacket& p = in.packet;
   Clinical c;
@@ -138,6 +139,9 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const vocab::Ontology* 
       return absl::OkStatus();
     }
     r.add_diagnoses(*code);
+    if (icd10 != nullptr && !icd10->Covers(*code)) {
+      ++notes["ICD-10 codes not in the region's code list (indexed as given)"];
+    }
     for (const std::string& prefix : vocab::Icd10Prefixes(*code)) {
       c.keys.push_back(keys::Diagnosis(prefix));
     }
@@ -218,10 +222,10 @@ absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const st
       [&](ReadPacket&& packet) -> absl::Status {
         ++summary.records_read;
         any_hpo |= packet.packet.phenotypic_features_size() > 0;
-        auto clinical = Interpret(packet, ontology, summary.notes);
+        auto clinical = Interpret(packet, ontology, (*catalog)->icd10(), summary.notes);
         if (!clinical.ok()) return clinical.status();
-        auto [it, inserted] = latest.insert_or_assign(packet.packet.subject().id(),
-                                                      std::move(*clinical));
+        auto [it, inserted] =
+            latest.insert_or_assign(packet.packet.subject().id(), std::move(*clinical));
         if (!inserted) ++summary.notes["phenopackets replaced by a later one of the same subject"];
         if (progress && summary.records_read % 1000 == 0) {
           progress({0, 0, summary.records_read});
@@ -232,8 +236,9 @@ absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const st
   if (!read.ok()) return read;
   if (any_hpo && ontology == nullptr) {
     return absl::FailedPreconditionError(
-        StrCat(path, ": the phenopackets carry HPO phenotypes but the store has no ontology; "
-                     "give --hpo PATH (it is remembered)"));
+        StrCat(path,
+               ": the phenopackets carry HPO phenotypes but the store has no ontology; "
+               "give --hpo PATH (it is remembered)"));
   }
   for (const auto& [field, n] : unknown) {
     summary.notes[StrCat("unknown field ", field, " (ignored)")] = n;

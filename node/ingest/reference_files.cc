@@ -4,6 +4,7 @@
 
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
+#include "node/vocab/code_list.h"
 #include "node/vocab/codes.h"
 #include "node/vocab/gene_table.h"
 #include "node/vocab/ontology.h"
@@ -13,7 +14,9 @@ namespace pmdb::ingest {
 namespace keys = storage::keys;
 
 absl::Status RememberReferenceFiles(storage::Store& store, const ReferenceFiles& files) {
-  if (files.hpo_path.empty() && files.gene_specs.empty()) return absl::OkStatus();
+  if (files.hpo_path.empty() && files.gene_specs.empty() && files.icd10_path.empty()) {
+    return absl::OkStatus();
+  }
   storage::WriteBatch batch = store.NewBatch();
   std::error_code ec;
   if (!files.hpo_path.empty()) {
@@ -35,6 +38,12 @@ absl::Status RememberReferenceFiles(storage::Store& store, const ReferenceFiles&
     if (!table.ok()) return table.status();
     batch.Put(storage::Family::kMeta, keys::MetaGeneTable(*assembly),
               std::filesystem::absolute(path, ec).string());
+  }
+  if (!files.icd10_path.empty()) {
+    auto list = vocab::CodeList::LoadIcd10(files.icd10_path);
+    if (!list.ok()) return list.status();
+    batch.Put(storage::Family::kMeta, keys::kMetaIcd10Path,
+              std::filesystem::absolute(files.icd10_path, ec).string());
   }
   auto lock = store.WriteLock();
   return store.Write(batch);

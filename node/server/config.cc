@@ -218,6 +218,33 @@ absl::Status ReadMetrics(Document& doc, Section& root, std::string* listen) {
   return absl::OkStatus();
 }
 
+// [https] and [beacon] (config.h).
+absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconConfig* beacon) {
+  Section s = doc.Sub(root, &doc.root, "https");
+  for (absl::Status st : {s.String("listen", &https->listen),
+                          s.Uint("max_body_kb", &https->max_body_kb, 1, 64 * 1024),
+                          s.Uint("read_timeout_ms", &https->read_timeout_ms, 100, 600000),
+                          s.Uint("max_connections", &https->max_connections, 1, 100000),
+                          s.Strings("cors_origins", &https->cors_origins), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  Section b = doc.Sub(root, &doc.root, "beacon");
+  for (absl::Status st :
+       {b.String("id", &beacon->id), b.String("name", &beacon->name),
+        b.String("organization", &beacon->organization), b.String("contact", &beacon->contact),
+        b.String("url", &beacon->url), b.String("environment", &beacon->environment),
+        b.Path("hpo", &beacon->hpo), b.Path("icd10", &beacon->icd10), b.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  const std::string& env = beacon->environment;
+  if (env != "prod" && env != "test" && env != "dev" && env != "staging") {
+    return absl::InvalidArgumentError(
+        StrCat(doc.file, ": beacon.environment is '", env,
+               "'; it is \"prod\", \"test\", \"dev\" or \"staging\""));
+  }
+  return absl::OkStatus();
+}
+
 // [log] format: how calls and gRPC's own messages are logged on stderr.
 absl::Status ReadLog(Document& doc, Section& root, std::string* format) {
   Section s = doc.Sub(root, &doc.root, "log");
@@ -438,6 +465,8 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   s = ReadMetrics(*doc, root, &c.metrics_listen);
   if (!s.ok()) return s;
   s = ReadLog(*doc, root, &c.log_format);
+  if (!s.ok()) return s;
+  s = ReadHttps(*doc, root, &c.https, &c.beacon);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.disclosure);
   if (!s.ok()) return s;

@@ -20,6 +20,29 @@
 
 namespace pmdb::server {
 
+// [https] (the hub): the standard HTTP APIs (GA4GH Beacon v2) over mutual TLS, with the same
+// certificates as the gRPC port (node/transport/https_server.h). Absent `listen`: no HTTPS.
+struct HttpsConfig {
+  std::string listen;
+  uint32_t max_body_kb = 256;
+  uint32_t read_timeout_ms = 10000;
+  uint32_t max_connections = 256;
+  std::vector<std::string> cors_origins;  // browser origins allowed to call; none by default
+};
+
+// [beacon] (the hub): how the Beacon describes itself (/info, /service-info), and the
+// vocabularies its filtering terms list.
+struct BeaconConfig {
+  std::string id = "se.pmdb.hub";  // reverse domain
+  std::string name = "pmdb national beacon";
+  std::string organization = "pmdb";
+  std::string contact;  // "mailto:..." shown to users
+  std::string url;      // the organization's web page (service-info); default the API's URL
+  std::string environment = "prod";  // "prod", "test", "dev" or "staging"
+  std::string hpo;                   // the HPO (OBO) whose terms /filtering_terms lists; optional
+  std::string icd10;                 // an ICD-10 code list (vocab/code_list.h); optional
+};
+
 struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;
@@ -47,10 +70,12 @@ struct HubConfig {
   int deadline_ms = 2000;
   int witness_interval_s = 30;  // how often every region's audit head is checked (witness.h)
   transport::ConnectionLimits limits;
-  query::QueryLimits question_limits;            // [limits]
-  uint32_t max_message_mb = 4;                   // [limits]: the largest request
-  std::string metrics_listen;                    // [metrics] listen
-  std::string log_format = "json";               // [log] format
+  query::QueryLimits question_limits;  // [limits]
+  uint32_t max_message_mb = 4;         // [limits]: the largest request
+  std::string metrics_listen;          // [metrics] listen
+  std::string log_format = "json";     // [log] format
+  HttpsConfig https;
+  BeaconConfig beacon;
   bool accept_audit_damage = false;              // pmdb hub --accept-audit-damage
   std::vector<std::string> accept_region_audit;  // pmdb hub --accept-region-audit REGION
   std::vector<RegionEndpoint> regions;

@@ -17,6 +17,8 @@
 #include "absl/base/thread_annotations.h"
 #include "node/base/log.h"
 #include "node/base/strings.h"
+#include "node/beacon/backends.h"
+#include "node/beacon/beacon_api.h"
 #include "node/core/node_core.h"
 #include "node/hub/hub.h"
 #include "node/transport/admin_service.h"
@@ -24,6 +26,7 @@
 #include "node/transport/federation_service.h"
 #include "node/transport/grpc_metrics.h"
 #include "node/transport/grpc_region_client.h"
+#include "node/transport/https_server.h"
 #include "node/transport/ops_endpoint.h"
 #include "node/transport/region_service.h"
 #include "node/transport/tls.h"
@@ -253,6 +256,7 @@ class HubServer final : public GrpcServer {
     }
     cv_.notify_all();
     if (witnessing_.joinable()) witnessing_.join();
+    https_.reset();  // before the hub its requests go to
     Stop();
     federation_.reset();
     hub_.reset();
@@ -293,6 +297,86 @@ class HubServer final : public GrpcServer {
   std::unique_ptr<hub::Witness> witness_;
   std::unique_ptr<hub::Hub> hub_;
   std::unique_ptr<transport::FederationServiceImpl> federation_;
+  std::unique_ptr<beacon::HubBackend> beacon_backend_;
+  std::unique_ptr<beacon::BeaconApi> beacon_;
+  std::unique_ptr<transport::HttpsServer> https_;
+
+  int https_port() const override { return https_ == nullptr ? 0 : https_->port(); }
+
+  // The HTTPS front end ([https]): GA4GH Beacon v2 under /api (node/beacon).
+  absl::Status StartHttps(const HubConfig& config, const std::string& federation) {
+    std::shared_ptr<const vocab::Ontology> hpo;
+    if (!config.beacon.hpo.empty()) {
+      auto loaded = vocab::Ontology::LoadObo(config.beacon.hpo);
+      if (!loaded.ok()) return loaded.status();
+      hpo = std::make_shared<const vocab::Ontology>(*std::move(loaded));
+    }
+    std::shared_ptr<const vocab::CodeList> icd10;
+    if (!config.beacon.icd10.empty()) {
+      auto loaded = vocab::CodeList::LoadIcd10(config.beacon.icd10);
+      if (!loaded.ok()) return loaded.status();
+      icd10 = std::make_shared<const vocab::CodeList>(*std::move(loaded));
+    }
+    // The regions' deadline plus time to merge and audit: well within the Beacon Network's 5 s
+    // with the default deadline of 2 s.
+    beacon_backend_ = std::make_unique<beacon::HubBackend>(
+        hub_.get(), std::chrono::milliseconds(config.deadline_ms + 1000), std::move(hpo),
+        std::move(icd10));
+    beacon::BeaconIdentity identity{
+        .id = config.beacon.id,
+        .name = config.beacon.name,
+        .organization = config.beacon.organization,
+        .contact = config.beacon.contact,
+        .url = config.beacon.url,
+        .environment = config.beacon.environment,
+        .version = core::kVersion,
+        .description =
+            StrCat("Counts of individuals and variants' allele frequencies from ",
+                   config.regions.size(), config.regions.size() == 1 ? " region" : " regions",
+                   " of the federation, each through the region's disclosure "
+                   "control; no records")};
+    beacon_ = std::make_unique<beacon::BeaconApi>(std::move(identity), beacon_backend_.get());
+    const beacon::BeaconApi* api = beacon_.get();
+    transport::HttpsOptions options{
+        .listen = config.https.listen,
+        .federation = federation,
+        .tls = config.tls,
+        .max_body_bytes = size_t{config.https.max_body_kb} << 10,
+        .read_timeout = std::chrono::milliseconds(config.https.read_timeout_ms),
+        .max_connections = config.https.max_connections,
+        .cors_origins = config.https.cors_origins,
+        .error_body = [api](int status, const std::string& m) {
+          return api->ErrorBody(status, m);
+        }};
+    const std::string listen = config.https.listen;
+    auto server = transport::HttpsServer::Start(
+        std::move(options),
+        [api, listen](const call::Credentials& who, const transport::HttpsRequest& request,
+                      std::function<void(transport::HttpsResponse)> respond) {
+          auto send = [respond](beacon::BeaconHttpReply r) {
+            transport::HttpsResponse out;
+            out.status = r.status;
+            out.body = std::move(r.body);
+            if (r.cacheable) out.headers.push_back({"Cache-Control", "public, max-age=300"});
+            respond(std::move(out));
+          };
+          const std::string& path = request.path;
+          if (path != "/api" && !path.starts_with("/api/")) {
+            return send({.status = 404,
+                         .body = api->ErrorBody(404, "the Beacon API is under /api (/api/info)")});
+          }
+          beacon::BeaconHttpRequest b{
+              .method = request.method,
+              .path = path.substr(4),
+              .query = request.query,
+              .body = request.body,
+              .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
+          api->Handle(who, b, send);
+        });
+    if (!server.ok()) return server.status();
+    https_ = std::move(*server);
+    return absl::OkStatus();
+  }
 
  private:
   std::mutex mu_;
@@ -450,6 +534,10 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   absl::Status ops = hub->StartOps(config.metrics_listen, hub->store_.get(), hub->audit_.get(),
                                    config.tls, uint64_t{config.min_free_mb} << 20);
   if (!ops.ok()) return ops;
+  if (!config.https.listen.empty()) {
+    absl::Status https = hub->StartHttps(config, self->federation);
+    if (!https.ok()) return https;
+  }
   return std::unique_ptr<Server>(std::move(hub));
 }
 

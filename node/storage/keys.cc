@@ -3,7 +3,6 @@
 #include "absl/status/status.h"
 #include "node/base/strings.h"
 
-
 namespace pmdb::storage::keys {
 namespace {
 
@@ -17,8 +16,8 @@ std::string Padded3(uint32_t v) {
 }  // namespace
 
 void AppendBE32(std::string* out, uint32_t v) {
-  char buf[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                 static_cast<char>(v >> 8), static_cast<char>(v)};
+  char buf[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                 static_cast<char>(v)};
   out->append(buf, 4);
 }
 
@@ -84,15 +83,15 @@ std::string SubjectIndex(std::string_view subject_id) { return StrCat("x/", subj
 std::string OptOut(std::string_view subject_id) { return StrCat("o/", subject_id); }
 
 std::string VariantLowerBound(std::string_view assembly, std::string_view chrom, uint32_t pos) {
-  std::string k = StrCat("v/", assembly, std::string_view(&kSep, 1), chrom,
-                               std::string_view(&kSep, 1));
+  std::string k =
+      StrCat("v/", assembly, std::string_view(&kSep, 1), chrom, std::string_view(&kSep, 1));
   AppendBE32(&k, pos);
   return k;
 }
 
 std::string VariantChromEnd(std::string_view assembly, std::string_view chrom) {
-  return PrefixEnd(StrCat("v/", assembly, std::string_view(&kSep, 1), chrom,
-                                std::string_view(&kSep, 1)));
+  return PrefixEnd(
+      StrCat("v/", assembly, std::string_view(&kSep, 1), chrom, std::string_view(&kSep, 1)));
 }
 
 std::string Variant(const VariantId& v) {
@@ -148,7 +147,8 @@ std::string DatasetMembers(std::string_view id) { return StrCat("k/", id); }
 std::string Consent(std::string_view purpose) { return StrCat("c/", purpose); }
 
 bool IsDataMetaKey(std::string_view key) {
-  return key == kMetaHpoPath || key.starts_with("genes/") || key.starts_with(kMetaDatasetPrefix);
+  return key == kMetaHpoPath || key == kMetaIcd10Path || key.starts_with("genes/") ||
+         key.starts_with(kMetaDatasetPrefix);
 }
 
 }  // namespace pmdb::storage::keys

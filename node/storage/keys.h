@@ -45,6 +45,7 @@ std::string PrefixEnd(std::string_view prefix);
 inline constexpr std::string_view kMetaSchema = "schema";
 inline constexpr std::string_view kMetaNextOrdinal = "next_ordinal";
 inline constexpr std::string_view kMetaHpoPath = "hpo";
+inline constexpr std::string_view kMetaIcd10Path = "icd10";
 std::string MetaGeneTable(std::string_view assembly);
 std::string MetaDataset(std::string_view dataset_id);
 inline constexpr std::string_view kMetaDatasetPrefix = "dataset/";

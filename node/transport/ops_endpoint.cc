@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "node/base/strings.h"
+#include "node/transport/listen_address.h"
 
 namespace pmdb::transport {
 namespace {
@@ -141,33 +142,13 @@ struct OpsEndpoint::Impl {
 
 absl::StatusOr<std::unique_ptr<OpsEndpoint>> OpsEndpoint::Start(const std::string& listen,
                                                                 OpsHandlers handlers) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(
-        StrCat("[metrics] listen '", listen, "' is not host:port (for example 127.0.0.1:9464)"));
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  try {
-    port = std::stoi(listen.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(StrCat("[metrics] listen '", listen, "': bad port"));
-  }
+  auto where = ParseListenAddress(listen, "[metrics] listen");
+  if (!where.ok()) return where.status();
   auto impl = std::make_unique<Impl>();
   impl->handlers = std::move(handlers);
   beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        StrCat("[metrics] listen '", listen, "': '", host, "' is not an IP address"));
-  }
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  auto address = asio::ip::make_address(where->host, ec);
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(where->port));
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);

@@ -12,10 +12,12 @@ namespace keys = storage::keys;
 
 Catalog::Catalog(std::map<std::string, v1::DatasetInfo> datasets,
                  std::shared_ptr<const Ontology> ontology,
-                 std::map<std::string, std::shared_ptr<const GeneTable>> gene_tables)
+                 std::map<std::string, std::shared_ptr<const GeneTable>> gene_tables,
+                 std::shared_ptr<const CodeList> icd10)
     : datasets_(std::move(datasets)),
       ontology_(std::move(ontology)),
-      gene_tables_(std::move(gene_tables)) {}
+      gene_tables_(std::move(gene_tables)),
+      icd10_(std::move(icd10)) {}
 
 absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const storage::ReadView& view) {
   std::map<std::string, v1::DatasetInfo> datasets;
@@ -60,8 +62,22 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const storage::Read
     }
     gene_tables[assembly] = std::make_shared<const GeneTable>(std::move(*table));
   }
+
+  std::shared_ptr<const CodeList> icd10;
+  auto icd10_path = view.Get(storage::Family::kMeta, keys::kMetaIcd10Path);
+  if (!icd10_path.ok()) return icd10_path.status();
+  if (icd10_path->has_value()) {
+    auto list = CodeList::LoadIcd10(**icd10_path);
+    if (!list.ok()) {
+      return absl::FailedPreconditionError(
+          StrCat("the store's ICD-10 code list could not be loaded (give --icd10 PATH to replace "
+                 "it): ",
+                 std::string(list.status().message())));
+    }
+    icd10 = std::make_shared<const CodeList>(std::move(*list));
+  }
   return std::make_shared<const Catalog>(std::move(datasets), std::move(ontology),
-                                         std::move(gene_tables));
+                                         std::move(gene_tables), std::move(icd10));
 }
 
 const GeneTable* Catalog::gene_table(const std::string& assembly) const {

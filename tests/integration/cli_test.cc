@@ -137,6 +137,49 @@ TEST(CliTest, GenerateIsDeterministicPerSeed) {
 // What an operator does to a store with the command line is audited in that store, as it is
 // through the node: ingests, questions (refused ones too), similar-case searches and opt-outs,
 // under the local user's name, and never with a subject id.
+// A region that gives its ICD-10 code list (issue 27) hears about codes outside it: counted at
+// ingest, warned about in questions (the code is still answered as written), shown by info.
+TEST(CliTest, CodesOutsideTheRegionsIcd10ListAreWarnedAbout) {
+  TempDir dir;
+  WriteFile(dir.Path("icd10.txt"), "# the region's list\nC50.9\tBreast, unspecified\nE10\n");
+  auto packet = [](const std::string& id, const std::string& code) {
+    return "{\"id\":\"" + id + "\",\"subject\":{\"id\":\"" + id +
+           "\",\"sex\":\"FEMALE\"},\"diseases\":[{\"term\":{\"id\":\"ICD10:" + code +
+           "\"}}],\"metaData\":{\"submittedBy\":\"t\"}}\n";
+  };
+  WriteFile(dir.Path("p.jsonl"), packet("A", "C50.9") + packet("B", "C50.8") + packet("C", "E10"));
+  const std::string db = dir.Path("db");
+  auto bad = Pmdb({"ingest", "--db", db, "--phenopackets", dir.Path("p.jsonl"), "--icd10",
+                   dir.Path("p.jsonl")});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("p.jsonl:1: "), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(db)) << "a refused first ingest leaves no store";
+
+  auto in = Pmdb({"ingest", "--db", db, "--phenopackets", dir.Path("p.jsonl"), "--icd10",
+                  dir.Path("icd10.txt"), "--json"});
+  ASSERT_EQ(in.exit_code, 0) << in.err;
+  auto summary = ParseJson(in.out);
+  EXPECT_EQ(JsonNumber(JsonAt(summary, "notes"),
+                       "ICD-10 codes not in the region's code list (indexed as given)"),
+            1);
+
+  auto known = Pmdb({"query", "--db", db, "dx(C50.9) OR dx(E)"});
+  ASSERT_EQ(known.exit_code, 0) << known.err;
+  EXPECT_EQ(known.err.find("warning"), std::string::npos) << known.err;
+  auto unknown = Pmdb({"query", "--db", db, "dx(C50.8)"});
+  ASSERT_EQ(unknown.exit_code, 0) << unknown.err;
+  EXPECT_NE(unknown.err.find("warning: diagnosis(C508): not in the region's ICD-10 code list "
+                             "(icd10.txt)"),
+            std::string::npos)
+      << unknown.err;
+  auto answered = Pmdb({"query", "--db", db, "--json", "dx(C50.8)"});
+  EXPECT_EQ(JsonNumber(ParseJson(answered.out), "count.low"), 1) << "answered as written";
+
+  auto info = Pmdb({"info", "--db", db});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("ICD-10 list  2 codes, icd10.txt"), std::string::npos) << info.out;
+}
+
 TEST(CliTest, EverythingThatTouchesAStoreLocallyIsAudited) {
   TempDir dir;
   auto g = Pmdb({"generate", "--individuals", "60", "--variants", "20", "--seed", "3", "--out",

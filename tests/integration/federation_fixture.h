@@ -79,6 +79,7 @@ class Federation {
   int hub_port() const { return hub_->port(); }
   int node_ops_port(const std::string& region) const { return nodes_.at(region)->ops_port(); }
   int hub_ops_port() const { return hub_->ops_port(); }
+  int hub_https_port() const { return hub_->https_port(); }
 
   // A channel to `port` as `prefix`'s certificate, expecting the server `server_path`.
   std::shared_ptr<grpc::Channel> Channel(const std::string& prefix, int port,

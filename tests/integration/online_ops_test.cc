@@ -127,7 +127,8 @@ TEST_F(OnlineOperations, OnlyTheRegionsOperatorsMayChangeIt) {
                      "--hpo", "hp.obo"},
                     olle_);
   EXPECT_EQ(usage.exit_code, 2);
-  EXPECT_NE(usage.err.find("--hpo and --genes go into the store with --db"), std::string::npos)
+  EXPECT_NE(usage.err.find("--hpo, --genes and --icd10 go into the store with --db"),
+            std::string::npos)
       << usage.err;
   auto both = Pmdb({"info", "--node", node_, "--db", fed_.db("vast")}, olle_);
   EXPECT_EQ(both.exit_code, 2);

@@ -20,9 +20,10 @@ const CommandSpec& Spec() {
       "info",
       "pmdb info (--db DIR | --node HOST:PORT) [--json]",
       "Shows what a store holds: individuals, consent, datasets with their assemblies and\n"
-      "variant counts, the remembered ontology and gene tables, and the size on disk. With\n"
-      "--node (an operator's certificate) it asks your region's running node, and also shows\n"
-      "the node's version, when it started, its audit log and the privacy budgets left.",
+      "variant counts, the remembered ontology, gene tables and ICD-10 code list, and the size\n"
+      "on disk. With --node (an operator's certificate) it asks your region's running node, and\n"
+      "also shows the node's version, when it started, its audit log and the privacy budgets\n"
+      "left.",
       {{"db", "DIR", "the store directory"},
        {"node", "HOST:PORT", "your region's running node (instead of --db)"},
        {"json", "", "print JSON"},
@@ -41,6 +42,8 @@ struct Shown {
   std::string ontology;
   uint64_t ontology_terms = 0;
   std::map<std::string, uint64_t> gene_tables;  // assembly -> genes
+  uint64_t icd10_codes = 0;
+  std::string icd10_list;
   std::optional<v1::StatusReply> node;
 };
 
@@ -62,6 +65,8 @@ void Print(const Shown& s, bool json) {
       j.BeginObject().Key("assembly").String(assembly).Key("genes").Uint(genes).EndObject();
     }
     j.EndArray();
+    j.Key("icd10").BeginObject().Key("codes").Uint(s.icd10_codes);
+    j.Key("list").String(s.icd10_list).EndObject();
     j.Key("disk_bytes").Uint(s.disk_bytes);
     if (s.node.has_value()) {
       const v1::StatusReply& n = *s.node;
@@ -99,6 +104,10 @@ void Print(const Shown& s, bool json) {
   for (const auto& [assembly, genes] : s.gene_tables) {
     std::cout << "  gene table   " << assembly << "  " << WithThousands(genes) << " genes\n";
   }
+  std::cout << "  ICD-10 list  "
+            << (s.icd10_codes == 0 ? std::string("none (codes are checked for their shape only)")
+                                   : StrCat(WithThousands(s.icd10_codes), " codes, ", s.icd10_list))
+            << "\n";
   std::cout << "  on disk      " << WithThousands(s.disk_bytes) << " bytes\n";
   if (!s.node.has_value()) return;
   const v1::StatusReply& n = *s.node;
@@ -129,7 +138,9 @@ int InfoOfNode(const Flags& flags, const Target& target) {
               .datasets = {reply.datasets().begin(), reply.datasets().end()},
               .ontology = reply.ontology(),
               .ontology_terms = reply.ontology_terms(),
-              .gene_tables = {reply.gene_tables().begin(), reply.gene_tables().end()}};
+              .gene_tables = {reply.gene_tables().begin(), reply.gene_tables().end()},
+              .icd10_codes = reply.icd10_codes(),
+              .icd10_list = reply.icd10_list()};
   shown.node = std::move(reply);
   Print(shown, flags.Bool("json"));
   return 0;
@@ -169,6 +180,10 @@ int RunInfo(int argc, char** argv) {
   }
   for (const std::string& assembly : c.assemblies()) {
     if (const vocab::GeneTable* t = c.gene_table(assembly)) shown.gene_tables[assembly] = t->size();
+  }
+  if (c.icd10() != nullptr) {
+    shown.icd10_codes = c.icd10()->size();
+    shown.icd10_list = c.icd10()->source();
   }
   Print(shown, flags->Bool("json"));
   return 0;

@@ -34,7 +34,7 @@ const CommandSpec& Spec() {
         "With --node the file is streamed to your region's running node (an operator's\n"
         "certificate), which ingests it while it keeps answering: questions see the store as it\n"
         "was until the batch commits, and the new records from the next question on. Reference\n"
-        "files (--hpo, --genes) go into the store with --db.",
+        "files (--hpo, --genes, --icd10) go into the store with --db.",
         {
             {"db", "DIR", "the store directory"},
             {"node", "HOST:PORT", "your region's running node (instead of --db)"},
@@ -53,6 +53,10 @@ const CommandSpec& Spec() {
              "gene table (symbol, entrez, chrom, start, end ...) for "
              "gene(); remembered",
              true},
+            {"icd10", "PATH",
+             "the region's ICD-10 code list (one code per line, optionally with its title, e.g. "
+             "ICD-10-SE); remembered; codes not in it are counted in the summary and warned "
+             "about in questions"},
             {"json", "", "print the summary as JSON"},
         },
         "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
@@ -143,10 +147,10 @@ int IngestOnNode(const Flags& flags, Target target) {
   bool vcf = flags.Has("vcf");
   const bool json = flags.Bool("json");
   auto fail = [](const absl::Status& s) { return Fail("ingest", s); };
-  if (flags.Has("hpo") || flags.Has("genes")) {
+  if (flags.Has("hpo") || flags.Has("genes") || flags.Has("icd10")) {
     return UsageError(Spec(), absl::InvalidArgumentError(
-                                  "--hpo and --genes go into the store with --db (a node reads its "
-                                  "reference files when it starts)"));
+                                  "--hpo, --genes and --icd10 go into the store with --db (a node "
+                                  "reads its reference files when it starts)"));
   }
   const std::string path = flags.Get(vcf ? "vcf" : "phenopackets");
   std::error_code ec;
@@ -251,7 +255,9 @@ int RunIngest(int argc, char** argv) {
     return Fail("ingest", status);
   };
   absl::Status remembered =
-      ingest::RememberReferenceFiles(**store, {flags->Get("hpo"), flags->All("genes")});
+      ingest::RememberReferenceFiles(**store, {.hpo_path = flags->Get("hpo"),
+                                               .gene_specs = flags->All("genes"),
+                                               .icd10_path = flags->Get("icd10")});
   if (!remembered.ok()) return fail(remembered);
 
   ProgressLine progress("ingesting");

@@ -35,6 +35,7 @@ std::vector<FlagSpec> QueryFlags() {
       {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
       {"hpo", "PATH", "HPO ontology (OBO) to use and remember (--db)"},
       {"genes", "ASSEMBLY=PATH", "gene table to use and remember (--db)", true},
+      {"icd10", "PATH", "ICD-10 code list to use and remember (--db)"},
       {"timeout", "SECONDS", "how long to wait for a remote answer (default 30)"},
       {"json", "", "print JSON"},
   };
@@ -289,7 +290,9 @@ int RunQuery(int argc, char** argv) {
   auto store = OpenStore(target->where, /*create=*/false);
   if (!store.ok()) return Fail("query", store.status());
   absl::Status remembered =
-      ingest::RememberReferenceFiles(**store, {flags->Get("hpo"), flags->All("genes")});
+      ingest::RememberReferenceFiles(**store, {.hpo_path = flags->Get("hpo"),
+                                               .gene_specs = flags->All("genes"),
+                                               .icd10_path = flags->Get("icd10")});
   if (!remembered.ok()) return Fail("query", remembered);
   auto view = (*store)->Snapshot();
   auto catalog = vocab::Catalog::Load(*view);

@@ -74,6 +74,10 @@ int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> star
     std::cout << "pmdb " << what << ": operations endpoint on port " << (*started)->ops_port()
               << " (/metrics, /livez, /readyz)" << std::endl;
   }
+  if ((*started)->https_port() != 0) {
+    std::cout << "pmdb " << what << ": HTTPS on port " << (*started)->https_port()
+              << " (GA4GH Beacon v2 under /api, mutual TLS)" << std::endl;
+  }
   if (!note.empty()) std::cerr << "pmdb " << what << ": " << note << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);

@@ -39,6 +39,12 @@ TEST(ConfigTest, ExamplesInDeployParse) {
   EXPECT_EQ(node->question_limits.max_bytes, 65536u);
   EXPECT_EQ(node->max_message_mb, 64u);
   EXPECT_EQ(hub->max_message_mb, 4u);
+  // The Beacon over HTTPS.
+  EXPECT_EQ(hub->https.listen, "0.0.0.0:8443");
+  EXPECT_EQ(hub->https.max_body_kb, 256u);
+  EXPECT_TRUE(hub->https.cors_origins.empty());
+  EXPECT_EQ(hub->beacon.environment, "prod");
+  EXPECT_EQ(hub->beacon.id, "se.pmdb.hub");
 }
 
 TEST(ConfigTest, OperationsKeysAreChecked) {
