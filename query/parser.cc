@@ -8,9 +8,7 @@
 #include "query/limits.h"
 
 namespace pmdb::query {
-namespace {
 
-// A chromosome name as VCF contigs have them: letters, digits, '_', '.', '-'.
 bool IsChromName(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -21,7 +19,6 @@ bool IsChromName(std::string_view s) {
   return true;
 }
 
-// Bases (A, C, G, T, N in either case), a symbolic allele such as <DEL>, or '*'.
 bool IsAllele(std::string_view s) {
   if (s == "*") return true;
   if (s.size() > 2 && s.front() == '<' && s.back() == '>') {
@@ -33,6 +30,8 @@ bool IsAllele(std::string_view s) {
   }
   return true;
 }
+
+namespace {
 
 struct Token {
   enum Kind { kName, kLParen, kRParen, kEnd } kind;

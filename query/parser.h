@@ -21,6 +21,11 @@
 
 namespace pmdb::query {
 
+// A chromosome name as VCF contigs have them: letters, digits, '_', '.', '-'.
+bool IsChromName(std::string_view s);
+// Bases (A, C, G, T, N in either case), a symbolic allele such as <DEL>, or '*'.
+bool IsAllele(std::string_view s);
+
 absl::StatusOr<v1::Criterion> ParseCriterion(std::string_view text);
 
 // Canonical text: normalized codes, upper-case keywords, minimal parentheses.
@@ -40,7 +45,6 @@ struct Leaf {
 std::vector<Leaf> Leaves(const v1::Criterion& criterion);
 // The kinds a criterion may use; a policy's list is checked against these.
 const std::vector<std::string>& LeafKinds();
-
 
 }  // namespace pmdb::query
 

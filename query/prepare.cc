@@ -7,6 +7,7 @@
 #include "node/vocab/codes.h"
 #include "query/canonical.h"
 #include "query/limits.h"
+#include "query/parser.h"
 
 namespace pmdb::query {
 namespace {
@@ -232,6 +233,56 @@ size_t LeafBytes(const v1::Criterion& c) {
   }
 }
 
+// A token of the language inside a leaf's parentheses: printable ASCII without spaces,
+// parentheses or commas (and, inside variant() and range(), colons).
+bool IsToken(std::string_view s, bool colons) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c <= ' ' || c > '~' || c == '(' || c == ')' || c == ',' || (!colons && c == ':')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A leaf whose text prints back to it alone. A question arriving as a tree (gRPC, Beacon) could
+// otherwise carry a leaf such as variant(chrom "1:100:A:T) OR variant(GRCh38:99") whose
+// printed, canonical form is that of another question: two questions would share one noise
+// draw, and the audit log would record one for the other.
+bool WellFormedLeaf(const v1::Criterion& c, std::string* why) {
+  auto bad = [why](std::string_view kind) {
+    *why = StrCat("a ", kind, "() criterion is not well-formed");
+    return false;
+  };
+  switch (c.kind_case()) {
+    case v1::Criterion::kVariant: {
+      const v1::VariantCriterion& v = c.variant();
+      if (!IsToken(v.assembly(), false) || !IsChromName(v.chrom()) || !IsAllele(v.ref()) ||
+          !IsAllele(v.alt())) {
+        return bad("variant");
+      }
+      return true;
+    }
+    case v1::Criterion::kRange:
+      if (!IsToken(c.range().assembly(), false) || !IsChromName(c.range().chrom())) {
+        return bad("range");
+      }
+      return true;
+    case v1::Criterion::kGene:
+      return IsToken(c.gene().symbol(), false) || bad("gene");
+    case v1::Criterion::kHpo:
+      return IsToken(c.hpo(), true) || bad("hpo");
+    case v1::Criterion::kDiagnosis:
+      return IsToken(c.diagnosis(), true) || bad("dx");
+    case v1::Criterion::kTreatment:
+      return IsToken(c.treatment(), true) || bad("treatment");
+    case v1::Criterion::kDataset:
+      return IsToken(c.dataset(), false) || bad("dataset");
+    default:
+      return true;
+  }
+}
+
 struct Tally {
   size_t criteria = 0;
   size_t bytes = 0;
@@ -251,6 +302,7 @@ bool WithinLimits(const v1::Criterion& c, int depth, const QueryLimits& limits, 
     return true;
   }
   if (c.has_negation()) return WithinLimits(c.negation(), depth + 1, limits, tally, why);
+  if (!WellFormedLeaf(c, why)) return false;
   if (++tally->criteria > limits.max_criteria) {
     *why = StrCat("a question has at most ", limits.max_criteria, " criteria");
     return false;

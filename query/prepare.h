@@ -37,8 +37,11 @@ struct Prepared {
 // the eager check prevents ([disclosure] close_side_channels = false).
 enum class Checks { kBeforeReading, kWhenReached };
 
-// The limits of query/limits.h (nesting, criteria) on a criterion tree from the wire; what
-// Prepare checks first, and what a node and the hub check before they record a question.
+// The limits of query/limits.h (nesting, criteria, size) on a criterion tree from the wire, and
+// that every leaf is well-formed: its text prints back to that leaf alone (no spaces,
+// parentheses or commas, printable ASCII, chromosome names and alleles as the language writes
+// them), so that no two questions share a printed or canonical form. What Prepare checks
+// first, and what a node and the hub check before they record a question.
 absl::Status CheckLimits(const v1::Criterion& question);
 absl::StatusOr<Prepared> Prepare(const v1::Criterion& question, const vocab::Catalog& catalog,
                                  Checks checks = Checks::kBeforeReading);

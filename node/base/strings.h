@@ -43,6 +43,9 @@ std::string StrCat(const Args&... args) {
 // (a temporary such as Split(GetString(), ',') dies before a range-for body runs).
 std::vector<std::string_view> Split(std::string_view s, char sep);
 std::string_view Trim(std::string_view s);
+// At most `max` bytes of `s`, cut before a UTF-8 sequence rather than inside one (for quoting
+// user input in messages).
+std::string_view ClipUtf8(std::string_view s, size_t max);
 std::string ToUpper(std::string_view s);
 std::string ToLower(std::string_view s);
 // Parses a whole decimal string; false on anything else.

@@ -28,4 +28,14 @@ void HubBackend::Frequency(const call::Credentials& who, const v1::FrequencyRequ
                   });
 }
 
+void HubBackend::SimilarCases(const call::Credentials& who, const v1::SimilarCasesRequest& request,
+                              std::function<void(absl::StatusOr<v1::FederatedSimilarCases>)> done) {
+  auto kept = std::make_shared<v1::SimilarCasesRequest>(request);
+  hub_->SimilarCases(
+      who, std::chrono::system_clock::now() + deadline_, *kept,
+      [kept, done = std::move(done)](absl::StatusOr<v1::FederatedSimilarCases> answer) {
+        done(std::move(answer));
+      });
+}
+
 }  // namespace pmdb::beacon

@@ -13,61 +13,25 @@
 #include <vector>
 
 #include "node/base/strings.h"
+#include "node/beacon/json.h"
 #include "node/beacon/request.h"
+#include "node/call/released.h"
 #include "query/parser.h"
 #include "security/released.h"
 
 namespace pmdb::beacon {
 namespace {
 
-using google::protobuf::ListValue;
-using google::protobuf::Struct;
 using google::protobuf::Value;
 
-// ---- small JSON builders over protobuf's Value
-
-Value Str(std::string_view s) {
-  Value v;
-  v.set_string_value(std::string(s));
-  return v;
-}
-Value Num(double d) {
-  Value v;
-  v.set_number_value(d);
-  return v;
-}
-Value Bool(bool b) {
-  Value v;
-  v.set_bool_value(b);
-  return v;
-}
-Value Null() {
-  Value v;
-  v.set_null_value(google::protobuf::NULL_VALUE);
-  return v;
-}
-Value Obj(std::initializer_list<std::pair<const char*, Value>> fields) {
-  Value v;
-  Struct* s = v.mutable_struct_value();
-  for (const auto& [k, x] : fields) (*s->mutable_fields())[k] = x;
-  return v;
-}
-Value Arr(std::vector<Value> items) {
-  Value v;
-  ListValue* l = v.mutable_list_value();
-  for (Value& x : items) *l->add_values() = std::move(x);
-  return v;
-}
-void Set(Value* obj, const char* key, Value v) {
-  (*obj->mutable_struct_value()->mutable_fields())[key] = std::move(v);
-}
-std::string Json(const Value& v) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(v, &out, options);
-  return out;
-}
+using json::Arr;
+using json::Bool;
+using json::Json;
+using json::Null;
+using json::Num;
+using json::Obj;
+using json::Set;
+using json::Str;
 
 const char* const kSpecBase = "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/";
 
@@ -138,23 +102,6 @@ Value Disclosure(const v1::DisclosureApplied& d) {
               {"budgets", Arr(std::move(budgets))}});
 }
 
-std::string StatusWord(v1::RegionStatus s) {
-  switch (s) {
-    case v1::REGION_OK:
-      return "ok";
-    case v1::REGION_UNAVAILABLE:
-      return "unavailable";
-    case v1::REGION_DEADLINE_EXCEEDED:
-      return "deadline exceeded";
-    case v1::REGION_REFUSED:
-      return "refused by policy";
-    case v1::REGION_INVALID:
-      return "invalid question";
-    default:
-      return "unknown";
-  }
-}
-
 // meta of a query's answer: what was asked (receivedRequestSummary) and what is returned.
 Value QueryMeta(const std::string& beacon_id, const char* entity, const char* schema,
                 Granularity returned, const BeaconQuery& q) {
@@ -191,7 +138,8 @@ bool Listed(const std::string& include, bool exists) {
 std::string Statuses(const google::protobuf::RepeatedPtrField<v1::RegionPart>& parts) {
   std::string why;
   for (const v1::RegionPart& part : parts) {
-    StrAppend(&why, why.empty() ? "" : "; ", part.region(), ": ", StatusWord(part.status()),
+    StrAppend(&why, why.empty() ? "" : "; ", part.region(), ": ",
+              call::RegionStatusWord(part.status()),
               part.detail().empty() ? "" : StrCat(" (", part.detail(), ")"));
   }
   return why;
@@ -261,8 +209,15 @@ int HttpStatusOf(const absl::Status& status) {
   }
 }
 
+std::string CallerMessage(const absl::Status& status) {
+  return HttpStatusOf(status) == 500 ? "the hub could not answer; try again later"
+                                     : std::string(status.message());
+}
+
 BeaconApi::BeaconApi(BeaconIdentity identity, BeaconBackend* backend)
-    : identity_(std::move(identity)), backend_(backend) {}
+    : identity_(std::move(identity)), backend_(backend) {
+  BuildTerms();
+}
 
 std::string BeaconApi::ErrorBody(int status, const std::string& message) const {
   Value doc = Obj(
@@ -387,12 +342,23 @@ BeaconHttpReply BeaconApi::FilteringTerms(const std::string& query) const {
     if (key == "skip") skip = n;
     if (key == "limit" && n > 0) limit = n;
   }
-  std::vector<Value> terms;
-  uint64_t index = 0;
-  auto add = [&](Value term) {
-    if (index++ >= skip && terms.size() < limit) terms.push_back(std::move(term));
-  };
-  const Value scopes = Arr({Str("individual")});
+  if (skip == 0 && limit == UINT64_MAX) {
+    return {.status = 200, .body = all_terms_body_, .cacheable = true};
+  }
+  std::vector<Value> page;
+  for (uint64_t i = skip; i < terms_.size() && page.size() < limit; ++i) page.push_back(terms_[i]);
+  return {.status = 200, .body = Json(TermsDocument(std::move(page))), .cacheable = true};
+}
+
+Value BeaconApi::TermsDocument(std::vector<Value> terms) const {
+  return Obj(
+      {{"meta", InformationalMeta(identity_.id, "filteringTerm", "beacon-filtering-terms-v2.0.0")},
+       {"response", Obj({{"filteringTerms", Arr(std::move(terms))}, {"resources", resources_}})}});
+}
+
+void BeaconApi::BuildTerms() {
+  auto add = [this](Value term) { terms_.push_back(std::move(term)); };
+  const Value scopes = Arr({Str("individual"), Str("genomicVariant")});
   add(Obj({{"type", Str("alphanumeric")},
            {"id", Str("sex")},
            {"label", Str("Sex")},
@@ -451,11 +417,8 @@ BeaconHttpReply BeaconApi::FilteringTerms(const std::string& query) const {
                {"scopes", scopes}}));
     }
   }
-  Value doc = Obj(
-      {{"meta", InformationalMeta(identity_.id, "filteringTerm", "beacon-filtering-terms-v2.0.0")},
-       {"response", Obj({{"filteringTerms", Arr(std::move(terms))},
-                         {"resources", Arr(std::move(resources))}})}});
-  return {.status = 200, .body = Json(doc), .cacheable = true};
+  resources_ = Arr(std::move(resources));
+  all_terms_body_ = Json(TermsDocument(terms_));
 }
 
 void BeaconApi::Individuals(const call::Credentials& who, const BeaconHttpRequest& request,
@@ -479,8 +442,7 @@ void BeaconApi::Individuals(const call::Credentials& who, const BeaconHttpReques
       who, *count,
       [count, query, identity, self, reply](absl::StatusOr<v1::FederatedCount> answer) {
         if (!answer.ok()) {
-          return reply(
-              self->Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
+          return reply(self->Error(HttpStatusOf(answer.status()), CallerMessage(answer.status())));
         }
         const v1::FederatedCount& f = *answer;
         std::vector<Value> regions, sets, warnings;
@@ -488,7 +450,7 @@ void BeaconApi::Individuals(const call::Credentials& who, const BeaconHttpReques
           const bool answered =
               part.status() == v1::REGION_OK && part.has_count() && part.count().has_count();
           regions.push_back(Obj({{"region", Str(part.region())},
-                                 {"status", Str(StatusWord(part.status()))},
+                                 {"status", Str(call::RegionStatusWord(part.status()))},
                                  {"detail", Str(part.detail())},
                                  {"count", answered ? Released(part.count().count()) : Null()}}));
           for (const std::string& w : part.count().warnings()) {
@@ -570,8 +532,7 @@ void BeaconApi::GenomicVariants(const call::Credentials& who, const BeaconHttpRe
       [frequency, query, identity, self, source,
        reply](absl::StatusOr<v1::FederatedFrequency> answer) {
         if (!answer.ok()) {
-          return reply(
-              self->Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
+          return reply(self->Error(HttpStatusOf(answer.status()), CallerMessage(answer.status())));
         }
         const v1::FederatedFrequency& f = *answer;
         if (!f.has_ac() || !f.has_an()) {
@@ -583,7 +544,7 @@ void BeaconApi::GenomicVariants(const call::Credentials& who, const BeaconHttpRe
           const bool answered = part.status() == v1::REGION_OK && part.has_frequency() &&
                                 part.frequency().has_ac() && part.frequency().has_an();
           Value entry = Obj({{"region", Str(part.region())},
-                             {"status", Str(StatusWord(part.status()))},
+                             {"status", Str(call::RegionStatusWord(part.status()))},
                              {"detail", Str(part.detail())}});
           Set(&entry, "frequency",
               answered ? ReleasedFrequency(part.frequency().ac(), part.frequency().an()) : Null());
@@ -651,12 +612,16 @@ void BeaconApi::Handle(const call::Credentials& who, const BeaconHttpRequest& re
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
   if (!who.peer.ok()) return reply(Error(401, "a client certificate of the federation is needed"));
-  if (path == "/individuals") {
-    if (!get && !post) return reply(Error(405, "individuals takes GET or POST"));
-    return Individuals(who, request, std::move(reply));
-  }
-  if (path == "/g_variants") {
-    if (!get && !post) return reply(Error(405, "g_variants takes GET or POST"));
+  if (path == "/individuals" || path == "/g_variants") {
+    // A question is asked with GET or with a JSON body (a form or plain-text POST, which a page
+    // of another site could send, is not taken).
+    if (request.method != "GET" && !post) return reply(Error(405, path + " takes GET or POST"));
+    if (post && !ToLower(request.content_type).starts_with("application/json")) {
+      return reply(Error(415,
+                         "a POSTed query is a JSON beaconRequestBody (Content-Type: "
+                         "application/json)"));
+    }
+    if (path == "/individuals") return Individuals(who, request, std::move(reply));
     return GenomicVariants(who, request, std::move(reply));
   }
   if (!get) return reply(Error(405, StrCat(path.empty() ? "/" : path, " takes GET")));
@@ -680,7 +645,7 @@ void BeaconApi::Handle(const call::Credentials& who, const BeaconHttpRequest& re
                        "no single-variant records or lists of carriers"));
   }
   return reply(
-      Error(404, StrCat("no Beacon endpoint ", path.substr(0, 80), "; /map lists the endpoints")));
+      Error(404, StrCat("no Beacon endpoint ", ClipUtf8(path, 80), "; /map lists the endpoints")));
 }
 
 }  // namespace pmdb::beacon

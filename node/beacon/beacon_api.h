@@ -15,9 +15,12 @@
 #ifndef PMDB_NODE_BEACON_BEACON_API_H_
 #define PMDB_NODE_BEACON_BEACON_API_H_
 
+#include <google/protobuf/struct.pb.h>
+
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "node/call/caller.h"
@@ -51,6 +54,10 @@ class BeaconBackend {
   // A variant's allele count and number in the cohort the criterion chooses, per region.
   virtual void Frequency(const call::Credentials& who, const v1::FrequencyRequest& request,
                          std::function<void(absl::StatusOr<v1::FederatedFrequency>)> done) = 0;
+  // The federated top similar cases for a clinician (the Matchmaker Exchange API).
+  virtual void SimilarCases(
+      const call::Credentials& who, const v1::SimilarCasesRequest& request,
+      std::function<void(absl::StatusOr<v1::FederatedSimilarCases>)> done) = 0;
   // Reference vocabularies for the filtering terms; null when there is none.
   virtual const vocab::Ontology* ontology() const = 0;
   virtual const vocab::CodeList* icd10() const = 0;
@@ -61,6 +68,7 @@ struct BeaconHttpRequest {
   std::string path;    // under the API root: "/info", "/individuals", "" for the root
   std::string query;   // raw, after '?'
   std::string body;
+  std::string content_type;
   std::string base_url;  // "https://host:port/api", for /map's absolute URLs
 };
 
@@ -72,7 +80,7 @@ struct BeaconHttpReply {
 
 class BeaconApi {
  public:
-  // `backend` must outlive the API.
+  // `backend` must outlive the API; its vocabularies are read once, here.
   BeaconApi(BeaconIdentity identity, BeaconBackend* backend);
 
   // Answers once, from any thread.
@@ -94,13 +102,22 @@ class BeaconApi {
   void GenomicVariants(const call::Credentials& who, const BeaconHttpRequest& request,
                        std::function<void(BeaconHttpReply)> reply) const;
   BeaconHttpReply Error(int status, const std::string& message) const;
+  // The filtering terms, built once: they come from the vocabularies alone.
+  void BuildTerms();
+  google::protobuf::Value TermsDocument(std::vector<google::protobuf::Value> terms) const;
 
   BeaconIdentity identity_;
   BeaconBackend* backend_;
+  std::vector<google::protobuf::Value> terms_;
+  google::protobuf::Value resources_;
+  std::string all_terms_body_;  // every term, as /filtering_terms sends it without paging
 };
 
 // The HTTP status for a refusal: INVALID_ARGUMENT 400, PERMISSION_DENIED 403, ... .
 int HttpStatusOf(const absl::Status& status);
+// A refusal's text for the caller: the status's message, except for internal failures (500),
+// whose text is for the operator's log.
+std::string CallerMessage(const absl::Status& status);
 
 }  // namespace pmdb::beacon
 

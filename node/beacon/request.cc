@@ -2,14 +2,17 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "node/base/strings.h"
 #include "node/vocab/codes.h"
 #include "query/parser.h"
+#include "query/prepare.h"
 
 namespace pmdb::beacon {
 namespace {
@@ -35,7 +38,7 @@ absl::StatusOr<uint32_t> Number(std::string_view name, std::string_view text, ui
   auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || err != std::errc() || end != text.data() + text.size() || v > max) {
     return Bad(StrCat(name, " must be a whole number from 0 to ", max, ", not '",
-                      text.substr(0, 40), "'"));
+                      ClipUtf8(text, 40), "'"));
   }
   return static_cast<uint32_t>(v);
 }
@@ -50,7 +53,8 @@ v1::Criterion Leaf(v1::Sex sex) {
 absl::StatusOr<uint32_t> Years(std::string_view text) {
   if (!text.empty() && (text[0] == 'P' || text[0] == 'p')) {
     auto years = vocab::YearsInDuration(text);
-    if (!years.ok()) return Bad(StrCat("age: '", text.substr(0, 40), "' is not an ISO 8601 age"));
+    if (!years.ok()) return Bad(StrCat("age: '", ClipUtf8(text, 40), "' is not an ISO 8601 age"));
+    if (*years > vocab::kMaxAge) return Bad(StrCat("an age is at most ", vocab::kMaxAge));
     return *years;
   }
   return Number("age", text, vocab::kMaxAge);
@@ -92,7 +96,7 @@ absl::StatusOr<v1::Criterion> SexCriterion(std::string_view value) {
   if (v == "male" || v == "m") return Leaf(v1::MALE);
   if (v == "other" || v == "o") return Leaf(v1::OTHER_SEX);
   if (v == "unknown" || v == "u") return Leaf(v1::UNKNOWN_SEX);
-  return Bad(StrCat("sex is female, male, other or unknown, not '", value.substr(0, 40), "'"));
+  return Bad(StrCat("sex is female, male, other or unknown, not '", ClipUtf8(value, 40), "'"));
 }
 
 absl::StatusOr<v1::Criterion> FilterCriterion(const Filter& f) {
@@ -115,7 +119,9 @@ absl::StatusOr<v1::Criterion> FilterCriterion(const Filter& f) {
   v1::Criterion c;
   if (upper.starts_with("HP:")) {
     if (absl::Status s = ontology_only(); !s.ok()) return s;
-    c.set_hpo(f.id);
+    auto id = vocab::NormalizeHpo(f.id);
+    if (!id.ok()) return Bad(StrCat("filter '", ClipUtf8(f.id, 40), "' is not an HPO id"));
+    c.set_hpo(*id);
     return c;
   }
   if (upper.starts_with("ICD10:") || upper.starts_with("ICD-10:") ||
@@ -162,7 +168,7 @@ absl::StatusOr<v1::Criterion> FilterCriterion(const Filter& f) {
     }
     return *parsed;
   }
-  return Bad(StrCat("filter '", f.id.substr(0, 80),
+  return Bad(StrCat("filter '", ClipUtf8(f.id, 80),
                     "' is not one pmdb answers: it takes HP:, ICD10: and ATC: terms, sex "
                     "(NCIT:C16576, NCIT:C20197, or id \"sex\"), age (id \"age\" with = ! < <= > "
                     ">=) and pmdb:criterion"));
@@ -180,7 +186,7 @@ absl::StatusOr<std::optional<v1::Criterion>> GenomicCriterion(const Params& p, S
                                                  "end",        "referenceBases", "alternateBases",
                                                  "geneId",     "geneid"};
     if (!kKnown.contains(key)) {
-      return Bad(StrCat("request parameter '", key.substr(0, 40),
+      return Bad(StrCat("request parameter '", ClipUtf8(key, 40),
                         "' is not supported (pmdb answers a variant, a range or a gene)"));
     }
     Value& v = (*echo->mutable_fields())[key == "geneid" ? "geneId" : key];
@@ -204,6 +210,9 @@ absl::StatusOr<std::optional<v1::Criterion>> GenomicCriterion(const Params& p, S
   }
   v1::Criterion c;
   if (gene) {
+    if (!query::IsChromName(*gene)) {
+      return Bad("geneId is an HGNC symbol: letters, digits, '_', '.' and '-'");
+    }
     c.mutable_gene()->set_symbol(*gene);
     return std::optional<v1::Criterion>(std::move(c));
   }
@@ -212,6 +221,12 @@ absl::StatusOr<std::optional<v1::Criterion>> GenomicCriterion(const Params& p, S
   std::optional<std::string> chrom = one("referenceName");
   if (!assembly || !chrom) {
     return Bad("a genomic query needs assemblyId (GRCh37 or GRCh38) and referenceName");
+  }
+  auto normalized = vocab::NormalizeAssembly(assembly->substr(0, assembly->find('.')));
+  if (!normalized.ok()) return Bad("assemblyId is GRCh37 or GRCh38 (with or without a patch)");
+  *assembly = *normalized;
+  if (!query::IsChromName(*chrom)) {
+    return Bad("referenceName is a chromosome name: letters, digits, '_', '.' and '-'");
   }
   const std::vector<std::string> none;
   const auto& starts = p.contains("start") ? p.at("start") : none;
@@ -223,6 +238,11 @@ absl::StatusOr<std::optional<v1::Criterion>> GenomicCriterion(const Params& p, S
   const uint32_t start = *Number("start", starts[0], 1u << 31);
   std::optional<std::string> ref = one("referenceBases");
   std::optional<std::string> alt = one("alternateBases");
+  for (const auto* bases : {&ref, &alt}) {
+    if (*bases && !query::IsAllele(**bases)) {
+      return Bad("referenceBases and alternateBases are bases (A, C, G, T, N)");
+    }
+  }
   if (ends.empty()) {
     if (!alt || !ref) {
       return Bad(
@@ -257,7 +277,7 @@ absl::StatusOr<Granularity> ParseGranularity(std::string_view g) {
   if (g == "count") return Granularity::kCount;
   if (g == "record") return Granularity::kRecord;
   return Bad(
-      StrCat("requestedGranularity is boolean, count or record, not '", g.substr(0, 40), "'"));
+      StrCat("requestedGranularity is boolean, count or record, not '", ClipUtf8(g, 40), "'"));
 }
 
 absl::Status ParseIncludeResultsets(std::string_view v, BeaconQuery* q) {
@@ -294,6 +314,10 @@ absl::Status Finish(const std::vector<Filter>& filters, const Params& genomic, B
   } else if (parts.size() > 1) {
     for (v1::Criterion& c : parts) *q->criterion.mutable_all_of()->add_items() = std::move(c);
   }
+  // The checks the hub makes before it records a question, made here so that a request that
+  // fails them is a 400 naming why.
+  if (q->criterion.kind_case() != v1::Criterion::KIND_NOT_SET)
+    return query::CheckLimits(q->criterion);
   return absl::OkStatus();
 }
 
@@ -375,6 +399,12 @@ absl::StatusOr<BeaconQuery> ParseGetQuery(std::string_view query) {
     const std::string key = PercentDecode(pair.substr(0, eq));
     const std::string value =
         eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    // Every term, code, name and allele of a question is printable ASCII.
+    for (const std::string* s : {&key, &value}) {
+      if (std::any_of(s->begin(), s->end(), [](char c) { return c < ' ' || c > '~'; })) {
+        return Bad("query parameters are printable ASCII (after percent-decoding)");
+      }
+    }
     if (key == "filters") {
       for (std::string& id : SplitList(value)) filters.push_back({.id = std::move(id)});
     } else if (key == "pmdb_criterion") {
@@ -471,10 +501,13 @@ absl::StatusOr<BeaconQuery> ParsePostBody(std::string_view body) {
             if (const Value* value = get("value")) {
               if (value->has_string_value()) {
                 f.value = value->string_value();
-              } else if (value->kind_case() == Value::kNumberValue) {
+              } else if (value->kind_case() == Value::kNumberValue && value->number_value() >= 0 &&
+                         value->number_value() <= 1e6 &&
+                         value->number_value() == std::floor(value->number_value())) {
                 f.value = std::to_string(static_cast<int64_t>(value->number_value()));
               } else {
-                return Bad(StrCat("filter '", f.id, "': value must be a string"));
+                return Bad(StrCat("filter '", ClipUtf8(f.id, 80),
+                                  "': value must be a string (or a whole number)"));
               }
             }
             if (const Value* d = get("includeDescendantTerms"))

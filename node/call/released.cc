@@ -30,7 +30,9 @@ std::string Regions(const google::protobuf::RepeatedPtrField<v1::RegionPart>& pa
 
 }  // namespace
 
-std::string Released(const v1::CountAnswer& a) { return StrCat("count=", FormatReleased(a.count())); }
+std::string Released(const v1::CountAnswer& a) {
+  return StrCat("count=", FormatReleased(a.count()));
+}
 
 std::string Released(const v1::BreakdownAnswer& a) { return Cells(a.dimensions(), a.cells()); }
 
@@ -38,7 +40,9 @@ std::string Released(const v1::FrequencyAnswer& a) {
   return StrCat("ac=", FormatReleased(a.ac()), " an=", FormatReleased(a.an()));
 }
 
-std::string Released(const v1::SimilarCasesAnswer& a) { return StrCat("matches=", a.matches_size()); }
+std::string Released(const v1::SimilarCasesAnswer& a) {
+  return StrCat("matches=", a.matches_size());
+}
 
 std::string Released(const v1::FederationInfo& a) { return StrCat("info", Regions(a.regions())); }
 
@@ -51,11 +55,29 @@ std::string Released(const v1::FederatedBreakdown& a) {
 }
 
 std::string Released(const v1::FederatedFrequency& a) {
-  return StrCat("ac=", FormatReleased(a.ac()), " an=", FormatReleased(a.an()), Regions(a.regions()));
+  return StrCat("ac=", FormatReleased(a.ac()), " an=", FormatReleased(a.an()),
+                Regions(a.regions()));
 }
 
 std::string Released(const v1::FederatedSimilarCases& a) {
   return StrCat("matches=", a.matches_size(), Regions(a.regions()));
+}
+
+std::string RegionStatusWord(v1::RegionStatus s) {
+  switch (s) {
+    case v1::REGION_OK:
+      return "ok";
+    case v1::REGION_UNAVAILABLE:
+      return "unavailable";
+    case v1::REGION_DEADLINE_EXCEEDED:
+      return "deadline exceeded";
+    case v1::REGION_REFUSED:
+      return "refused by policy";
+    case v1::REGION_INVALID:
+      return "invalid question";
+    default:
+      return "unknown";
+  }
 }
 
 }  // namespace pmdb::call

@@ -12,17 +12,22 @@
 
 namespace pmdb::call {
 
-std::string Released(const v1::CountAnswer& a);        // "count=<5"
-std::string Released(const v1::BreakdownAnswer& a);    // "by=sex cells=4 suppressed=1 complementary=1"
-std::string Released(const v1::FrequencyAnswer& a);    // "ac=12 an=2,000"
-std::string Released(const v1::SimilarCasesAnswer& a); // "matches=3"
+std::string Released(const v1::CountAnswer& a);  // "count=<5"
+std::string Released(
+    const v1::BreakdownAnswer& a);  // "by=sex cells=4 suppressed=1 complementary=1"
+std::string Released(const v1::FrequencyAnswer& a);     // "ac=12 an=2,000"
+std::string Released(const v1::SimilarCasesAnswer& a);  // "matches=3"
 
 // The hub's answers, each followed by " regions=ANSWERED/ASKED".
-std::string Released(const v1::FederationInfo& a);        // "info regions=6/6"
-std::string Released(const v1::FederatedCount& a);        // "total=1,204 regions=6/6"
-std::string Released(const v1::FederatedBreakdown& a);    // of the totals, as above
+std::string Released(const v1::FederationInfo& a);      // "info regions=6/6"
+std::string Released(const v1::FederatedCount& a);      // "total=1,204 regions=6/6"
+std::string Released(const v1::FederatedBreakdown& a);  // of the totals, as above
 std::string Released(const v1::FederatedFrequency& a);
 std::string Released(const v1::FederatedSimilarCases& a);
+
+// A region's status as every answer shows it: "ok", "unavailable", "deadline exceeded",
+// "refused by policy", "invalid question".
+std::string RegionStatusWord(v1::RegionStatus s);
 
 }  // namespace pmdb::call
 

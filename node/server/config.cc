@@ -221,11 +221,13 @@ absl::Status ReadMetrics(Document& doc, Section& root, std::string* listen) {
 // [https] and [beacon] (config.h).
 absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconConfig* beacon) {
   Section s = doc.Sub(root, &doc.root, "https");
-  for (absl::Status st : {s.String("listen", &https->listen),
-                          s.Uint("max_body_kb", &https->max_body_kb, 1, 64 * 1024),
-                          s.Uint("read_timeout_ms", &https->read_timeout_ms, 100, 600000),
-                          s.Uint("max_connections", &https->max_connections, 1, 100000),
-                          s.Strings("cors_origins", &https->cors_origins), s.NoUnknownKeys()}) {
+  for (absl::Status st :
+       {s.String("listen", &https->listen),
+        s.Uint("max_body_kb", &https->max_body_kb, 1, 64 * 1024),
+        s.Uint("read_timeout_ms", &https->read_timeout_ms, 100, 600000),
+        s.Uint("max_connections", &https->max_connections, 1, 100000),
+        s.Uint("max_connections_per_address", &https->max_connections_per_address, 1, 100000),
+        s.Strings("cors_origins", &https->cors_origins), s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   Section b = doc.Sub(root, &doc.root, "beacon");
@@ -233,7 +235,8 @@ absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconC
        {b.String("id", &beacon->id), b.String("name", &beacon->name),
         b.String("organization", &beacon->organization), b.String("contact", &beacon->contact),
         b.String("url", &beacon->url), b.String("environment", &beacon->environment),
-        b.Path("hpo", &beacon->hpo), b.Path("icd10", &beacon->icd10), b.NoUnknownKeys()}) {
+        b.Path("hpo", &beacon->hpo), b.Path("icd10", &beacon->icd10),
+        b.String("disclaimer", &beacon->disclaimer), b.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   const std::string& env = beacon->environment;

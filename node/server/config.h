@@ -20,13 +20,15 @@
 
 namespace pmdb::server {
 
-// [https] (the hub): the standard HTTP APIs (GA4GH Beacon v2) over mutual TLS, with the same
-// certificates as the gRPC port (node/transport/https_server.h). Absent `listen`: no HTTPS.
+// [https] (the hub): the standard HTTP APIs (GA4GH Beacon v2, Matchmaker Exchange) over mutual
+// TLS, with the same certificates as the gRPC port (node/transport/https_server.h). Absent
+// `listen`: no HTTPS.
 struct HttpsConfig {
   std::string listen;
   uint32_t max_body_kb = 256;
   uint32_t read_timeout_ms = 10000;
   uint32_t max_connections = 256;
+  uint32_t max_connections_per_address = 32;
   std::vector<std::string> cors_origins;  // browser origins allowed to call; none by default
 };
 
@@ -41,6 +43,11 @@ struct BeaconConfig {
   std::string environment = "prod";  // "prod", "test", "dev" or "staging"
   std::string hpo;                   // the HPO (OBO) whose terms /filtering_terms lists; optional
   std::string icd10;                 // an ICD-10 code list (vocab/code_list.h); optional
+  // Sent with every Matchmaker Exchange answer (/mme/match).
+  std::string disclaimer =
+      "Matches are cases of the regions' clinical records with consent to care, each named by "
+      "an expiring reference only its region can open; contact goes through the owning "
+      "region's contact point, for the care of the patient asked about.";
 };
 
 struct NodeConfig {

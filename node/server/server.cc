@@ -19,6 +19,7 @@
 #include "node/base/strings.h"
 #include "node/beacon/backends.h"
 #include "node/beacon/beacon_api.h"
+#include "node/beacon/matchmaker.h"
 #include "node/core/node_core.h"
 #include "node/hub/hub.h"
 #include "node/transport/admin_service.h"
@@ -299,6 +300,7 @@ class HubServer final : public GrpcServer {
   std::unique_ptr<transport::FederationServiceImpl> federation_;
   std::unique_ptr<beacon::HubBackend> beacon_backend_;
   std::unique_ptr<beacon::BeaconApi> beacon_;
+  std::unique_ptr<beacon::MatchmakerApi> matchmaker_;
   std::unique_ptr<transport::HttpsServer> https_;
 
   int https_port() const override { return https_ == nullptr ? 0 : https_->port(); }
@@ -336,7 +338,10 @@ class HubServer final : public GrpcServer {
                    " of the federation, each through the region's disclosure "
                    "control; no records")};
     beacon_ = std::make_unique<beacon::BeaconApi>(std::move(identity), beacon_backend_.get());
+    matchmaker_ =
+        std::make_unique<beacon::MatchmakerApi>(beacon_backend_.get(), config.beacon.disclaimer);
     const beacon::BeaconApi* api = beacon_.get();
+    const beacon::MatchmakerApi* mme = matchmaker_.get();
     transport::HttpsOptions options{
         .listen = config.https.listen,
         .federation = federation,
@@ -344,6 +349,7 @@ class HubServer final : public GrpcServer {
         .max_body_bytes = size_t{config.https.max_body_kb} << 10,
         .read_timeout = std::chrono::milliseconds(config.https.read_timeout_ms),
         .max_connections = config.https.max_connections,
+        .max_connections_per_address = config.https.max_connections_per_address,
         .cors_origins = config.https.cors_origins,
         .error_body = [api](int status, const std::string& m) {
           return api->ErrorBody(status, m);
@@ -351,25 +357,38 @@ class HubServer final : public GrpcServer {
     const std::string listen = config.https.listen;
     auto server = transport::HttpsServer::Start(
         std::move(options),
-        [api, listen](const call::Credentials& who, const transport::HttpsRequest& request,
-                      std::function<void(transport::HttpsResponse)> respond) {
+        [api, mme, listen](const call::Credentials& who, const transport::HttpsRequest& request,
+                           std::function<void(transport::HttpsResponse)> respond) {
           auto send = [respond](beacon::BeaconHttpReply r) {
             transport::HttpsResponse out;
             out.status = r.status;
             out.body = std::move(r.body);
-            if (r.cacheable) out.headers.push_back({"Cache-Control", "public, max-age=300"});
+            if (r.cacheable) out.headers.push_back({"Cache-Control", "private, max-age=300"});
             respond(std::move(out));
           };
           const std::string& path = request.path;
+          if (path.starts_with("/mme/")) {
+            return mme->Handle(who, request.method, path.substr(4), request.content_type,
+                               request.body, [respond](beacon::MatchReply r) {
+                                 transport::HttpsResponse out;
+                                 out.status = r.status;
+                                 out.content_type = r.content_type;
+                                 out.body = std::move(r.body);
+                                 respond(std::move(out));
+                               });
+          }
           if (path != "/api" && !path.starts_with("/api/")) {
             return send({.status = 404,
-                         .body = api->ErrorBody(404, "the Beacon API is under /api (/api/info)")});
+                         .body = api->ErrorBody(404,
+                                                "the Beacon API is under /api (/api/info); "
+                                                "Matchmaker Exchange at /mme/match")});
           }
           beacon::BeaconHttpRequest b{
               .method = request.method,
               .path = path.substr(4),
               .query = request.query,
               .body = request.body,
+              .content_type = request.content_type,
               .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
           api->Handle(who, b, send);
         });

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -31,6 +30,9 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
+// The TLS handshake gets at most this long: a client that never finishes one holds a connection
+// slot only this long.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(2);
 
 // The files' modification times, to tell when a certificate was rotated.
 std::string FilesStamp(const security::TlsFiles& files) {
@@ -59,6 +61,11 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeContext(const security::TlsFil
   }
   // TLS 1.2 with forward-secret AEAD suites only; TLS 1.3's suites are all AEAD.
   SSL_CTX_set_cipher_list(ctx->native_handle(), "ECDHE+AESGCM:ECDHE+CHACHA20");
+  // Client certificates are verified, so a resumed TLS 1.2 session needs a context id (without
+  // one OpenSSL fails the resumption instead of starting afresh); no renegotiation.
+  static const unsigned char kSessionContext[] = "pmdb-https";
+  SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext, sizeof kSessionContext - 1);
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
   ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   return ctx;
 }
@@ -88,6 +95,8 @@ struct HttpsServer::Impl {
   HttpsHandler handler;
   security::PeerCheck peers;
   std::atomic<size_t> connections{0};
+  std::mutex addresses_mu;
+  std::map<std::string, size_t> per_address ABSL_GUARDED_BY(addresses_mu);  // open connections
 
   std::mutex tls_mu;
   std::shared_ptr<ssl::context> tls ABSL_GUARDED_BY(tls_mu);
@@ -156,12 +165,22 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ssl::context> tls, HttpsServer::Impl* server)
-      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), server_(server) {}
-  ~Session() { server_->connections.fetch_sub(1); }
+  Session(tcp::socket socket, std::shared_ptr<ssl::context> tls, HttpsServer::Impl* server,
+          std::string address)
+      : tls_(std::move(tls)),
+        stream_(std::move(socket), *tls_),
+        server_(server),
+        address_(std::move(address)) {}
+  ~Session() {
+    server_->connections.fetch_sub(1);
+    std::lock_guard<std::mutex> lock(server_->addresses_mu);
+    auto it = server_->per_address.find(address_);
+    if (it != server_->per_address.end() && --it->second == 0) server_->per_address.erase(it);
+  }
 
   void Run() {
-    beast::get_lowest_layer(stream_).expires_after(server_->options.read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(
+        std::min<std::chrono::milliseconds>(server_->options.read_timeout, kHandshakeTimeout));
     stream_.async_handshake(ssl::stream_base::server,
                             [self = shared_from_this()](beast::error_code ec) {
                               if (!ec) self->Handshaken();
@@ -174,7 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (cert == nullptr) {
       who_.peer = absl::UnauthenticatedError("no client certificate");
     } else {
-      absl::Status allowed = server_->peers.Check(Pem(cert));
+      pem_ = Pem(cert);
+      absl::Status allowed = server_->peers.Check(pem_);
       who_.peer = allowed.ok() ? security::IdentityOfCertificate(cert)
                                : absl::StatusOr<security::Identity>(allowed);
       X509_free(cert);
@@ -211,12 +231,24 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     origin_ = std::string(req[http::field::origin]);
+    // The revocation list is checked again on every request, so that a connection kept open
+    // does not outlive a revocation.
+    if (who_.peer.ok()) {
+      absl::Status still = server_->peers.Check(pem_);
+      if (!still.ok()) who_.peer = still;
+    }
     if (!who_.peer.ok()) {
       keep_alive_ = false;
       return Send(Plain(403, StrCat("your certificate is not let in: ",
                                     std::string(who_.peer.status().message()))));
     }
     if (req.method() == http::verb::options) return Send(Preflight());
+    // A browser page of another origin may make the researcher's browser send a request (and
+    // spend their budget) even when it cannot read the answer: such requests are refused.
+    if (!origin_.empty() && !OriginAllowed()) {
+      keep_alive_ = false;
+      return Send(Plain(403, "requests from this origin are not allowed here (CORS)"));
+    }
     HttpsRequest request;
     request.method = std::string(req.method_string());
     std::string_view target(req.target().data(), req.target().size());
@@ -229,21 +261,23 @@ class Session : public std::enable_shared_from_this<Session> {
     request.host = std::string(req[http::field::host]);
     head_ = req.method() == http::verb::head;
 
-    // The answer may come from any thread: it is posted back to this connection's strand while
-    // the server runs, and dropped (with the connection) once it has stopped. Until then the
-    // server holds the session.
+    // The answer may come from any thread: it is posted back to the io thread while the server
+    // runs, and dropped (with the connection) once it has stopped. Until then the server holds
+    // the session. The executor is the io_context's own (a pointer), safe to outlive it.
     server_->Hold(this, shared_from_this());
     auto weak = weak_from_this();
     auto executor = stream_.get_executor();
-    server_->handler(
-        who_, request,
-        [weak, executor, open_mu = server_->open_mu, open = server_->open](HttpsResponse response) {
-          std::lock_guard<std::mutex> lock(*open_mu);
-          if (!*open) return;
-          asio::post(executor, [weak, response = std::move(response)]() mutable {
-            if (auto self = weak.lock()) self->Answered(std::move(response));
-          });
-        });
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    server_->handler(who_, request,
+                     [weak, executor, answered, open_mu = server_->open_mu,
+                      open = server_->open](HttpsResponse response) {
+                       if (answered->exchange(true)) return;  // one answer per request
+                       std::lock_guard<std::mutex> lock(*open_mu);
+                       if (!*open) return;
+                       asio::post(executor, [weak, response = std::move(response)]() mutable {
+                         if (auto self = weak.lock()) self->Answered(std::move(response));
+                       });
+                     });
   }
 
   void Answered(HttpsResponse response) {
@@ -292,9 +326,10 @@ class Session : public std::enable_shared_from_this<Session> {
       cache_set |= beast::iequals(name, "Cache-Control");
     }
     if (!cache_set) response_.set(http::field::cache_control, "no-store");
+    response_.set(http::field::vary, "Origin");
     if (OriginAllowed()) {
       response_.set(http::field::access_control_allow_origin, origin_);
-      response_.set(http::field::vary, "Origin");
+      response_.set(http::field::access_control_allow_credentials, "true");
     }
     response_.keep_alive(keep_alive_);
     response_.body() = std::move(r.body);
@@ -303,6 +338,8 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::get_lowest_layer(stream_).expires_after(server_->options.read_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->response_ = {};  // not kept through the idle time
+                        self->parser_.reset();
                         if (ec) return;
                         if (self->keep_alive_) return self->Read();
                         self->Close();
@@ -324,6 +361,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
+  std::string address_;
+  std::string pem_;  // the client's certificate, checked again on every request
   std::string origin_;
   bool keep_alive_ = false;
   bool head_ = false;
@@ -332,15 +371,25 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpsServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+  // One io thread: sessions need no strand, and their executor is the io_context's own.
+  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
     if (!ec) {
-      if (connections.fetch_add(1) >= options.max_connections) {
+      beast::error_code peer_ec;
+      const std::string address = socket.remote_endpoint(peer_ec).address().to_string();
+      bool admit = connections.fetch_add(1) < options.max_connections;
+      if (admit) {
+        std::lock_guard<std::mutex> lock(addresses_mu);
+        size_t& n = per_address[address];
+        admit = n < options.max_connections_per_address;
+        if (admit) ++n;
+      }
+      if (!admit) {
         connections.fetch_sub(1);
         beast::error_code ignored;
-        socket.close(ignored);  // over the limit: closed at once, the client may retry
+        socket.close(ignored);  // over a limit: closed at once, the client may retry
       } else {
-        std::make_shared<Session>(std::move(socket), Context(), this)->Run();
+        std::make_shared<Session>(std::move(socket), Context(), this, address)->Run();
       }
     } else {
       // Out of descriptors and the like: wait a little rather than spin, then go on accepting.
@@ -365,18 +414,9 @@ absl::StatusOr<std::unique_ptr<HttpsServer>> HttpsServer::Start(HttpsOptions opt
     impl->tls_stamp = FilesStamp(impl->options.tls);
     impl->tls_checked = std::chrono::steady_clock::now();
   }
-  beast::error_code ec;
-  tcp::endpoint endpoint(asio::ip::make_address(where->host, ec),
-                         static_cast<unsigned short>(where->port));
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(
-        StrCat("cannot serve HTTPS on ", impl->options.listen, ": ", ec.message()));
-  }
-  impl->port = impl->acceptor.local_endpoint().port();
+  auto port = Listen(impl->acceptor, *where, "HTTPS");
+  if (!port.ok()) return port.status();
+  impl->port = *port;
   impl->Accept();
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->io.run(); });

@@ -5,12 +5,16 @@
 // certificate fails the handshake, one whose certificate PeerCheck refuses gets 403 and nothing
 // else. Certificates, key and CA are re-read when they change, as for gRPC.
 //
+// The revocation list is checked again on every request of a kept-alive connection.
+//
 // Limits, each refused with a JSON error: request headers (16 KiB), body (max_body_bytes), time
-// to send a request (read_timeout) and connections at once (max_connections; more are closed
-// at once). Keep-alive is honoured. CORS: a preflight (OPTIONS) is answered for the origins
-// configured, and answers carry Access-Control-Allow-Origin for them; no origin is allowed by
-// default. The handler gets the caller's credentials and the parsed request, and answers once,
-// from any thread.
+// to send a request (read_timeout; the TLS handshake gets at most 2 s of it) and connections at
+// once, in all and per client address (more are closed at once). Keep-alive is honoured.
+// CORS: a preflight (OPTIONS) is answered for the origins configured, and answers carry
+// Access-Control-Allow-Origin (with credentials) for them; a request from any other origin is
+// refused (403), so that another site cannot make a researcher's browser spend their budget.
+// No origin is allowed by default. The handler gets the caller's credentials and the parsed
+// request, and answers once (a second answer is ignored), from any thread.
 #ifndef PMDB_NODE_TRANSPORT_HTTPS_SERVER_H_
 #define PMDB_NODE_TRANSPORT_HTTPS_SERVER_H_
 
@@ -54,6 +58,7 @@ struct HttpsOptions {
   size_t max_body_bytes = 1 << 20;
   std::chrono::milliseconds read_timeout{10'000};
   size_t max_connections = 256;
+  size_t max_connections_per_address = 32;
   std::vector<std::string> cors_origins;  // exact origins, or "*" for any
   // The body of the server's own refusals (403, 413, 431, 400, 503); JsonErrorBody when unset.
   std::function<std::string(int status, const std::string& message)> error_body;

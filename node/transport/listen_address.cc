@@ -36,4 +36,21 @@ absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view listen,
   return out;
 }
 
+absl::StatusOr<int> Listen(boost::asio::ip::tcp::acceptor& acceptor, const ListenAddress& where,
+                           std::string_view what) {
+  namespace asio = boost::asio;
+  boost::system::error_code ec;
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address(where.host, ec),
+                                   static_cast<unsigned short>(where.port));
+  if (!ec) acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        StrCat("cannot serve ", what, " on ", where.host, ":", where.port, ": ", ec.message()));
+  }
+  return static_cast<int>(acceptor.local_endpoint().port());
+}
+
 }  // namespace pmdb::transport

@@ -4,6 +4,7 @@
 #ifndef PMDB_NODE_TRANSPORT_LISTEN_ADDRESS_H_
 #define PMDB_NODE_TRANSPORT_LISTEN_ADDRESS_H_
 
+#include <boost/asio/ip/tcp.hpp>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,11 @@ struct ListenAddress {
 
 // `setting` names where the address came from, for the message ("[metrics] listen").
 absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view listen, std::string_view setting);
+
+// Opens, binds and listens `acceptor` on `where` (address reuse on); UNAVAILABLE naming `what`
+// ("metrics", "HTTPS") when it cannot. Returns the port bound.
+absl::StatusOr<int> Listen(boost::asio::ip::tcp::acceptor& acceptor, const ListenAddress& where,
+                           std::string_view what);
 
 }  // namespace pmdb::transport
 

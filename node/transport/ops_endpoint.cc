@@ -146,17 +146,9 @@ absl::StatusOr<std::unique_ptr<OpsEndpoint>> OpsEndpoint::Start(const std::strin
   if (!where.ok()) return where.status();
   auto impl = std::make_unique<Impl>();
   impl->handlers = std::move(handlers);
-  beast::error_code ec;
-  auto address = asio::ip::make_address(where->host, ec);
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(where->port));
-  impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(StrCat("cannot serve metrics on ", listen, ": ", ec.message()));
-  }
-  impl->port = impl->acceptor.local_endpoint().port();
+  auto port = Listen(impl->acceptor, *where, "metrics");
+  if (!port.ok()) return port.status();
+  impl->port = *port;
   impl->Accept();
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->io.run(); });

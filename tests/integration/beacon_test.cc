@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -35,16 +36,7 @@ class BeaconTest : public ::testing::Test {
   static void SetUpTestSuite() {
     fed_ = new Federation(120, 20);
     fed_->StartNodes();
-    fed_->StartHub(2000, {}, [](server::HubConfig& c) {
-      c.https.listen = "127.0.0.1:0";
-      c.https.max_body_kb = 16;
-      c.https.read_timeout_ms = 1000;
-      c.https.read_timeout_ms = 1000;
-      c.https.cors_origins = {"https://beacon-ui.example"};
-      c.beacon.hpo = SharedData("ontology/hp.obo");
-      c.beacon.environment = "test";
-      c.beacon.contact = "mailto:beacon@pmdb.example";
-    });
+    fed_->StartHub(2000, {}, HubWithHttps);
     // Another CA's certificate with a researcher's name: not of this federation.
     std::filesystem::create_directories(fed_->dir().Path("other"));
     auto init =
@@ -54,6 +46,15 @@ class BeaconTest : public ::testing::Test {
                         std::string("spiffe://") + kFederation + "/researcher/mallory", "--out",
                         fed_->dir().Path("other/mallory")});
     ASSERT_EQ(issued.exit_code, 0) << issued.err;
+  }
+  static void HubWithHttps(server::HubConfig& c) {
+    c.https.listen = "127.0.0.1:0";
+    c.https.max_body_kb = 16;
+    c.https.read_timeout_ms = 1000;
+    c.https.cors_origins = {"https://beacon-ui.example"};
+    c.beacon.hpo = SharedData("ontology/hp.obo");
+    c.beacon.environment = "test";
+    c.beacon.contact = "mailto:beacon@pmdb.example";
   }
   static void TearDownTestSuite() {
     delete fed_;
@@ -68,19 +69,30 @@ class BeaconTest : public ::testing::Test {
   static Reply Curl(const std::string& method, const std::string& path,
                     const std::string& body = "", const std::string& who = "anna",
                     const std::vector<std::string>& headers = {}) {
-    std::vector<std::string> args = {"curl",       "-sS",
-                                     "--max-time", "20",
-                                     "--cacert",   fed_->dir().Path("ca/ca.crt"),
-                                     "-X",         method,
-                                     "-D",         fed_->dir().Path("headers.txt"),
-                                     "-o",         fed_->dir().Path("body.json"),
-                                     "-w",         "%{http_code}"};
+    std::vector<std::string> args = {"curl",
+                                     "-sS",
+                                     "--max-time",
+                                     "20",
+                                     "--cacert",
+                                     fed_->dir().Path("ca/ca.crt"),
+                                     method == "HEAD" ? "--head" : "-X",
+                                     method == "HEAD" ? "--globoff" : method,
+                                     "-D",
+                                     fed_->dir().Path("headers.txt"),
+                                     "-o",
+                                     fed_->dir().Path("body.json"),
+                                     "-w",
+                                     "%{http_code}"};
     if (!who.empty()) {
       const std::string prefix = who.find('/') == std::string::npos ? fed_->dir().Path(who) : who;
       args.insert(args.end(), {"--cert", prefix + ".crt", "--key", prefix + ".key"});
     }
     if (!body.empty()) {
-      args.insert(args.end(), {"-H", "Content-Type: application/json", "--data-binary", body});
+      const bool typed = std::any_of(headers.begin(), headers.end(), [](const std::string& h) {
+        return h.rfind("Content-Type:", 0) == 0;
+      });
+      if (!typed) args.insert(args.end(), {"-H", "Content-Type: application/json"});
+      args.insert(args.end(), {"--data-binary", body});
     }
     for (const std::string& h : headers) args.insert(args.end(), {"-H", h});
     args.push_back(Url(path));
@@ -337,6 +349,11 @@ TEST_F(BeaconTest, WhatTheFederationDoesNotAllowIsRefusedWithABeaconError) {
            {"GET", "/api/nothing", "", "anna", 404, "/map lists"},
            {"GET", "/elsewhere", "", "anna", 404, "/api"},
            {"DELETE", "/api/individuals", "", "anna", 405, "GET or POST"},
+           {"GET", "/api/individuals?filters=HP:%FF", "", "anna", 400, "printable ASCII"},
+           {"GET", "/api/individuals?filters=HP:12", "", "anna", 400, "not an HPO id"},
+           {"GET", "/api/individuals?assemblyId=hg19&referenceName=1&start=1&end=9", "", "anna",
+            400, "assemblyId"},
+           {"GET", "/api/individuals?geneid=BRCA1)%20OR%20sex(F", "", "anna", 400, "HGNC symbol"},
            {"POST", "/api/individuals", "{\"query\": [", "anna", 400, "not a JSON object"},
            {"POST", "/api/individuals", "{\"pad\": \"" + std::string(20000, 'x') + "\"}", "anna",
             413, "larger than 16384 bytes"},
@@ -371,6 +388,110 @@ TEST_F(BeaconTest, OnlyTheFederationsCertificatesAreLetIn) {
   EXPECT_EQ(r.status, 403) << r.body;
   EXPECT_NE(r.body.find("revoked"), std::string::npos) << r.body;
   ExpectValid(r.body, {kResponses + "beaconErrorResponse.json"});
+}
+
+// The Matchmaker Exchange search API: a clinician's request in the API's shape finds the same
+// cases as the gRPC search, each as an MME result (score, a patient stub named by its opaque
+// case reference, the region's contact).
+TEST_F(BeaconTest, MatchmakerExchangeFindsTheSameCasesAsGrpc) {
+  // Four phenotypes of a person in norr (who consented to care, as every generated person).
+  auto terms = pmdb::testing::Run({"/bin/sh", "-c",
+                                   "head -1 " + fed_->dir().Path("norr-cohort/phenopackets.jsonl") +
+                                       " | grep -o 'HP:[0-9]*' | head -4"});
+  std::vector<std::string> hpo;
+  std::istringstream lines(terms.out);
+  for (std::string t; std::getline(lines, t);) hpo.push_back(t);
+  ASSERT_GE(hpo.size(), 3u) << terms.out;
+  std::string features;
+  for (const std::string& t : hpo) {
+    features +=
+        std::string(features.empty() ? "" : ",") + R"({"id": ")" + t + R"(", "observed": "yes"})";
+  }
+  const std::string body = R"json({
+    "disclaimer": "test", "patient": {
+      "id": "P0001", "label": "index case",
+      "contact": {"name": "Dr Cecilia", "institution": "Klinisk genetik", "href": "mailto:cia@vast.example",
+                  "roles": ["clinician"]},
+      "species": "NCBITaxon:9606", "sex": "FEMALE",
+      "features": [)json" + features +
+                           R"json(, {"id": "HP:0001250", "observed": "no"}],
+      "disorders": [{"id": "MIM:601462", "label": "Polycystic kidney disease"}],
+      "test": true}})json";
+  const std::string mme = "Content-Type: application/vnd.ga4gh.matchmaker.v1.1+json";
+  Reply r = Curl("POST", "/mme/match", body, "cia", {mme});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.headers.find("application/vnd.ga4gh.matchmaker.v1.1+json"), std::string::npos);
+  auto j = ParseJson(r.body);
+  const auto results = JsonAt(j, "results");
+  ASSERT_GT(results.list_value().values_size(), 0) << r.body;
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::SimilarCasesRequest req;
+  for (const std::string& t : hpo) req.mutable_patient()->add_phenotypes(t);
+  req.mutable_patient()->add_excluded_phenotypes("HP:0001250");
+  req.mutable_patient()->add_diagnoses("OMIM:601462");
+  req.set_top(10);
+  v1::FederatedSimilarCases grpc_answer;
+  ASSERT_TRUE(fed_->Hub("cia")->SimilarCases(&ctx, req, &grpc_answer).ok());
+  ASSERT_EQ(results.list_value().values_size(), grpc_answer.matches_size());
+  for (int i = 0; i < grpc_answer.matches_size(); ++i) {
+    const auto& result = results.list_value().values(i);
+    const v1::CaseMatch& m = grpc_answer.matches(i);
+    EXPECT_DOUBLE_EQ(JsonNumber(result, "score.patient"), m.score()) << i;
+    EXPECT_EQ(JsonString(result, "patient._pmdb_region"), m.region()) << i;
+    EXPECT_EQ(JsonString(result, "patient.id").rfind("pmdbref1." + m.region() + ".", 0), 0u)
+        << "the opaque case reference, nothing else";
+    EXPECT_FALSE(JsonString(result, "patient.contact.name").empty());
+    EXPECT_FALSE(JsonString(result, "patient.contact.href").empty());
+    EXPECT_GT(JsonAt(result, "patient.features").list_value().values_size(), 0);
+  }
+  EXPECT_GT(JsonNumber(results.list_value().values(0), "score.patient"), 0.5)
+      << "the person whose terms were asked is found";
+}
+
+TEST_F(BeaconTest, MatchmakerExchangeRefusesAsTheApiSays) {
+  const std::string ok_body =
+      R"({"patient": {"id": "P1", "contact": {"name": "N", "href": "mailto:n@x"},
+      "features": [{"id": "HP:0001250"}, {"id": "HP:0000113"}, {"id": "HP:0001407"}]}})";
+  const std::string v11 = "Content-Type: application/vnd.ga4gh.matchmaker.v1.1+json";
+  struct Case {
+    std::string method, body, who;
+    std::vector<std::string> headers;
+    int status;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"POST", ok_body, "cia", {"Content-Type: application/json"}, 415, "Content-Type"},
+           {"POST",
+            ok_body,
+            "cia",
+            {"Content-Type: application/vnd.ga4gh.matchmaker.v2.0+json"},
+            406,
+            "unsupported API version"},
+           {"GET", "", "cia", {}, 405, "POST"},
+           {"POST",
+            R"({"patient": {"id": "P1", "features": [{"id": "HP:0001250"}]}})",
+            "cia",
+            {v11},
+            422,
+            "patient.contact is mandatory"},
+           {"POST",
+            R"({"patient": {"id": "P1", "contact": {"name": "N", "href": "mailto:n@x"}}})",
+            "cia",
+            {v11},
+            422,
+            "features or genomicFeatures"},
+           {"POST", ok_body, "anna", {v11}, 403, ""},
+       }) {
+    Reply r = Curl(c.method, "/mme/match", c.body, c.who, c.headers);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << r.body;
+    EXPECT_NE(JsonString(ParseJson(r.body), "message").find(c.says), std::string::npos) << r.body;
+  }
+  auto v2 = ParseJson(Curl("POST", "/mme/match", ok_body, "cia",
+                           {"Content-Type: application/vnd.ga4gh.matchmaker.v2.0+json"})
+                          .body);
+  EXPECT_EQ(JsonString(v2, "supportedVersions.1"), "1.1");
 }
 
 // A client that connects and sends nothing (or stops halfway) is disconnected after
@@ -414,8 +535,16 @@ TEST_F(BeaconTest, CorsForTheConfiguredOriginsOnly) {
   Reply get = Curl("GET", "/api/info", "", "anna", {"Origin: https://beacon-ui.example"});
   EXPECT_NE(get.headers.find("Access-Control-Allow-Origin: https://beacon-ui.example"),
             std::string::npos);
-  Reply plain = Curl("GET", "/api/info", "", "anna", {"Origin: https://evil.example"});
+  // A question is not asked with HEAD (it would be charged with no answer to read).
+  EXPECT_EQ(Curl("HEAD", "/api/individuals?filters=NCIT:C16576").status, 405);
+  // A page of another origin cannot make a researcher's browser ask (and spend budget): refused.
+  Reply plain = Curl("GET", "/api/individuals?filters=NCIT:C16576", "", "anna",
+                     {"Origin: https://evil.example"});
+  EXPECT_EQ(plain.status, 403);
   EXPECT_EQ(plain.headers.find("Access-Control-Allow-Origin"), std::string::npos);
+  Reply form =
+      Curl("POST", "/api/individuals", "{\"meta\": {}}", "anna", {"Content-Type: text/plain"});
+  EXPECT_EQ(form.status, 415) << form.body;
 }
 
 }  // namespace

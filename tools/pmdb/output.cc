@@ -163,23 +163,6 @@ void WriteTicketFields(Json& j, const v1::ContactTicket& t) {
 
 }  // namespace
 
-std::string RegionStatusWord(v1::RegionStatus s) {
-  switch (s) {
-    case v1::REGION_OK:
-      return "ok";
-    case v1::REGION_UNAVAILABLE:
-      return "unavailable";
-    case v1::REGION_DEADLINE_EXCEEDED:
-      return "deadline exceeded";
-    case v1::REGION_REFUSED:
-      return "refused by policy";
-    case v1::REGION_INVALID:
-      return "invalid question";
-    default:
-      return "unknown";
-  }
-}
-
 std::string ContactStateWord(v1::ContactState s) {
   switch (s) {
     case v1::CONTACT_PENDING:

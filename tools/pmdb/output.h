@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "node/call/released.h"
 #include "pmdb/v1/admin.pb.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/federation.pb.h"
@@ -23,7 +24,7 @@ namespace pmdb::cli {
 using RegionParts = google::protobuf::RepeatedPtrField<v1::RegionPart>;
 
 // "ok", "unavailable", "deadline exceeded", "refused by policy", "invalid question".
-std::string RegionStatusWord(v1::RegionStatus s);
+using call::RegionStatusWord;
 // "pending", "accepted", "declined".
 std::string ContactStateWord(v1::ContactState s);
 

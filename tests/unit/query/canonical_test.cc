@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "query/parser.h"
+#include "query/prepare.h"
 
 namespace pmdb::query {
 namespace {
@@ -63,6 +64,50 @@ TEST(CanonicalTextTest, DeepAlternationIsLinear) {
            ")";
   }
   EXPECT_FALSE(Canon(text).empty());
+}
+
+}  // namespace
+}  // namespace pmdb::query
+
+namespace pmdb::query {
+namespace {
+
+// A tree from the wire whose leaf text would print as another question's (two variants ORed
+// into one chromosome name) is refused before anything is recorded or counted: otherwise the
+// two questions would share one canonical text, hence one noise draw and one "released before"
+// mark, and their difference would be an exact count.
+TEST(CanonicalTextTest, ALeafThatPrintsAsAnotherQuestionIsRefused) {
+  v1::Criterion forged;
+  v1::CriterionList* any = forged.mutable_any_of();
+  any->add_items()->set_sex(v1::FEMALE);
+  v1::VariantCriterion* v = any->add_items()->mutable_variant();
+  v->set_assembly("GRCh38");
+  v->set_chrom("1:100:A:T) OR variant(GRCh38:99");
+  v->set_pos(1);
+  v->set_ref("A");
+  v->set_alt("T");
+  auto real = ParseCriterion("sex(F) OR variant(GRCh38:1:100:A:T) OR variant(GRCh38:99:1:A:T)");
+  ASSERT_TRUE(real.ok());
+  EXPECT_EQ(FormatCriterion(forged), FormatCriterion(*real)) << "the forgery works as printed";
+  EXPECT_EQ(CheckLimits(forged).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(CheckLimits(forged).message().find("variant() criterion is not well-formed"),
+            std::string::npos);
+  EXPECT_TRUE(CheckLimits(*real).ok());
+  // Every leaf kind: text with a parenthesis, a space, a comma or a byte outside ASCII.
+  for (const char* text : {"HP:1) OR sex(M", "C50 C34", "A,B", "HP:\xff"}) {
+    v1::Criterion c;
+    c.set_hpo(text);
+    EXPECT_FALSE(CheckLimits(c).ok()) << text;
+    c.set_diagnosis(text);
+    EXPECT_FALSE(CheckLimits(c).ok()) << text;
+    c.set_dataset(text);
+    EXPECT_FALSE(CheckLimits(c).ok()) << text;
+    c.mutable_gene()->set_symbol(text);
+    EXPECT_FALSE(CheckLimits(c).ok()) << text;
+  }
+  v1::Criterion bases = *ParseCriterion("variant(GRCh38:1:100:A:T)");
+  bases.mutable_variant()->set_alt("T)");
+  EXPECT_FALSE(CheckLimits(bases).ok());
 }
 
 }  // namespace
