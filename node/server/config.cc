@@ -223,7 +223,7 @@ absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconC
   Section s = doc.Sub(root, &doc.root, "https");
   for (absl::Status st :
        {s.String("listen", &https->listen),
-        s.Uint("max_body_kb", &https->max_body_kb, 1, 64 * 1024),
+        s.Uint("max_body_kb", &https->max_body_kb, 1, 4096),
         s.Uint("read_timeout_ms", &https->read_timeout_ms, 100, 600000),
         s.Uint("max_connections", &https->max_connections, 1, 100000),
         s.Uint("max_connections_per_address", &https->max_connections_per_address, 1, 100000),

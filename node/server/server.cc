@@ -355,10 +355,25 @@ class HubServer final : public GrpcServer {
           return api->ErrorBody(status, m);
         }};
     const std::string listen = config.https.listen;
+    metrics::Registry* registry = &registry_;
+    registry->Describe(
+        "pmdb_https_requests_total", metrics::Type::kCounter,
+        "Requests the HTTPS front end answered, by API (beacon, mme, other) and "
+        "HTTP status (refusals of the front end itself are counted as api=\"other\").");
     auto server = transport::HttpsServer::Start(
         std::move(options),
-        [api, mme, listen](const call::Credentials& who, const transport::HttpsRequest& request,
-                           std::function<void(transport::HttpsResponse)> respond) {
+        [api, mme, listen, registry](const call::Credentials& who,
+                                     const transport::HttpsRequest& request,
+                                     std::function<void(transport::HttpsResponse)> answer) {
+          const std::string& path = request.path;
+          const std::string which = path.starts_with("/mme/")                     ? "mme"
+                                    : path == "/api" || path.starts_with("/api/") ? "beacon"
+                                                                                  : "other";
+          auto respond = [answer, registry, which](transport::HttpsResponse out) {
+            registry->Add("pmdb_https_requests_total",
+                          {{"api", which}, {"status", std::to_string(out.status)}});
+            answer(std::move(out));
+          };
           auto send = [respond](beacon::BeaconHttpReply r) {
             transport::HttpsResponse out;
             out.status = r.status;
@@ -366,8 +381,7 @@ class HubServer final : public GrpcServer {
             if (r.cacheable) out.headers.push_back({"Cache-Control", "private, max-age=300"});
             respond(std::move(out));
           };
-          const std::string& path = request.path;
-          if (path.starts_with("/mme/")) {
+          if (which == "mme") {
             return mme->Handle(who, request.method, path.substr(4), request.content_type,
                                request.body, [respond](beacon::MatchReply r) {
                                  transport::HttpsResponse out;
@@ -377,7 +391,7 @@ class HubServer final : public GrpcServer {
                                  respond(std::move(out));
                                });
           }
-          if (path != "/api" && !path.starts_with("/api/")) {
+          if (which == "other") {
             return send({.status = 404,
                          .body = api->ErrorBody(404,
                                                 "the Beacon API is under /api (/api/info); "

@@ -49,6 +49,7 @@ class BeaconTest : public ::testing::Test {
   }
   static void HubWithHttps(server::HubConfig& c) {
     c.https.listen = "127.0.0.1:0";
+    c.metrics_listen = "127.0.0.1:0";
     c.https.max_body_kb = 16;
     c.https.read_timeout_ms = 1000;
     c.https.cors_origins = {"https://beacon-ui.example"};
@@ -492,6 +493,21 @@ TEST_F(BeaconTest, MatchmakerExchangeRefusesAsTheApiSays) {
                            {"Content-Type: application/vnd.ga4gh.matchmaker.v2.0+json"})
                           .body);
   EXPECT_EQ(JsonString(v2, "supportedVersions.1"), "1.1");
+}
+
+// The operators' monitoring counts the HTTPS front end's answers by API and status.
+TEST_F(BeaconTest, RequestsAreCountedInTheMetrics) {
+  ASSERT_EQ(Curl("GET", "/api/info").status, 200);
+  ASSERT_EQ(Curl("GET", "/api/nothing").status, 404);
+  CommandResult m = pmdb::testing::Run(
+      {"curl", "-sS", "http://127.0.0.1:" + std::to_string(fed_->hub_ops_port()) + "/metrics"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_NE(m.out.find("# TYPE pmdb_https_requests_total counter"), std::string::npos);
+  EXPECT_NE(m.out.find("pmdb_https_requests_total{api=\"beacon\",status=\"200\"}"),
+            std::string::npos)
+      << m.out.substr(0, 3000);
+  EXPECT_NE(m.out.find("pmdb_https_requests_total{api=\"beacon\",status=\"404\"}"),
+            std::string::npos);
 }
 
 // A client that connects and sends nothing (or stops halfway) is disconnected after
