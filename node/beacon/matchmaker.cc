@@ -125,6 +125,11 @@ Value PatientStub(const v1::CaseMatch& m, const std::map<std::string, std::strin
     auto gene = genes.find(q);
     if (q.starts_with("gene ")) {
       feature = Obj({{"gene", Obj({{"id", Str(q.substr(5))}})}});
+    } else if (v.level() != "variant") {
+      // The case has a reported variant in the query variant's gene, not that variant: only
+      // the gene is named.
+      if (gene == genes.end()) continue;
+      feature = Obj({{"gene", Obj({{"id", Str(gene->second)}})}});
     } else {
       std::vector<std::string_view> parts = Split(q, ':');
       if (parts.size() < 5) continue;
