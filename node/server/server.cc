@@ -305,7 +305,8 @@ class HubServer final : public GrpcServer {
 
   int https_port() const override { return https_ == nullptr ? 0 : https_->port(); }
 
-  // The HTTPS front end ([https]): GA4GH Beacon v2 under /api (node/beacon).
+  // The HTTPS front end ([https]): GA4GH Beacon v2 under /api and Matchmaker Exchange under
+  // /mme (node/beacon).
   absl::Status StartHttps(const HubConfig& config, const std::string& federation) {
     std::shared_ptr<const vocab::Ontology> hpo;
     if (!config.beacon.hpo.empty()) {
@@ -358,8 +359,9 @@ class HubServer final : public GrpcServer {
     metrics::Registry* registry = &registry_;
     registry->Describe(
         "pmdb_https_requests_total", metrics::Type::kCounter,
-        "Requests the HTTPS front end answered, by API (beacon, mme, other) and "
-        "HTTP status (refusals of the front end itself are counted as api=\"other\").");
+        "Requests the HTTPS front end handed on, by API (beacon, mme, other: an unknown path) "
+        "and the HTTP status of the answer; the front end's own refusals (a body or headers "
+        "over the limits, a refused certificate or origin) are not counted here.");
     auto server = transport::HttpsServer::Start(
         std::move(options),
         [api, mme, listen, registry](const call::Credentials& who,
