@@ -3,6 +3,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -226,6 +227,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                                  kMaxHeaderBytes, " bytes")
                                         : StrCat("the request could not be read: ", ec.message());
       keep_alive_ = false;
+      // The client may still be sending the rest of the request: it is read and dropped after
+      // the answer, so that closing the socket with unread data does not reset the connection
+      // before the client has read the answer.
+      drain_ = true;
       return Send(Plain(status, why));
     }
     const auto& req = parser_->get();
@@ -257,7 +262,6 @@ class Session : public std::enable_shared_from_this<Session> {
     if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
     request.body = req.body();
     request.content_type = std::string(req[http::field::content_type]);
-    request.accept = std::string(req[http::field::accept]);
     request.host = std::string(req[http::field::host]);
     head_ = req.method() == http::verb::head;
 
@@ -342,8 +346,22 @@ class Session : public std::enable_shared_from_this<Session> {
                         self->parser_.reset();
                         if (ec) return;
                         if (self->keep_alive_) return self->Read();
+                        if (self->drain_) return self->Drain();
                         self->Close();
                       });
+  }
+
+  // Reads and drops what the client still sends, for at most 1 s and 4 MiB, then closes.
+  void Drain() {
+    if (drained_ == 0) beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || n == 0 || self->drained_ > (size_t{4} << 20)) {
+                                return self->Close();
+                              }
+                              self->Drain();
+                            });
   }
 
   void Close() {
@@ -365,6 +383,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string pem_;  // the client's certificate, checked again on every request
   std::string origin_;
   bool keep_alive_ = false;
+  bool drain_ = false;
+  size_t drained_ = 0;
+  std::array<char, 16384> scratch_{};
   bool head_ = false;
 };
 

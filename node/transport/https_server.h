@@ -37,7 +37,6 @@ struct HttpsRequest {
   std::string query;   // after '?', raw
   std::string body;
   std::string content_type;
-  std::string accept;
   std::string host;  // the Host header, for absolute URLs in answers
 };
 

@@ -356,6 +356,8 @@ TEST_F(BeaconTest, WhatTheFederationDoesNotAllowIsRefusedWithABeaconError) {
             400, "assemblyId"},
            {"GET", "/api/individuals?geneid=BRCA1)%20OR%20sex(F", "", "anna", 400, "HGNC symbol"},
            {"POST", "/api/individuals", "{\"query\": [", "anna", 400, "not a JSON object"},
+           {"POST", "/api/individuals", std::string(5000, '[') + std::string(5000, ']'), "anna",
+            400, "not a JSON object"},
            {"POST", "/api/individuals", "{\"pad\": \"" + std::string(20000, 'x') + "\"}", "anna",
             413, "larger than 16384 bytes"},
        }) {
