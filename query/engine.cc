@@ -266,7 +266,42 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
   if (!consent.ok()) return consent.status();
   people &= *consent;
 
-  const v1::VariantCriterion& v = variant->variant();
+  auto f = AlleleFrequencyOf(view, variant->variant(), people);
+  if (!f.ok()) return f.status();
+  return Answer<AlleleFrequency>{*f, std::move(q->warnings), std::move(q->text)};
+}
+
+absl::StatusOr<std::vector<Answer<AlleleFrequency>>> Engine::Frequencies(
+    const storage::ReadView& view, const std::vector<v1::Criterion>& sites,
+    v1::Purpose purpose) const {
+  std::vector<Prepared> prepared;
+  prepared.reserve(sites.size());
+  for (const v1::Criterion& site : sites) {
+    auto q = Prepare(site, *catalog_, options_.checks);
+    if (!q.ok()) return q.status();
+    if (!q->criterion.has_variant()) return FrequencyShapeError();
+    prepared.push_back(*std::move(q));
+  }
+  Executor ex(view, *catalog_, options_.work);
+  auto all = ex.Universe();
+  if (!all.ok()) return all.status();
+  auto consent = Consented(view, purpose);
+  if (!consent.ok()) return consent.status();
+  Bitmap people = std::move(*all);
+  people &= *consent;
+  std::vector<Answer<AlleleFrequency>> out;
+  out.reserve(prepared.size());
+  for (Prepared& q : prepared) {
+    auto f = AlleleFrequencyOf(view, q.criterion.variant(), people);
+    if (!f.ok()) return f.status();
+    out.push_back({*f, std::move(q.warnings), std::move(q.text)});
+  }
+  return out;
+}
+
+absl::StatusOr<AlleleFrequency> Engine::AlleleFrequencyOf(const storage::ReadView& view,
+                                                          const v1::VariantCriterion& v,
+                                                          const Bitmap& people) const {
   std::string vkey = keys::Variant({v.assembly(), v.chrom(), v.pos(), v.ref(), v.alt()});
   std::string prefix = keys::GenotypePrefix(vkey);
   // The site's genotype bitmaps by kind: het, hom, hemi, in (genotyped), ac+<extra copies>,
@@ -306,7 +341,7 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
     Bitmap haploid = called & kind(keys::AlleleNumberKind(1));
     f.ac = people.AndCardinality(one) + 2 * people.AndCardinality(two);
     f.an = 2 * people.AndCardinality(called) - people.AndCardinality(haploid);
-    return Answer<AlleleFrequency>{f, std::move(q->warnings), std::move(q->text)};
+    return f;
   }
   int64_t an = 0;
   int64_t ac = 0;
@@ -327,7 +362,7 @@ absl::StatusOr<Answer<AlleleFrequency>> Engine::Frequency(const storage::ReadVie
   }
   f.ac = static_cast<uint64_t>(ac);
   f.an = static_cast<uint64_t>(std::max<int64_t>(an, 0));
-  return Answer<AlleleFrequency>{f, std::move(q->warnings), std::move(q->text)};
+  return f;
 }
 
 absl::StatusOr<v1::Dimension> ParseDimension(std::string_view name) {

@@ -83,6 +83,12 @@ class Engine {
                                                     const v1::Criterion& criterion,
                                                     v1::Purpose purpose) const;
 
+  // Many sites' frequencies in the whole consented cohort (a catalogue's batch): each site a
+  // variant() alone; the cohort is read once. Answers in the order of `sites`.
+  absl::StatusOr<std::vector<Answer<AlleleFrequency>>> Frequencies(
+      const storage::ReadView& view, const std::vector<v1::Criterion>& sites,
+      v1::Purpose purpose) const;
+
   // Everything each kind of answer checks before reading data, and the prepared question: what
   // an answer would be keyed on, for a quote of its cost (core::QuoteRelease).
   absl::StatusOr<Prepared> CheckCount(const v1::Criterion& criterion) const;
@@ -95,6 +101,11 @@ class Engine {
   const std::shared_ptr<const vocab::Catalog>& catalog_ptr() const { return catalog_; }
 
  private:
+  // AC and AN of one variant among `people`.
+  absl::StatusOr<AlleleFrequency> AlleleFrequencyOf(const storage::ReadView& view,
+                                                    const v1::VariantCriterion& v,
+                                                    const storage::Bitmap& people) const;
+
   std::shared_ptr<const vocab::Catalog> catalog_;
   Options options_;
 };

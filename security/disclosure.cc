@@ -72,6 +72,14 @@ v1::ReleasedCount Discloser::ReleaseCount(uint64_t exact, const std::string& que
   return Exactly(static_cast<uint64_t>(std::max<int64_t>(noised, rules_.min_count)));
 }
 
+v1::ReleasedCount Discloser::ReleaseAt(uint64_t exact, const std::string& question,
+                                       NoiseScale scale) const {
+  if (!rules_.differential_privacy) return ReleaseCount(exact, question, 2);
+  KeyedRandom random(
+      secret_, StrCat("noise-at\x1f", Mechanism(), "\x1f", scale.sigma_centi, "\x1f", question));
+  return Noised(exact, SampleDiscreteGaussian(scale.Variance(), random), scale.sigma());
+}
+
 std::vector<v1::ReleasedCell> Discloser::ReleaseBreakdown(const v1::Breakdown& exact,
                                                           const std::string& question) const {
   size_t n = static_cast<size_t>(exact.cells_size());

@@ -20,6 +20,7 @@
 #ifndef PMDB_SECURITY_DISCLOSURE_H_
 #define PMDB_SECURITY_DISCLOSURE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -28,19 +29,24 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "security/dp.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/query.pb.h"
+#include "security/dp.h"
 
 namespace pmdb::security {
 
+// How long a catalogue's batch waits per site at least before its answer leaves a region
+// (core::NodeCore::Catalogue), so that its time does not tell how many of the sites the region
+// holds; the hub gives each region that much longer.
+inline constexpr std::chrono::microseconds kCatalogueSiteAllowance{500};
+
 struct DisclosureRules {
   uint32_t min_count = 5;
-  bool differential_privacy = true;   // false only by the operator's explicit choice
-  NoiseScale scale;                   // noise on a count (sensitivity 1): sigma 5 by default
-  uint32_t noise = 0;                 // thresholds-only mode: consistent uniform noise
-  uint32_t daily_budget = 2000;       // questions per caller per UTC day
-  uint32_t near_repeat_limit = 100;   // near-identical questions per caller per UTC day
+  bool differential_privacy = true;  // false only by the operator's explicit choice
+  NoiseScale scale;                  // noise on a count (sensitivity 1): sigma 5 by default
+  uint32_t noise = 0;                // thresholds-only mode: consistent uniform noise
+  uint32_t daily_budget = 2000;      // questions per caller per UTC day
+  uint32_t near_repeat_limit = 100;  // near-identical questions per caller per UTC day
   // Evaluation whose work does not depend on the data (no early exit) and paced answers, so
   // that neither an error, a warning nor the time taken tells whether part of a question
   // selects anyone. false only by the operator's explicit choice (measuring the attacks).
@@ -61,6 +67,11 @@ class Discloser {
   // AN); the noise scales with it so each number costs the same.
   v1::ReleasedCount ReleaseCount(uint64_t exact, const std::string& question,
                                  uint32_t sensitivity = 1) const;
+
+  // A number of sensitivity 2 (an AC or AN in a catalogue) released with noise of `scale`
+  // (its standard deviation itself) instead of the region's; in thresholds-only mode as
+  // ReleaseCount(exact, question, 2).
+  v1::ReleasedCount ReleaseAt(uint64_t exact, const std::string& question, NoiseScale scale) const;
 
   // Cells come in the engine's order (row-major for two dimensions).
   std::vector<v1::ReleasedCell> ReleaseBreakdown(const v1::Breakdown& exact,

@@ -19,6 +19,7 @@ constexpr Row kTable[] = {
     {Method::kRegionCount, "RegionService/Count", Bit(Role::kHub)},
     {Method::kRegionBreakdown, "RegionService/Breakdown", Bit(Role::kHub)},
     {Method::kRegionFrequency, "RegionService/Frequency", Bit(Role::kHub)},
+    {Method::kRegionCatalogue, "RegionService/Catalogue", Bit(Role::kHub)},
     {Method::kRegionSimilarCases, "RegionService/SimilarCases", Bit(Role::kHub)},
     {Method::kRegionRequestContact, "RegionService/RequestContact", Bit(Role::kHub)},
     {Method::kRegionContactStatus, "RegionService/ContactStatus", Bit(Role::kHub)},
@@ -28,6 +29,7 @@ constexpr Row kTable[] = {
     {Method::kFederationCount, "FederationService/Count", Bit(Role::kResearcher)},
     {Method::kFederationBreakdown, "FederationService/Breakdown", Bit(Role::kResearcher)},
     {Method::kFederationFrequency, "FederationService/Frequency", Bit(Role::kResearcher)},
+    {Method::kFederationCatalogue, "FederationService/Catalogue", Bit(Role::kResearcher)},
     {Method::kFederationSimilarCases, "FederationService/SimilarCases", Bit(Role::kClinician)},
     {Method::kFederationRequestContact, "FederationService/RequestContact", Bit(Role::kClinician)},
     {Method::kFederationContactStatus, "FederationService/ContactStatus", Bit(Role::kClinician)},
@@ -40,6 +42,7 @@ constexpr Row kTable[] = {
     {Method::kAdminContactAnswer, "AdminService/ContactAnswer", Bit(Role::kOperator)},
     {Method::kAdminSimilarCases, "AdminService/SimilarCases", Bit(Role::kOperator)},
     {Method::kAdminBackup, "AdminService/Backup", Bit(Role::kOperator)},
+    {Method::kPublicExists, "PublicBeacon/Exists", 0},
 };
 
 const Row* Find(Method m) {
@@ -69,6 +72,8 @@ Method FederationTwin(Method m) {
       return Method::kFederationBreakdown;
     case Method::kRegionFrequency:
       return Method::kFederationFrequency;
+    case Method::kRegionCatalogue:
+      return Method::kFederationCatalogue;
     case Method::kRegionSimilarCases:
       return Method::kFederationSimilarCases;
     case Method::kRegionRequestContact:

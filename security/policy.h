@@ -23,6 +23,7 @@ enum class Method {
   kRegionCount,
   kRegionBreakdown,
   kRegionFrequency,
+  kRegionCatalogue,
   kRegionSimilarCases,
   kRegionRequestContact,
   kRegionContactStatus,
@@ -31,6 +32,7 @@ enum class Method {
   kFederationCount,
   kFederationBreakdown,
   kFederationFrequency,
+  kFederationCatalogue,
   kFederationSimilarCases,
   kFederationRequestContact,
   kFederationContactStatus,
@@ -43,6 +45,7 @@ enum class Method {
   kAdminContactAnswer,
   kAdminSimilarCases,
   kAdminBackup,
+  kPublicExists,  // the public tier: no certificate, so no role; called by the node itself
 };
 
 std::string MethodName(Method m);  // "RegionService/Count", ...

@@ -38,4 +38,13 @@ void HubBackend::SimilarCases(const call::Credentials& who, const v1::SimilarCas
       });
 }
 
+void HubBackend::Info(const call::Credentials& who,
+                      std::function<void(absl::StatusOr<v1::FederationInfo>)> done) {
+  auto kept = std::make_shared<v1::InfoRequest>();
+  hub_->Info(who, std::chrono::system_clock::now() + deadline_, *kept,
+             [kept, done = std::move(done)](absl::StatusOr<v1::FederationInfo> answer) {
+               done(std::move(answer));
+             });
+}
+
 }  // namespace pmdb::beacon

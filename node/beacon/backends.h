@@ -26,6 +26,8 @@ class HubBackend : public BeaconBackend {
                  std::function<void(absl::StatusOr<v1::FederatedFrequency>)> done) override;
   void SimilarCases(const call::Credentials& who, const v1::SimilarCasesRequest& request,
                     std::function<void(absl::StatusOr<v1::FederatedSimilarCases>)> done) override;
+  void Info(const call::Credentials& who,
+            std::function<void(absl::StatusOr<v1::FederationInfo>)> done) override;
   const vocab::Ontology* ontology() const override { return ontology_.get(); }
   const vocab::CodeList* icd10() const override { return icd10_.get(); }
 

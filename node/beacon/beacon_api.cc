@@ -35,8 +35,8 @@ using json::Str;
 
 const char* const kSpecBase = "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/";
 
-Value EntryTypesObject() {
-  return Obj(
+Value EntryTypesObject(bool public_tier) {
+  Value all = Obj(
       {{"individual",
         Obj({{"id", Str("individual")},
              {"name", Str("Individual")},
@@ -68,7 +68,25 @@ Value EntryTypesObject() {
                     Str(StrCat(kSpecBase,
                                "models/json/beacon-v2-default-model/genomicVariations/"
                                "defaultSchema.json"))},
+                   {"schemaVersion", Str("v2.0.0")}})}})},
+       {"dataset",
+        Obj({{"id", Str("dataset")},
+             {"name", Str("Dataset")},
+             {"partOfSpecification", Str("Beacon v2.0.0")},
+             {"description", Str("A region's set of genotypes from one source and assembly, "
+                                 "described by its name and assembly only")},
+             {"ontologyTermForThisType",
+              Obj({{"id", Str("NCIT:C47824")}, {"label", Str("Data set")}})},
+             {"defaultSchema",
+              Obj({{"id", Str("ga4gh-beacon-dataset-v2.0.0")},
+                   {"name", Str("Default schema for datasets")},
+                   {"referenceToSchemaDefinition",
+                    Str(StrCat(kSpecBase,
+                               "models/json/beacon-v2-default-model/datasets/defaultSchema.json"))},
                    {"schemaVersion", Str("v2.0.0")}})}})}});
+  if (!public_tier) return all;
+  // The public tier answers about variants only.
+  return Obj({{"genomicVariant", all.struct_value().fields().at("genomicVariant")}});
 }
 
 // A released number as docs/json.md writes it.
@@ -210,12 +228,12 @@ int HttpStatusOf(const absl::Status& status) {
 }
 
 std::string CallerMessage(const absl::Status& status) {
-  return HttpStatusOf(status) == 500 ? "the hub could not answer; try again later"
+  return HttpStatusOf(status) == 500 ? "the server could not answer; try again later"
                                      : std::string(status.message());
 }
 
-BeaconApi::BeaconApi(BeaconIdentity identity, BeaconBackend* backend)
-    : identity_(std::move(identity)), backend_(backend) {
+BeaconApi::BeaconApi(BeaconIdentity identity, BeaconBackend* backend, bool public_tier)
+    : identity_(std::move(identity)), backend_(backend), public_tier_(public_tier) {
   BuildTerms();
 }
 
@@ -292,13 +310,28 @@ BeaconHttpReply BeaconApi::Configuration() const {
               Obj({{"productionStatus", Str(identity_.environment == "prod"   ? "PROD"
                                             : identity_.environment == "test" ? "TEST"
                                                                               : "DEV")}})},
-             {"securityAttributes", Obj({{"defaultGranularity", Str("boolean")},
-                                         {"securityLevels", Arr({Str("CONTROLLED")})}})},
-             {"entryTypes", EntryTypesObject()}})}});
+             {"securityAttributes",
+              Obj({{"defaultGranularity", Str("boolean")},
+                   {"securityLevels", Arr({Str(public_tier_ ? "PUBLIC" : "CONTROLLED")})}})},
+             {"entryTypes", EntryTypesObject(public_tier_)}})}});
   return {.status = 200, .body = Json(doc), .cacheable = true};
 }
 
 BeaconHttpReply BeaconApi::Map(const std::string& base_url) const {
+  if (public_tier_) {
+    Value doc =
+        Obj({{"meta", InformationalMeta(identity_.id, "map", "beacon-map-v2.0.0")},
+             {"response",
+              Obj({{"$schema",
+                    Str(StrCat(kSpecBase, "framework/json/configuration/beaconMapSchema.json"))},
+                   {"endpointSets",
+                    Obj({{"genomicVariant",
+                          Obj({{"entryType", Str("genomicVariant")},
+                               {"rootUrl", Str(StrCat(base_url, "/g_variants"))},
+                               {"filteringTermsUrl",
+                                Str(StrCat(base_url, "/g_variants/filtering_terms"))}})}})}})}});
+    return {.status = 200, .body = Json(doc), .cacheable = true};
+  }
   Value doc = Obj(
       {{"meta", InformationalMeta(identity_.id, "map", "beacon-map-v2.0.0")},
        {"response",
@@ -313,14 +346,18 @@ BeaconHttpReply BeaconApi::Map(const std::string& base_url) const {
                     Obj({{"entryType", Str("genomicVariant")},
                          {"rootUrl", Str(StrCat(base_url, "/g_variants"))},
                          {"filteringTermsUrl",
-                          Str(StrCat(base_url, "/g_variants/filtering_terms"))}})}})}})}});
+                          Str(StrCat(base_url, "/g_variants/filtering_terms"))}})},
+                   {"dataset",
+                    Obj({{"entryType", Str("dataset")},
+                         {"rootUrl", Str(StrCat(base_url, "/datasets"))},
+                         {"singleEntryUrl", Str(StrCat(base_url, "/datasets/{id}"))}})}})}})}});
   return {.status = 200, .body = Json(doc), .cacheable = true};
 }
 
 BeaconHttpReply BeaconApi::EntryTypes() const {
   Value doc =
       Obj({{"meta", InformationalMeta(identity_.id, "entryType", "beacon-entry-types-v2.0.0")},
-           {"response", Obj({{"entryTypes", EntryTypesObject()}})}});
+           {"response", Obj({{"entryTypes", EntryTypesObject(public_tier_)}})}});
   return {.status = 200, .body = Json(doc), .cacheable = true};
 }
 
@@ -342,6 +379,8 @@ BeaconHttpReply BeaconApi::FilteringTerms(const std::string& query) const {
     if (key == "skip") skip = n;
     if (key == "limit" && n > 0) limit = n;
   }
+  // The public tier takes no filters, so it offers none.
+  if (public_tier_) return {.status = 200, .body = Json(TermsDocument({})), .cacheable = true};
   if (skip == 0 && limit == UINT64_MAX) {
     return {.status = 200, .body = all_terms_body_, .cacheable = true};
   }
@@ -605,13 +644,144 @@ void BeaconApi::GenomicVariants(const call::Credentials& who, const BeaconHttpRe
       });
 }
 
+void BeaconApi::PublicVariant(const BeaconHttpRequest& request,
+                              std::function<void(BeaconHttpReply)> reply) const {
+  auto q = request.method == "POST" ? ParsePostBody(request.body) : ParseGetQuery(request.query);
+  if (!q.ok()) return reply(Error(400, std::string(q.status().message())));
+  if (q->genomic != v1::Criterion::kVariant || !q->criterion.has_variant() ||
+      !q->filter_ids.empty()) {
+    return reply(Error(400,
+                       "the public tier answers one variant, without filters: give assemblyId, "
+                       "referenceName, start, referenceBases and alternateBases"));
+  }
+  auto query = std::make_shared<BeaconQuery>(*std::move(q));
+  const BeaconApi* self = this;
+  backend_->Exists(query->criterion, [query, self, reply](absl::StatusOr<v1::PublicAnswer> answer) {
+    if (!answer.ok()) {
+      return reply(self->Error(HttpStatusOf(answer.status()), CallerMessage(answer.status())));
+    }
+    std::vector<Value> warnings;
+    for (const std::string& w : answer->warnings()) warnings.push_back(Str(w));
+    // Whatever was asked, a boolean is what the public tier returns.
+    Value doc =
+        Obj({{"meta", QueryMeta(self->identity_.id, "genomicVariant", "ga4gh-beacon-variant-v2.0.0",
+                                Granularity::kBoolean, *query)},
+             {"responseSummary", Obj({{"exists", Bool(answer->exists())}})},
+             {"info",
+              Obj({{"pmdb",
+                    Obj({{"criterion", Str(query::FormatCriterion(query->criterion))},
+                         {"warnings", Arr(std::move(warnings))},
+                         {"note",
+                          Str(StrCat("exists means that the region's count of people carrying the "
+                                     "variant, with noise of sd ",
+                                     answer->noise_sd(), " (differential privacy), reached ",
+                                     answer->threshold(),
+                                     "; a variant carried by fewer people is usually answered "
+                                     "false, and an answer may be wrong either way"))}})}})}});
+    reply({.status = 200, .body = Json(doc)});
+  });
+}
+
+void BeaconApi::Datasets(const call::Credentials& who, const BeaconHttpRequest& request,
+                         const std::string& id, std::function<void(BeaconHttpReply)> reply) const {
+  // Pagination only: datasets are listed whole, not chosen by filters.
+  uint64_t skip = 0, limit = 10;
+  for (std::string_view pair : Split(request.query, '&')) {
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    const std::string key(pair.substr(0, eq));
+    const std::string value =
+        eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    if (key == "requestedGranularity" || key == "testMode") continue;
+    if (key != "skip" && key != "limit") {
+      return reply(Error(400, StrCat("/datasets takes skip and limit only, not ", ClipUtf8(key, 40),
+                                     "; every region's datasets are listed")));
+    }
+    uint64_t n = 0;
+    auto [end, err] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || err != std::errc() || end != value.data() + value.size()) {
+      return reply(Error(400, StrCat(key, " must be a whole number")));
+    }
+    (key == "skip" ? skip : limit) = n;
+  }
+  if (limit == 0) limit = 10;
+  backend_->Info(who, [this, id, skip, limit,
+                       reply = std::move(reply)](absl::StatusOr<v1::FederationInfo> info) {
+    if (!info.ok()) return reply(Error(HttpStatusOf(info.status()), CallerMessage(info.status())));
+    std::vector<Value> collections, regions, described;
+    uint64_t seen = 0, total = 0;
+    bool partial = false;  // a region that did not answer: its datasets are missing
+    for (const v1::RegionPart& part : info->regions()) {
+      partial = partial || part.status() != v1::REGION_OK;
+      regions.push_back(Obj({{"region", Str(part.region())},
+                             {"status", Str(call::RegionStatusWord(part.status()))}}));
+      if (!part.has_info()) continue;
+      for (const v1::DatasetName& d : part.info().datasets()) {
+        const std::string name = StrCat(part.region(), ":", d.id());
+        if (!id.empty() && name != id) continue;
+        ++total;
+        if (seen++ < skip || collections.size() >= limit) continue;
+        // The model's dataset (its own `info` refers to a schema the specification lacks, so
+        // pmdb's details go in the response's info, in the same order).
+        collections.push_back(
+            Obj({{"id", Str(name)},
+                 {"name", Str(StrCat(d.id(), " (region ", part.region(), ")"))},
+                 {"description",
+                  Str(StrCat("genotypes of region ", part.region(), ", ",
+                             d.assembly().empty() ? "assembly not given" : d.assembly()))}}));
+        described.push_back(Obj({{"id", Str(name)},
+                                 {"region", Str(part.region())},
+                                 {"dataset", Str(d.id())},
+                                 {"assembly", Str(d.assembly())}}));
+      }
+    }
+    if (!id.empty() && total == 0) {
+      return reply(Error(404, StrCat("no dataset ", ClipUtf8(id, 80),
+                                     " in the regions that answered; /datasets lists them")));
+    }
+    BeaconQuery q;
+    q.granularity = Granularity::kRecord;
+    q.skip = static_cast<uint32_t>(std::min<uint64_t>(skip, UINT32_MAX));
+    q.limit = static_cast<uint32_t>(std::min<uint64_t>(limit, UINT32_MAX));
+    Value doc = Obj(
+        {{"meta", QueryMeta(identity_.id, "dataset", "ga4gh-beacon-dataset-v2.0.0",
+                            Granularity::kRecord, q)},
+         {"responseSummary",
+          Obj({{"exists", Bool(total > 0)}, {"numTotalResults", Num(static_cast<double>(total))}})},
+         {"response", Obj({{"collections", Arr(std::move(collections))}})},
+         {"info", Obj({{"pmdb", Obj({{"datasets", Arr(std::move(described))},
+                                     {"regions", Arr(std::move(regions))},
+                                     {"partial", Bool(partial)}})}})}});
+    reply({.status = 200, .body = Json(doc)});
+  });
+}
+
 void BeaconApi::Handle(const call::Credentials& who, const BeaconHttpRequest& request,
                        std::function<void(BeaconHttpReply)> reply) const {
   std::string path = request.path;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
-  if (!who.peer.ok()) return reply(Error(401, "a client certificate of the federation is needed"));
+  if (public_tier_) {
+    if (path == "/g_variants") {
+      if (request.method != "GET" && !post)
+        return reply(Error(405, "/g_variants takes GET or POST"));
+      if (post && !ToLower(request.content_type).starts_with("application/json")) {
+        return reply(Error(415,
+                           "a POSTed query is a JSON beaconRequestBody (Content-Type: "
+                           "application/json)"));
+      }
+      return PublicVariant(request, std::move(reply));
+    }
+    if (path.starts_with("/individuals") || path.starts_with("/datasets") ||
+        (path.starts_with("/g_variants/") && path != "/g_variants/filtering_terms")) {
+      return reply(Error(403,
+                         "the public tier answers only whether one variant is seen "
+                         "(/g_variants); the federation's researchers ask more at the hub"));
+    }
+  } else if (!who.peer.ok()) {
+    return reply(Error(401, "a client certificate of the federation is needed"));
+  }
   if (path == "/individuals" || path == "/g_variants") {
     // A question is asked with GET or with a JSON body (a form or plain-text POST, which a page
     // of another site could send, is not taken).
@@ -630,6 +800,17 @@ void BeaconApi::Handle(const call::Credentials& who, const BeaconHttpRequest& re
   if (path == "/configuration") return reply(Configuration());
   if (path == "/map") return reply(Map(request.base_url));
   if (path == "/entry_types") return reply(EntryTypes());
+  if (path == "/datasets") return Datasets(who, request, "", std::move(reply));
+  if (path.starts_with("/datasets/")) {
+    const std::string id = PercentDecode(path.substr(std::string("/datasets/").size()));
+    if (id.find('/') != std::string::npos) {
+      return reply(Error(403,
+                         "pmdb answers questions about a dataset's people at /individuals and "
+                         "/g_variants (the pmdb:criterion filter dataset(NAME)), not under "
+                         "/datasets"));
+    }
+    return Datasets(who, request, id, std::move(reply));
+  }
   if (path == "/filtering_terms" || path == "/individuals/filtering_terms" ||
       path == "/g_variants/filtering_terms") {
     return reply(FilteringTerms(request.query));

@@ -58,6 +58,15 @@ class BeaconBackend {
   virtual void SimilarCases(
       const call::Credentials& who, const v1::SimilarCasesRequest& request,
       std::function<void(absl::StatusOr<v1::FederatedSimilarCases>)> done) = 0;
+  // The public tier (a node's, for anyone): whether one variant is seen in the region.
+  virtual void Exists(const v1::Criterion& variant,
+                      std::function<void(absl::StatusOr<v1::PublicAnswer>)> done) {
+    (void)variant;
+    done(absl::UnimplementedError("no public tier here"));
+  }
+  // Who answers and what they hold: each region's datasets (names and assemblies).
+  virtual void Info(const call::Credentials& who,
+                    std::function<void(absl::StatusOr<v1::FederationInfo>)> done) = 0;
   // Reference vocabularies for the filtering terms; null when there is none.
   virtual const vocab::Ontology* ontology() const = 0;
   virtual const vocab::CodeList* icd10() const = 0;
@@ -80,8 +89,10 @@ struct BeaconHttpReply {
 
 class BeaconApi {
  public:
-  // `backend` must outlive the API; its vocabularies are read once, here.
-  BeaconApi(BeaconIdentity identity, BeaconBackend* backend);
+  // `backend` must outlive the API; its vocabularies are read once, here. `public_tier`: a
+  // node's Beacon for anyone without a certificate, which answers only whether one variant is
+  // seen (BeaconBackend::Exists), as a boolean, and lists only that in its metadata.
+  BeaconApi(BeaconIdentity identity, BeaconBackend* backend, bool public_tier = false);
 
   // Answers once, from any thread.
   void Handle(const call::Credentials& who, const BeaconHttpRequest& request,
@@ -101,6 +112,12 @@ class BeaconApi {
                    std::function<void(BeaconHttpReply)> reply) const;
   void GenomicVariants(const call::Credentials& who, const BeaconHttpRequest& request,
                        std::function<void(BeaconHttpReply)> reply) const;
+  // The public tier's /g_variants: one variant, no filters, a boolean.
+  void PublicVariant(const BeaconHttpRequest& request,
+                     std::function<void(BeaconHttpReply)> reply) const;
+  // The datasets collection (every region's, or the one named by `id`).
+  void Datasets(const call::Credentials& who, const BeaconHttpRequest& request,
+                const std::string& id, std::function<void(BeaconHttpReply)> reply) const;
   BeaconHttpReply Error(int status, const std::string& message) const;
   // The filtering terms, built once: they come from the vocabularies alone.
   void BuildTerms();
@@ -108,6 +125,7 @@ class BeaconApi {
 
   BeaconIdentity identity_;
   BeaconBackend* backend_;
+  bool public_tier_;
   std::vector<google::protobuf::Value> terms_;
   google::protobuf::Value resources_;
   std::string all_terms_body_;  // every term, as /filtering_terms sends it without paging

@@ -44,6 +44,11 @@ std::string Released(const v1::SimilarCasesAnswer& a) {
   return StrCat("matches=", a.matches_size());
 }
 
+std::string Released(const v1::CatalogueAnswer& a) {
+  double sd = a.sites().empty() ? 0 : a.sites(0).ac().noise_sd();
+  return StrCat("sites=", a.sites_size(), " noise_sd=", sd);
+}
+
 std::string Released(const v1::FederationInfo& a) { return StrCat("info", Regions(a.regions())); }
 
 std::string Released(const v1::FederatedCount& a) {
@@ -61,6 +66,10 @@ std::string Released(const v1::FederatedFrequency& a) {
 
 std::string Released(const v1::FederatedSimilarCases& a) {
   return StrCat("matches=", a.matches_size(), Regions(a.regions()));
+}
+
+std::string Released(const v1::FederatedCatalogue& a) {
+  return StrCat("sites=", a.sites_size(), Regions(a.regions()));
 }
 
 std::string RegionStatusWord(v1::RegionStatus s) {

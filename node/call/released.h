@@ -17,6 +17,7 @@ std::string Released(
     const v1::BreakdownAnswer& a);  // "by=sex cells=4 suppressed=1 complementary=1"
 std::string Released(const v1::FrequencyAnswer& a);     // "ac=12 an=2,000"
 std::string Released(const v1::SimilarCasesAnswer& a);  // "matches=3"
+std::string Released(const v1::CatalogueAnswer& a);     // "sites=500 noise_sd=40"
 
 // The hub's answers, each followed by " regions=ANSWERED/ASKED".
 std::string Released(const v1::FederationInfo& a);      // "info regions=6/6"
@@ -24,6 +25,7 @@ std::string Released(const v1::FederatedCount& a);      // "total=1,204 regions=
 std::string Released(const v1::FederatedBreakdown& a);  // of the totals, as above
 std::string Released(const v1::FederatedFrequency& a);
 std::string Released(const v1::FederatedSimilarCases& a);
+std::string Released(const v1::FederatedCatalogue& a);
 
 // A region's status as every answer shows it: "ok", "unavailable", "deadline exceeded",
 // "refused by policy", "invalid question".

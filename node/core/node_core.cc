@@ -1,14 +1,23 @@
 #include "node/core/node_core.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
 #include "node/base/strings.h"
 #include "node/call/released.h"
 #include "node/core/releaser.h"
 #include "node/storage/keys.h"
 #include "query/canonical.h"
 #include "query/engine.h"
+#include "query/limits.h"
 #include "query/parser.h"
 #include "query/prepare.h"
 #include "security/case_ref.h"
+#include "security/signed_head.h"
 
 namespace pmdb::core {
 namespace {
@@ -39,6 +48,48 @@ absl::StatusOr<std::unique_ptr<NodeCore>> NodeCore::Create(NodeSettings settings
                                                            storage::Store* store,
                                                            security::AuditLog* audit,
                                                            const Clock* clock) {
+  if (settings.public_tier.enabled) {
+    // The public tier spends from a project of its own, so its answers count in the region's
+    // budgets and its share keeps it from crowding out the researchers' projects.
+    if (!settings.disclosure.differential_privacy || !settings.disclosure.close_side_channels ||
+        settings.disclosure.response_quantum_ms == 0) {
+      return absl::FailedPreconditionError(
+          "the public tier ([public]) needs differential privacy with side channels closed and "
+          "answers paced ([disclosure] response_quantum_ms above 0)");
+    }
+    uint64_t shares = settings.public_tier.share_millionths;
+    for (const security::Project& p : settings.privacy.projects) {
+      if (p.id == kPublicProject) {
+        return absl::InvalidArgumentError(
+            "a project may not be called \"public\" while the public tier is on: that is its "
+            "budget");
+      }
+      shares += p.share_millionths;
+    }
+    if (shares > 1'000'000) {
+      return absl::InvalidArgumentError(
+          StrCat("the public tier's share (",
+                 security::FormatMicros(settings.public_tier.share_millionths),
+                 ") and the projects' shares of the region budget add up to more than 1"));
+    }
+    const uint64_t share_of_region =
+        static_cast<uint64_t>(static_cast<double>(settings.privacy.region_micros) *
+                              static_cast<double>(settings.public_tier.share_millionths) / 1e6);
+    if (settings.public_tier.budget_micros > share_of_region) {
+      std::fprintf(stderr,
+                   "pmdb: the public tier's budget (rho %s per %u days) is more than its share of "
+                   "the region's (rho %s): the share is what holds\n",
+                   security::FormatMicros(settings.public_tier.budget_micros).c_str(),
+                   settings.public_tier.period_days,
+                   security::FormatMicros(share_of_region).c_str());
+    }
+    settings.privacy.projects.push_back(
+        {.id = kPublicProject,
+         .members = {kPublicMember},
+         .budget_micros = settings.public_tier.budget_micros,
+         .period_days = settings.public_tier.period_days,
+         .share_millionths = settings.public_tier.share_millionths});
+  }
   auto secret = StoredSecret(*store, keys::kMetaNoiseSecret, &security::NewNoiseSecret);
   if (!secret.ok()) return secret.status();
   auto reference_key = StoredSecret(*store, keys::kMetaReferenceKey, &security::NewReferenceKey);
@@ -70,7 +121,16 @@ NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::Audit
       audit_(audit),
       clock_(clock),
       started_unix_(clock->NowSeconds()),
-      discloser_(settings_.disclosure, std::move(secret)),
+      discloser_(settings_.disclosure, secret),
+      public_discloser_(
+          [&] {
+            security::DisclosureRules rules = settings_.disclosure;
+            rules.scale = settings_.public_tier.scale;
+            return rules;
+          }(),
+          // Keyed apart from the researchers' releases, so that a public answer never shares a
+          // release (its noise, or its "released before" mark) with a researcher's count.
+          StrCat(secret, "\x1fpublic tier")),
       sharing_(settings_),
       contacts_(settings_.region, store, clock),
       reference_key_(std::move(reference_key)),
@@ -140,6 +200,22 @@ void NodeCore::AuditHead(const Credentials& who, const v1::AuditHeadRequest& req
     reply.set_head_hash(head->hash);
     reply.set_at(request.at());
     reply.set_time_unix_micros(clock_->NowSeconds() * int64_t{1000000});
+    if (!settings_.head_key.empty()) {
+      // Read each time: the files are renewed in place like the TLS ones.
+      std::ifstream in(settings_.head_certificate, std::ios::binary);
+      std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      auto signature = security::SignWithKeyFile(
+          settings_.head_key, security::HeadMessage(reply.region(), reply.entries(),
+                                                    reply.head_hash(), reply.time_unix_micros()));
+      if (signature.ok() && !pem.empty()) {
+        reply.set_signature(*signature);
+        reply.set_certificate(std::move(pem));
+      } else {
+        std::fprintf(stderr, "pmdb: the audit head could not be signed: %s\n",
+                     signature.ok() ? "the certificate is unreadable"
+                                    : signature.status().ToString().c_str());
+      }
+    }
     if (request.at() > 0 && request.at() <= head->entries) {
       auto hash = security::EntryHash(*view, request.at() - 1);
       if (!hash.ok()) return hash.status();
@@ -169,7 +245,13 @@ void NodeCore::Info(const Credentials& who, Done<v1::RegionInfo> done) {
         }
       }
     }
-    for (const std::string& a : catalog()->assemblies()) info.add_assemblies(a);
+    auto held = catalog();
+    for (const std::string& a : held->assemblies()) info.add_assemblies(a);
+    for (const auto& [id, dataset] : held->datasets()) {
+      v1::DatasetName* d = info.add_datasets();
+      d->set_id(id);
+      d->set_assembly(dataset.assembly());
+    }
     return info;
   };
   auto result = run();  // before `entry` is moved
@@ -341,6 +423,195 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
   Done<v1::FrequencyAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
   call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
+}
+
+}  // namespace pmdb::core
+
+namespace pmdb::core {
+namespace {
+
+// The noise of a catalogue as requested, or why it cannot be: the sites must be single
+// variant() leaves, as many as one question may hold; the noise at least a frequency
+// answer's, so no site is told more precisely than a frequency question would tell it.
+absl::StatusOr<security::NoiseScale> CatalogueScale(const v1::CatalogueRequest& request,
+                                                    const security::DisclosureRules& rules) {
+  // Many sites' exact counts at once are what a membership attack needs (docs/disclosure.md,
+  // "The national catalogue"), and a batch's time is hidden only by paced answers.
+  if (!rules.differential_privacy || !rules.close_side_channels || rules.response_quantum_ms == 0) {
+    return absl::FailedPreconditionError(
+        "this region answers catalogues only under differential privacy, with side channels "
+        "closed and answers paced ([disclosure])");
+  }
+  const size_t most = query::Limits().max_criteria;
+  if (request.sites().empty()) return absl::InvalidArgumentError("a catalogue needs sites");
+  if (static_cast<size_t>(request.sites_size()) > most) {
+    return absl::InvalidArgumentError(StrCat("a catalogue's batch holds at most ", most,
+                                             " sites ([limits] max_criteria); ",
+                                             request.sites_size(), " were given"));
+  }
+  for (int i = 0; i < request.sites_size(); ++i) {
+    if (!request.sites(i).has_variant()) {
+      return absl::InvalidArgumentError(StrCat("site ", i + 1,
+                                               " of a catalogue must be one variant(), not '",
+                                               query::FormatCriterion(request.sites(i)), "'"));
+    }
+  }
+  const double floor = 2 * rules.scale.sigma();
+  const double sigma = request.sigma();
+  if (!(sigma >= floor) || sigma > 1e5) {
+    return absl::InvalidArgumentError(
+        StrCat("a catalogue's noise (sigma) must be between ", floor,
+               " (a frequency answer's, twice the region's sigma) and 100000; got ", sigma));
+  }
+  return security::NoiseScale{static_cast<uint32_t>(std::ceil(sigma * 100 - 1e-6))};
+}
+
+// When a catalogue batch of `sites` that started at `started` may leave: its allowance
+// (security::kCatalogueSiteAllowance per site), doubled until it is not yet over.
+Pacer::Steady::time_point ReleaseAfter(Pacer::Steady::time_point started, int sites) {
+  Pacer::Steady::duration allowance = std::chrono::duration_cast<Pacer::Steady::duration>(
+      security::kCatalogueSiteAllowance * std::max(sites, 1));
+  const auto now = Pacer::Steady::now();
+  while (started + allowance < now && allowance < std::chrono::minutes(10)) allowance *= 2;
+  return started + allowance;
+}
+
+// The question a catalogue's batch is admitted, recorded and rate-limited as: its sites OR-ed.
+v1::Criterion AnyOfSites(const v1::CatalogueRequest& request) {
+  if (request.sites_size() == 1) return request.sites(0);
+  v1::Criterion any;
+  for (const v1::Criterion& site : request.sites()) *any.mutable_any_of()->add_items() = site;
+  return any;
+}
+
+}  // namespace
+
+void NodeCore::Catalogue(const Credentials& who, const v1::CatalogueRequest& request,
+                         Done<v1::CatalogueAnswer> done) {
+  // Not before every site's allowance has passed, so the time to answer is the question's; work
+  // that overruns it shows only as a doubling of the allowance (ReleaseAfter below).
+  const auto started = Pacer::Steady::now();
+  const int64_t now = clock_->NowSeconds();
+  v1::AuditEntry entry;
+  auto caller = Authorize(who, Method::kRegionCatalogue, &entry);
+  auto scale = CatalogueScale(request, settings_.disclosure);
+  if (caller.ok() && !scale.ok()) caller = scale.status();
+  const v1::Criterion all = scale.ok() ? AnyOfSites(request) : v1::Criterion();
+  const std::vector<v1::Criterion> sites(request.sites().begin(), request.sites().end());
+  if (request.cost_only()) {
+    auto quote = Quoted<v1::CatalogueAnswer>(
+        std::move(caller), "frequency", all, sharing_, discloser_, now, entry, [&] {
+          query::Engine engine = DisclosingEngine();
+          return Releaser(engine, discloser_).QuoteCatalogue(*store_->Snapshot(), sites, *scale);
+        });
+    call::Finish(*audit_, std::move(entry), std::move(quote),
+                 Paced(ReleaseAfter(started, request.sites_size()), std::move(done)));
+    return;
+  }
+  auto answer = Aggregate<v1::CatalogueAnswer>(
+      std::move(caller), "frequency", all, sharing_, now, entry, [&](v1::Purpose purpose) {
+        query::Engine engine = DisclosingEngine();
+        return Releaser(engine, discloser_).Catalogue(*store_->Snapshot(), sites, *scale, purpose);
+      });
+  Done<v1::CatalogueAnswer> paced = Paced(ReleaseAfter(started, request.sites_size()),
+                                          RefundIfLost(entry, answer.ok(), now, std::move(done)));
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
+}
+
+}  // namespace pmdb::core
+
+namespace pmdb::core {
+
+void NodeCore::PublicExists(const v1::Criterion& variant, Done<v1::PublicAnswer> done,
+                            Pacer::Steady::time_point arrived) {
+  const int64_t now = clock_->NowSeconds();
+  v1::AuditEntry entry = call::NewEntry(Method::kPublicExists, settings_.region);
+  entry.set_caller(kPublicCaller);
+  entry.set_role("public");
+  auto run = [&]() -> absl::StatusOr<v1::PublicAnswer> {
+    const PublicTier& tier = settings_.public_tier;
+    if (!tier.enabled) {
+      return absl::PermissionDeniedError(
+          StrCat("region ", settings_.region, " has no public tier"));
+    }
+    absl::Status limited = query::CheckLimits(variant);
+    if (!limited.ok()) return limited;
+    if (!variant.has_variant()) {
+      return absl::InvalidArgumentError(
+          "the public tier answers whether one variant is seen, nothing else");
+    }
+    entry.set_query(query::FormatCriterion(variant));
+    entry.set_project(kPublicProject);
+    query::Engine engine = DisclosingEngine();
+    Releaser releaser(engine, public_discloser_);
+    auto view = store_->Snapshot();
+    const security::Identity anyone{.uri = kPublicCaller,
+                                    .federation = settings_.federation,
+                                    .role = security::Role::kResearcher,
+                                    .name = kPublicMember};
+    const call::Caller caller{anyone, anyone};
+    auto refused = [](const absl::Status& s) -> absl::Status {
+      if (s.code() != absl::StatusCode::kResourceExhausted) return s;
+      return absl::ResourceExhaustedError(StrCat(
+          "the region's public tier has spent its privacy budget for now (variants asked before "
+          "are still answered): ",
+          std::string(s.message())));
+    };
+    // Priced before any data is read: a question the budget refuses reads nothing, and one
+    // answered before is answered from memory, so no data is read but for a paid release.
+    auto quote = releaser.QuoteCount(*view, variant);
+    if (!quote.ok()) return quote.status();
+    std::optional<v1::PublicAnswer> kept = RememberedPublicAnswer(quote->fingerprint);
+    if (!kept.has_value()) {
+      auto price = sharing_.PriceRelease(caller, kPublicProject, quote->fingerprint,
+                                         quote->cost_micros, now);
+      if (!price.ok()) return refused(price.status());
+    }
+    v1::PublicAnswer answer;
+    std::string fingerprint = quote->fingerprint;
+    uint64_t cost = quote->cost_micros;
+    if (kept.has_value()) {
+      answer = *std::move(kept);
+    } else {
+      auto release = releaser.Count(*view, variant, v1::RESEARCH);
+      if (!release.ok()) return release.status();
+      const v1::ReleasedCount& count = release->answer.count();
+      // Only the comparison with the threshold leaves; the noised count stays here.
+      answer.set_exists(count.has_noised() && count.noised() >= int64_t{tier.threshold});
+      answer.set_noise_sd(count.noise_sd());
+      answer.set_threshold(tier.threshold);
+      for (const std::string& w : release->answer.warnings()) answer.add_warnings(w);
+      fingerprint = release->fingerprint;
+      cost = release->cost_micros;
+    }
+    auto charged = sharing_.ChargeRelease(caller, kPublicProject, fingerprint, cost, now);
+    if (!charged.ok()) return refused(charged.status());
+    RememberPublicAnswer(fingerprint, answer);
+    entry.set_release(fingerprint);
+    entry.set_rho_micros(*charged);
+    entry.set_released(StrCat("exists=", answer.exists() ? "true" : "false"));
+    return answer;
+  };
+  auto answer = run();
+  Done<v1::PublicAnswer> paced =
+      Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
+}
+
+std::optional<v1::PublicAnswer> NodeCore::RememberedPublicAnswer(
+    const std::string& fingerprint) const {
+  std::lock_guard<std::mutex> lock(public_mu_);
+  auto it = public_answers_.find(fingerprint);
+  if (it == public_answers_.end()) return std::nullopt;
+  return it->second;
+}
+
+void NodeCore::RememberPublicAnswer(const std::string& fingerprint,
+                                    const v1::PublicAnswer& answer) {
+  std::lock_guard<std::mutex> lock(public_mu_);
+  // Bounded: after a restart or a clear a repeat is evaluated again (and is still free).
+  if (public_answers_.size() >= 100'000) public_answers_.clear();
+  public_answers_.emplace(fingerprint, answer);
 }
 
 }  // namespace pmdb::core

@@ -14,10 +14,13 @@
 #define PMDB_NODE_CORE_NODE_CORE_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "node/base/clock.h"
 #include "node/base/metrics.h"
@@ -72,6 +75,12 @@ class NodeCore {
                  Done<v1::BreakdownAnswer> done);
   void Frequency(const Credentials& who, const v1::FrequencyRequest& request,
                  Done<v1::FrequencyAnswer> done);
+  // AC and AN at up to [limits] max_criteria sites in one release, with the noise the request
+  // names (at least a frequency answer's); charged as one question of the "frequency" kind,
+  // at 4 * sites / sigma^2. It leaves no sooner than security::kCatalogueSiteAllowance per site
+  // after it arrived, so its time does not tell how many of the sites the region holds.
+  void Catalogue(const Credentials& who, const v1::CatalogueRequest& request,
+                 Done<v1::CatalogueAnswer> done);
   // The region's top cases for a clinician, each with a sealed, expiring case reference.
   void SimilarCases(const Credentials& who, const v1::SimilarCasesRequest& request,
                     Done<v1::SimilarCasesAnswer> done);
@@ -80,6 +89,14 @@ class NodeCore {
   // One of the clinician's own requests (another clinician's is NOT_FOUND).
   void ContactStatus(const Credentials& who, const v1::ContactStatusRequest& request,
                      Done<v1::ContactTicket> done);
+
+  // The public tier (settings().public_tier), for anyone without a certificate: whether the
+  // variant (a single variant() leaf) is seen in the region — its carrier count with the public
+  // tier's noise reaching the threshold — charged to the public project's budget, audited as
+  // PublicBeacon/Exists under "public:anonymous", paced like every answer.
+  // `arrived`: when the question reached the node (its answer is paced from then).
+  void PublicExists(const v1::Criterion& variant, Done<v1::PublicAnswer> done,
+                    Pacer::Steady::time_point arrived = Pacer::Steady::now());
 
   // The hub only, on its own behalf: the chain's durable head and the hash of entry
   // `request.at - 1` (node/hub/witness.h). Not audited itself: it reads nothing but the log's
@@ -164,6 +181,9 @@ class NodeCore {
                                                    const call::Caller* clinician,
                                                    v1::AuditEntry* entry);
   absl::StatusOr<v1::AdminQueryReply> ExactAnswer(const v1::AdminQueryRequest& request) const;
+  // The public tier's answers by release fingerprint, so that a repeat reads no data.
+  std::optional<v1::PublicAnswer> RememberedPublicAnswer(const std::string& fingerprint) const;
+  void RememberPublicAnswer(const std::string& fingerprint, const v1::PublicAnswer& answer);
 
   NodeSettings settings_;
   security::Server here_;
@@ -172,6 +192,7 @@ class NodeCore {
   const Clock* clock_;
   int64_t started_unix_;
   security::Discloser discloser_;
+  security::Discloser public_discloser_;  // the region's rules with the public tier's noise
   SharingPolicy sharing_;
   ContactBook contacts_;
   std::string reference_key_;
@@ -179,6 +200,8 @@ class NodeCore {
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_
   std::shared_ptr<const query::CaseIndex> cases_;  // guarded by catalog_mu_
   std::atomic<metrics::Registry*> metrics_{nullptr};
+  mutable std::mutex public_mu_;
+  std::map<std::string, v1::PublicAnswer> public_answers_ ABSL_GUARDED_BY(public_mu_);
   Pacer pacer_;  // last: it runs what still waits before the rest is destroyed
 };
 

@@ -1,9 +1,12 @@
 #include "node/core/releaser.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "node/base/strings.h"
 #include "node/storage/store.h"
+#include "security/audit.h"
 #include "security/released.h"
 
 namespace pmdb::core {
@@ -141,6 +144,101 @@ absl::StatusOr<Release<v1::FrequencyAnswer>> Releaser::Frequency(const storage::
   *a.mutable_disclosure() = Applied();
   AddWarnings(r->warnings, a);
   return out;
+}
+
+absl::StatusOr<Releaser::CheckedSites> Releaser::CheckSites(const storage::ReadView& view,
+                                                            const std::vector<v1::Criterion>& sites,
+                                                            security::NoiseScale scale) const {
+  CheckedSites out;
+  std::set<std::string> seen, warned;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    auto checked = engine_.CheckFrequency(sites[i]);
+    if (!checked.ok()) {
+      return absl::Status(checked.status().code(),
+                          StrCat("site ", i + 1, ": ", std::string(checked.status().message())));
+    }
+    if (!seen.insert(checked->text).second) {
+      return absl::InvalidArgumentError(
+          StrCat("site ", i + 1, ": ", checked->text, " is given twice"));
+    }
+    for (const std::string& w : checked->warnings) {
+      if (warned.insert(w).second) out.warnings.push_back(w);
+    }
+    out.texts.push_back(checked->text);
+  }
+  // The set of sites (sorted, by `seen`) and the noise make the release; the set enters the key
+  // as its digest, which every site's noise key then repeats.
+  security::Sha256Parts set;
+  for (const std::string& t : seen) set.Add(t);
+  auto key = KeyOf(
+      "catalogue",
+      StrCat("sd=", scale.sigma_centi, "/100 sites=", seen.size(), ":", set.HexDigest()), view);
+  if (!key.ok()) return key.status();
+  out.key = std::move(*key);
+  return out;
+}
+
+uint64_t Releaser::CatalogueCost(size_t sites, security::NoiseScale scale) const {
+  if (discloser_ == nullptr || !discloser_->rules().differential_privacy) return 0;
+  // Two numbers per site, each of sensitivity 2: 8 per site, squared. At least what one
+  // frequency answer costs, so that no batch, however noisy, is a free probe.
+  return std::max(security::ZcdpCostMicros(8 * uint64_t{sites}, scale),
+                  2 * discloser_->CostMicros());
+}
+
+absl::StatusOr<Release<v1::CatalogueAnswer>> Releaser::Catalogue(
+    const storage::ReadView& view, const std::vector<v1::Criterion>& sites,
+    security::NoiseScale scale, v1::Purpose purpose) const {
+  auto checked = CheckSites(view, sites, scale);
+  if (!checked.ok()) return checked.status();
+  // Every site is evaluated, whatever the ones before it held; the cohort is read once.
+  auto evaluated = engine_.Frequencies(view, sites, purpose);
+  if (!evaluated.ok()) return AfterReading(evaluated.status(), "catalogue");
+  Release<v1::CatalogueAnswer> out;
+  v1::CatalogueAnswer& a = out.answer;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    const query::Answer<query::AlleleFrequency>& r = (*evaluated)[i];
+    if (r.question != checked->texts[i]) {
+      return AfterReading(
+          absl::InternalError(StrCat("the engine evaluated '", r.question, "', not the checked '",
+                                     checked->texts[i], "'")),
+          "catalogue");
+    }
+    v1::CatalogueSite* site = a.add_sites();
+    if (discloser_ != nullptr) {
+      const std::string at = StrCat(checked->key, " ", checked->texts[i]);
+      *site->mutable_ac() = discloser_->ReleaseAt(r.value.ac, at + " ac", scale);
+      *site->mutable_an() = discloser_->ReleaseAt(r.value.an, at + " an", scale);
+    } else {
+      *site->mutable_ac() = security::ExactCount(r.value.ac);
+      *site->mutable_an() = security::ExactCount(r.value.an);
+    }
+  }
+  if (discloser_ != nullptr) {
+    out.fingerprint = discloser_->Fingerprint(checked->key);
+    out.cost_micros = CatalogueCost(sites.size(), scale);
+  }
+  *a.mutable_disclosure() = Applied();
+  if (discloser_ != nullptr) {
+    // `sigma` stays the region's noise on a count; this says what the catalogue's numbers got.
+    a.mutable_disclosure()->set_description(
+        StrCat("differential privacy (zCDP): discrete Gaussian noise of sd ", scale.sigma(),
+               " on every AC and AN of these ", sites.size(), " sites (rho ",
+               security::FormatMicros(out.cost_micros),
+               " for the whole batch); noised "
+               "numbers below ",
+               discloser_->rules().min_count, " are shown as <", discloser_->rules().min_count));
+  }
+  AddWarnings(checked->warnings, a);
+  return out;
+}
+
+absl::StatusOr<Quote> Releaser::QuoteCatalogue(const storage::ReadView& view,
+                                               const std::vector<v1::Criterion>& sites,
+                                               security::NoiseScale scale) const {
+  auto checked = CheckSites(view, sites, scale);
+  if (!checked.ok()) return checked.status();
+  return Quote{discloser_->Fingerprint(checked->key), CatalogueCost(sites.size(), scale)};
 }
 
 absl::StatusOr<Quote> Releaser::QuoteCount(const storage::ReadView& view,

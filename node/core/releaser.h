@@ -72,6 +72,14 @@ class Releaser {
                                                          const v1::Criterion& criterion,
                                                          v1::Purpose purpose) const;
 
+  // AC and AN at every site, each with noise of `scale` (a catalogue's batch). The release is
+  // keyed on the set of sites, so the same sites in another order are the same release.
+  // REQUIRES: every site a single variant() leaf.
+  absl::StatusOr<Release<v1::CatalogueAnswer>> Catalogue(const storage::ReadView& view,
+                                                         const std::vector<v1::Criterion>& sites,
+                                                         security::NoiseScale scale,
+                                                         v1::Purpose purpose) const;
+
   // What the answer would cost: reads no data but the data version; a question the answer would
   // refuse is refused here with the same error. REQUIRES: a discloser.
   absl::StatusOr<Quote> QuoteCount(const storage::ReadView& view,
@@ -82,6 +90,9 @@ class Releaser {
                                        const std::vector<std::string>& diagnoses) const;
   absl::StatusOr<Quote> QuoteFrequency(const storage::ReadView& view,
                                        const v1::Criterion& criterion) const;
+  absl::StatusOr<Quote> QuoteCatalogue(const storage::ReadView& view,
+                                       const std::vector<v1::Criterion>& sites,
+                                       security::NoiseScale scale) const;
 
  private:
   // The evaluation's result as it may leave: an error becomes kCouldNotAnswer (disclosed
@@ -96,6 +107,16 @@ class Releaser {
                                     const storage::ReadView& view,
                                     const std::vector<v1::Dimension>& dimensions = {},
                                     const std::vector<std::string>& diagnoses = {}) const;
+  // A catalogue's checked sites, their warnings and its key, from the question alone.
+  struct CheckedSites {
+    std::vector<std::string> texts;  // canonical, in the request's order
+    std::vector<std::string> warnings;
+    std::string key;
+  };
+  absl::StatusOr<CheckedSites> CheckSites(const storage::ReadView& view,
+                                          const std::vector<v1::Criterion>& sites,
+                                          security::NoiseScale scale) const;
+  uint64_t CatalogueCost(size_t sites, security::NoiseScale scale) const;
   absl::Status AfterReading(absl::Status status, std::string_view kind) const;
   v1::DisclosureApplied Applied() const;
 

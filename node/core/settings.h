@@ -34,6 +34,25 @@ struct ClinicianSharing {
   uint32_t per_person_days = 30;
 };
 
+// The anonymous public tier ([public], off by default): anyone may ask whether a variant is seen
+// in the region, and gets a boolean taken from a carrier count with noise of its own, charged to
+// a budget of its own (the project "public", which counts in the region's budgets like any
+// project). docs/beacon.md, "The public tier".
+struct PublicTier {
+  bool enabled = false;
+  security::NoiseScale scale{2000};  // sd 20 on the carrier count behind each answer
+  uint32_t threshold = 60;           // "seen" when the noised count is at least this
+  uint64_t budget_micros = 500'000;  // rho 0.5 per period
+  uint32_t period_days = 30;
+  uint64_t share_millionths = 100'000;  // of the region's budgets
+};
+
+// The public tier's budget is the project of this id, with the one member below: a name no
+// certificate can carry, so no researcher shares it.
+inline constexpr char kPublicProject[] = "public";
+inline constexpr char kPublicMember[] = "(public)";
+inline constexpr char kPublicCaller[] = "public:anonymous";
+
 struct NodeSettings {
   std::string region;
   std::string federation;  // from the node's own certificate
@@ -42,6 +61,11 @@ struct NodeSettings {
   security::DisclosureRules disclosure;
   security::PrivacyBudgets privacy;  // researchers' budgets and projects
   ClinicianSharing clinician;
+  PublicTier public_tier;
+  // The node's certificate and key (its [tls] files), which sign the audit heads the hub
+  // witnesses; empty: unsigned.
+  std::string head_certificate;
+  std::string head_key;
 };
 
 inline constexpr char kVersion[] = "0.1.0";

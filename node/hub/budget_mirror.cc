@@ -47,7 +47,8 @@ void BudgetMirror::Record(const std::string& researcher, const std::string& key,
 std::optional<std::string> BudgetMirror::WouldAllRefuse(const std::string& researcher,
                                                         const std::string& key, uint32_t units,
                                                         const std::vector<std::string>& regions,
-                                                        int64_t now_unix) const {
+                                                        int64_t now_unix,
+                                                        uint32_t sigma_centi) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (regions.empty() || passed_on_.count(key) > 0) return std::nullopt;
   auto who = views_.find(researcher);
@@ -61,8 +62,9 @@ std::optional<std::string> BudgetMirror::WouldAllRefuse(const std::string& resea
     const View& v = it->second;
     if (now_unix - v.learned_at > kStaleAfter) return std::nullopt;  // the region may have changed
     // As the region prices it: one cost for all the cells one person can be in.
-    const uint64_t cost =
-        security::ZcdpCostMicros(units, {static_cast<uint32_t>(std::llround(v.sigma * 100))});
+    const uint64_t cost = security::ZcdpCostMicros(
+        units,
+        {sigma_centi > 0 ? sigma_centi : static_cast<uint32_t>(std::llround(v.sigma * 100))});
     std::optional<int64_t> free_at;
     for (const Limit& limit : v.limits) {
       uint64_t spent = SpentWithin(v.spends, limit.days, now_unix);

@@ -53,9 +53,11 @@ class BudgetMirror {
   // When every region in `regions` would refuse the new question `key` of `units` counts for
   // the researcher: why, region by region, with when enough is free again. Nothing otherwise,
   // and nothing for a question passed on before or a region the mirror knows too little of.
+  // `units` is the release's L2 sensitivity squared, at each region's own count sigma, or at
+  // `sigma_centi` when the question names its noise (a catalogue).
   std::optional<std::string> WouldAllRefuse(const std::string& researcher, const std::string& key,
                                             uint32_t units, const std::vector<std::string>& regions,
-                                            int64_t now_unix) const;
+                                            int64_t now_unix, uint32_t sigma_centi = 0) const;
 
  private:
   struct Limit {

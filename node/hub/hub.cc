@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
@@ -12,8 +13,10 @@
 #include "node/vocab/case_query.h"
 #include "query/canonical.h"
 #include "query/engine.h"
+#include "query/limits.h"
 #include "query/parser.h"
 #include "query/prepare.h"
+#include "security/audit.h"
 #include "security/case_ref.h"
 
 namespace pmdb::hub {
@@ -151,9 +154,15 @@ void Hub::CheckAuditHeads(Deadline deadline, std::function<void(std::vector<std:
         [this, gather, finish_one, request, id = r.id](absl::StatusOr<v1::AuditHeadReply> head) {
           if (head.ok()) {
             absl::Status s = witness_->Observe(id, *head, clock_->NowSeconds() * int64_t{1000000});
-            if (!s.ok()) {
+            std::string problem = s.ok() ? "" : std::string(s.message());
+            if (s.ok() && !witness_->Last(id).signature_problem().empty()) {
+              // Reported, not refused: the chain itself is consistent.
+              problem = StrCat("region ", id, "'s audit head is not signed by its node (",
+                               witness_->Last(id).signature_problem(), ")");
+            }
+            if (!problem.empty()) {
               std::lock_guard<std::mutex> lock(gather->mu);
-              gather->problems.push_back(std::string(s.message()));
+              gather->problems.push_back(std::move(problem));
             }
           }
           finish_one();
@@ -172,8 +181,8 @@ void Hub::Replay(const std::vector<v1::AuditEntry>& entries) {
   }
 }
 
-Deadline Hub::RegionDeadline(Deadline caller) const {
-  return std::min(std::chrono::system_clock::now() + settings_.deadline, caller);
+Deadline Hub::RegionDeadline(Deadline caller, std::chrono::milliseconds longer) const {
+  return std::min(std::chrono::system_clock::now() + settings_.deadline + longer, caller);
 }
 
 template <typename Request, typename Answer, typename Reply, typename Merge>
@@ -181,7 +190,8 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
                    const std::string& question, const absl::Status& precheck,
                    const Request& request,
                    void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
-                   Merge merge, Done<Reply> done, const Pricing* pricing) {
+                   Merge merge, Done<Reply> done, const Pricing* pricing,
+                   std::chrono::milliseconds longer) {
   v1::AuditEntry entry = call::NewEntry(method, "");
   auto caller = call::Authorize(who, method, here_, &entry);
   absl::Status s = caller.ok() ? precheck : caller.status();
@@ -196,7 +206,7 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
     std::vector<std::string> ids;
     for (const Region& r : regions_) ids.push_back(r.id);
     auto refused = mirror_.WouldAllRefuse(caller->user.uri, pricing->key, pricing->units, ids,
-                                          clock_->NowSeconds());
+                                          clock_->NowSeconds(), pricing->sigma_centi);
     if (refused.has_value()) {
       if (metrics::Registry* m = metrics_.load()) m->Add("pmdb_hub_budget_refusals_total", {});
       call::Finish(*audit_, std::move(entry),
@@ -204,7 +214,7 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
       return;
     }
   }
-  Outgoing out{.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline)};
+  Outgoing out{.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline, longer)};
   AskAll<Request, Answer>(
       Askable(), out, request, ask,
       [this, counted, key = pricing == nullptr ? std::string() : pricing->key,
@@ -308,6 +318,54 @@ void Hub::Frequency(const Credentials& who, Deadline deadline, const v1::Frequen
         return MergeFrequencies(std::move(results), floor);
       },
       std::move(done), &pricing);
+}
+
+void Hub::Catalogue(const Credentials& who, Deadline deadline, const v1::CatalogueRequest& request,
+                    Done<v1::FederatedCatalogue> done) {
+  // Checked here as each region checks it, so a malformed batch is refused once, not six times.
+  absl::Status checked;
+  const size_t most = query::Limits().max_criteria;
+  const size_t sites = static_cast<size_t>(request.sites_size());
+  v1::Criterion all;
+  if (sites == 0 || sites > most) {
+    checked = absl::InvalidArgumentError(
+        StrCat("a catalogue's batch holds 1 to ", most, " sites; ", sites, " were given"));
+  }
+  for (size_t i = 0; checked.ok() && i < sites; ++i) {
+    const v1::Criterion& site = request.sites(static_cast<int>(i));
+    if (!site.has_variant()) {
+      checked = absl::InvalidArgumentError(
+          StrCat("site ", i + 1, " of a catalogue must be one variant()"));
+    }
+    *all.mutable_any_of()->add_items() = site;
+  }
+  const double sigma = request.sigma();
+  if (checked.ok() && !(sigma > 0 && sigma <= 1e5)) {
+    checked = absl::InvalidArgumentError(
+        StrCat("a catalogue's noise (sigma) must be above 0 and at most 100000; got ", sigma));
+  }
+  std::string recorded = "(over the limits)";
+  if (checked.ok()) recorded = Recorded(sites == 1 ? request.sites(0) : all, &checked);
+  Pricing pricing{.cost_only = request.cost_only()};
+  if (checked.ok()) {
+    pricing.sigma_centi = static_cast<uint32_t>(std::ceil(sigma * 100 - 1e-6));
+    std::set<std::string> texts;
+    for (const v1::Criterion& site : request.sites()) texts.insert(query::CanonicalText(site));
+    security::Sha256Parts set;
+    for (const std::string& t : texts) set.Add(t);
+    pricing.key = StrCat("catalogue sd=", pricing.sigma_centi, "/100 sites=", texts.size(), ":",
+                         set.HexDigest());
+    pricing.units = static_cast<uint32_t>(8 * sites);
+  }
+  const auto longer = std::chrono::duration_cast<std::chrono::milliseconds>(
+      security::kCatalogueSiteAllowance * static_cast<int64_t>(sites));
+  Federate<v1::CatalogueRequest, v1::CatalogueAnswer, v1::FederatedCatalogue>(
+      who, deadline, Method::kFederationCatalogue, recorded, checked, request,
+      &RegionClient::Catalogue,
+      [floor = settings_.disclosure.min_count, sites](auto results) {
+        return MergeCatalogues(std::move(results), sites, floor);
+      },
+      std::move(done), &pricing, longer);
 }
 
 void Hub::SimilarCases(const Credentials& who, Deadline deadline,

@@ -72,6 +72,10 @@ class Hub {
                  Done<v1::FederatedBreakdown> done);
   void Frequency(const Credentials& who, Deadline deadline, const v1::FrequencyRequest& request,
                  Done<v1::FederatedFrequency> done);
+  // A catalogue's batch: each region gets the hub's deadline plus the time its answer waits
+  // per site (core::kCatalogueSiteAllowance).
+  void Catalogue(const Credentials& who, Deadline deadline, const v1::CatalogueRequest& request,
+                 Done<v1::FederatedCatalogue> done);
   void SimilarCases(const Credentials& who, Deadline deadline,
                     const v1::SimilarCasesRequest& request, Done<v1::FederatedSimilarCases> done);
   void RequestContact(const Credentials& who, Deadline deadline, const v1::ContactRequest& request,
@@ -86,6 +90,7 @@ class Hub {
     std::string key;
     uint32_t units = 1;
     bool cost_only = false;
+    uint32_t sigma_centi = 0;  // the noise the question names (0: each region's own)
   };
 
   // One federated question from authorization to the audited reply. With `pricing`, a new
@@ -94,7 +99,8 @@ class Hub {
   void Federate(const Credentials& who, Deadline deadline, security::Method method,
                 const std::string& question, const absl::Status& precheck, const Request& request,
                 void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
-                Merge merge, Done<Reply> done, const Pricing* pricing = nullptr);
+                Merge merge, Done<Reply> done, const Pricing* pricing = nullptr,
+                std::chrono::milliseconds longer = {});
   // One call passed on to the region `region_id`, whose outcome is the reply.
   template <typename Request>
   void Forward(const Credentials& who, Deadline deadline, security::Method method,
@@ -102,7 +108,8 @@ class Hub {
                const Request& request,
                void (RegionClient::*ask)(const Outgoing&, const Request&, Done<v1::ContactTicket>),
                Done<v1::ContactTicket> done);
-  Deadline RegionDeadline(Deadline caller) const;
+  // The sooner of the caller's deadline and the hub's own per-region one (plus `longer`).
+  Deadline RegionDeadline(Deadline caller, std::chrono::milliseconds longer = {}) const;
   // The regions to ask, each with its client, or with nothing when the witness refuses it.
   std::vector<Region> Askable() const;
 

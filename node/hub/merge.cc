@@ -58,6 +58,8 @@ const v1::DisclosureApplied* DisclosureOf(const v1::RegionPart& part) {
       return &part.breakdown().disclosure();
     case v1::RegionPart::kFrequency:
       return &part.frequency().disclosure();
+    case v1::RegionPart::kCatalogue:
+      return &part.catalogue().disclosure();
     default:
       return nullptr;
   }
@@ -202,6 +204,44 @@ v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAn
   if (!ac.empty()) *reply.mutable_ac() = ac.Total(floor);
   if (!an.empty()) *reply.mutable_an() = an.Total(floor);
   Close(reply, ok, results.size(), floor);
+  return reply;
+}
+
+v1::FederatedCatalogue MergeCatalogues(std::vector<RegionResult<v1::CatalogueAnswer>> results,
+                                       size_t sites, uint32_t floor) {
+  v1::FederatedCatalogue reply;
+  std::vector<ReleasedSum> ac(sites), an(sites);
+  size_t answered = 0, counted = 0;
+  ForEachRegion(results, reply.mutable_regions(),
+                [&](v1::CatalogueAnswer& a, v1::RegionPart& part) {
+                  if (a.disclosure().cost_only()) {  // a price, no numbers
+                    ++answered;
+                    *part.mutable_catalogue() = std::move(a);
+                    return;
+                  }
+                  if (static_cast<size_t>(a.sites_size()) != sites) {
+                    // Not the batch asked for: reported, never added.
+                    part.set_status(v1::REGION_UNAVAILABLE);
+                    part.set_detail(StrCat("answered for ", a.sites_size(), " sites of ", sites));
+                    return;
+                  }
+                  for (size_t i = 0; i < sites; ++i) {
+                    v1::CatalogueSite* site = a.mutable_sites(static_cast<int>(i));
+                    AddFloored(site->mutable_ac(), &ac[i], floor);
+                    AddFloored(site->mutable_an(), &an[i], floor);
+                  }
+                  ++answered;
+                  ++counted;
+                  *part.mutable_catalogue() = std::move(a);
+                });
+  if (counted > 0) {
+    for (size_t i = 0; i < sites; ++i) {
+      v1::CatalogueSite* site = reply.add_sites();
+      *site->mutable_ac() = ac[i].Total(floor);
+      *site->mutable_an() = an[i].Total(floor);
+    }
+  }
+  Close(reply, answered, results.size(), floor);
   return reply;
 }
 

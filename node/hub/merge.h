@@ -44,6 +44,12 @@ v1::FederatedBreakdown MergeBreakdowns(std::vector<RegionResult<v1::BreakdownAns
 v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAnswer>> results,
                                         uint32_t floor);
 
+// Every site's national AC and AN, summed over the regions that answered for all `sites` (in
+// the request's order); a region that answered for another number of sites is reported
+// unavailable and not added.
+v1::FederatedCatalogue MergeCatalogues(std::vector<RegionResult<v1::CatalogueAnswer>> results,
+                                       size_t sites, uint32_t floor);
+
 // The national top `top`: by score, ties to the region listed first, then to the region's own
 // order, so an answer is reproducible. Notes come from the first region that reported any.
 v1::FederatedSimilarCases MergeSimilarCases(

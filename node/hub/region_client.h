@@ -39,6 +39,8 @@ class RegionClient {
                          Done<v1::BreakdownAnswer> done) = 0;
   virtual void Frequency(const Outgoing& call, const v1::FrequencyRequest& request,
                          Done<v1::FrequencyAnswer> done) = 0;
+  virtual void Catalogue(const Outgoing& call, const v1::CatalogueRequest& request,
+                         Done<v1::CatalogueAnswer> done) = 0;
   virtual void SimilarCases(const Outgoing& call, const v1::SimilarCasesRequest& request,
                             Done<v1::SimilarCasesAnswer> done) = 0;
   virtual void RequestContact(const Outgoing& call, const v1::ContactRequest& request,

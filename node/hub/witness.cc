@@ -93,6 +93,12 @@ absl::Status Witness::Observe(const std::string& region, const v1::AuditHeadRepl
     next.set_entries(head.entries());
     next.set_hash(head.head_hash());
     next.set_time_unix_micros(now_micros);
+    // The node's signature, kept as evidence: `pmdb audit heads` checks it again against the CA.
+    absl::Status signed_ok = verify_ ? verify_(region, head) : absl::OkStatus();
+    next.set_signature(signed_ok.ok() ? head.signature() : "");
+    next.set_signed_time_unix_micros(head.time_unix_micros());
+    next.set_certificate(signed_ok.ok() ? head.certificate() : "");
+    next.set_signature_problem(signed_ok.ok() ? "" : std::string(signed_ok.message()));
   } else {
     next.set_broken(StrCat(broken, "; the hub no longer forwards questions to it until the hub's ",
                            "operator accepts its log (pmdb hub --accept-region-audit ", region,

@@ -17,6 +17,7 @@
 #ifndef PMDB_NODE_HUB_WITNESS_H_
 #define PMDB_NODE_HUB_WITNESS_H_
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -47,6 +48,13 @@ class Witness {
   // on), or when the write to the hub's store failed.
   absl::Status Observe(const std::string& region, const v1::AuditHeadReply& head,
                        int64_t now_micros);
+  // Checks each new head's signature (security/signed_head.h); a head that fails is kept, for
+  // what it says about the chain, without the signature and with why (WitnessedHead).
+  void set_verifier(
+      std::function<absl::Status(const std::string& region, const v1::AuditHeadReply& head)>
+          verify) {
+    verify_ = std::move(verify);
+  }
   // Why the hub no longer forwards to `region`, if it does not.
   std::optional<std::string> Refusal(const std::string& region) const;
   v1::WitnessedHead Last(const std::string& region) const;
@@ -56,6 +64,7 @@ class Witness {
   absl::Status Keep(const std::string& region, const v1::WitnessedHead& head);
 
   storage::Store* store_;
+  std::function<absl::Status(const std::string&, const v1::AuditHeadReply&)> verify_;
   mutable std::mutex mu_;
   std::map<std::string, v1::WitnessedHead> heads_ ABSL_GUARDED_BY(mu_);
 };

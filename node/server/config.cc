@@ -218,19 +218,18 @@ absl::Status ReadMetrics(Document& doc, Section& root, std::string* listen) {
   return absl::OkStatus();
 }
 
-// [https] and [beacon] (config.h).
-absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconConfig* beacon) {
-  Section s = doc.Sub(root, &doc.root, "https");
-  for (absl::Status st :
-       {s.String("listen", &https->listen),
-        s.Uint("max_body_kb", &https->max_body_kb, 1, 4096),
-        s.Uint("read_timeout_ms", &https->read_timeout_ms, 100, 600000),
-        s.Uint("max_connections", &https->max_connections, 1, 100000),
-        s.Uint("max_connections_per_address", &https->max_connections_per_address, 1, 100000),
-        s.Strings("cors_origins", &https->cors_origins), s.NoUnknownKeys()}) {
-    if (!st.ok()) return st;
-  }
+// [beacon] (config.h): at the hub also the vocabularies and the MME disclaimer.
+absl::Status ReadBeacon(Document& doc, Section& root, BeaconConfig* beacon, bool hub) {
   Section b = doc.Sub(root, &doc.root, "beacon");
+  if (!hub) {
+    for (const char* key : {"hpo", "icd10", "disclaimer"}) {
+      if (doc.root["beacon"][key]) {
+        return absl::InvalidArgumentError(StrCat(doc.file, ": beacon.", key,
+                                                 " is for the hub's Beacon; a node's public tier "
+                                                 "takes no filters and no matchmaking"));
+      }
+    }
+  }
   for (absl::Status st :
        {b.String("id", &beacon->id), b.String("name", &beacon->name),
         b.String("organization", &beacon->organization), b.String("contact", &beacon->contact),
@@ -244,6 +243,46 @@ absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconC
     return absl::InvalidArgumentError(
         StrCat(doc.file, ": beacon.environment is '", env,
                "'; it is \"prod\", \"test\", \"dev\" or \"staging\""));
+  }
+  return absl::OkStatus();
+}
+
+// [https] and [beacon] (config.h), the hub.
+absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconConfig* beacon) {
+  Section s = doc.Sub(root, &doc.root, "https");
+  for (absl::Status st :
+       {s.String("listen", &https->listen), s.Uint("max_body_kb", &https->max_body_kb, 1, 4096),
+        s.Uint("read_timeout_ms", &https->read_timeout_ms, 100, 600000),
+        s.Uint("max_connections", &https->max_connections, 1, 100000),
+        s.Uint("max_connections_per_address", &https->max_connections_per_address, 1, 100000),
+        s.Strings("cors_origins", &https->cors_origins), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  return ReadBeacon(doc, root, beacon, /*hub=*/true);
+}
+
+// [public] (a node): the anonymous public tier, on when `listen` is given.
+absl::Status ReadPublic(Document& doc, Section& root, PublicHttpsConfig* https,
+                        core::PublicTier* tier) {
+  Section s = doc.Sub(root, &doc.root, "public");
+  uint64_t sigma = tier->scale.sigma_centi;
+  for (absl::Status st :
+       {s.String("listen", &https->listen), s.Path("cert", &https->cert),
+        s.Path("key", &https->key),
+        s.Uint("requests_per_minute", &https->requests_per_minute, 1, 100000),
+        s.Uint("max_connections", &https->max_connections, 1, 100000),
+        s.Uint("max_connections_per_address", &https->max_connections_per_address, 1, 100000),
+        s.Scaled("sigma", &sigma, 100, 1, 1000), s.Uint("threshold", &tier->threshold, 1, 1000000),
+        s.Scaled("budget", &tier->budget_micros, 1000000, 0.000001, 100),
+        s.Uint("period_days", &tier->period_days, 1, 365),
+        s.Scaled("share", &tier->share_millionths, 1000000, 0.000001, 1), s.NoUnknownKeys()}) {
+    if (!st.ok()) return st;
+  }
+  tier->scale.sigma_centi = static_cast<uint32_t>(sigma);
+  tier->enabled = !https->listen.empty();
+  if (https->cert.empty() != https->key.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(doc.file, ": public.cert and public.key go together (or neither: the node's own)"));
   }
   return absl::OkStatus();
 }
@@ -393,6 +432,10 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   s = ReadDisclosure(*doc, root, &c.settings.disclosure);
   if (!s.ok()) return s;
   s = ReadPrivacy(*doc, root, &c.settings.privacy);
+  if (!s.ok()) return s;
+  s = ReadPublic(*doc, root, &c.public_https, &c.settings.public_tier);
+  if (!s.ok()) return s;
+  s = ReadBeacon(*doc, root, &c.beacon, /*hub=*/false);
   if (!s.ok()) return s;
 
   Section sharing = doc->Sub(root, &doc->root, "sharing");

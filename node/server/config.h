@@ -50,6 +50,19 @@ struct BeaconConfig {
       "region's contact point, for the care of the patient asked about.";
 };
 
+// [public] (a node, off by default): the anonymous public tier's listener and its limits; the
+// mechanism and budget are core::PublicTier (settings.public_tier).
+struct PublicHttpsConfig {
+  std::string listen;  // absent: no public tier
+  // The certificate and key the public tier serves (one a public client trusts, from a public
+  // CA); the node's own [tls] certificate when absent.
+  std::string cert;
+  std::string key;
+  uint32_t requests_per_minute = 30;  // per client address
+  uint32_t max_connections = 256;
+  uint32_t max_connections_per_address = 8;
+};
+
 struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;
@@ -62,6 +75,8 @@ struct NodeConfig {
   std::string log_format = "json";   // [log] format: "json", "text" or "off" (node/base/log.h)
   bool accept_audit_damage = false;  // pmdb node --accept-audit-damage, never from the file
   core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
+  PublicHttpsConfig public_https;
+  BeaconConfig beacon;  // how the public tier's Beacon describes itself
 };
 
 struct RegionEndpoint {

@@ -7,12 +7,15 @@
 #include <sys/resource.h>
 
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "node/base/log.h"
@@ -33,6 +36,7 @@
 #include "node/transport/tls.h"
 #include "query/limits.h"
 #include "security/audit.h"
+#include "security/signed_head.h"
 #include "security/x509.h"
 
 namespace pmdb::server {
@@ -230,9 +234,134 @@ class GrpcServer : public Server {
   std::unique_ptr<grpc::Server> server_;
 };
 
+// Threads of their own for the public tier's questions, so that a question's work never holds
+// up the HTTPS front end's one io thread (whose other requests would time it); at most
+// `capacity` wait. Jobs not started when it is destroyed are dropped.
+class PublicWorkers {
+ public:
+  PublicWorkers(size_t threads, size_t capacity) : capacity_(capacity) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~PublicWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      jobs_.clear();
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  // False when `capacity` jobs already wait.
+  bool Post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ || jobs_.size() >= capacity_) return false;
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
+// The public tier's calls: whether a variant is seen, through the node's core, on the public
+// tier's own threads; nothing else.
+class PublicBackend final : public beacon::BeaconBackend {
+ public:
+  PublicBackend(core::NodeCore* core, PublicWorkers* workers) : core_(core), workers_(workers) {}
+  void Exists(const v1::Criterion& variant,
+              std::function<void(absl::StatusOr<v1::PublicAnswer>)> done) override {
+    const auto arrived = Pacer::Steady::now();  // paced from here, not from when a thread is free
+    core::NodeCore* core = core_;
+    if (!workers_->Post(
+            [core, variant, done, arrived] { core->PublicExists(variant, done, arrived); })) {
+      done(absl::UnavailableError("the public tier is busy; try again in a moment"));
+    }
+  }
+  void Count(const call::Credentials&, const v1::CountRequest&,
+             std::function<void(absl::StatusOr<v1::FederatedCount>)> done) override {
+    done(NotHere());
+  }
+  void Frequency(const call::Credentials&, const v1::FrequencyRequest&,
+                 std::function<void(absl::StatusOr<v1::FederatedFrequency>)> done) override {
+    done(NotHere());
+  }
+  void SimilarCases(const call::Credentials&, const v1::SimilarCasesRequest&,
+                    std::function<void(absl::StatusOr<v1::FederatedSimilarCases>)> done) override {
+    done(NotHere());
+  }
+  void Info(const call::Credentials&,
+            std::function<void(absl::StatusOr<v1::FederationInfo>)> done) override {
+    done(NotHere());
+  }
+  const vocab::Ontology* ontology() const override { return nullptr; }
+  const vocab::CodeList* icd10() const override { return nullptr; }
+
+ private:
+  static absl::Status NotHere() {
+    return absl::PermissionDeniedError("the public tier answers only whether a variant is seen");
+  }
+  core::NodeCore* core_;
+  PublicWorkers* workers_;
+};
+
+// At most `per_minute` requests from one client address in any 60 s.
+class AddressRate {
+ public:
+  explicit AddressRate(uint32_t per_minute) : per_minute_(per_minute) {}
+  bool Allow(const std::string& address) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (++calls_ % 1024 == 0) {  // forget addresses quiet for a minute
+      for (auto it = seen_.begin(); it != seen_.end();) {
+        it = it->second.empty() || now - it->second.back() >= kWindow ? seen_.erase(it)
+                                                                      : std::next(it);
+      }
+    }
+    std::deque<std::chrono::steady_clock::time_point>& times = seen_[address];
+    while (!times.empty() && now - times.front() >= kWindow) times.pop_front();
+    if (times.size() >= per_minute_) return false;
+    times.push_back(now);
+    return true;
+  }
+
+ private:
+  static constexpr std::chrono::minutes kWindow{1};
+  const uint32_t per_minute_;
+  std::mutex mu_;
+  uint64_t calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> seen_
+      ABSL_GUARDED_BY(mu_);
+};
+
 class NodeServer final : public GrpcServer {
  public:
   ~NodeServer() override {
+    public_https_.reset();    // no more requests,
+    public_workers_.reset();  // and none running, before the core they go to
+    public_beacon_.reset();
+    public_backend_.reset();
     Stop();
     admin_.reset();
     region_.reset();
@@ -246,6 +375,112 @@ class NodeServer final : public GrpcServer {
   std::unique_ptr<core::NodeCore> core_;
   std::unique_ptr<transport::RegionServiceImpl> region_;
   std::unique_ptr<transport::AdminServiceImpl> admin_;
+
+  int https_port() const override { return public_https_ == nullptr ? 0 : public_https_->port(); }
+
+  // The public tier ([public]): a Beacon for anyone, without a certificate, answering only
+  // whether one variant is seen (core::NodeCore::PublicExists), with a rate per address.
+  absl::Status StartPublic(const NodeConfig& config) {
+    public_workers_ = std::make_unique<PublicWorkers>(2, 64);
+    public_backend_ = std::make_unique<PublicBackend>(core_.get(), public_workers_.get());
+    const core::PublicTier& tier = config.settings.public_tier;
+    const std::string& region = config.settings.region;
+    const BeaconConfig defaults;
+    beacon::BeaconIdentity identity{
+        .id = config.beacon.id == defaults.id ? StrCat("se.pmdb.", region) : config.beacon.id,
+        .name = config.beacon.name == defaults.name
+                    ? StrCat("pmdb public beacon of region ", region)
+                    : config.beacon.name,
+        .organization = config.beacon.organization,
+        .contact = config.beacon.contact,
+        .url = config.beacon.url,
+        .environment = config.beacon.environment,
+        .version = core::kVersion,
+        .description = StrCat(
+            "Whether a variant is seen in region ", config.settings.region,
+            ": a boolean from the count of its carriers with differential privacy (noise of sd ",
+            tier.scale.sigma(), ", seen from ", tier.threshold,
+            "), so variants carried by few people are usually answered false")};
+    public_beacon_ =
+        std::make_unique<beacon::BeaconApi>(std::move(identity), public_backend_.get(), true);
+    public_rate_ = std::make_unique<AddressRate>(config.public_https.requests_per_minute);
+    const beacon::BeaconApi* api = public_beacon_.get();
+    AddressRate* rate = public_rate_.get();
+    const uint32_t per_minute = config.public_https.requests_per_minute;
+    transport::HttpsOptions options{
+        .listen = config.public_https.listen,
+        .federation = config.settings.federation,
+        .tls =
+            [&] {
+              security::TlsFiles files = config.tls;
+              if (!config.public_https.cert.empty()) {
+                files.cert = config.public_https.cert;
+                files.key = config.public_https.key;
+              }
+              return files;
+            }(),
+        .max_body_bytes = 16 << 10,
+        .read_timeout = std::chrono::milliseconds(5000),
+        .max_connections = config.public_https.max_connections,
+        .max_connections_per_address = config.public_https.max_connections_per_address,
+        .cors_origins = {"*"},
+        .anonymous = true,
+        .error_body = [api](int status,
+                            const std::string& m) { return api->ErrorBody(status, m); }};
+    const std::string listen = config.public_https.listen;
+    metrics::Registry* registry = &registry_;
+    registry->Describe("pmdb_public_requests_total", metrics::Type::kCounter,
+                       "Requests to the public tier, by the HTTP status of the answer (429: over "
+                       "the rate per address, or the public budget spent).");
+    auto server = transport::HttpsServer::Start(
+        std::move(options),
+        [api, rate, per_minute, listen, registry](
+            const call::Credentials& who, const transport::HttpsRequest& request,
+            std::function<void(transport::HttpsResponse)> answer) {
+          auto respond = [answer, registry](transport::HttpsResponse out) {
+            registry->Add("pmdb_public_requests_total", {{"status", std::to_string(out.status)}});
+            answer(std::move(out));
+          };
+          auto send = [respond](beacon::BeaconHttpReply r) {
+            transport::HttpsResponse out;
+            out.status = r.status;
+            out.body = std::move(r.body);
+            if (r.cacheable) out.headers.push_back({"Cache-Control", "public, max-age=300"});
+            respond(std::move(out));
+          };
+          if (!rate->Allow(request.client_address)) {
+            transport::HttpsResponse out;
+            out.status = 429;
+            out.body = api->ErrorBody(
+                429, StrCat("at most ", per_minute, " requests a minute from one address"));
+            out.headers.push_back({"Retry-After", "60"});
+            return respond(std::move(out));
+          }
+          const std::string& path = request.path;
+          if (path != "/api" && !path.starts_with("/api/")) {
+            return send({.status = 404,
+                         .body = api->ErrorBody(404, "the Beacon API is under /api (/api/info)")});
+          }
+          beacon::BeaconHttpRequest b{
+              .method = request.method,
+              .path = path.substr(4),
+              .query = request.query,
+              .body = request.body,
+              .content_type = request.content_type,
+              .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
+          api->Handle(who, b, send);
+        });
+    if (!server.ok()) return server.status();
+    public_https_ = std::move(*server);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<PublicWorkers> public_workers_;
+  std::unique_ptr<PublicBackend> public_backend_;
+  std::unique_ptr<beacon::BeaconApi> public_beacon_;
+  std::unique_ptr<AddressRate> public_rate_;
+  std::unique_ptr<transport::HttpsServer> public_https_;
 };
 
 class HubServer final : public GrpcServer {
@@ -450,6 +685,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   node->audit_ = std::move(*audit);
   core::NodeSettings settings = config.settings;
   settings.federation = self->federation;
+  settings.head_certificate = config.tls.cert;
+  settings.head_key = config.tls.key;
   auto core = core::NodeCore::Create(std::move(settings), node->store_.get(), node->audit_.get());
   if (!core.ok()) return core.status();
   node->core_ = std::move(*core);
@@ -499,6 +736,12 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   absl::Status ops = node->StartOps(config.metrics_listen, node->store_.get(), node->audit_.get(),
                                     config.tls, uint64_t{config.min_free_mb} << 20);
   if (!ops.ok()) return ops;
+  if (config.settings.public_tier.enabled) {
+    NodeConfig with_federation = config;
+    with_federation.settings.federation = self->federation;
+    absl::Status pub = node->StartPublic(with_federation);
+    if (!pub.ok()) return pub;
+  }
   return std::unique_ptr<Server>(std::move(node));
 }
 
@@ -527,6 +770,15 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   auto witness = hub::Witness::Open(hub->store_.get(), ids, config.accept_region_audit);
   if (!witness.ok()) return witness.status();
   hub->witness_ = std::move(*witness);
+  // Every head the hub keeps must be signed by its region's node, under the federation's CA.
+  hub->witness_->set_verifier([ca = config.tls.ca](const std::string& region,
+                                                   const v1::AuditHeadReply& head) {
+    if (head.signature().empty()) return absl::FailedPreconditionError("no signature");
+    return security::VerifyNodeSignature(
+        head.certificate(), ca, region, head.time_unix_micros() / 1000000,
+        security::HeadMessage(region, head.entries(), head.head_hash(), head.time_unix_micros()),
+        head.signature());
+  });
   for (const std::string& r : config.accept_region_audit) {
     std::cerr << "pmdb hub: region " << r
               << "'s audit log is accepted as it is now (--accept-region-audit)" << std::endl;

@@ -20,7 +20,8 @@ class Server {
   virtual int port() const = 0;
   // The operations endpoint's port ([metrics] listen), 0 when there is none.
   virtual int ops_port() const = 0;
-  // The HTTPS front end's port ([https] listen, the hub), 0 when there is none.
+  // The HTTPS front end's port ([https] listen at the hub, [public] listen at a node), 0 when
+  // there is none.
   virtual int https_port() const { return 0; }
   // Stops taking calls, lets running ones finish (up to `grace`), closes the store.
   virtual void Shutdown(std::chrono::milliseconds grace) = 0;

@@ -26,6 +26,9 @@ class FederationServiceImpl final : public v1::FederationService::CallbackServic
   grpc::ServerUnaryReactor* Frequency(grpc::CallbackServerContext* context,
                                       const v1::FrequencyRequest* request,
                                       v1::FederatedFrequency* reply) override;
+  grpc::ServerUnaryReactor* Catalogue(grpc::CallbackServerContext* context,
+                                      const v1::CatalogueRequest* request,
+                                      v1::FederatedCatalogue* reply) override;
   grpc::ServerUnaryReactor* SimilarCases(grpc::CallbackServerContext* context,
                                          const v1::SimilarCasesRequest* request,
                                          v1::FederatedSimilarCases* reply) override;

@@ -60,6 +60,13 @@ void GrpcRegionClient::Frequency(const hub::Outgoing& call, const v1::FrequencyR
   });
 }
 
+void GrpcRegionClient::Catalogue(const hub::Outgoing& call, const v1::CatalogueRequest& request,
+                                 hub::Done<v1::CatalogueAnswer> done) {
+  Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
+    stub_->async()->Catalogue(context, req, answer, std::move(cb));
+  });
+}
+
 void GrpcRegionClient::SimilarCases(const hub::Outgoing& call,
                                     const v1::SimilarCasesRequest& request,
                                     hub::Done<v1::SimilarCasesAnswer> done) {

@@ -24,6 +24,8 @@ class GrpcRegionClient final : public hub::RegionClient {
                  hub::Done<v1::BreakdownAnswer> done) override;
   void Frequency(const hub::Outgoing& call, const v1::FrequencyRequest& request,
                  hub::Done<v1::FrequencyAnswer> done) override;
+  void Catalogue(const hub::Outgoing& call, const v1::CatalogueRequest& request,
+                 hub::Done<v1::CatalogueAnswer> done) override;
   void SimilarCases(const hub::Outgoing& call, const v1::SimilarCasesRequest& request,
                     hub::Done<v1::SimilarCasesAnswer> done) override;
   void RequestContact(const hub::Outgoing& call, const v1::ContactRequest& request,

@@ -46,7 +46,8 @@ std::string FilesStamp(const security::TlsFiles& files) {
   return stamp;
 }
 
-absl::StatusOr<std::shared_ptr<ssl::context>> MakeContext(const security::TlsFiles& files) {
+absl::StatusOr<std::shared_ptr<ssl::context>> MakeContext(const security::TlsFiles& files,
+                                                          bool anonymous) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   boost::system::error_code ec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -67,7 +68,9 @@ absl::StatusOr<std::shared_ptr<ssl::context>> MakeContext(const security::TlsFil
   static const unsigned char kSessionContext[] = "pmdb-https";
   SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
-  ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  // The public tier asks for no certificate: its callers are anonymous by design.
+  ctx->set_verify_mode(anonymous ? ssl::verify_none
+                                 : ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   return ctx;
 }
 
@@ -140,7 +143,7 @@ struct HttpsServer::Impl {
       tls_checked = now;
       std::string stamp = FilesStamp(options.tls);
       if (stamp != tls_stamp) {
-        auto fresh = MakeContext(options.tls);
+        auto fresh = MakeContext(options.tls, options.anonymous);
         if (fresh.ok()) {
           tls = *std::move(fresh);
           tls_stamp = std::move(stamp);
@@ -190,7 +193,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void Handshaken() {
-    X509* cert = SSL_get1_peer_certificate(stream_.native_handle());
+    X509* cert =
+        server_->options.anonymous ? nullptr : SSL_get1_peer_certificate(stream_.native_handle());
     if (cert == nullptr) {
       who_.peer = absl::UnauthenticatedError("no client certificate");
     } else {
@@ -242,7 +246,7 @@ class Session : public std::enable_shared_from_this<Session> {
       absl::Status still = server_->peers.Check(pem_);
       if (!still.ok()) who_.peer = still;
     }
-    if (!who_.peer.ok()) {
+    if (!who_.peer.ok() && !server_->options.anonymous) {
       keep_alive_ = false;
       return Send(Plain(403, StrCat("your certificate is not let in: ",
                                     std::string(who_.peer.status().message()))));
@@ -263,6 +267,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.body = req.body();
     request.content_type = std::string(req[http::field::content_type]);
     request.host = std::string(req[http::field::host]);
+    request.client_address = address_;
     head_ = req.method() == http::verb::head;
 
     // The answer may come from any thread: it is posted back to the io thread while the server
@@ -333,7 +338,10 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.set(http::field::vary, "Origin");
     if (OriginAllowed()) {
       response_.set(http::field::access_control_allow_origin, origin_);
-      response_.set(http::field::access_control_allow_credentials, "true");
+      // Anonymous callers have no credentials for a page to borrow.
+      if (!server_->options.anonymous) {
+        response_.set(http::field::access_control_allow_credentials, "true");
+      }
     }
     response_.keep_alive(keep_alive_);
     response_.body() = std::move(r.body);
@@ -426,7 +434,7 @@ absl::StatusOr<std::unique_ptr<HttpsServer>> HttpsServer::Start(HttpsOptions opt
                                                                 HttpsHandler handler) {
   auto where = ParseListenAddress(options.listen, "[https] listen");
   if (!where.ok()) return where.status();
-  auto tls = MakeContext(options.tls);
+  auto tls = MakeContext(options.tls, options.anonymous);
   if (!tls.ok()) return tls.status();
   auto impl = std::make_shared<Impl>(std::move(options), std::move(handler));
   {

@@ -37,7 +37,8 @@ struct HttpsRequest {
   std::string query;   // after '?', raw
   std::string body;
   std::string content_type;
-  std::string host;  // the Host header, for absolute URLs in answers
+  std::string host;            // the Host header, for absolute URLs in answers
+  std::string client_address;  // the peer's IP address, for per-address rate limits
 };
 
 struct HttpsResponse {
@@ -59,6 +60,10 @@ struct HttpsOptions {
   size_t max_connections = 256;
   size_t max_connections_per_address = 32;
   std::vector<std::string> cors_origins;  // exact origins, or "*" for any
+  // No client certificate is asked for and every caller is let in, with credentials that say
+  // there is no peer: the public tier of a node's Beacon (its handler decides what anyone may
+  // ask). The server's certificate still authenticates the region.
+  bool anonymous = false;
   // The body of the server's own refusals (403, 413, 431, 400, 503); JsonErrorBody when unset.
   std::function<std::string(int status, const std::string& message)> error_body;
 };

@@ -36,6 +36,14 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Frequency(grpc::CallbackServerConte
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RegionServiceImpl::Catalogue(grpc::CallbackServerContext* context,
+                                                       const v1::CatalogueRequest* request,
+                                                       v1::CatalogueAnswer* reply) {
+  auto* reactor = context->DefaultReactor();
+  core_->Catalogue(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RegionServiceImpl::SimilarCases(grpc::CallbackServerContext* context,
                                                           const v1::SimilarCasesRequest* request,
                                                           v1::SimilarCasesAnswer* reply) {

@@ -25,6 +25,9 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
   grpc::ServerUnaryReactor* Frequency(grpc::CallbackServerContext* context,
                                       const v1::FrequencyRequest* request,
                                       v1::FrequencyAnswer* reply) override;
+  grpc::ServerUnaryReactor* Catalogue(grpc::CallbackServerContext* context,
+                                      const v1::CatalogueRequest* request,
+                                      v1::CatalogueAnswer* reply) override;
   grpc::ServerUnaryReactor* SimilarCases(grpc::CallbackServerContext* context,
                                          const v1::SimilarCasesRequest* request,
                                          v1::SimilarCasesAnswer* reply) override;

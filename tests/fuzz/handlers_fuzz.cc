@@ -1,9 +1,9 @@
 // The request handlers of a region's node (core::NodeCore) over a real store with people,
 // diagnoses, treatments, phenotypes and genotypes: the first byte picks the handler, the rest is
-// its request message, any bytes. A researcher's count, breakdown or frequency through the hub,
-// a clinician's similar cases through the hub, and the region's operator's exact query and
-// local search must never crash, must answer exactly once (a second answer throws from the
-// promise and aborts), and what leaves the region must look released: noised numbers, no
+// its request message, any bytes. A researcher's count, breakdown, frequency or catalogue batch
+// through the hub, a clinician's similar cases through the hub, and the region's operator's
+// exact query and local search must never crash, must answer exactly once (a second answer throws
+// from the promise and aborts), and what leaves the region must look released: noised numbers, no
 // subject ids, at most the cases the region allows.
 #include <unistd.h>
 
@@ -96,9 +96,11 @@ struct Region {
   std::unique_ptr<core::NodeCore> core;
 };
 
-Region* MakeRegion() {
+// `quantum_ms`: answers paced (a catalogue batch needs it), or 0 for speed.
+Region* MakeRegion(uint32_t quantum_ms) {
   auto* r = new Region;
-  r->dir = "/tmp/pmdb-fuzz-handlers-" + std::to_string(getpid());
+  r->dir = "/tmp/pmdb-fuzz-handlers-" + std::to_string(getpid()) + "/quantum-" +
+           std::to_string(quantum_ms);
   std::filesystem::remove_all(r->dir);
   std::filesystem::create_directories(r->dir);
   std::atexit(
@@ -138,7 +140,7 @@ Region* MakeRegion() {
   settings.privacy.projects.push_back({.id = "p1", .members = {"anna"}});
   settings.disclosure.daily_budget = std::numeric_limits<uint32_t>::max();
   settings.disclosure.near_repeat_limit = std::numeric_limits<uint32_t>::max();
-  settings.disclosure.response_quantum_ms = 0;
+  settings.disclosure.response_quantum_ms = quantum_ms;
   r->core = Check(core::NodeCore::Create(settings, r->store.get(), r->audit.get()));
   return r;
 }
@@ -174,12 +176,12 @@ void ExpectReleased(const v1::ReleasedCount& c) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Region* region = MakeRegion();
+  static Region* region = MakeRegion(0);
   if (size == 0) return 0;
   core::NodeCore& core = *region->core;
   const auto* bytes = data + 1;
   const int length = static_cast<int>(size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0: {
       v1::CountRequest request;
       if (!request.ParseFromArray(bytes, length)) return 0;
@@ -231,6 +233,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       v1::LocalSimilarRequest request;
       if (!request.ParseFromArray(bytes, length)) return 0;
       (void)core.LocalSimilarCases(As(kOperator), request);
+      break;
+    }
+    case 6: {
+      v1::CatalogueRequest request;
+      if (!request.ParseFromArray(bytes, length)) return 0;
+      // Catalogues are answered only when paced: a region of its own, paced at the finest step.
+      static Region* paced = MakeRegion(1);
+      auto answer = Await<v1::CatalogueAnswer>(
+          [&](auto done) { paced->core->Catalogue(As(kHub, kResearcher), request, done); });
+      if (answer.ok() && !request.cost_only()) {
+        Expect(answer->sites_size() == request.sites_size(), "a catalogue of other sites");
+        for (const auto& site : answer->sites()) {
+          ExpectReleased(site.ac());
+          ExpectReleased(site.an());
+        }
+      }
       break;
     }
   }

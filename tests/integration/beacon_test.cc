@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "gtest/gtest.h"
@@ -190,6 +191,19 @@ TEST_F(BeaconTest, AVerifierWalkFromTheMapPasses) {
   for (const auto& [name, set] : sets.struct_value().fields()) {
     const std::string root = JsonString(set, "rootUrl");
     ASSERT_EQ(root.rfind(Url("/api/"), 0), 0u) << root << " is an absolute URL of this Beacon";
+    if (name == "dataset") {  // a collection: listed, not queried
+      Reply r = Curl("GET", root.substr(Url("").size()) + "?limit=100");
+      ASSERT_EQ(r.status, 200) << name << ": " << r.body;
+      ExpectValid(r.body, {kResponses + "beaconCollectionsResponse.json"});
+      const auto collections = JsonAt(ParseJson(r.body), "response.collections");
+      ASSERT_GT(collections.list_value().values_size(), 0) << r.body;
+      for (const auto& d : collections.list_value().values()) {
+        std::string one;
+        ASSERT_TRUE(google::protobuf::util::MessageToJsonString(d, &one).ok());
+        ExpectValid(one, {"models/json/beacon-v2-default-model/datasets/defaultSchema.json"});
+      }
+      continue;
+    }
     const std::string query =
         name == "genomicVariant"
             ? "?assemblyId=GRCh38&referenceName=22&start=16050074&referenceBases=A&alternateBases=G"
@@ -202,6 +216,42 @@ TEST_F(BeaconTest, AVerifierWalkFromTheMapPasses) {
     ASSERT_EQ(t.status, 200) << terms;
     ExpectValid(t.body, {kResponses + "beaconFilteringTermsResponse.json"});
   }
+}
+
+// The datasets collection lists every region's datasets by name and assembly, and nothing the
+// data would tell (how many people or variants, which files).
+TEST_F(BeaconTest, DatasetsAreTheRegionsNamesAndAssembliesOnly) {
+  Reply all = Curl("GET", "/api/datasets?limit=50");
+  ASSERT_EQ(all.status, 200) << all.body;
+  auto j = ParseJson(all.body);
+  EXPECT_EQ(JsonNumber(j, "responseSummary.numTotalResults"), 6);
+  std::set<std::string> ids;
+  const auto collections = JsonAt(j, "response.collections");  // a copy, held while read
+  for (const auto& d : collections.list_value().values()) ids.insert(JsonString(d, "id"));
+  const auto described = JsonAt(j, "info.pmdb.datasets");
+  ASSERT_EQ(described.list_value().values_size(), 6);
+  for (const auto& d : described.list_value().values()) {
+    EXPECT_EQ(JsonString(d, "assembly"), "GRCh38");
+    EXPECT_EQ(JsonString(d, "id"), JsonString(d, "region") + ":" + JsonString(d, "dataset"));
+  }
+  std::set<std::string> expected;
+  for (const std::string& r : SixRegions()) expected.insert(r + ":syn");
+  EXPECT_EQ(ids, expected);
+  for (const char* never : {"sample", "variant_count", "cohort.vcf", "sources"}) {
+    EXPECT_EQ(all.body.find(never), std::string::npos) << never;
+  }
+  Reply page = Curl("GET", "/api/datasets?skip=4&limit=5");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(JsonAt(ParseJson(page.body), "response.collections").list_value().values_size(), 2);
+  Reply one = Curl("GET", "/api/datasets/vast:syn");
+  ASSERT_EQ(one.status, 200) << one.body;
+  ExpectValid(one.body, {kResponses + "beaconCollectionsResponse.json"});
+  EXPECT_EQ(JsonString(ParseJson(one.body), "response.collections.0.id"), "vast:syn");
+  EXPECT_EQ(Curl("GET", "/api/datasets/vast:nosuch").status, 404);
+  Reply people = Curl("GET", "/api/datasets/vast:syn/individuals");
+  EXPECT_EQ(people.status, 403) << people.body;
+  ExpectValid(people.body, {kResponses + "beaconErrorResponse.json"});
+  EXPECT_EQ(Curl("GET", "/api/datasets?filters=NCIT:C16576").status, 400);
 }
 
 // The same question through Beacon (GET and POST) and through gRPC gives the same released

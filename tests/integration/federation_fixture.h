@@ -80,6 +80,8 @@ class Federation {
   int node_ops_port(const std::string& region) const { return nodes_.at(region)->ops_port(); }
   int hub_ops_port() const { return hub_->ops_port(); }
   int hub_https_port() const { return hub_->https_port(); }
+  // The public tier's port ([public] listen), 0 without one.
+  int node_public_port(const std::string& region) const { return nodes_.at(region)->https_port(); }
 
   // A channel to `port` as `prefix`'s certificate, expecting the server `server_path`.
   std::shared_ptr<grpc::Channel> Channel(const std::string& prefix, int port,

@@ -427,6 +427,20 @@ TEST(FederationTest, TheHubCatchesARegionWhoseAuditLogWasPutBack) {
   // The hub looks at start: it has seen the longer chain now.
   fed.StopHub();
   fed.StartHub(2000, {}, witnessing);
+  // What it saw is signed by each region's node: anyone with the CA certificate can check it,
+  // next to the running hub.
+  CommandResult heads = Pmdb(
+      {"audit", "heads", "--db", fed.dir().Path("hub.db"), "--ca", fed.dir().Path("ca/ca.crt")});
+  ASSERT_EQ(heads.exit_code, 0) << heads.out << heads.err;
+  for (const std::string& region : SixRegions()) {
+    EXPECT_NE(heads.out.find(region + ": "), std::string::npos) << heads.out;
+  }
+  size_t verified = 0;
+  for (size_t at = heads.out.find("signature verified"); at != std::string::npos;
+       at = heads.out.find("signature verified", at + 1)) {
+    ++verified;
+  }
+  EXPECT_EQ(verified, SixRegions().size()) << heads.out;
 
   // Budget given back: the old copy put in place, its anchor too, and the node restarted.
   fed.StopNode("vast");
@@ -447,6 +461,9 @@ TEST(FederationTest, TheHubCatchesARegionWhoseAuditLogWasPutBack) {
   EXPECT_NE(detail.find("--accept-region-audit vast"), std::string::npos) << detail;
   EXPECT_TRUE(count.partial());
   EXPECT_EQ(PartOf(count, "norr").status(), v1::REGION_OK);
+  CommandResult refused = Pmdb({"audit", "heads", "--db", fed.dir().Path("hub.db")});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_NE(refused.out.find("REFUSED: region vast's audit"), std::string::npos) << refused.out;
 
   // Still refused after the hub restarts; asked again once its operator accepts the log.
   fed.StopHub();

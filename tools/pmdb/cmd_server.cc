@@ -76,7 +76,10 @@ int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> star
   }
   if ((*started)->https_port() != 0) {
     std::cout << "pmdb " << what << ": HTTPS on port " << (*started)->https_port()
-              << " (GA4GH Beacon v2 under /api, mutual TLS)" << std::endl;
+              << (std::string(what) == "node"
+                      ? " (the public tier: GA4GH Beacon v2 under /api, no client certificate)"
+                      : " (GA4GH Beacon v2 under /api, mutual TLS)")
+              << std::endl;
   }
   if (!note.empty()) std::cerr << "pmdb " << what << ": " << note << std::endl;
   int sig = 0;

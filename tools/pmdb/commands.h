@@ -14,6 +14,7 @@ int RunNode(int argc, char** argv);
 int RunHub(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunSimilar(int argc, char** argv);
+int RunCatalogue(int argc, char** argv);
 int RunContact(int argc, char** argv);
 int RunBackup(int argc, char** argv);
 int RunRestore(int argc, char** argv);

@@ -34,8 +34,10 @@ constexpr const char* kUsage =
     "  ca         the federation's certificate authority: init, issue, revoke, list\n"
     "  node       run a regional node (RegionService, AdminService) behind mutual TLS\n"
     "  hub        run the national hub, which asks every region and merges the answers\n"
-    "  audit      verify and list the hash-chained audit log of a node or the hub\n"
+    "  audit      verify and list the hash-chained audit log of a node or the hub; check the\n"
+    "             hub's signed record of every region's log\n"
     "  similar    cases like a patient's in every region (clinicians), or in your own store\n"
+    "  catalogue  a national catalogue of allele frequencies (a sites-only VCF) through the hub\n"
     "  contact    ask to be put in touch with a similar case's care unit; answer such requests\n"
     "\n"
     "Questions across regions: pmdb query --hub HOST:PORT 'EXPR' with a researcher's certificate;\n"
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
   if (command == "hub") return pmdb::cli::RunHub(sub_argc, sub_argv);
   if (command == "audit") return pmdb::cli::RunAudit(sub_argc, sub_argv);
   if (command == "similar") return pmdb::cli::RunSimilar(sub_argc, sub_argv);
+  if (command == "catalogue") return pmdb::cli::RunCatalogue(sub_argc, sub_argv);
   if (command == "contact") return pmdb::cli::RunContact(sub_argc, sub_argv);
   if (command == "backup") return pmdb::cli::RunBackup(sub_argc, sub_argv);
   if (command == "restore") return pmdb::cli::RunRestore(sub_argc, sub_argv);

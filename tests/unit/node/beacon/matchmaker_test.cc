@@ -3,6 +3,8 @@
 // region released.
 #include "node/beacon/matchmaker.h"
 
+#include <regex>
+
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -30,6 +32,10 @@ class FakeHub : public BeaconBackend {
                     std::function<void(absl::StatusOr<v1::FederatedSimilarCases>)> done) override {
     asked = request;
     done(answer);
+  }
+  void Info(const call::Credentials&,
+            std::function<void(absl::StatusOr<v1::FederationInfo>)> done) override {
+    done(absl::UnimplementedError("not here"));
   }
   const vocab::Ontology* ontology() const override { return nullptr; }
   const vocab::CodeList* icd10() const override { return nullptr; }
@@ -158,6 +164,122 @@ TEST(MatchmakerTest, ResultsNameOnlyWhatWasMatched) {
       "features": [{"id": "HP:0001250"}]}})");
   EXPECT_EQ(internal.status, 500);
   EXPECT_EQ(internal.body.find("rocksdb"), std::string::npos) << "no internal detail leaves";
+}
+
+// The n-th block between ``` lines of a Markdown file.
+std::string CodeBlock(const std::string& markdown, int n) {
+  size_t at = 0;
+  for (int i = 0; i <= n; ++i) {
+    at = markdown.find("```", at);
+    if (at == std::string::npos) return "";
+    at = markdown.find('\n', at) + 1;
+    size_t end = markdown.find("```", at);
+    if (i == n) return markdown.substr(at, end - at);
+    at = end + 3;
+  }
+  return "";
+}
+
+void ReplaceAll(std::string* text, const std::string& from, const std::string& to) {
+  for (size_t at = text->find(from); at != std::string::npos;
+       at = text->find(from, at + to.size())) {
+    text->replace(at, from.size(), to);
+  }
+}
+
+// Each occurrence of `from`, in order, by the next of `to`.
+void ReplaceInOrder(std::string* text, const std::string& from,
+                    const std::vector<std::string>& to) {
+  size_t at = 0;
+  for (const std::string& t : to) {
+    at = text->find(from, at);
+    ASSERT_NE(at, std::string::npos) << from;
+    text->replace(at, from.size(), t);
+    at += t.size();
+  }
+}
+
+// The search API's published example request (../shared/specs/mme-apis/search-api.md), its
+// placeholders filled with values of the kinds it names, is answered in the shape of the
+// published example response; the published 406 body is what an unsupported version gets.
+TEST(MatchmakerTest, ThePublishedExamplesAreAnsweredInThePublishedShape) {
+  const std::string spec =
+      pmdb::testing::ReadFile(pmdb::testing::SharedData("../specs/mme-apis/search-api.md"));
+  std::string request = CodeBlock(spec, 0);
+  ASSERT_NE(request.find("\"genomicFeatures\""), std::string::npos) << request;
+  const std::string more = "\u2026";  // the example's "and so on"
+  ReplaceAll(&request, "\"terms\" : : ", "\"terms\" : ");
+  ReplaceAll(&request, "\"MIM:######\"|\"Orphanet:#####\"|" + more, "\"MIM:601462\"");
+  ReplaceAll(&request, "\"NCBI36\"|\"GRCh37.p13\"|\"GRCh38.p1\"|" + more, "\"GRCh38.p1\"");
+  ReplaceAll(&request, "\"1\"|\"2\"|" + more + "|\"X\"|\"Y\"", "\"16\"");
+  ReplaceInOrder(&request, "\"A\"|\"ACG\"|" + more, {"\"C\"", "\"T\""});
+  ReplaceAll(&request, "<ensembl gene ID>|<entrez gene ID>|<gene symbol>", "\"PKD1\"");
+  ReplaceInOrder(&request, "<number>", {"2099999", "2100000", "1"});  // start, end, zygosity
+  ReplaceInOrder(&request, "<HPO code>", {"\"HP:0003577\"", "\"HP:0000006\"", "\"HP:0001250\""});
+  ReplaceAll(&request, "\"" + more + "\"", "\"HP:0003577\"");  // a feature's age of onset
+  ReplaceAll(&request, "<identifier>", "\"P1\"");
+  ReplaceAll(&request, "<URL>", "\"https://clinic.example/dr-a\"");
+  ReplaceAll(&request, "<NCBI taxon identifier>", "\"NCBITaxon:9606\"");
+  ReplaceAll(&request, "<SO code>", "\"SO:0001587\"");
+  // One of each list of choices ("a"|"b"|...), and no "and so on" left in a list.
+  request = std::regex_replace(request, std::regex("(\"[^\"]*\")(\\|\"[^\"]*\")+"), "$1");
+  request = std::regex_replace(request, std::regex(",\\s*" + more), "");
+  ASSERT_EQ(request.find(more), std::string::npos) << request;
+  ASSERT_EQ(request.find('<'), std::string::npos) << request;
+
+  auto parsed = ParseMatchRequest(request);
+  ASSERT_THAT(parsed, IsOk()) << request;
+  EXPECT_EQ(parsed->patient().phenotypes(0), "HP:0001250");
+  EXPECT_EQ(parsed->patient().diagnoses(0), "OMIM:601462");
+  ASSERT_EQ(parsed->patient().variants_size(), 1);
+  EXPECT_EQ(parsed->patient().variants(0).pos(), 2100000u);
+  EXPECT_EQ(parsed->patient().variants(0).zygosity(), v1::HETEROZYGOUS);
+
+  FakeHub hub;
+  v1::FederatedSimilarCases answer;
+  v1::CaseMatch* m = answer.add_matches();
+  m->set_region("syd");
+  m->set_score(0.61);
+  m->set_case_reference("pmdbref1.syd.xyz");
+  m->set_contact("genetik@syd.example");
+  hub.answer = answer;
+  MatchmakerApi api(&hub, "");
+  MatchReply r = Ask(api, request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  // The published response: results, each with score.patient in [0, 1] and a patient of the
+  // request's form (id and contact mandatory).
+  ASSERT_NE(CodeBlock(spec, 1).find("\"score\" : {\n        \"patient\" : <number>"),
+            std::string::npos)
+      << "the published response example changed";
+  auto j = ParseJson(r.body);
+  ASSERT_TRUE(JsonAt(j, "results").has_list_value()) << r.body;
+  EXPECT_EQ(JsonAt(j, "results").list_value().values_size(), 1);
+  const double score = JsonNumber(j, "results.0.score.patient");
+  EXPECT_GE(score, 0);
+  EXPECT_LE(score, 1);
+  EXPECT_FALSE(JsonString(j, "results.0.patient.id").empty());
+  EXPECT_FALSE(JsonString(j, "results.0.patient.contact.name").empty());
+  EXPECT_FALSE(JsonString(j, "results.0.patient.contact.href").empty());
+
+  // The published 406 example, field for field.
+  auto published = ParseJson(CodeBlock(spec, 3));
+  MatchReply unsupported;
+  api.Handle({}, "POST", "/match", "application/vnd.ga4gh.matchmaker.v2.0+json", request,
+             [&](MatchReply got) { unsupported = std::move(got); });
+  EXPECT_EQ(unsupported.status, 406);
+  auto ours = ParseJson(unsupported.body);
+  EXPECT_EQ(JsonString(ours, "message"), JsonString(published, "message"));
+  // JsonAt answers a copy: held here while its elements are read.
+  const auto our_versions = JsonAt(ours, "supportedVersions");
+  const auto published_versions = JsonAt(published, "supportedVersions");
+  ASSERT_GT(our_versions.list_value().values_size(), 0);
+  for (const auto& v : our_versions.list_value().values()) {
+    bool listed = false;
+    for (const auto& p : published_versions.list_value().values()) {
+      listed = listed || p.string_value() == v.string_value();
+    }
+    EXPECT_TRUE(listed) << v.string_value() << " is not a published version";
+  }
 }
 
 }  // namespace

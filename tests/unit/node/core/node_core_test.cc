@@ -103,6 +103,58 @@ class NodeCoreTest : public testing::StoreTest {
   std::unique_ptr<NodeCore> core_;
 };
 
+// The public tier needs the mechanism and a share of the region's budgets that fits; its
+// answers are booleans charged to the project "public", and are refused when it is off.
+TEST_F(NodeCoreTest, ThePublicTierIsABooleanFromItsOwnBudget) {
+  v1::Criterion variant = *query::ParseCriterion("variant(GRCh38:1:1000:A:G)");
+  auto ask = [&](const v1::Criterion& c) {
+    return testing::AwaitResult<v1::PublicAnswer>([&](auto done) { core_->PublicExists(c, done); });
+  };
+  EXPECT_EQ(ask(variant).status().code(), absl::StatusCode::kPermissionDenied) << "off";
+
+  NodeSettings off = settings_;
+  off.public_tier.enabled = true;
+  off.disclosure.differential_privacy = false;
+  EXPECT_EQ(NodeCore::Create(off, store_.get(), audit_.get(), &clock_).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  NodeSettings crowded = settings_;
+  crowded.public_tier.enabled = true;
+  crowded.privacy.projects[0].share_millionths = 950'000;
+  EXPECT_EQ(NodeCore::Create(crowded, store_.get(), audit_.get(), &clock_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  settings_.public_tier.enabled = true;
+  settings_.public_tier.threshold = 200;  // ten times the noise: nobody is never "seen"
+  Restart();
+  auto answer = ask(variant);
+  ASSERT_THAT(answer, IsOk());
+  EXPECT_FALSE(answer->exists()) << "nobody here carries it";
+  EXPECT_EQ(answer->noise_sd(), 20);
+  EXPECT_EQ(answer->threshold(), 200u);
+  EXPECT_EQ(ask(*query::ParseCriterion("sex(F)")).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "a variant, nothing else";
+  auto entries = Audit();
+  ASSERT_FALSE(entries.empty());
+  const v1::AuditEntry& last = entries.back();
+  EXPECT_EQ(last.method(), "PublicBeacon/Exists");
+  EXPECT_EQ(last.caller(), "public:anonymous");
+  const v1::AuditEntry& charged = entries[entries.size() - 2];
+  EXPECT_EQ(charged.project(), "public");
+  EXPECT_EQ(charged.rho_micros(), 1250u) << "1 / (2 * 20^2)";
+  EXPECT_EQ(charged.released(), "exists=false");
+  // The region's budget carries it, as the project's.
+  bool found = false;
+  for (const v1::BudgetState& b : core_->RegionBudgets()) {
+    if (b.name() == "project public" && b.period_days() == 30) {
+      found = true;
+      EXPECT_NEAR(b.spent_rho(), 0.00125, 1e-9);
+      EXPECT_NEAR(b.limit_rho(), 0.5, 1e-9);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 // A cost quote says what an answer would charge and what is left, releasing no number and
 // charging nothing; after the answer, the same quote says it is free.
 TEST_F(NodeCoreTest, ACostQuoteChargesNothingAndKnowsRepeats) {

@@ -150,5 +150,69 @@ TEST_F(ReleaserTest, AnswersCarryTheChecksWarningsTheMechanismAndItsPrice) {
   EXPECT_EQ(exact->answer.count().high(), 25u);
 }
 
+TEST_F(ReleaserTest, ACatalogueNoisesEverySiteAtItsOwnScaleAndIsKeyedOnItsSetOfSites) {
+  Releaser releaser(*engine_, discloser_);
+  const security::NoiseScale scale{2500};  // sd 25 on every AC and AN
+  std::vector<v1::Criterion> sites;
+  for (int pos : {100, 200, 300}) {
+    sites.push_back(Parsed(absl::StrCat("variant(GRCh38:1:", pos, ":A:G)")));
+  }
+  auto first = releaser.Catalogue(*view_, sites, scale, v1::RESEARCH);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->answer.sites_size(), 3);
+  for (const v1::CatalogueSite& s : first->answer.sites()) {
+    EXPECT_DOUBLE_EQ(s.ac().noise_sd(), 25);
+    EXPECT_DOUBLE_EQ(s.an().noise_sd(), 25);
+  }
+  // Six numbers of sensitivity 2 at sd 25: rho = 6 * 4 / (2 * 625) = 0.0192, below what one
+  // frequency answer costs (0.04 at the region's sigma 5), which is charged instead.
+  EXPECT_EQ(security::ZcdpCostMicros(8 * 3, scale), 19200u);
+  EXPECT_EQ(first->cost_micros, 40000u);
+  auto many = releaser.Catalogue(
+      *view_,
+      [&] {
+        std::vector<v1::Criterion> ten;
+        for (int pos = 1; pos <= 10; ++pos) {
+          ten.push_back(Parsed(absl::StrCat("variant(GRCh38:2:", pos, ":A:G)")));
+        }
+        return ten;
+      }(),
+      {1000}, v1::RESEARCH);
+  ASSERT_THAT(many, IsOk());
+  EXPECT_EQ(many->cost_micros, 400000u) << "ten sites at sd 10: 10 * 4 / 100";
+  auto quote = releaser.QuoteCatalogue(*view_, sites, scale);
+  ASSERT_THAT(quote, IsOk());
+  EXPECT_EQ(quote->fingerprint, first->fingerprint);
+  EXPECT_EQ(quote->cost_micros, first->cost_micros);
+
+  // The same sites in another order: the same release, each site with its own numbers.
+  std::vector<v1::Criterion> reordered = {sites[2], sites[0], sites[1]};
+  auto again = releaser.Catalogue(*view_, reordered, scale, v1::RESEARCH);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->fingerprint, first->fingerprint);
+  EXPECT_EQ(again->answer.sites(0).ac().noised(), first->answer.sites(2).ac().noised());
+  EXPECT_EQ(again->answer.sites(1).an().noised(), first->answer.sites(0).an().noised());
+  // Other noise, or another set of sites: another release.
+  auto louder = releaser.Catalogue(*view_, sites, {3000}, v1::RESEARCH);
+  ASSERT_THAT(louder, IsOk());
+  EXPECT_NE(louder->fingerprint, first->fingerprint);
+  auto fewer = releaser.Catalogue(*view_, {sites[0], sites[1]}, scale, v1::RESEARCH);
+  ASSERT_THAT(fewer, IsOk());
+  EXPECT_NE(fewer->fingerprint, first->fingerprint);
+
+  auto twice = releaser.Catalogue(*view_, {sites[0], sites[1], sites[0]}, scale, v1::RESEARCH);
+  EXPECT_THAT(twice, StatusIs(absl::StatusCode::kInvalidArgument, "site 3: variant("));
+  EXPECT_THAT(twice, StatusIs(absl::StatusCode::kInvalidArgument, "is given twice"));
+  FailingView all(*view_, "");
+  EXPECT_THAT(releaser.Catalogue(all, sites, scale, v1::RESEARCH),
+              StatusIs(absl::StatusCode::kInternal, std::string(kCouldNotAnswer)));
+
+  auto exact = Releaser(*engine_).Catalogue(*view_, sites, scale, v1::RESEARCH);
+  ASSERT_THAT(exact, IsOk());
+  EXPECT_TRUE(exact->answer.disclosure().exact());
+  EXPECT_EQ(exact->answer.sites(1).ac().high(), 0u) << "no genotypes in this store";
+  EXPECT_EQ(exact->cost_micros, 0u);
+}
+
 }  // namespace
 }  // namespace pmdb::core

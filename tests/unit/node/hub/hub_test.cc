@@ -38,6 +38,10 @@ class UnansweringRegion : public RegionClient {
                  Done<v1::FrequencyAnswer> done) override {
     done(absl::UnimplementedError("stub"));
   }
+  void Catalogue(const Outgoing&, const v1::CatalogueRequest&,
+                 Done<v1::CatalogueAnswer> done) override {
+    done(absl::UnimplementedError("stub"));
+  }
   void SimilarCases(const Outgoing&, const v1::SimilarCasesRequest&,
                     Done<v1::SimilarCasesAnswer> done) override {
     done(absl::UnimplementedError("stub"));

@@ -149,6 +149,55 @@ TEST(MergeTest, FrequenciesAddAcAndAn) {
   EXPECT_FALSE(out.partial());
 }
 
+v1::CatalogueAnswer CatalogueOf(std::vector<std::pair<uint64_t, uint64_t>> ac_an) {
+  v1::CatalogueAnswer a;
+  for (auto [ac, an] : ac_an) {
+    v1::CatalogueSite* site = a.add_sites();
+    *site->mutable_ac() = ac < 5 ? Released(0, 4) : Released(ac, ac);
+    *site->mutable_an() = Released(an, an);
+  }
+  return a;
+}
+
+TEST(MergeTest, CataloguesAddSiteBySiteAndABatchOfAnotherSizeIsNotAdded) {
+  std::vector<RegionResult<v1::CatalogueAnswer>> in;
+  in.push_back({"norr", CatalogueOf({{10, 200}, {0, 200}})});
+  in.push_back({"vast", CatalogueOf({{7, 100}, {30, 100}})});
+  in.push_back({"syd", CatalogueOf({{50, 90}})});  // one site of two: not the batch asked
+  in.push_back(Failed<v1::CatalogueAnswer>("mellan", absl::DeadlineExceededError("late")));
+  v1::FederatedCatalogue out = MergeCatalogues(std::move(in), 2, 5);
+  ASSERT_EQ(out.sites_size(), 2);
+  EXPECT_EQ(out.sites(0).ac().low(), 17u);
+  EXPECT_EQ(out.sites(0).ac().high(), 17u);
+  EXPECT_EQ(out.sites(0).an().low(), 300u);
+  EXPECT_EQ(out.sites(1).ac().low(), 30u);  // 30 plus norr's 0..4
+  EXPECT_EQ(out.sites(1).ac().high(), 34u);
+  EXPECT_TRUE(out.partial());
+  ASSERT_EQ(out.regions_size(), 4);
+  EXPECT_EQ(out.regions(0).status(), v1::REGION_OK);
+  EXPECT_EQ(out.regions(1).catalogue().sites(1).ac().low(), 30u);
+  EXPECT_EQ(out.regions(2).status(), v1::REGION_UNAVAILABLE);
+  EXPECT_EQ(out.regions(2).detail(), "answered for 1 sites of 2");
+  EXPECT_FALSE(out.regions(2).has_catalogue());
+  EXPECT_EQ(out.regions(3).status(), v1::REGION_DEADLINE_EXCEEDED);
+  EXPECT_NE(out.disclosure().description().find("sum over 2 of 4 regions"), std::string::npos)
+      << out.disclosure().description();
+}
+
+TEST(MergeTest, ACatalogueCostQuoteHasNoNumbers) {
+  v1::CatalogueAnswer quote;
+  quote.mutable_disclosure()->set_cost_only(true);
+  quote.mutable_disclosure()->set_rho(0.25);
+  std::vector<RegionResult<v1::CatalogueAnswer>> in;
+  in.push_back({"norr", quote});
+  v1::FederatedCatalogue out = MergeCatalogues(std::move(in), 3, 5);
+  EXPECT_EQ(out.sites_size(), 0);
+  EXPECT_FALSE(out.partial());
+  ASSERT_EQ(out.regions_size(), 1);
+  EXPECT_EQ(out.regions(0).status(), v1::REGION_OK);
+  EXPECT_DOUBLE_EQ(out.regions(0).catalogue().disclosure().rho(), 0.25);
+}
+
 v1::CaseMatch Match(double score, const std::string& region) {
   v1::CaseMatch m;
   m.set_score(score);

@@ -68,6 +68,47 @@ TEST(ConfigTest, OperationsKeysAreChecked) {
   EXPECT_EQ(d->metrics_listen, "") << "no endpoint unless configured";
 }
 
+TEST(ConfigTest, ThePublicTierIsOffUnlessItHasAnAddress) {
+  TempDir dir;
+  const std::string base =
+      "[node]\nregion = \"norr\"\ndb = \"d\"\n"
+      "[tls]\ncert = \"n.crt\"\nkey = \"n.key\"\nca = \"/etc/ca.crt\"\n";
+  WriteFile(dir.Path("off.toml"), base);
+  auto off = LoadNodeConfig(dir.Path("off.toml"));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->settings.public_tier.enabled);
+  EXPECT_EQ(off->public_https.listen, "");
+
+  WriteFile(dir.Path("on.toml"),
+            base +
+                "[public]\nlisten = \"0.0.0.0:8444\"\nsigma = 25\nthreshold = 80\n"
+                "budget = 0.25\nshare = 0.05\nrequests_per_minute = 12\n"
+                "cert = \"public.crt\"\nkey = \"public.key\"\n"
+                "[beacon]\nname = \"Norr public beacon\"\n");
+  auto on = LoadNodeConfig(dir.Path("on.toml"));
+  ASSERT_TRUE(on.ok()) << on.status();
+  const core::PublicTier& tier = on->settings.public_tier;
+  EXPECT_TRUE(tier.enabled);
+  EXPECT_EQ(tier.scale.sigma_centi, 2500u);
+  EXPECT_EQ(tier.threshold, 80u);
+  EXPECT_EQ(tier.budget_micros, 250'000u);
+  EXPECT_EQ(tier.share_millionths, 50'000u);
+  EXPECT_EQ(on->public_https.requests_per_minute, 12u);
+  EXPECT_EQ(on->public_https.cert, dir.Path("public.crt"));
+  EXPECT_EQ(on->beacon.name, "Norr public beacon");
+
+  for (const auto& [extra, says] : std::vector<std::pair<std::string, std::string>>{
+           {"[public]\nlisten = \"0.0.0.0:8444\"\ncert = \"p.crt\"\n", "go together"},
+           {"[public]\nlisten = \"0.0.0.0:8444\"\nsigma = 0.1\n", "public.sigma"},
+           {"[public]\nlisten = \"0.0.0.0:8444\"\nfilters = true\n", "unknown key"},
+           {"[beacon]\nhpo = \"hp.obo\"\n", "for the hub"}}) {
+    WriteFile(dir.Path("bad.toml"), base + extra);
+    auto bad = LoadNodeConfig(dir.Path("bad.toml"));
+    EXPECT_FALSE(bad.ok()) << extra;
+    EXPECT_NE(bad.status().message().find(says), std::string::npos) << bad.status();
+  }
+}
+
 TEST(ConfigTest, RelativePathsAndDefaults) {
   TempDir dir;
   WriteFile(dir.Path("n.toml"),
