@@ -485,10 +485,16 @@ absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(const storage::ReadView& v
           return true;
         }
         out.push_back(std::move(entry));
-        return filter.limit == 0 || out.size() < filter.limit;
+        if (filter.newest && filter.limit != 0 && out.size() > 2 * filter.limit) {
+          out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(filter.limit));
+        }
+        return filter.newest || filter.limit == 0 || out.size() < filter.limit;
       });
   if (!scan.ok()) return scan;
   if (!bad.ok()) return bad;
+  if (filter.newest && filter.limit != 0 && out.size() > filter.limit) {
+    out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(filter.limit));
+  }
   return out;
 }
 

@@ -137,6 +137,7 @@ struct AuditFilter {
   int64_t since_unix_micros = 0;
   size_t limit = 0;                    // 0: no limit
   std::optional<uint32_t> individual;  // only entries that touched this ordinal
+  bool newest = false;  // with a limit: the newest `limit` matches (the whole log is read)
 };
 
 // Entries matching `filter`, oldest first.

@@ -229,8 +229,21 @@ absl::StatusOr<v1::AuditListReply> NodeCore::AuditList(const Credentials& who,
     if (!caller.ok()) return caller.status();
     security::AuditFilter filter{.caller = request.caller(),
                                  .since_unix_micros = request.since_unix_micros(),
-                                 .limit = request.limit() == 0 ? 1000 : request.limit()};
-    auto entries = security::ListAudit(*store_->Snapshot(), filter);
+                                 .limit = request.limit() == 0 ? 1000 : request.limit(),
+                                 .newest = request.newest()};
+    auto view = store_->Snapshot();
+    if (!request.subject().empty()) {
+      auto ordinal =
+          view->Get(storage::Family::kIndividuals, storage::keys::SubjectIndex(request.subject()));
+      if (!ordinal.ok()) return ordinal.status();
+      if (!ordinal->has_value()) {
+        return absl::NotFoundError("that subject is not in this store (never ingested, or erased)");
+      }
+      filter.individual = storage::keys::ReadBE32(**ordinal);
+      // Looking a patient up is itself an access to their data, listed for them next time.
+      entry.add_individuals(*filter.individual);
+    }
+    auto entries = security::ListAudit(*view, filter);
     if (!entries.ok()) return entries.status();
     v1::AuditListReply reply;
     for (v1::AuditEntry& e : *entries) *reply.add_entries() = std::move(e);

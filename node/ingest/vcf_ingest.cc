@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "node/base/crash_point.h"
 #include "node/base/strings.h"
+#include "node/ingest/hts_handles.h"
 #include "node/ingest/subjects.h"
 #include "node/storage/keys.h"
 #include "node/vocab/codes.h"
@@ -48,19 +49,9 @@ std::string DescribeBcfError(int errcode) {
   return out;
 }
 
-struct HtsFileCloser {
-  void operator()(htsFile* f) const { hts_close(f); }
-};
-struct HeaderFree {
-  void operator()(bcf_hdr_t* h) const { bcf_hdr_destroy(h); }
-};
-struct RecordFree {
-  void operator()(bcf1_t* r) const { bcf_destroy(r); }
-};
-
 // Number of header lines of a text VCF, so that record errors can name their line.
 absl::StatusOr<uint64_t> CountHeaderLines(const std::string& path) {
-  std::unique_ptr<htsFile, HtsFileCloser> fp(hts_open(path.c_str(), "r"));
+  HtsFilePtr fp(hts_open(path.c_str(), "r"));
   if (!fp) return absl::NotFoundError(StrCat(path, ": cannot open"));
   kstring_t line = {0, 0, nullptr};
   uint64_t n = 0;
@@ -74,7 +65,7 @@ absl::StatusOr<uint64_t> CountHeaderLines(const std::string& path) {
 
 // Says which header line of a text VCF is wrong when htslib refuses the header.
 std::string DiagnoseHeader(const std::string& path) {
-  std::unique_ptr<htsFile, HtsFileCloser> fp(hts_open(path.c_str(), "r"));
+  HtsFilePtr fp(hts_open(path.c_str(), "r"));
   std::string problem = "the VCF header could not be parsed";
   if (!fp) return problem;
   kstring_t line = {0, 0, nullptr};
@@ -163,7 +154,7 @@ class VcfIngester {
     summary_.assembly = *assembly;
 
     hts_set_log_level(HTS_LOG_OFF);  // every problem is reported by us, with its location
-    std::unique_ptr<htsFile, HtsFileCloser> fp(hts_open(path.c_str(), "r"));
+    HtsFilePtr fp(hts_open(path.c_str(), "r"));
     if (!fp) return absl::NotFoundError(StrCat(path, ": cannot open (", strerror(errno), ")"));
     const htsFormat* format = hts_get_format(fp.get());
     if (format->category != variant_data || (format->format != vcf && format->format != bcf)) {
@@ -176,7 +167,7 @@ class VcfIngester {
       if (!n.ok()) return n.status();
       header_lines = *n;
     }
-    std::unique_ptr<bcf_hdr_t, HeaderFree> hdr(bcf_hdr_read(fp.get()));
+    HeaderPtr hdr(bcf_hdr_read(fp.get()));
     if (!hdr) {
       return absl::InvalidArgumentError(
           StrCat(path, ": ", text ? DiagnoseHeader(path) : "the BCF header could not be parsed"));
@@ -237,7 +228,7 @@ class VcfIngester {
     genotyped.Optimize();
 
     storage::WriteBatch batch = store_.NewBatch();
-    std::unique_ptr<bcf1_t, RecordFree> rec(bcf_init());
+    RecordPtr rec(bcf_init());
     uint64_t record_index = 0;
     uint64_t total_bytes = 0;
     std::error_code ec;

@@ -247,8 +247,8 @@ absl::Status ReadBeacon(Document& doc, Section& root, BeaconConfig* beacon, bool
   return absl::OkStatus();
 }
 
-// [https] and [beacon] (config.h), the hub.
-absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconConfig* beacon) {
+// [https] (config.h): the hub's standard APIs and page, a node's operators' page.
+absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https) {
   Section s = doc.Sub(root, &doc.root, "https");
   for (absl::Status st :
        {s.String("listen", &https->listen), s.Uint("max_body_kb", &https->max_body_kb, 1, 4096),
@@ -258,7 +258,16 @@ absl::Status ReadHttps(Document& doc, Section& root, HttpsConfig* https, BeaconC
         s.Strings("cors_origins", &https->cors_origins), s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
-  return ReadBeacon(doc, root, beacon, /*hub=*/true);
+  for (const std::string& origin : https->cors_origins) {
+    if (origin == "*") {
+      return absl::InvalidArgumentError(
+          StrCat(doc.file,
+                 ": https.cors_origins may not be \"*\": the browser sends the user's "
+                 "certificate, so every site's pages could ask (and spend their budget) as "
+                 "them; name the origins of the pages you host"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // [public] (a node): the anonymous public tier, on when `listen` is given.
@@ -437,6 +446,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   if (!s.ok()) return s;
   s = ReadBeacon(*doc, root, &c.beacon, /*hub=*/false);
   if (!s.ok()) return s;
+  s = ReadHttps(*doc, root, &c.https);
+  if (!s.ok()) return s;
 
   Section sharing = doc->Sub(root, &doc->root, "sharing");
   s = sharing.Bool("participate", &c.settings.participate);
@@ -512,7 +523,9 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   if (!s.ok()) return s;
   s = ReadLog(*doc, root, &c.log_format);
   if (!s.ok()) return s;
-  s = ReadHttps(*doc, root, &c.https, &c.beacon);
+  s = ReadHttps(*doc, root, &c.https);
+  if (!s.ok()) return s;
+  s = ReadBeacon(*doc, root, &c.beacon, /*hub=*/true);
   if (!s.ok()) return s;
   s = ReadDisclosure(*doc, root, &c.disclosure);
   if (!s.ok()) return s;

@@ -77,6 +77,9 @@ struct NodeConfig {
   core::NodeSettings settings;  // region, sharing, disclosure (federation: from the certificate)
   PublicHttpsConfig public_https;
   BeaconConfig beacon;  // how the public tier's Beacon describes itself
+  // [https]: the operators' web page and pmdb's JSON admin calls, over mutual TLS with the
+  // node's certificates (operators of this region only); off unless `listen` is given.
+  HttpsConfig https;
 };
 
 struct RegionEndpoint {

@@ -34,6 +34,7 @@
 #include "node/transport/ops_endpoint.h"
 #include "node/transport/region_service.h"
 #include "node/transport/tls.h"
+#include "node/web/web_api.h"
 #include "query/limits.h"
 #include "security/audit.h"
 #include "security/signed_head.h"
@@ -69,6 +70,18 @@ std::optional<int64_t> ExpiryOf(const std::string& path) {
   auto cert = security::ReadCertificate(path);
   if (!cert.ok()) return std::nullopt;
   return security::NotAfter(cert->get());
+}
+
+// The Beacon request for an HTTPS request whose path starts with /api, with the absolute base
+// URL answers link to (the Host the client used, else the listening address).
+beacon::BeaconHttpRequest UnderApi(const transport::HttpsRequest& request,
+                                   const std::string& listen) {
+  return {.method = request.method,
+          .path = request.path.substr(4),
+          .query = request.query,
+          .body = request.body,
+          .content_type = request.content_type,
+          .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
 }
 
 // What both servers share: the gRPC server, its port, metrics and probes, and an orderly stop.
@@ -237,12 +250,12 @@ class GrpcServer : public Server {
 // Threads of their own for the public tier's questions, so that a question's work never holds
 // up the HTTPS front end's one io thread (whose other requests would time it); at most
 // `capacity` wait. Jobs not started when it is destroyed are dropped.
-class PublicWorkers {
+class Workers {
  public:
-  PublicWorkers(size_t threads, size_t capacity) : capacity_(capacity) {
+  Workers(size_t threads, size_t capacity) : capacity_(capacity) {
     for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
-  ~PublicWorkers() {
+  ~Workers() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
@@ -289,7 +302,7 @@ class PublicWorkers {
 // tier's own threads; nothing else.
 class PublicBackend final : public beacon::BeaconBackend {
  public:
-  PublicBackend(core::NodeCore* core, PublicWorkers* workers) : core_(core), workers_(workers) {}
+  PublicBackend(core::NodeCore* core, Workers* workers) : core_(core), workers_(workers) {}
   void Exists(const v1::Criterion& variant,
               std::function<void(absl::StatusOr<v1::PublicAnswer>)> done) override {
     const auto arrived = Pacer::Steady::now();  // paced from here, not from when a thread is free
@@ -323,7 +336,7 @@ class PublicBackend final : public beacon::BeaconBackend {
     return absl::PermissionDeniedError("the public tier answers only whether a variant is seen");
   }
   core::NodeCore* core_;
-  PublicWorkers* workers_;
+  Workers* workers_;
 };
 
 // At most `per_minute` requests from one client address in any 60 s.
@@ -358,6 +371,9 @@ class AddressRate {
 class NodeServer final : public GrpcServer {
  public:
   ~NodeServer() override {
+    page_https_.reset();
+    page_workers_.reset();
+    page_api_.reset();
     public_https_.reset();    // no more requests,
     public_workers_.reset();  // and none running, before the core they go to
     public_beacon_.reset();
@@ -377,11 +393,54 @@ class NodeServer final : public GrpcServer {
   std::unique_ptr<transport::AdminServiceImpl> admin_;
 
   int https_port() const override { return public_https_ == nullptr ? 0 : public_https_->port(); }
+  int page_port() const override { return page_https_ == nullptr ? 0 : page_https_->port(); }
+
+  // The operators' web page and pmdb's JSON admin calls ([https]), over mutual TLS: only this
+  // region's operators are let in; the calls run on threads of their own.
+  absl::Status StartPage(const NodeConfig& config, const std::string& federation) {
+    page_workers_ = std::make_unique<Workers>(2, 64);
+    Workers* workers = page_workers_.get();
+    page_api_ = std::make_unique<web::NodeWebApi>(
+        core_.get(),
+        [workers](std::function<void()> job) { return workers->Post(std::move(job)); });
+    const web::NodeWebApi* page_api = page_api_.get();
+    transport::HttpsOptions options{
+        .listen = config.https.listen,
+        .federation = federation,
+        .tls = config.tls,
+        .max_body_bytes = size_t{config.https.max_body_kb} << 10,
+        .read_timeout = std::chrono::milliseconds(config.https.read_timeout_ms),
+        .max_connections = config.https.max_connections,
+        .max_connections_per_address = config.https.max_connections_per_address,
+        .cors_origins = config.https.cors_origins,
+        .link_paths = {"/", "/app/*"},
+        .error_body = web::ErrorJson};
+    const std::string region = config.settings.region;
+    auto server = transport::HttpsServer::Start(
+        std::move(options),
+        [page_api, region](const call::Credentials& who, const transport::HttpsRequest& request,
+                           std::function<void(transport::HttpsResponse)> answer) {
+          if (!who.peer.ok() || who.peer->role != security::Role::kOperator ||
+              who.peer->region != region) {
+            return answer({.status = 403,
+                           .body = web::ErrorJson(
+                               403, StrCat("this page is for the operators of region ", region))});
+          }
+          if (request.path.starts_with("/pmdb/")) return page_api->Handle(who, request, answer);
+          if (web::IsPagePath(request.path)) return answer(web::PageFile(request.path));
+          answer({.status = 404,
+                  .body = web::ErrorJson(
+                      404, "the operators' page is at /, pmdb's own calls under /pmdb/v1")});
+        });
+    if (!server.ok()) return server.status();
+    page_https_ = std::move(*server);
+    return absl::OkStatus();
+  }
 
   // The public tier ([public]): a Beacon for anyone, without a certificate, answering only
   // whether one variant is seen (core::NodeCore::PublicExists), with a rate per address.
   absl::Status StartPublic(const NodeConfig& config) {
-    public_workers_ = std::make_unique<PublicWorkers>(2, 64);
+    public_workers_ = std::make_unique<Workers>(2, 64);
     public_backend_ = std::make_unique<PublicBackend>(core_.get(), public_workers_.get());
     const core::PublicTier& tier = config.settings.public_tier;
     const std::string& region = config.settings.region;
@@ -461,14 +520,7 @@ class NodeServer final : public GrpcServer {
             return send({.status = 404,
                          .body = api->ErrorBody(404, "the Beacon API is under /api (/api/info)")});
           }
-          beacon::BeaconHttpRequest b{
-              .method = request.method,
-              .path = path.substr(4),
-              .query = request.query,
-              .body = request.body,
-              .content_type = request.content_type,
-              .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
-          api->Handle(who, b, send);
+          api->Handle(who, UnderApi(request, listen), send);
         });
     if (!server.ok()) return server.status();
     public_https_ = std::move(*server);
@@ -476,7 +528,10 @@ class NodeServer final : public GrpcServer {
   }
 
  private:
-  std::unique_ptr<PublicWorkers> public_workers_;
+  std::unique_ptr<Workers> page_workers_;
+  std::unique_ptr<web::NodeWebApi> page_api_;
+  std::unique_ptr<transport::HttpsServer> page_https_;
+  std::unique_ptr<Workers> public_workers_;
   std::unique_ptr<PublicBackend> public_backend_;
   std::unique_ptr<beacon::BeaconApi> public_beacon_;
   std::unique_ptr<AddressRate> public_rate_;
@@ -536,12 +591,13 @@ class HubServer final : public GrpcServer {
   std::unique_ptr<beacon::HubBackend> beacon_backend_;
   std::unique_ptr<beacon::BeaconApi> beacon_;
   std::unique_ptr<beacon::MatchmakerApi> matchmaker_;
-  std::unique_ptr<transport::HttpsServer> https_;
+  std::unique_ptr<web::HubWebApi> page_api_;
+  std::unique_ptr<transport::HttpsServer> https_;  // destroyed first: it calls the others
 
   int https_port() const override { return https_ == nullptr ? 0 : https_->port(); }
 
   // The HTTPS front end ([https]): GA4GH Beacon v2 under /api and Matchmaker Exchange under
-  // /mme (node/beacon).
+  // /mme (node/beacon), the web page at / and pmdb's own JSON calls under /pmdb (node/web).
   absl::Status StartHttps(const HubConfig& config, const std::string& federation) {
     std::shared_ptr<const vocab::Ontology> hpo;
     if (!config.beacon.hpo.empty()) {
@@ -576,8 +632,11 @@ class HubServer final : public GrpcServer {
     beacon_ = std::make_unique<beacon::BeaconApi>(std::move(identity), beacon_backend_.get());
     matchmaker_ =
         std::make_unique<beacon::MatchmakerApi>(beacon_backend_.get(), config.beacon.disclaimer);
+    page_api_ = std::make_unique<web::HubWebApi>(
+        hub_.get(), std::chrono::milliseconds(config.deadline_ms + 1000));
     const beacon::BeaconApi* api = beacon_.get();
     const beacon::MatchmakerApi* mme = matchmaker_.get();
+    const web::HubWebApi* page_api = page_api_.get();
     transport::HttpsOptions options{
         .listen = config.https.listen,
         .federation = federation,
@@ -587,6 +646,7 @@ class HubServer final : public GrpcServer {
         .max_connections = config.https.max_connections,
         .max_connections_per_address = config.https.max_connections_per_address,
         .cors_origins = config.https.cors_origins,
+        .link_paths = {"/", "/app/*"},
         .error_body = [api](int status, const std::string& m) {
           return api->ErrorBody(status, m);
         }};
@@ -594,17 +654,20 @@ class HubServer final : public GrpcServer {
     metrics::Registry* registry = &registry_;
     registry->Describe(
         "pmdb_https_requests_total", metrics::Type::kCounter,
-        "Requests the HTTPS front end handed on, by API (beacon, mme, other: an unknown path) "
+        "Requests the HTTPS front end handed on, by API (beacon, mme, pmdb: pmdb's own JSON "
+        "calls, page: the web page's files, other: an unknown path) "
         "and the HTTP status of the answer; the front end's own refusals (a body or headers "
         "over the limits, a refused certificate or origin) are not counted here.");
     auto server = transport::HttpsServer::Start(
         std::move(options),
-        [api, mme, listen, registry](const call::Credentials& who,
-                                     const transport::HttpsRequest& request,
-                                     std::function<void(transport::HttpsResponse)> answer) {
+        [api, mme, page_api, listen, registry](
+            const call::Credentials& who, const transport::HttpsRequest& request,
+            std::function<void(transport::HttpsResponse)> answer) {
           const std::string& path = request.path;
           const std::string which = path.starts_with("/mme/")                     ? "mme"
                                     : path == "/api" || path.starts_with("/api/") ? "beacon"
+                                    : path.starts_with("/pmdb/")                  ? "pmdb"
+                                    : web::IsPagePath(path)                       ? "page"
                                                                                   : "other";
           auto respond = [answer, registry, which](transport::HttpsResponse out) {
             registry->Add("pmdb_https_requests_total",
@@ -628,20 +691,16 @@ class HubServer final : public GrpcServer {
                                  respond(std::move(out));
                                });
           }
+          if (which == "pmdb") return page_api->Handle(who, request, respond);
+          if (which == "page") return respond(web::PageFile(path));
           if (which == "other") {
             return send({.status = 404,
                          .body = api->ErrorBody(404,
-                                                "the Beacon API is under /api (/api/info); "
-                                                "Matchmaker Exchange at /mme/match")});
+                                                "the web page is at /, the Beacon API under /api "
+                                                "(/api/info), Matchmaker Exchange at /mme/match, "
+                                                "pmdb's own calls under /pmdb/v1")});
           }
-          beacon::BeaconHttpRequest b{
-              .method = request.method,
-              .path = path.substr(4),
-              .query = request.query,
-              .body = request.body,
-              .content_type = request.content_type,
-              .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
-          api->Handle(who, b, send);
+          api->Handle(who, UnderApi(request, listen), send);
         });
     if (!server.ok()) return server.status();
     https_ = std::move(*server);
@@ -736,6 +795,10 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   absl::Status ops = node->StartOps(config.metrics_listen, node->store_.get(), node->audit_.get(),
                                     config.tls, uint64_t{config.min_free_mb} << 20);
   if (!ops.ok()) return ops;
+  if (!config.https.listen.empty()) {
+    absl::Status page = node->StartPage(config, self->federation);
+    if (!page.ok()) return page;
+  }
   if (config.settings.public_tier.enabled) {
     NodeConfig with_federation = config;
     with_federation.settings.federation = self->federation;

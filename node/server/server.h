@@ -23,6 +23,8 @@ class Server {
   // The HTTPS front end's port ([https] listen at the hub, [public] listen at a node), 0 when
   // there is none.
   virtual int https_port() const { return 0; }
+  // A node's operators' web page ([https] listen at a node), 0 when there is none.
+  virtual int page_port() const { return 0; }
   // Stops taking calls, lets running ones finish (up to `grace`), closes the store.
   virtual void Shutdown(std::chrono::milliseconds grace) = 0;
   virtual void Wait() = 0;

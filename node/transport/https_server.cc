@@ -240,6 +240,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     origin_ = std::string(req[http::field::origin]);
+    host_ = std::string(req[http::field::host]);
+    fetch_site_ = std::string(req["Sec-Fetch-Site"]);
     // The revocation list is checked again on every request, so that a connection kept open
     // does not outlive a revocation.
     if (who_.peer.ok()) {
@@ -254,9 +256,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (req.method() == http::verb::options) return Send(Preflight());
     // A browser page of another origin may make the researcher's browser send a request (and
     // spend their budget) even when it cannot read the answer: such requests are refused.
-    if (!origin_.empty() && !OriginAllowed()) {
+    if (!origin_.empty() && !OriginAllowed() && !SameOrigin()) {
       keep_alive_ = false;
       return Send(Plain(403, "requests from this origin are not allowed here (CORS)"));
+    }
+    // A page of another site can also make the browser send a GET without an Origin (an image,
+    // a link, a script): the browser still says where it came from (Fetch Metadata), and only
+    // the server's own pages, the user's own navigation and the configured origins are let in.
+    if ((fetch_site_ == "cross-site" || fetch_site_ == "same-site") && !OriginAllowed() &&
+        !LinkFromElsewhere(req)) {
+      keep_alive_ = false;
+      return Send(Plain(403, "requests from another site are not allowed here"));
     }
     HttpsRequest request;
     request.method = std::string(req.method_string());
@@ -306,6 +316,28 @@ class Session : public std::enable_shared_from_this<Session> {
     if (origin_.empty()) return false;
     for (const std::string& o : server_->options.cors_origins) {
       if (o == "*" || o == origin_) return true;
+    }
+    return false;
+  }
+
+  // The request comes from a page this server served: its origin is the one the browser used
+  // to reach it. (A browser never lets a page choose the Host header.)
+  bool SameOrigin() const { return !origin_.empty() && origin_ == StrCat("https://", host_); }
+
+  // A person following a link from another site to one of the pages (a top-level GET): what
+  // pages do is ask the user, so following a link spends nothing.
+  bool LinkFromElsewhere(const http::request<http::string_body>& req) const {
+    if (req.method() != http::verb::get || req["Sec-Fetch-Mode"] != "navigate" ||
+        req["Sec-Fetch-Dest"] != "document") {
+      return false;
+    }
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    for (const std::string& p : server_->options.link_paths) {
+      if (p.ends_with("/*") ? path.starts_with(std::string_view(p).substr(0, p.size() - 1))
+                            : path == p) {
+        return true;
+      }
     }
     return false;
   }
@@ -390,6 +422,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string address_;
   std::string pem_;  // the client's certificate, checked again on every request
   std::string origin_;
+  std::string host_;
+  std::string fetch_site_;  // Sec-Fetch-Site: same-origin, same-site, cross-site or none
   bool keep_alive_ = false;
   bool drain_ = false;
   size_t drained_ = 0;

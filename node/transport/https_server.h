@@ -60,6 +60,11 @@ struct HttpsOptions {
   size_t max_connections = 256;
   size_t max_connections_per_address = 32;
   std::vector<std::string> cors_origins;  // exact origins, or "*" for any
+  // What a page of another site may link to (a person's top-level GET): exact paths, or
+  // "/x/*" for every path under /x/. Every other request a browser says came from another site is
+  // refused, so that a page elsewhere cannot spend the user's budget through their certificate
+  // (Fetch Metadata).
+  std::vector<std::string> link_paths;
   // No client certificate is asked for and every caller is let in, with credentials that say
   // there is no peer: the public tier of a node's Beacon (its handler decides what anyone may
   // ask). The server's certificate still authenticates the region.

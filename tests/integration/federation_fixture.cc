@@ -9,6 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
 #include "node/base/strings.h"
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
@@ -71,6 +75,33 @@ void ChildProcess::Kill() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+HttpsReply CurlHttps(const std::string& method, const std::string& url, const std::string& ca,
+                     const std::string& cert_prefix, const std::string& body,
+                     const std::vector<std::string>& headers) {
+  TempDir out;
+  std::vector<std::string> args = {
+      "curl", "-sS", "--max-time",        "20", "--cacert",       ca,   "-X",
+      method, "-D",  out.Path("headers"), "-o", out.Path("body"), "-w", "%{http_code}"};
+  if (!cert_prefix.empty()) {
+    args.insert(args.end(), {"--cert", cert_prefix + ".crt", "--key", cert_prefix + ".key"});
+  }
+  if (!body.empty()) {
+    const bool typed = std::any_of(headers.begin(), headers.end(), [](const std::string& h) {
+      return h.rfind("Content-Type:", 0) == 0;
+    });
+    if (!typed) args.insert(args.end(), {"-H", "Content-Type: application/json"});
+    args.insert(args.end(), {"--data-binary", body});
+  }
+  for (const std::string& h : headers) args.insert(args.end(), {"-H", h});
+  args.push_back(url);
+  CommandResult r = Run(args);
+  HttpsReply reply;
+  reply.status = std::atoi(r.out.c_str());
+  if (std::filesystem::exists(out.Path("body"))) reply.body = ReadFile(out.Path("body"));
+  if (std::filesystem::exists(out.Path("headers"))) reply.headers = ReadFile(out.Path("headers"));
+  return reply;
 }
 
 Federation::Federation(int individuals, int variants) {

@@ -49,6 +49,19 @@ class ChildProcess {
   int out_ = -1;  // the child's standard output, kept open so that later lines do not fail
 };
 
+// An HTTPS answer as curl (the peer tool a user would use) got it.
+struct HttpsReply {
+  int status = 0;  // 0: no HTTP answer at all (the TLS handshake failed)
+  std::string body;
+  std::string headers;
+};
+
+// `method` `url` with curl, trusting `ca`, holding PREFIX.crt/.key when `cert_prefix` is not
+// empty, sending `body` (as application/json unless `headers` name a Content-Type).
+HttpsReply CurlHttps(const std::string& method, const std::string& url, const std::string& ca,
+                     const std::string& cert_prefix, const std::string& body = "",
+                     const std::vector<std::string>& headers = {});
+
 class Federation {
  public:
   // Creates the CA, the certificates and one store per region (`individuals` each, genotyped
@@ -82,6 +95,8 @@ class Federation {
   int hub_https_port() const { return hub_->https_port(); }
   // The public tier's port ([public] listen), 0 without one.
   int node_public_port(const std::string& region) const { return nodes_.at(region)->https_port(); }
+  // The operators' web page's port ([https] listen at the node), 0 without one.
+  int node_page_port(const std::string& region) const { return nodes_.at(region)->page_port(); }
 
   // A channel to `port` as `prefix`'s certificate, expecting the server `server_path`.
   std::shared_ptr<grpc::Channel> Channel(const std::string& prefix, int port,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "node/base/strings.h"
+#include "node/ingest/hts_handles.h"
 #include "node/transport/status.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "query/limits.h"
@@ -33,6 +34,10 @@
 
 namespace pmdb::cli {
 namespace {
+
+using ingest::HeaderPtr;
+using ingest::HtsFilePtr;
+using ingest::RecordPtr;
 
 constexpr double kDefaultRho = 0.25;
 constexpr size_t kDefaultBatch = 500;
@@ -89,16 +94,6 @@ const CommandSpec& Spec() {
   return spec;
 }
 
-struct HtsFileCloser {
-  void operator()(htsFile* f) const { hts_close(f); }
-};
-struct HeaderFree {
-  void operator()(bcf_hdr_t* h) const { bcf_hdr_destroy(h); }
-};
-struct RecordFree {
-  void operator()(bcf1_t* r) const { bcf_destroy(r); }
-};
-
 struct Site {
   std::string chrom;  // as the sites file names it
   int64_t pos = 0;    // 1-based
@@ -108,11 +103,11 @@ struct Site {
 // Every ALT allele of every record of `path` that the query language can name (symbolic
 // alleles, breakends and '*' cannot be: they are counted in `*skipped`).
 absl::StatusOr<std::vector<Site>> ReadSites(const std::string& path, size_t* skipped) {
-  std::unique_ptr<htsFile, HtsFileCloser> fp(hts_open(path.c_str(), "r"));
+  HtsFilePtr fp(hts_open(path.c_str(), "r"));
   if (fp == nullptr) return absl::NotFoundError(StrCat(path, ": cannot open"));
-  std::unique_ptr<bcf_hdr_t, HeaderFree> hdr(bcf_hdr_read(fp.get()));
+  HeaderPtr hdr(bcf_hdr_read(fp.get()));
   if (hdr == nullptr) return absl::InvalidArgumentError(StrCat(path, ": not a VCF or BCF"));
-  std::unique_ptr<bcf1_t, RecordFree> rec(bcf_init());
+  RecordPtr rec(bcf_init());
   std::vector<Site> sites;
   std::set<std::string> seen;
   *skipped = 0;
@@ -215,9 +210,9 @@ absl::Status WriteCatalogue(const std::string& out, const std::vector<Site>& sit
   if (out.ends_with(".gz")) mode = "wz";
   if (out.ends_with(".bcf")) mode = "wb";
   const std::string temp = out + ".partial";
-  std::unique_ptr<htsFile, HtsFileCloser> fp(hts_open(temp.c_str(), mode.c_str()));
+  HtsFilePtr fp(hts_open(temp.c_str(), mode.c_str()));
   if (fp == nullptr) return absl::PermissionDeniedError(StrCat(temp, ": cannot write"));
-  std::unique_ptr<bcf_hdr_t, HeaderFree> hdr(bcf_hdr_init("w"));
+  HeaderPtr hdr(bcf_hdr_init("w"));
   bcf_hdr_append(hdr.get(), "##source=pmdb catalogue");
   bcf_hdr_append(hdr.get(), StrCat("##reference=", assembly).c_str());
   for (const std::string& line :
@@ -252,7 +247,7 @@ absl::Status WriteCatalogue(const std::string& out, const std::vector<Site>& sit
   if (bcf_hdr_sync(hdr.get()) != 0 || bcf_hdr_write(fp.get(), hdr.get()) != 0) {
     return absl::InternalError(StrCat(temp, ": cannot write the header"));
   }
-  std::unique_ptr<bcf1_t, RecordFree> rec(bcf_init());
+  RecordPtr rec(bcf_init());
   for (size_t i = 0; i < sites.size(); ++i) {
     const Site& s = sites[i];
     bcf_clear(rec.get());

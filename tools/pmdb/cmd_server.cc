@@ -78,7 +78,12 @@ int Serve(const char* what, absl::StatusOr<std::unique_ptr<server::Server>> star
     std::cout << "pmdb " << what << ": HTTPS on port " << (*started)->https_port()
               << (std::string(what) == "node"
                       ? " (the public tier: GA4GH Beacon v2 under /api, no client certificate)"
-                      : " (GA4GH Beacon v2 under /api, mutual TLS)")
+                      : " (the web page at /, GA4GH Beacon v2 under /api, mutual TLS)")
+              << std::endl;
+  }
+  if ((*started)->page_port() != 0) {
+    std::cout << "pmdb " << what << ": the operators' web page on HTTPS port "
+              << (*started)->page_port() << " (mutual TLS, this region's operators only)"
               << std::endl;
   }
   if (!note.empty()) std::cerr << "pmdb " << what << ": " << note << std::endl;

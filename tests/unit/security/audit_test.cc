@@ -71,6 +71,15 @@ TEST(AuditTest, ChainIsIntactAcrossReopensAndConcurrentWriters) {
   auto none = ListAudit(*store->Snapshot(), {.since_unix_micros = INT64_MAX});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+  // The oldest 7, or the newest 7 (still oldest first).
+  auto first = ListAudit(*store->Snapshot(), {.limit = 7});
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 7u);
+  EXPECT_EQ(first->front().seq(), 0u);
+  auto last = ListAudit(*store->Snapshot(), {.limit = 7, .newest = true});
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 7u);
+  for (size_t i = 0; i < 7; ++i) EXPECT_EQ((*last)[i].seq(), 43 + i);
 }
 
 class AuditTamperTest : public ::testing::Test {

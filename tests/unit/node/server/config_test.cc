@@ -68,6 +68,33 @@ TEST(ConfigTest, OperationsKeysAreChecked) {
   EXPECT_EQ(d->metrics_listen, "") << "no endpoint unless configured";
 }
 
+TEST(ConfigTest, ANodesOperatorsPageIsOffUnlessItHasAnAddress) {
+  TempDir dir;
+  const std::string base =
+      "[node]\nregion = \"norr\"\ndb = \"d\"\n"
+      "[tls]\ncert = \"n.crt\"\nkey = \"n.key\"\nca = \"/etc/ca.crt\"\n";
+  WriteFile(dir.Path("off.toml"), base);
+  auto off = LoadNodeConfig(dir.Path("off.toml"));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->https.listen, "");
+  WriteFile(dir.Path("on.toml"),
+            base + "[https]\nlisten = \"10.0.0.5:8443\"\nmax_connections = 40\n");
+  auto on = LoadNodeConfig(dir.Path("on.toml"));
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_EQ(on->https.listen, "10.0.0.5:8443");
+  EXPECT_EQ(on->https.max_connections, 40u);
+  WriteFile(dir.Path("any.toml"), base + "[https]\nlisten = \":8443\"\ncors_origins = [\"*\"]\n");
+  auto any = LoadNodeConfig(dir.Path("any.toml"));
+  ASSERT_FALSE(any.ok());
+  EXPECT_NE(std::string(any.status().message()).find("may not be \"*\""), std::string::npos)
+      << any.status();
+  WriteFile(dir.Path("typo.toml"), base + "[https]\nlisten = \"10.0.0.5:8443\"\nlistne = 1\n");
+  auto typo = LoadNodeConfig(dir.Path("typo.toml"));
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(std::string(typo.status().message()).find("listne"), std::string::npos)
+      << typo.status();
+}
+
 TEST(ConfigTest, ThePublicTierIsOffUnlessItHasAnAddress) {
   TempDir dir;
   const std::string base =
