@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "node/base/strings.h"
@@ -35,6 +36,9 @@ absl::StatusOr<Bitmap> Matching(Executor& ex, const storage::ReadView& view,
 struct Cell {
   std::string label;
   Bitmap members;
+  // Everyone of the universe in no other cell of the dimension, whose other cells are then
+  // disjoint (the age bands' "unknown"): counted from the others, never built over the universe.
+  bool rest = false;
 };
 
 // The first variant() or gene() criterion reachable through ANDs only, so that its carriers
@@ -69,14 +73,10 @@ absl::StatusOr<std::vector<Cell>> DimensionCells(v1::Dimension d, Executor& ex,
       for (uint32_t band = 0; band <= 100; band += 10) ks.push_back(keys::AgeBand(band));
       auto bits = view.GetBitmaps(ks);
       if (!bits.ok()) return bits.status();
-      auto all = ex.Universe();
-      if (!all.ok()) return all.status();
-      Bitmap unknown = *all;
       for (uint32_t i = 0; i < bits->size(); ++i) {
-        unknown -= (*bits)[i];
         cells.push_back({vocab::AgeBandLabel(i * 10), std::move((*bits)[i])});
       }
-      cells.push_back({"unknown", std::move(unknown)});
+      cells.push_back({"unknown", Bitmap(), /*rest=*/true});  // a person has one age
       return cells;
     }
     case v1::DIAGNOSIS: {
@@ -224,19 +224,76 @@ absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(
     if (!cells.ok()) return cells.status();
     dims.push_back(std::move(*cells));
   }
-  for (const Cell& a : dims[0]) {
-    if (dims.size() == 1) {
-      auto* cell = out.add_cells();
-      cell->add_labels(a.label);
-      cell->set_count(result->AndCardinality(a.members));
-      continue;
+  // Every step is bounded by the set broken down (or one of its rows), never by the universe:
+  // a "rest" cell is the set's members of the universe less its disjoint siblings.
+  std::optional<Bitmap> universe;
+  auto load_universe = [&]() -> absl::Status {
+    if (universe.has_value()) return absl::OkStatus();
+    auto all = ex.Universe();
+    if (!all.ok()) return all.status();
+    universe = std::move(*all);
+    return absl::OkStatus();
+  };
+  auto counts = [&](const std::vector<Cell>& dim,
+                    const Bitmap& base) -> absl::StatusOr<std::vector<uint64_t>> {
+    std::vector<uint64_t> n(dim.size(), 0);
+    std::optional<size_t> rest;
+    uint64_t others = 0;
+    for (size_t i = 0; i < dim.size(); ++i) {
+      if (dim[i].rest) {
+        rest = i;
+        continue;
+      }
+      n[i] = base.AndCardinality(dim[i].members);
+      others += n[i];
     }
-    Bitmap row = *result & a.members;
-    for (const Cell& b : dims[1]) {
+    if (rest.has_value()) {
+      if (absl::Status s = load_universe(); !s.ok()) return s;
+      n[*rest] = base.AndCardinality(*universe) - others;
+    }
+    return n;
+  };
+  auto rows = [&](const std::vector<Cell>& dim,
+                  const Bitmap& base) -> absl::StatusOr<std::vector<Bitmap>> {
+    std::vector<Bitmap> r(dim.size());
+    std::optional<size_t> rest;
+    for (size_t i = 0; i < dim.size(); ++i) {
+      if (dim[i].rest) {
+        rest = i;
+      } else {
+        r[i] = base & dim[i].members;
+      }
+    }
+    if (rest.has_value()) {
+      if (absl::Status s = load_universe(); !s.ok()) return s;
+      Bitmap left = base & *universe;
+      for (size_t i = 0; i < dim.size(); ++i) {
+        if (i != *rest) left -= r[i];
+      }
+      r[*rest] = std::move(left);
+    }
+    return r;
+  };
+  if (dims.size() == 1) {
+    auto n = counts(dims[0], *result);
+    if (!n.ok()) return n.status();
+    for (size_t i = 0; i < dims[0].size(); ++i) {
       auto* cell = out.add_cells();
-      cell->add_labels(a.label);
-      cell->add_labels(b.label);
-      cell->set_count(row.AndCardinality(b.members));
+      cell->add_labels(dims[0][i].label);
+      cell->set_count((*n)[i]);
+    }
+  } else {
+    auto first = rows(dims[0], *result);
+    if (!first.ok()) return first.status();
+    for (size_t i = 0; i < dims[0].size(); ++i) {
+      auto n = counts(dims[1], (*first)[i]);
+      if (!n.ok()) return n.status();
+      for (size_t j = 0; j < dims[1].size(); ++j) {
+        auto* cell = out.add_cells();
+        cell->add_labels(dims[0][i].label);
+        cell->add_labels(dims[1][j].label);
+        cell->set_count((*n)[j]);
+      }
     }
   }
   return Answer<v1::Breakdown>{std::move(out), std::move(q->warnings), std::move(q->text)};

@@ -343,7 +343,10 @@ TEST(RewriteAveragingAttack, RemovesTextKeyedNoiseWithoutDefences) {
   // about ten independent draws and varies (0.50-0.87 seen in runs): what is asserted is that
   // averaging clearly beats one question.
   EXPECT_LE(single.BalancedAccuracy(), o.success - 0.1) << "noise +/-2 should blur one question";
-  EXPECT_GE(o.success, 0.95) << "averaging rewrites should remove it";
+  // Each lab draws its own noise secret, so the figure varies from run to run: 0.947 to 1.0
+  // seen over 38 targets, where one target misread costs about 0.026. 0.9 still says the
+  // averaging reads nearly every target, against about 0.5 from one question each.
+  EXPECT_GE(o.success, 0.9) << "averaging rewrites should remove it";
 }
 
 TEST(RewriteAveragingAttack, RunsOutOfBudgetAgainstTheDefaults) {

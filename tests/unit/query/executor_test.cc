@@ -180,6 +180,23 @@ TEST_F(ExecutorTest, BreakdownBySexAndAgeBand) {
   EXPECT_EQ((cells[{"F", "60-69"}]), 4u);
   EXPECT_EQ((cells[{"M", "30-39"}]), 4u);
   EXPECT_EQ((cells[{"M", "unknown"}]), 1u);
+
+  // "unknown" (everyone without an age band) as a row, and alone: counted from the bands.
+  auto rows = engine_->Breakdown(*view_, *c, {v1::AGE_BAND, v1::SEX}, v1::RESEARCH);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::map<std::pair<std::string, std::string>, uint64_t> by_row;
+  for (const auto& cell : rows->value.cells())
+    by_row[{cell.labels(0), cell.labels(1)}] = cell.count();
+  EXPECT_EQ((by_row[{"unknown", "M"}]), 1u);
+  EXPECT_EQ((by_row[{"unknown", "F"}]), 0u);
+  EXPECT_EQ((by_row[{"60-69", "F"}]), 4u);
+  auto alone = engine_->Breakdown(*view_, *c, {v1::AGE_BAND}, v1::RESEARCH);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  std::map<std::string, uint64_t> bands;
+  for (const auto& cell : alone->value.cells()) bands[cell.labels(0)] = cell.count();
+  EXPECT_EQ(bands["unknown"], 1u);
+  EXPECT_EQ(bands["30-39"], 4u);
+  EXPECT_EQ(bands["60-69"], 4u);
 }
 
 TEST_F(ExecutorTest, BreakdownByDiagnosisHasANoneCell) {
