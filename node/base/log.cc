@@ -91,11 +91,21 @@ void Line::Emit() {
   std::string line;
   if (format == Format::kJson) {
     line = "{\"time\":" + JsonString(Now());
-    for (const auto& [key, value] : fields_) line += "," + JsonString(key) + ":" + value;
+    for (const auto& [key, value] : fields_) {
+      line += ',';
+      line += JsonString(key);
+      line += ':';
+      line += value;
+    }
     line += "}\n";
   } else {
     line = Now();
-    for (const auto& [key, value] : fields_) line += " " + key + "=" + value;
+    for (const auto& [key, value] : fields_) {
+      line += ' ';
+      line += key;
+      line += '=';
+      line += value;
+    }
     line += "\n";
   }
   // One write: lines from several threads do not interleave.
