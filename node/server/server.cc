@@ -84,6 +84,23 @@ beacon::BeaconHttpRequest UnderApi(const transport::HttpsRequest& request,
           .base_url = StrCat("https://", request.host.empty() ? listen : request.host, "/api")};
 }
 
+// The HTTPS front end of [https] (the hub's APIs and page, a node's operators' page): mutual TLS
+// with the server's own certificates, the web page linkable from elsewhere.
+transport::HttpsOptions MutualTlsOptions(
+    const HttpsConfig& https, const std::string& federation, const security::TlsFiles& tls,
+    std::function<std::string(int, const std::string&)> error_body) {
+  return {.listen = https.listen,
+          .federation = federation,
+          .tls = tls,
+          .max_body_bytes = size_t{https.max_body_kb} << 10,
+          .read_timeout = std::chrono::milliseconds(https.read_timeout_ms),
+          .max_connections = https.max_connections,
+          .max_connections_per_address = https.max_connections_per_address,
+          .cors_origins = https.cors_origins,
+          .link_paths = {"/", "/app/*"},
+          .error_body = std::move(error_body)};
+}
+
 // What both servers share: the gRPC server, its port, metrics and probes, and an orderly stop.
 class GrpcServer : public Server {
  public:
@@ -404,17 +421,8 @@ class NodeServer final : public GrpcServer {
         core_.get(),
         [workers](std::function<void()> job) { return workers->Post(std::move(job)); });
     const web::NodeWebApi* page_api = page_api_.get();
-    transport::HttpsOptions options{
-        .listen = config.https.listen,
-        .federation = federation,
-        .tls = config.tls,
-        .max_body_bytes = size_t{config.https.max_body_kb} << 10,
-        .read_timeout = std::chrono::milliseconds(config.https.read_timeout_ms),
-        .max_connections = config.https.max_connections,
-        .max_connections_per_address = config.https.max_connections_per_address,
-        .cors_origins = config.https.cors_origins,
-        .link_paths = {"/", "/app/*"},
-        .error_body = web::ErrorJson};
+    transport::HttpsOptions options =
+        MutualTlsOptions(config.https, federation, config.tls, web::ErrorJson);
     const std::string region = config.settings.region;
     auto server = transport::HttpsServer::Start(
         std::move(options),
@@ -637,19 +645,9 @@ class HubServer final : public GrpcServer {
     const beacon::BeaconApi* api = beacon_.get();
     const beacon::MatchmakerApi* mme = matchmaker_.get();
     const web::HubWebApi* page_api = page_api_.get();
-    transport::HttpsOptions options{
-        .listen = config.https.listen,
-        .federation = federation,
-        .tls = config.tls,
-        .max_body_bytes = size_t{config.https.max_body_kb} << 10,
-        .read_timeout = std::chrono::milliseconds(config.https.read_timeout_ms),
-        .max_connections = config.https.max_connections,
-        .max_connections_per_address = config.https.max_connections_per_address,
-        .cors_origins = config.https.cors_origins,
-        .link_paths = {"/", "/app/*"},
-        .error_body = [api](int status, const std::string& m) {
-          return api->ErrorBody(status, m);
-        }};
+    transport::HttpsOptions options = MutualTlsOptions(
+        config.https, federation, config.tls,
+        [api](int status, const std::string& m) { return api->ErrorBody(status, m); });
     const std::string listen = config.https.listen;
     metrics::Registry* registry = &registry_;
     registry->Describe(

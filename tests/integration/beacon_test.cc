@@ -25,12 +25,7 @@ namespace {
 const std::string kSpecs = std::string(PMDB_SHARED_DATA) + "/../specs/beacon-v2";
 const std::string kResponses = "framework/json/responses/";
 
-struct Reply {
-  int status = 0;  // 0: no HTTP answer at all (the TLS handshake failed)
-  std::string body;
-  std::string headers;
-  int curl_exit = 0;
-};
+using Reply = HttpsReply;
 
 class BeaconTest : public ::testing::Test {
  protected:
@@ -67,50 +62,13 @@ class BeaconTest : public ::testing::Test {
     return "https://127.0.0.1:" + std::to_string(fed_->hub_https_port()) + path;
   }
 
-  // curl as `who` (a prefix of the fixture's certificates; "" for none).
+  // curl as `who` (a prefix of the fixture's certificates, or a path; "" for none).
   static Reply Curl(const std::string& method, const std::string& path,
                     const std::string& body = "", const std::string& who = "anna",
                     const std::vector<std::string>& headers = {}) {
-    std::vector<std::string> args = {"curl",
-                                     "-sS",
-                                     "--max-time",
-                                     "20",
-                                     "--cacert",
-                                     fed_->dir().Path("ca/ca.crt"),
-                                     method == "HEAD" ? "--head" : "-X",
-                                     method == "HEAD" ? "--globoff" : method,
-                                     "-D",
-                                     fed_->dir().Path("headers.txt"),
-                                     "-o",
-                                     fed_->dir().Path("body.json"),
-                                     "-w",
-                                     "%{http_code}"};
-    if (!who.empty()) {
-      const std::string prefix = who.find('/') == std::string::npos ? fed_->dir().Path(who) : who;
-      args.insert(args.end(), {"--cert", prefix + ".crt", "--key", prefix + ".key"});
-    }
-    if (!body.empty()) {
-      const bool typed = std::any_of(headers.begin(), headers.end(), [](const std::string& h) {
-        return h.rfind("Content-Type:", 0) == 0;
-      });
-      if (!typed) args.insert(args.end(), {"-H", "Content-Type: application/json"});
-      args.insert(args.end(), {"--data-binary", body});
-    }
-    for (const std::string& h : headers) args.insert(args.end(), {"-H", h});
-    args.push_back(Url(path));
-    std::filesystem::remove(fed_->dir().Path("body.json"));
-    std::filesystem::remove(fed_->dir().Path("headers.txt"));
-    CommandResult r = pmdb::testing::Run(args);
-    Reply out;
-    out.curl_exit = r.exit_code;
-    out.status = std::atoi(r.out.c_str());
-    if (std::filesystem::exists(fed_->dir().Path("body.json"))) {
-      out.body = ReadFile(fed_->dir().Path("body.json"));
-    }
-    if (std::filesystem::exists(fed_->dir().Path("headers.txt"))) {
-      out.headers = ReadFile(fed_->dir().Path("headers.txt"));
-    }
-    return out;
+    const std::string prefix =
+        who.empty() || who.find('/') != std::string::npos ? who : fed_->dir().Path(who);
+    return CurlHttps(method, Url(path), fed_->dir().Path("ca/ca.crt"), prefix, body, headers);
   }
 
   // Validates `json` against each schema (paths under the specification's root).

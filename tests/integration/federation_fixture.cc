@@ -81,9 +81,14 @@ HttpsReply CurlHttps(const std::string& method, const std::string& url, const st
                      const std::string& cert_prefix, const std::string& body,
                      const std::vector<std::string>& headers) {
   TempDir out;
-  std::vector<std::string> args = {
-      "curl", "-sS", "--max-time",        "20", "--cacert",       ca,   "-X",
-      method, "-D",  out.Path("headers"), "-o", out.Path("body"), "-w", "%{http_code}"};
+  std::vector<std::string> args = {"curl", "-sS", "--max-time", "20", "--cacert", ca, "--globoff"};
+  if (method == "HEAD") {
+    args.push_back("--head");
+  } else {
+    args.insert(args.end(), {"-X", method});
+  }
+  args.insert(args.end(),
+              {"-D", out.Path("headers"), "-o", out.Path("body"), "-w", "%{http_code}"});
   if (!cert_prefix.empty()) {
     args.insert(args.end(), {"--cert", cert_prefix + ".crt", "--key", cert_prefix + ".key"});
   }
@@ -98,6 +103,7 @@ HttpsReply CurlHttps(const std::string& method, const std::string& url, const st
   args.push_back(url);
   CommandResult r = Run(args);
   HttpsReply reply;
+  reply.curl_exit = r.exit_code;
   reply.status = std::atoi(r.out.c_str());
   if (std::filesystem::exists(out.Path("body"))) reply.body = ReadFile(out.Path("body"));
   if (std::filesystem::exists(out.Path("headers"))) reply.headers = ReadFile(out.Path("headers"));

@@ -54,10 +54,12 @@ struct HttpsReply {
   int status = 0;  // 0: no HTTP answer at all (the TLS handshake failed)
   std::string body;
   std::string headers;
+  int curl_exit = 0;  // curl's own exit code (non-zero: no answer, e.g. a refused handshake)
 };
 
-// `method` `url` with curl, trusting `ca`, holding PREFIX.crt/.key when `cert_prefix` is not
-// empty, sending `body` (as application/json unless `headers` name a Content-Type).
+// `method` `url` (HEAD: headers only) with curl, trusting `ca`, holding PREFIX.crt/.key when
+// `cert_prefix` is not empty, sending `body` (as application/json unless `headers` name a
+// Content-Type).
 HttpsReply CurlHttps(const std::string& method, const std::string& url, const std::string& ca,
                      const std::string& cert_prefix, const std::string& body = "",
                      const std::vector<std::string>& headers = {});

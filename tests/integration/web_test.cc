@@ -119,6 +119,14 @@ TEST_F(WebTest, BadRequestsAreRefusedWithTheReason) {
   EXPECT_EQ(nothing.status, 404);
   HttpsReply get = Hub("GET", "/pmdb/v1/count");
   EXPECT_EQ(get.status, 404);
+  // Hostile bodies: 5,000 levels of nesting, invalid UTF-8 in the question (the size limit is
+  // the front end's, tested in BeaconTest).
+  HttpsReply deep =
+      Hub("POST", "/pmdb/v1/count",
+          R"j({"query": "sex(F)", "x": )j" + std::string(5000, '[') + std::string(5000, ']') + "}");
+  EXPECT_EQ(deep.status, 400) << deep.body.substr(0, 300);
+  HttpsReply bytes = Hub("POST", "/pmdb/v1/count", "{\"query\": \"dx(C5\xff)\"}");
+  EXPECT_EQ(bytes.status, 400) << bytes.body;
   // A clinician's count is the hub's to refuse, as over gRPC.
   HttpsReply clinician = Hub("POST", "/pmdb/v1/count", R"j({"query": "sex(F)"})j", "cia");
   EXPECT_EQ(clinician.status, 403) << clinician.body;
