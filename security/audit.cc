@@ -387,22 +387,24 @@ void AuditLog::WriterLoop() {
       last_error_ = s.ok() ? "" : std::string(s.message());
     }
     if (s.ok()) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        head_hash_ = hash;
-        next_seq_ = seq;
-      }
-      // After the entries are durable, never before: the anchor may lag the log, not lead it.
-      absl::Status anchored = WriteAnchor(anchor_path_, {seq, hash, anchor_slot_});
-      if (anchored.ok()) anchor_slot_ = 1 - anchor_slot_;
-      if (!anchored.ok() && !anchor_failed_) {
-        anchor_failed_ = true;
-        std::fprintf(stderr, "pmdb: the audit anchor lags the log: %s\n",
-                     std::string(anchored.message()).c_str());
-      }
+      std::lock_guard<std::mutex> lock(mu_);
+      head_hash_ = hash;
+      next_seq_ = seq;
     }
+    // The entries are durable (synced write-ahead log), so what they record may be released
+    // now: the anchor is not on the answer's path. Appends that arrive meanwhile wait for the
+    // next batch, which is how they are committed as a group.
     for (Pending& p : batch) {
       if (p.done) p.done(s);
+    }
+    if (!s.ok()) continue;
+    // After the entries are durable, never before: the anchor may lag the log, not lead it.
+    absl::Status anchored = WriteAnchor(anchor_path_, {seq, hash, anchor_slot_});
+    if (anchored.ok()) anchor_slot_ = 1 - anchor_slot_;
+    if (!anchored.ok() && !anchor_failed_) {
+      anchor_failed_ = true;
+      std::fprintf(stderr, "pmdb: the audit anchor lags the log: %s\n",
+                   std::string(anchored.message()).c_str());
     }
   }
 }

@@ -202,96 +202,113 @@ absl::StatusOr<Clinical> Interpret(const ReadPacket& in, const vocab::Ontology* 
 }  // namespace
 
 absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const std::string& path,
-                                                 const ProgressFn& progress) {
+                                                 const ProgressFn& progress,
+                                                 size_t subjects_per_part) {
   auto started = std::chrono::steady_clock::now();
   IngestSummary summary;
   summary.kind = "phenopackets";
   summary.source = path;
+  subjects_per_part = std::max<size_t>(subjects_per_part, 1);
 
   auto lock = store.WriteLock();
   auto view = store.Snapshot();
   auto catalog = vocab::Catalog::Load(*view);
   if (!catalog.ok()) return catalog.status();
   const vocab::Ontology* ontology = (*catalog)->ontology();
+  auto registry = SubjectRegistry::Load(*view);
+  if (!registry.ok()) return registry.status();
+  // A part at a time: the packets of up to subjects_per_part subjects are interpreted, turned
+  // into records and bitmap changes, and staged; the caller sees all parts at once or none.
+  storage::StagedWrite staged = store.BeginStaged();
+  registry->ReadFlushedFrom(&staged);
+  storage::WriteBatch batch = store.NewBatch();
+  BitAccumulator bits;
 
-  std::map<std::string, Clinical> latest;  // subject id -> newest packet
-  bool any_hpo = false;
+  std::map<std::string, Clinical> pending;  // subject id -> newest packet, this part
+  auto stage_pending = [&]() -> absl::Status {
+    std::set<std::string> variant_rows;
+    for (auto& [subject_id, clinical] : pending) {
+      auto subject = registry->Resolve(subject_id);
+      if (!subject.ok()) return subject.status();
+      if (*subject == nullptr) {
+        ++summary.skipped["phenopackets of subjects who opted out"];
+        continue;
+      }
+      // The new clinical fields replace the old; the subject id and the bookkeeping of which
+      // bits the record holds carry over until SetClinicalKeys moves them on.
+      v1::IndividualRecord& record = (*subject)->record;
+      v1::IndividualRecord merged = clinical.fields;
+      merged.set_subject_id(record.subject_id());
+      *merged.mutable_clinical_keys() = record.clinical_keys();
+      merged.set_has_clinical_record(record.has_clinical_record());
+      record = std::move(merged);
+      // An interpreted allele is indexed like a VCF genotype, unless a VCF already genotyped
+      // the subject at that site: the VCF's call stands, and its bits are not the packet's to
+      // remove.
+      std::set<std::string> previous(record.clinical_keys().begin(), record.clinical_keys().end());
+      for (const auto& [vkey, zygosity] : clinical.alleles) {
+        std::string genotyped = keys::Genotype(vkey, keys::kGenotyped);
+        if (!(*subject)->is_new && !previous.contains(genotyped)) {
+          auto in = view->GetBitmap(genotyped);
+          if (!in.ok()) return in.status();
+          if (in->Contains((*subject)->ordinal)) {
+            ++summary.notes["interpreted variants a VCF already genotyped (the VCF call kept)"];
+            continue;
+          }
+        }
+        for (std::string& k : GenotypeKeys(vkey, zygosity)) clinical.keys.push_back(std::move(k));
+        variant_rows.insert(vkey);
+      }
+      SetClinicalKeys(**subject, clinical.keys, bits);
+    }
+    pending.clear();
+    for (const std::string& vkey : variant_rows) batch.Put(storage::Family::kVariants, vkey, "");
+    registry->Flush(batch, bits, staged.parts());
+    bits.Finish(batch);
+    summary.batch_bytes += batch.ByteSize();
+    return staged.Stage(batch);
+  };
+
   std::map<std::string, uint64_t> unknown;
   absl::Status read = ReadPhenopackets(
       path,
       [&](ReadPacket&& packet) -> absl::Status {
         ++summary.records_read;
-        any_hpo |= packet.packet.phenotypic_features_size() > 0;
+        if (packet.packet.phenotypic_features_size() > 0 && ontology == nullptr) {
+          return absl::FailedPreconditionError(
+              StrCat(path,
+                     ": the phenopackets carry HPO phenotypes but the store has no ontology; "
+                     "give --hpo PATH (it is remembered)"));
+        }
         auto clinical = Interpret(packet, ontology, (*catalog)->icd10(), summary.notes);
         if (!clinical.ok()) return clinical.status();
-        auto [it, inserted] =
-            latest.insert_or_assign(packet.packet.subject().id(), std::move(*clinical));
-        if (!inserted) ++summary.notes["phenopackets replaced by a later one of the same subject"];
+        const std::string& id = packet.packet.subject().id();
+        if (pending.contains(id) || registry->Touched(id)) {
+          ++summary.notes["phenopackets replaced by a later one of the same subject"];
+        }
+        pending.insert_or_assign(id, std::move(*clinical));
         if (progress && summary.records_read % 1000 == 0) {
           progress({0, 0, summary.records_read});
         }
+        if (pending.size() >= subjects_per_part) return stage_pending();
         return absl::OkStatus();
       },
       &unknown);
   if (!read.ok()) return read;
-  if (any_hpo && ontology == nullptr) {
-    return absl::FailedPreconditionError(
-        StrCat(path,
-               ": the phenopackets carry HPO phenotypes but the store has no ontology; "
-               "give --hpo PATH (it is remembered)"));
-  }
   for (const auto& [field, n] : unknown) {
     summary.notes[StrCat("unknown field ", field, " (ignored)")] = n;
   }
-
-  auto registry = SubjectRegistry::Load(*view);
-  if (!registry.ok()) return registry.status();
-  BitAccumulator bits;
-  std::set<std::string> variant_rows;
-  for (auto& [subject_id, clinical] : latest) {
-    auto subject = registry->Resolve(subject_id);
-    if (!subject.ok()) return subject.status();
-    if (*subject == nullptr) {
-      ++summary.skipped["phenopackets of subjects who opted out"];
-      continue;
-    }
-    // The new clinical fields replace the old; the subject id and the bookkeeping of which
-    // bits the record holds carry over until SetClinicalKeys moves them on.
-    v1::IndividualRecord& record = (*subject)->record;
-    v1::IndividualRecord merged = clinical.fields;
-    merged.set_subject_id(record.subject_id());
-    *merged.mutable_clinical_keys() = record.clinical_keys();
-    merged.set_has_clinical_record(record.has_clinical_record());
-    record = std::move(merged);
-    // An interpreted allele is indexed like a VCF genotype, unless a VCF already genotyped the
-    // subject at that site: the VCF's call stands, and its bits are not the packet's to remove.
-    std::set<std::string> previous(record.clinical_keys().begin(), record.clinical_keys().end());
-    for (const auto& [vkey, zygosity] : clinical.alleles) {
-      std::string genotyped = keys::Genotype(vkey, keys::kGenotyped);
-      if (!(*subject)->is_new && !previous.contains(genotyped)) {
-        auto in = view->GetBitmap(genotyped);
-        if (!in.ok()) return in.status();
-        if (in->Contains((*subject)->ordinal)) {
-          ++summary.notes["interpreted variants a VCF already genotyped (the VCF call kept)"];
-          continue;
-        }
-      }
-      for (std::string& k : GenotypeKeys(vkey, zygosity)) clinical.keys.push_back(std::move(k));
-      variant_rows.insert(vkey);
-    }
-    SetClinicalKeys(**subject, clinical.keys, bits);
-  }
+  absl::Status last = stage_pending();
+  if (!last.ok()) return last;
   summary.individuals_new = registry->new_count();
   summary.individuals_updated = registry->touched_count() - registry->new_count();
-
-  storage::WriteBatch batch = store.NewBatch();
-  for (const std::string& vkey : variant_rows) batch.Put(storage::Family::kVariants, vkey, "");
   registry->Finish(batch, bits);
   bits.Finish(batch);
-  summary.batch_bytes = batch.ByteSize();
+  summary.batch_bytes += batch.ByteSize();
   CrashPoint("ingest.before_commit");
-  absl::Status written = store.Write(batch);
+  absl::Status written = staged.Commit(batch);
   if (!written.ok()) return written;
+  summary.parts = staged.parts();
   CrashPoint("ingest.after_commit");
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

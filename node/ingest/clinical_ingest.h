@@ -7,10 +7,13 @@
 //
 // Each subject's clinical part is replaced by the newest phenopacket (the last one read wins
 // within one ingest). Observed phenotypes are indexed with their ontology ancestors, so hpo(X)
-// is one lookup. All packets of one call are one write batch: all or nothing.
+// is one lookup. All packets of one call are one write, all or nothing, staged in parts of
+// `subjects_per_part` subjects (storage::StagedWrite) so that memory does not grow with the
+// number of people.
 #ifndef PMDB_NODE_INGEST_CLINICAL_INGEST_H_
 #define PMDB_NODE_INGEST_CLINICAL_INGEST_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,8 +22,11 @@
 
 namespace pmdb::ingest {
 
+inline constexpr size_t kSubjectsPerPart = 50'000;
+
 absl::StatusOr<IngestSummary> IngestPhenopackets(storage::Store& store, const std::string& path,
-                                                 const ProgressFn& progress = nullptr);
+                                                 const ProgressFn& progress = nullptr,
+                                                 size_t subjects_per_part = kSubjectsPerPart);
 
 }  // namespace pmdb::ingest
 

@@ -39,6 +39,26 @@ absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_v
   if (subject_id.empty()) return absl::InvalidArgumentError("empty subject id");
   auto it = subjects_.find(subject_id);
   if (it != subjects_.end()) return &it->second;
+  if (auto f = flushed_.find(subject_id); f != flushed_.end() && f->second.part != kInStore) {
+    // Flushed into an earlier part: its record is there, not yet in the store.
+    if (staged_ == nullptr) return absl::InternalError("a flushed subject with no staged write");
+    auto bytes = staged_->StagedValue(f->second.part, storage::Family::kIndividuals,
+                                      keys::Individual(f->second.ordinal));
+    if (!bytes.ok()) return bytes.status();
+    Subject subject;
+    subject.ordinal = f->second.ordinal;
+    subject.is_new = f->second.is_new;
+    subject.indexed = f->second.is_new;
+    subject.part = f->second.part;
+    if (!bytes->has_value() || !subject.record.ParseFromString(**bytes)) {
+      return absl::DataLossError("a staged individual record is missing or corrupt");
+    }
+    flushed_.erase(f);
+    auto [pos, inserted] = subjects_.emplace(std::string(subject_id), std::move(subject));
+    return &pos->second;
+  } else if (f != flushed_.end()) {
+    flushed_.erase(f);  // unchanged so far: read from the store again
+  }
 
   auto opted_out = view_->Get(storage::Family::kIndividuals, keys::OptOut(subject_id));
   if (!opted_out.ok()) return opted_out.status();
@@ -77,13 +97,16 @@ absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_v
   return &pos->second;
 }
 
-void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
+void SubjectRegistry::Flush(storage::WriteBatch& batch, BitAccumulator& bits, uint64_t part) {
   for (const auto& [id, s] : subjects_) {
-    if (s.is_new || s.dirty) {
+    bool written = (s.is_new && !s.indexed) || s.dirty;
+    if (written) {
       batch.Put(storage::Family::kIndividuals, keys::Individual(s.ordinal),
                 s.record.SerializeAsString());
     }
-    if (!s.is_new) continue;
+    // Where a later part finds the record again: this part, an earlier one, or the store.
+    flushed_[id] = {s.ordinal, s.is_new, written ? part : s.part};
+    if (!s.is_new || s.indexed) continue;
     std::string ordinal;
     keys::AppendBE32(&ordinal, s.ordinal);
     batch.Put(storage::Family::kIndividuals, keys::SubjectIndex(id), ordinal);
@@ -95,6 +118,11 @@ void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
     }
     if (!s.record.has_clinical_record()) bits.Add(keys::Sex('U'), s.ordinal);
   }
+  subjects_.clear();
+}
+
+void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
+  Flush(batch, bits, staged_ == nullptr ? 0 : staged_->parts());
   std::string next;
   keys::AppendBE32(&next, next_);
   batch.Put(storage::Family::kMeta, keys::kMetaNextOrdinal, next);
@@ -103,6 +131,7 @@ void SubjectRegistry::Finish(storage::WriteBatch& batch, BitAccumulator& bits) {
 uint64_t SubjectRegistry::new_count() const {
   uint64_t n = 0;
   for (const auto& [id, s] : subjects_) n += s.is_new;
+  for (const auto& [id, f] : flushed_) n += f.is_new;
   return n;
 }
 
@@ -113,11 +142,13 @@ std::vector<std::string> EffectiveClinicalKeys(const v1::IndividualRecord& recor
 
 void SetClinicalKeys(SubjectRegistry::Subject& subject, const std::vector<std::string>& new_keys,
                      BitAccumulator& bits) {
-  // A new subject has no bits in the store yet; only what this batch added counts.
+  // A new subject has no bits in the store yet; only what this batch added counts (until a
+  // flushed part gave it its membership bits, sex "unknown" among them).
   std::vector<std::string> old_keys =
-      subject.is_new ? std::vector<std::string>(subject.record.clinical_keys().begin(),
-                                                subject.record.clinical_keys().end())
-                     : EffectiveClinicalKeys(subject.record);
+      subject.is_new && !subject.indexed
+          ? std::vector<std::string>(subject.record.clinical_keys().begin(),
+                                     subject.record.clinical_keys().end())
+          : EffectiveClinicalKeys(subject.record);
   std::set<std::string> old_set(old_keys.begin(), old_keys.end());
   std::set<std::string> new_set(new_keys.begin(), new_keys.end());
   for (const std::string& k : old_set) {

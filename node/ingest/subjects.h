@@ -2,7 +2,9 @@
 // BitAccumulator: collects the bitmap changes of one ingest, one bitmap per key.
 //
 // Both live for one write transaction: read through a snapshot, then Finish() everything into
-// one WriteBatch. Callers hold the store's write lock in between. Not thread-safe.
+// one WriteBatch; a large write flushes them part by part into a storage::StagedWrite on the
+// way (SubjectRegistry::Flush), which keeps memory to one part. Callers hold the store's write
+// lock in between. Not thread-safe.
 #ifndef PMDB_NODE_INGEST_SUBJECTS_H_
 #define PMDB_NODE_INGEST_SUBJECTS_H_
 
@@ -32,6 +34,8 @@ class BitAccumulator {
 
 class SubjectRegistry {
  public:
+  // Subject::part of a record the store holds.
+  static constexpr uint64_t kInStore = UINT64_MAX;
   struct Subject {
     uint32_t ordinal = 0;
     bool is_new = false;
@@ -40,28 +44,53 @@ class SubjectRegistry {
     std::vector<std::string> withheld;
     // The record changed and must be written back.
     bool dirty = false;
+    // A new subject whose index entry and membership bits an earlier part of this write holds.
+    bool indexed = false;
+    // The earlier part of this write that holds the record; kInStore: the store does.
+    uint64_t part = kInStore;
   };
 
   static absl::StatusOr<SubjectRegistry> Load(const storage::ReadView& view);
 
   // The subject, created if unknown; null when the subject opted out of every purpose.
-  // The pointer stays valid until Finish().
+  // The pointer stays valid until Flush() or Finish().
   absl::StatusOr<Subject*> Resolve(std::string_view subject_id);
 
-  // Writes new and changed records, the subject index and the next ordinal; new subjects join
-  // the all-individuals bitmap and both consent purposes (opt-out model), and sex "unknown"
-  // unless a clinical record gave them a sex.
+  // Writes new and changed records and the subject index; new subjects join the
+  // all-individuals bitmap and both consent purposes (opt-out model), and sex "unknown" unless a
+  // clinical record gave them a sex. Then forgets the records: what is kept of a subject is its
+  // ordinal and `part`, the index of the staged part the batch becomes, where Resolve() reads
+  // the record back should the subject come again.
+  void Flush(storage::WriteBatch& batch, BitAccumulator& bits, uint64_t part);
+
+  // Flush() for a write of one batch (or its last part), and the next ordinal.
   void Finish(storage::WriteBatch& batch, BitAccumulator& bits);
 
+  // Where Resolve() finds the records of subjects flushed into earlier parts.
+  void ReadFlushedFrom(storage::StagedWrite* staged) { staged_ = staged; }
+
+  // Whether this write has resolved the subject before (and it did not opt out).
+  bool Touched(std::string_view subject_id) const {
+    return subjects_.find(subject_id) != subjects_.end() ||
+           flushed_.find(subject_id) != flushed_.end();
+  }
+
   uint64_t new_count() const;
-  uint64_t touched_count() const { return subjects_.size(); }
+  uint64_t touched_count() const { return subjects_.size() + flushed_.size(); }
 
  private:
+  struct Flushed {
+    uint32_t ordinal;
+    bool is_new;
+    uint64_t part;
+  };
   explicit SubjectRegistry(const storage::ReadView& view, uint32_t next)
       : view_(&view), next_(next) {}
   const storage::ReadView* view_;
+  storage::StagedWrite* staged_ = nullptr;
   uint32_t next_;
   std::map<std::string, Subject, std::less<>> subjects_;
+  std::map<std::string, Flushed, std::less<>> flushed_;
 };
 
 // The clinical bitmap keys a stored record has bits in (see IndividualRecord.clinical_keys).

@@ -20,9 +20,10 @@ struct IngestSummary {
   uint64_t variants = 0;      // alleles stored (after splitting multi-allelic records)
   uint64_t genotypes = 0;     // non-reference genotype calls stored
   uint64_t no_calls = 0;      // sample-site pairs with no called allele
-  std::map<std::string, uint64_t> skipped;   // reason -> count
-  std::map<std::string, uint64_t> notes;     // e.g. unknown Phenopacket fields -> count
-  uint64_t batch_bytes = 0;
+  std::map<std::string, uint64_t> skipped;  // reason -> count
+  std::map<std::string, uint64_t> notes;    // e.g. unknown Phenopacket fields -> count
+  uint64_t batch_bytes = 0;                 // of all parts
+  uint64_t parts = 0;  // staged parts the write was made of (storage::StagedWrite)
   double seconds = 0;
 };
 

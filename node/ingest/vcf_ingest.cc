@@ -187,7 +187,7 @@ class VcfIngester {
                  "store"));
     }
 
-    // Everything below reads one snapshot and writes one batch under the write lock.
+    // Everything below reads one snapshot and writes one staged write under the write lock.
     auto lock = store_.WriteLock();
     auto view = store_.Snapshot();
     auto dataset_status = CheckDataset(*view);
@@ -227,6 +227,10 @@ class VcfIngester {
     if (opted_out > 0) summary_.skipped["samples of subjects who opted out"] = opted_out;
     genotyped.Optimize();
 
+    // Sites are staged part by part as the batch fills, so memory does not grow with them;
+    // the caller still sees the whole file or nothing.
+    storage::StagedWrite staged = store_.BeginStaged();
+    registry->ReadFlushedFrom(&staged);
     storage::WriteBatch batch = store_.NewBatch();
     RecordPtr rec(bcf_init());
     uint64_t record_index = 0;
@@ -300,6 +304,11 @@ class VcfIngester {
           status = absl::InvalidArgumentError(StrCat(where, ": GT is not an integer field"));
       }
       if (!status.ok()) return status;
+      if (batch.ByteSize() >= options_.part_bytes) {
+        summary_.batch_bytes += batch.ByteSize();
+        absl::Status part = staged.Stage(batch);
+        if (!part.ok()) return part;
+      }
       if (progress_ && record_index % 1024 == 0) {
         uint64_t done = fp->is_bgzf ? static_cast<uint64_t>(bgzf_tell(fp->fp.bgzf) >> 16)
                                     : static_cast<uint64_t>(htell(fp->fp.hfile));
@@ -316,12 +325,13 @@ class VcfIngester {
     registry->Finish(batch, bits);
     bits.Finish(batch);
     WriteDataset(nsamples - opted_out, batch);
-    summary_.batch_bytes = batch.ByteSize();
+    summary_.batch_bytes += batch.ByteSize();
     if (progress_) progress_({total_bytes, total_bytes, summary_.records_read});
 
     CrashPoint("ingest.before_commit");
-    absl::Status written = store_.Write(batch);
+    absl::Status written = staged.Commit(batch);
     if (!written.ok()) return written;
+    summary_.parts = staged.parts();
     CrashPoint("ingest.after_commit");
     summary_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -5,8 +5,9 @@
 // copies in GT decide the zygosity (diploid: 1 copy het, 2 hom; haploid: 1 copy hemi). AC and AN
 // follow the bcftools definitions and are recoverable from the stored bitmaps.
 //
-// The whole file is one write batch: after a failure (bad input, I/O, crash) the store is
-// exactly as it was before.
+// The whole file is one write, staged in parts as it is read (storage::StagedWrite) so that
+// memory does not grow with the number of sites: after a failure (bad input, I/O, crash) the
+// store is exactly as it was before, and readers see the file's data all at once.
 #ifndef PMDB_NODE_INGEST_VCF_INGEST_H_
 #define PMDB_NODE_INGEST_VCF_INGEST_H_
 
@@ -25,6 +26,8 @@ struct VcfIngestOptions {
   bool include_filtered = false;
   // Optional file of "sample<TAB>subject" lines; unmapped samples keep their own name.
   std::string sample_map_path;
+  // Sites are staged in parts of about this many bytes (storage::StagedWrite).
+  size_t part_bytes = 64 << 20;
 };
 
 absl::StatusOr<IngestSummary> IngestVcf(storage::Store& store, const VcfIngestOptions& options,

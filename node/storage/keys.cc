@@ -146,6 +146,12 @@ std::string AgeBand(uint32_t band_start) { return StrCat("b/", Padded3(band_star
 std::string DatasetMembers(std::string_view id) { return StrCat("k/", id); }
 std::string Consent(std::string_view purpose) { return StrCat("c/", purpose); }
 
+std::string MetaStagedPart(uint64_t index) {
+  std::string key(kMetaStagedPartPrefix);
+  AppendBE64(&key, index);
+  return key;
+}
+
 bool IsDataMetaKey(std::string_view key) {
   return key == kMetaHpoPath || key == kMetaIcd10Path || key.starts_with("genes/") ||
          key.starts_with(kMetaDatasetPrefix);

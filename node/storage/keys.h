@@ -53,6 +53,10 @@ inline constexpr std::string_view kMetaAuditHead = "audit_head";
 inline constexpr std::string_view kMetaNoiseSecret = "noise_secret";
 inline constexpr std::string_view kMetaReferenceKey = "reference_key";
 inline constexpr std::string_view kMetaDataVersion = "data_version";
+// A staged write (Store::BeginStaged): its parts in order, and the record that it was committed.
+inline constexpr std::string_view kMetaStagedPartPrefix = "staged/part/";
+inline constexpr std::string_view kMetaStagedCommit = "staged/commit";
+std::string MetaStagedPart(uint64_t index);
 // Meta keys whose value can change an answer (reference files, datasets); the others (audit
 // head, keys, data version) cannot.
 bool IsDataMetaKey(std::string_view key);

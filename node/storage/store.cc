@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <random>
 
+#include "absl/base/thread_annotations.h"
 #include "node/base/crash_point.h"
 #include "node/base/strings.h"
 #include "node/storage/bitmap_merge_operator.h"
@@ -38,18 +39,40 @@ rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.s
 
 using Handles = std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount>;
 
+// What answers are computed from: the data families and the meta keys that go with them.
+// While a staged write is being applied, readers see these as they were before it.
+bool IsPublishedData(Family family, std::string_view key) {
+  return family == Family::kIndividuals || family == Family::kVariants ||
+         family == Family::kBitmaps ||
+         (family == Family::kMeta && (keys::IsDataMetaKey(key) || key == keys::kMetaDataVersion ||
+                                      key == keys::kMetaNextOrdinal));
+}
+
+using PinnedSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
+
 class SnapshotView : public ReadView {
  public:
-  SnapshotView(rocksdb::DB* db, const Handles* handles)
-      : db_(db), handles_(handles), snapshot_(db->GetSnapshot()) {
+  // `published`: the snapshot data is read at while a staged write is applied (null: now).
+  // `incomplete`: a read-only view of a store whose committed staged write is not all applied;
+  // its data is refused, the rest (the audit log) readable.
+  SnapshotView(rocksdb::DB* db, const Handles* handles, PinnedSnapshot published,
+               bool incomplete = false)
+      : db_(db),
+        handles_(handles),
+        snapshot_(db->GetSnapshot()),
+        published_(std::move(published)),
+        incomplete_(incomplete) {
     options_.snapshot = snapshot_;
+    data_options_.snapshot = published_ != nullptr ? published_.get() : snapshot_;
   }
   ~SnapshotView() override { db_->ReleaseSnapshot(snapshot_); }
 
   absl::StatusOr<std::optional<std::string>> Get(Family family,
                                                  std::string_view key) const override {
+    if (incomplete_ && IsPublishedData(family, key)) return Incomplete();
     std::string value;
-    rocksdb::Status s = db_->Get(options_, (*handles_)[Index(family)], ToSlice(key), &value);
+    rocksdb::Status s =
+        db_->Get(OptionsFor(family, key), (*handles_)[Index(family)], ToSlice(key), &value);
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) return FromRocksDb(s, "reading the store");
     return value;
@@ -57,7 +80,8 @@ class SnapshotView : public ReadView {
 
   absl::Status Scan(Family family, std::string_view begin, std::string_view end,
                     const ScanFn& fn) const override {
-    rocksdb::ReadOptions options = options_;
+    if (incomplete_ && IsPublishedData(family, begin)) return Incomplete();
+    rocksdb::ReadOptions options = OptionsFor(family, begin);
     rocksdb::Slice upper = ToSlice(end);
     if (!end.empty()) options.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, (*handles_)[Index(family)]));
@@ -71,21 +95,23 @@ class SnapshotView : public ReadView {
   }
 
   absl::StatusOr<Bitmap> GetBitmap(std::string_view key) const override {
+    if (incomplete_) return Incomplete();
     rocksdb::PinnableSlice value;
     rocksdb::Status s =
-        db_->Get(options_, (*handles_)[Index(Family::kBitmaps)], ToSlice(key), &value);
+        db_->Get(data_options_, (*handles_)[Index(Family::kBitmaps)], ToSlice(key), &value);
     if (s.IsNotFound()) return Bitmap();
     if (!s.ok()) return FromRocksDb(s, "reading a bitmap");
     return Bitmap::Deserialize(std::string_view(value.data(), value.size()));
   }
 
   absl::StatusOr<std::vector<Bitmap>> GetBitmaps(std::span<const std::string> keys) const override {
+    if (incomplete_) return Incomplete();
     std::vector<rocksdb::Slice> slices;
     slices.reserve(keys.size());
     for (const std::string& k : keys) slices.push_back(ToSlice(k));
     std::vector<rocksdb::PinnableSlice> values(keys.size());
     std::vector<rocksdb::Status> statuses(keys.size());
-    db_->MultiGet(options_, (*handles_)[Index(Family::kBitmaps)], slices.size(), slices.data(),
+    db_->MultiGet(data_options_, (*handles_)[Index(Family::kBitmaps)], slices.size(), slices.data(),
                   values.data(), statuses.data());
     std::vector<Bitmap> out;
     out.reserve(keys.size());
@@ -103,10 +129,22 @@ class SnapshotView : public ReadView {
   }
 
  private:
+  static absl::Status Incomplete() {
+    return absl::UnavailableError(
+        "the store is in the middle of applying a committed write; its data can be read once "
+        "it is opened for writing (which finishes the write)");
+  }
+  const rocksdb::ReadOptions& OptionsFor(Family family, std::string_view key) const {
+    return IsPublishedData(family, key) ? data_options_ : options_;
+  }
+
   rocksdb::DB* db_;
   const Handles* handles_;
   const rocksdb::Snapshot* snapshot_;
+  PinnedSnapshot published_;
+  bool incomplete_;
   rocksdb::ReadOptions options_;
+  rocksdb::ReadOptions data_options_;
 };
 
 // ZSTD first: bitmaps of dense variants are bitsets that ZSTD shrinks far better than LZ4, and
@@ -216,12 +254,48 @@ absl::Status MoveIntoPlace(const std::string& building, const std::filesystem::p
 struct Store::Impl {
   std::unique_ptr<rocksdb::DB> db;
   bool read_only = false;
+  // Read-only, with a committed staged write not all applied: data reads are refused.
+  bool incomplete = false;
   uint64_t min_free_bytes = 0;
   std::string dir;
   Handles handles{};
   std::mutex version_mu;
-  uint64_t data_version = 0;  // guarded by version_mu; as stored
+  uint64_t data_version ABSL_GUARDED_BY(version_mu) = 0;  // as stored
+  // While a staged write is applied: the snapshot readers see data at.
+  mutable std::mutex pin_mu;
+  PinnedSnapshot published ABSL_GUARDED_BY(pin_mu);
+
+  PinnedSnapshot Published() const {
+    std::lock_guard<std::mutex> lock(pin_mu);
+    return published;
+  }
+  void Publish(PinnedSnapshot snapshot) {
+    std::lock_guard<std::mutex> lock(pin_mu);
+    published = std::move(snapshot);
+  }
+
+  // Adds the next data version to `batch`; the caller holds version_mu and bumps data_version
+  // once the batch is written. The counter orders versions; the random tail makes a version
+  // never repeat, even when a store is restored from a backup and then written differently.
+  void PutNextDataVersion(rocksdb::WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(version_mu) {
+    std::string version;
+    keys::AppendBE64(&version, data_version + 1);
+    std::random_device entropy;
+    for (int i = 0; i < 4; ++i) keys::AppendBE32(&version, entropy());
+    batch.Put(handles[Index(Family::kMeta)], keys::kMetaDataVersion, version)
+        .PermitUncheckedError();
+  }
+
+  // Applies the staged parts still in the store, in order, each together with the removal of
+  // its staged copy (so a cut-short apply resumes where it stopped), then removes the commit
+  // record, in a synced write that also makes the parts before it durable.
+  absl::Status ApplyStaged(bool changes_data);
+
+  // Removes staged parts no commit record covers.
+  absl::Status DropStaged();
+
   ~Impl() {
+    Publish(nullptr);
     // Flushing on close retires the write-ahead log, so the directory holds only the data
     // (an ingest's log is as large as its batch) and the next open replays nothing.
     std::vector<rocksdb::ColumnFamilyHandle*> all(handles.begin(), handles.end());
@@ -393,11 +467,25 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir,
   std::string version;
   s = db->Get(rocksdb::ReadOptions(), meta, keys::kMetaDataVersion, &version);
   if (s.ok() && version.size() >= 8) {
+    std::lock_guard<std::mutex> lock(impl->version_mu);
     impl->data_version = keys::ReadBE64(version.substr(0, 8));
   } else if (!s.IsNotFound()) {
     return s.ok() ? absl::FailedPreconditionError(
                         StrCat("store ", dir, " has an unreadable data version"))
                   : FromRocksDb(s, StrCat("reading the data version of store ", dir));
+  }
+  // A staged write: finished if it was committed, removed if it was not.
+  std::string committed;
+  s = db->Get(rocksdb::ReadOptions(), meta, keys::kMetaStagedCommit, &committed);
+  if (!s.ok() && !s.IsNotFound()) return FromRocksDb(s, StrCat("opening store ", dir));
+  if (s.ok() && options.read_only) {
+    impl->incomplete = true;
+  } else if (s.ok()) {
+    absl::Status applied = impl->ApplyStaged(committed != "0");
+    if (!applied.ok()) return applied;
+  } else if (!options.read_only) {
+    absl::Status dropped = impl->DropStaged();
+    if (!dropped.ok()) return dropped;
   }
   return std::unique_ptr<Store>(new Store(dir, std::move(impl)));
 }
@@ -409,7 +497,8 @@ uint64_t Store::RocksDbFigure(const std::string& property) const {
 }
 
 std::unique_ptr<ReadView> Store::Snapshot() const {
-  return std::make_unique<SnapshotView>(impl_->db.get(), &impl_->handles);
+  return std::make_unique<SnapshotView>(impl_->db.get(), &impl_->handles, impl_->Published(),
+                                        impl_->incomplete);
 }
 
 WriteBatch Store::NewBatch() {
@@ -430,17 +519,180 @@ absl::Status Store::Write(WriteBatch& batch) {
   // The new data version goes into the same atomic batch, so a snapshot never sees new data
   // under an old version.
   std::lock_guard<std::mutex> lock(impl_->version_mu);
-  // The counter orders versions; the random tail makes a version never repeat, even when a
-  // store is restored from a backup and then written differently.
-  std::string version;
-  keys::AppendBE64(&version, impl_->data_version + 1);
-  std::random_device entropy;
-  for (int i = 0; i < 4; ++i) keys::AppendBE32(&version, entropy());
-  batch.rep_->batch.Put(impl_->handles[Index(Family::kMeta)], keys::kMetaDataVersion, version)
-      .PermitUncheckedError();
+  impl_->PutNextDataVersion(batch.rep_->batch);
   absl::Status s = FromRocksDb(impl_->db->Write(wo, &batch.rep_->batch), "writing to the store");
   if (s.ok()) ++impl_->data_version;
   return s;
+}
+
+absl::Status Store::Impl::ApplyStaged(bool changes_data) {
+  rocksdb::ColumnFamilyHandle* meta = handles[Index(Family::kMeta)];
+  std::vector<std::string> parts;
+  {
+    const std::string end = keys::PrefixEnd(keys::kMetaStagedPartPrefix);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, meta));
+    for (it->Seek(ToSlice(keys::kMetaStagedPartPrefix)); it->Valid(); it->Next()) {
+      parts.push_back(it->key().ToString());
+    }
+    if (!it->status().ok()) return FromRocksDb(it->status(), "reading a staged write");
+  }
+  for (const std::string& key : parts) {
+    std::string rep;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, key, &rep);
+    if (!s.ok()) return FromRocksDb(s, "reading a staged write");
+    absl::Status space = CheckFreeSpace(dir, min_free_bytes, 2 * rep.size());
+    if (!space.ok()) return space;
+    rocksdb::WriteBatch part(std::move(rep));
+    part.Delete(meta, key).PermitUncheckedError();
+    // Not synced one by one: the last write below is, and the log is replayed in order.
+    s = db->Write(rocksdb::WriteOptions(), &part);
+    if (!s.ok()) return FromRocksDb(s, "applying a staged write");
+    CrashPoint("staged.between_parts");
+    if (FailureAt("staged.apply")) {
+      return absl::UnavailableError("applying a staged write failed (injected)");
+    }
+  }
+  rocksdb::WriteBatch last;
+  last.Delete(meta, keys::kMetaStagedCommit).PermitUncheckedError();
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  std::lock_guard<std::mutex> lock(version_mu);
+  if (changes_data) PutNextDataVersion(last);
+  absl::Status s = FromRocksDb(db->Write(wo, &last), "applying a staged write");
+  if (s.ok() && changes_data) ++data_version;
+  return s;
+}
+
+absl::Status Store::Impl::DropStaged() {
+  {
+    const std::string end = keys::PrefixEnd(keys::kMetaStagedPartPrefix);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[Index(Family::kMeta)]));
+    it->Seek(ToSlice(keys::kMetaStagedPartPrefix));
+    if (!it->status().ok()) return FromRocksDb(it->status(), "reading a staged write");
+    if (!it->Valid()) return absl::OkStatus();  // nothing staged
+  }
+  rocksdb::WriteBatch drop;
+  drop.DeleteRange(handles[Index(Family::kMeta)], ToSlice(keys::kMetaStagedPartPrefix),
+                   keys::PrefixEnd(keys::kMetaStagedPartPrefix))
+      .PermitUncheckedError();
+  return FromRocksDb(db->Write(rocksdb::WriteOptions(), &drop), "removing a staged write");
+}
+
+StagedWrite::StagedWrite(StagedWrite&& other) noexcept
+    : store_(other.store_),
+      parts_(other.parts_),
+      bytes_(other.bytes_),
+      changes_data_(other.changes_data_),
+      done_(other.done_) {
+  other.done_ = true;
+}
+
+StagedWrite::~StagedWrite() {
+  // Left behind on failure, they would be removed at the next open anyway.
+  if (!done_ && parts_ > 0) store_->impl_->DropStaged().IgnoreError();
+}
+
+absl::Status StagedWrite::Stage(WriteBatch& part) {
+  if (done_) return absl::FailedPreconditionError("this staged write is already committed");
+  if (part.Count() == 0) return absl::OkStatus();
+  Store::Impl& impl = *store_->impl_;
+  const std::string& rep = part.rep_->batch.Data();
+  // Staged, applied, then flushed: three times the part before it is compacted away.
+  absl::Status space = CheckFreeSpace(impl.dir, impl.min_free_bytes, 3 * rep.size());
+  if (!space.ok()) return space;
+  rocksdb::WriteBatch staged;
+  staged.Put(impl.handles[Index(Family::kMeta)], keys::MetaStagedPart(parts_), rep)
+      .PermitUncheckedError();
+  // Not synced: the commit record is, and it makes every part written before it durable.
+  absl::Status s = FromRocksDb(impl.db->Write(rocksdb::WriteOptions(), &staged), "staging a write");
+  if (!s.ok()) return s;
+  ++parts_;
+  bytes_ += rep.size();
+  changes_data_ = changes_data_ || part.rep_->changes_data;
+  part.rep_->batch.Clear();
+  part.rep_->changes_data = false;
+  return absl::OkStatus();
+}
+
+absl::Status StagedWrite::Commit(WriteBatch& last) {
+  absl::Status staged = Stage(last);
+  if (!staged.ok()) return staged;
+  done_ = true;
+  if (parts_ == 0) return absl::OkStatus();
+  Store::Impl& impl = *store_->impl_;
+  rocksdb::DB* db = impl.db.get();
+  // Readers go on seeing the data as it is now until every part is applied.
+  impl.Publish(PinnedSnapshot(db->GetSnapshot(),
+                              [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); }));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db->Put(wo, impl.handles[Index(Family::kMeta)], keys::kMetaStagedCommit,
+                              changes_data_ ? "1" : "0");
+  if (!s.ok()) {
+    impl.Publish(nullptr);
+    done_ = false;  // not committed: the destructor removes the parts
+    return FromRocksDb(s, "committing a staged write");
+  }
+  CrashPoint("staged.after_commit_record");
+  absl::Status applied = impl.ApplyStaged(changes_data_);
+  if (!applied.ok()) {
+    // Committed but not all applied: readers keep the data as it was before, and the rest is
+    // applied when the store is next opened.
+    return absl::Status(applied.code(),
+                        StrCat(std::string(applied.message()),
+                               " (the write is committed; it is finished when the store is "
+                               "next opened, and until then the data before it is served)"));
+  }
+  impl.Publish(nullptr);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> StagedWrite::StagedValue(uint64_t part, Family family,
+                                                                    std::string_view key) {
+  if (part >= parts_) return absl::OutOfRangeError("no such staged part");
+  Store::Impl& impl = *store_->impl_;
+  if (cached_part_ != static_cast<int64_t>(part)) {
+    cached_puts_.clear();
+    cached_part_ = -1;
+    std::string rep;
+    rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.handles[Index(Family::kMeta)],
+                                     keys::MetaStagedPart(part), &rep);
+    if (!s.ok()) return FromRocksDb(s, "reading a staged write");
+    struct Collect : rocksdb::WriteBatch::Handler {
+      const Handles* handles;
+      std::map<std::pair<Family, std::string>, std::string, std::less<>>* out;
+      rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& k,
+                            const rocksdb::Slice& v) override {
+        for (size_t i = 0; i < kFamilyCount; ++i) {
+          if ((*handles)[i]->GetID() == cf) {
+            (*out)[{static_cast<Family>(i), k.ToString()}] = v.ToString();
+          }
+        }
+        return rocksdb::Status::OK();
+      }
+      rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+        return rocksdb::Status::OK();
+      }
+      rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override {
+        return rocksdb::Status::OK();
+      }
+    } collect;
+    collect.handles = &impl.handles;
+    collect.out = &cached_puts_;
+    rocksdb::WriteBatch batch(std::move(rep));
+    s = batch.Iterate(&collect);
+    if (!s.ok()) return FromRocksDb(s, "reading a staged write");
+    cached_part_ = static_cast<int64_t>(part);
+  }
+  auto it = cached_puts_.find(std::pair<Family, std::string>(family, std::string(key)));
+  if (it == cached_puts_.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::StatusOr<std::string> DataVersion(const ReadView& view) {

@@ -7,8 +7,10 @@
 #define PMDB_NODE_STORAGE_STORE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +26,9 @@ struct StoreOptions {
   // Create the store when the directory holds none.
   bool create_if_missing = false;
   // Open without taking the store's lock and without writing, next to a running node (for
-  // example to verify its audit log). Sees what was written up to the moment of opening.
+  // example to verify its audit log). Sees what was written up to the moment of opening; while
+  // a committed staged write is still being applied, its data reads fail (UNAVAILABLE) and the
+  // audit log stays readable.
   bool read_only = false;
   // Memory for the shared block cache.
   size_t block_cache_bytes = 256 << 20;
@@ -55,9 +59,56 @@ class WriteBatch {
 
  private:
   friend class Store;
+  friend class StagedWrite;
   struct Rep;
   explicit WriteBatch(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
+};
+
+class Store;
+
+// A write too large to hold as one batch in memory (a million people's records; a VCF of
+// millions of sites). Its parts are staged in the store as they are made: written, but seen by
+// no reader. Commit() then applies them, and readers go on seeing the store as it was before
+// the write until every part is in, when they see all of it at once. Either way a caller's
+// write is all or nothing: parts staged by a process that dies before Commit() are removed when
+// the store is next opened; a Commit() cut short (a killed process, a full disk) is finished
+// when the store is next opened, before anything reads it. Made by Store::BeginStaged() under
+// WriteLock(), which it needs until it is committed or destroyed; must not outlive the store.
+// Not thread-safe.
+class StagedWrite {
+ public:
+  // Removes the parts of a write that was not committed.
+  ~StagedWrite();
+  StagedWrite(StagedWrite&&) noexcept;
+  StagedWrite& operator=(StagedWrite&&) = delete;
+
+  // Stages what `part` holds (nothing when it is empty) and leaves it empty for reuse.
+  absl::Status Stage(WriteBatch& part);
+
+  // Stages `last` and makes every part visible at once, in the order staged.
+  absl::Status Commit(WriteBatch& last);
+
+  // The value a staged part (by its index) puts at `key` of `family`, if it does. Reads the
+  // part back from the store; the last part read is kept, so asking of one part repeatedly
+  // costs one read.
+  absl::StatusOr<std::optional<std::string>> StagedValue(uint64_t part, Family family,
+                                                         std::string_view key);
+
+  // Parts staged so far; the next part's index.
+  uint64_t parts() const { return parts_; }
+  uint64_t staged_bytes() const { return bytes_; }
+
+ private:
+  friend class Store;
+  explicit StagedWrite(Store* store) : store_(store) {}
+  Store* store_;
+  uint64_t parts_ = 0;
+  uint64_t bytes_ = 0;
+  bool changes_data_ = false;
+  bool done_ = false;
+  int64_t cached_part_ = -1;
+  std::map<std::pair<Family, std::string>, std::string, std::less<>> cached_puts_;
 };
 
 // Where the audit log of the store in `dir` is anchored (security/audit.h): the file
@@ -88,6 +139,9 @@ class Store {
   std::unique_ptr<ReadView> Snapshot() const;
 
   WriteBatch NewBatch();
+
+  // A write in staged parts (see StagedWrite). The caller holds WriteLock().
+  StagedWrite BeginStaged() { return StagedWrite(this); }
 
   // Applies the batch atomically and durably (synced write-ahead log). A batch that can change
   // an answer (individuals, variants, bitmaps, reference files, datasets) also bumps the
@@ -120,6 +174,7 @@ class Store {
   absl::StatusOr<uint64_t> FreeBytes() const;
 
  private:
+  friend class StagedWrite;
   // Opens the RocksDB database in `dir`; with `create`, a new one, given its schema version.
   static absl::StatusOr<std::unique_ptr<Store>> OpenDir(const std::string& dir,
                                                         const StoreOptions& options, bool create);

@@ -39,20 +39,28 @@ const CommandSpec& Spec() {
           {"individuals", "N", "number of individuals (samples)"},
           {"variants", "M", "number of variant sites"},
           {"seed", "S", "random seed (default 1)"},
-          {"sites-seed", "S", "seed of the variant sites alone: cohorts with one sites seed share sites"},
+          {"sites-seed", "S",
+           "seed of the variant sites alone: cohorts with one sites seed share sites"},
           {"out", "DIR", "output directory (created)"},
           {"assembly", "NAME", "assembly written in the header (default GRCh38)"},
           {"chrom", "NAME", "chromosome of the sites (default 22)"},
           {"id-prefix", "TEXT", "subject ids are TEXT-0000001 ... (default SYN<seed>)"},
-          {"spectrum", "VCF", "VCF with INFO/AF to draw frequencies from (default: the 1000 "
-                              "Genomes chr22 file in " PMDB_DEFAULT_DATA_DIR "/vcf)"},
-          {"hpo", "PATH", "HPO ontology to draw phenotypes from (default "
-                          PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo)"},
-          {"max-af", "F", "use only spectrum frequencies <= F (e.g. 0.01 for a sparse, "
-                          "panel-like set of rare variants)"},
+          {"spectrum", "VCF|wgs",
+           "VCF with INFO/AF to draw frequencies from (default: the "
+           "1000 Genomes chr22 file in " PMDB_DEFAULT_DATA_DIR "/vcf), or "
+           "'wgs': whole-genome-like, a site's allele count k drawn with "
+           "density ~ k^-1.3, so most sites are rare (at 1M people ~95 % below "
+           "1 %) and a genome carries ~1 % of them"},
+          {"hpo", "PATH",
+           "HPO ontology to draw phenotypes from (default " PMDB_DEFAULT_DATA_DIR
+           "/ontology/hp.obo)"},
+          {"max-af", "F",
+           "use only spectrum frequencies <= F (e.g. 0.01 for a sparse, "
+           "panel-like set of rare variants)"},
           {"json", "", "print the summary as JSON"},
-          {"case-families", "N", "instead of a cohort: N rare-disease case families for "
-                                 "similar-case search (see below)"},
+          {"case-families", "N",
+           "instead of a cohort: N rare-disease case families for "
+           "similar-case search (see below)"},
           {"members", "M", "with --case-families: members per family besides the seed (default 4)"},
           {"unrelated", "U", "with --case-families: unrelated cases (default 10000)"},
           {"drop", "P", "with --case-families: share of the seed's terms a member lacks (0.3)"},
@@ -62,7 +70,9 @@ const CommandSpec& Spec() {
           {"common-share", "P", "with --case-families: share of terms from that pool (0.25)"},
       },
       "  pmdb generate --individuals 10000 --variants 5000 --seed 7 --out /tmp/cohort\n"
-      "  pmdb ingest --db region.db --vcf /tmp/cohort/cohort.vcf.gz --dataset syn --assembly GRCh38\n"
+      "  pmdb generate --individuals 100000 --variants 1000000 --spectrum wgs --out /tmp/wgs\n"
+      "  pmdb ingest --db region.db --vcf /tmp/cohort/cohort.vcf.gz --dataset syn --assembly "
+      "GRCh38\n"
       "  pmdb ingest --db region.db --phenopackets /tmp/cohort/phenopackets.jsonl --hpo hp.obo\n",
   };
   return spec;
@@ -111,7 +121,8 @@ int RunCaseFamilies(const Flags& flags) {
   options.members = static_cast<uint32_t>(members);
   options.common_terms = static_cast<uint32_t>(common_terms);
   options.seed = seed;
-  auto ontology = vocab::Ontology::LoadObo(flags.Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo"));
+  auto ontology =
+      vocab::Ontology::LoadObo(flags.Get("hpo", PMDB_DEFAULT_DATA_DIR "/ontology/hp.obo"));
   if (!ontology.ok()) return Fail("generate", ontology.status());
   auto set = MakeCaseFamilies(options, *ontology);
   if (!set.ok()) return Fail("generate", set.status());
@@ -119,8 +130,14 @@ int RunCaseFamilies(const Flags& flags) {
   if (!s.ok()) return Fail("generate", s);
   if (flags.Bool("json")) {
     Json j;
-    j.BeginObject().Key("families").Uint(families).Key("cases").Uint(set->cases.size())
-        .Key("out").String(flags.Get("out")).EndObject();
+    j.BeginObject()
+        .Key("families")
+        .Uint(families)
+        .Key("cases")
+        .Uint(set->cases.size())
+        .Key("out")
+        .String(flags.Get("out"))
+        .EndObject();
     std::cout << j.str() << "\n";
   } else {
     std::cout << "generated " << families << " case families (" << WithThousands(set->cases.size())
@@ -139,7 +156,8 @@ int RunGenerate(int argc, char** argv) {
   if (flags->Has("case-families")) return RunCaseFamilies(*flags);
   GeneratorOptions options;
   if (!flags->Has("individuals") || !flags->Has("variants") || !flags->Has("out")) {
-    return UsageError(Spec(), absl::InvalidArgumentError("--individuals, --variants and --out are required"));
+    return UsageError(
+        Spec(), absl::InvalidArgumentError("--individuals, --variants and --out are required"));
   }
   for (auto [name, target, fallback] :
        {std::tuple{"individuals", &options.individuals, uint64_t{0}},
@@ -147,7 +165,8 @@ int RunGenerate(int argc, char** argv) {
         std::tuple{"seed", &options.seed, uint64_t{1}},
         std::tuple{"sites-seed", &options.sites_seed, uint64_t{0}}}) {
     if (!ParseCount(*flags, name, fallback, target)) {
-      return UsageError(Spec(), absl::InvalidArgumentError(StrCat("--", name, " takes a whole number")));
+      return UsageError(Spec(),
+                        absl::InvalidArgumentError(StrCat("--", name, " takes a whole number")));
     }
   }
   options.out_dir = flags->Get("out");
@@ -177,13 +196,20 @@ int RunGenerate(int argc, char** argv) {
   if (flags->Bool("json")) {
     Json j;
     j.BeginObject()
-        .Key("vcf").String(result->vcf_path)
-        .Key("phenopackets").String(result->phenopackets_path)
-        .Key("individuals").Uint(result->individuals)
-        .Key("variants").Uint(result->variants)
-        .Key("non_reference_genotypes").Uint(result->non_reference_genotypes)
-        .Key("diagnosed").Uint(result->diagnosed)
-        .Key("seconds").Double(result->seconds)
+        .Key("vcf")
+        .String(result->vcf_path)
+        .Key("phenopackets")
+        .String(result->phenopackets_path)
+        .Key("individuals")
+        .Uint(result->individuals)
+        .Key("variants")
+        .Uint(result->variants)
+        .Key("non_reference_genotypes")
+        .Uint(result->non_reference_genotypes)
+        .Key("diagnosed")
+        .Uint(result->diagnosed)
+        .Key("seconds")
+        .Double(result->seconds)
         .EndObject();
     std::cout << j.str() << "\n";
     return 0;

@@ -1,4 +1,5 @@
 // pmdb ingest: genotypes from VCF/BCF or clinical records from Phenopackets into a store.
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -27,9 +28,10 @@ const CommandSpec& Spec() {
         "sample becomes an individual, multi-allelic records are split and alleles trimmed so a\n"
         "variant has one key. Phenopacket v2 JSON adds clinical records (sex, age, HPO "
         "phenotypes,\n"
-        "ICD-10 diagnoses, ATC treatments). One call is one atomic batch: if anything is wrong "
-        "the\n"
-        "store is left exactly as it was, and the error names the file, line and problem.\n"
+        "ICD-10 diagnoses, ATC treatments). One call is one atomic write: if anything is wrong\n"
+        "the store is left exactly as it was, and the error names the file, line and problem.\n"
+        "A large file is staged in parts as it is read, so memory stays at one part however\n"
+        "large the file (--part-mb, --part-people); questions see all of it at once.\n"
         "\n"
         "With --node the file is streamed to your region's running node (an operator's\n"
         "certificate), which ingests it while it keeps answering: questions see the store as it\n"
@@ -57,6 +59,10 @@ const CommandSpec& Spec() {
              "the region's ICD-10 code list (one code per line, optionally with its title, e.g. "
              "ICD-10-SE); remembered; codes not in it are counted in the summary and warned "
              "about in questions"},
+            {"part-mb", "MB",
+             "with --db: a VCF is staged in parts of about this many MiB of sites (default 64)"},
+            {"part-people", "N",
+             "with --db: phenopackets are staged N people at a time (default 50000)"},
             {"json", "", "print the summary as JSON"},
         },
         "  pmdb ingest --db region.db --vcf cohort.vcf.gz --dataset wgs-2025 --assembly GRCh38\n"
@@ -84,7 +90,8 @@ void PrintSummary(const ingest::IngestSummary& s, bool json) {
     for (const auto& [reason, n] : s.skipped) j.Key(reason).Uint(n);
     j.EndObject().Key("notes").BeginObject();
     for (const auto& [note, n] : s.notes) j.Key(note).Uint(n);
-    j.EndObject().Key("batch_bytes").Uint(s.batch_bytes).Key("seconds").Double(s.seconds);
+    j.EndObject().Key("batch_bytes").Uint(s.batch_bytes).Key("parts").Uint(s.parts);
+    j.Key("seconds").Double(s.seconds);
     j.EndObject();
     std::cout << j.str() << "\n";
     return;
@@ -241,6 +248,20 @@ int RunIngest(int argc, char** argv) {
   }
   auto target = ChooseTarget(*flags, {Target::kDb, Target::kNode});
   if (!target.ok()) return UsageError(Spec(), target.status());
+  uint64_t part_mb = 64, part_people = ingest::kSubjectsPerPart;
+  for (auto [name, value] : {std::pair{"part-mb", &part_mb}, {"part-people", &part_people}}) {
+    if (!flags->Has(name)) continue;
+    if (target->kind == Target::kNode) {
+      return UsageError(Spec(), absl::InvalidArgumentError(
+                                    StrCat("--", name, " is for --db (a node uses its defaults)")));
+    }
+    std::string v = flags->Get(name);
+    auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), *value);
+    if (err != std::errc() || end != v.data() + v.size() || *value == 0 || *value > (1u << 20)) {
+      return UsageError(Spec(), absl::InvalidArgumentError(
+                                    StrCat("--", name, " takes a whole number from 1 to 1048576")));
+    }
+  }
   if (target->kind == Target::kNode) return IngestOnNode(*flags, *target);
   // A store this command creates is removed again if the ingest fails, so a failed first
   // ingest leaves nothing behind, as a failed later one leaves the store as it was.
@@ -270,9 +291,11 @@ int RunIngest(int argc, char** argv) {
     options.assembly = flags->Get("assembly");
     options.include_filtered = flags->Bool("include-filtered");
     options.sample_map_path = flags->Get("sample-map");
+    options.part_bytes = static_cast<size_t>(part_mb) << 20;
     summary = ingest::IngestVcf(**store, options, on_progress);
   } else {
-    summary = ingest::IngestPhenopackets(**store, flags->Get("phenopackets"), on_progress);
+    summary =
+        ingest::IngestPhenopackets(**store, flags->Get("phenopackets"), on_progress, part_people);
   }
   progress.Done();
   // The ingest is audited in the store it changed, as the node audits an upload.

@@ -115,32 +115,97 @@ struct Cancer {
 
 const std::vector<Cancer>& Cancers() {
   static const std::vector<Cancer> kCancers = {
-      {"C50", "Malignant neoplasm of breast", 0.080, 0.001, {"C50.4", "C50.9"},
-       {{"L02BA01", "tamoxifen"}, {"L01FD01", "trastuzumab"}}, "HP:0100013"},
-      {"C61", "Malignant neoplasm of prostate", 0, 0.070, {"C61"},
-       {{"L02BB03", "bicalutamide"}, {"L02AE02", "leuprorelin"}}, "HP:0100787"},
-      {"C18", "Malignant neoplasm of colon", 0.030, 0.032, {"C18.0", "C18.7", "C18.9"},
-       {{"L01BC02", "fluorouracil"}, {"L01XA03", "oxaliplatin"}}, "HP:0100273"},
-      {"C34", "Malignant neoplasm of bronchus and lung", 0.025, 0.024, {"C34.1", "C34.3", "C34.9"},
-       {{"L01EB02", "erlotinib"}, {"L01XA01", "cisplatin"}}, "HP:0100526"},
-      {"C43", "Malignant melanoma of skin", 0.025, 0.027, {"C43.5", "C43.9"},
-       {{"L01FF01", "nivolumab"}, {"L01EC02", "dabrafenib"}}, "HP:0002861"},
-      {"C44", "Other malignant neoplasms of skin", 0.030, 0.035, {"C44.3", "C44.9"}, {},
+      {"C50",
+       "Malignant neoplasm of breast",
+       0.080,
+       0.001,
+       {"C50.4", "C50.9"},
+       {{"L02BA01", "tamoxifen"}, {"L01FD01", "trastuzumab"}},
+       "HP:0100013"},
+      {"C61",
+       "Malignant neoplasm of prostate",
+       0,
+       0.070,
+       {"C61"},
+       {{"L02BB03", "bicalutamide"}, {"L02AE02", "leuprorelin"}},
+       "HP:0100787"},
+      {"C18",
+       "Malignant neoplasm of colon",
+       0.030,
+       0.032,
+       {"C18.0", "C18.7", "C18.9"},
+       {{"L01BC02", "fluorouracil"}, {"L01XA03", "oxaliplatin"}},
+       "HP:0100273"},
+      {"C34",
+       "Malignant neoplasm of bronchus and lung",
+       0.025,
+       0.024,
+       {"C34.1", "C34.3", "C34.9"},
+       {{"L01EB02", "erlotinib"}, {"L01XA01", "cisplatin"}},
+       "HP:0100526"},
+      {"C43",
+       "Malignant melanoma of skin",
+       0.025,
+       0.027,
+       {"C43.5", "C43.9"},
+       {{"L01FF01", "nivolumab"}, {"L01EC02", "dabrafenib"}},
+       "HP:0002861"},
+      {"C44",
+       "Other malignant neoplasms of skin",
+       0.030,
+       0.035,
+       {"C44.3", "C44.9"},
+       {},
        "HP:0008069"},
-      {"C67", "Malignant neoplasm of bladder", 0.007, 0.022, {"C67.9"},
-       {{"L01XA01", "cisplatin"}}, "HP:0009725"},
-      {"C64", "Malignant neoplasm of kidney", 0.006, 0.010, {"C64"},
-       {{"L01EX01", "sunitinib"}}, "HP:0009726"},
-      {"C25", "Malignant neoplasm of pancreas", 0.005, 0.005, {"C25.0", "C25.9"},
-       {{"L01BC05", "gemcitabine"}}, "HP:0002894"},
-      {"C91", "Lymphoid leukaemia", 0.005, 0.007, {"C91.0", "C91.1"},
-       {{"L01FA01", "rituximab"}}, "HP:0005526"},
-      {"C92", "Myeloid leukaemia", 0.004, 0.005, {"C92.0", "C92.1"},
-       {{"L01EA01", "imatinib"}}, "HP:0012324"},
-      {"C71", "Malignant neoplasm of brain", 0.004, 0.005, {"C71.9"},
-       {{"L01AX03", "temozolomide"}}, "HP:0100006"},
-      {"C56", "Malignant neoplasm of ovary", 0.010, 0, {"C56"},
-       {{"L01XA02", "carboplatin"}}, "HP:0100615"},
+      {"C67",
+       "Malignant neoplasm of bladder",
+       0.007,
+       0.022,
+       {"C67.9"},
+       {{"L01XA01", "cisplatin"}},
+       "HP:0009725"},
+      {"C64",
+       "Malignant neoplasm of kidney",
+       0.006,
+       0.010,
+       {"C64"},
+       {{"L01EX01", "sunitinib"}},
+       "HP:0009726"},
+      {"C25",
+       "Malignant neoplasm of pancreas",
+       0.005,
+       0.005,
+       {"C25.0", "C25.9"},
+       {{"L01BC05", "gemcitabine"}},
+       "HP:0002894"},
+      {"C91",
+       "Lymphoid leukaemia",
+       0.005,
+       0.007,
+       {"C91.0", "C91.1"},
+       {{"L01FA01", "rituximab"}},
+       "HP:0005526"},
+      {"C92",
+       "Myeloid leukaemia",
+       0.004,
+       0.005,
+       {"C92.0", "C92.1"},
+       {{"L01EA01", "imatinib"}},
+       "HP:0012324"},
+      {"C71",
+       "Malignant neoplasm of brain",
+       0.004,
+       0.005,
+       {"C71.9"},
+       {{"L01AX03", "temozolomide"}},
+       "HP:0100006"},
+      {"C56",
+       "Malignant neoplasm of ovary",
+       0.010,
+       0,
+       {"C56"},
+       {{"L01XA02", "carboplatin"}},
+       "HP:0100615"},
       {"C73", "Malignant neoplasm of thyroid gland", 0.009, 0.003, {"C73"}, {}, "HP:0100031"},
   };
   return kCancers;
@@ -165,7 +230,8 @@ class PhenotypePools {
     std::erase_if(all, [&](uint32_t t) { return o.term(t).obsolete; });
     std::sort(all.begin(), all.end());
     // A fixed background of 400 terms, drawn with Zipf-like weights so some are common.
-    for (int i = 0; i < 400 && !all.empty(); ++i) p.background_.push_back(all[rng.Below(all.size())]);
+    for (int i = 0; i < 400 && !all.empty(); ++i)
+      p.background_.push_back(all[rng.Below(all.size())]);
     return p;
   }
 
@@ -226,7 +292,9 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
   std::error_code ec;
   std::filesystem::create_directories(opt.out_dir, ec);
   if (ec) return absl::PermissionDeniedError(StrCat(opt.out_dir, ": ", ec.message()));
-  auto spectrum = ReadSpectrum(opt.spectrum_vcf, opt.max_af);
+  const bool wgs = opt.spectrum_vcf == kWgsSpectrum;
+  absl::StatusOr<std::vector<SpectrumSite>> spectrum =
+      wgs ? std::vector<SpectrumSite>{{0, 1, 1}} : ReadSpectrum(opt.spectrum_vcf, opt.max_af);
   if (!spectrum.ok()) return spectrum.status();
   auto ontology = vocab::Ontology::LoadObo(opt.hpo_path);
   if (!ontology.ok()) return ontology.status();
@@ -244,7 +312,8 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
   // ---- VCF
   result.vcf_path = (std::filesystem::path(opt.out_dir) / "cohort.vcf.gz").string();
   BGZF* bgzf = bgzf_open(result.vcf_path.c_str(), "w1");
-  if (bgzf == nullptr) return absl::PermissionDeniedError(StrCat(result.vcf_path, ": cannot write"));
+  if (bgzf == nullptr)
+    return absl::PermissionDeniedError(StrCat(result.vcf_path, ": cannot write"));
   bgzf_mt(bgzf, 2, 256);
   std::string header = StrCat(
       "##fileformat=VCFv4.2\n##source=pmdb generate seed=", opt.seed,
@@ -261,10 +330,30 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
   Rng own_site_rng(opt.sites_seed);
   Rng& site_rng = opt.sites_seed != 0 ? own_site_rng : rng;
   const uint64_t kStart = 16'000'000, kEnd = 50'000'000;
-  std::set<uint32_t> positions;
-  while (positions.size() < opt.variants) {
-    positions.insert(static_cast<uint32_t>(kStart + site_rng.Below(kEnd - kStart)));
+  if (opt.variants > (kEnd - kStart) / 4) {
+    return absl::InvalidArgumentError(
+        StrCat("--variants is limited to ", (kEnd - kStart) / 4, " on one chromosome"));
   }
+  std::vector<uint32_t> positions;
+  positions.reserve(opt.variants);
+  if (opt.variants <= 100'000) {
+    std::set<uint32_t> drawn;
+    while (drawn.size() < opt.variants) {
+      drawn.insert(static_cast<uint32_t>(kStart + site_rng.Below(kEnd - kStart)));
+    }
+    positions.assign(drawn.begin(), drawn.end());
+  } else {
+    // Millions of sites: gaps drawn around the mean spacing, in order, without a set.
+    const uint64_t mean_gap = (kEnd - kStart) / opt.variants;
+    uint64_t pos = kStart;
+    for (uint64_t v = 0; v < opt.variants; ++v) {
+      pos += 1 + site_rng.Below(2 * mean_gap - 1);
+      positions.push_back(static_cast<uint32_t>(pos));
+    }
+  }
+  const double alleles = 2.0 * static_cast<double>(opt.individuals);
+  // Inverse of the power law's distribution function on [1, 2N].
+  const double tail = 1 - std::pow(alleles, 1 - kWgsExponent);
   struct Site {
     uint32_t pos;
     std::string ref, alt;
@@ -286,7 +375,14 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
       for (uint32_t k = 1; k < s.alt_len; ++k) alt.push_back(kBases[site_rng.Below(4)]);
       if (ref == alt) alt.push_back('A');
     }
-    sites.push_back(Site{pos, std::move(ref), std::move(alt), s.af});
+    double af = s.af;
+    if (wgs) {
+      do {
+        double k = std::pow(1 - site_rng.Uniform() * tail, 1 / (1 - kWgsExponent));
+        af = std::min(alleles - 1, k) / alleles;
+      } while (af > opt.max_af);
+    }
+    sites.push_back(Site{pos, std::move(ref), std::move(alt), af});
   }
   std::string genotypes;  // "\t0/0" per sample, patched per site
   std::string reference_row;
@@ -353,8 +449,8 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
       for (int k = 0; k < n; ++k) features.push_back(pools->Under(c.hpo_root, rng));
       if (!c.treatments.empty() && rng.Uniform() < 0.7) {
         const auto& [atc, name] = c.treatments[rng.Below(c.treatments.size())];
-        actions.push_back(StrCat("{\"treatment\":{\"agent\":",
-                                 OntologyClassJson(StrCat("ATC:", atc), name), "}}"));
+        actions.push_back(StrCat(
+            "{\"treatment\":{\"agent\":", OntologyClassJson(StrCat("ATC:", atc), name), "}}"));
       }
     }
     if (!diseases.empty()) ++result.diagnosed;
@@ -371,9 +467,10 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
     bool first = true;
     for (const std::string& f : features) {
       if (f == excluded) continue;
-      StrAppend(&line, first ? "" : ",", "{\"type\":",
-                OntologyClassJson(f, pools->ontology()->term(*pools->ontology()->Resolve(f).term).name),
-                "}");
+      StrAppend(
+          &line, first ? "" : ",", "{\"type\":",
+          OntologyClassJson(f, pools->ontology()->term(*pools->ontology()->Resolve(f).term).name),
+          "}");
       first = false;
     }
     if (!excluded.empty()) {
@@ -384,8 +481,9 @@ absl::StatusOr<GeneratorResult> GenerateCohort(
     for (size_t k = 0; k < diseases.size(); ++k) StrAppend(&line, k ? "," : "", diseases[k]);
     StrAppend(&line, "],\"medicalActions\":[");
     for (size_t k = 0; k < actions.size(); ++k) StrAppend(&line, k ? "," : "", actions[k]);
-    StrAppend(&line, "],\"metaData\":{\"createdBy\":\"pmdb generate\","
-                     "\"phenopacketSchemaVersion\":\"2.0\"}}\n");
+    StrAppend(&line,
+              "],\"metaData\":{\"createdBy\":\"pmdb generate\","
+              "\"phenopacketSchemaVersion\":\"2.0\"}}\n");
     out << line;
   }
   out.close();

@@ -13,6 +13,16 @@
 
 namespace pmdb::cli {
 
+// GeneratorOptions::spectrum_vcf for a whole-genome-like spectrum dominated by rare variants:
+// a site's expected allele count k among the cohort's 2N alleles follows a power law,
+// density ∝ k^-1.3 on [1, 2N]. At a million people about 95 % of sites are below 1 % frequency
+// and about one in five is a singleton, while one genome carries about 1 % of the sites; in
+// gnomAD v3 (76,156 genomes) over 95 % of variants are below 1 % and a genome carries about
+// 4-5 million of the 600-odd million sites. The exponent is a stand-in chosen for those two
+// figures, not a population-genetic model.
+inline constexpr const char* kWgsSpectrum = "wgs";
+inline constexpr double kWgsExponent = 1.3;
+
 struct GeneratorOptions {
   uint64_t individuals = 1000;
   uint64_t variants = 1000;
@@ -24,9 +34,10 @@ struct GeneratorOptions {
   std::string out_dir;
   std::string assembly = "GRCh38";
   std::string chrom = "22";
-  std::string spectrum_vcf;  // a VCF with INFO/AF, e.g. 1000 Genomes chr22
+  // A VCF with INFO/AF, e.g. 1000 Genomes chr22, or kNeutralSpectrum.
+  std::string spectrum_vcf;
   std::string hpo_path;
-  std::string id_prefix;     // subject ids are <prefix>-<7 digits>
+  std::string id_prefix;  // subject ids are <prefix>-<7 digits>
   double missing_rate = 0.005;
   // Only spectrum frequencies at or below this are used: 0.01 gives a sparse, panel-like set
   // of rare variants.

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "gtest/gtest.h"
+#include "node/base/crash_point.h"
 #include "node/storage/keys.h"
 #include "tests/test_util.h"
 
@@ -192,6 +193,130 @@ TEST(StoreTest, MultiGetReturnsEmptyForMissingKeys) {
   ASSERT_TRUE(bits.ok());
   EXPECT_TRUE((*bits)[0].Empty());
   EXPECT_TRUE((*bits)[1].Contains(5));
+}
+
+// ---- staged writes
+
+std::vector<uint32_t> Bits(const Store& store, const std::string& key) {
+  auto bits = store.Snapshot()->GetBitmap(key);
+  EXPECT_TRUE(bits.ok()) << bits.status();
+  return bits.ok() ? bits->ToVector() : std::vector<uint32_t>{};
+}
+
+// The staged parts and the commit record left in the meta family.
+size_t StagedKeys(const Store& store) {
+  size_t n = 0;
+  EXPECT_TRUE(store.Snapshot()
+                  ->Scan(Family::kMeta, "staged/", keys::PrefixEnd("staged/"),
+                         [&](std::string_view, std::string_view) { return ++n > 0; })
+                  .ok());
+  return n;
+}
+
+TEST(StagedWriteTest, PartsAreUnseenUntilTheCommitAndThenSeenAtOnce) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  auto lock = store->WriteLock();
+  StagedWrite staged = store->BeginStaged();
+  WriteBatch batch = store->NewBatch();
+  batch.AddBits(keys::Sex('F'), Bitmap::Of({1, 2}));
+  batch.Put(Family::kVariants, "v1", "");
+  ASSERT_TRUE(staged.Stage(batch).ok());
+  EXPECT_EQ(batch.Count(), 0u) << "the batch is emptied for the next part";
+  auto during = store->Snapshot();
+  batch.AddBits(keys::Sex('F'), Bitmap::Of({3}));
+  batch.RemoveBits(keys::Sex('F'), Bitmap::Of({1}));
+  ASSERT_TRUE(staged.Stage(batch).ok());
+  EXPECT_EQ(staged.parts(), 2u);
+  EXPECT_TRUE(Bits(*store, keys::Sex('F')).empty()) << "staged, not visible";
+  EXPECT_FALSE(*store->Snapshot()->Get(Family::kVariants, "v1"));
+  EXPECT_EQ(*DataVersion(*store->Snapshot()), "0");
+
+  WriteBatch last = store->NewBatch();
+  last.Put(Family::kMeta, keys::kMetaNextOrdinal, std::string("\0\0\0\4", 4));
+  ASSERT_TRUE(staged.Commit(last).ok());
+  EXPECT_EQ(Bits(*store, keys::Sex('F')), (std::vector<uint32_t>{2, 3})) << "parts in order";
+  EXPECT_TRUE(*store->Snapshot()->Get(Family::kVariants, "v1"));
+  EXPECT_EQ(Counter(*DataVersion(*store->Snapshot())), 1u) << "one write, one new version";
+  EXPECT_TRUE(during->GetBitmap(keys::Sex('F'))->Empty()) << "an older snapshot stays as it was";
+  EXPECT_EQ(StagedKeys(*store), 0u) << "nothing staged is left behind";
+}
+
+TEST(StagedWriteTest, AWriteNeverCommittedLeavesTheStoreAsItWas) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  WriteBatch first = store->NewBatch();
+  first.AddBits(keys::Sex('M'), Bitmap::Of({7}));
+  ASSERT_TRUE(store->Write(first).ok());
+  auto before = pmdb::testing::DumpStore(*store);
+  {
+    auto lock = store->WriteLock();
+    StagedWrite staged = store->BeginStaged();
+    WriteBatch batch = store->NewBatch();
+    batch.RemoveBits(keys::Sex('M'), Bitmap::Of({7}));
+    ASSERT_TRUE(staged.Stage(batch).ok());
+    EXPECT_EQ(StagedKeys(*store), 1u);
+  }  // given up (an error on the way)
+  EXPECT_EQ(pmdb::testing::DumpStore(*store), before);
+}
+
+TEST(StagedWriteTest, ACommitCutShortServesTheDataBeforeItUntilTheStoreIsReopened) {
+  TempDir dir;
+  {
+    auto store = OpenOrDie(dir.Path("db"));
+    auto lock = store->WriteLock();
+    StagedWrite staged = store->BeginStaged();
+    WriteBatch batch = store->NewBatch();
+    for (uint32_t part = 0; part < 3; ++part) {
+      batch.AddBits(keys::Sex('F'), Bitmap::Of({part}));
+      ASSERT_TRUE(staged.Stage(batch).ok());
+    }
+    ArmFailure("staged.apply", 1);  // after the first part is applied
+    absl::Status s = staged.Commit(batch);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_NE(s.message().find("finished when the store is next opened"), std::string::npos) << s;
+    EXPECT_TRUE(Bits(*store, keys::Sex('F')).empty())
+        << "one part is in, and readers still see the data as it was before the write";
+    EXPECT_EQ(*DataVersion(*store->Snapshot()), "0");
+  }
+  {
+    // Opened read-only first (`pmdb audit verify`): the log is readable, the half-applied data
+    // is not.
+    StoreOptions options;
+    options.read_only = true;
+    auto beside = Store::Open(dir.Path("db"), options);
+    ASSERT_TRUE(beside.ok()) << beside.status();
+    EXPECT_TRUE((*beside)->Snapshot()->Get(Family::kMeta, keys::kMetaAuditHead).ok());
+    EXPECT_EQ((*beside)->Snapshot()->GetBitmap(keys::Sex('F')).status().code(),
+              absl::StatusCode::kUnavailable);
+    EXPECT_EQ((*beside)->Snapshot()->Get(Family::kIndividuals, "x").status().code(),
+              absl::StatusCode::kUnavailable);
+  }
+  auto store = OpenOrDie(dir.Path("db"), /*create=*/false);
+  EXPECT_EQ(Bits(*store, keys::Sex('F')), (std::vector<uint32_t>{0, 1, 2})) << "finished on open";
+  EXPECT_EQ(Counter(*DataVersion(*store->Snapshot())), 1u);
+  EXPECT_EQ(StagedKeys(*store), 0u);
+}
+
+TEST(StagedWriteTest, AStagedPartCanBeReadBack) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Path("db"));
+  auto lock = store->WriteLock();
+  StagedWrite staged = store->BeginStaged();
+  WriteBatch batch = store->NewBatch();
+  batch.Put(Family::kIndividuals, keys::Individual(4), "record four");
+  batch.AddBits(keys::Sex('F'), Bitmap::Of({4}));
+  ASSERT_TRUE(staged.Stage(batch).ok());
+  batch.Put(Family::kIndividuals, keys::Individual(4), "record four, later");
+  ASSERT_TRUE(staged.Stage(batch).ok());
+  EXPECT_EQ(*staged.StagedValue(0, Family::kIndividuals, keys::Individual(4)), "record four");
+  EXPECT_EQ(*staged.StagedValue(1, Family::kIndividuals, keys::Individual(4)),
+            "record four, later");
+  EXPECT_FALSE(*staged.StagedValue(1, Family::kIndividuals, keys::Individual(5)));
+  EXPECT_FALSE(*staged.StagedValue(0, Family::kVariants, keys::Individual(4)))
+      << "the family is part of the key";
+  EXPECT_EQ(staged.StagedValue(2, Family::kIndividuals, "x").status().code(),
+            absl::StatusCode::kOutOfRange);
 }
 
 }  // namespace
