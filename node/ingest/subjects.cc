@@ -36,6 +36,18 @@ absl::StatusOr<SubjectRegistry> SubjectRegistry::Load(const storage::ReadView& v
 }
 
 absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_view subject_id) {
+  return Find(subject_id, /*read_record=*/true);
+}
+
+absl::StatusOr<std::optional<uint32_t>> SubjectRegistry::Ordinal(std::string_view subject_id) {
+  auto subject = Find(subject_id, /*read_record=*/false);
+  if (!subject.ok()) return subject.status();
+  if (*subject == nullptr) return std::nullopt;
+  return (*subject)->ordinal;
+}
+
+absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Find(std::string_view subject_id,
+                                                                bool read_record) {
   if (subject_id.empty()) return absl::InvalidArgumentError("empty subject id");
   auto it = subjects_.find(subject_id);
   if (it != subjects_.end()) return &it->second;
@@ -80,6 +92,11 @@ absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_v
   if (ordinal->has_value()) {
     if ((*ordinal)->size() != 4) return absl::DataLossError("a subject index entry is corrupt");
     subject.ordinal = keys::ReadBE32(**ordinal);
+    if (!read_record) {
+      ++known_;
+      scratch_ = std::move(subject);
+      return &scratch_;
+    }
     auto record = view_->Get(storage::Family::kIndividuals, keys::Individual(subject.ordinal));
     if (!record.ok()) return record.status();
     if (!record->has_value() || !subject.record.ParseFromString(**record)) {

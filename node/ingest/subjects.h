@@ -56,6 +56,11 @@ class SubjectRegistry {
   // The pointer stays valid until Flush() or Finish().
   absl::StatusOr<Subject*> Resolve(std::string_view subject_id);
 
+  // The subject's ordinal, the subject made if unknown, without reading the record of a known
+  // one: for an ingest that only sets bits (a VCF), which leaves known records as they are.
+  // Nothing when the subject opted out of every purpose. Each subject once per write.
+  absl::StatusOr<std::optional<uint32_t>> Ordinal(std::string_view subject_id);
+
   // Writes new and changed records and the subject index; new subjects join the
   // all-individuals bitmap and both consent purposes (opt-out model), and sex "unknown" unless a
   // clinical record gave them a sex. Then forgets the records: what is kept of a subject is its
@@ -76,7 +81,7 @@ class SubjectRegistry {
   }
 
   uint64_t new_count() const;
-  uint64_t touched_count() const { return subjects_.size() + flushed_.size(); }
+  uint64_t touched_count() const { return subjects_.size() + flushed_.size() + known_; }
 
  private:
   struct Flushed {
@@ -86,11 +91,17 @@ class SubjectRegistry {
   };
   explicit SubjectRegistry(const storage::ReadView& view, uint32_t next)
       : view_(&view), next_(next) {}
+  // Resolve(), reading the record of a known subject only with `read_record`.
+  absl::StatusOr<Subject*> Find(std::string_view subject_id, bool read_record);
   const storage::ReadView* view_;
   storage::StagedWrite* staged_ = nullptr;
   uint32_t next_;
   std::map<std::string, Subject, std::less<>> subjects_;
   std::map<std::string, Flushed, std::less<>> flushed_;
+  // Known subjects given their ordinal by Ordinal(), held nowhere.
+  uint64_t known_ = 0;
+  // What Find() returns for them.
+  Subject scratch_;
 };
 
 // The clinical bitmap keys a stored record has bits in (see IndividualRecord.clinical_keys).

@@ -215,14 +215,14 @@ class VcfIngester {
         return absl::InvalidArgumentError(StrCat(path, ": sample columns ", it->second + 1, " and ",
                                                  i + 1, " belong to the same subject"));
       }
-      auto s = registry->Resolve(subject);
-      if (!s.ok()) return s.status();
-      if (*s == nullptr) {
+      auto ordinal = registry->Ordinal(subject);
+      if (!ordinal.ok()) return ordinal.status();
+      if (!ordinal->has_value()) {
         ++opted_out;
         continue;
       }
-      ordinals[i] = (*s)->ordinal;
-      genotyped.Add((*s)->ordinal);
+      ordinals[i] = **ordinal;
+      genotyped.Add(**ordinal);
     }
     if (opted_out > 0) summary_.skipped["samples of subjects who opted out"] = opted_out;
     genotyped.Optimize();
@@ -232,6 +232,12 @@ class VcfIngester {
     storage::StagedWrite staged = store_.BeginStaged();
     registry->ReadFlushedFrom(&staged);
     storage::WriteBatch batch = store_.NewBatch();
+    {
+      // The new people's records go first, so that a million samples are not held to the end.
+      BitAccumulator joined;
+      registry->Flush(batch, joined, staged.parts());
+      joined.Finish(batch);
+    }
     RecordPtr rec(bcf_init());
     uint64_t record_index = 0;
     uint64_t total_bytes = 0;

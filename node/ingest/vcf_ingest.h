@@ -27,7 +27,7 @@ struct VcfIngestOptions {
   // Optional file of "sample<TAB>subject" lines; unmapped samples keep their own name.
   std::string sample_map_path;
   // Sites are staged in parts of about this many bytes (storage::StagedWrite).
-  size_t part_bytes = 64 << 20;
+  size_t part_bytes = 32 << 20;
 };
 
 absl::StatusOr<IngestSummary> IngestVcf(storage::Store& store, const VcfIngestOptions& options,

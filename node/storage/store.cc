@@ -377,6 +377,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir,
   db_options.create_if_missing = !exists;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // Memtables of all column families together stay under this: a staged write passes through
+  // the meta family (its parts) and then the data families, and without a common cap each
+  // family would keep its own full write buffers.
+  db_options.db_write_buffer_size = 192 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
   // A bounded number of table files open, so that connections (node/transport/connection_gate.h
@@ -539,9 +543,13 @@ absl::Status Store::Impl::ApplyStaged(bool changes_data) {
     }
     if (!it->status().ok()) return FromRocksDb(it->status(), "reading a staged write");
   }
+  // Read once each: kept out of the block cache, where they would only push out what
+  // questions read.
+  rocksdb::ReadOptions once;
+  once.fill_cache = false;
   for (const std::string& key : parts) {
     std::string rep;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, key, &rep);
+    rocksdb::Status s = db->Get(once, meta, key, &rep);
     if (!s.ok()) return FromRocksDb(s, "reading a staged write");
     absl::Status space = CheckFreeSpace(dir, min_free_bytes, 2 * rep.size());
     if (!space.ok()) return space;
@@ -661,8 +669,10 @@ absl::StatusOr<std::optional<std::string>> StagedWrite::StagedValue(uint64_t par
     cached_puts_.clear();
     cached_part_ = -1;
     std::string rep;
-    rocksdb::Status s = impl.db->Get(rocksdb::ReadOptions(), impl.handles[Index(Family::kMeta)],
-                                     keys::MetaStagedPart(part), &rep);
+    rocksdb::ReadOptions once;
+    once.fill_cache = false;
+    rocksdb::Status s =
+        impl.db->Get(once, impl.handles[Index(Family::kMeta)], keys::MetaStagedPart(part), &rep);
     if (!s.ok()) return FromRocksDb(s, "reading a staged write");
     struct Collect : rocksdb::WriteBatch::Handler {
       const Handles* handles;

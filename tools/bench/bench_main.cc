@@ -4,6 +4,7 @@
 //   pmdb_bench load-sqlite --tables DIR --sqlite FILE              TSV -> indexed SQLite
 //   pmdb_bench compact --db DIR                                    store size before/after
 //   pmdb_bench print-schema | print-indexes                        the SQL both engines use
+//   pmdb_bench latency --db DIR --variants CHROM:POS:REF:ALT,... [--runs N] [--label TEXT]
 //   pmdb_bench compare --db DIR --sqlite FILE --pg CONNINFO --variant CHROM:POS:REF:ALT
 //                      [--assembly GRCh38] [--dx C50] [--hpo HP:0002664] [--runs N]
 //                      [--bcf FILE.bcf] [--label TEXT]
@@ -431,6 +432,65 @@ int Compare(std::map<std::string, std::string> args) {
   return 0;
 }
 
+// pmdb alone at one scale: for each variant, the count of its carriers who are women, the
+// sex × age-band breakdown of its carriers and its allele frequency, p50/p99 over `runs`, each
+// with a fresh snapshot as a node's handler takes. One Markdown row per variant.
+int LatencyRows(std::map<std::string, std::string> args) {
+  std::string assembly = args.contains("assembly") ? args["assembly"] : "GRCh38";
+  int runs = args.contains("runs") ? std::stoi(args["runs"]) : 200;
+  std::string label = args.contains("label") ? args["label"] : "";
+  storage::StoreOptions options;
+  options.block_cache_bytes = size_t{2} << 30;
+  auto store = storage::Store::Open(Need(args, "db"), options);
+  Check(store.status());
+  auto catalog = vocab::Catalog::Load(*(*store)->Snapshot());
+  Check(catalog.status());
+  query::Engine engine(*catalog, query::Engine::kExact);
+  const std::string variants = Need(args, "variants");
+  for (std::string_view v : Split(variants, ',')) {
+    std::string variant = StrCat("variant(", assembly, ":", v, ")");
+    auto carriers = query::ParseCriterion(variant);
+    auto women = query::ParseCriterion(StrCat(variant, " AND sex(F)"));
+    Check(carriers.status());
+    Check(women.status());
+    uint64_t n_carriers = 0, n_women = 0, ac = 0, an = 0;
+    Latency count_t = Measure(
+        [&] {
+          auto view = (*store)->Snapshot();
+          auto r = engine.Count(*view, *women, v1::RESEARCH);
+          Check(r.status());
+          n_women = r->value;
+        },
+        runs);
+    Latency breakdown_t = Measure(
+        [&] {
+          auto view = (*store)->Snapshot();
+          auto r = engine.Breakdown(*view, *carriers, {v1::SEX, v1::AGE_BAND}, v1::RESEARCH);
+          Check(r.status());
+        },
+        runs);
+    Latency frequency_t = Measure(
+        [&] {
+          auto view = (*store)->Snapshot();
+          auto r = engine.Frequency(*view, *carriers, v1::RESEARCH);
+          Check(r.status());
+          ac = r->value.ac;
+          an = r->value.an;
+        },
+        runs);
+    auto view = (*store)->Snapshot();
+    auto c = engine.Count(*view, *carriers, v1::RESEARCH);
+    Check(c.status());
+    n_carriers = c->value;
+    std::printf("| %s | %s | %llu | %llu/%llu | %llu | %.3f | %.3f | %.3f |\n", label.c_str(),
+                std::string(v).c_str(), static_cast<unsigned long long>(n_carriers),
+                static_cast<unsigned long long>(ac), static_cast<unsigned long long>(an),
+                static_cast<unsigned long long>(n_women), count_t.p50_ms, breakdown_t.p50_ms,
+                frequency_t.p50_ms);
+  }
+  return 0;
+}
+
 int Compact(std::map<std::string, std::string> args) {
   auto store = storage::Store::Open(Need(args, "db"), storage::StoreOptions{});
   Check(store.status());
@@ -471,6 +531,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "compare") return Compare(args);
+  if (cmd == "latency") return LatencyRows(args);
   std::cerr << "pmdb_bench: unknown command " << cmd << "\n";
   return 2;
 }

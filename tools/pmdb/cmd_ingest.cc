@@ -60,7 +60,7 @@ const CommandSpec& Spec() {
              "ICD-10-SE); remembered; codes not in it are counted in the summary and warned "
              "about in questions"},
             {"part-mb", "MB",
-             "with --db: a VCF is staged in parts of about this many MiB of sites (default 64)"},
+             "with --db: a VCF is staged in parts of about this many MiB of sites (default 32)"},
             {"part-people", "N",
              "with --db: phenopackets are staged N people at a time (default 50000)"},
             {"json", "", "print the summary as JSON"},
@@ -248,7 +248,7 @@ int RunIngest(int argc, char** argv) {
   }
   auto target = ChooseTarget(*flags, {Target::kDb, Target::kNode});
   if (!target.ok()) return UsageError(Spec(), target.status());
-  uint64_t part_mb = 64, part_people = ingest::kSubjectsPerPart;
+  uint64_t part_mb = 32, part_people = ingest::kSubjectsPerPart;
   for (auto [name, value] : {std::pair{"part-mb", &part_mb}, {"part-people", &part_people}}) {
     if (!flags->Has(name)) continue;
     if (target->kind == Target::kNode) {
