@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -39,13 +40,15 @@ rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.s
 
 using Handles = std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount>;
 
-// What answers are computed from: the data families and the meta keys that go with them.
-// While a staged write is being applied, readers see these as they were before it.
+// What answers are computed from: the data families and the meta keys that go with them (a
+// scan of the meta family from its start included). While a staged write is being applied,
+// readers see these as they were before it.
 bool IsPublishedData(Family family, std::string_view key) {
   return family == Family::kIndividuals || family == Family::kVariants ||
          family == Family::kBitmaps ||
-         (family == Family::kMeta && (keys::IsDataMetaKey(key) || key == keys::kMetaDataVersion ||
-                                      key == keys::kMetaNextOrdinal));
+         (family == Family::kMeta &&
+          (key.empty() || keys::IsDataMetaKey(key) || key == keys::kMetaDataVersion ||
+           key == keys::kMetaNextOrdinal));
 }
 
 using PinnedSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
@@ -261,14 +264,14 @@ struct Store::Impl {
   Handles handles{};
   std::mutex version_mu;
   uint64_t data_version ABSL_GUARDED_BY(version_mu) = 0;  // as stored
+  // A committed staged write could not be applied to the end (a full disk, an I/O error):
+  // readers keep its pinned snapshot, and every write that changes data is refused until the
+  // store is opened again, which finishes it.
+  std::atomic<bool> unfinished{false};
   // While a staged write is applied: the snapshot readers see data at.
   mutable std::mutex pin_mu;
   PinnedSnapshot published ABSL_GUARDED_BY(pin_mu);
 
-  PinnedSnapshot Published() const {
-    std::lock_guard<std::mutex> lock(pin_mu);
-    return published;
-  }
   void Publish(PinnedSnapshot snapshot) {
     std::lock_guard<std::mutex> lock(pin_mu);
     published = std::move(snapshot);
@@ -501,7 +504,11 @@ uint64_t Store::RocksDbFigure(const std::string& property) const {
 }
 
 std::unique_ptr<ReadView> Store::Snapshot() const {
-  return std::make_unique<SnapshotView>(impl_->db.get(), &impl_->handles, impl_->Published(),
+  // The view's own snapshot is taken under the same lock as the published one is read, so a
+  // view that sees no published snapshot was made before a commit pinned one: it cannot hold
+  // some parts of a staged write.
+  std::lock_guard<std::mutex> lock(impl_->pin_mu);
+  return std::make_unique<SnapshotView>(impl_->db.get(), &impl_->handles, impl_->published,
                                         impl_->incomplete);
 }
 
@@ -511,7 +518,18 @@ WriteBatch Store::NewBatch() {
   return WriteBatch(std::move(rep));
 }
 
+namespace {
+
+absl::Status Unfinished() {
+  return absl::FailedPreconditionError(
+      "an earlier ingest is committed but could not be applied to the end; restart the node (or "
+      "open the store again) to finish it before changing data");
+}
+
+}  // namespace
+
 absl::Status Store::Write(WriteBatch& batch) {
+  if (batch.rep_->changes_data && impl_->unfinished) return Unfinished();
   // Twice the batch: its write-ahead log record, and the flush that follows.
   absl::Status space = CheckFreeSpace(dir_, impl_->min_free_bytes, 2 * batch.ByteSize());
   if (!space.ok()) return space;
@@ -610,6 +628,12 @@ absl::Status StagedWrite::Stage(WriteBatch& part) {
   if (done_) return absl::FailedPreconditionError("this staged write is already committed");
   if (part.Count() == 0) return absl::OkStatus();
   Store::Impl& impl = *store_->impl_;
+  if (impl.unfinished) return Unfinished();
+  if (parts_ == 0) {
+    // Parts a write given up in this process could not remove must not join this one.
+    absl::Status clean = impl.DropStaged();
+    if (!clean.ok()) return clean;
+  }
   const std::string& rep = part.rep_->batch.Data();
   // Staged, applied, then flushed: three times the part before it is compacted away.
   absl::Status space = CheckFreeSpace(impl.dir, impl.min_free_bytes, 3 * rep.size());
@@ -650,8 +674,9 @@ absl::Status StagedWrite::Commit(WriteBatch& last) {
   CrashPoint("staged.after_commit_record");
   absl::Status applied = impl.ApplyStaged(changes_data_);
   if (!applied.ok()) {
-    // Committed but not all applied: readers keep the data as it was before, and the rest is
-    // applied when the store is next opened.
+    // Committed but not all applied: readers keep the data as it was before, no data is
+    // written meanwhile, and the rest is applied when the store is next opened.
+    impl.unfinished = true;
     return absl::Status(applied.code(),
                         StrCat(std::string(applied.message()),
                                " (the write is committed; it is finished when the store is "

@@ -278,6 +278,18 @@ TEST(StagedWriteTest, ACommitCutShortServesTheDataBeforeItUntilTheStoreIsReopene
     EXPECT_TRUE(Bits(*store, keys::Sex('F')).empty())
         << "one part is in, and readers still see the data as it was before the write";
     EXPECT_EQ(*DataVersion(*store->Snapshot()), "0");
+    // Until it is finished, nothing may change data on top of half of it (an opt-out, another
+    // ingest: its parts would mix with the ones left); the audit log goes on.
+    WriteBatch optout = store->NewBatch();
+    optout.RemoveBits(keys::Sex('F'), Bitmap::Of({0}));
+    EXPECT_EQ(store->Write(optout).code(), absl::StatusCode::kFailedPrecondition);
+    WriteBatch audit = store->NewBatch();
+    audit.Put(Family::kAudit, keys::AuditKey(0), "entry");
+    EXPECT_TRUE(store->Write(audit).ok());
+    StagedWrite another = store->BeginStaged();
+    WriteBatch part = store->NewBatch();
+    part.AddBits(keys::Sex('M'), Bitmap::Of({9}));
+    EXPECT_EQ(another.Stage(part).code(), absl::StatusCode::kFailedPrecondition);
   }
   {
     // Opened read-only first (`pmdb audit verify`): the log is readable, the half-applied data
