@@ -8,8 +8,8 @@
 // Each subject's clinical part is replaced by the newest phenopacket (the last one read wins
 // within one ingest). Observed phenotypes are indexed with their ontology ancestors, so hpo(X)
 // is one lookup. All packets of one call are one write, all or nothing, staged in parts of
-// `subjects_per_part` subjects (storage::StagedWrite) so that memory does not grow with the
-// number of people.
+// `subjects_per_part` subjects (storage::StagedWrite) so that memory holds one part's records,
+// and of everyone before only an ordinal and a part number (about 100 bytes a person).
 #ifndef PMDB_NODE_INGEST_CLINICAL_INGEST_H_
 #define PMDB_NODE_INGEST_CLINICAL_INGEST_H_
 

@@ -30,7 +30,7 @@ const CommandSpec& Spec() {
         "phenotypes,\n"
         "ICD-10 diagnoses, ATC treatments). One call is one atomic write: if anything is wrong\n"
         "the store is left exactly as it was, and the error names the file, line and problem.\n"
-        "A large file is staged in parts as it is read, so memory stays at one part however\n"
+        "A large file is staged in parts as it is read, so memory stays near one part however\n"
         "large the file (--part-mb, --part-people); questions see all of it at once.\n"
         "\n"
         "With --node the file is streamed to your region's running node (an operator's\n"
