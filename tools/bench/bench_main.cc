@@ -182,6 +182,19 @@ Cells SqlCells(const std::vector<std::vector<std::string>>& rows) {
   return cells;
 }
 
+// The store at `dir` with a block cache large enough to hold what questions read, and its
+// catalog.
+std::pair<std::unique_ptr<storage::Store>, std::shared_ptr<const vocab::Catalog>> OpenStore(
+    const std::string& dir) {
+  storage::StoreOptions options;
+  options.block_cache_bytes = size_t{2} << 30;
+  auto store = storage::Store::Open(dir, options);
+  Check(store.status());
+  auto catalog = vocab::Catalog::Load(*(*store)->Snapshot());
+  Check(catalog.status());
+  return {std::move(*store), std::move(*catalog)};
+}
+
 // p50/p99 of an engine count, each run on a fresh snapshot as a node's handler takes one;
 // `value` gets the answer.
 Latency TimeCount(const storage::Store& store, const query::Engine& engine,
@@ -230,13 +243,10 @@ int Compare(std::map<std::string, std::string> args) {
   for (const std::string& p : {std::string("C"), std::string("D")}) breakdown_params.push_back(p);
 
   // pmdb, in process, as a node's gRPC handler would call it.
-  storage::StoreOptions options;
-  options.block_cache_bytes = size_t{2} << 30;
-  auto store = storage::Store::Open(Need(args, "db"), options);
-  Check(store.status());
-  auto catalog = vocab::Catalog::Load(*(*store)->Snapshot());
-  Check(catalog.status());
-  query::Engine engine(*catalog);
+  auto opened = OpenStore(Need(args, "db"));
+  std::unique_ptr<storage::Store>& store = opened.first;
+  const std::shared_ptr<const vocab::Catalog>& catalog = opened.second;
+  query::Engine engine(catalog);
   auto carriers_q = query::ParseCriterion(variant);
   auto count_q = query::ParseCriterion(StrCat(variant, " AND dx(", dx, ") AND hpo(", hpo, ")"));
   auto breakdown_q = query::ParseCriterion(StrCat(variant, " AND dx(C)"));
@@ -247,12 +257,12 @@ int Compare(std::map<std::string, std::string> args) {
   Check(breakdown_q.status());
   uint64_t pmdb_carriers = 0, pmdb_count = 0, pmdb_clinical = 0;
   Cells pmdb_cells;
-  Latency pmdb_carriers_t = TimeCount(**store, engine, *carriers_q, runs, &pmdb_carriers);
-  Latency pmdb_count_t = TimeCount(**store, engine, *count_q, runs, &pmdb_count);
-  Latency pmdb_clinical_t = TimeCount(**store, engine, *clinical_q, runs, &pmdb_clinical);
+  Latency pmdb_carriers_t = TimeCount(*store, engine, *carriers_q, runs, &pmdb_carriers);
+  Latency pmdb_count_t = TimeCount(*store, engine, *count_q, runs, &pmdb_count);
+  Latency pmdb_clinical_t = TimeCount(*store, engine, *clinical_q, runs, &pmdb_clinical);
   Latency pmdb_breakdown_t = Measure(
       [&] {
-        auto view = (*store)->Snapshot();
+        auto view = store->Snapshot();
         auto r = engine.Breakdown(*view, *breakdown_q, {v1::SEX, v1::AGE_BAND}, v1::RESEARCH);
         Check(r.status());
         pmdb_cells = PmdbCells(r->value);
@@ -264,7 +274,7 @@ int Compare(std::map<std::string, std::string> args) {
   // phenotype's closure, sex, research consent), deserialized once and held in memory. What the
   // engine adds on top is reading and decoding them from the store, planning and checks.
   namespace keys = storage::keys;
-  auto floor_view = (*store)->Snapshot();
+  auto floor_view = store->Snapshot();
   auto load = [&](const std::string& key) {
     auto b = floor_view->GetBitmap(key);
     Check(b.status());
@@ -432,13 +442,10 @@ int LatencyRows(std::map<std::string, std::string> args) {
   std::string assembly = args.contains("assembly") ? args["assembly"] : "GRCh38";
   int runs = args.contains("runs") ? std::stoi(args["runs"]) : 200;
   std::string label = args.contains("label") ? args["label"] : "";
-  storage::StoreOptions options;
-  options.block_cache_bytes = size_t{2} << 30;
-  auto store = storage::Store::Open(Need(args, "db"), options);
-  Check(store.status());
-  auto catalog = vocab::Catalog::Load(*(*store)->Snapshot());
-  Check(catalog.status());
-  query::Engine engine(*catalog, query::Engine::kExact);
+  auto opened = OpenStore(Need(args, "db"));
+  std::unique_ptr<storage::Store>& store = opened.first;
+  const std::shared_ptr<const vocab::Catalog>& catalog = opened.second;
+  query::Engine engine(catalog, query::Engine::kExact);
   const std::string variants = Need(args, "variants");
   for (std::string_view v : Split(variants, ',')) {
     std::string variant = StrCat("variant(", assembly, ":", v, ")");
@@ -447,24 +454,24 @@ int LatencyRows(std::map<std::string, std::string> args) {
     Check(carriers.status());
     Check(women.status());
     uint64_t n_carriers = 0, n_women = 0, ac = 0, an = 0;
-    Latency count_t = TimeCount(**store, engine, *women, runs, &n_women);
+    Latency count_t = TimeCount(*store, engine, *women, runs, &n_women);
     Latency breakdown_t = Measure(
         [&] {
-          auto view = (*store)->Snapshot();
+          auto view = store->Snapshot();
           auto r = engine.Breakdown(*view, *carriers, {v1::SEX, v1::AGE_BAND}, v1::RESEARCH);
           Check(r.status());
         },
         runs);
     Latency frequency_t = Measure(
         [&] {
-          auto view = (*store)->Snapshot();
+          auto view = store->Snapshot();
           auto r = engine.Frequency(*view, *carriers, v1::RESEARCH);
           Check(r.status());
           ac = r->value.ac;
           an = r->value.an;
         },
         runs);
-    auto view = (*store)->Snapshot();
+    auto view = store->Snapshot();
     auto c = engine.Count(*view, *carriers, v1::RESEARCH);
     Check(c.status());
     n_carriers = c->value;
