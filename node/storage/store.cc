@@ -297,6 +297,9 @@ struct Store::Impl {
   // Removes staged parts no commit record covers.
   absl::Status DropStaged();
 
+  // The keys of the staged parts in the store, in order.
+  absl::StatusOr<std::vector<std::string>> StagedPartKeys();
+
   ~Impl() {
     Publish(nullptr);
     // Flushing on close retires the write-ahead log, so the directory holds only the data
@@ -547,25 +550,29 @@ absl::Status Store::Write(WriteBatch& batch) {
   return s;
 }
 
+absl::StatusOr<std::vector<std::string>> Store::Impl::StagedPartKeys() {
+  const std::string end = keys::PrefixEnd(keys::kMetaStagedPartPrefix);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[Index(Family::kMeta)]));
+  std::vector<std::string> parts;
+  for (it->Seek(ToSlice(keys::kMetaStagedPartPrefix)); it->Valid(); it->Next()) {
+    parts.push_back(it->key().ToString());
+  }
+  if (!it->status().ok()) return FromRocksDb(it->status(), "reading a staged write");
+  return parts;
+}
+
 absl::Status Store::Impl::ApplyStaged(bool changes_data) {
   rocksdb::ColumnFamilyHandle* meta = handles[Index(Family::kMeta)];
-  std::vector<std::string> parts;
-  {
-    const std::string end = keys::PrefixEnd(keys::kMetaStagedPartPrefix);
-    rocksdb::ReadOptions ro;
-    rocksdb::Slice upper(end);
-    ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, meta));
-    for (it->Seek(ToSlice(keys::kMetaStagedPartPrefix)); it->Valid(); it->Next()) {
-      parts.push_back(it->key().ToString());
-    }
-    if (!it->status().ok()) return FromRocksDb(it->status(), "reading a staged write");
-  }
+  auto parts = StagedPartKeys();
+  if (!parts.ok()) return parts.status();
   // Read once each: kept out of the block cache, where they would only push out what
   // questions read.
   rocksdb::ReadOptions once;
   once.fill_cache = false;
-  for (const std::string& key : parts) {
+  for (const std::string& key : *parts) {
     std::string rep;
     rocksdb::Status s = db->Get(once, meta, key, &rep);
     if (!s.ok()) return FromRocksDb(s, "reading a staged write");
@@ -593,16 +600,9 @@ absl::Status Store::Impl::ApplyStaged(bool changes_data) {
 }
 
 absl::Status Store::Impl::DropStaged() {
-  {
-    const std::string end = keys::PrefixEnd(keys::kMetaStagedPartPrefix);
-    rocksdb::ReadOptions ro;
-    rocksdb::Slice upper(end);
-    ro.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, handles[Index(Family::kMeta)]));
-    it->Seek(ToSlice(keys::kMetaStagedPartPrefix));
-    if (!it->status().ok()) return FromRocksDb(it->status(), "reading a staged write");
-    if (!it->Valid()) return absl::OkStatus();  // nothing staged
-  }
+  auto parts = StagedPartKeys();
+  if (!parts.ok()) return parts.status();
+  if (parts->empty()) return absl::OkStatus();  // nothing staged
   rocksdb::WriteBatch drop;
   drop.DeleteRange(handles[Index(Family::kMeta)], ToSlice(keys::kMetaStagedPartPrefix),
                    keys::PrefixEnd(keys::kMetaStagedPartPrefix))

@@ -15,8 +15,9 @@ namespace pmdb::cli {
 
 // GeneratorOptions::spectrum_vcf for a whole-genome-like spectrum dominated by rare variants:
 // a site's expected allele count k among the cohort's 2N alleles follows a power law,
-// density ∝ k^-1.3 on [1, 2N]. At a million people about 95 % of sites are below 1 % frequency
-// and about one in five is a singleton, while one genome carries about 1 % of the sites; in
+// density ∝ k^-1.3 on [1, 2N]. By the formula, at a million people about 95 % of sites are
+// below 1 % frequency and about one in five is a singleton, while one genome carries about 1 %
+// of the sites; in
 // gnomAD v3 (76,156 genomes) over 95 % of variants are below 1 % and a genome carries about
 // 4-5 million of the 600-odd million sites. The exponent is a stand-in chosen for those two
 // figures, not a population-genetic model.
