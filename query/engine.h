@@ -98,6 +98,7 @@ class Engine {
   absl::StatusOr<Prepared> CheckFrequency(const v1::Criterion& criterion) const;
 
   const vocab::Catalog& catalog() const { return *catalog_; }
+  const Options& options() const { return options_; }
   const std::shared_ptr<const vocab::Catalog>& catalog_ptr() const { return catalog_; }
 
  private:

@@ -87,6 +87,9 @@ absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadS
     // Authorized before a byte of the upload is read.
     auto caller = Authorize(who, Method::kAdminIngest, &entry);
     if (!caller.ok()) return caller.status();
+    if (sharded()) {
+      return NotOnShards("ingest into the newest shard's store (pmdb ingest --db on its machine)");
+    }
     v1::IngestChunk chunk;
     if (!upload.Read(&chunk) || !chunk.has_header()) {
       return absl::InvalidArgumentError("an ingest starts with a header message");
@@ -167,6 +170,9 @@ absl::StatusOr<v1::ConsentReply> NodeCore::Consent(const Credentials& who,
   auto run = [&]() -> absl::StatusOr<v1::ConsentReply> {
     auto caller = Authorize(who, Method::kAdminConsent, &entry);
     if (!caller.ok()) return caller.status();
+    if (sharded()) {
+      return NotOnShards("opt-outs are recorded on every shard (pmdb consent --db on each)");
+    }
     const std::string& purpose = request.purpose();
     if (!purpose.empty() && purpose != "research" && purpose != "care") {
       return absl::InvalidArgumentError("purpose is research, care, or empty for every purpose");
@@ -285,6 +291,7 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
       reply.set_icd10_codes(icd10->size());
       reply.set_icd10_list(icd10->source());
     }
+    reply.set_shards(sources()->Describe());
     auto disk = store_->DiskSize();
     if (disk.ok()) reply.set_disk_bytes(*disk);
     reply.set_audit_entries(audit_->size());
@@ -332,7 +339,7 @@ absl::StatusOr<v1::AdminQueryReply> NodeCore::ExactAnswer(
     const v1::AdminQueryRequest& request) const {
   // Exact answers for the region's own operator: no side channel to close.
   query::Engine engine(catalog(), query::Engine::kExact);
-  auto view = store_->Snapshot();
+  auto view = sources()->Open();
   v1::AdminQueryReply reply;
   if (request.dimensions_size() > 0) {
     auto dims = query::CheckDimensions(request.dimensions());

@@ -136,6 +136,7 @@ NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::Audit
       reference_key_(std::move(reference_key)),
       catalog_(std::move(catalog)),
       cases_(std::move(cases)),
+      sources_(std::make_shared<StoreSources>(store)),
       pacer_(std::chrono::milliseconds(settings_.disclosure.close_side_channels
                                            ? settings_.disclosure.response_quantum_ms
                                            : 0)) {}
@@ -148,6 +149,22 @@ std::shared_ptr<const vocab::Catalog> NodeCore::catalog() const {
 std::shared_ptr<const query::CaseIndex> NodeCore::cases() const {
   std::lock_guard<std::mutex> lock(catalog_mu_);
   return cases_;
+}
+
+std::shared_ptr<const Sources> NodeCore::sources() const {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  return sources_;
+}
+
+void NodeCore::UseShards(std::shared_ptr<const Sources> shards) {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  sources_ = std::move(shards);
+  sharded_ = true;
+}
+
+absl::Status NodeCore::NotOnShards(std::string_view what) const {
+  return absl::FailedPreconditionError(
+      StrCat("region ", settings_.region, " keeps its data on shards (pmdb shard list): ", what));
 }
 
 absl::Status NodeCore::ReloadCatalog() {
@@ -347,18 +364,17 @@ void NodeCore::Count(const Credentials& who, const v1::CountRequest& request,
     auto quote = Quoted<v1::CountAnswer>(
         std::move(caller), "count", request.criterion(), sharing_, discloser_, now, entry, [&] {
           query::Engine engine = DisclosingEngine();
-          return Releaser(engine, discloser_).QuoteCount(*store_->Snapshot(), request.criterion());
+          return Releaser(engine, discloser_).QuoteCount(*sources()->Open(), request.criterion());
         });
     call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
     return;
   }
-  auto answer =
-      Aggregate<v1::CountAnswer>(std::move(caller), "count", request.criterion(), sharing_, now,
-                                 entry, [&](v1::Purpose purpose) {
-                                   query::Engine engine = DisclosingEngine();
-                                   return Releaser(engine, discloser_)
-                                       .Count(*store_->Snapshot(), request.criterion(), purpose);
-                                 });
+  auto answer = Aggregate<v1::CountAnswer>(
+      std::move(caller), "count", request.criterion(), sharing_, now, entry,
+      [&](v1::Purpose purpose) {
+        query::Engine engine = DisclosingEngine();
+        return Releaser(engine, discloser_).Count(*sources()->Open(), request.criterion(), purpose);
+      });
   Done<v1::CountAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
   call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
@@ -380,7 +396,7 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
         std::move(caller), "breakdown", request.criterion(), sharing_, discloser_, now, entry, [&] {
           query::Engine engine = DisclosingEngine();
           return Releaser(engine, discloser_)
-              .QuoteBreakdown(*store_->Snapshot(), request.criterion(), *dims, *diagnoses);
+              .QuoteBreakdown(*sources()->Open(), request.criterion(), *dims, *diagnoses);
         });
     call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
     return;
@@ -390,7 +406,7 @@ void NodeCore::Breakdown(const Credentials& who, const v1::BreakdownRequest& req
       [&](v1::Purpose purpose) {
         query::Engine engine = DisclosingEngine();
         return Releaser(engine, discloser_)
-            .Breakdown(*store_->Snapshot(), request.criterion(), *dims, *diagnoses, purpose);
+            .Breakdown(*sources()->Open(), request.criterion(), *dims, *diagnoses, purpose);
       });
   Done<v1::BreakdownAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
@@ -408,7 +424,7 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
         std::move(caller), "frequency", request.criterion(), sharing_, discloser_, now, entry, [&] {
           query::Engine engine = DisclosingEngine();
           return Releaser(engine, discloser_)
-              .QuoteFrequency(*store_->Snapshot(), request.criterion());
+              .QuoteFrequency(*sources()->Open(), request.criterion());
         });
     call::Finish(*audit_, std::move(entry), std::move(quote), Paced(arrived, std::move(done)));
     return;
@@ -417,7 +433,7 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
                                                sharing_, now, entry, [&](v1::Purpose purpose) {
                                                  query::Engine engine = DisclosingEngine();
                                                  return Releaser(engine, discloser_)
-                                                     .Frequency(*store_->Snapshot(),
+                                                     .Frequency(*sources()->Open(),
                                                                 request.criterion(), purpose);
                                                });
   Done<v1::FrequencyAnswer> paced =
@@ -502,7 +518,7 @@ void NodeCore::Catalogue(const Credentials& who, const v1::CatalogueRequest& req
     auto quote = Quoted<v1::CatalogueAnswer>(
         std::move(caller), "frequency", all, sharing_, discloser_, now, entry, [&] {
           query::Engine engine = DisclosingEngine();
-          return Releaser(engine, discloser_).QuoteCatalogue(*store_->Snapshot(), sites, *scale);
+          return Releaser(engine, discloser_).QuoteCatalogue(*sources()->Open(), sites, *scale);
         });
     call::Finish(*audit_, std::move(entry), std::move(quote),
                  Paced(ReleaseAfter(started, request.sites_size()), std::move(done)));
@@ -511,7 +527,7 @@ void NodeCore::Catalogue(const Credentials& who, const v1::CatalogueRequest& req
   auto answer = Aggregate<v1::CatalogueAnswer>(
       std::move(caller), "frequency", all, sharing_, now, entry, [&](v1::Purpose purpose) {
         query::Engine engine = DisclosingEngine();
-        return Releaser(engine, discloser_).Catalogue(*store_->Snapshot(), sites, *scale, purpose);
+        return Releaser(engine, discloser_).Catalogue(*sources()->Open(), sites, *scale, purpose);
       });
   Done<v1::CatalogueAnswer> paced = Paced(ReleaseAfter(started, request.sites_size()),
                                           RefundIfLost(entry, answer.ok(), now, std::move(done)));
@@ -544,7 +560,7 @@ void NodeCore::PublicExists(const v1::Criterion& variant, Done<v1::PublicAnswer>
     entry.set_project(kPublicProject);
     query::Engine engine = DisclosingEngine();
     Releaser releaser(engine, public_discloser_);
-    auto view = store_->Snapshot();
+    auto view = sources()->Open();
     const security::Identity anyone{.uri = kPublicCaller,
                                     .federation = settings_.federation,
                                     .role = security::Role::kResearcher,

@@ -30,6 +30,7 @@
 #include "node/core/contacts.h"
 #include "node/core/settings.h"
 #include "node/core/sharing.h"
+#include "node/core/source.h"
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
 #include "pmdb/v1/admin.pb.h"
@@ -128,6 +129,12 @@ class NodeCore {
 
   const NodeSettings& settings() const { return settings_; }
 
+  // Answers from the shards a region's store is split across (node/shard/shard_set.h) instead
+  // of the core's own store, which then keeps the audit log, keys, contact requests and the
+  // catalog only. Set before the core serves.
+  void UseShards(std::shared_ptr<const Sources> shards);
+  bool sharded() const { return sharded_; }
+
   // Counts budget refusals and ingest progress there from now on (it must outlive the core).
   void set_metrics(metrics::Registry* registry);
   // The region's and every project's budget as they stand, for the metrics.
@@ -153,6 +160,10 @@ class NodeCore {
                                      .public_cells = false});
   }
   std::shared_ptr<const query::CaseIndex> cases() const;
+  // Where exact answers come from: the store, or the region's shards.
+  std::shared_ptr<const Sources> sources() const;
+  // The error of a call a sharded region's node does not take (its data is on the shards).
+  absl::Status NotOnShards(std::string_view what) const;
   // `done` run through the pacer: an answer that leaves the region goes at the next multiple of
   // [disclosure] response_quantum_ms after its question arrived.
   template <typename T>
@@ -199,6 +210,8 @@ class NodeCore {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_
   std::shared_ptr<const query::CaseIndex> cases_;  // guarded by catalog_mu_
+  std::shared_ptr<const Sources> sources_ ABSL_GUARDED_BY(catalog_mu_);
+  std::atomic<bool> sharded_{false};
   std::atomic<metrics::Registry*> metrics_{nullptr};
   mutable std::mutex public_mu_;
   std::map<std::string, v1::PublicAnswer> public_answers_ ABSL_GUARDED_BY(public_mu_);

@@ -42,10 +42,9 @@ absl::StatusOr<query::Answer<T>> Releaser::Evaluated(absl::StatusOr<query::Answe
 }
 
 absl::StatusOr<std::string> Releaser::KeyOf(std::string_view kind, const std::string& question,
-                                            const storage::ReadView& view,
+                                            absl::StatusOr<std::string> version,
                                             const std::vector<v1::Dimension>& dimensions,
                                             const std::vector<std::string>& diagnoses) const {
-  auto version = storage::DataVersion(view);
   if (!version.ok()) return AfterReading(version.status(), kind);
   std::string key = StrCat(kind, " ", question);
   for (v1::Dimension d : dimensions) StrAppend(&key, " by ", query::DimensionName(d));
@@ -63,17 +62,19 @@ v1::DisclosureApplied Releaser::Applied() const {
   return exact;
 }
 
-absl::StatusOr<Release<v1::CountAnswer>> Releaser::Count(const storage::ReadView& view,
+absl::StatusOr<Release<v1::CountAnswer>> Releaser::Count(const Source& source,
                                                          const v1::Criterion& criterion,
                                                          v1::Purpose purpose) const {
   auto checked = engine_.CheckCount(criterion);
   if (!checked.ok()) return checked.status();
-  auto r = Evaluated(engine_.Count(view, criterion, purpose), *checked, "count");
+  auto sourced = source.Count(engine_, criterion, purpose);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "count");
+  auto r = Evaluated<uint64_t>(std::move(sourced->answer), *checked, "count");
   if (!r.ok()) return r.status();
   Release<v1::CountAnswer> out;
   v1::CountAnswer& a = out.answer;
   if (discloser_ != nullptr) {
-    auto key = KeyOf("count", checked->text, view);
+    auto key = KeyOf("count", checked->text, sourced->version);
     if (!key.ok()) return key.status();
     *a.mutable_count() = discloser_->ReleaseCount(r->value, *key);
     out.fingerprint = discloser_->Fingerprint(*key);
@@ -87,19 +88,20 @@ absl::StatusOr<Release<v1::CountAnswer>> Releaser::Count(const storage::ReadView
 }
 
 absl::StatusOr<Release<v1::BreakdownAnswer>> Releaser::Breakdown(
-    const storage::ReadView& view, const v1::Criterion& criterion,
+    const Source& source, const v1::Criterion& criterion,
     const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
     v1::Purpose purpose) const {
   auto checked = engine_.CheckBreakdown(criterion, dimensions, diagnoses);
   if (!checked.ok()) return checked.status();
-  auto r = Evaluated(engine_.Breakdown(view, criterion, dimensions, purpose, diagnoses), *checked,
-                     "breakdown");
+  auto sourced = source.Breakdown(engine_, criterion, dimensions, purpose, diagnoses);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "breakdown");
+  auto r = Evaluated<v1::Breakdown>(std::move(sourced->answer), *checked, "breakdown");
   if (!r.ok()) return r.status();
   Release<v1::BreakdownAnswer> out;
   v1::BreakdownAnswer& a = out.answer;
   for (v1::Dimension d : dimensions) a.add_dimensions(d);
   if (discloser_ != nullptr) {
-    auto key = KeyOf("breakdown", checked->text, view, dimensions, diagnoses);
+    auto key = KeyOf("breakdown", checked->text, sourced->version, dimensions, diagnoses);
     if (!key.ok()) return key.status();
     for (v1::ReleasedCell& cell : discloser_->ReleaseBreakdown(r->value, *key)) {
       *a.add_cells() = std::move(cell);
@@ -119,17 +121,19 @@ absl::StatusOr<Release<v1::BreakdownAnswer>> Releaser::Breakdown(
   return out;
 }
 
-absl::StatusOr<Release<v1::FrequencyAnswer>> Releaser::Frequency(const storage::ReadView& view,
+absl::StatusOr<Release<v1::FrequencyAnswer>> Releaser::Frequency(const Source& source,
                                                                  const v1::Criterion& criterion,
                                                                  v1::Purpose purpose) const {
   auto checked = engine_.CheckFrequency(criterion);
   if (!checked.ok()) return checked.status();
-  auto r = Evaluated(engine_.Frequency(view, criterion, purpose), *checked, "frequency");
+  auto sourced = source.Frequency(engine_, criterion, purpose);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "frequency");
+  auto r = Evaluated<query::AlleleFrequency>(std::move(sourced->answer), *checked, "frequency");
   if (!r.ok()) return r.status();
   Release<v1::FrequencyAnswer> out;
   v1::FrequencyAnswer& a = out.answer;
   if (discloser_ != nullptr) {
-    auto key = KeyOf("frequency", checked->text, view);
+    auto key = KeyOf("frequency", checked->text, sourced->version);
     if (!key.ok()) return key.status();
     // One person adds up to two alleles to AC and to AN (a diploid call), so each number's
     // noise is twice a count's and each costs what a count does.
@@ -146,8 +150,7 @@ absl::StatusOr<Release<v1::FrequencyAnswer>> Releaser::Frequency(const storage::
   return out;
 }
 
-absl::StatusOr<Releaser::CheckedSites> Releaser::CheckSites(const storage::ReadView& view,
-                                                            const std::vector<v1::Criterion>& sites,
+absl::StatusOr<Releaser::CheckedSites> Releaser::CheckSites(const std::vector<v1::Criterion>& sites,
                                                             security::NoiseScale scale) const {
   CheckedSites out;
   std::set<std::string> seen, warned;
@@ -170,11 +173,7 @@ absl::StatusOr<Releaser::CheckedSites> Releaser::CheckSites(const storage::ReadV
   // as its digest, which every site's noise key then repeats.
   security::Sha256Parts set;
   for (const std::string& t : seen) set.Add(t);
-  auto key = KeyOf(
-      "catalogue",
-      StrCat("sd=", scale.sigma_centi, "/100 sites=", seen.size(), ":", set.HexDigest()), view);
-  if (!key.ok()) return key.status();
-  out.key = std::move(*key);
+  out.question = StrCat("sd=", scale.sigma_centi, "/100 sites=", seen.size(), ":", set.HexDigest());
   return out;
 }
 
@@ -187,13 +186,21 @@ uint64_t Releaser::CatalogueCost(size_t sites, security::NoiseScale scale) const
 }
 
 absl::StatusOr<Release<v1::CatalogueAnswer>> Releaser::Catalogue(
-    const storage::ReadView& view, const std::vector<v1::Criterion>& sites,
-    security::NoiseScale scale, v1::Purpose purpose) const {
-  auto checked = CheckSites(view, sites, scale);
+    const Source& source, const std::vector<v1::Criterion>& sites, security::NoiseScale scale,
+    v1::Purpose purpose) const {
+  auto checked = CheckSites(sites, scale);
   if (!checked.ok()) return checked.status();
   // Every site is evaluated, whatever the ones before it held; the cohort is read once.
-  auto evaluated = engine_.Frequencies(view, sites, purpose);
-  if (!evaluated.ok()) return AfterReading(evaluated.status(), "catalogue");
+  auto sourced = source.Frequencies(engine_, sites, purpose);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "catalogue");
+  const std::vector<query::Answer<query::AlleleFrequency>>* evaluated = &sourced->answer;
+  if (evaluated->size() != sites.size()) {
+    return AfterReading(
+        absl::InternalError(StrCat(evaluated->size(), " answers for ", sites.size(), " sites")),
+        "catalogue");
+  }
+  auto key = KeyOf("catalogue", checked->question, sourced->version);
+  if (!key.ok()) return key.status();
   Release<v1::CatalogueAnswer> out;
   v1::CatalogueAnswer& a = out.answer;
   for (size_t i = 0; i < sites.size(); ++i) {
@@ -206,7 +213,7 @@ absl::StatusOr<Release<v1::CatalogueAnswer>> Releaser::Catalogue(
     }
     v1::CatalogueSite* site = a.add_sites();
     if (discloser_ != nullptr) {
-      const std::string at = StrCat(checked->key, " ", checked->texts[i]);
+      const std::string at = StrCat(*key, " ", checked->texts[i]);
       *site->mutable_ac() = discloser_->ReleaseAt(r.value.ac, at + " ac", scale);
       *site->mutable_an() = discloser_->ReleaseAt(r.value.an, at + " an", scale);
     } else {
@@ -215,7 +222,7 @@ absl::StatusOr<Release<v1::CatalogueAnswer>> Releaser::Catalogue(
     }
   }
   if (discloser_ != nullptr) {
-    out.fingerprint = discloser_->Fingerprint(checked->key);
+    out.fingerprint = discloser_->Fingerprint(*key);
     out.cost_micros = CatalogueCost(sites.size(), scale);
   }
   *a.mutable_disclosure() = Applied();
@@ -233,40 +240,41 @@ absl::StatusOr<Release<v1::CatalogueAnswer>> Releaser::Catalogue(
   return out;
 }
 
-absl::StatusOr<Quote> Releaser::QuoteCatalogue(const storage::ReadView& view,
+absl::StatusOr<Quote> Releaser::QuoteCatalogue(const Source& source,
                                                const std::vector<v1::Criterion>& sites,
                                                security::NoiseScale scale) const {
-  auto checked = CheckSites(view, sites, scale);
+  auto checked = CheckSites(sites, scale);
   if (!checked.ok()) return checked.status();
-  return Quote{discloser_->Fingerprint(checked->key), CatalogueCost(sites.size(), scale)};
+  auto key = KeyOf("catalogue", checked->question, source.Version());
+  if (!key.ok()) return key.status();
+  return Quote{discloser_->Fingerprint(*key), CatalogueCost(sites.size(), scale)};
 }
 
-absl::StatusOr<Quote> Releaser::QuoteCount(const storage::ReadView& view,
+absl::StatusOr<Quote> Releaser::QuoteCount(const Source& source,
                                            const v1::Criterion& criterion) const {
   auto checked = engine_.CheckCount(criterion);
   if (!checked.ok()) return checked.status();
-  auto key = KeyOf("count", checked->text, view);
+  auto key = KeyOf("count", checked->text, source.Version());
   if (!key.ok()) return key.status();
   return Quote{discloser_->Fingerprint(*key), discloser_->CostMicros()};
 }
 
-absl::StatusOr<Quote> Releaser::QuoteBreakdown(const storage::ReadView& view,
-                                               const v1::Criterion& criterion,
+absl::StatusOr<Quote> Releaser::QuoteBreakdown(const Source& source, const v1::Criterion& criterion,
                                                const std::vector<v1::Dimension>& dimensions,
                                                const std::vector<std::string>& diagnoses) const {
   auto checked = engine_.CheckBreakdown(criterion, dimensions, diagnoses);
   if (!checked.ok()) return checked.status();
-  auto key = KeyOf("breakdown", checked->text, view, dimensions, diagnoses);
+  auto key = KeyOf("breakdown", checked->text, source.Version(), dimensions, diagnoses);
   if (!key.ok()) return key.status();
   return Quote{discloser_->Fingerprint(*key),
                discloser_->CostMicros(query::CellsPerPerson(dimensions, diagnoses))};
 }
 
-absl::StatusOr<Quote> Releaser::QuoteFrequency(const storage::ReadView& view,
+absl::StatusOr<Quote> Releaser::QuoteFrequency(const Source& source,
                                                const v1::Criterion& criterion) const {
   auto checked = engine_.CheckFrequency(criterion);
   if (!checked.ok()) return checked.status();
-  auto key = KeyOf("frequency", checked->text, view);
+  auto key = KeyOf("frequency", checked->text, source.Version());
   if (!key.ok()) return key.status();
   return Quote{discloser_->Fingerprint(*key), 2 * discloser_->CostMicros()};
 }

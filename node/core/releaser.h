@@ -16,7 +16,7 @@
 // docs/disclosure.md lists every field of every answer and what it depends on.
 //
 // A Releaser without a discloser answers exactly, for the region's own operator, with errors as
-// they are. Stateless; the engine, view and discloser are the caller's.
+// they are. Stateless; the engine, source and discloser are the caller's.
 #ifndef PMDB_NODE_CORE_RELEASER_H_
 #define PMDB_NODE_CORE_RELEASER_H_
 
@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "node/storage/read_view.h"
+#include "node/core/source.h"
 #include "pmdb/v1/answers.pb.h"
 #include "query/engine.h"
 #include "security/disclosure.h"
@@ -60,37 +60,34 @@ class Releaser {
   // Exact answers for the region's own operator.
   explicit Releaser(const query::Engine& engine) : engine_(engine), discloser_(nullptr) {}
 
-  absl::StatusOr<Release<v1::CountAnswer>> Count(const storage::ReadView& view,
+  absl::StatusOr<Release<v1::CountAnswer>> Count(const Source& source,
                                                  const v1::Criterion& criterion,
                                                  v1::Purpose purpose) const;
   // REQUIRES: `dimensions` passed query::CheckDimensions, `diagnoses` query::CheckDiagnoses.
   absl::StatusOr<Release<v1::BreakdownAnswer>> Breakdown(
-      const storage::ReadView& view, const v1::Criterion& criterion,
+      const Source& source, const v1::Criterion& criterion,
       const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
       v1::Purpose purpose) const;
-  absl::StatusOr<Release<v1::FrequencyAnswer>> Frequency(const storage::ReadView& view,
+  absl::StatusOr<Release<v1::FrequencyAnswer>> Frequency(const Source& source,
                                                          const v1::Criterion& criterion,
                                                          v1::Purpose purpose) const;
 
   // AC and AN at every site, each with noise of `scale` (a catalogue's batch). The release is
   // keyed on the set of sites, so the same sites in another order are the same release.
   // REQUIRES: every site a single variant() leaf.
-  absl::StatusOr<Release<v1::CatalogueAnswer>> Catalogue(const storage::ReadView& view,
+  absl::StatusOr<Release<v1::CatalogueAnswer>> Catalogue(const Source& source,
                                                          const std::vector<v1::Criterion>& sites,
                                                          security::NoiseScale scale,
                                                          v1::Purpose purpose) const;
 
   // What the answer would cost: reads no data but the data version; a question the answer would
   // refuse is refused here with the same error. REQUIRES: a discloser.
-  absl::StatusOr<Quote> QuoteCount(const storage::ReadView& view,
-                                   const v1::Criterion& criterion) const;
-  absl::StatusOr<Quote> QuoteBreakdown(const storage::ReadView& view,
-                                       const v1::Criterion& criterion,
+  absl::StatusOr<Quote> QuoteCount(const Source& source, const v1::Criterion& criterion) const;
+  absl::StatusOr<Quote> QuoteBreakdown(const Source& source, const v1::Criterion& criterion,
                                        const std::vector<v1::Dimension>& dimensions,
                                        const std::vector<std::string>& diagnoses) const;
-  absl::StatusOr<Quote> QuoteFrequency(const storage::ReadView& view,
-                                       const v1::Criterion& criterion) const;
-  absl::StatusOr<Quote> QuoteCatalogue(const storage::ReadView& view,
+  absl::StatusOr<Quote> QuoteFrequency(const Source& source, const v1::Criterion& criterion) const;
+  absl::StatusOr<Quote> QuoteCatalogue(const Source& source,
                                        const std::vector<v1::Criterion>& sites,
                                        security::NoiseScale scale) const;
 
@@ -102,19 +99,20 @@ class Releaser {
   absl::StatusOr<query::Answer<T>> Evaluated(absl::StatusOr<query::Answer<T>> evaluated,
                                              const query::Prepared& checked,
                                              std::string_view kind) const;
-  // What a release is keyed on (the discloser adds its mechanism and scale).
+  // What a release is keyed on (the discloser adds its mechanism and scale): the question at
+  // the data version it was (or would be) read at.
   absl::StatusOr<std::string> KeyOf(std::string_view kind, const std::string& question,
-                                    const storage::ReadView& view,
+                                    absl::StatusOr<std::string> version,
                                     const std::vector<v1::Dimension>& dimensions = {},
                                     const std::vector<std::string>& diagnoses = {}) const;
-  // A catalogue's checked sites, their warnings and its key, from the question alone.
+  // A catalogue's checked sites, their warnings and what its key is made of, from the question
+  // alone.
   struct CheckedSites {
     std::vector<std::string> texts;  // canonical, in the request's order
     std::vector<std::string> warnings;
-    std::string key;
+    std::string question;  // the set of sites and the noise
   };
-  absl::StatusOr<CheckedSites> CheckSites(const storage::ReadView& view,
-                                          const std::vector<v1::Criterion>& sites,
+  absl::StatusOr<CheckedSites> CheckSites(const std::vector<v1::Criterion>& sites,
                                           security::NoiseScale scale) const;
   uint64_t CatalogueCost(size_t sites, security::NoiseScale scale) const;
   absl::Status AfterReading(absl::Status status, std::string_view kind) const;

@@ -76,6 +76,10 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
                                                            const call::Caller* clinician,
                                                            v1::AuditEntry* entry) {
   const bool local = clinician == nullptr;
+  if (sharded()) {
+    // Each shard would rank its own cases and the node merge the top-k; not built yet.
+    return NotOnShards("similar cases are not answered by a sharded region yet");
+  }
   if (top == 0) top = 10;
   if (top > settings_.clinician.max_top) {
     return absl::InvalidArgumentError(

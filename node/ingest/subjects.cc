@@ -27,12 +27,14 @@ void BitAccumulator::Finish(storage::WriteBatch& batch) {
 absl::StatusOr<SubjectRegistry> SubjectRegistry::Load(const storage::ReadView& view) {
   auto next = view.Get(storage::Family::kMeta, keys::kMetaNextOrdinal);
   if (!next.ok()) return next.status();
-  uint32_t value = 0;
+  auto range = storage::ShardRangeOf(view);
+  if (!range.ok()) return range.status();
+  uint32_t value = range->first;
   if (next->has_value()) {
     if ((*next)->size() != 4) return absl::DataLossError("the store's next ordinal is corrupt");
     value = keys::ReadBE32(**next);
   }
-  return SubjectRegistry(view, value);
+  return SubjectRegistry(view, value, *range);
 }
 
 absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Resolve(std::string_view subject_id) {
@@ -105,6 +107,12 @@ absl::StatusOr<SubjectRegistry::Subject*> SubjectRegistry::Find(std::string_view
   } else {
     if (next_ == UINT32_MAX) {
       return absl::ResourceExhaustedError("the store holds the maximum of 2^32-1 individuals");
+    }
+    if (next_ >= range_.end) {
+      // New people go to the region's newest shard (docs/operations.md, "A sharded region").
+      return absl::ResourceExhaustedError(
+          StrCat("this shard's range of individuals [", range_.first, ", ", range_.end,
+                 ") is full: ingest new people into the region's newest shard (pmdb shard add)"));
     }
     subject.ordinal = next_++;
     subject.is_new = true;

@@ -89,13 +89,14 @@ class SubjectRegistry {
     bool is_new;
     uint64_t part;
   };
-  explicit SubjectRegistry(const storage::ReadView& view, uint32_t next)
-      : view_(&view), next_(next) {}
+  SubjectRegistry(const storage::ReadView& view, uint32_t next, storage::ShardRange range)
+      : view_(&view), next_(next), range_(range) {}
   // Resolve(), reading the record of a known subject only with `read_record`.
   absl::StatusOr<Subject*> Find(std::string_view subject_id, bool read_record);
   const storage::ReadView* view_;
   storage::StagedWrite* staged_ = nullptr;
   uint32_t next_;
+  storage::ShardRange range_;  // where new ordinals may go
   std::map<std::string, Subject, std::less<>> subjects_;
   std::map<std::string, Flushed, std::less<>> flushed_;
   // Known subjects given their ordinal by Ordinal(), held nowhere.

@@ -448,6 +448,21 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
   if (!s.ok()) return s;
   s = ReadHttps(*doc, root, &c.https);
   if (!s.ok()) return s;
+  {
+    Section sh = doc->Sub(root, &doc->root, "shards");
+    for (absl::Status st :
+         {sh.String("etcd", &c.shards.etcd),
+          sh.Uint("deadline_ms", &c.shards.deadline_ms, 100, 600000),
+          sh.Uint("refresh_ms", &c.shards.refresh_ms, 100, 600000), sh.NoUnknownKeys()}) {
+      if (!st.ok()) return st;
+    }
+    if (!c.shards.etcd.empty() && !c.shards.etcd.starts_with("https://") &&
+        !c.shards.etcd.starts_with("http://")) {
+      return absl::InvalidArgumentError(
+          StrCat(path, ": shards.etcd is '", c.shards.etcd,
+                 "'; it is https://HOST:PORT (or http:// on loopback)"));
+    }
+  }
 
   Section sharing = doc->Sub(root, &doc->root, "sharing");
   s = sharing.Bool("participate", &c.settings.participate);

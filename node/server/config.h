@@ -63,6 +63,32 @@ struct PublicHttpsConfig {
   uint32_t max_connections_per_address = 8;
 };
 
+// [shards] (a node, off unless `etcd` is given): the region's data is on shards (node/shard),
+// found through the shard map in etcd; the node's own store keeps its audit log, keys and
+// contact requests.
+struct ShardsConfig {
+  std::string etcd;  // "https://HOST:2379" (mutual TLS with the node's [tls] files) or http://
+  uint32_t deadline_ms = 10000;  // for all shards' answers to one question
+  uint32_t refresh_ms = 2000;    // how often the shard map is re-read
+};
+
+// pmdb shard serve (flags, no file): one shard of a sharded region.
+struct ShardServeConfig {
+  std::string region;
+  std::string name;  // its entry in the shard map
+  std::string listen = "127.0.0.1:0";
+  std::string advertise;  // HOST:PORT the node reaches it at; default: listen's
+  std::string db;
+  std::string etcd;                      // as [shards] etcd
+  bool join = false;                     // add itself to the map (a new range) when absent
+  uint64_t size = uint64_t{16} * 65536;  // the range a joining shard takes
+  security::TlsFiles tls;                // the region's node identity
+  uint32_t min_free_mb = 64;
+  std::string metrics_listen;
+  std::string log_format = "json";
+  transport::ConnectionLimits limits;
+};
+
 struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string db;
@@ -80,6 +106,7 @@ struct NodeConfig {
   // [https]: the operators' web page and pmdb's JSON admin calls, over mutual TLS with the
   // node's certificates (operators of this region only); off unless `listen` is given.
   HttpsConfig https;
+  ShardsConfig shards;
 };
 
 struct RegionEndpoint {

@@ -1,5 +1,6 @@
 #include "node/server/server.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -25,6 +26,9 @@
 #include "node/beacon/matchmaker.h"
 #include "node/core/node_core.h"
 #include "node/hub/hub.h"
+#include "node/shard/shard_map.h"
+#include "node/shard/shard_service.h"
+#include "node/shard/shard_set.h"
 #include "node/transport/admin_service.h"
 #include "node/transport/connection_gate.h"
 #include "node/transport/federation_service.h"
@@ -132,7 +136,7 @@ class GrpcServer : public Server {
   }
 
   // The metrics every server has, the readiness checks, and (with a `listen` address) the
-  // operations endpoint serving them (node/transport/ops_endpoint.h).
+  // operations endpoint serving them (node/transport/ops_endpoint.h). `audit` null: a shard's.
   absl::Status StartOps(const std::string& listen, const storage::Store* store,
                         const security::AuditLog* audit, const security::TlsFiles& tls,
                         uint64_t min_free_bytes) {
@@ -179,7 +183,7 @@ class GrpcServer : public Server {
           reasons.push_back(StrCat("at its connection limit (", g.open, " open)"));
         }
       }
-      std::string audit_error = audit->last_error();
+      std::string audit_error = audit == nullptr ? "" : audit->last_error();
       if (!audit_error.empty()) {
         reasons.push_back(StrCat("the audit log cannot be written: ", audit_error));
       }
@@ -224,8 +228,10 @@ class GrpcServer : public Server {
       auto [open, limit] = OpenFiles();
       out.push_back({"pmdb_open_files", {}, static_cast<double>(open)});
       out.push_back({"pmdb_open_files_limit", {}, static_cast<double>(limit)});
-      out.push_back({"pmdb_audit_entries", {}, static_cast<double>(audit->size())});
-      out.push_back({"pmdb_audit_write_failing", {}, audit->last_error().empty() ? 0.0 : 1.0});
+      if (audit != nullptr) {  // a shard keeps none: its node audits every question
+        out.push_back({"pmdb_audit_entries", {}, static_cast<double>(audit->size())});
+        out.push_back({"pmdb_audit_write_failing", {}, audit->last_error().empty() ? 0.0 : 1.0});
+      }
       for (const auto& [which, path] :
            std::vector<std::pair<const char*, std::string>>{{"server", tls.cert}, {"ca", tls.ca}}) {
         auto expiry = ExpiryOf(path);
@@ -396,15 +402,20 @@ class NodeServer final : public GrpcServer {
     public_beacon_.reset();
     public_backend_.reset();
     Stop();
+    shard_workers_.reset();                   // no question still waits for the shards
+    if (shards_ != nullptr) shards_->Stop();  // its refreshes reload the core's catalog
     admin_.reset();
     region_.reset();
     core_.reset();
+    shards_.reset();
     audit_.reset();  // writes what is queued
     store_.reset();
   }
 
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
+  std::shared_ptr<shard::ShardSet> shards_;  // a sharded region's shards ([shards])
+  std::unique_ptr<Workers> shard_workers_;   // where questions wait for them
   std::unique_ptr<core::NodeCore> core_;
   std::unique_ptr<transport::RegionServiceImpl> region_;
   std::unique_ptr<transport::AdminServiceImpl> admin_;
@@ -748,7 +759,33 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   if (!core.ok()) return core.status();
   node->core_ = std::move(*core);
   node->core_->set_metrics(&node->registry_);
-  node->region_ = std::make_unique<transport::RegionServiceImpl>(node->core_.get());
+  if (!config.shards.etcd.empty()) {
+    core::NodeCore* the_core = node->core_.get();
+    auto shards = shard::ShardSet::Start(
+        {.region = config.settings.region,
+         .federation = self->federation,
+         .etcd = {.endpoint = config.shards.etcd, .tls = config.tls},
+         .tls = config.tls,
+         .deadline = std::chrono::milliseconds(config.shards.deadline_ms),
+         .refresh = std::chrono::milliseconds(config.shards.refresh_ms)},
+        node->store_.get(), [the_core] { return the_core->ReloadCatalog(); });
+    if (!shards.ok()) {
+      return absl::Status(shards.status().code(),
+                          StrCat("the region's shards ([shards] etcd = ", config.shards.etcd,
+                                 "): ", std::string(shards.status().message())));
+    }
+    node->shards_ = *shards;
+    node->core_->UseShards(node->shards_);
+  }
+  if (node->shards_ != nullptr) {
+    // Questions wait for the shards off gRPC's threads (region_service.h).
+    node->shard_workers_ = std::make_unique<Workers>(32, 1024);
+    node->region_ = std::make_unique<transport::RegionServiceImpl>(
+        node->core_.get(),
+        [w = node->shard_workers_.get()](std::function<void()> job) { return w->Post(job); });
+  } else {
+    node->region_ = std::make_unique<transport::RegionServiceImpl>(node->core_.get());
+  }
   node->admin_ = std::make_unique<transport::AdminServiceImpl>(node->core_.get());
 
   auto creds = transport::MakeServerCredentials(config.tls, self->federation);
@@ -804,6 +841,121 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
     if (!pub.ok()) return pub;
   }
   return std::unique_ptr<Server>(std::move(node));
+}
+
+// A shard of a sharded region: its store, the ShardService, and its membership in etcd.
+class ShardServer final : public GrpcServer {
+ public:
+  ~ShardServer() override {
+    membership_.reset();  // leaves the region first: the node stops asking at once
+    Stop();
+    service_.reset();
+    store_.reset();
+  }
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<shard::ShardServiceImpl> service_;
+  std::unique_ptr<shard::Membership> membership_;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& config) {
+  StartLogging(config.log_format);
+  auto self = security::CheckTlsFiles(config.tls);
+  if (!self.ok()) return self.status();
+  if (self->role != security::Role::kNode || self->region != config.region) {
+    return absl::InvalidArgumentError(StrCat(config.tls.cert, " is ", self->uri,
+                                             ", not the node of region ", config.region,
+                                             " (a shard serves with its region's node identity)"));
+  }
+  auto etcd = shard::Etcd::Connect({.endpoint = config.etcd, .tls = config.tls});
+  if (!etcd.ok()) return etcd.status();
+  auto map = shard::ReadShardMap(*etcd, config.region);
+  if (!map.ok()) return map.status();
+  std::optional<shard::ShardInfo> mine;
+  for (const shard::ShardInfo& s : *map) {
+    if (s.entry.name() == config.name) mine = s;
+  }
+  if (!mine.has_value()) {
+    if (!config.join) {
+      return absl::NotFoundError(StrCat("region ", config.region, " has no shard named ",
+                                        config.name,
+                                        " in its shard map (pmdb shard add, or "
+                                        "--join to add it)"));
+    }
+    auto added =
+        shard::AddShard(*etcd, config.region, config.name, shard::kPendingAddress, config.size);
+    if (!added.ok()) return added.status();
+    map = shard::ReadShardMap(*etcd, config.region);
+    if (!map.ok()) return map.status();
+    for (const shard::ShardInfo& s : *map) {
+      if (s.entry.name() == config.name) mine = s;
+    }
+    if (!mine.has_value()) return absl::AbortedError("the new shard vanished from the map");
+  }
+  auto server = std::make_unique<ShardServer>();
+  auto store = storage::Store::Open(
+      config.db, {.create_if_missing = true, .min_free_bytes = uint64_t{config.min_free_mb} << 20});
+  if (!store.ok()) return store.status();
+  server->store_ = std::move(*store);
+  absl::Status made =
+      storage::MakeShard(*server->store_, mine->entry.first_ordinal(), mine->entry.end_ordinal());
+  if (!made.ok()) {
+    return absl::Status(made.code(),
+                        StrCat(config.db, " cannot be shard ", config.name, " of ordinals ",
+                               mine->entry.first_ordinal(), "-", mine->entry.end_ordinal(), ": ",
+                               std::string(made.message()),
+                               " (an interrupted pmdb shard move? run it again to finish it)"));
+  }
+  server->service_ = std::make_unique<shard::ShardServiceImpl>(config.region, server->store_.get());
+  auto creds = transport::MakeServerCredentials(config.tls, self->federation);
+  if (!creds.ok()) return creds.status();
+  EnableStandardServices();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  absl::Status listening = server->Listen(builder, config.listen, config.limits, *creds);
+  if (!listening.ok()) return listening;
+  // Where the node finds it: the advertised address, or the one listened on.
+  std::string address = config.advertise;
+  if (address.empty()) {
+    const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+    if (host == "0.0.0.0" || host == "[::]" || host.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("shard ", config.name, " listens on ", config.listen,
+                 ": give --advertise HOST:PORT, the address its node reaches it at"));
+    }
+    address = StrCat(host, ":", server->port());
+  }
+  auto range = storage::ShardRangeOf(*server->store_->Snapshot());
+  if (!range.ok()) return range.status();
+  if (!mine->entry.store_id().empty() && mine->entry.store_id() != range->id) {
+    return absl::FailedPreconditionError(
+        StrCat(config.db, " is not the store shard ", config.name, " served from (store ",
+               range->id, ", the map knows ", mine->entry.store_id(),
+               "): a new store in its place would hide its people; restore its backup"));
+  }
+  if (mine->entry.address() != address || mine->entry.store_id() != range->id) {
+    v1::ShardEntry moved = mine->entry;
+    moved.set_address(address);
+    moved.set_store_id(range->id);
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(moved, &json, print);
+    auto put = etcd->PutIf(shard::ShardsPrefix(config.region) + config.name, mine->raw, json);
+    if (!put.ok()) return put.status();
+    if (!*put) {
+      return absl::AbortedError(
+          StrCat("shard ", config.name, "'s map entry changed while it started; start it again"));
+    }
+  }
+  auto membership =
+      shard::Membership::Join(*etcd, shard::MemberKey(config.region, config.name), address);
+  if (!membership.ok()) return membership.status();
+  server->membership_ = std::move(*membership);
+  absl::Status ops = server->StartOps(config.metrics_listen, server->store_.get(), nullptr,
+                                      config.tls, uint64_t{config.min_free_mb} << 20);
+  if (!ops.ok()) return ops;
+  return std::unique_ptr<Server>(std::move(server));
 }
 
 absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {

@@ -31,6 +31,10 @@ class Server {
 };
 
 absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config);
+// A shard of a sharded region (pmdb shard serve): its store becomes the shard of its range in
+// the region's shard map, it serves ShardService to the region's node, and keeps its membership
+// in etcd alive while it runs.
+absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& config);
 absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config);
 
 }  // namespace pmdb::server

@@ -3,7 +3,8 @@
 //
 // Layout (families in parentheses; "\0" is a zero byte separating variable-length parts so that
 // a shorter string sorts before a longer one with the same start, e.g. chrom "1" before "10"):
-//   (meta)        schema | next_ordinal | node | hpo | genes/<assembly> | dataset/<id>
+//   (meta)        schema | next_ordinal | shard_range | node | hpo | genes/<assembly> |
+//   dataset/<id>
 //                 audit_head (last sequence number BE64 + its SHA-256) | noise_secret |
 //                 reference_key (seals case references) | data_version (BE64, bumped by every
 //                 write that can change an answer)
@@ -44,6 +45,12 @@ std::string PrefixEnd(std::string_view prefix);
 // ---- meta
 inline constexpr std::string_view kMetaSchema = "schema";
 inline constexpr std::string_view kMetaNextOrdinal = "next_ordinal";
+// A shard's range of ordinals (node/shard): first BE32 + end BE64; absent for a whole store.
+inline constexpr std::string_view kMetaShardRange = "shard_range";
+// A shard store's identity (16 random bytes as hex), drawn when it became a shard.
+inline constexpr std::string_view kMetaShardId = "shard_id";
+// A sharded region's node: the highest ordinal its serving shards' ranges reached (BE64).
+inline constexpr std::string_view kMetaShardsServedEnd = "shards_served_end";
 inline constexpr std::string_view kMetaHpoPath = "hpo";
 inline constexpr std::string_view kMetaIcd10Path = "icd10";
 std::string MetaGeneTable(std::string_view assembly);

@@ -12,10 +12,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -742,6 +744,93 @@ absl::StatusOr<std::string> DataVersion(const ReadView& view) {
     out.push_back(kHex[c & 15]);
   }
   return out;
+}
+
+absl::StatusOr<ShardRange> ShardRangeOf(const ReadView& view) {
+  auto v = view.Get(Family::kMeta, keys::kMetaShardRange);
+  if (!v.ok()) return v.status();
+  ShardRange range;
+  if (!v->has_value()) return range;
+  if ((*v)->size() != 12) return absl::DataLossError("the store's shard range is unreadable");
+  range.first = keys::ReadBE32(**v);
+  range.end = keys::ReadBE64(std::string_view(**v).substr(4));
+  range.sharded = true;
+  auto id = view.Get(Family::kMeta, keys::kMetaShardId);
+  if (!id.ok()) return id.status();
+  if (id->has_value()) range.id = **id;
+  return range;
+}
+
+absl::Status MakeShard(Store& store, uint32_t first, uint64_t end) {
+  if (first % ShardRange::kAlign != 0 || end % ShardRange::kAlign != 0 || end <= first ||
+      end > (uint64_t{1} << 32)) {
+    return absl::InvalidArgumentError(
+        StrCat("a shard's range [", first, ", ", end,
+               ") must be non-empty, within 2^32 and start and end at multiples of 65536"));
+  }
+  auto lock = store.WriteLock();
+  auto view = store.Snapshot();
+  auto held = ShardRangeOf(*view);
+  if (!held.ok()) return held.status();
+  if (held->sharded) {
+    if (held->first == first && held->end == end) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        StrCat("the store is already the shard of [", held->first, ", ", held->end, ")"));
+  }
+  auto next = view->Get(Family::kMeta, keys::kMetaNextOrdinal);
+  if (!next.ok()) return next.status();
+  if (next->has_value()) {
+    return absl::FailedPreconditionError(
+        "only an empty store can become a shard: this one already gave ordinals to people");
+  }
+  std::string value;
+  keys::AppendBE32(&value, first);
+  keys::AppendBE64(&value, end);
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    char word[9];
+    std::snprintf(word, sizeof word, "%08x", static_cast<unsigned>(random()));
+    id += word;
+  }
+  WriteBatch batch = store.NewBatch();
+  batch.Put(Family::kMeta, keys::kMetaShardRange, value);
+  batch.Put(Family::kMeta, keys::kMetaShardId, id);
+  return store.Write(batch);
+}
+
+absl::Status NarrowShard(Store& store, uint64_t end) {
+  auto lock = store.WriteLock();
+  auto view = store.Snapshot();
+  auto held = ShardRangeOf(*view);
+  if (!held.ok()) return held.status();
+  if (!held->sharded) return absl::FailedPreconditionError("the store is not a shard");
+  if (end % ShardRange::kAlign != 0 || end <= held->first || end > held->end) {
+    return absl::InvalidArgumentError(
+        StrCat("cannot end the shard of [", held->first, ", ", held->end, ") at ", end));
+  }
+  auto all = view->GetBitmap(keys::kAllIndividuals);
+  if (!all.ok()) return all.status();
+  if (!(*all & Bitmap::Range(static_cast<uint32_t>(end),
+                             static_cast<uint32_t>(std::min<uint64_t>(held->end, UINT32_MAX))))
+           .Empty()) {
+    return absl::FailedPreconditionError(
+        StrCat("the shard still holds people at or beyond ", end, ": move them first"));
+  }
+  std::string value;
+  keys::AppendBE32(&value, held->first);
+  keys::AppendBE64(&value, end);
+  WriteBatch batch = store.NewBatch();
+  batch.Put(Family::kMeta, keys::kMetaShardRange, value);
+  auto next = view->Get(Family::kMeta, keys::kMetaNextOrdinal);
+  if (!next.ok()) return next.status();
+  if (next->has_value() && (*next)->size() == 4 && keys::ReadBE32(**next) > end) {
+    // Its range is full now: new people go to a newer shard.
+    std::string full;
+    keys::AppendBE32(&full, static_cast<uint32_t>(std::min<uint64_t>(end, UINT32_MAX)));
+    batch.Put(Family::kMeta, keys::kMetaNextOrdinal, full);
+  }
+  return store.Write(batch);
 }
 
 absl::Status Store::Compact() {

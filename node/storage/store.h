@@ -203,6 +203,25 @@ absl::Status RestoreBackup(const std::string& backup_dir, uint32_t id, const std
 // its noise on it.
 absl::StatusOr<std::string> DataVersion(const ReadView& view);
 
+// The ordinals a store gives its people: all of them for a whole store; [first, end) for a shard
+// of a region whose store is split by ranges of ordinals (node/shard). `first` and `end` are
+// multiples of 65,536, the width of one bitmap container, so a shard's bitmaps share no
+// container with another's.
+struct ShardRange {
+  static constexpr uint32_t kAlign = 65536;
+  uint32_t first = 0;
+  uint64_t end = uint64_t{1} << 32;
+  bool sharded = false;
+  std::string id;  // a shard store's identity, drawn when it became one
+};
+absl::StatusOr<ShardRange> ShardRangeOf(const ReadView& view);
+// Makes `store` a shard of [first, end): only a store that holds no one yet, and never a second
+// time with another range.
+absl::Status MakeShard(Store& store, uint32_t first, uint64_t end);
+// Ends a shard's range at `end` (a multiple of 65,536 inside it) once the people from `end` on
+// have moved to another shard (node/shard/move.h); refused while anyone there is left.
+absl::Status NarrowShard(Store& store, uint64_t end);
+
 }  // namespace pmdb::storage
 
 #endif  // PMDB_NODE_STORAGE_STORE_H_

@@ -5,6 +5,18 @@
 
 namespace pmdb::transport {
 
+void RegionServiceImpl::Run(grpc::ServerUnaryReactor* reactor, std::function<void()> job) {
+  if (!offload_) {
+    job();
+    return;
+  }
+  if (!offload_(std::move(job))) {
+    // The load, not the data, decides this: every question gets it alike.
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "the node has too many questions waiting for its shards"));
+  }
+}
+
 grpc::ServerUnaryReactor* RegionServiceImpl::Info(grpc::CallbackServerContext* context,
                                                   const v1::InfoRequest*, v1::RegionInfo* reply) {
   auto* reactor = context->DefaultReactor();
@@ -16,7 +28,10 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Count(grpc::CallbackServerContext* 
                                                    const v1::CountRequest* request,
                                                    v1::CountAnswer* reply) {
   auto* reactor = context->DefaultReactor();
-  core_->Count(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  // The request and reply live until the reactor finishes.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->Count(who, *request, ReplyWith(reactor, reply));
+  });
   return reactor;
 }
 
@@ -24,7 +39,10 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Breakdown(grpc::CallbackServerConte
                                                        const v1::BreakdownRequest* request,
                                                        v1::BreakdownAnswer* reply) {
   auto* reactor = context->DefaultReactor();
-  core_->Breakdown(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  // The request and reply live until the reactor finishes.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->Breakdown(who, *request, ReplyWith(reactor, reply));
+  });
   return reactor;
 }
 
@@ -32,7 +50,10 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Frequency(grpc::CallbackServerConte
                                                        const v1::FrequencyRequest* request,
                                                        v1::FrequencyAnswer* reply) {
   auto* reactor = context->DefaultReactor();
-  core_->Frequency(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  // The request and reply live until the reactor finishes.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->Frequency(who, *request, ReplyWith(reactor, reply));
+  });
   return reactor;
 }
 
@@ -40,7 +61,10 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Catalogue(grpc::CallbackServerConte
                                                        const v1::CatalogueRequest* request,
                                                        v1::CatalogueAnswer* reply) {
   auto* reactor = context->DefaultReactor();
-  core_->Catalogue(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  // The request and reply live until the reactor finishes.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->Catalogue(who, *request, ReplyWith(reactor, reply));
+  });
   return reactor;
 }
 

@@ -5,6 +5,8 @@
 #ifndef PMDB_NODE_TRANSPORT_REGION_SERVICE_H_
 #define PMDB_NODE_TRANSPORT_REGION_SERVICE_H_
 
+#include <functional>
+
 #include "node/core/node_core.h"
 #include "pmdb/v1/region.grpc.pb.h"
 
@@ -12,8 +14,14 @@ namespace pmdb::transport {
 
 class RegionServiceImpl final : public v1::RegionService::CallbackService {
  public:
-  // `core` must outlive the service.
-  explicit RegionServiceImpl(core::NodeCore* core) : core_(core) {}
+  // Runs a job elsewhere; false when it cannot take one now.
+  using Offload = std::function<bool(std::function<void()>)>;
+
+  // `core` must outlive the service. With `offload`, the aggregate questions (count, breakdown,
+  // frequency, catalogue) run there instead of on gRPC's callback threads: a sharded region's
+  // node waits for its shards' answers, which arrive on those same threads.
+  explicit RegionServiceImpl(core::NodeCore* core, Offload offload = {})
+      : core_(core), offload_(std::move(offload)) {}
 
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const v1::InfoRequest* request, v1::RegionInfo* reply) override;
@@ -42,7 +50,11 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
                                       v1::AuditHeadReply* reply) override;
 
  private:
+  // `job` on the offload pool, or here without one; a full pool answers UNAVAILABLE.
+  void Run(grpc::ServerUnaryReactor* reactor, std::function<void()> job);
+
   core::NodeCore* core_;
+  Offload offload_;
 };
 
 }  // namespace pmdb::transport

@@ -18,6 +18,7 @@ class BenchFlags {
   // The flag's value; without one, `fallback`, or (no fallback) exits with status 2 saying the
   // flag is required.
   std::string Get(const std::string& name, const std::string& fallback = "") const;
+  bool Has(const std::string& name) const { return values_.contains(name); }
 
  private:
   std::string program_;

@@ -3,6 +3,11 @@
 //
 //   pmdb_fedbench --hub ADDR --node ADDR --region ID --certs DIR --query EXPR
 //                 [--runs N] [--seconds S] [--concurrency C]
+//   pmdb_fedbench --nodes LABEL=ADDR,LABEL=ADDR,... --region ID --certs DIR --query EXPR [...]
+//
+// The second form compares direct counts on several nodes of one region (a node on one store and
+// the same people on 1, 2 or 3 shards: tools/bench/shards), one table row per node, measured
+// one after another in one run.
 //
 // DIR holds ca.crt, ca.crl, researcher.{crt,key} and hub.{crt,key} (the direct node call is
 // made as the hub, acting for the researcher, since nodes take questions only from the hub).
@@ -21,11 +26,11 @@
 #include <mutex>
 #include <thread>
 
+#include "node/transport/tls.h"
 #include "pmdb/v1/federation.grpc.pb.h"
 #include "pmdb/v1/region.grpc.pb.h"
 #include "query/parser.h"
 #include "security/policy.h"
-#include "node/transport/tls.h"
 #include "tools/bench/bench_flags.h"
 #include "tools/bench/timing.h"
 
@@ -130,10 +135,59 @@ int Main(int argc, char** argv) {
               << "\n";
     return 1;
   }
-  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(args.Get("hub"), *hub_creds));
-  auto node = v1::RegionService::NewStub(grpc::CreateChannel(args.Get("node"), *node_creds));
   v1::CountRequest request;
   *request.mutable_criterion() = *criterion;
+  // A direct count on `stub` (as the hub, for the researcher): latency, then throughput.
+  auto direct_on = [&](v1::RegionService::Stub& stub) {
+    auto call = [&] {
+      grpc::ClientContext ctx;
+      ctx.AddMetadata(security::kOnBehalfOfKey, researcher->uri);
+      v1::CountAnswer out;
+      grpc::Status s = stub.Count(&ctx, request, &out);
+      if (!s.ok()) {
+        std::cerr << "pmdb_fedbench: direct count failed: " << s.error_message() << "\n";
+        std::exit(1);
+      }
+    };
+    Latency latency = Measure(call, runs, 50);
+    double qps = Throughput(concurrency, seconds, [&](std::function<void(bool)> done) {
+      auto* ctx = new grpc::ClientContext;
+      // A lost call counts as failed instead of holding the run up.
+      ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      ctx->AddMetadata(security::kOnBehalfOfKey, researcher->uri);
+      auto* out = new v1::CountAnswer;
+      stub.async()->Count(ctx, &request, out, [ctx, out, done](grpc::Status s) {
+        delete ctx;
+        delete out;
+        done(s.ok());
+      });
+    });
+    return std::make_pair(latency, qps);
+  };
+  if (args.Has("nodes")) {
+    std::printf("| node | p50 (ms) | p99 (ms) | queries/s at concurrency %d |\n", concurrency);
+    std::printf("|---|---:|---:|---:|\n");
+    std::string list = args.Get("nodes");
+    for (size_t at = 0; at < list.size();) {
+      size_t end = list.find(',', at);
+      if (end == std::string::npos) end = list.size();
+      std::string item = list.substr(at, end - at);
+      at = end + 1;
+      size_t eq = item.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "pmdb_fedbench: --nodes takes LABEL=ADDR,...\n";
+        return 2;
+      }
+      auto stub = v1::RegionService::NewStub(grpc::CreateChannel(item.substr(eq + 1), *node_creds));
+      auto [latency, qps] = direct_on(*stub);
+      std::printf("| %s | %.3f | %.3f | %.0f |\n", item.substr(0, eq).c_str(), latency.p50_ms,
+                  latency.p99_ms, qps);
+    }
+    std::printf("\nruns at concurrency 1: %d per node; throughput window: %.0f s\n", runs, seconds);
+    return 0;
+  }
+  auto hub = v1::FederationService::NewStub(grpc::CreateChannel(args.Get("hub"), *hub_creds));
+  auto node = v1::RegionService::NewStub(grpc::CreateChannel(args.Get("node"), *node_creds));
 
   auto federated_call = [&] {
     grpc::ClientContext ctx;

@@ -103,6 +103,7 @@ void PrintWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnin
 // Answers one expression exactly into `shown` (JSON, or text and warnings).
 absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, const Request& req,
                     const std::string& text, bool as_json, Shown* shown) {
+  const core::ViewSource source(view);
   auto criterion = query::ParseCriterion(text);
   if (!criterion.ok()) {
     return absl::InvalidArgumentError(query::FormatParseError(text, criterion.status()));
@@ -114,7 +115,7 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
   std::string out;
   switch (req.kind) {
     case Kind::kCount: {
-      auto released = core::Releaser(engine).Count(view, *criterion, req.purpose);
+      auto released = core::Releaser(engine).Count(source, *criterion, req.purpose);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       shown->released = call::Released(*a);
@@ -127,7 +128,7 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       return absl::OkStatus();
     }
     case Kind::kFrequency: {
-      auto released = core::Releaser(engine).Frequency(view, *criterion, req.purpose);
+      auto released = core::Releaser(engine).Frequency(source, *criterion, req.purpose);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;
       shown->released = call::Released(*a);
@@ -146,7 +147,7 @@ absl::Status Answer(const query::Engine& engine, const storage::ReadView& view, 
       return absl::OkStatus();
     }
     case Kind::kBreakdown: {
-      auto released = core::Releaser(engine).Breakdown(view, *criterion, req.dimensions,
+      auto released = core::Releaser(engine).Breakdown(source, *criterion, req.dimensions,
                                                        req.diagnoses, req.purpose);
       if (!released.ok()) return released.status();
       const auto* a = &released->answer;

@@ -18,6 +18,7 @@ int RunCatalogue(int argc, char** argv);
 int RunContact(int argc, char** argv);
 int RunBackup(int argc, char** argv);
 int RunRestore(int argc, char** argv);
+int RunShard(int argc, char** argv);
 
 }  // namespace pmdb::cli
 

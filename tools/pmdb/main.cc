@@ -34,6 +34,7 @@ constexpr const char* kUsage =
     "  ca         the federation's certificate authority: init, issue, revoke, list\n"
     "  node       run a regional node (RegionService, AdminService) behind mutual TLS\n"
     "  hub        run the national hub, which asks every region and merges the answers\n"
+    "  shard      split a region's store across machines: add and list shards, run one\n"
     "  audit      verify and list the hash-chained audit log of a node or the hub; check the\n"
     "             hub's signed record of every region's log\n"
     "  similar    cases like a patient's in every region (clinicians), or in your own store\n"
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
   // gRPC's own log lines are for servers (routed into their structured log there); at the
   // command line what went wrong is said once, plainly (PlainError). GRPC_VERBOSITY brings them
   // back for debugging.
-  if (command != "node" && command != "hub" && std::getenv("GRPC_VERBOSITY") == nullptr) {
+  if (command != "node" && command != "hub" && command != "shard" &&
+      std::getenv("GRPC_VERBOSITY") == nullptr) {
     gpr_set_log_function([](gpr_log_func_args*) {});
   }
   int sub_argc = argc - 2;
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
   if (command == "contact") return pmdb::cli::RunContact(sub_argc, sub_argv);
   if (command == "backup") return pmdb::cli::RunBackup(sub_argc, sub_argv);
   if (command == "restore") return pmdb::cli::RunRestore(sub_argc, sub_argv);
+  if (command == "shard") return pmdb::cli::RunShard(sub_argc, sub_argv);
   std::cerr << "pmdb: unknown command '" << command << "'\n" << kUsage;
   return pmdb::cli::kExitUsage;
 }

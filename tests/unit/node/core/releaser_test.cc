@@ -95,11 +95,12 @@ TEST_F(ReleaserTest, AnErrorWhileReadingLeavesAsOneFixedText) {
            {&females, "sex(F)"},
            {&females, "sex(F) AND hpo(HP:0000118)"},
            {&phenotypes, "hpo(HP:0000118) OR sex(M)"}}) {
-    auto count = releaser.Count(*view, Parsed(question), v1::RESEARCH);
+    auto count = releaser.Count(ViewSource(*view), Parsed(question), v1::RESEARCH);
     EXPECT_THAT(count, StatusIs(absl::StatusCode::kInternal, std::string(kCouldNotAnswer)))
         << question;
     texts.insert(std::string(count.status().message()));
-    auto breakdown = releaser.Breakdown(*view, Parsed(question), {v1::SEX}, {}, v1::RESEARCH);
+    auto breakdown =
+        releaser.Breakdown(ViewSource(*view), Parsed(question), {v1::SEX}, {}, v1::RESEARCH);
     EXPECT_THAT(breakdown, StatusIs(absl::StatusCode::kInternal, std::string(kCouldNotAnswer)));
     texts.insert(std::string(breakdown.status().message()));
   }
@@ -109,20 +110,21 @@ TEST_F(ReleaserTest, AnErrorWhileReadingLeavesAsOneFixedText) {
 
 TEST_F(ReleaserTest, TheRegionsOwnOperatorSeesTheRealError) {
   FailingView females(*view_, keys::Sex('F'));
-  auto count = Releaser(*engine_).Count(females, Parsed("sex(F)"), v1::RESEARCH);
+  auto count = Releaser(*engine_).Count(ViewSource(females), Parsed("sex(F)"), v1::RESEARCH);
   EXPECT_THAT(count, StatusIs(absl::StatusCode::kDataLoss, "block checksum mismatch"));
 }
 
 TEST_F(ReleaserTest, QuestionErrorsComeFromTheChecksAndPassAsTheyAre) {
   Releaser releaser(*engine_, discloser_);
   FailingView all(*view_, "");  // every bitmap read fails: a question error must come first
-  auto gene = releaser.Count(all, Parsed("sex(F) AND gene(BRCA1)"), v1::RESEARCH);
+  auto gene = releaser.Count(ViewSource(all), Parsed("sex(F) AND gene(BRCA1)"), v1::RESEARCH);
   EXPECT_EQ(gene.status().code(), absl::StatusCode::kFailedPrecondition) << gene.status();
-  auto frequency = releaser.Frequency(all, Parsed("sex(F)"), v1::RESEARCH);
+  auto frequency = releaser.Frequency(ViewSource(all), Parsed("sex(F)"), v1::RESEARCH);
   EXPECT_THAT(frequency, StatusIs(absl::StatusCode::kInvalidArgument, "variant("));
-  auto quote = releaser.QuoteFrequency(all, Parsed("sex(F)"));
+  auto quote = releaser.QuoteFrequency(ViewSource(all), Parsed("sex(F)"));
   EXPECT_EQ(quote.status(), frequency.status()) << "a quote refuses with the answer's words";
-  auto dx = releaser.Breakdown(all, Parsed("sex(F)"), {v1::DIAGNOSIS}, {}, v1::RESEARCH);
+  auto dx =
+      releaser.Breakdown(ViewSource(all), Parsed("sex(F)"), {v1::DIAGNOSIS}, {}, v1::RESEARCH);
   EXPECT_THAT(dx, StatusIs(absl::StatusCode::kInvalidArgument, "named"));
 }
 
@@ -132,18 +134,18 @@ TEST_F(ReleaserTest, AnswersCarryTheChecksWarningsTheMechanismAndItsPrice) {
   auto checked = engine_->CheckCount(q);
   ASSERT_THAT(checked, IsOk());
   ASSERT_FALSE(checked->warnings.empty()) << "a dataset the store does not hold is warned about";
-  auto count = releaser.Count(*view_, q, v1::RESEARCH);
+  auto count = releaser.Count(ViewSource(*view_), q, v1::RESEARCH);
   ASSERT_THAT(count, IsOk());
   EXPECT_EQ(
       std::vector<std::string>(count->answer.warnings().begin(), count->answer.warnings().end()),
       checked->warnings);
   EXPECT_FALSE(count->answer.disclosure().exact());
   EXPECT_EQ(count->cost_micros, discloser_.CostMicros());
-  auto quote = releaser.QuoteCount(*view_, q);
+  auto quote = releaser.QuoteCount(ViewSource(*view_), q);
   ASSERT_THAT(quote, IsOk());
   EXPECT_EQ(quote->fingerprint, count->fingerprint) << "the quote prices this very release";
   EXPECT_EQ(quote->cost_micros, count->cost_micros);
-  auto exact = Releaser(*engine_).Count(*view_, q, v1::RESEARCH);
+  auto exact = Releaser(*engine_).Count(ViewSource(*view_), q, v1::RESEARCH);
   ASSERT_THAT(exact, IsOk());
   EXPECT_TRUE(exact->answer.disclosure().exact());
   EXPECT_EQ(exact->answer.count().low(), 25u);
@@ -157,7 +159,7 @@ TEST_F(ReleaserTest, ACatalogueNoisesEverySiteAtItsOwnScaleAndIsKeyedOnItsSetOfS
   for (int pos : {100, 200, 300}) {
     sites.push_back(Parsed(absl::StrCat("variant(GRCh38:1:", pos, ":A:G)")));
   }
-  auto first = releaser.Catalogue(*view_, sites, scale, v1::RESEARCH);
+  auto first = releaser.Catalogue(ViewSource(*view_), sites, scale, v1::RESEARCH);
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->answer.sites_size(), 3);
   for (const v1::CatalogueSite& s : first->answer.sites()) {
@@ -169,7 +171,7 @@ TEST_F(ReleaserTest, ACatalogueNoisesEverySiteAtItsOwnScaleAndIsKeyedOnItsSetOfS
   EXPECT_EQ(security::ZcdpCostMicros(8 * 3, scale), 19200u);
   EXPECT_EQ(first->cost_micros, 40000u);
   auto many = releaser.Catalogue(
-      *view_,
+      ViewSource(*view_),
       [&] {
         std::vector<v1::Criterion> ten;
         for (int pos = 1; pos <= 10; ++pos) {
@@ -180,34 +182,35 @@ TEST_F(ReleaserTest, ACatalogueNoisesEverySiteAtItsOwnScaleAndIsKeyedOnItsSetOfS
       {1000}, v1::RESEARCH);
   ASSERT_THAT(many, IsOk());
   EXPECT_EQ(many->cost_micros, 400000u) << "ten sites at sd 10: 10 * 4 / 100";
-  auto quote = releaser.QuoteCatalogue(*view_, sites, scale);
+  auto quote = releaser.QuoteCatalogue(ViewSource(*view_), sites, scale);
   ASSERT_THAT(quote, IsOk());
   EXPECT_EQ(quote->fingerprint, first->fingerprint);
   EXPECT_EQ(quote->cost_micros, first->cost_micros);
 
   // The same sites in another order: the same release, each site with its own numbers.
   std::vector<v1::Criterion> reordered = {sites[2], sites[0], sites[1]};
-  auto again = releaser.Catalogue(*view_, reordered, scale, v1::RESEARCH);
+  auto again = releaser.Catalogue(ViewSource(*view_), reordered, scale, v1::RESEARCH);
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->fingerprint, first->fingerprint);
   EXPECT_EQ(again->answer.sites(0).ac().noised(), first->answer.sites(2).ac().noised());
   EXPECT_EQ(again->answer.sites(1).an().noised(), first->answer.sites(0).an().noised());
   // Other noise, or another set of sites: another release.
-  auto louder = releaser.Catalogue(*view_, sites, {3000}, v1::RESEARCH);
+  auto louder = releaser.Catalogue(ViewSource(*view_), sites, {3000}, v1::RESEARCH);
   ASSERT_THAT(louder, IsOk());
   EXPECT_NE(louder->fingerprint, first->fingerprint);
-  auto fewer = releaser.Catalogue(*view_, {sites[0], sites[1]}, scale, v1::RESEARCH);
+  auto fewer = releaser.Catalogue(ViewSource(*view_), {sites[0], sites[1]}, scale, v1::RESEARCH);
   ASSERT_THAT(fewer, IsOk());
   EXPECT_NE(fewer->fingerprint, first->fingerprint);
 
-  auto twice = releaser.Catalogue(*view_, {sites[0], sites[1], sites[0]}, scale, v1::RESEARCH);
+  auto twice =
+      releaser.Catalogue(ViewSource(*view_), {sites[0], sites[1], sites[0]}, scale, v1::RESEARCH);
   EXPECT_THAT(twice, StatusIs(absl::StatusCode::kInvalidArgument, "site 3: variant("));
   EXPECT_THAT(twice, StatusIs(absl::StatusCode::kInvalidArgument, "is given twice"));
   FailingView all(*view_, "");
-  EXPECT_THAT(releaser.Catalogue(all, sites, scale, v1::RESEARCH),
+  EXPECT_THAT(releaser.Catalogue(ViewSource(all), sites, scale, v1::RESEARCH),
               StatusIs(absl::StatusCode::kInternal, std::string(kCouldNotAnswer)));
 
-  auto exact = Releaser(*engine_).Catalogue(*view_, sites, scale, v1::RESEARCH);
+  auto exact = Releaser(*engine_).Catalogue(ViewSource(*view_), sites, scale, v1::RESEARCH);
   ASSERT_THAT(exact, IsOk());
   EXPECT_TRUE(exact->answer.disclosure().exact());
   EXPECT_EQ(exact->answer.sites(1).ac().high(), 0u) << "no genotypes in this store";

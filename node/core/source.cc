@@ -1,0 +1,48 @@
+#include "node/core/source.h"
+
+#include "node/storage/store.h"
+
+namespace pmdb::core {
+namespace {
+
+template <typename T>
+absl::StatusOr<Sourced<T>> WithVersion(absl::StatusOr<T> answer, const storage::ReadView& view) {
+  if (!answer.ok()) return answer.status();
+  auto version = storage::DataVersion(view);
+  if (!version.ok()) return version.status();
+  return Sourced<T>{std::move(*answer), std::move(*version)};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ViewSource::Version() const { return storage::DataVersion(*view_); }
+
+absl::StatusOr<Sourced<query::Answer<uint64_t>>> ViewSource::Count(const query::Engine& engine,
+                                                                   const v1::Criterion& criterion,
+                                                                   v1::Purpose purpose) const {
+  return WithVersion(engine.Count(*view_, criterion, purpose), *view_);
+}
+
+absl::StatusOr<Sourced<query::Answer<v1::Breakdown>>> ViewSource::Breakdown(
+    const query::Engine& engine, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
+    const std::vector<std::string>& diagnoses) const {
+  return WithVersion(engine.Breakdown(*view_, criterion, dimensions, purpose, diagnoses), *view_);
+}
+
+absl::StatusOr<Sourced<query::Answer<query::AlleleFrequency>>> ViewSource::Frequency(
+    const query::Engine& engine, const v1::Criterion& criterion, v1::Purpose purpose) const {
+  return WithVersion(engine.Frequency(*view_, criterion, purpose), *view_);
+}
+
+absl::StatusOr<Sourced<std::vector<query::Answer<query::AlleleFrequency>>>> ViewSource::Frequencies(
+    const query::Engine& engine, const std::vector<v1::Criterion>& sites,
+    v1::Purpose purpose) const {
+  return WithVersion(engine.Frequencies(*view_, sites, purpose), *view_);
+}
+
+std::unique_ptr<Source> StoreSources::Open() const {
+  return std::make_unique<ViewSource>(store_->Snapshot());
+}
+
+}  // namespace pmdb::core

@@ -1,0 +1,203 @@
+#include "node/shard/shard_service.h"
+
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
+#include "node/transport/status.h"
+#include "node/transport/tls.h"
+
+namespace pmdb::shard {
+namespace {
+
+namespace keys = storage::keys;
+
+template <typename Reply>
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, absl::StatusOr<Reply> r,
+                                 Reply* reply) {
+  auto* reactor = context->DefaultReactor();
+  if (r.ok()) *reply = std::move(*r);
+  reactor->Finish(transport::ToGrpc(r.status()));
+  return reactor;
+}
+
+}  // namespace
+
+query::EngineOptions OptionsOf(const v1::EngineMode& mode) {
+  return query::EngineOptions{.work = mode.short_circuit()
+                                          ? query::Executor::Work::kShortCircuit
+                                          : query::Executor::Work::kDataIndependent,
+                              .checks = mode.checks_when_reached() ? query::Checks::kWhenReached
+                                                                   : query::Checks::kBeforeReading,
+                              .bounded_contributions = !mode.every_copy(),
+                              .public_cells = !mode.cells_from_data()};
+}
+
+v1::EngineMode ModeOf(const query::EngineOptions& options) {
+  v1::EngineMode mode;
+  mode.set_short_circuit(options.work == query::Executor::Work::kShortCircuit);
+  mode.set_checks_when_reached(options.checks == query::Checks::kWhenReached);
+  mode.set_every_copy(!options.bounded_contributions);
+  mode.set_cells_from_data(!options.public_cells);
+  return mode;
+}
+
+absl::Status ShardServiceImpl::Allowed(const grpc::CallbackServerContext& context) const {
+  auto auth = context.auth_context();
+  if (auth == nullptr) return absl::UnauthenticatedError("a shard answers over mutual TLS only");
+  auto peer = transport::PeerIdentity(*auth);
+  if (!peer.ok()) return peer.status();
+  if (peer->role != security::Role::kNode || peer->region != region_) {
+    return absl::PermissionDeniedError(
+        StrCat("a shard of region ", region_, " answers that region's node only, not ", peer->uri));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const vocab::Catalog>> ShardServiceImpl::CatalogAt(
+    const storage::ReadView& view, const std::string& version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (catalog_ == nullptr || catalog_version_ != version) {
+    auto loaded = vocab::Catalog::Load(view);
+    if (!loaded.ok()) return loaded.status();
+    catalog_ = std::move(*loaded);
+    catalog_version_ = version;
+  }
+  return catalog_;
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Describe(grpc::CallbackServerContext* context,
+                                                     const v1::DescribeShardRequest*,
+                                                     v1::ShardDescription* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardDescription> {
+    absl::Status allowed = Allowed(*context);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    v1::ShardDescription d;
+    d.set_region(region_);
+    auto version = storage::DataVersion(*view);
+    if (!version.ok()) return version.status();
+    d.set_data_version(*version);
+    absl::Status scanned = view->Scan(
+        storage::Family::kMeta, "", "", [&](std::string_view key, std::string_view value) {
+          if (keys::IsDataMetaKey(key)) {
+            (*d.mutable_data_meta())[std::string(key)] = std::string(value);
+          }
+          return true;
+        });
+    if (!scanned.ok()) return scanned;
+    auto range = storage::ShardRangeOf(*view);
+    if (!range.ok()) return range.status();
+    d.set_first_ordinal(range->first);
+    d.set_end_ordinal(range->end);
+    d.set_store_id(range->id);
+    auto next = view->Get(storage::Family::kMeta, keys::kMetaNextOrdinal);
+    if (!next.ok()) return next.status();
+    d.set_next_ordinal(next->has_value() && (*next)->size() == 4 ? keys::ReadBE32(**next)
+                                                                 : range->first);
+    return d;
+  };
+  return Finish(context, run(), reply);
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Count(grpc::CallbackServerContext* context,
+                                                  const v1::ShardCountRequest* request,
+                                                  v1::ShardCount* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardCount> {
+    absl::Status allowed = Allowed(*context);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    auto version = storage::DataVersion(*view);
+    if (!version.ok()) return version.status();
+    auto catalog = CatalogAt(*view, *version);
+    if (!catalog.ok()) return catalog.status();
+    query::Engine engine(*catalog, OptionsOf(request->mode()));
+    auto a = engine.Count(*view, request->criterion(), request->purpose());
+    if (!a.ok()) return a.status();
+    v1::ShardCount out;
+    out.set_count(a->value);
+    out.set_question(a->question);
+    out.set_data_version(*version);
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Breakdown(grpc::CallbackServerContext* context,
+                                                      const v1::ShardBreakdownRequest* request,
+                                                      v1::ShardBreakdown* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardBreakdown> {
+    absl::Status allowed = Allowed(*context);
+    if (!allowed.ok()) return allowed;
+    auto dims = query::CheckDimensions(request->dimensions());
+    if (!dims.ok()) return dims.status();
+    auto diagnoses = query::CheckDiagnoses(*dims, request->diagnoses());
+    if (!diagnoses.ok()) return diagnoses.status();
+    auto view = store_->Snapshot();
+    auto version = storage::DataVersion(*view);
+    if (!version.ok()) return version.status();
+    auto catalog = CatalogAt(*view, *version);
+    if (!catalog.ok()) return catalog.status();
+    query::Engine engine(*catalog, OptionsOf(request->mode()));
+    auto a = engine.Breakdown(*view, request->criterion(), *dims, request->purpose(), *diagnoses);
+    if (!a.ok()) return a.status();
+    v1::ShardBreakdown out;
+    *out.mutable_breakdown() = std::move(a->value);
+    out.set_question(a->question);
+    out.set_data_version(*version);
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Frequency(grpc::CallbackServerContext* context,
+                                                      const v1::ShardFrequencyRequest* request,
+                                                      v1::ShardFrequency* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardFrequency> {
+    absl::Status allowed = Allowed(*context);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    auto version = storage::DataVersion(*view);
+    if (!version.ok()) return version.status();
+    auto catalog = CatalogAt(*view, *version);
+    if (!catalog.ok()) return catalog.status();
+    query::Engine engine(*catalog, OptionsOf(request->mode()));
+    auto a = engine.Frequency(*view, request->criterion(), request->purpose());
+    if (!a.ok()) return a.status();
+    v1::ShardFrequency out;
+    out.mutable_frequency()->set_ac(a->value.ac);
+    out.mutable_frequency()->set_an(a->value.an);
+    out.set_question(a->question);
+    out.set_data_version(*version);
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Frequencies(grpc::CallbackServerContext* context,
+                                                        const v1::ShardFrequenciesRequest* request,
+                                                        v1::ShardFrequencies* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardFrequencies> {
+    absl::Status allowed = Allowed(*context);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    auto version = storage::DataVersion(*view);
+    if (!version.ok()) return version.status();
+    auto catalog = CatalogAt(*view, *version);
+    if (!catalog.ok()) return catalog.status();
+    query::Engine engine(*catalog, OptionsOf(request->mode()));
+    const std::vector<v1::Criterion> sites(request->sites().begin(), request->sites().end());
+    auto a = engine.Frequencies(*view, sites, request->purpose());
+    if (!a.ok()) return a.status();
+    v1::ShardFrequencies out;
+    for (const query::Answer<query::AlleleFrequency>& site : *a) {
+      v1::Frequency* f = out.add_sites();
+      f->set_ac(site.value.ac);
+      f->set_an(site.value.an);
+      out.add_questions(site.question);
+    }
+    out.set_data_version(*version);
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+}  // namespace pmdb::shard

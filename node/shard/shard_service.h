@@ -1,0 +1,66 @@
+// ShardServiceImpl: what a shard process serves (proto/pmdb/v1/shard.proto) — exact answers from
+// its own store to its region's node, and to no one else: the caller's certificate must be the
+// node of the shard's region (mutual TLS, node/transport/tls.h). The node checks every question
+// before it asks; the shard evaluates it with the node's engine options and says which question
+// it evaluated and at which data version.
+//
+// Thread-safe; the store must outlive the service.
+#ifndef PMDB_NODE_SHARD_SHARD_SERVICE_H_
+#define PMDB_NODE_SHARD_SHARD_SERVICE_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "node/storage/store.h"
+#include "node/vocab/catalog.h"
+#include "pmdb/v1/shard.grpc.pb.h"
+#include "query/engine.h"
+
+namespace pmdb::shard {
+
+// The engine options a request names, and back.
+query::EngineOptions OptionsOf(const v1::EngineMode& mode);
+v1::EngineMode ModeOf(const query::EngineOptions& options);
+
+class ShardServiceImpl final : public v1::ShardService::CallbackService {
+ public:
+  // `region`: the only region whose node may call.
+  ShardServiceImpl(std::string region, storage::Store* store)
+      : region_(std::move(region)), store_(store) {}
+
+  grpc::ServerUnaryReactor* Describe(grpc::CallbackServerContext* context,
+                                     const v1::DescribeShardRequest* request,
+                                     v1::ShardDescription* reply) override;
+  grpc::ServerUnaryReactor* Count(grpc::CallbackServerContext* context,
+                                  const v1::ShardCountRequest* request,
+                                  v1::ShardCount* reply) override;
+  grpc::ServerUnaryReactor* Breakdown(grpc::CallbackServerContext* context,
+                                      const v1::ShardBreakdownRequest* request,
+                                      v1::ShardBreakdown* reply) override;
+  grpc::ServerUnaryReactor* Frequency(grpc::CallbackServerContext* context,
+                                      const v1::ShardFrequencyRequest* request,
+                                      v1::ShardFrequency* reply) override;
+  grpc::ServerUnaryReactor* Frequencies(grpc::CallbackServerContext* context,
+                                        const v1::ShardFrequenciesRequest* request,
+                                        v1::ShardFrequencies* reply) override;
+
+ private:
+  // The caller must be the region's node.
+  absl::Status Allowed(const grpc::CallbackServerContext& context) const;
+  // The catalog as of the view's data version (re-read when the store changed).
+  absl::StatusOr<std::shared_ptr<const vocab::Catalog>> CatalogAt(const storage::ReadView& view,
+                                                                  const std::string& version);
+
+  const std::string region_;
+  storage::Store* store_;
+  std::mutex mu_;
+  std::shared_ptr<const vocab::Catalog> catalog_ ABSL_GUARDED_BY(mu_);
+  std::string catalog_version_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace pmdb::shard
+
+#endif  // PMDB_NODE_SHARD_SHARD_SERVICE_H_

@@ -1,0 +1,575 @@
+#include "node/shard/shard_set.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "node/base/strings.h"
+#include "node/shard/shard_map.h"
+#include "node/shard/shard_service.h"
+#include "node/storage/keys.h"
+#include "node/transport/status.h"
+#include "node/transport/tls.h"
+#include "pmdb/v1/records.pb.h"
+
+namespace pmdb::shard {
+namespace {
+
+namespace keys = storage::keys;
+using Shards = std::vector<std::shared_ptr<const ShardSet::Shard>>;
+
+std::string NameOf(const ShardSet::Shard& s) {
+  return StrCat("shard ", s.entry.name(), " (", s.entry.address(), ", ordinals ",
+                s.entry.first_ordinal(), "-", s.entry.end_ordinal(), ")");
+}
+
+// Sends `request` to every shard at once and waits for all of them; each shard's answer or
+// error. With `fail_fast`, the first failure cancels the calls still running.
+template <typename Request, typename Reply, typename Issue>
+std::vector<absl::StatusOr<Reply>> CallAll(const Shards& shards, const Request& request,
+                                           std::chrono::milliseconds deadline, bool fail_fast,
+                                           Issue issue) {
+  struct Call {
+    grpc::ClientContext context;
+    Reply reply;
+    grpc::Status status;
+  };
+  std::vector<Call> calls(shards.size());
+  std::mutex mu;
+  std::condition_variable done;
+  size_t pending = shards.size();
+  const auto until = std::chrono::system_clock::now() + deadline;
+  for (size_t i = 0; i < shards.size(); ++i) calls[i].context.set_deadline(until);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    issue(*shards[i]->stub, &calls[i].context, &request, &calls[i].reply,
+          [&, i](grpc::Status status) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!status.ok() && fail_fast) {
+              for (Call& other : calls) other.context.TryCancel();
+            }
+            calls[i].status = std::move(status);
+            if (--pending == 0) done.notify_all();
+          });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    done.wait(lock, [&] { return pending == 0; });
+  }
+  std::vector<absl::StatusOr<Reply>> out;
+  out.reserve(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (calls[i].status.ok()) {
+      out.push_back(std::move(calls[i].reply));
+    } else {
+      out.push_back(transport::FromGrpc(calls[i].status));
+    }
+  }
+  return out;
+}
+
+// The error of a shard that did not answer, naming it.
+absl::Status ShardFailed(const ShardSet::Shard& shard, const absl::Status& s) {
+  return absl::UnavailableError(StrCat(NameOf(shard),
+                                       shard.alive ? "" : ", not a live member in etcd,",
+                                       " did not answer: ", std::string(s.message())));
+}
+
+// Every shard's answer, or the first failure (not a cancellation it caused), naming its shard.
+template <typename Request, typename Reply, typename Issue>
+absl::StatusOr<std::vector<Reply>> FanOut(const Shards& shards, const Request& request,
+                                          std::chrono::milliseconds deadline, Issue issue) {
+  if (shards.empty()) {
+    return absl::FailedPreconditionError(
+        "the region's shard map holds no shard (pmdb shard add makes one)");
+  }
+  for (const auto& shard : shards) {
+    if (!shard->problem.empty()) {
+      return absl::FailedPreconditionError(StrCat(NameOf(*shard), ": ", shard->problem));
+    }
+  }
+  auto all = CallAll<Request, Reply>(shards, request, deadline, /*fail_fast=*/true, issue);
+  std::optional<absl::Status> cancelled;
+  std::vector<Reply> out;
+  out.reserve(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (all[i].ok()) {
+      out.push_back(std::move(*all[i]));
+    } else if (all[i].status().code() != absl::StatusCode::kCancelled) {
+      return ShardFailed(*shards[i], all[i].status());
+    } else if (!cancelled.has_value()) {
+      cancelled = ShardFailed(*shards[i], all[i].status());
+    }
+  }
+  if (cancelled.has_value()) return *cancelled;
+  return out;
+}
+
+// The region's data version: every shard's, in the order of their ranges.
+template <typename Reply>
+std::string VersionOf(const Shards& shards, const std::vector<Reply>& replies) {
+  std::string out;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    StrAppend(&out, i == 0 ? "" : ",", shards[i]->entry.name(), "=", replies[i].data_version());
+  }
+  return out;
+}
+
+// Every shard must have evaluated the question the node checked, and the same one.
+template <typename Reply>
+absl::StatusOr<std::string> OneQuestion(const Shards& shards, const std::vector<Reply>& replies) {
+  for (size_t i = 1; i < replies.size(); ++i) {
+    if (replies[i].question() != replies[0].question()) {
+      return absl::InternalError(StrCat(NameOf(*shards[i]), " evaluated '", replies[i].question(),
+                                        "' where ", NameOf(*shards[0]), " evaluated '",
+                                        replies[0].question(), "'"));
+    }
+  }
+  return replies[0].question();
+}
+
+// Adds the shards' breakdowns cell by cell. Cells a shard lists from its data (an exact
+// breakdown by diagnosis with no codes named) may differ between shards: their union then comes
+// in the order one store would list them (codes sorted, "none" last).
+v1::Breakdown AddBreakdowns(const std::vector<v1::ShardBreakdown>& replies) {
+  v1::Breakdown out = replies[0].breakdown();
+  bool same = true;
+  for (size_t i = 1; i < replies.size() && same; ++i) {
+    const v1::Breakdown& b = replies[i].breakdown();
+    if (b.cells_size() != out.cells_size()) {
+      same = false;
+      break;
+    }
+    for (int c = 0; c < b.cells_size(); ++c) {
+      if (!std::equal(b.cells(c).labels().begin(), b.cells(c).labels().end(),
+                      out.cells(c).labels().begin(), out.cells(c).labels().end())) {
+        same = false;
+        break;
+      }
+      out.mutable_cells(c)->set_count(out.cells(c).count() + b.cells(c).count());
+    }
+  }
+  if (same) return out;
+  // The general case: by labels.
+  const int dims = out.dimensions_size();
+  std::vector<std::map<std::string, size_t>> first_seen(dims);
+  std::map<std::vector<std::string>, uint64_t> sums;
+  for (const v1::ShardBreakdown& r : replies) {
+    for (const v1::BreakdownCell& cell : r.breakdown().cells()) {
+      std::vector<std::string> labels(cell.labels().begin(), cell.labels().end());
+      for (int d = 0; d < dims && d < static_cast<int>(labels.size()); ++d) {
+        first_seen[d].emplace(labels[d], first_seen[d].size());
+      }
+      sums[labels] += cell.count();
+    }
+  }
+  auto rank = [&](int d, const std::string& label) -> std::pair<size_t, std::string> {
+    if (out.dimensions(d) == v1::DIAGNOSIS) return {label == "none" ? 1 : 0, label};
+    return {first_seen[d][label], ""};
+  };
+  std::vector<std::pair<std::vector<std::string>, uint64_t>> cells(sums.begin(), sums.end());
+  std::sort(cells.begin(), cells.end(), [&](const auto& a, const auto& b) {
+    for (int d = 0; d < dims; ++d) {
+      auto ra = rank(d, a.first[d]), rb = rank(d, b.first[d]);
+      if (ra != rb) return ra < rb;
+    }
+    return false;
+  });
+  out.clear_cells();
+  for (auto& [labels, count] : cells) {
+    v1::BreakdownCell* c = out.add_cells();
+    for (std::string& l : labels) c->add_labels(std::move(l));
+    c->set_count(count);
+  }
+  return out;
+}
+
+class ShardedSource final : public core::Source {
+ public:
+  ShardedSource(Shards shards, std::chrono::milliseconds deadline, absl::Status usable)
+      : shards_(std::move(shards)), deadline_(deadline), usable_(std::move(usable)) {}
+
+  absl::StatusOr<std::string> Version() const override {
+    if (!usable_.ok()) return usable_;
+    auto replies = FanOut<v1::DescribeShardRequest, v1::ShardDescription>(
+        shards_, v1::DescribeShardRequest(), deadline_,
+        [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->Describe(context, req, reply, std::move(cb));
+        });
+    if (!replies.ok()) return replies.status();
+    return VersionOf(shards_, *replies);
+  }
+
+  absl::StatusOr<core::Sourced<query::Answer<uint64_t>>> Count(const query::Engine& engine,
+                                                               const v1::Criterion& criterion,
+                                                               v1::Purpose purpose) const override {
+    if (!usable_.ok()) return usable_;
+    v1::ShardCountRequest request;
+    *request.mutable_criterion() = criterion;
+    request.set_purpose(purpose);
+    *request.mutable_mode() = ModeOf(engine.options());
+    auto replies = FanOut<v1::ShardCountRequest, v1::ShardCount>(
+        shards_, request, deadline_,
+        [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->Count(context, req, reply, std::move(cb));
+        });
+    if (!replies.ok()) return replies.status();
+    auto question = OneQuestion(shards_, *replies);
+    if (!question.ok()) return question.status();
+    uint64_t total = 0;
+    for (const v1::ShardCount& r : *replies) total += r.count();
+    return core::Sourced<query::Answer<uint64_t>>{{total, {}, *question},
+                                                  VersionOf(shards_, *replies)};
+  }
+
+  absl::StatusOr<core::Sourced<query::Answer<v1::Breakdown>>> Breakdown(
+      const query::Engine& engine, const v1::Criterion& criterion,
+      const std::vector<v1::Dimension>& dimensions, v1::Purpose purpose,
+      const std::vector<std::string>& diagnoses) const override {
+    if (!usable_.ok()) return usable_;
+    v1::ShardBreakdownRequest request;
+    *request.mutable_criterion() = criterion;
+    request.set_purpose(purpose);
+    *request.mutable_mode() = ModeOf(engine.options());
+    for (v1::Dimension d : dimensions) request.add_dimensions(d);
+    for (const std::string& d : diagnoses) request.add_diagnoses(d);
+    auto replies = FanOut<v1::ShardBreakdownRequest, v1::ShardBreakdown>(
+        shards_, request, deadline_,
+        [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->Breakdown(context, req, reply, std::move(cb));
+        });
+    if (!replies.ok()) return replies.status();
+    auto question = OneQuestion(shards_, *replies);
+    if (!question.ok()) return question.status();
+    return core::Sourced<query::Answer<v1::Breakdown>>{{AddBreakdowns(*replies), {}, *question},
+                                                       VersionOf(shards_, *replies)};
+  }
+
+  absl::StatusOr<core::Sourced<query::Answer<query::AlleleFrequency>>> Frequency(
+      const query::Engine& engine, const v1::Criterion& criterion,
+      v1::Purpose purpose) const override {
+    if (!usable_.ok()) return usable_;
+    v1::ShardFrequencyRequest request;
+    *request.mutable_criterion() = criterion;
+    request.set_purpose(purpose);
+    *request.mutable_mode() = ModeOf(engine.options());
+    auto replies = FanOut<v1::ShardFrequencyRequest, v1::ShardFrequency>(
+        shards_, request, deadline_,
+        [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->Frequency(context, req, reply, std::move(cb));
+        });
+    if (!replies.ok()) return replies.status();
+    auto question = OneQuestion(shards_, *replies);
+    if (!question.ok()) return question.status();
+    query::AlleleFrequency total;
+    for (const v1::ShardFrequency& r : *replies) {
+      total.ac += r.frequency().ac();
+      total.an += r.frequency().an();
+    }
+    return core::Sourced<query::Answer<query::AlleleFrequency>>{{total, {}, *question},
+                                                                VersionOf(shards_, *replies)};
+  }
+
+  absl::StatusOr<core::Sourced<std::vector<query::Answer<query::AlleleFrequency>>>> Frequencies(
+      const query::Engine& engine, const std::vector<v1::Criterion>& sites,
+      v1::Purpose purpose) const override {
+    if (!usable_.ok()) return usable_;
+    v1::ShardFrequenciesRequest request;
+    for (const v1::Criterion& s : sites) *request.add_sites() = s;
+    request.set_purpose(purpose);
+    *request.mutable_mode() = ModeOf(engine.options());
+    auto replies = FanOut<v1::ShardFrequenciesRequest, v1::ShardFrequencies>(
+        shards_, request, deadline_,
+        [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->Frequencies(context, req, reply, std::move(cb));
+        });
+    if (!replies.ok()) return replies.status();
+    std::vector<query::Answer<query::AlleleFrequency>> out(sites.size());
+    for (size_t i = 0; i < replies->size(); ++i) {
+      const v1::ShardFrequencies& r = (*replies)[i];
+      if (static_cast<size_t>(r.sites_size()) != sites.size() ||
+          static_cast<size_t>(r.questions_size()) != sites.size()) {
+        return absl::InternalError(
+            StrCat(NameOf(*shards_[i]), " answered ", r.sites_size(), " sites of ", sites.size()));
+      }
+      for (size_t s = 0; s < sites.size(); ++s) {
+        if (i == 0) {
+          out[s].question = r.questions(s);
+        } else if (r.questions(s) != out[s].question) {
+          return absl::InternalError(StrCat(NameOf(*shards_[i]), " evaluated site ", s + 1, " as '",
+                                            r.questions(s), "', not '", out[s].question, "'"));
+        }
+        out[s].value.ac += r.sites(s).ac();
+        out[s].value.an += r.sites(s).an();
+      }
+    }
+    return core::Sourced<std::vector<query::Answer<query::AlleleFrequency>>>{
+        std::move(out), VersionOf(shards_, *replies)};
+  }
+
+ private:
+  Shards shards_;
+  std::chrono::milliseconds deadline_;
+  absl::Status usable_;  // why no answer can be given (a gap in the ranges), or ok
+};
+
+// A gap between the shards' ranges, or a map that ends below where served shards ended
+// before, means people no shard answers for: never a smaller count.
+absl::Status Contiguous(const Shards& shards, uint64_t served_end) {
+  uint64_t next = 0;
+  for (const auto& s : shards) {
+    if (s->entry.first_ordinal() != next) {
+      return absl::FailedPreconditionError(
+          StrCat("the region's shard map has no serving shard for ordinals ", next, " to ",
+                 s->entry.first_ordinal(), " (pmdb shard list)"));
+    }
+    next = s->entry.end_ordinal();
+  }
+  if (next < served_end) {
+    return absl::FailedPreconditionError(
+        StrCat("the region's shard map ends at ordinal ", next, " but its shards served up to ",
+               served_end, " before: a shard is missing from the map (pmdb shard list)"));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t ReadServedEnd(const storage::ReadView& view) {
+  auto v = view.Get(storage::Family::kMeta, keys::kMetaShardsServedEnd);
+  if (!v.ok() || !v->has_value() || (*v)->size() != 8) return 0;
+  return keys::ReadBE64(**v);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<ShardSet>> ShardSet::Start(ShardSetOptions options,
+                                                          storage::Store* node_store,
+                                                          std::function<absl::Status()> reload) {
+  auto etcd = Etcd::Connect(options.etcd);
+  if (!etcd.ok()) return etcd.status();
+  // The node's own store holds no one: people there would silently not be counted.
+  auto view = node_store->Snapshot();
+  auto all = view->GetBitmap(keys::kAllIndividuals);
+  if (!all.ok()) return all.status();
+  if (!all->Empty()) {
+    return absl::FailedPreconditionError(
+        StrCat("the node's own store holds ", all->Cardinality(),
+               " people; a sharded region's people are on its shards (move them there first)"));
+  }
+  // An unreachable etcd or an inconsistent map stops the start; shards that are down do not
+  // (answers fail, naming them, until they are back).
+  auto map = ReadShardMap(*etcd, options.region);
+  if (!map.ok()) return map.status();
+  std::shared_ptr<ShardSet> set(
+      new ShardSet(std::move(options), std::move(*etcd), node_store, std::move(reload)));
+  set->served_end_ = ReadServedEnd(*view);
+  absl::Status first = set->Refresh();
+  if (!first.ok()) {
+    std::fprintf(stderr, "pmdb: the region's shards are not all answering yet: %s\n",
+                 first.ToString().c_str());
+  }
+  {
+    std::lock_guard<std::mutex> lock(set->mu_);
+    set->last_refresh_ = first;
+  }
+  set->thread_ = std::thread([p = set.get()] { p->Run(); });
+  return set;
+}
+
+ShardSet::~ShardSet() { Stop(); }
+
+void ShardSet::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ShardSet::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!wake_.wait_for(lock, options_.refresh, [&] { return stopping_; })) {
+    lock.unlock();
+    absl::Status s = Refresh();
+    lock.lock();
+    if (!s.ok() && last_refresh_.ok()) {
+      std::fprintf(stderr, "pmdb: the shard map could not be refreshed: %s\n",
+                   s.ToString().c_str());
+    }
+    last_refresh_ = s;
+  }
+}
+
+absl::Status ShardSet::Refresh() {
+  auto map = ReadShardMap(etcd_, options_.region);
+  if (!map.ok()) return map.status();
+  std::vector<std::shared_ptr<Shard>> shards;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const ShardInfo& info : *map) {
+      // Added but never served: nobody is counted there yet (a gap if people were moved in).
+      if (info.entry.address() == kPendingAddress) continue;
+      auto shard = std::make_shared<Shard>();
+      shard->entry = info.entry;
+      shard->alive = info.alive;
+      const std::string id = StrCat(info.entry.name(), "@", info.entry.address());
+      auto it = stubs_.find(id);
+      if (it == stubs_.end()) {
+        auto creds = transport::MakeChannelCredentials(
+            options_.tls,
+            StrCat("spiffe://", options_.federation, "/region/", options_.region, "/node"));
+        if (!creds.ok()) return creds.status();
+        grpc::ChannelArguments args;
+        args.SetString("pmdb.shard", id);
+        auto channel = grpc::CreateCustomChannel(info.entry.address(), *creds, args);
+        it =
+            stubs_
+                .emplace(
+                    id, std::shared_ptr<v1::ShardService::Stub>(v1::ShardService::NewStub(channel)))
+                .first;
+      }
+      shard->stub = it->second;
+      shards.push_back(std::move(shard));
+    }
+  }
+  // Before any question reaches a shard: is its store the one the map names?
+  const Shards asked(shards.begin(), shards.end());
+  auto described = CallAll<v1::DescribeShardRequest, v1::ShardDescription>(
+      asked, v1::DescribeShardRequest(), options_.deadline, /*fail_fast=*/false,
+      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+        stub.async()->Describe(context, req, reply, std::move(cb));
+      });
+  absl::Status status;
+  std::vector<v1::ShardDescription> descriptions;
+  uint64_t end = 0;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    Shard& shard = *shards[i];
+    end = std::max<uint64_t>(end, shard.entry.end_ordinal());
+    if (!described[i].ok()) {
+      if (status.ok()) status = ShardFailed(shard, described[i].status());
+      continue;
+    }
+    const v1::ShardDescription& d = *described[i];
+    if (d.region() != options_.region || d.first_ordinal() != shard.entry.first_ordinal() ||
+        d.end_ordinal() != shard.entry.end_ordinal() ||
+        (!shard.entry.store_id().empty() && d.store_id() != shard.entry.store_id())) {
+      shard.problem = StrCat("it serves store ", d.store_id(), " of region ", d.region(),
+                             " with ordinals ", d.first_ordinal(), "-", d.end_ordinal(),
+                             ", not the one the shard map names (", shard.entry.store_id(), ")");
+      if (status.ok())
+        status = absl::FailedPreconditionError(StrCat(NameOf(shard), ": ", shard.problem));
+      continue;
+    }
+    descriptions.push_back(d);
+  }
+  // The highest ordinal served shards reached is remembered in the node's store: a map that
+  // later ends lower lost a shard, and answers fail instead of shrinking.
+  uint64_t served_end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    served_end = served_end_;
+  }
+  if (end > served_end) {
+    std::string value;
+    keys::AppendBE64(&value, end);
+    auto lock = node_store_->WriteLock();
+    storage::WriteBatch batch = node_store_->NewBatch();
+    batch.Put(storage::Family::kMeta, keys::kMetaShardsServedEnd, value);
+    absl::Status written = node_store_->Write(batch);
+    if (!written.ok()) return written;
+    served_end = end;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    served_end_ = served_end;
+    shards_.assign(shards.begin(), shards.end());
+  }
+  if (!status.ok()) return status;
+  return SyncCatalog(descriptions);
+}
+
+absl::Status ShardSet::SyncCatalog(const std::vector<v1::ShardDescription>& replies) {
+  if (replies.empty()) return absl::OkStatus();
+  std::map<std::string, std::string> wanted;
+  for (const v1::ShardDescription& d : replies) {
+    for (const auto& [key, value] : d.data_meta()) {
+      auto [it, inserted] = wanted.emplace(key, value);
+      if (inserted) continue;
+      // A dataset is on several shards: one dataset of the region, its people summed.
+      v1::DatasetInfo held, more;
+      if (std::string_view(key).starts_with(keys::kMetaDatasetPrefix) &&
+          held.ParseFromString(it->second) && more.ParseFromString(value) &&
+          held.assembly() == more.assembly()) {
+        held.set_sample_count(held.sample_count() + more.sample_count());
+        // The same sites are stored on several shards: the most any one holds.
+        held.set_variant_count(std::max(held.variant_count(), more.variant_count()));
+        for (const std::string& source : more.sources()) {
+          if (std::find(held.sources().begin(), held.sources().end(), source) ==
+              held.sources().end()) {
+            held.add_sources(source);
+          }
+        }
+        it->second = held.SerializeAsString();
+        continue;
+      }
+      std::fprintf(stderr, "pmdb: shards disagree on %s; the first shard's is used\n", key.c_str());
+    }
+  }
+  std::map<std::string, std::string> held;
+  auto view = node_store_->Snapshot();
+  absl::Status scanned =
+      view->Scan(storage::Family::kMeta, "", "", [&](std::string_view key, std::string_view value) {
+        if (keys::IsDataMetaKey(key)) held.emplace(std::string(key), std::string(value));
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  if (held == wanted && catalog_current_) return absl::OkStatus();
+  if (held != wanted) {
+    auto lock = node_store_->WriteLock();
+    storage::WriteBatch batch = node_store_->NewBatch();
+    for (const auto& [key, value] : held) {
+      if (!wanted.contains(key)) batch.Delete(storage::Family::kMeta, key);
+    }
+    for (const auto& [key, value] : wanted) batch.Put(storage::Family::kMeta, key, value);
+    absl::Status written = node_store_->Write(batch);
+    if (!written.ok()) return written;
+  }
+  // Retried every refresh until it works (a reference file missing on the node's machine).
+  absl::Status reloaded = reload_ ? reload_() : absl::OkStatus();
+  catalog_current_ = reloaded.ok();
+  if (!reloaded.ok()) {
+    return absl::Status(reloaded.code(),
+                        StrCat("the shards' catalog (datasets, reference files) could not be "
+                               "loaded on the node: ",
+                               std::string(reloaded.message())));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<core::Source> ShardSet::Open() const {
+  Shards shards;
+  uint64_t served_end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shards = shards_;
+    served_end = served_end_;
+  }
+  absl::Status usable = Contiguous(shards, served_end);
+  return std::make_unique<ShardedSource>(std::move(shards), options_.deadline, std::move(usable));
+}
+
+std::string ShardSet::Describe() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  for (const auto& s : shards_) {
+    StrAppend(&out, out.empty() ? "" : "; ", s->entry.name(), " ", s->entry.address(), " ordinals ",
+              s->entry.first_ordinal(), "-", s->entry.end_ordinal(), s->alive ? " up" : " DOWN");
+  }
+  if (!last_refresh_.ok()) {
+    StrAppend(&out, " (the map could not be re-read: ", std::string(last_refresh_.message()), ")");
+  }
+  return out;
+}
+
+}  // namespace pmdb::shard

@@ -1,0 +1,591 @@
+// A sharded region on one machine: a real one-member etcd (Debian's etcd-server) serving mutual
+// TLS with the federation's certificates, three shard processes (pmdb shard serve) on 127.0.0.1,
+// and the region's node asking them. Its answers equal those of a node with the same people in
+// one store; a killed shard makes answers fail with its name, never a smaller count.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "node/base/strings.h"
+#include "node/server/config.h"
+#include "node/server/server.h"
+#include "node/shard/etcd.h"
+#include "node/shard/move.h"
+#include "node/shard/shard_map.h"
+#include "node/storage/keys.h"
+#include "node/storage/store.h"
+#include "node/transport/tls.h"
+#include "pmdb/v1/admin.grpc.pb.h"
+#include "pmdb/v1/region.grpc.pb.h"
+#include "pmdb/v1/shard.grpc.pb.h"
+#include "query/parser.h"
+#include "security/ca.h"
+#include "security/policy.h"
+#include "tests/integration/federation_fixture.h"
+#include "tests/test_util.h"
+
+namespace pmdb::testing {
+namespace {
+
+constexpr char kRegion[] = "vast";
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+// etcd as a child process: one member, its data in `dir`, clients over mutual TLS.
+class EtcdProcess {
+ public:
+  EtcdProcess(const std::string& dir, const security::TlsFiles& tls) {
+    const int client = FreePort(), peer = FreePort();
+    endpoint_ = StrCat("https://127.0.0.1:", client);
+    const std::string client_url = endpoint_;
+    const std::string peer_url = StrCat("http://127.0.0.1:", peer);
+    std::vector<std::string> args = {"/usr/bin/etcd",
+                                     "--name",
+                                     "pmdb-test",
+                                     "--data-dir",
+                                     dir,
+                                     "--listen-client-urls",
+                                     client_url,
+                                     "--advertise-client-urls",
+                                     client_url,
+                                     "--listen-peer-urls",
+                                     peer_url,
+                                     "--initial-advertise-peer-urls",
+                                     peer_url,
+                                     "--initial-cluster",
+                                     "pmdb-test=" + peer_url,
+                                     "--cert-file",
+                                     tls.cert,
+                                     "--key-file",
+                                     tls.key,
+                                     "--trusted-ca-file",
+                                     tls.ca,
+                                     "--client-cert-auth",
+                                     "--log-level",
+                                     "error"};
+    pid_ = fork();
+    if (pid_ == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~EtcdProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  int pid_ = -1;
+  std::string endpoint_;
+};
+
+// The exact answers of one node (its operator's AdminService Query) to `expr`, as text.
+std::string Exact(v1::AdminService::Stub& admin, const std::string& expr,
+                  const std::vector<v1::Dimension>& dims = {},
+                  const std::vector<std::string>& diagnoses = {}, bool frequency = false) {
+  v1::AdminQueryRequest request;
+  auto criterion = query::ParseCriterion(expr);
+  EXPECT_TRUE(criterion.ok()) << expr;
+  *request.mutable_criterion() = *criterion;
+  for (v1::Dimension d : dims) request.add_dimensions(d);
+  for (const std::string& d : diagnoses) request.add_diagnoses(d);
+  request.set_frequency(frequency);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::AdminQueryReply reply;
+  grpc::Status status = admin.Query(&context, request, &reply);
+  if (!status.ok()) {
+    return StrCat("error ", static_cast<int>(status.error_code()), ": ", status.error_message());
+  }
+  // Disclosure text and warnings are the same whatever the data; compare the numbers.
+  std::string out;
+  if (reply.has_count()) StrAppend(&out, "count ", reply.count().count().low());
+  if (reply.has_frequency()) {
+    StrAppend(&out, "ac ", reply.frequency().ac().low(), " an ", reply.frequency().an().low());
+  }
+  for (const v1::ReleasedCell& cell : reply.breakdown().cells()) {
+    for (const std::string& l : cell.labels()) StrAppend(&out, l, "/");
+    StrAppend(&out, "=", cell.count().low(), " ");
+  }
+  return out;
+}
+
+class ShardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/usr/bin/etcd", X_OK) != 0) GTEST_SKIP() << "etcd-server is not installed";
+    auto ca = security::CertificateAuthority::Init(dir_.Path("ca"), kFederation, 30);
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    for (const auto& [path, prefix] :
+         std::vector<std::pair<std::string, std::string>>{{"region/vast/node", "node"},
+                                                          {"region/vast/operator/olle", "olle"},
+                                                          {"region/norr/node", "norr"},
+                                                          {"hub", "hub"},
+                                                          {"researcher/anna", "anna"}}) {
+      security::IssueRequest req;
+      req.identity = StrCat("spiffe://", kFederation, "/", path);
+      if (path.ends_with("/node") || path == "hub") req.ips = {"127.0.0.1"};
+      ASSERT_TRUE(ca->Issue(req, dir_.Path(prefix)).ok());
+    }
+    etcd_ = std::make_unique<EtcdProcess>(dir_.Path("etcd"), Files("node"));
+    auto client = shard::Etcd::Connect({.endpoint = etcd_->endpoint(), .tls = Files("node")});
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::make_unique<shard::Etcd>(*client);
+    absl::Status up = absl::UnavailableError("not yet");
+    for (int i = 0; i < 200 && !up.ok(); ++i) {
+      up = client_->List("/pmdb/").status();
+      if (!up.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_TRUE(up.ok()) << up;
+
+    // One cohort; the single store holds everyone, shard i the i-th third of the samples.
+    const std::string cohort = dir_.Path("cohort");
+    auto g = Pmdb({"generate", "--individuals", "360", "--variants", "40", "--seed", "11",
+                   "--id-prefix", "VG", "--out", cohort});
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    const std::string vcf = cohort + "/cohort.vcf.gz";
+    const std::string packets = cohort + "/phenopackets.jsonl";
+    Ingest(dir_.Path("single.db"), vcf, packets);
+    auto samples = pmdb::testing::Run({"bcftools", "query", "-l", vcf});
+    ASSERT_EQ(samples.exit_code, 0) << samples.err;
+    std::vector<std::string> ids;
+    std::istringstream in(samples.out);
+    for (std::string s; std::getline(in, s);) ids.push_back(s);
+    ASSERT_EQ(ids.size(), 360u);
+    std::vector<std::string> lines;
+    {
+      std::ifstream p(packets);
+      for (std::string l; std::getline(p, l);) lines.push_back(l);
+    }
+    for (int s = 0; s < 3; ++s) {
+      const std::string name = StrCat("s", s + 1);
+      auto added = shard::AddShard(*client_, kRegion, name, "pending:0", sizes_[s]);
+      ASSERT_TRUE(added.ok()) << added.status();
+      std::set<std::string> mine(ids.begin() + 120 * s, ids.begin() + 120 * (s + 1));
+      std::string list;
+      for (const std::string& id : mine) list += id + "\n";
+      WriteFile(dir_.Path(name + ".samples"), list);
+      auto v = pmdb::testing::Run({"bcftools", "view", "-S", dir_.Path(name + ".samples"), "-Oz",
+                                   "-o", dir_.Path(name + ".vcf.gz"), vcf});
+      ASSERT_EQ(v.exit_code, 0) << v.err;
+      std::string part;
+      for (const std::string& l : lines) {
+        const std::string id = JsonString(ParseJson(l), "subject.id");
+        if (mine.contains(id)) part += l + "\n";
+      }
+      WriteFile(dir_.Path(name + ".jsonl"), part);
+      {
+        auto store = OpenOrDie(db(name));
+        ASSERT_TRUE(storage::MakeShard(*store, added->first_ordinal(), added->end_ordinal()).ok());
+        if (skip_[s] > 0) {
+          // Its people start `skip_` ordinals into the range (as if others had come and gone),
+          // so that they straddle a container boundary.
+          std::string next;
+          storage::keys::AppendBE32(&next, added->first_ordinal() + skip_[s]);
+          storage::WriteBatch batch = store->NewBatch();
+          batch.Put(storage::Family::kMeta, storage::keys::kMetaNextOrdinal, next);
+          ASSERT_TRUE(store->Write(batch).ok());
+        }
+      }
+      Ingest(db(name), dir_.Path(name + ".vcf.gz"), dir_.Path(name + ".jsonl"));
+    }
+  }
+
+  void TearDown() override {
+    nodes_.clear();
+    shards_.clear();
+  }
+
+  void Ingest(const std::string& db, const std::string& vcf, const std::string& packets) {
+    auto v = Pmdb({"ingest", "--db", db, "--vcf", vcf, "--dataset", "syn", "--assembly", "GRCh38"});
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    auto p = Pmdb(
+        {"ingest", "--db", db, "--phenopackets", packets, "--hpo", SharedData("ontology/hp.obo")});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+  }
+
+  std::string db(const std::string& name) const { return dir_.Path(name + ".db"); }
+
+  security::TlsFiles Files(const std::string& prefix) const {
+    return {.cert = dir_.Path(prefix + ".crt"),
+            .key = dir_.Path(prefix + ".key"),
+            .ca = dir_.Path("ca/ca.crt")};
+  }
+
+  void StartShard(const std::string& name) {
+    shards_[name] = std::make_unique<ChildProcess>(std::vector<std::string>{
+        "shard", "serve", "--etcd", etcd_->endpoint(), "--region", kRegion, "--name", name, "--db",
+        db(name), "--cert", Files("node").cert, "--key", Files("node").key, "--ca",
+        Files("node").ca, "--log", "off"});
+    ASSERT_GT(shards_[name]->port(), 0) << "shard " << name << " did not start";
+  }
+
+  server::NodeConfig NodeConfig(const std::string& db_dir, bool sharded) {
+    server::NodeConfig c;
+    c.listen = "127.0.0.1:0";
+    c.db = db_dir;
+    c.tls = Files("node");
+    c.log_format = "off";
+    c.settings.region = kRegion;
+    c.settings.sharing["researcher"] = {
+        {"count", "breakdown", "frequency"},
+        std::set<std::string>(query::LeafKinds().begin(), query::LeafKinds().end())};
+    c.settings.privacy.projects.push_back({.id = "test-project", .members = {"anna"}});
+    if (sharded) {
+      c.shards.etcd = etcd_->endpoint();
+      c.shards.refresh_ms = 200;
+    }
+    return c;
+  }
+
+  std::unique_ptr<v1::AdminService::Stub> Admin(int port) const {
+    auto creds = transport::MakeChannelCredentials(
+        Files("olle"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+    EXPECT_TRUE(creds.ok());
+    grpc::ChannelArguments args;
+    args.SetInt("pmdb.unique", port);
+    return v1::AdminService::NewStub(
+        grpc::CreateCustomChannel(StrCat("127.0.0.1:", port), *creds, args));
+  }
+
+  // Each shard's range, and how far into it its first person is.
+  std::vector<uint64_t> sizes_ = {65536, 65536, 65536};
+  std::vector<uint32_t> skip_ = {0, 0, 0};
+  TempDir dir_;
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::unique_ptr<shard::Etcd> client_;
+  std::map<std::string, std::unique_ptr<ChildProcess>> shards_;
+  std::map<std::string, std::unique_ptr<server::Server>> nodes_;
+};
+
+TEST_F(ShardTest, ThreeShardsAnswerAsOneStoreAndAKilledShardIsNamed) {
+  for (const char* name : {"s1", "s2", "s3"}) StartShard(name);
+  auto map = shard::ReadShardMap(*client_, kRegion);
+  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_EQ(map->size(), 3u);
+  for (const shard::ShardInfo& s : *map) {
+    EXPECT_TRUE(s.alive) << s.entry.name();
+    EXPECT_TRUE(s.entry.address().starts_with("127.0.0.1:")) << s.entry.address();
+  }
+  auto single = server::StartNode(NodeConfig(db("single"), false));
+  ASSERT_TRUE(single.ok()) << single.status();
+  auto sharded = server::StartNode(NodeConfig(dir_.Path("node.db"), true));
+  ASSERT_TRUE(sharded.ok()) << sharded.status();
+  auto one = Admin((*single)->port());
+  auto three = Admin((*sharded)->port());
+
+  auto variant =
+      pmdb::testing::Run({"bash", "-c",
+                          "bcftools query -f '%CHROM:%POS:%REF:%ALT\\n' " + dir_.Path("cohort") +
+                              "/cohort.vcf.gz | head -3 | tail -1"});
+  ASSERT_EQ(variant.exit_code, 0);
+  std::string site = variant.out.substr(0, variant.out.find('\n'));
+  const std::string v = "variant(GRCh38:" + site + ")";
+  for (const std::string& expr :
+       {std::string("sex(F)"), std::string("sex(M) OR dx(C50)"), v, v + " AND sex(F)",
+        std::string("age(30-59) AND NOT sex(M)"), std::string("hpo(HP:0000118)")}) {
+    const std::string want = Exact(*one, expr);
+    EXPECT_THAT(want, ::testing::StartsWith("count ")) << expr;
+    EXPECT_EQ(Exact(*three, expr), want) << expr;
+  }
+  EXPECT_NE(Exact(*one, "sex(F)"), "count 0");
+  // Breakdowns: fixed cells, named diagnoses, and the cells an exact answer lists from the data.
+  for (const auto& [dims, diagnoses] :
+       std::vector<std::pair<std::vector<v1::Dimension>, std::vector<std::string>>>{
+           {{v1::SEX, v1::AGE_BAND}, {}},
+           {{v1::DIAGNOSIS}, {"C50", "E11", "I10"}},
+           {{v1::DIAGNOSIS}, {}},
+           {{v1::ZYGOSITY}, {}}}) {
+    const std::string expr = dims[0] == v1::ZYGOSITY ? v : "sex(F) OR sex(M)";
+    const std::string want = Exact(*one, expr, dims, diagnoses);
+    EXPECT_THAT(want, ::testing::Not(::testing::StartsWith("error"))) << want;
+    EXPECT_EQ(Exact(*three, expr, dims, diagnoses), want);
+  }
+  const std::string af = Exact(*one, v, {}, {}, /*frequency=*/true);
+  EXPECT_THAT(af, ::testing::StartsWith("ac "));
+  EXPECT_EQ(Exact(*three, v, {}, {}, /*frequency=*/true), af);
+
+  // The operator's status: the region's dataset over all shards, and every shard up.
+  {
+    grpc::ClientContext context;
+    v1::StatusRequest request;
+    v1::StatusReply status;
+    ASSERT_TRUE(three->Status(&context, request, &status).ok());
+    ASSERT_TRUE(status.datasets().contains("syn"));
+    EXPECT_EQ(status.datasets().at("syn").sample_count(), 360u);
+    EXPECT_THAT(status.shards(), ::testing::HasSubstr("s1 127.0.0.1:"));
+    EXPECT_THAT(status.shards(), ::testing::HasSubstr("ordinals 131072-196608 up"));
+  }
+
+  // The researchers' path (the hub asking for anna): the default disclosure (differential
+  // privacy) applied once, on the region's total, with the region's own noise.
+  {
+    auto creds = transport::MakeChannelCredentials(
+        Files("hub"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+    ASSERT_TRUE(creds.ok());
+    auto region = v1::RegionService::NewStub(
+        grpc::CreateChannel(StrCat("127.0.0.1:", (*sharded)->port()), *creds));
+    grpc::ClientContext context;
+    context.AddMetadata(security::kOnBehalfOfKey,
+                        StrCat("spiffe://", kFederation, "/researcher/anna"));
+    v1::CountRequest request;
+    *request.mutable_criterion() = *query::ParseCriterion("sex(F)");
+    v1::CountAnswer answer;
+    grpc::Status status = region->Count(&context, request, &answer);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(answer.disclosure().mechanism(), "discrete-gaussian");
+    EXPECT_EQ(answer.count().noise_sd(), answer.disclosure().sigma());
+    EXPECT_GT(answer.count().noise_sd(), 0);
+  }
+
+  // A shard killed outright: answers fail and name it; nothing is a smaller count.
+  shards_["s2"]->Kill();
+  const std::string failed = Exact(*three, "sex(F)");
+  EXPECT_THAT(failed, ::testing::StartsWith("error 14"));  // UNAVAILABLE
+  EXPECT_THAT(failed, ::testing::HasSubstr("shard s2"));
+  // Its membership lapses in etcd (the lease is not renewed) and the node's status says so.
+  bool down = false;
+  for (int i = 0; i < 150 && !down; ++i) {
+    auto m = shard::ReadShardMap(*client_, kRegion);
+    ASSERT_TRUE(m.ok());
+    for (const shard::ShardInfo& s : *m) down |= s.entry.name() == "s2" && !s.alive;
+    if (!down) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(down) << "s2's membership did not lapse";
+  // Back on a new port: the map follows it and answers are whole again.
+  StartShard("s2");
+  std::string again;
+  for (int i = 0; i < 100; ++i) {
+    again = Exact(*three, "sex(F)");
+    if (again == Exact(*one, "sex(F)")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(again, Exact(*one, "sex(F)"));
+  // A served shard's entry deleted from the map (an operator's slip, or a tampered etcd):
+  // answers fail; they never leave its people out.
+  ASSERT_TRUE(client_->Delete(shard::ShardsPrefix(kRegion) + "s3").ok());
+  std::string missing;
+  for (int i = 0; i < 100 && !missing.starts_with("error"); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    missing = Exact(*three, "sex(F)");
+  }
+  EXPECT_THAT(missing, ::testing::HasSubstr("shards served up to 196608 before"));
+  (*sharded)->Shutdown(std::chrono::seconds(1));
+  (*single)->Shutdown(std::chrono::seconds(1));
+  single->reset();
+  // A node whose own store holds people does not become a sharded region's node.
+  auto mixed = server::StartNode(NodeConfig(db("single"), true));
+  EXPECT_THAT(mixed.status(), StatusIs(absl::StatusCode::kFailedPrecondition, "holds 360 people"));
+}
+
+TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
+  StartShard("s1");
+  auto map = shard::ReadShardMap(*client_, kRegion);
+  ASSERT_TRUE(map.ok());
+  std::string address;
+  for (const shard::ShardInfo& s : *map) {
+    if (s.entry.name() == "s1") address = s.entry.address();
+  }
+  ASSERT_FALSE(address.empty());
+  // Another region's node, and the region's own operator: both refused.
+  for (const char* prefix : {"norr", "olle"}) {
+    auto creds = transport::MakeChannelCredentials(
+        Files(prefix), StrCat("spiffe://", kFederation, "/region/vast/node"));
+    ASSERT_TRUE(creds.ok());
+    grpc::ChannelArguments args;
+    args.SetString("pmdb.unique", prefix);
+    auto stub = v1::ShardService::NewStub(grpc::CreateCustomChannel(address, *creds, args));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ShardCountRequest request;
+    *request.mutable_criterion() = *query::ParseCriterion("sex(F)");
+    v1::ShardCount reply;
+    grpc::Status status = stub->Count(&context, request, &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << prefix;
+  }
+  // A shard added by mistake can be taken back until it serves; one that served cannot.
+  ASSERT_TRUE(shard::AddShard(*client_, kRegion, "s9", shard::kPendingAddress, 65536).ok());
+  EXPECT_TRUE(shard::RemovePendingShard(*client_, kRegion, "s9").ok());
+  EXPECT_THAT(shard::RemovePendingShard(*client_, kRegion, "s1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "move its range"));
+  // The shard map refuses a second shard with the same name, and the store another range.
+  EXPECT_THAT(shard::AddShard(*client_, kRegion, "s1", "pending:0", 65536),
+              StatusIs(absl::StatusCode::kAlreadyExists, "already has a shard named s1"));
+  shards_.clear();
+  {
+    auto store = OpenOrDie(db("s1"));
+    EXPECT_THAT(storage::MakeShard(*store, 65536, 131072),
+                StatusIs(absl::StatusCode::kFailedPrecondition, "already the shard of"));
+  }
+  // A new, empty store in s1's place (a lost volume) is not taken for s1: its people would
+  // silently be missing.
+  std::filesystem::rename(db("s1"), db("s1-lost"));
+  {
+    auto fresh = OpenOrDie(db("s1"));
+    ASSERT_TRUE(storage::MakeShard(*fresh, 0, 65536).ok());
+  }
+  ChildProcess replaced({"shard", "serve", "--etcd", etcd_->endpoint(), "--region", kRegion,
+                         "--name", "s1", "--db", db("s1"), "--cert", Files("node").cert, "--key",
+                         Files("node").key, "--ca", Files("node").ca, "--log", "off"},
+                        0, dir_.Path("replaced.err"));
+  EXPECT_EQ(replaced.port(), 0);
+  EXPECT_THAT(ReadFile(dir_.Path("replaced.err")), ::testing::HasSubstr("restore its backup"));
+}
+
+// Shard s3 holds ordinals 131072-262144, its 120 people 196548-196667: 60 on each side of the
+// container boundary at 196608.
+class ShardMoveTest : public ShardTest {
+ protected:
+  ShardMoveTest() {
+    sizes_ = {65536, 65536, 131072};
+    skip_ = {0, 0, 65536 - 60};
+  }
+
+  // Retries while the node catches up with the map (it re-reads it every 200 ms).
+  void ExpectSame(v1::AdminService::Stub& one, v1::AdminService::Stub& sharded) {
+    for (const char* expr : {"sex(F)", "sex(M) OR dx(C50)", "age(30-59) AND NOT sex(M)"}) {
+      const std::string want = Exact(one, expr);
+      std::string got;
+      for (int i = 0; i < 100 && got != want; ++i) {
+        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        got = Exact(sharded, expr);
+      }
+      EXPECT_EQ(got, want) << expr;
+    }
+    const std::string want = Exact(one, "sex(F) OR sex(M)", {v1::SEX, v1::AGE_BAND});
+    EXPECT_EQ(Exact(sharded, "sex(F) OR sex(M)", {v1::SEX, v1::AGE_BAND}), want);
+  }
+
+  std::map<std::string, shard::ShardInfo> Map() {
+    auto map = shard::ReadShardMap(*client_, kRegion);
+    EXPECT_TRUE(map.ok()) << map.status();
+    std::map<std::string, shard::ShardInfo> out;
+    if (map.ok()) {
+      for (shard::ShardInfo& s : *map) out[s.entry.name()] = s;
+    }
+    return out;
+  }
+};
+
+TEST_F(ShardMoveTest, ASplitAndARelocationKeepEveryAnswer) {
+  for (const char* name : {"s1", "s2", "s3"}) StartShard(name);
+  auto single = server::StartNode(NodeConfig(db("single"), false));
+  ASSERT_TRUE(single.ok()) << single.status();
+  auto sharded = server::StartNode(NodeConfig(dir_.Path("node.db"), true));
+  ASSERT_TRUE(sharded.ok()) << sharded.status();
+  auto one = Admin((*single)->port());
+  auto three = Admin((*sharded)->port());
+  ExpectSame(*one, *three);
+
+  // Split s3 at the boundary: the upper 60 people go to s4 with its own store.
+  shards_.erase("s3");
+  auto split = shard::MoveRange(*client_, {.region = kRegion,
+                                           .from = "s3",
+                                           .from_db = db("s3"),
+                                           .to = "s4",
+                                           .to_db = db("s4"),
+                                           .at = 196608});
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->individuals, 60u);
+  EXPECT_FALSE(split->resumed);
+  auto map = Map();
+  ASSERT_EQ(map.size(), 4u);
+  EXPECT_EQ(map["s3"].entry.end_ordinal(), 196608u);
+  EXPECT_EQ(map["s4"].entry.first_ordinal(), 196608u);
+  EXPECT_EQ(map["s4"].entry.end_ordinal(), 262144u);
+  // Running it again finds it done.
+  auto again = shard::MoveRange(*client_, {.region = kRegion,
+                                           .from = "s3",
+                                           .from_db = db("s3"),
+                                           .to = "s4",
+                                           .to_db = db("s4"),
+                                           .at = 196608});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->resumed);
+  {
+    auto s3 = OpenOrDie(db("s3"), false);
+    auto all = s3->Snapshot()->GetBitmap(storage::keys::kAllIndividuals);
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(all->Cardinality(), 60u);  // the other 60 left it
+    auto range = storage::ShardRangeOf(*s3->Snapshot());
+    ASSERT_TRUE(range.ok());
+    EXPECT_EQ(range->end, 196608u);
+  }
+  StartShard("s3");
+  StartShard("s4");
+  ExpectSame(*one, *three);
+
+  // Relocate s1 whole to a new store: its entry leaves the map.
+  shards_.erase("s1");
+  auto moved = shard::MoveRange(*client_, {.region = kRegion,
+                                           .from = "s1",
+                                           .from_db = db("s1"),
+                                           .to = "s1b",
+                                           .to_db = db("s1b"),
+                                           .at = 0});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->individuals, 120u);
+  map = Map();
+  EXPECT_FALSE(map.contains("s1"));
+  EXPECT_EQ(map["s1b"].entry.first_ordinal(), 0u);
+  StartShard("s1b");
+  ExpectSame(*one, *three);
+  // The old store's shard is out of the map: it does not serve.
+  ChildProcess old({"shard", "serve", "--etcd", etcd_->endpoint(), "--region", kRegion, "--name",
+                    "s1", "--db", db("s1"), "--cert", Files("node").cert, "--key",
+                    Files("node").key, "--ca", Files("node").ca, "--log", "off"});
+  EXPECT_EQ(old.port(), 0);
+  // A move into an existing store, or of a range not the shard's, is refused.
+  shards_.erase("s2");
+  EXPECT_THAT(shard::MoveRange(*client_, {.region = kRegion,
+                                          .from = "s2",
+                                          .from_db = db("s2"),
+                                          .to = "s5",
+                                          .to_db = db("s1b"),
+                                          .at = 65536}),
+              StatusIs(absl::StatusCode::kAlreadyExists, "must be a new directory"));
+  EXPECT_THAT(shard::MoveRange(*client_, {.region = kRegion,
+                                          .from = "s2",
+                                          .from_db = db("s2"),
+                                          .to = "s5",
+                                          .to_db = db("s5"),
+                                          .at = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "is not in s2's range"));
+}
+
+}  // namespace
+}  // namespace pmdb::testing
