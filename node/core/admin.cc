@@ -22,63 +22,6 @@ namespace {
 
 using security::Method;
 
-// A temporary file that is removed when this goes out of scope; it holds uploaded data only
-// for the duration of one ingest.
-class TempFile {
- public:
-  explicit TempFile(const std::string& suffix) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / StrCat("pmdb-upload-XXXXXX", suffix)).string();
-    fd_ = mkstemps(pattern.data(), static_cast<int>(suffix.size()));
-    if (fd_ >= 0) path_ = pattern;
-  }
-  ~TempFile() {
-    if (fd_ >= 0) close(fd_);
-    if (!path_.empty()) std::remove(path_.c_str());
-  }
-  bool ok() const { return fd_ >= 0; }
-  const std::string& path() const { return path_; }
-  bool Write(const std::string& bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n <= 0) return false;
-      done += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  bool Close() {
-    int fd = fd_;
-    fd_ = -1;
-    return close(fd) == 0;
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
-// The upload's suffix decides how the readers treat it (".vcf.gz", ".bcf", ".jsonl", ...).
-std::string Suffix(const std::string& name) {
-  for (const char* s : {".vcf.gz", ".vcf.bgz", ".vcf", ".bcf", ".jsonl", ".ndjson", ".json"}) {
-    if (name.ends_with(s)) return s;
-  }
-  return "";
-}
-
-v1::IngestReply ReplyOf(const ingest::IngestSummary& summary) {
-  v1::IngestReply reply;
-  reply.set_records_read(summary.records_read);
-  reply.set_individuals_new(summary.individuals_new);
-  reply.set_individuals_updated(summary.individuals_updated);
-  reply.set_variants(summary.variants);
-  reply.set_genotypes(summary.genotypes);
-  for (const auto& [k, v] : summary.skipped) (*reply.mutable_skipped())[k] = v;
-  for (const auto& [k, v] : summary.notes) (*reply.mutable_notes())[k] = v;
-  reply.set_seconds(summary.seconds);
-  return reply;
-}
-
 }  // namespace
 
 absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadStream& upload) {
@@ -87,78 +30,30 @@ absl::StatusOr<v1::IngestReply> NodeCore::Ingest(const Credentials& who, UploadS
     // Authorized before a byte of the upload is read.
     auto caller = Authorize(who, Method::kAdminIngest, &entry);
     if (!caller.ok()) return caller.status();
-    if (sharded()) {
-      return NotOnShards("ingest into the newest shard's store (pmdb ingest --db on its machine)");
-    }
-    v1::IngestChunk chunk;
-    if (!upload.Read(&chunk) || !chunk.has_header()) {
-      return absl::InvalidArgumentError("an ingest starts with a header message");
-    }
-    v1::IngestHeader header = chunk.header();
-    std::string suffix = Suffix(header.file_name());
-    if (header.format() == v1::IngestHeader::VCF && suffix.empty()) suffix = ".vcf";
-    if (header.format() == v1::IngestHeader::PHENOPACKETS && suffix.empty()) suffix = ".jsonl";
-    entry.set_query(StrCat(header.format() == v1::IngestHeader::VCF ? "vcf" : "phenopackets",
-                           header.dataset().empty() ? "" : StrCat(" dataset=", header.dataset())));
-    TempFile file(suffix);
-    if (!file.ok()) return absl::InternalError("cannot create a temporary file for the upload");
-    uint64_t bytes = 0;
-    while (upload.Read(&chunk)) {
-      if (!chunk.has_data() && chunk.has_header()) {
-        return absl::InvalidArgumentError("only the first message may be a header");
-      }
-      bytes += chunk.data().size();
+    auto received = ReceiveUpload(upload, [this](size_t bytes) {
       if (metrics::Registry* m = metrics_.load()) {
-        m->Add("pmdb_ingest_received_bytes_total", {}, static_cast<double>(chunk.data().size()));
+        m->Add("pmdb_ingest_received_bytes_total", {}, static_cast<double>(bytes));
       }
-      if (!file.Write(chunk.data())) return absl::InternalError("cannot write the upload");
-    }
-    if (upload.Cancelled()) return absl::CancelledError("the upload was cancelled");
-    if (!file.Close()) return absl::InternalError("cannot write the upload");
-    absl::StatusOr<ingest::IngestSummary> summary;
-    if (header.format() == v1::IngestHeader::VCF) {
-      ingest::VcfIngestOptions options;
-      options.path = file.path();
-      options.dataset = header.dataset();
-      options.assembly = header.assembly();
-      options.include_filtered = header.include_filtered();
-      TempFile map(".tsv");
-      if (!header.sample_map().empty()) {
-        if (!map.ok() || !map.Write(header.sample_map()) || !map.Close()) {
-          return absl::InternalError("cannot write the sample map");
-        }
-        options.sample_map_path = map.path();
-      }
-      summary = ingest::IngestVcf(*store_, options);
-      if (!summary.ok() && !header.sample_map().empty()) {
-        std::string message(summary.status().message());
-        size_t at = message.find(map.path());
-        if (at != std::string::npos) message.replace(at, map.path().size(), "the sample map");
-        summary = absl::Status(summary.status().code(), message);
-      }
-    } else if (header.format() == v1::IngestHeader::PHENOPACKETS) {
-      summary = ingest::IngestPhenopackets(*store_, file.path());
-    } else {
-      return absl::InvalidArgumentError("the header names no format (VCF or PHENOPACKETS)");
-    }
-    if (!summary.ok()) {
-      // Messages name the temporary file; the operator knows the upload by its own name.
-      std::string message(summary.status().message());
-      size_t at = message.find(file.path());
-      if (at != std::string::npos) message.replace(at, file.path().size(), header.file_name());
-      return absl::Status(summary.status().code(), message);
-    }
-    entry.set_released(StrCat("bytes=", bytes, " records=", summary->records_read));
+    });
+    if (!received.ok()) return received.status();
+    const v1::IngestHeader& header = received->header;
+    const std::string format = header.format() == v1::IngestHeader::VCF ? "vcf" : "phenopackets";
+    entry.set_query(
+        StrCat(format, header.dataset().empty() ? "" : StrCat(" dataset=", header.dataset())));
+    std::shared_ptr<ShardWrites> shards = shard_writes();
+    // A sharded region's people are on its shards: the upload goes to the one that holds them.
+    auto reply = shards != nullptr ? shards->Ingest(*received) : IngestUpload(*store_, *received);
+    if (!reply.ok()) return reply.status();
+    entry.set_released(StrCat("bytes=", received->bytes, " records=", reply->records_read()));
     if (metrics::Registry* m = metrics_.load()) {
-      std::string format = header.format() == v1::IngestHeader::VCF ? "vcf" : "phenopackets";
       m->Add("pmdb_ingest_records_total", {{"format", format}},
-             static_cast<double>(summary->records_read));
+             static_cast<double>(reply->records_read()));
       m->Add("pmdb_ingest_individuals_new_total", {{"format", format}},
-             static_cast<double>(summary->individuals_new));
+             static_cast<double>(reply->individuals_new()));
     }
-    absl::Status reloaded = ReloadCatalog();
+    absl::Status reloaded = shards != nullptr ? absl::OkStatus() : ReloadCatalog();
     if (!reloaded.ok()) return reloaded;
-    return ReplyOf(*summary);
+    return reply;
   };
   auto result = run();  // before `entry` is moved
   return call::FinishAndWait(*audit_, std::move(entry), std::move(result));
@@ -170,57 +65,19 @@ absl::StatusOr<v1::ConsentReply> NodeCore::Consent(const Credentials& who,
   auto run = [&]() -> absl::StatusOr<v1::ConsentReply> {
     auto caller = Authorize(who, Method::kAdminConsent, &entry);
     if (!caller.ok()) return caller.status();
-    if (sharded()) {
-      return NotOnShards("opt-outs are recorded on every shard (pmdb consent --db on each)");
-    }
-    const std::string& purpose = request.purpose();
-    if (!purpose.empty() && purpose != "research" && purpose != "care") {
-      return absl::InvalidArgumentError("purpose is research, care, or empty for every purpose");
-    }
-    if (!request.file().empty() && (request.subjects_size() > 0 || !purpose.empty())) {
-      return absl::InvalidArgumentError("give an opt-out file or subjects, not both");
-    }
     // The subjects are never logged: the entry says how many and for what.
-    TempFile file(".txt");
-    if (!file.ok()) return absl::InternalError("cannot create a temporary file");
-    std::string lines;
-    if (!request.file().empty()) {
-      entry.set_query("opt-out file");
-      lines = request.file();
-    } else {
-      entry.set_query(StrCat("opt-out subjects=", request.subjects_size(),
-                             " purpose=", purpose.empty() ? "all" : purpose));
-    }
-    for (const std::string& subject : request.subjects()) {
-      if (subject.empty() || subject.find_first_of(" \t\r\n") != std::string::npos) {
-        return absl::InvalidArgumentError("a subject id is empty or contains white space");
-      }
-      StrAppend(&lines, subject, purpose.empty() ? "" : StrCat("\t", purpose), "\n");
-    }
-    if (!file.Write(lines) || !file.Close()) {
-      return absl::InternalError("cannot write a temporary file");
-    }
-    auto summary = ingest::WithdrawConsent(*store_, file.path());
-    if (!summary.ok()) {
-      // Messages name the temporary file; the operator knows it by its own name.
-      std::string message(summary.status().message());
-      size_t at = message.find(file.path());
-      const std::string name =
-          request.file_name().empty() ? "the opt-out file" : request.file_name();
-      if (at != std::string::npos) message.replace(at, file.path().size(), name);
-      return absl::Status(summary.status().code(), message);
-    }
-    if (!request.file().empty()) entry.set_query(StrCat("opt-out lines=", summary->lines));
-    v1::ConsentReply reply;
-    reply.set_lines(summary->lines);
-    reply.set_bitmaps_rewritten(summary->bitmaps_rewritten);
-    reply.set_removed(summary->removed);
-    reply.set_withdrawn_research(summary->withdrawn_research);
-    reply.set_withdrawn_care(summary->withdrawn_care);
-    reply.set_not_in_store(summary->not_in_store);
-    entry.set_released(StrCat("removed=", summary->removed));
-    absl::Status reloaded = ReloadCatalog();  // withdrawn cases leave the similar-case index
-    if (!reloaded.ok()) return reloaded;
+    entry.set_query(request.file().empty()
+                        ? StrCat("opt-out subjects=", request.subjects_size(),
+                                 " purpose=", request.purpose().empty() ? "all" : request.purpose())
+                        : "opt-out file");
+    std::shared_ptr<ShardWrites> shards = shard_writes();
+    // A sharded region records an opt-out on every shard: wherever the person is, or comes.
+    auto reply = shards != nullptr ? shards->OptOut(request) : ApplyOptOuts(*store_, request);
+    if (!reply.ok()) return reply.status();
+    if (!request.file().empty()) entry.set_query(StrCat("opt-out lines=", reply->lines()));
+    entry.set_released(StrCat("removed=", reply->removed()));
+    absl::Status reloaded = shards != nullptr ? absl::OkStatus() : ReloadCatalog();
+    if (!reloaded.ok()) return reloaded;  // withdrawn cases leave the similar-case index
     return reply;
   };
   auto result = run();  // before `entry` is moved

@@ -156,10 +156,17 @@ std::shared_ptr<const Sources> NodeCore::sources() const {
   return sources_;
 }
 
-void NodeCore::UseShards(std::shared_ptr<const Sources> shards) {
+void NodeCore::UseShards(std::shared_ptr<const Sources> shards,
+                         std::shared_ptr<ShardWrites> writes) {
   std::lock_guard<std::mutex> lock(catalog_mu_);
   sources_ = std::move(shards);
+  shard_writes_ = std::move(writes);
   sharded_ = true;
+}
+
+std::shared_ptr<ShardWrites> NodeCore::shard_writes() const {
+  std::lock_guard<std::mutex> lock(catalog_mu_);
+  return shard_writes_;
 }
 
 absl::Status NodeCore::NotOnShards(std::string_view what) const {

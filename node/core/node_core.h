@@ -31,6 +31,7 @@
 #include "node/core/settings.h"
 #include "node/core/sharing.h"
 #include "node/core/source.h"
+#include "node/core/upload.h"
 #include "node/storage/store.h"
 #include "node/vocab/catalog.h"
 #include "pmdb/v1/admin.pb.h"
@@ -48,16 +49,6 @@ namespace pmdb::core {
 
 using call::Credentials;
 using call::Done;
-
-// An operator's upload as the core reads it: first a chunk with the header, then the file's
-// bytes in order. The transport adapts its stream to this.
-class UploadStream {
- public:
-  virtual ~UploadStream() = default;
-  // The next chunk; false at the end of the stream.
-  virtual bool Read(v1::IngestChunk* chunk) = 0;
-  virtual bool Cancelled() const = 0;
-};
 
 class NodeCore {
  public:
@@ -132,7 +123,8 @@ class NodeCore {
   // Answers from the shards a region's store is split across (node/shard/shard_set.h) instead
   // of the core's own store, which then keeps the audit log, keys, contact requests and the
   // catalog only. Set before the core serves.
-  void UseShards(std::shared_ptr<const Sources> shards);
+  // `writes` takes the operators' ingests and opt-outs to the shards.
+  void UseShards(std::shared_ptr<const Sources> shards, std::shared_ptr<ShardWrites> writes);
   bool sharded() const { return sharded_; }
 
   // Counts budget refusals and ingest progress there from now on (it must outlive the core).
@@ -162,6 +154,7 @@ class NodeCore {
   std::shared_ptr<const query::CaseIndex> cases() const;
   // Where exact answers come from: the store, or the region's shards.
   std::shared_ptr<const Sources> sources() const;
+  std::shared_ptr<ShardWrites> shard_writes() const;
   // The error of a call a sharded region's node does not take (its data is on the shards).
   absl::Status NotOnShards(std::string_view what) const;
   // `done` run through the pacer: an answer that leaves the region goes at the next multiple of
@@ -211,6 +204,7 @@ class NodeCore {
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_
   std::shared_ptr<const query::CaseIndex> cases_;  // guarded by catalog_mu_
   std::shared_ptr<const Sources> sources_ ABSL_GUARDED_BY(catalog_mu_);
+  std::shared_ptr<ShardWrites> shard_writes_ ABSL_GUARDED_BY(catalog_mu_);
   std::atomic<bool> sharded_{false};
   std::atomic<metrics::Registry*> metrics_{nullptr};
   mutable std::mutex public_mu_;

@@ -16,7 +16,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace pb = google::protobuf;
 
-bool IsWellKnown(const pb::Descriptor* d) { return d->file()->name().starts_with("google/protobuf/"); }
+bool IsWellKnown(const pb::Descriptor* d) {
+  return d->file()->name().starts_with("google/protobuf/");
+}
 
 // Walks parsed JSON alongside the message descriptor and counts names the schema lacks.
 void CountUnknown(const pb::Value& value, const pb::Descriptor* d, const std::string& path,
@@ -47,8 +49,8 @@ absl::Status ParseOne(std::string_view json, const std::string& location,
                       std::map<std::string, uint64_t>* unknown) {
   pb::Value generic;
   pb::util::JsonParseOptions strict;
-  auto s = pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), &generic,
-                                         strict);
+  auto s =
+      pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), &generic, strict);
   if (!s.ok()) {
     return absl::InvalidArgumentError(
         StrCat(location, ": invalid JSON: ", std::string(s.message().data(), s.message().size())));
@@ -64,9 +66,8 @@ absl::Status ParseOne(std::string_view json, const std::string& location,
   s = pb::util::JsonStringToMessage(pb::StringPiece(json.data(), json.size()), &packet.packet,
                                     lenient);
   if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        StrCat(location, ": not a valid phenopacket: ",
-               std::string(s.message().data(), s.message().size())));
+    return absl::InvalidArgumentError(StrCat(location, ": not a valid phenopacket: ",
+                                             std::string(s.message().data(), s.message().size())));
   }
   return fn(std::move(packet));
 }
@@ -119,6 +120,20 @@ absl::Status ReadPhenopackets(const std::string& path,
   }
   if (!fs::exists(path, ec)) return absl::NotFoundError(StrCat(path, ": no such file"));
   return ReadFile(path, fn, unknown_fields);
+}
+
+absl::StatusOr<std::vector<std::string>> PhenopacketSubjects(const std::string& path) {
+  std::vector<std::string> out;
+  std::map<std::string, uint64_t> unknown;
+  absl::Status read = ReadPhenopackets(
+      path,
+      [&](ReadPacket&& p) {
+        out.push_back(p.packet.subject().id());
+        return absl::OkStatus();
+      },
+      &unknown);
+  if (!read.ok()) return read;
+  return out;
 }
 
 }  // namespace pmdb::ingest

@@ -9,8 +9,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "pmdb/v1/phenopacket.pb.h"
 
 namespace pmdb::ingest {
@@ -25,6 +27,9 @@ struct ReadPacket {
 absl::Status ReadPhenopackets(const std::string& path,
                               const std::function<absl::Status(ReadPacket&&)>& fn,
                               std::map<std::string, uint64_t>* unknown_fields);
+
+// The subject ids of the file's phenopackets, in order (an id twice is listed twice).
+absl::StatusOr<std::vector<std::string>> PhenopacketSubjects(const std::string& path);
 
 }  // namespace pmdb::ingest
 

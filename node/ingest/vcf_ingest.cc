@@ -487,6 +487,25 @@ class VcfIngester {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> VcfSubjects(const VcfIngestOptions& options) {
+  hts_set_log_level(HTS_LOG_OFF);
+  HtsFilePtr fp(hts_open(options.path.c_str(), "r"));
+  if (!fp) {
+    return absl::NotFoundError(StrCat(options.path, ": cannot open (", strerror(errno), ")"));
+  }
+  HeaderPtr hdr(bcf_hdr_read(fp.get()));
+  if (!hdr) return absl::InvalidArgumentError(StrCat(options.path, ": no readable VCF header"));
+  auto sample_map = LoadSampleMap(options.sample_map_path);
+  if (!sample_map.ok()) return sample_map.status();
+  std::vector<std::string> out;
+  for (int i = 0; i < bcf_hdr_nsamples(hdr.get()); ++i) {
+    std::string sample = hdr->samples[i];
+    auto mapped = sample_map->find(sample);
+    out.push_back(mapped == sample_map->end() ? sample : mapped->second);
+  }
+  return out;
+}
+
 absl::StatusOr<IngestSummary> IngestVcf(storage::Store& store, const VcfIngestOptions& options,
                                         const ProgressFn& progress) {
   return VcfIngester(store, options, progress).Run();

@@ -33,6 +33,10 @@ struct VcfIngestOptions {
 absl::StatusOr<IngestSummary> IngestVcf(storage::Store& store, const VcfIngestOptions& options,
                                         const ProgressFn& progress = nullptr);
 
+// The subject ids the file's sample columns name (after the sample map), in column order: whom
+// an ingest of it would touch. Reads the header only.
+absl::StatusOr<std::vector<std::string>> VcfSubjects(const VcfIngestOptions& options);
+
 }  // namespace pmdb::ingest
 
 #endif  // PMDB_NODE_INGEST_VCF_INGEST_H_

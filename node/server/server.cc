@@ -775,7 +775,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
                                  "): ", std::string(shards.status().message())));
     }
     node->shards_ = *shards;
-    node->core_->UseShards(node->shards_);
+    node->core_->UseShards(node->shards_, node->shards_);
   }
   if (node->shards_ != nullptr) {
     // Questions wait for the shards off gRPC's threads (region_service.h).
@@ -850,10 +850,12 @@ class ShardServer final : public GrpcServer {
     membership_.reset();  // leaves the region first: the node stops asking at once
     Stop();
     service_.reset();
+    admin_.reset();
     store_.reset();
   }
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<shard::ShardServiceImpl> service_;
+  std::unique_ptr<shard::ShardAdminServiceImpl> admin_;
   std::unique_ptr<shard::Membership> membership_;
 };
 
@@ -906,12 +908,15 @@ absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& confi
                                " (an interrupted pmdb shard move? run it again to finish it)"));
   }
   server->service_ = std::make_unique<shard::ShardServiceImpl>(config.region, server->store_.get());
+  server->admin_ =
+      std::make_unique<shard::ShardAdminServiceImpl>(config.region, server->store_.get());
   auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
   EnableStandardServices();
   grpc::ServerBuilder builder;
   builder.RegisterService(server->service_.get());
-  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.RegisterService(server->admin_.get());
+  builder.SetMaxReceiveMessageSize(8 << 20);  // ingest chunks of 1 MiB, opt-out lists
   absl::Status listening = server->Listen(builder, config.listen, config.limits, *creds);
   if (!listening.ok()) return listening;
   // Where the node finds it: the advertised address, or the one listened on.

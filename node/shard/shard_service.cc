@@ -1,7 +1,10 @@
 #include "node/shard/shard_service.h"
 
 #include "node/base/strings.h"
+#include "node/core/upload.h"
 #include "node/storage/keys.h"
+#include "node/transport/admin_service.h"
+#include "node/transport/reactor.h"
 #include "node/transport/status.h"
 #include "node/transport/tls.h"
 
@@ -40,16 +43,20 @@ v1::EngineMode ModeOf(const query::EngineOptions& options) {
   return mode;
 }
 
-absl::Status ShardServiceImpl::Allowed(const grpc::CallbackServerContext& context) const {
+absl::Status NodeOfRegion(const grpc::ServerContextBase& context, const std::string& region) {
   auto auth = context.auth_context();
   if (auth == nullptr) return absl::UnauthenticatedError("a shard answers over mutual TLS only");
   auto peer = transport::PeerIdentity(*auth);
   if (!peer.ok()) return peer.status();
-  if (peer->role != security::Role::kNode || peer->region != region_) {
+  if (peer->role != security::Role::kNode || peer->region != region) {
     return absl::PermissionDeniedError(
-        StrCat("a shard of region ", region_, " answers that region's node only, not ", peer->uri));
+        StrCat("a shard of region ", region, " answers that region's node only, not ", peer->uri));
   }
   return absl::OkStatus();
+}
+
+absl::Status ShardServiceImpl::Allowed(const grpc::CallbackServerContext& context) const {
+  return NodeOfRegion(context, region_);
 }
 
 absl::StatusOr<std::shared_ptr<const vocab::Catalog>> ShardServiceImpl::CatalogAt(
@@ -198,6 +205,47 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequencies(grpc::CallbackServerCont
     return out;
   };
   return Finish(context, run(), reply);
+}
+
+grpc::Status ShardAdminServiceImpl::Holds(grpc::ServerContext* context,
+                                          const v1::ShardSubjectsRequest* request,
+                                          v1::ShardSubjectsReply* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardSubjectsReply> {
+    absl::Status allowed = NodeOfRegion(*context, region_);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    v1::ShardSubjectsReply out;
+    for (int i = 0; i < request->subjects_size(); ++i) {
+      auto held =
+          view->Get(storage::Family::kIndividuals, keys::SubjectIndex(request->subjects(i)));
+      if (!held.ok()) return held.status();
+      if (held->has_value()) out.add_held(static_cast<uint32_t>(i));
+    }
+    return out;
+  };
+  return transport::ReplyWith(run(), reply);
+}
+
+grpc::Status ShardAdminServiceImpl::Ingest(grpc::ServerContext* context,
+                                           grpc::ServerReader<v1::IngestChunk>* reader,
+                                           v1::IngestReply* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::IngestReply> {
+    absl::Status allowed = NodeOfRegion(*context, region_);
+    if (!allowed.ok()) return allowed;
+    transport::GrpcUpload stream(context, reader);
+    auto upload = core::ReceiveUpload(stream);
+    if (!upload.ok()) return upload.status();
+    return core::IngestUpload(*store_, *upload);
+  };
+  return transport::ReplyWith(run(), reply);
+}
+
+grpc::Status ShardAdminServiceImpl::OptOut(grpc::ServerContext* context,
+                                           const v1::ConsentRequest* request,
+                                           v1::ConsentReply* reply) {
+  absl::Status allowed = NodeOfRegion(*context, region_);
+  if (!allowed.ok()) return transport::ToGrpc(allowed);
+  return transport::ReplyWith(core::ApplyOptOuts(*store_, *request), reply);
 }
 
 }  // namespace pmdb::shard

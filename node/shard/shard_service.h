@@ -61,6 +61,28 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
   std::string catalog_version_ ABSL_GUARDED_BY(mu_);
 };
 
+// The region's operators' writes, forwarded by the node (ShardSet's core::ShardWrites): which
+// subjects the shard holds, ingests into its store, opt-outs. Only the region's node may call.
+class ShardAdminServiceImpl final : public v1::ShardAdminService::Service {
+ public:
+  ShardAdminServiceImpl(std::string region, storage::Store* store)
+      : region_(std::move(region)), store_(store) {}
+
+  grpc::Status Holds(grpc::ServerContext* context, const v1::ShardSubjectsRequest* request,
+                     v1::ShardSubjectsReply* reply) override;
+  grpc::Status Ingest(grpc::ServerContext* context, grpc::ServerReader<v1::IngestChunk>* reader,
+                      v1::IngestReply* reply) override;
+  grpc::Status OptOut(grpc::ServerContext* context, const v1::ConsentRequest* request,
+                      v1::ConsentReply* reply) override;
+
+ private:
+  const std::string region_;
+  storage::Store* store_;
+};
+
+// OK when the call's TLS peer is the node of `region`.
+absl::Status NodeOfRegion(const grpc::ServerContextBase& context, const std::string& region);
+
 }  // namespace pmdb::shard
 
 #endif  // PMDB_NODE_SHARD_SHARD_SERVICE_H_

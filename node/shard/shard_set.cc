@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <map>
 
 #include "node/base/strings.h"
@@ -414,22 +415,19 @@ absl::Status ShardSet::Refresh() {
       shard->entry = info.entry;
       shard->alive = info.alive;
       const std::string id = StrCat(info.entry.name(), "@", info.entry.address());
-      auto it = stubs_.find(id);
-      if (it == stubs_.end()) {
+      auto it = channels_.find(id);
+      if (it == channels_.end()) {
         auto creds = transport::MakeChannelCredentials(
             options_.tls,
             StrCat("spiffe://", options_.federation, "/region/", options_.region, "/node"));
         if (!creds.ok()) return creds.status();
         grpc::ChannelArguments args;
         args.SetString("pmdb.shard", id);
-        auto channel = grpc::CreateCustomChannel(info.entry.address(), *creds, args);
-        it =
-            stubs_
-                .emplace(
-                    id, std::shared_ptr<v1::ShardService::Stub>(v1::ShardService::NewStub(channel)))
-                .first;
+        it = channels_.emplace(id, grpc::CreateCustomChannel(info.entry.address(), *creds, args))
+                 .first;
       }
-      shard->stub = it->second;
+      shard->stub = v1::ShardService::NewStub(it->second);
+      shard->admin = v1::ShardAdminService::NewStub(it->second);
       shards.push_back(std::move(shard));
     }
   }
@@ -559,6 +557,142 @@ std::unique_ptr<core::Source> ShardSet::Open() const {
   return std::make_unique<ShardedSource>(std::move(shards), options_.deadline, std::move(usable));
 }
 
+absl::StatusOr<std::vector<std::shared_ptr<const ShardSet::Shard>>> ShardSet::Serving() const {
+  Shards shards;
+  uint64_t served_end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shards = shards_;
+    served_end = served_end_;
+  }
+  if (shards.empty()) {
+    return absl::FailedPreconditionError(
+        "the region's shard map holds no serving shard (pmdb shard add, then pmdb shard serve)");
+  }
+  absl::Status whole = Contiguous(shards, served_end);
+  if (!whole.ok()) return whole;
+  for (const auto& shard : shards) {
+    if (!shard->problem.empty()) {
+      return absl::FailedPreconditionError(StrCat(NameOf(*shard), ": ", shard->problem));
+    }
+  }
+  return shards;
+}
+
+absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
+  auto shards = Serving();
+  if (!shards.ok()) return shards.status();
+  auto subjects = core::UploadSubjects(upload);
+  if (!subjects.ok()) return subjects.status();
+  v1::ShardSubjectsRequest asked;
+  for (const std::string& s : *subjects) asked.add_subjects(s);
+  std::vector<size_t> held(shards->size(), 0);
+  std::vector<bool> known(subjects->size(), false);
+  for (size_t i = 0; i < shards->size(); ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    v1::ShardSubjectsReply reply;
+    grpc::Status s = (*shards)[i]->admin->Holds(&context, asked, &reply);
+    if (!s.ok()) return ShardFailed(*(*shards)[i], transport::FromGrpc(s));
+    for (uint32_t at : reply.held()) {
+      if (at < known.size()) known[at] = true;
+    }
+    held[i] = static_cast<size_t>(reply.held_size());
+  }
+  const size_t newest = shards->size() - 1;
+  const size_t fresh = static_cast<size_t>(std::count(known.begin(), known.end(), false));
+  std::vector<size_t> holding;
+  for (size_t i = 0; i < held.size(); ++i) {
+    if (held[i] > 0) holding.push_back(i);
+  }
+  auto names = [&] {
+    std::string out;
+    for (size_t i : holding) {
+      StrAppend(&out, out.empty() ? "" : ", ", (*shards)[i]->entry.name(), " (", held[i], ")");
+    }
+    return out;
+  };
+  if (holding.size() > 1) {
+    return absl::FailedPreconditionError(
+        StrCat(upload.header.file_name(), " names people held by several shards: ", names(),
+               "; give each shard's people in a file of their own"));
+  }
+  if (holding.size() == 1 && holding[0] != newest && fresh > 0) {
+    return absl::FailedPreconditionError(
+        StrCat(upload.header.file_name(), " names people held by shard ", names(), " and ", fresh,
+               " new people, who go to the newest shard ", (*shards)[newest]->entry.name(),
+               ": give them in a file of their own"));
+  }
+  const ShardSet::Shard& target = *(*shards)[holding.empty() ? newest : holding[0]];
+  grpc::ClientContext context;  // an ingest may take long: no deadline
+  v1::IngestReply reply;
+  auto writer = target.admin->Ingest(&context, &reply);
+  v1::IngestChunk chunk;
+  *chunk.mutable_header() = upload.header;
+  bool sent = writer->Write(chunk);
+  std::ifstream in(upload.file->path(), std::ios::binary);
+  std::string buffer(1 << 20, '\0');
+  while (sent && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const std::streamsize n = in.gcount();
+    if (n <= 0) break;
+    chunk.Clear();
+    chunk.set_data(buffer.data(), static_cast<size_t>(n));
+    sent = writer->Write(chunk);
+  }
+  if (sent) writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!s.ok()) {
+    absl::Status why = transport::FromGrpc(s);
+    // The shard's own refusal of the data (a malformed line, a full range) is the operator's to
+    // read; a shard that could not be reached is named.
+    if (why.code() == absl::StatusCode::kInvalidArgument ||
+        why.code() == absl::StatusCode::kResourceExhausted ||
+        why.code() == absl::StatusCode::kFailedPrecondition ||
+        why.code() == absl::StatusCode::kNotFound) {
+      return absl::Status(why.code(),
+                          StrCat("shard ", target.entry.name(), ": ", std::string(why.message())));
+    }
+    return ShardFailed(target, why);
+  }
+  (void)Refresh();  // the new datasets into the node's catalog now, not at the next refresh
+  return reply;
+}
+
+absl::StatusOr<v1::ConsentReply> ShardSet::OptOut(const v1::ConsentRequest& request) {
+  auto lines = core::OptOutLines(request);  // refused here, before any shard is asked
+  if (!lines.ok()) return lines.status();
+  auto shards = Serving();
+  if (!shards.ok()) return shards.status();
+  v1::ConsentReply total;
+  uint64_t found = 0;
+  std::string recorded;
+  for (const auto& shard : *shards) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    v1::ConsentReply reply;
+    grpc::Status s = shard->admin->OptOut(&context, request, &reply);
+    if (!s.ok()) {
+      absl::Status failed = ShardFailed(*shard, transport::FromGrpc(s));
+      return absl::Status(
+          failed.code(),
+          StrCat(std::string(failed.message()),
+                 recorded.empty() ? "" : StrCat("; recorded on ", recorded, " already"),
+                 ": run it again once every shard answers (an opt-out recorded twice is one)"));
+    }
+    StrAppend(&recorded, recorded.empty() ? "" : ", ", shard->entry.name());
+    total.set_lines(reply.lines());
+    total.set_bitmaps_rewritten(total.bitmaps_rewritten() + reply.bitmaps_rewritten());
+    total.set_removed(total.removed() + reply.removed());
+    total.set_withdrawn_research(total.withdrawn_research() + reply.withdrawn_research());
+    total.set_withdrawn_care(total.withdrawn_care() + reply.withdrawn_care());
+    found += reply.lines() - std::min(reply.lines(), reply.not_in_store());
+  }
+  // Each person is on one shard: those no shard held.
+  total.set_not_in_store(total.lines() - std::min<uint64_t>(total.lines(), found));
+  return total;
+}
+
 std::string ShardSet::Describe() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -567,7 +701,7 @@ std::string ShardSet::Describe() const {
               s->entry.first_ordinal(), "-", s->entry.end_ordinal(), s->alive ? " up" : " DOWN");
   }
   if (!last_refresh_.ok()) {
-    StrAppend(&out, " (the map could not be re-read: ", std::string(last_refresh_.message()), ")");
+    StrAppend(&out, " (the last refresh failed: ", std::string(last_refresh_.message()), ")");
   }
   return out;
 }

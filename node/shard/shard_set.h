@@ -10,6 +10,7 @@
 #ifndef PMDB_NODE_SHARD_SHARD_SET_H_
 #define PMDB_NODE_SHARD_SHARD_SET_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -22,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "node/core/source.h"
+#include "node/core/upload.h"
 #include "node/shard/etcd.h"
 #include "node/storage/store.h"
 #include "pmdb/v1/shard.grpc.pb.h"
@@ -38,7 +40,7 @@ struct ShardSetOptions {
   std::chrono::milliseconds refresh{2000};
 };
 
-class ShardSet final : public core::Sources {
+class ShardSet final : public core::Sources, public core::ShardWrites {
  public:
   // Reads the shard map (an unreachable etcd is an error) and syncs the catalog once, then
   // re-reads both every `refresh` until destroyed. `reload` re-reads the node's catalog after
@@ -53,6 +55,14 @@ class ShardSet final : public core::Sources {
   std::unique_ptr<core::Source> Open() const override;
   std::string Describe() const override;
 
+  // The operators' writes (core::ShardWrites). An upload goes to the shard that holds the
+  // people it names; new people go to the newest shard. An upload that names people on two
+  // shards, or known people elsewhere than the newest shard together with new ones, is refused
+  // (split it), so that a person is never given a second ordinal on another shard. Opt-outs go to
+  // every shard and fail, naming the shard, unless every shard recorded them.
+  absl::StatusOr<v1::IngestReply> Ingest(const core::Upload& upload) override;
+  absl::StatusOr<v1::ConsentReply> OptOut(const v1::ConsentRequest& request) override;
+
   // Reads the map and membership now, connects to new shards, and copies the shards' data meta.
   absl::Status Refresh();
 
@@ -61,6 +71,7 @@ class ShardSet final : public core::Sources {
     v1::ShardEntry entry;
     bool alive = false;
     std::shared_ptr<v1::ShardService::Stub> stub;
+    std::shared_ptr<v1::ShardAdminService::Stub> admin;
     std::string problem;  // why it is not asked (its store is not the one the map names)
   };
 
@@ -82,10 +93,13 @@ class ShardSet final : public core::Sources {
   std::function<absl::Status()> reload_;
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<const Shard>> shards_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<v1::ShardService::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+  // The shards as of the last refresh, all of them answering and as the map names them; or why
+  // not.
+  absl::StatusOr<std::vector<std::shared_ptr<const Shard>>> Serving() const;
   absl::Status last_refresh_ ABSL_GUARDED_BY(mu_);
   uint64_t served_end_ ABSL_GUARDED_BY(mu_) = 0;  // as kept in the node's store
-  bool catalog_current_ = false;  // the refresh thread's only (and Start's, before it)
+  std::atomic<bool> catalog_current_{false};      // refreshes run on the thread and after ingests
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::condition_variable wake_;
   std::thread thread_;

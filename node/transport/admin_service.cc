@@ -4,23 +4,6 @@
 #include "node/transport/reactor.h"
 
 namespace pmdb::transport {
-namespace {
-
-// gRPC's client stream as the core reads an upload.
-class GrpcUpload final : public core::UploadStream {
- public:
-  GrpcUpload(grpc::ServerContext* context, grpc::ServerReader<v1::IngestChunk>* reader)
-      : context_(context), reader_(reader) {}
-  bool Read(v1::IngestChunk* chunk) override { return reader_->Read(chunk); }
-  bool Cancelled() const override { return context_->IsCancelled(); }
-
- private:
-  grpc::ServerContext* context_;
-  grpc::ServerReader<v1::IngestChunk>* reader_;
-};
-
-}  // namespace
-
 grpc::Status AdminServiceImpl::Ingest(grpc::ServerContext* context,
                                       grpc::ServerReader<v1::IngestChunk>* reader,
                                       v1::IngestReply* reply) {

@@ -9,6 +9,19 @@
 
 namespace pmdb::transport {
 
+// gRPC's client stream as the core reads an upload (also a shard's, node/shard).
+class GrpcUpload final : public core::UploadStream {
+ public:
+  GrpcUpload(grpc::ServerContext* context, grpc::ServerReader<v1::IngestChunk>* reader)
+      : context_(context), reader_(reader) {}
+  bool Read(v1::IngestChunk* chunk) override { return reader_->Read(chunk); }
+  bool Cancelled() const override { return context_->IsCancelled(); }
+
+ private:
+  grpc::ServerContext* context_;
+  grpc::ServerReader<v1::IngestChunk>* reader_;
+};
+
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
   // `core` must outlive the service.

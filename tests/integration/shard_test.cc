@@ -144,6 +144,32 @@ std::string Exact(v1::AdminService::Stub& admin, const std::string& expr,
   return out;
 }
 
+// Streams `path` to `admin` as an operator's ingest.
+absl::StatusOr<v1::IngestReply> IngestThrough(v1::AdminService::Stub& admin,
+                                              const std::string& path,
+                                              v1::IngestHeader::Format format) {
+  grpc::ClientContext context;
+  v1::IngestReply reply;
+  auto writer = admin.Ingest(&context, &reply);
+  v1::IngestChunk chunk;
+  chunk.mutable_header()->set_format(format);
+  chunk.mutable_header()->set_file_name(path.substr(path.rfind('/') + 1));
+  if (format == v1::IngestHeader::VCF) {
+    chunk.mutable_header()->set_dataset("syn");
+    chunk.mutable_header()->set_assembly("GRCh38");
+  }
+  writer->Write(chunk);
+  chunk.Clear();
+  chunk.set_data(ReadFile(path));
+  writer->Write(chunk);
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  return reply;
+}
+
 class ShardTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -464,6 +490,76 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
                         0, dir_.Path("replaced.err"));
   EXPECT_EQ(replaced.port(), 0);
   EXPECT_THAT(ReadFile(dir_.Path("replaced.err")), ::testing::HasSubstr("restore its backup"));
+}
+
+TEST_F(ShardTest, IngestAndOptOutsGoThroughTheNodeToTheRightShard) {
+  for (const char* name : {"s1", "s2", "s3"}) StartShard(name);
+  auto single = server::StartNode(NodeConfig(db("single"), false));
+  ASSERT_TRUE(single.ok()) << single.status();
+  auto sharded = server::StartNode(NodeConfig(dir_.Path("node.db"), true));
+  ASSERT_TRUE(sharded.ok()) << sharded.status();
+  auto one = Admin((*single)->port());
+  auto three = Admin((*sharded)->port());
+  const std::string all = "sex(F) OR sex(M) OR sex(O) OR sex(U)";
+  EXPECT_EQ(Exact(*three, all), "count 360");
+
+  // 30 new people: to the newest shard, s3, as they would go into the one store.
+  auto g = Pmdb({"generate", "--individuals", "30", "--variants", "40", "--seed", "12",
+                 "--id-prefix", "NEW", "--out", dir_.Path("new")});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  for (auto* admin : {one.get(), three.get()}) {
+    auto v = IngestThrough(*admin, dir_.Path("new/cohort.vcf.gz"), v1::IngestHeader::VCF);
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(v->individuals_new(), 30u);
+    auto p =
+        IngestThrough(*admin, dir_.Path("new/phenopackets.jsonl"), v1::IngestHeader::PHENOPACKETS);
+    ASSERT_TRUE(p.ok()) << p.status();
+  }
+  EXPECT_EQ(Exact(*three, all), "count 390");
+  EXPECT_EQ(Exact(*three, "sex(F)"), Exact(*one, "sex(F)"));
+  EXPECT_EQ(Exact(*three, "dx(C50) OR hpo(HP:0000118)"), Exact(*one, "dx(C50) OR hpo(HP:0000118)"));
+
+  // s1's people again (an update): to s1, nobody new.
+  auto again = IngestThrough(*three, dir_.Path("s1.jsonl"), v1::IngestHeader::PHENOPACKETS);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->individuals_new(), 0u);
+  EXPECT_EQ(again->individuals_updated(), 120u);
+  EXPECT_EQ(Exact(*three, all), "count 390");
+
+  // People of two shards in one file, or known people of an older shard with new ones: refused.
+  WriteFile(dir_.Path("mixed.jsonl"),
+            ReadFile(dir_.Path("s1.jsonl")) + ReadFile(dir_.Path("s2.jsonl")));
+  EXPECT_THAT(IngestThrough(*three, dir_.Path("mixed.jsonl"), v1::IngestHeader::PHENOPACKETS),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "names people held by several shards: s1 (120), s2 (120)"));
+  auto g2 = Pmdb({"generate", "--individuals", "5", "--variants", "40", "--seed", "13",
+                  "--id-prefix", "NEWER", "--out", dir_.Path("newer")});
+  ASSERT_EQ(g2.exit_code, 0) << g2.err;
+  WriteFile(dir_.Path("old-and-new.jsonl"),
+            ReadFile(dir_.Path("s1.jsonl")) + ReadFile(dir_.Path("newer/phenopackets.jsonl")));
+  EXPECT_THAT(IngestThrough(*three, dir_.Path("old-and-new.jsonl"), v1::IngestHeader::PHENOPACKETS),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "5 new people, who go to the newest shard s3"));
+  EXPECT_EQ(Exact(*three, all), "count 390");
+
+  // An opt-out reaches the shard that holds the person; the region's counts follow.
+  std::string someone;
+  {
+    std::istringstream in(ReadFile(dir_.Path("s2.samples")));
+    std::getline(in, someone);
+  }
+  v1::ConsentRequest opt_out;
+  opt_out.add_subjects(someone);
+  for (auto* admin : {one.get(), three.get()}) {
+    grpc::ClientContext context;
+    v1::ConsentReply reply;
+    grpc::Status status = admin->Consent(&context, opt_out, &reply);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(reply.not_in_store(), 0u);
+    EXPECT_EQ(reply.removed(), 1u);
+  }
+  EXPECT_EQ(Exact(*three, all), "count 389");
+  EXPECT_EQ(Exact(*three, "sex(F)"), Exact(*one, "sex(F)"));
 }
 
 // Shard s3 holds ordinals 131072-262144, its 120 people 196548-196667: 60 on each side of the

@@ -39,9 +39,9 @@ const CommandSpec& Spec() {
       "         SIGINT or SIGTERM: its store becomes the shard of its range, it answers the\n"
       "         region's node only, and keeps its membership in etcd alive\n"
       "\n"
-      "People are ingested into the shard that holds them, with pmdb ingest --db on its store\n"
-      "while it is stopped; new people into the newest shard. A node with [shards] etcd in its\n"
-      "configuration answers from the shards.",
+      "A node with [shards] etcd in its configuration answers from the shards, and takes ingests\n"
+      "and opt-outs as for one store (pmdb ingest|consent --node): each upload goes to the shard\n"
+      "that holds its people, new people to the newest shard, opt-outs to every shard.",
       {{"etcd", "URL", "etcd's endpoint: https://HOST:2379 (mutual TLS) or http://127.0.0.1:PORT"},
        {"region", "REGION", "the region whose shards these are"},
        {"name", "NAME", "the shard (a-z, 0-9, '-', '_')"},

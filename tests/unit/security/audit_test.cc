@@ -298,8 +298,12 @@ TEST_F(AuditAnchorTest, ATornAnchorWriteLeavesThePreviousRecord) {
   ASSERT_EQ((*newest)->entries, 11u);
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp((*newest)->slot * 56 + 20);  // inside the record of 11 entries
-    f.put('X');
+    // A byte inside the record of 11 entries, changed (a fixed value would already be there
+    // once in 256 records).
+    f.seekg((*newest)->slot * 56 + 20);
+    const char was = static_cast<char>(f.get());
+    f.seekp((*newest)->slot * 56 + 20);
+    f.put(static_cast<char>(~was));
   }
   auto anchor = ReadAnchor(path);
   ASSERT_TRUE(anchor.ok() && anchor->has_value()) << anchor.status();

@@ -109,8 +109,10 @@ TEST_F(BackupTest, ADamagedBackupFileIsFoundBeforeRestoring) {
   for (const auto& f : std::filesystem::recursive_directory_iterator(Backups())) {
     if (f.path().extension() != ".sst") continue;
     std::fstream file(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(10);
+    const char was = static_cast<char>(file.get());
     file.seekp(10);
-    file.put('\x5a');
+    file.put(static_cast<char>(~was));  // changed, whatever it was
     ++damaged;
   }
   ASSERT_GT(damaged, 0);
