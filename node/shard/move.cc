@@ -10,6 +10,7 @@
 #include "node/shard/shard_map.h"
 #include "node/storage/keys.h"
 #include "node/storage/store.h"
+#include "pmdb/v1/records.pb.h"
 
 namespace pmdb::shard {
 namespace {
@@ -52,6 +53,20 @@ class Writer {
   storage::WriteBatch batch_;
   size_t pending_ = 0;
 };
+
+// A dataset's record (`dataset/<id>`) with its sample count as the people of `range` in it: each
+// shard's record counts its own people, so the node's sum stays the region's.
+absl::StatusOr<std::string> DatasetWithin(const storage::ReadView& view, std::string_view key,
+                                          std::string_view value, const storage::Bitmap& range) {
+  v1::DatasetInfo info;
+  if (!info.ParseFromString(std::string(value))) {
+    return absl::DataLossError(StrCat("the dataset record ", key, " is unreadable"));
+  }
+  auto members = view.GetBitmap(keys::DatasetMembers(key.substr(keys::kMetaDatasetPrefix.size())));
+  if (!members.ok()) return members.status();
+  info.set_sample_count(static_cast<uint32_t>(members->AndCardinality(range)));
+  return info.SerializeAsString();
+}
 
 bool InRange(uint32_t ordinal, uint32_t first, uint64_t end) {
   return ordinal >= first && ordinal < end;
@@ -100,7 +115,13 @@ absl::Status Copy(const storage::ReadView& from, storage::Store& to, uint32_t fi
   for (Family family : {Family::kVariants, Family::kMeta}) {
     scanned = from.Scan(family, "", "", [&](std::string_view key, std::string_view value) {
       if (family == Family::kMeta && !keys::IsDataMetaKey(key)) return true;
-      out.batch().Put(family, key, value);
+      if (family == Family::kMeta && key.starts_with(keys::kMetaDatasetPrefix)) {
+        auto within = DatasetWithin(from, key, value, range);
+        if (!within.ok()) return keep(within.status());
+        out.batch().Put(family, key, *within);
+      } else {
+        out.batch().Put(family, key, value);
+      }
       return keep(out.Counted());
     });
     if (!scanned.ok()) return scanned;
@@ -154,6 +175,20 @@ absl::Status Remove(storage::Store& from, uint32_t first, uint64_t end) {
           out.batch().Delete(Family::kIndividuals, key);
           return keep(out.Counted());
         });
+    if (!scanned.ok()) return scanned;
+    if (!inner.ok()) return inner;
+    // Its datasets count the people it keeps.
+    auto held = storage::ShardRangeOf(*view);
+    if (!held.ok()) return held.status();
+    const storage::Bitmap kept = storage::Bitmap::Range(held->first, first);
+    scanned = view->Scan(Family::kMeta, keys::kMetaDatasetPrefix,
+                         keys::PrefixEnd(keys::kMetaDatasetPrefix),
+                         [&](std::string_view key, std::string_view value) {
+                           auto within = DatasetWithin(*view, key, value, kept);
+                           if (!within.ok()) return keep(within.status());
+                           out.batch().Put(Family::kMeta, key, *within);
+                           return keep(out.Counted());
+                         });
     if (!scanned.ok()) return scanned;
     if (!inner.ok()) return inner;
     absl::Status flushed = out.Flush();
@@ -238,8 +273,16 @@ absl::StatusOr<MoveReport> MoveRange(const Etcd& etcd, const MoveRequest& reques
     auto old = storage::Store::Open(request.to_db, {});
     bool ours = false;
     if (old.ok()) {
-      auto range = storage::ShardRangeOf(*(*old)->Snapshot());
-      ours = range.ok() && range->sharded && range->first == request.at && range->end == held->end;
+      auto view = (*old)->Snapshot();
+      auto range = storage::ShardRangeOf(*view);
+      auto next = view->Get(storage::Family::kMeta, keys::kMetaNextOrdinal);
+      // An interrupted run's copy (its range, in no map), or a store it had just created.
+      ours = range.ok() && next.ok() &&
+             ((range->sharded && range->first == request.at && range->end == held->end) ||
+              (!range->sharded && !next->has_value()));
+      for (const ShardInfo& s : *map) {
+        if (range.ok() && !range->id.empty() && s.entry.store_id() == range->id) ours = false;
+      }
     }
     if (!ours) {
       return absl::AlreadyExistsError(

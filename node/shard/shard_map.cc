@@ -133,11 +133,10 @@ absl::Status RemovePendingShard(const Etcd& etcd, const std::string& region,
   if (!map.ok()) return map.status();
   for (const ShardInfo& s : *map) {
     if (s.entry.name() != name) continue;
-    if (s.entry.address() != kPendingAddress) {
+    if (s.entry.address() != kPendingAddress || !s.entry.store_id().empty()) {
       return absl::FailedPreconditionError(
-          StrCat("shard ", name, " has served (at ", s.entry.address(),
-                 ") and may hold people: move its range to another shard instead "
-                 "(pmdb shard move)"));
+          StrCat("shard ", name, " holds people (it has served, or people were moved to it): ",
+                 "move its range to another shard instead (pmdb shard move)"));
     }
     auto removed =
         etcd.Commit({{ShardsPrefix(region) + name, s.raw}}, {}, {ShardsPrefix(region) + name});

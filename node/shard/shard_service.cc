@@ -55,6 +55,20 @@ absl::Status NodeOfRegion(const grpc::ServerContextBase& context, const std::str
   return absl::OkStatus();
 }
 
+// The store the node expects: refused when this one is not it.
+absl::Status Expected(const storage::ReadView& view, const v1::ShardExpect& expect) {
+  auto range = storage::ShardRangeOf(view);
+  if (!range.ok()) return range.status();
+  if (range->id != expect.store_id() || range->first != expect.first_ordinal() ||
+      range->end != expect.end_ordinal()) {
+    return absl::FailedPreconditionError(
+        StrCat("this shard's store is ", range->id, " with ordinals ", range->first, "-",
+               range->end, ", not ", expect.store_id(), " with ", expect.first_ordinal(), "-",
+               expect.end_ordinal(), " as the node's shard map says (re-read the map)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ShardServiceImpl::Allowed(const grpc::CallbackServerContext& context) const {
   return NodeOfRegion(context, region_);
 }
@@ -112,6 +126,8 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Count(grpc::CallbackServerContext* c
     absl::Status allowed = Allowed(*context);
     if (!allowed.ok()) return allowed;
     auto view = store_->Snapshot();
+    absl::Status expected = Expected(*view, request->expect());
+    if (!expected.ok()) return expected;
     auto version = storage::DataVersion(*view);
     if (!version.ok()) return version.status();
     auto catalog = CatalogAt(*view, *version);
@@ -139,6 +155,8 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Breakdown(grpc::CallbackServerContex
     auto diagnoses = query::CheckDiagnoses(*dims, request->diagnoses());
     if (!diagnoses.ok()) return diagnoses.status();
     auto view = store_->Snapshot();
+    absl::Status expected = Expected(*view, request->expect());
+    if (!expected.ok()) return expected;
     auto version = storage::DataVersion(*view);
     if (!version.ok()) return version.status();
     auto catalog = CatalogAt(*view, *version);
@@ -162,6 +180,8 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequency(grpc::CallbackServerContex
     absl::Status allowed = Allowed(*context);
     if (!allowed.ok()) return allowed;
     auto view = store_->Snapshot();
+    absl::Status expected = Expected(*view, request->expect());
+    if (!expected.ok()) return expected;
     auto version = storage::DataVersion(*view);
     if (!version.ok()) return version.status();
     auto catalog = CatalogAt(*view, *version);
@@ -186,6 +206,8 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequencies(grpc::CallbackServerCont
     absl::Status allowed = Allowed(*context);
     if (!allowed.ok()) return allowed;
     auto view = store_->Snapshot();
+    absl::Status expected = Expected(*view, request->expect());
+    if (!expected.ok()) return expected;
     auto version = storage::DataVersion(*view);
     if (!version.ok()) return version.status();
     auto catalog = CatalogAt(*view, *version);
@@ -220,6 +242,9 @@ grpc::Status ShardAdminServiceImpl::Holds(grpc::ServerContext* context,
           view->Get(storage::Family::kIndividuals, keys::SubjectIndex(request->subjects(i)));
       if (!held.ok()) return held.status();
       if (held->has_value()) out.add_held(static_cast<uint32_t>(i));
+      auto opted = view->Get(storage::Family::kIndividuals, keys::OptOut(request->subjects(i)));
+      if (!opted.ok()) return opted.status();
+      if (opted->has_value()) out.add_opted_out(static_cast<uint32_t>(i));
     }
     return out;
   };
@@ -246,6 +271,44 @@ grpc::Status ShardAdminServiceImpl::OptOut(grpc::ServerContext* context,
   absl::Status allowed = NodeOfRegion(*context, region_);
   if (!allowed.ok()) return transport::ToGrpc(allowed);
   return transport::ReplyWith(core::ApplyOptOuts(*store_, *request), reply);
+}
+
+bool IsReferenceKey(std::string_view key) {
+  return keys::IsDataMetaKey(key) && !key.starts_with(keys::kMetaDatasetPrefix);
+}
+
+grpc::Status ShardAdminServiceImpl::AdoptReferences(grpc::ServerContext* context,
+                                                    const v1::ShardReferences* request,
+                                                    v1::ShardReferences* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardReferences> {
+    absl::Status allowed = NodeOfRegion(*context, region_);
+    if (!allowed.ok()) return allowed;
+    auto lock = store_->WriteLock();
+    auto view = store_->Snapshot();
+    storage::WriteBatch batch = store_->NewBatch();
+    bool any = false;
+    v1::ShardReferences out;
+    for (const auto& [key, value] : request->entries()) {
+      if (!IsReferenceKey(key)) {
+        return absl::InvalidArgumentError(StrCat("'", key, "' names no reference file"));
+      }
+      auto held = view->Get(storage::Family::kMeta, key);
+      if (!held.ok()) return held.status();
+      if (held->has_value()) {
+        (*out.mutable_entries())[key] = **held;
+        continue;
+      }
+      batch.Put(storage::Family::kMeta, key, value);
+      (*out.mutable_entries())[key] = value;
+      any = true;
+    }
+    if (any) {
+      absl::Status written = store_->Write(batch);
+      if (!written.ok()) return written;
+    }
+    return out;
+  };
+  return transport::ReplyWith(run(), reply);
 }
 
 }  // namespace pmdb::shard

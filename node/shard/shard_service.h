@@ -74,11 +74,17 @@ class ShardAdminServiceImpl final : public v1::ShardAdminService::Service {
                       v1::IngestReply* reply) override;
   grpc::Status OptOut(grpc::ServerContext* context, const v1::ConsentRequest* request,
                       v1::ConsentReply* reply) override;
+  grpc::Status AdoptReferences(grpc::ServerContext* context, const v1::ShardReferences* request,
+                               v1::ShardReferences* reply) override;
 
  private:
   const std::string region_;
   storage::Store* store_;
 };
+
+// The meta entries that name reference files (the HPO, gene tables, the ICD-10 list); datasets
+// are not among them.
+bool IsReferenceKey(std::string_view key);
 
 // OK when the call's TLS peer is the node of `region`.
 absl::Status NodeOfRegion(const grpc::ServerContextBase& context, const std::string& region);

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 
 #include "node/base/strings.h"
 #include "node/shard/shard_map.h"
@@ -34,17 +36,28 @@ std::vector<absl::StatusOr<Reply>> CallAll(const Shards& shards, const Request& 
                                            Issue issue) {
   struct Call {
     grpc::ClientContext context;
+    Request request;
     Reply reply;
     grpc::Status status;
   };
   std::vector<Call> calls(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
+    calls[i].request = request;
+    // Each shard is told which store and range the node takes it for (ShardExpect).
+    if constexpr (requires(Request r) { r.mutable_expect(); }) {
+      v1::ShardExpect* e = calls[i].request.mutable_expect();
+      e->set_store_id(shards[i]->entry.store_id());
+      e->set_first_ordinal(shards[i]->entry.first_ordinal());
+      e->set_end_ordinal(shards[i]->entry.end_ordinal());
+    }
+  }
   std::mutex mu;
   std::condition_variable done;
   size_t pending = shards.size();
   const auto until = std::chrono::system_clock::now() + deadline;
   for (size_t i = 0; i < shards.size(); ++i) calls[i].context.set_deadline(until);
   for (size_t i = 0; i < shards.size(); ++i) {
-    issue(*shards[i]->stub, &calls[i].context, &request, &calls[i].reply,
+    issue(*shards[i]->stub, &calls[i].context, &calls[i].request, &calls[i].reply,
           [&, i](grpc::Status status) {
             std::lock_guard<std::mutex> lock(mu);
             if (!status.ok() && fail_fast) {
@@ -403,17 +416,26 @@ void ShardSet::Run() {
 }
 
 absl::Status ShardSet::Refresh() {
+  // One refresh at a time (the thread's, and one after an ingest): an older one must not put
+  // back its shard list or lower the served end after a newer one.
+  std::lock_guard<std::mutex> refreshing(refresh_mu_);
   auto map = ReadShardMap(etcd_, options_.region);
   if (!map.ok()) return map.status();
   std::vector<std::shared_ptr<Shard>> shards;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const ShardInfo& info : *map) {
-      // Added but never served: nobody is counted there yet (a gap if people were moved in).
-      if (info.entry.address() == kPendingAddress) continue;
+      // Added but never served and empty: nobody is counted there yet. One that people were
+      // moved into (it has a store) must serve before the region answers.
+      if (info.entry.address() == kPendingAddress && info.entry.store_id().empty()) continue;
       auto shard = std::make_shared<Shard>();
       shard->entry = info.entry;
       shard->alive = info.alive;
+      if (info.entry.address() == kPendingAddress) {
+        shard->problem = "people were moved to it and it has not served yet: start it";
+        shards.push_back(std::move(shard));
+        continue;
+      }
       const std::string id = StrCat(info.entry.name(), "@", info.entry.address());
       auto it = channels_.find(id);
       if (it == channels_.end()) {
@@ -432,7 +454,11 @@ absl::Status ShardSet::Refresh() {
     }
   }
   // Before any question reaches a shard: is its store the one the map names?
-  const Shards asked(shards.begin(), shards.end());
+  std::vector<std::shared_ptr<Shard>> answering;
+  for (const auto& shard : shards) {
+    if (shard->problem.empty()) answering.push_back(shard);
+  }
+  const Shards asked(answering.begin(), answering.end());
   auto described = CallAll<v1::DescribeShardRequest, v1::ShardDescription>(
       asked, v1::DescribeShardRequest(), options_.deadline, /*fail_fast=*/false,
       [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
@@ -441,9 +467,14 @@ absl::Status ShardSet::Refresh() {
   absl::Status status;
   std::vector<v1::ShardDescription> descriptions;
   uint64_t end = 0;
-  for (size_t i = 0; i < shards.size(); ++i) {
-    Shard& shard = *shards[i];
-    end = std::max<uint64_t>(end, shard.entry.end_ordinal());
+  for (const auto& shard : shards) {
+    end = std::max<uint64_t>(end, shard->entry.end_ordinal());
+    if (!shard->problem.empty() && status.ok()) {
+      status = absl::FailedPreconditionError(StrCat(NameOf(*shard), ": ", shard->problem));
+    }
+  }
+  for (size_t i = 0; i < answering.size(); ++i) {
+    Shard& shard = *answering[i];
     if (!described[i].ok()) {
       if (status.ok()) status = ShardFailed(shard, described[i].status());
       continue;
@@ -484,6 +515,31 @@ absl::Status ShardSet::Refresh() {
     shards_.assign(shards.begin(), shards.end());
   }
   if (!status.ok()) return status;
+  // A shard that lacks reference files the others have (a new shard) adopts them, so that it
+  // reads uploads as they do.
+  std::map<std::string, std::string> references;
+  for (const v1::ShardDescription& d : descriptions) {
+    for (const auto& [key, value] : d.data_meta()) {
+      if (IsReferenceKey(key)) references.emplace(key, value);
+    }
+  }
+  for (size_t i = 0; i < answering.size(); ++i) {
+    const v1::ShardDescription* d = nullptr;
+    for (const v1::ShardDescription& candidate : descriptions) {
+      if (candidate.store_id() == answering[i]->entry.store_id()) d = &candidate;
+    }
+    if (d == nullptr) continue;
+    v1::ShardReferences missing;
+    for (const auto& [key, value] : references) {
+      if (!d->data_meta().contains(key)) (*missing.mutable_entries())[key] = value;
+    }
+    if (missing.entries().empty()) continue;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    v1::ShardReferences adopted;
+    grpc::Status s = answering[i]->admin->AdoptReferences(&context, missing, &adopted);
+    if (!s.ok()) return ShardFailed(*answering[i], transport::FromGrpc(s));
+  }
   return SyncCatalog(descriptions);
 }
 
@@ -580,24 +636,37 @@ absl::StatusOr<std::vector<std::shared_ptr<const ShardSet::Shard>>> ShardSet::Se
 }
 
 absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
+  // One write at a time, on the map as it is now: two uploads naming one new person, or an
+  // upload racing a new shard, must not give that person ordinals on two shards.
+  std::lock_guard<std::mutex> writing(writes_mu_);
+  (void)Refresh();
   auto shards = Serving();
   if (!shards.ok()) return shards.status();
   auto subjects = core::UploadSubjects(upload);
   if (!subjects.ok()) return subjects.status();
-  v1::ShardSubjectsRequest asked;
-  for (const std::string& s : *subjects) asked.add_subjects(s);
   std::vector<size_t> held(shards->size(), 0);
   std::vector<bool> known(subjects->size(), false);
+  // Per subject, the shards where an opt-out of theirs is recorded.
+  std::vector<std::vector<size_t>> opted(subjects->size());
+  constexpr size_t kPerCall = 50000;  // subject ids per Holds call (well under 8 MiB)
   for (size_t i = 0; i < shards->size(); ++i) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
-    v1::ShardSubjectsReply reply;
-    grpc::Status s = (*shards)[i]->admin->Holds(&context, asked, &reply);
-    if (!s.ok()) return ShardFailed(*(*shards)[i], transport::FromGrpc(s));
-    for (uint32_t at : reply.held()) {
-      if (at < known.size()) known[at] = true;
+    for (size_t from = 0; from < subjects->size(); from += kPerCall) {
+      v1::ShardSubjectsRequest asked;
+      const size_t to = std::min(subjects->size(), from + kPerCall);
+      for (size_t k = from; k < to; ++k) asked.add_subjects((*subjects)[k]);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+      v1::ShardSubjectsReply reply;
+      grpc::Status s = (*shards)[i]->admin->Holds(&context, asked, &reply);
+      if (!s.ok()) return ShardFailed(*(*shards)[i], transport::FromGrpc(s));
+      for (uint32_t at : reply.held()) {
+        if (from + at < known.size()) known[from + at] = true;
+      }
+      for (uint32_t at : reply.opted_out()) {
+        if (from + at < opted.size()) opted[from + at].push_back(i);
+      }
+      held[i] += static_cast<size_t>(reply.held_size());
     }
-    held[i] = static_cast<size_t>(reply.held_size());
   }
   const size_t newest = shards->size() - 1;
   const size_t fresh = static_cast<size_t>(std::count(known.begin(), known.end(), false));
@@ -623,7 +692,23 @@ absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
                " new people, who go to the newest shard ", (*shards)[newest]->entry.name(),
                ": give them in a file of their own"));
   }
-  const ShardSet::Shard& target = *(*shards)[holding.empty() ? newest : holding[0]];
+  const size_t target_at = holding.empty() ? newest : holding[0];
+  const ShardSet::Shard& target = *(*shards)[target_at];
+  // Someone who opted out on another shard (recorded before this shard existed, or an opt-out
+  // that did not reach every shard) must not come back here.
+  size_t unrecorded = 0;
+  for (const std::vector<size_t>& where : opted) {
+    if (!where.empty() && std::find(where.begin(), where.end(), target_at) == where.end()) {
+      ++unrecorded;
+    }
+  }
+  if (unrecorded > 0) {
+    return absl::FailedPreconditionError(
+        StrCat(upload.header.file_name(), " names ", unrecorded,
+               " people who opted out on another shard but not on ", target.entry.name(),
+               ", where it would go: record their opt-outs again through the node (pmdb consent "
+               "--node), which reaches every shard, then ingest"));
+  }
   grpc::ClientContext context;  // an ingest may take long: no deadline
   v1::IngestReply reply;
   auto writer = target.admin->Ingest(&context, &reply);
@@ -631,14 +716,22 @@ absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
   *chunk.mutable_header() = upload.header;
   bool sent = writer->Write(chunk);
   std::ifstream in(upload.file->path(), std::ios::binary);
+  bool whole = in.is_open();
   std::string buffer(1 << 20, '\0');
-  while (sent && in) {
+  while (sent && whole && in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     const std::streamsize n = in.gcount();
+    if (in.bad()) whole = false;
     if (n <= 0) break;
     chunk.Clear();
     chunk.set_data(buffer.data(), static_cast<size_t>(n));
     sent = writer->Write(chunk);
+  }
+  if (!whole) {
+    // Never a part of the file as if it were all of it.
+    context.TryCancel();
+    (void)writer->Finish();
+    return absl::InternalError("the upload could not be read back to send it to its shard");
   }
   if (sent) writer->WritesDone();
   grpc::Status s = writer->Finish();
@@ -662,6 +755,18 @@ absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
 absl::StatusOr<v1::ConsentReply> ShardSet::OptOut(const v1::ConsentRequest& request) {
   auto lines = core::OptOutLines(request);  // refused here, before any shard is asked
   if (!lines.ok()) return lines.status();
+  std::lock_guard<std::mutex> writing(writes_mu_);
+  // The distinct subjects (a subject may have a line per purpose).
+  std::set<std::string> distinct;
+  {
+    std::istringstream in(*lines);
+    for (std::string line; std::getline(in, line);) {
+      const size_t end = line.find_first_of(" \t\r");
+      std::string subject = line.substr(0, end);
+      if (!subject.empty() && subject[0] != '#') distinct.insert(subject);
+    }
+  }
+  const uint64_t subjects = distinct.size();
   auto shards = Serving();
   if (!shards.ok()) return shards.status();
   v1::ConsentReply total;
@@ -686,10 +791,10 @@ absl::StatusOr<v1::ConsentReply> ShardSet::OptOut(const v1::ConsentRequest& requ
     total.set_removed(total.removed() + reply.removed());
     total.set_withdrawn_research(total.withdrawn_research() + reply.withdrawn_research());
     total.set_withdrawn_care(total.withdrawn_care() + reply.withdrawn_care());
-    found += reply.lines() - std::min(reply.lines(), reply.not_in_store());
+    found += subjects - std::min<uint64_t>(subjects, reply.not_in_store());
   }
   // Each person is on one shard: those no shard held.
-  total.set_not_in_store(total.lines() - std::min<uint64_t>(total.lines(), found));
+  total.set_not_in_store(subjects - std::min<uint64_t>(subjects, found));
   return total;
 }
 

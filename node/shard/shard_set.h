@@ -102,6 +102,8 @@ class ShardSet final : public core::Sources, public core::ShardWrites {
   std::atomic<bool> catalog_current_{false};      // refreshes run on the thread and after ingests
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::condition_variable wake_;
+  std::mutex refresh_mu_;  // one Refresh at a time
+  std::mutex writes_mu_;   // one ingest or opt-out at a time
   std::thread thread_;
 };
 

@@ -463,6 +463,23 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
     grpc::Status status = stub->Count(&context, request, &reply);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << prefix;
   }
+  // A question for another store than the one the map names (a map read before a move) is
+  // refused by the shard.
+  {
+    auto creds = transport::MakeChannelCredentials(
+        Files("node"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+    ASSERT_TRUE(creds.ok());
+    auto stub = v1::ShardService::NewStub(grpc::CreateChannel(address, *creds));
+    grpc::ClientContext context;
+    v1::ShardCountRequest request;
+    *request.mutable_criterion() = *query::ParseCriterion("sex(F)");
+    request.mutable_expect()->set_store_id("another");
+    request.mutable_expect()->set_end_ordinal(65536);
+    v1::ShardCount reply;
+    grpc::Status status = stub->Count(&context, request, &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("as the node's shard map says"));
+  }
   // A shard added by mistake can be taken back until it serves; one that served cannot.
   ASSERT_TRUE(shard::AddShard(*client_, kRegion, "s9", shard::kPendingAddress, 65536).ok());
   EXPECT_TRUE(shard::RemovePendingShard(*client_, kRegion, "s9").ok());
@@ -560,6 +577,35 @@ TEST_F(ShardTest, IngestAndOptOutsGoThroughTheNodeToTheRightShard) {
   }
   EXPECT_EQ(Exact(*three, all), "count 389");
   EXPECT_EQ(Exact(*three, "sex(F)"), Exact(*one, "sex(F)"));
+
+  // A shard added after the opt-out does not have it: the person is not let back in there.
+  std::string packet;
+  {
+    std::istringstream in(ReadFile(dir_.Path("s2.jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      if (JsonString(ParseJson(line), "subject.id") == someone) packet = line + "\n";
+    }
+  }
+  ASSERT_FALSE(packet.empty());
+  WriteFile(dir_.Path("back.jsonl"), packet);
+  ASSERT_TRUE(shard::AddShard(*client_, kRegion, "s4", shard::kPendingAddress, 65536).ok());
+  StartShard("s4");
+  for (int i = 0; i < 50; ++i) {  // the node sees s4 serving
+    if (Exact(*three, all) == "count 389") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(IngestThrough(*three, dir_.Path("back.jsonl"), v1::IngestHeader::PHENOPACKETS),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "1 people who opted out on another shard but not on s4"));
+  {
+    grpc::ClientContext context;
+    v1::ConsentReply reply;
+    ASSERT_TRUE(three->Consent(&context, opt_out, &reply).ok());
+  }
+  auto back = IngestThrough(*three, dir_.Path("back.jsonl"), v1::IngestHeader::PHENOPACKETS);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->individuals_new(), 0u);  // withdrawn for every purpose: not stored
+  EXPECT_EQ(Exact(*three, all), "count 389");
 }
 
 // Shard s3 holds ordinals 131072-262144, its 120 people 196548-196667: 60 on each side of the
@@ -644,6 +690,19 @@ TEST_F(ShardMoveTest, ASplitAndARelocationKeepEveryAnswer) {
   StartShard("s3");
   StartShard("s4");
   ExpectSame(*one, *three);
+  {
+    // The region's dataset still counts each person once.
+    v1::StatusReply status;
+    bool whole = false;
+    for (int i = 0; i < 50 && !whole; ++i) {
+      grpc::ClientContext attempt;
+      ASSERT_TRUE(three->Status(&attempt, v1::StatusRequest(), &status).ok());
+      whole =
+          status.datasets().contains("syn") && status.datasets().at("syn").sample_count() == 360;
+      if (!whole) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(whole) << status.datasets().at("syn").sample_count();
+  }
 
   // Relocate s1 whole to a new store: its entry leaves the map.
   shards_.erase("s1");
