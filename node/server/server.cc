@@ -1,6 +1,5 @@
 #include "node/server/server.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -942,11 +941,9 @@ absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& confi
     v1::ShardEntry moved = mine->entry;
     moved.set_address(address);
     moved.set_store_id(range->id);
-    std::string json;
-    google::protobuf::util::JsonPrintOptions print;
-    print.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(moved, &json, print);
-    auto put = etcd->PutIf(shard::ShardsPrefix(config.region) + config.name, mine->raw, json);
+    auto json = shard::EntryJson(moved);
+    if (!json.ok()) return json.status();
+    auto put = etcd->PutIf(shard::ShardsPrefix(config.region) + config.name, mine->raw, *json);
     if (!put.ok()) return put.status();
     if (!*put) {
       return absl::AbortedError(

@@ -1,7 +1,5 @@
 #include "node/shard/move.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -21,15 +19,6 @@ using storage::Family;
 // Writes are flushed every this many keys, so that memory stays bounded on a large shard. The
 // new store is not in the map until the copy is whole, so it need not be one write.
 constexpr size_t kKeysPerWrite = 4096;
-
-absl::StatusOr<std::string> Json(const v1::ShardEntry& entry) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  auto s = google::protobuf::util::MessageToJsonString(entry, &out, options);
-  if (!s.ok()) return absl::InternalError(s.ToString());
-  return out;
-}
 
 // Batches of writes to one store.
 class Writer {
@@ -312,7 +301,7 @@ absl::StatusOr<MoveReport> MoveRange(const Etcd& etcd, const MoveRequest& reques
   moved.set_first_ordinal(request.at);
   moved.set_end_ordinal(held->end);
   moved.set_added_unix(static_cast<int64_t>(std::time(nullptr)));
-  auto moved_json = Json(moved);
+  auto moved_json = EntryJson(moved);
   if (!moved_json.ok()) return moved_json.status();
   std::vector<Etcd::Write> put = {{ShardsPrefix(request.region) + request.to, *moved_json}};
   std::vector<std::string> remove;
@@ -321,7 +310,7 @@ absl::StatusOr<MoveReport> MoveRange(const Etcd& etcd, const MoveRequest& reques
   } else {
     v1::ShardEntry narrowed = from->entry;
     narrowed.set_end_ordinal(request.at);
-    auto json = Json(narrowed);
+    auto json = EntryJson(narrowed);
     if (!json.ok()) return json.status();
     put.push_back({ShardsPrefix(request.region) + request.from, *json});
   }

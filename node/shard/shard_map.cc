@@ -11,15 +11,6 @@
 namespace pmdb::shard {
 namespace {
 
-absl::StatusOr<std::string> EntryJson(const v1::ShardEntry& entry) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  auto s = google::protobuf::util::MessageToJsonString(entry, &out, options);
-  if (!s.ok()) return absl::InternalError(s.ToString());
-  return out;
-}
-
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 63) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -28,6 +19,15 @@ bool ValidName(const std::string& name) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> EntryJson(const v1::ShardEntry& entry) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  auto s = google::protobuf::util::MessageToJsonString(entry, &out, options);
+  if (!s.ok()) return absl::InternalError(s.ToString());
+  return out;
+}
 
 std::string ShardsPrefix(const std::string& region) { return StrCat("/pmdb/", region, "/shards/"); }
 

@@ -39,6 +39,8 @@ struct ShardInfo {
 };
 
 std::string ShardsPrefix(const std::string& region);
+// A shard map entry as etcd holds it (JSON with the proto's field names).
+absl::StatusOr<std::string> EntryJson(const v1::ShardEntry& entry);
 std::string MemberKey(const std::string& region, const std::string& name);
 std::string LeaderKey(const std::string& region);
 

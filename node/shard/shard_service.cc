@@ -85,6 +85,21 @@ absl::StatusOr<std::shared_ptr<const vocab::Catalog>> ShardServiceImpl::CatalogA
   return catalog_;
 }
 
+absl::StatusOr<ShardServiceImpl::Reading> ShardServiceImpl::Begin(
+    const grpc::CallbackServerContext& context, const v1::ShardExpect& expect,
+    const v1::EngineMode& mode) {
+  absl::Status allowed = Allowed(context);
+  if (!allowed.ok()) return allowed;
+  std::unique_ptr<storage::ReadView> view = store_->Snapshot();
+  absl::Status expected = Expected(*view, expect);
+  if (!expected.ok()) return expected;
+  auto version = storage::DataVersion(*view);
+  if (!version.ok()) return version.status();
+  auto catalog = CatalogAt(*view, *version);
+  if (!catalog.ok()) return catalog.status();
+  return Reading{std::move(view), std::move(*version), query::Engine(*catalog, OptionsOf(mode))};
+}
+
 grpc::ServerUnaryReactor* ShardServiceImpl::Describe(grpc::CallbackServerContext* context,
                                                      const v1::DescribeShardRequest*,
                                                      v1::ShardDescription* reply) {
@@ -123,22 +138,17 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Count(grpc::CallbackServerContext* c
                                                   const v1::ShardCountRequest* request,
                                                   v1::ShardCount* reply) {
   auto run = [&]() -> absl::StatusOr<v1::ShardCount> {
-    absl::Status allowed = Allowed(*context);
-    if (!allowed.ok()) return allowed;
-    auto view = store_->Snapshot();
-    absl::Status expected = Expected(*view, request->expect());
-    if (!expected.ok()) return expected;
-    auto version = storage::DataVersion(*view);
-    if (!version.ok()) return version.status();
-    auto catalog = CatalogAt(*view, *version);
-    if (!catalog.ok()) return catalog.status();
-    query::Engine engine(*catalog, OptionsOf(request->mode()));
-    auto a = engine.Count(*view, request->criterion(), request->purpose());
+    auto r = Begin(*context, request->expect(), request->mode());
+    if (!r.ok()) return r.status();
+    const storage::ReadView& view = *r->view;
+    const query::Engine& engine = r->engine;
+    const std::string& version = r->version;
+    auto a = engine.Count(view, request->criterion(), request->purpose());
     if (!a.ok()) return a.status();
     v1::ShardCount out;
     out.set_count(a->value);
     out.set_question(a->question);
-    out.set_data_version(*version);
+    out.set_data_version(version);
     return out;
   };
   return Finish(context, run(), reply);
@@ -148,26 +158,21 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Breakdown(grpc::CallbackServerContex
                                                       const v1::ShardBreakdownRequest* request,
                                                       v1::ShardBreakdown* reply) {
   auto run = [&]() -> absl::StatusOr<v1::ShardBreakdown> {
-    absl::Status allowed = Allowed(*context);
-    if (!allowed.ok()) return allowed;
+    auto r = Begin(*context, request->expect(), request->mode());
+    if (!r.ok()) return r.status();
+    const storage::ReadView& view = *r->view;
+    const query::Engine& engine = r->engine;
+    const std::string& version = r->version;
     auto dims = query::CheckDimensions(request->dimensions());
     if (!dims.ok()) return dims.status();
     auto diagnoses = query::CheckDiagnoses(*dims, request->diagnoses());
     if (!diagnoses.ok()) return diagnoses.status();
-    auto view = store_->Snapshot();
-    absl::Status expected = Expected(*view, request->expect());
-    if (!expected.ok()) return expected;
-    auto version = storage::DataVersion(*view);
-    if (!version.ok()) return version.status();
-    auto catalog = CatalogAt(*view, *version);
-    if (!catalog.ok()) return catalog.status();
-    query::Engine engine(*catalog, OptionsOf(request->mode()));
-    auto a = engine.Breakdown(*view, request->criterion(), *dims, request->purpose(), *diagnoses);
+    auto a = engine.Breakdown(view, request->criterion(), *dims, request->purpose(), *diagnoses);
     if (!a.ok()) return a.status();
     v1::ShardBreakdown out;
     *out.mutable_breakdown() = std::move(a->value);
     out.set_question(a->question);
-    out.set_data_version(*version);
+    out.set_data_version(version);
     return out;
   };
   return Finish(context, run(), reply);
@@ -177,23 +182,18 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequency(grpc::CallbackServerContex
                                                       const v1::ShardFrequencyRequest* request,
                                                       v1::ShardFrequency* reply) {
   auto run = [&]() -> absl::StatusOr<v1::ShardFrequency> {
-    absl::Status allowed = Allowed(*context);
-    if (!allowed.ok()) return allowed;
-    auto view = store_->Snapshot();
-    absl::Status expected = Expected(*view, request->expect());
-    if (!expected.ok()) return expected;
-    auto version = storage::DataVersion(*view);
-    if (!version.ok()) return version.status();
-    auto catalog = CatalogAt(*view, *version);
-    if (!catalog.ok()) return catalog.status();
-    query::Engine engine(*catalog, OptionsOf(request->mode()));
-    auto a = engine.Frequency(*view, request->criterion(), request->purpose());
+    auto r = Begin(*context, request->expect(), request->mode());
+    if (!r.ok()) return r.status();
+    const storage::ReadView& view = *r->view;
+    const query::Engine& engine = r->engine;
+    const std::string& version = r->version;
+    auto a = engine.Frequency(view, request->criterion(), request->purpose());
     if (!a.ok()) return a.status();
     v1::ShardFrequency out;
     out.mutable_frequency()->set_ac(a->value.ac);
     out.mutable_frequency()->set_an(a->value.an);
     out.set_question(a->question);
-    out.set_data_version(*version);
+    out.set_data_version(version);
     return out;
   };
   return Finish(context, run(), reply);
@@ -203,18 +203,13 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequencies(grpc::CallbackServerCont
                                                         const v1::ShardFrequenciesRequest* request,
                                                         v1::ShardFrequencies* reply) {
   auto run = [&]() -> absl::StatusOr<v1::ShardFrequencies> {
-    absl::Status allowed = Allowed(*context);
-    if (!allowed.ok()) return allowed;
-    auto view = store_->Snapshot();
-    absl::Status expected = Expected(*view, request->expect());
-    if (!expected.ok()) return expected;
-    auto version = storage::DataVersion(*view);
-    if (!version.ok()) return version.status();
-    auto catalog = CatalogAt(*view, *version);
-    if (!catalog.ok()) return catalog.status();
-    query::Engine engine(*catalog, OptionsOf(request->mode()));
+    auto r = Begin(*context, request->expect(), request->mode());
+    if (!r.ok()) return r.status();
+    const storage::ReadView& view = *r->view;
+    const query::Engine& engine = r->engine;
+    const std::string& version = r->version;
     const std::vector<v1::Criterion> sites(request->sites().begin(), request->sites().end());
-    auto a = engine.Frequencies(*view, sites, request->purpose());
+    auto a = engine.Frequencies(view, sites, request->purpose());
     if (!a.ok()) return a.status();
     v1::ShardFrequencies out;
     for (const query::Answer<query::AlleleFrequency>& site : *a) {
@@ -223,7 +218,7 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequencies(grpc::CallbackServerCont
       f->set_an(site.value.an);
       out.add_questions(site.question);
     }
-    out.set_data_version(*version);
+    out.set_data_version(version);
     return out;
   };
   return Finish(context, run(), reply);

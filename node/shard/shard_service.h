@@ -50,6 +50,15 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
  private:
   // The caller must be the region's node.
   absl::Status Allowed(const grpc::CallbackServerContext& context) const;
+  // What every question starts with: the caller checked, one snapshot of the store (the one the
+  // node expects), its data version, and the engine with the node's options.
+  struct Reading {
+    std::unique_ptr<storage::ReadView> view;
+    std::string version;
+    query::Engine engine;
+  };
+  absl::StatusOr<Reading> Begin(const grpc::CallbackServerContext& context,
+                                const v1::ShardExpect& expect, const v1::EngineMode& mode);
   // The catalog as of the view's data version (re-read when the store changed).
   absl::StatusOr<std::shared_ptr<const vocab::Catalog>> CatalogAt(const storage::ReadView& view,
                                                                   const std::string& version);
