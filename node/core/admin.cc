@@ -126,13 +126,24 @@ absl::StatusOr<v1::StatusReply> NodeCore::Status(const Credentials& who) {
     reply.set_region(settings_.region);
     reply.set_version(kVersion);
     reply.set_started_unix(started_unix_);
-    auto view = store_->Snapshot();
-    auto all = view->GetBitmap(storage::keys::kAllIndividuals);
-    if (all.ok()) reply.set_individuals(all->Cardinality());
-    auto research = view->GetBitmap(storage::keys::Consent("research"));
-    if (research.ok()) reply.set_consent_research(research->Cardinality());
-    auto care = view->GetBitmap(storage::keys::Consent("care"));
-    if (care.ok()) reply.set_consent_care(care->Cardinality());
+    if (auto people = sources()->People(); people.has_value()) {
+      // A sharded region: its people are on the shards.
+      if (people->ok()) {
+        reply.set_individuals((*people)->individuals);
+        reply.set_consent_research((*people)->research);
+        reply.set_consent_care((*people)->care);
+      } else {
+        reply.set_people_unknown(true);
+      }
+    } else {
+      auto view = store_->Snapshot();
+      auto all = view->GetBitmap(storage::keys::kAllIndividuals);
+      if (all.ok()) reply.set_individuals(all->Cardinality());
+      auto research = view->GetBitmap(storage::keys::Consent("research"));
+      if (research.ok()) reply.set_consent_research(research->Cardinality());
+      auto care = view->GetBitmap(storage::keys::Consent("care"));
+      if (care.ok()) reply.set_consent_care(care->Cardinality());
+    }
     std::shared_ptr<const vocab::Catalog> catalog = this->catalog();
     for (const auto& [id, d] : catalog->datasets()) (*reply.mutable_datasets())[id] = d;
     if (catalog->ontology() != nullptr) {

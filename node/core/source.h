@@ -9,6 +9,7 @@
 #define PMDB_NODE_CORE_SOURCE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,13 @@ class ViewSource final : public Source {
   const storage::ReadView* view_;
 };
 
+// How many people a region holds, and with which consent.
+struct PeopleCounts {
+  uint64_t individuals = 0;
+  uint64_t research = 0;
+  uint64_t care = 0;
+};
+
 // Gives the Source for a question: a fresh one per call (a new snapshot of the store, or the
 // region's shards as they stand).
 class Sources {
@@ -90,6 +98,8 @@ class Sources {
   virtual std::unique_ptr<Source> Open() const = 0;
   // A description of where the data is, for the operators' status ("" for one store).
   virtual std::string Describe() const { return ""; }
+  // The people on the shards (a store's own are read from it directly: nullopt).
+  virtual std::optional<absl::StatusOr<PeopleCounts>> People() const { return std::nullopt; }
 };
 
 // A store's snapshot per question.

@@ -125,6 +125,15 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Describe(grpc::CallbackServerContext
     d.set_first_ordinal(range->first);
     d.set_end_ordinal(range->end);
     d.set_store_id(range->id);
+    auto all = view->GetBitmap(keys::kAllIndividuals);
+    auto research = view->GetBitmap(keys::Consent("research"));
+    auto care = view->GetBitmap(keys::Consent("care"));
+    if (!all.ok() || !research.ok() || !care.ok()) {
+      return !all.ok() ? all.status() : !research.ok() ? research.status() : care.status();
+    }
+    d.set_individuals(all->Cardinality());
+    d.set_consent_research(research->Cardinality());
+    d.set_consent_care(care->Cardinality());
     auto next = view->Get(storage::Family::kMeta, keys::kMetaNextOrdinal);
     if (!next.ok()) return next.status();
     d.set_next_ordinal(next->has_value() && (*next)->size() == 4 ? keys::ReadBE32(**next)

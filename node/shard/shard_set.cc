@@ -798,6 +798,24 @@ absl::StatusOr<v1::ConsentReply> ShardSet::OptOut(const v1::ConsentRequest& requ
   return total;
 }
 
+std::optional<absl::StatusOr<core::PeopleCounts>> ShardSet::People() const {
+  auto shards = Serving();
+  if (!shards.ok()) return absl::StatusOr<core::PeopleCounts>(shards.status());
+  auto replies = FanOut<v1::DescribeShardRequest, v1::ShardDescription>(
+      *shards, v1::DescribeShardRequest(), options_.deadline,
+      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+        stub.async()->Describe(context, req, reply, std::move(cb));
+      });
+  if (!replies.ok()) return absl::StatusOr<core::PeopleCounts>(replies.status());
+  core::PeopleCounts total;
+  for (const v1::ShardDescription& d : *replies) {
+    total.individuals += d.individuals();
+    total.research += d.consent_research();
+    total.care += d.consent_care();
+  }
+  return absl::StatusOr<core::PeopleCounts>(total);
+}
+
 std::string ShardSet::Describe() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;

@@ -54,6 +54,8 @@ class ShardSet final : public core::Sources, public core::ShardWrites {
 
   std::unique_ptr<core::Source> Open() const override;
   std::string Describe() const override;
+  // The serving shards' people, summed; an error when any does not answer.
+  std::optional<absl::StatusOr<core::PeopleCounts>> People() const override;
 
   // The operators' writes (core::ShardWrites). An upload goes to the shard that holds the
   // people it names; new people go to the newest shard. An upload that names people on two

@@ -373,6 +373,8 @@ TEST_F(ShardTest, ThreeShardsAnswerAsOneStoreAndAKilledShardIsNamed) {
     ASSERT_TRUE(three->Status(&context, request, &status).ok());
     ASSERT_TRUE(status.datasets().contains("syn"));
     EXPECT_EQ(status.datasets().at("syn").sample_count(), 360u);
+    EXPECT_EQ(status.individuals(), 360u);  // the shards' people, not the node's own store's
+    EXPECT_FALSE(status.people_unknown());
     EXPECT_THAT(status.shards(), ::testing::HasSubstr("s1 127.0.0.1:"));
     EXPECT_THAT(status.shards(), ::testing::HasSubstr("ordinals 131072-196608 up"));
   }
@@ -403,6 +405,13 @@ TEST_F(ShardTest, ThreeShardsAnswerAsOneStoreAndAKilledShardIsNamed) {
   const std::string failed = Exact(*three, "sex(F)");
   EXPECT_THAT(failed, ::testing::StartsWith("error 14"));  // UNAVAILABLE
   EXPECT_THAT(failed, ::testing::HasSubstr("shard s2"));
+  {
+    // The operator's status does not show a number it does not have.
+    grpc::ClientContext context;
+    v1::StatusReply status;
+    ASSERT_TRUE(three->Status(&context, v1::StatusRequest(), &status).ok());
+    EXPECT_TRUE(status.people_unknown());
+  }
   // Its membership lapses in etcd (the lease is not renewed) and the node's status says so.
   bool down = false;
   for (int i = 0; i < 150 && !down; ++i) {

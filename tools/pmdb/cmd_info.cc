@@ -50,9 +50,15 @@ struct Shown {
 void Print(const Shown& s, bool json) {
   if (json) {
     Json j;
-    j.BeginObject().Key("individuals").Uint(s.individuals);
-    j.Key("consent").BeginObject().Key("research").Uint(s.research);
-    j.Key("care").Uint(s.care).EndObject();
+    // A sharded region whose shards did not all answer: not known, so no number.
+    const bool unknown = s.node.has_value() && s.node->people_unknown();
+    j.BeginObject().Key("individuals");
+    unknown ? j.Null() : j.Uint(s.individuals);
+    j.Key("consent").BeginObject().Key("research");
+    unknown ? j.Null() : j.Uint(s.research);
+    j.Key("care");
+    unknown ? j.Null() : j.Uint(s.care);
+    j.EndObject();
     j.Key("datasets").BeginArray();
     for (const auto& [id, d] : s.datasets) {
       j.BeginObject().Key("id").String(id).Key("assembly").String(d.assembly());
@@ -73,6 +79,8 @@ void Print(const Shown& s, bool json) {
       j.Key("node").BeginObject().Key("region").String(n.region());
       j.Key("version").String(n.version()).Key("started").String(Rfc3339(n.started_unix()));
       j.Key("audit_entries").Uint(n.audit_entries());
+      if (!n.shards().empty()) j.Key("shards").String(n.shards());
+      if (n.people_unknown()) j.Key("people_unknown").Bool(true);
       j.Key("mechanism").String(n.disclosure().mechanism());
       j.Key("disclosure").String(n.disclosure().description());
       j.Key("budgets").BeginArray();
@@ -87,10 +95,14 @@ void Print(const Shown& s, bool json) {
     std::cout << j.str() << "\n";
     return;
   }
-  std::cout << s.where << "\n"
-            << "  individuals  " << WithThousands(s.individuals) << " ("
-            << WithThousands(s.research) << " consent to research, " << WithThousands(s.care)
-            << " to care)\n";
+  std::cout << s.where << "\n";
+  if (s.node.has_value() && s.node->people_unknown()) {
+    std::cout << "  individuals  unknown: a shard did not answer (see shards below)\n";
+  } else {
+    std::cout << "  individuals  " << WithThousands(s.individuals) << " ("
+              << WithThousands(s.research) << " consent to research, " << WithThousands(s.care)
+              << " to care)\n";
+  }
   for (const auto& [id, d] : s.datasets) {
     std::cout << "  dataset      " << id << "  " << d.assembly() << "  "
               << WithThousands(d.sample_count()) << " samples, " << WithThousands(d.variant_count())
@@ -114,6 +126,7 @@ void Print(const Shown& s, bool json) {
   std::cout << "  pmdb         " << n.version() << ", up since "
             << FormatUtc(n.started_unix(), "%Y-%m-%d %H:%M UTC") << "\n"
             << "  audit log    " << WithThousands(n.audit_entries()) << " entries\n"
+            << (n.shards().empty() ? std::string() : StrCat("  shards       ", n.shards(), "\n"))
             << "  disclosure   " << n.disclosure().description() << "\n";
   for (const v1::BudgetState& b : n.budgets()) {
     std::printf("  budget       %-24s rho %.2f of %.2f spent (%u days)\n", b.name().c_str(),
