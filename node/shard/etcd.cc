@@ -187,19 +187,6 @@ absl::StatusOr<std::vector<EtcdEntry>> Etcd::List(const std::string& prefix) con
   return out;
 }
 
-absl::StatusOr<std::optional<EtcdEntry>> Etcd::Get(const std::string& key) const {
-  pb::RangeRequest request;
-  request.set_key(key);
-  auto json = ToJson(request);
-  if (!json.ok()) return json.status();
-  auto body = Post("/v3/kv/range", *json);
-  if (!body.ok()) return body.status();
-  auto answer = FromJson<pb::RangeResponse>(*body, "a get");
-  if (!answer.ok()) return answer.status();
-  if (answer->kvs().empty()) return std::nullopt;
-  return EntryOf(answer->kvs(0));
-}
-
 absl::Status Etcd::Put(const std::string& key, const std::string& value, int64_t lease) const {
   pb::PutRequest request;
   request.set_key(key);

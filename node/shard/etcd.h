@@ -1,6 +1,6 @@
 // Etcd: a small client of etcd's v3 API through its JSON gateway (POST /v3/kv/range and the
 // like), enough for a sharded region's shard map, its shards' membership leases and the node's
-// leader lease (shard_map.h). etcd is the consensus; pmdb keeps none of its own.
+// shards' membership leases (shard_map.h). etcd is the consensus; pmdb keeps none of its own.
 //
 // Over https:// with the federation's TLS files (mutual TLS: etcd started with
 // --client-cert-auth and the federation CA as --trusted-ca-file), or http:// on loopback for a
@@ -42,7 +42,6 @@ class Etcd {
 
   // Every key starting with `prefix`, in key order.
   absl::StatusOr<std::vector<EtcdEntry>> List(const std::string& prefix) const;
-  absl::StatusOr<std::optional<EtcdEntry>> Get(const std::string& key) const;
   // `lease` 0: the key lives until deleted.
   absl::Status Put(const std::string& key, const std::string& value, int64_t lease = 0) const;
   // Writes `key` only when it holds `expected` (std::nullopt: only when it does not exist);

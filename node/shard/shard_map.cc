@@ -35,8 +35,6 @@ std::string MemberKey(const std::string& region, const std::string& name) {
   return StrCat("/pmdb/", region, "/members/", name);
 }
 
-std::string LeaderKey(const std::string& region) { return StrCat("/pmdb/", region, "/leader"); }
-
 absl::StatusOr<std::vector<ShardInfo>> ReadShardMap(const Etcd& etcd, const std::string& region) {
   auto entries = etcd.List(ShardsPrefix(region));
   if (!entries.ok()) return entries.status();

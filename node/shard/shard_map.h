@@ -1,10 +1,9 @@
-// A sharded region's shard map, membership and leader lease, all in etcd (etcd.h):
+// A sharded region's shard map and its shards' membership, both in etcd (etcd.h):
 //
 //   /pmdb/<region>/shards/<name>   ShardEntry as JSON: the shard's address and its range of
 //                                  individual ordinals [first, end), multiples of 65,536
 //   /pmdb/<region>/members/<name>  the shard's address, under a lease the shard keeps alive:
 //                                  present while the shard is up
-//   /pmdb/<region>/leader          the node that coordinates the region, under its lease
 //
 // Ranges never overlap; the newest shard (the highest range) takes the region's new people.
 // Every change is a compare-and-swap on the entries it replaces, so two operators (or an
@@ -42,7 +41,6 @@ std::string ShardsPrefix(const std::string& region);
 // A shard map entry as etcd holds it (JSON with the proto's field names).
 absl::StatusOr<std::string> EntryJson(const v1::ShardEntry& entry);
 std::string MemberKey(const std::string& region, const std::string& name);
-std::string LeaderKey(const std::string& region);
 
 // The region's shards in order of their ranges, each with whether it is up. An inconsistent map
 // (overlapping ranges, an unreadable entry) is an error, never a guess.
@@ -69,8 +67,6 @@ class Membership {
   ~Membership();
   Membership(const Membership&) = delete;
   Membership& operator=(const Membership&) = delete;
-
-  int64_t lease() const { return lease_; }
 
  private:
   Membership(Etcd etcd, std::string key, std::string value, int64_t lease, int64_t ttl)

@@ -648,12 +648,15 @@ absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
   std::vector<bool> known(subjects->size(), false);
   // Per subject, the shards where an opt-out of theirs is recorded.
   std::vector<std::vector<size_t>> opted(subjects->size());
-  constexpr size_t kPerCall = 50000;  // subject ids per Holds call (well under 8 MiB)
+  // Subject ids per Holds call: at most about 4 MiB of them (a shard takes 8 MiB messages).
+  constexpr size_t kBytesPerCall = 4 << 20;
   for (size_t i = 0; i < shards->size(); ++i) {
-    for (size_t from = 0; from < subjects->size(); from += kPerCall) {
+    for (size_t from = 0, to = 0; from < subjects->size(); from = to) {
       v1::ShardSubjectsRequest asked;
-      const size_t to = std::min(subjects->size(), from + kPerCall);
-      for (size_t k = from; k < to; ++k) asked.add_subjects((*subjects)[k]);
+      for (size_t bytes = 0; to < subjects->size() && (to == from || bytes < kBytesPerCall); ++to) {
+        bytes += (*subjects)[to].size() + 8;
+        asked.add_subjects((*subjects)[to]);
+      }
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
       v1::ShardSubjectsReply reply;

@@ -272,11 +272,21 @@ class ShardTest : public ::testing::Test {
             .ca = dir_.Path("ca/ca.crt")};
   }
 
+  // pmdb shard serve's arguments for shard `name` on its store.
+  std::vector<std::string> ServeArgs(const std::string& name) const {
+    return {"shard",    "serve",
+            "--etcd",   etcd_->endpoint(),
+            "--region", kRegion,
+            "--name",   name,
+            "--db",     db(name),
+            "--cert",   Files("node").cert,
+            "--key",    Files("node").key,
+            "--ca",     Files("node").ca,
+            "--log",    "off"};
+  }
+
   void StartShard(const std::string& name) {
-    shards_[name] = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "shard", "serve", "--etcd", etcd_->endpoint(), "--region", kRegion, "--name", name, "--db",
-        db(name), "--cert", Files("node").cert, "--key", Files("node").key, "--ca",
-        Files("node").ca, "--log", "off"});
+    shards_[name] = std::make_unique<ChildProcess>(ServeArgs(name));
     ASSERT_GT(shards_[name]->port(), 0) << "shard " << name << " did not start";
   }
 
@@ -510,10 +520,7 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
     auto fresh = OpenOrDie(db("s1"));
     ASSERT_TRUE(storage::MakeShard(*fresh, 0, 65536).ok());
   }
-  ChildProcess replaced({"shard", "serve", "--etcd", etcd_->endpoint(), "--region", kRegion,
-                         "--name", "s1", "--db", db("s1"), "--cert", Files("node").cert, "--key",
-                         Files("node").key, "--ca", Files("node").ca, "--log", "off"},
-                        0, dir_.Path("replaced.err"));
+  ChildProcess replaced(ServeArgs("s1"), 0, dir_.Path("replaced.err"));
   EXPECT_EQ(replaced.port(), 0);
   EXPECT_THAT(ReadFile(dir_.Path("replaced.err")), ::testing::HasSubstr("restore its backup"));
 }
@@ -641,6 +648,16 @@ class ShardMoveTest : public ShardTest {
     EXPECT_EQ(Exact(sharded, "sex(F) OR sex(M)", {v1::SEX, v1::AGE_BAND}), want);
   }
 
+  absl::StatusOr<shard::MoveReport> Move(const std::string& from, const std::string& to,
+                                         uint32_t at, const std::string& to_db = "") {
+    return shard::MoveRange(*client_, {.region = kRegion,
+                                       .from = from,
+                                       .from_db = db(from),
+                                       .to = to,
+                                       .to_db = to_db.empty() ? db(to) : to_db,
+                                       .at = at});
+  }
+
   std::map<std::string, shard::ShardInfo> Map() {
     auto map = shard::ReadShardMap(*client_, kRegion);
     EXPECT_TRUE(map.ok()) << map.status();
@@ -664,12 +681,7 @@ TEST_F(ShardMoveTest, ASplitAndARelocationKeepEveryAnswer) {
 
   // Split s3 at the boundary: the upper 60 people go to s4 with its own store.
   shards_.erase("s3");
-  auto split = shard::MoveRange(*client_, {.region = kRegion,
-                                           .from = "s3",
-                                           .from_db = db("s3"),
-                                           .to = "s4",
-                                           .to_db = db("s4"),
-                                           .at = 196608});
+  auto split = Move("s3", "s4", 196608);
   ASSERT_TRUE(split.ok()) << split.status();
   EXPECT_EQ(split->individuals, 60u);
   EXPECT_FALSE(split->resumed);
@@ -679,12 +691,7 @@ TEST_F(ShardMoveTest, ASplitAndARelocationKeepEveryAnswer) {
   EXPECT_EQ(map["s4"].entry.first_ordinal(), 196608u);
   EXPECT_EQ(map["s4"].entry.end_ordinal(), 262144u);
   // Running it again finds it done.
-  auto again = shard::MoveRange(*client_, {.region = kRegion,
-                                           .from = "s3",
-                                           .from_db = db("s3"),
-                                           .to = "s4",
-                                           .to_db = db("s4"),
-                                           .at = 196608});
+  auto again = Move("s3", "s4", 196608);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->resumed);
   {
@@ -715,12 +722,7 @@ TEST_F(ShardMoveTest, ASplitAndARelocationKeepEveryAnswer) {
 
   // Relocate s1 whole to a new store: its entry leaves the map.
   shards_.erase("s1");
-  auto moved = shard::MoveRange(*client_, {.region = kRegion,
-                                           .from = "s1",
-                                           .from_db = db("s1"),
-                                           .to = "s1b",
-                                           .to_db = db("s1b"),
-                                           .at = 0});
+  auto moved = Move("s1", "s1b", 0);
   ASSERT_TRUE(moved.ok()) << moved.status();
   EXPECT_EQ(moved->individuals, 120u);
   map = Map();
@@ -729,25 +731,13 @@ TEST_F(ShardMoveTest, ASplitAndARelocationKeepEveryAnswer) {
   StartShard("s1b");
   ExpectSame(*one, *three);
   // The old store's shard is out of the map: it does not serve.
-  ChildProcess old({"shard", "serve", "--etcd", etcd_->endpoint(), "--region", kRegion, "--name",
-                    "s1", "--db", db("s1"), "--cert", Files("node").cert, "--key",
-                    Files("node").key, "--ca", Files("node").ca, "--log", "off"});
+  ChildProcess old(ServeArgs("s1"));
   EXPECT_EQ(old.port(), 0);
   // A move into an existing store, or of a range not the shard's, is refused.
   shards_.erase("s2");
-  EXPECT_THAT(shard::MoveRange(*client_, {.region = kRegion,
-                                          .from = "s2",
-                                          .from_db = db("s2"),
-                                          .to = "s5",
-                                          .to_db = db("s1b"),
-                                          .at = 65536}),
+  EXPECT_THAT(Move("s2", "s5", 65536, db("s1b")),
               StatusIs(absl::StatusCode::kAlreadyExists, "must be a new directory"));
-  EXPECT_THAT(shard::MoveRange(*client_, {.region = kRegion,
-                                          .from = "s2",
-                                          .from_db = db("s2"),
-                                          .to = "s5",
-                                          .to_db = db("s5"),
-                                          .at = 0}),
+  EXPECT_THAT(Move("s2", "s5", 0),
               StatusIs(absl::StatusCode::kInvalidArgument, "is not in s2's range"));
 }
 
