@@ -22,9 +22,8 @@ const CommandSpec& Spec() {
       "pmdb shard add|list|serve|move|remove --etcd URL --region REGION [options]",
       "A region that outgrows one machine splits its store by ranges of individual ordinals\n"
       "(multiples of 65,536, one bitmap container) across shard processes; its node asks every\n"
-      "shard, adds their exact answers and applies the disclosure rules once. The shard map,\n"
-      "each shard's membership and the node's lease live in etcd (docs/operations.md, \"A\n"
-      "sharded region\").\n"
+      "shard, adds their exact answers and applies the disclosure rules once. The shard map and\n"
+      "each shard's membership live in etcd (docs/operations.md, \"A sharded region\").\n"
       "\n"
       "  add    adds a shard to the map: the next range after the newest shard's, which takes\n"
       "         the region's new people from then on (--name, --size; --db makes a store on\n"
