@@ -26,22 +26,31 @@ std::string CategoryKey(const std::string& code) { return StrCat("cat:", code.su
 InformationContent InformationContent::Build(
     const vocab::Ontology& ontology, const std::vector<std::vector<uint32_t>>& ancestors,
     const std::vector<std::vector<uint32_t>>& annotations) {
-  InformationContent out;
-  size_t n = ontology.size();
-  out.ic_.assign(n, 0.0);
-  std::vector<uint32_t> counts(n, 0);
+  const size_t n = ontology.size();
+  TermCounts counts{.cases = 0, .per_term = std::vector<uint64_t>(n, 0)};
   std::vector<size_t> stamp(n, SIZE_MAX);
   for (size_t c = 0; c < annotations.size(); ++c) {
     if (annotations[c].empty()) continue;
-    ++out.annotated_;
+    ++counts.cases;
     for (uint32_t t : annotations[c]) {
       for (uint32_t a : ancestors[t]) {
         if (stamp[a] == c) continue;
         stamp[a] = c;
-        ++counts[a];
+        ++counts.per_term[a];
       }
     }
   }
+  return FromCounts(ontology, ancestors, std::move(counts));
+}
+
+InformationContent InformationContent::FromCounts(
+    const vocab::Ontology& ontology, const std::vector<std::vector<uint32_t>>& ancestors,
+    TermCounts counts) {
+  InformationContent out;
+  const size_t n = ontology.size();
+  out.ic_.assign(n, 0.0);
+  counts.per_term.resize(n, 0);
+  out.annotated_ = counts.cases;
   // The share of the ontology's live terms at or below t: the structure's estimate.
   std::vector<size_t> below(n, 0);
   size_t live = 0;
@@ -56,16 +65,18 @@ InformationContent InformationContent::Build(
   for (size_t t = 0; t < n; ++t) {
     double share = static_cast<double>(std::max<size_t>(below[t], 1)) /
                    static_cast<double>(std::max<size_t>(live, 1));
-    double p = (counts[t] + prior * share) / (cases + prior);
+    double p = (static_cast<double>(counts.per_term[t]) + prior * share) / (cases + prior);
     out.ic_[t] = std::max(0.0, -std::log(p));
   }
+  out.counts_ = std::move(counts);
   return out;
 }
 
 // Fills a CaseIndex from (ordinal, record) pairs.
 class CaseIndexBuilder {
  public:
-  explicit CaseIndexBuilder(std::shared_ptr<const vocab::Ontology> ontology) : index_(new CaseIndex()) {
+  explicit CaseIndexBuilder(std::shared_ptr<const vocab::Ontology> ontology)
+      : index_(new CaseIndex()) {
     index_->ontology_ = std::move(ontology);
   }
 
@@ -177,10 +188,29 @@ absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::Build(const storage:
 }
 
 absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::FromRecords(
-    std::shared_ptr<const vocab::Ontology> ontology, const std::vector<v1::IndividualRecord>& records) {
+    std::shared_ptr<const vocab::Ontology> ontology,
+    const std::vector<v1::IndividualRecord>& records) {
   CaseIndexBuilder builder(std::move(ontology));
   for (size_t i = 0; i < records.size(); ++i) builder.Add(static_cast<uint32_t>(i), records[i]);
   return builder.Finish();
+}
+
+absl::StatusOr<Weights> CaseIndex::WeightsFor(TermCounts counts) const {
+  if (ontology_ == nullptr) {
+    if (counts.cases == 0) return Weights{};
+    return absl::InvalidArgumentError("phenotype counts given to an index without an ontology");
+  }
+  if (counts.per_term.size() != ontology_->size()) {
+    return absl::InvalidArgumentError(StrCat("phenotype counts of ", counts.per_term.size(),
+                                             " terms given for an ontology of ",
+                                             ontology_->size()));
+  }
+  Weights out{.ic = InformationContent::FromCounts(*ontology_, ancestors_, std::move(counts)),
+              .terms_ic = std::vector<double>(cases_.size(), 0.0)};
+  for (size_t p = 0; p < cases_.size(); ++p) {
+    for (uint32_t t : cases_[p].terms) out.terms_ic[p] += out.ic[t];
+  }
+  return out;
 }
 
 std::optional<size_t> CaseIndex::Find(uint32_t ordinal) const {
@@ -225,7 +255,8 @@ struct ResolvedTerms {
   std::vector<std::string> as_given;  // the id the query used, per term
 };
 
-ResolvedTerms Resolve(const vocab::Ontology* o, const google::protobuf::RepeatedPtrField<std::string>& ids,
+ResolvedTerms Resolve(const vocab::Ontology* o,
+                      const google::protobuf::RepeatedPtrField<std::string>& ids,
                       std::vector<v1::TermNote>* notes) {
   ResolvedTerms out;
   for (const std::string& id : ids) {
@@ -294,11 +325,18 @@ struct WorseFirst {
 
 absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::CaseQuery& query,
                                           const Carriers& carriers, size_t top,
-                                          const std::function<bool(uint32_t)>& eligible) {
+                                          const std::function<bool(uint32_t)>& eligible,
+                                          const Weights* weights) {
   SimilarResult result;
   if (top == 0) return absl::InvalidArgumentError("top must be at least 1");
+  if (weights != nullptr && weights->terms_ic.size() != index.size()) {
+    return absl::InternalError("the weights are not of this index");
+  }
   const vocab::Ontology* o = index.ontology();
-  const InformationContent& ic = index.ic();
+  const InformationContent& ic = weights != nullptr ? weights->ic : index.ic();
+  auto terms_ic = [&](size_t p) {
+    return weights != nullptr ? weights->terms_ic[p] : index.at(p).terms_ic;
+  };
   ResolvedTerms q = Resolve(o, query.phenotypes(), &result.notes);
   ResolvedTerms x = Resolve(o, query.excluded_phenotypes(), &result.notes);
   if (q.terms.size() > static_cast<size_t>(kMaxQueryTerms)) {
@@ -315,9 +353,9 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
   const bool has_pheno = nq > 0 && q_ic > 0;
   const bool has_geno = query.variants_size() > 0;
   const bool has_dx = query.diagnoses_size() > 0;
-  double weights = (has_pheno ? kPhenotypeWeight : 0) + (has_geno ? kGenotypeWeight : 0) +
-                   (has_dx ? kDiagnosisWeight : 0);
-  if (weights == 0) {
+  double total_weight = (has_pheno ? kPhenotypeWeight : 0) + (has_geno ? kGenotypeWeight : 0) +
+                        (has_dx ? kDiagnosisWeight : 0);
+  if (total_weight == 0) {
     return absl::InvalidArgumentError(
         "nothing to compare: no usable phenotype term, variant, gene or diagnosis (see notes)");
   }
@@ -404,7 +442,9 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
     double pheno = 0, pen = 0;
     uint64_t exact = 0;
   };
-  auto phenotype = [&](const IndexedCase& c) {
+  auto phenotype = [&](size_t p) {
+    const IndexedCase& c = index.at(p);
+    const double c_ic = terms_ic(p);
     Parts out;
     if (!has_pheno || c.terms.empty()) return out;
     std::fill(best_q, best_q + nq, 0.0);
@@ -421,7 +461,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
     }
     double from_query = 0;
     for (size_t i = 0; i < nq; ++i) from_query += Credit(best_q[i], ic[q.terms[i]]);
-    double bma = (from_query / q_ic + (c.terms_ic > 0 ? to_query / c.terms_ic : 0)) / 2;
+    double bma = (from_query / q_ic + (c_ic > 0 ? to_query / c_ic : 0)) / 2;
     uint64_t contradicted = 0;
     for (uint32_t e : c.excluded) contradicted |= query_below[e];
     double pen_q = 0;
@@ -432,19 +472,19 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
     for (uint32_t t : c.terms) {
       if (query_excluded_above[t]) pen_c += ic[t];
     }
-    out.pen = (pen_q / q_ic + (c.terms_ic > 0 ? pen_c / c.terms_ic : 0)) / 2;
+    out.pen = (pen_q / q_ic + (c_ic > 0 ? pen_c / c_ic : 0)) / 2;
     out.pheno = std::max(0.0, std::min(1.0, bma - out.pen));
     return out;
   };
   auto combine = [&](size_t p, const Parts& parts) {
     double s = (has_pheno ? kPhenotypeWeight * parts.pheno : 0) +
                (has_geno ? kGenotypeWeight * geno[p] : 0) + (has_dx ? kDiagnosisWeight * dx[p] : 0);
-    return std::min(1.0, s / weights);
+    return std::min(1.0, s / total_weight);
   };
 
   for (size_t p = 0; p < n; ++p) {
     const IndexedCase& c = index.at(p);
-    double score = combine(p, phenotype(c));
+    double score = combine(p, phenotype(p));
     if (score <= 0) continue;
     Candidate cand{score, c.ordinal, p};
     if (heap.size() == top && !WorseFirst()(cand, heap.top())) continue;
@@ -462,7 +502,7 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
   std::reverse(ranked.begin(), ranked.end());
   for (const Candidate& cand : ranked) {
     const IndexedCase& c = index.at(cand.position);
-    Parts parts = phenotype(c);
+    Parts parts = phenotype(cand.position);
     ScoredCase out;
     out.position = cand.position;
     v1::CaseMatch& m = out.match;
@@ -519,7 +559,8 @@ absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::Case
       if (!vm.level().empty()) *m.add_variants() = std::move(vm);
     }
     m.set_sex(c.sex);
-    if (c.age_years.has_value()) m.set_age_band(vocab::AgeBandLabel(vocab::AgeBandStart(*c.age_years)));
+    if (c.age_years.has_value())
+      m.set_age_band(vocab::AgeBandLabel(vocab::AgeBandStart(*c.age_years)));
     m.set_icd10_chapter(c.icd10_chapter);
     m.set_care_unit(c.care_unit);
     result.top.push_back(std::move(out));

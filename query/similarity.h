@@ -47,11 +47,11 @@
 
 #include "absl/status/statusor.h"
 #include "node/storage/read_view.h"
-#include "pmdb/v1/records.pb.h"
-#include "pmdb/v1/similar.pb.h"
 #include "node/vocab/case_query.h"
 #include "node/vocab/catalog.h"
 #include "node/vocab/ontology.h"
+#include "pmdb/v1/records.pb.h"
+#include "pmdb/v1/similar.pb.h"
 
 namespace pmdb::query {
 
@@ -68,6 +68,15 @@ inline constexpr size_t kStructurePrior = 2000;
 inline constexpr double kMinListedCredit = 0.01;
 inline constexpr int kMaxQueryTerms = vocab::kMaxCaseTerms;  // observed terms fit one 64-bit mask
 
+// How many cases are annotated with each term or one of its descendants, and how many have any
+// observed term: all that information content is computed from. A sharded region's shards each
+// count their own cases and rank with the IC of the counts summed (node/shard), so that a case
+// scores as it would in one store.
+struct TermCounts {
+  uint64_t cases = 0;
+  std::vector<uint64_t> per_term;  // by ontology term index
+};
+
 // Information content per ontology term (see the file comment).
 class InformationContent {
  public:
@@ -75,15 +84,28 @@ class InformationContent {
   static InformationContent Build(const vocab::Ontology& ontology,
                                   const std::vector<std::vector<uint32_t>>& ancestors,
                                   const std::vector<std::vector<uint32_t>>& annotations);
+  // From counts (of as many terms as the ontology has).
+  static InformationContent FromCounts(const vocab::Ontology& ontology,
+                                       const std::vector<std::vector<uint32_t>>& ancestors,
+                                       TermCounts counts);
   double operator[](uint32_t term) const { return ic_[term]; }
+  const TermCounts& counts() const { return counts_; }
   // The share of the estimate that comes from the region's annotations: N / (N + P).
   double annotation_weight() const { return annotation_weight_; }
   size_t annotated_cases() const { return annotated_; }
 
  private:
   std::vector<double> ic_;
+  TermCounts counts_;
   double annotation_weight_ = 0;
   size_t annotated_ = 0;
+};
+
+// Another IC than an index's own, with each case's IC over its terms (IndexedCase::terms_ic)
+// under it, by position in the index: what a shard ranks its cases with.
+struct Weights {
+  InformationContent ic;
+  std::vector<double> terms_ic;
 };
 
 // One case as the scorer needs it.
@@ -110,7 +132,8 @@ class CaseIndex {
                                                                 const vocab::Catalog& catalog);
   // For tests and tools: from records given directly (ordinal = position).
   static absl::StatusOr<std::shared_ptr<const CaseIndex>> FromRecords(
-      std::shared_ptr<const vocab::Ontology> ontology, const std::vector<v1::IndividualRecord>& records);
+      std::shared_ptr<const vocab::Ontology> ontology,
+      const std::vector<v1::IndividualRecord>& records);
 
   // Cases point into the index's own term pool: not copyable.
   CaseIndex(const CaseIndex&) = delete;
@@ -120,6 +143,9 @@ class CaseIndex {
   const IndexedCase& at(size_t i) const { return cases_[i]; }
   const vocab::Ontology* ontology() const { return ontology_.get(); }
   const InformationContent& ic() const { return ic_; }
+  // The IC of `counts` (a region's, when this index holds one shard's cases) over this index.
+  // INVALID_ARGUMENT unless the counts are of this index's ontology's terms.
+  absl::StatusOr<Weights> WeightsFor(TermCounts counts) const;
   // Position of an ordinal in the index, if indexed.
   std::optional<size_t> Find(uint32_t ordinal) const;
   // Positions of cases with a reported call in `gene`.
@@ -163,9 +189,11 @@ struct SimilarResult {
 // Ranks the indexed cases against `query`; `eligible(ordinal)` says whether a case may be
 // returned (the live care consent). Unknown and obsolete query terms are reported in notes and
 // left out; alternative and replaced ids are used as their current term and reported too.
+// `weights` (from index.WeightsFor): the IC to score with instead of the index's own.
 absl::StatusOr<SimilarResult> RankSimilar(const CaseIndex& index, const v1::CaseQuery& query,
                                           const Carriers& carriers, size_t top,
-                                          const std::function<bool(uint32_t)>& eligible);
+                                          const std::function<bool(uint32_t)>& eligible,
+                                          const Weights* weights = nullptr);
 
 // The carriers of every allele call in `query`, read from the genotype bitmaps of `view`.
 absl::StatusOr<Carriers> ReadCarriers(const storage::ReadView& view, const v1::CaseQuery& query);

@@ -255,7 +255,7 @@ absl::StatusOr<v1::ContactListReply> NodeCore::ContactList(const Credentials& wh
     auto caller = Authorize(who, Method::kAdminContactList, &entry);
     if (!caller.ok()) return caller.status();
     entry.set_query(StrCat("contact list ", v1::ContactState_Name(request.state())));
-    auto list = contacts_.List(request.state());
+    auto list = contacts_.List(request.state(), *sources());
     if (list.ok()) entry.set_released(StrCat("requests=", list->requests_size()));
     return list;
   };

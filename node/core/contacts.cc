@@ -63,18 +63,18 @@ absl::Status ContactBook::CheckReason(const std::string& reason) {
 }
 
 absl::StatusOr<v1::ContactTicket> ContactBook::Open(const std::string& requester, uint32_t ordinal,
-                                                    const std::string& reason) {
+                                                    const std::string& reason,
+                                                    const Sources& people) {
   absl::Status checked = CheckReason(reason);
   if (!checked.ok()) return checked;
-  auto lock = store_->WriteLock();
-  auto view = store_->Snapshot();
-  auto care = view->GetBitmap(keys::Consent("care"));
-  if (!care.ok()) return care.status();
-  if (!care->Contains(ordinal)) {
+  auto person = people.Person(ordinal);
+  if (!person.ok()) return person.status();
+  if (!person->has_value() || !(*person)->care) {
     return absl::FailedPreconditionError("the case is no longer available for care use");
   }
   auto id = security::RandomHex(8);
   if (!id.ok()) return id.status();
+  auto lock = store_->WriteLock();
   v1::ContactRecord record;
   record.set_id(*id);
   record.set_requester(requester);
@@ -101,9 +101,11 @@ absl::StatusOr<v1::ContactTicket> ContactBook::StatusFor(const std::string& requ
   return TicketOf(*record);
 }
 
-absl::StatusOr<v1::ContactListReply> ContactBook::List(v1::ContactState state) const {
+absl::StatusOr<v1::ContactListReply> ContactBook::List(v1::ContactState state,
+                                                       const Sources& people) const {
   auto view = store_->Snapshot();
   v1::ContactListReply reply;
+  std::vector<uint32_t> ordinals;  // of the requests listed
   absl::Status failure;
   absl::Status s = view->Scan(
       storage::Family::kContact, keys::kContactPrefix, keys::PrefixEnd(keys::kContactPrefix),
@@ -118,16 +120,20 @@ absl::StatusOr<v1::ContactListReply> ContactBook::List(v1::ContactState state) c
         *v->mutable_ticket() = TicketOf(r);
         v->set_requester(r.requester());
         v->set_reason(r.reason());
-        auto raw = view->Get(storage::Family::kIndividuals, keys::Individual(r.ordinal()));
-        v1::IndividualRecord ind;
-        if (raw.ok() && raw->has_value() && ind.ParseFromString(**raw)) {
-          v->set_subject_id(ind.subject_id());
-          v->set_care_unit(ind.care_unit());
-        }
+        ordinals.push_back(r.ordinal());
         return true;
       });
   if (!s.ok()) return s;
   if (!failure.ok()) return failure;
+  // Where the cases are (the shards of a sharded region); a case nobody holds any more (an
+  // opt-out removed the record) is listed without them.
+  for (int i = 0; i < reply.requests_size(); ++i) {
+    auto person = people.Person(ordinals[i]);
+    if (!person.ok()) return person.status();
+    if (!person->has_value()) continue;
+    reply.mutable_requests(i)->set_subject_id((*person)->record.subject_id());
+    reply.mutable_requests(i)->set_care_unit((*person)->record.care_unit());
+  }
   std::sort(reply.mutable_requests()->begin(), reply.mutable_requests()->end(),
             [](const v1::ContactView& a, const v1::ContactView& b) {
               return std::make_pair(a.ticket().created_unix(), a.ticket().request_id()) <

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "node/base/clock.h"
+#include "node/core/source.h"
 #include "node/storage/store.h"
 #include "pmdb/v1/records.pb.h"
 #include "pmdb/v1/similar.pb.h"
@@ -26,16 +27,17 @@ class ContactBook {
   static absl::Status CheckReason(const std::string& reason);
 
   // Stores a new pending request from `requester` about the case with `ordinal`, which must
-  // still have care consent (FAILED_PRECONDITION otherwise).
+  // still have care consent where `people` holds them (FAILED_PRECONDITION otherwise).
   absl::StatusOr<v1::ContactTicket> Open(const std::string& requester, uint32_t ordinal,
-                                         const std::string& reason);
+                                         const std::string& reason, const Sources& people);
 
   // One of `requester`'s requests; another's is NOT_FOUND, as if it did not exist.
   absl::StatusOr<v1::ContactTicket> StatusFor(const std::string& requester,
                                               const std::string& request_id) const;
 
-  // Every request in `state` (all for CONTACT_STATE_UNSPECIFIED), oldest first.
-  absl::StatusOr<v1::ContactListReply> List(v1::ContactState state) const;
+  // Every request in `state` (all for CONTACT_STATE_UNSPECIFIED), oldest first, each with the
+  // case's subject id and care unit as `people` holds them.
+  absl::StatusOr<v1::ContactListReply> List(v1::ContactState state, const Sources& people) const;
 
   // The operator's answer; FAILED_PRECONDITION when the request was already answered.
   // `ordinal` receives the case the request concerned, for the audit log.

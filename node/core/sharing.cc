@@ -134,6 +134,24 @@ bool SharingPolicy::MayReturn(const std::string& clinician, uint32_t ordinal,
   return recent < c.per_person_matches;
 }
 
+std::vector<uint32_t> SharingPolicy::NotReturnable(const std::string& clinician,
+                                                   int64_t now_unix) const {
+  std::vector<uint32_t> out;
+  const ClinicianSharing& c = settings_.clinician;
+  if (c.per_person_matches == 0) return out;
+  const int64_t from = now_unix - int64_t{c.per_person_days} * 86400;
+  std::lock_guard<std::mutex> lock(returned_mu_);
+  auto who = returned_.find(clinician);
+  if (who == returned_.end()) return out;
+  for (const auto& [ordinal, times] : who->second) {
+    size_t recent = 0;
+    for (int64_t t : times) recent += t > from ? 1 : 0;
+    if (recent >= c.per_person_matches) out.push_back(ordinal);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void SharingPolicy::Returned(const std::string& clinician, const std::vector<uint32_t>& ordinals,
                              int64_t at_unix) {
   const int64_t from = at_unix - int64_t{settings_.clinician.per_person_days} * 86400;

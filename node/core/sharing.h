@@ -87,6 +87,8 @@ class SharingPolicy {
   bool MayReturn(const std::string& clinician, uint32_t ordinal, int64_t now_unix) const;
   void Returned(const std::string& clinician, const std::vector<uint32_t>& ordinals,
                 int64_t at_unix);
+  // Every ordinal that may not be returned to the clinician now (MayReturn false), sorted.
+  std::vector<uint32_t> NotReturnable(const std::string& clinician, int64_t now_unix) const;
 
   // A clinician's contact request (or its status): the region must share similar cases.
   absl::Status CheckContact(const call::Caller& caller) const;

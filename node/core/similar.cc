@@ -1,6 +1,7 @@
 // NodeCore: the clinicians' path — similar cases and contact requests.
 #include "node/core/similar.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "node/base/strings.h"
@@ -15,30 +16,79 @@ namespace pmdb::core {
 namespace keys = storage::keys;
 using security::Method;
 
-absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const storage::ReadView& view,
-                                      const v1::CaseQuery& question, const RankOptions& options) {
+absl::StatusOr<RankedCases> ScoreCases(const query::CaseIndex& index, const storage::ReadView& view,
+                                       const v1::CaseQuery& question, const RankOptions& options,
+                                       bool subject_ids) {
   auto carriers = query::ReadCarriers(view, question);
   if (!carriers.ok()) return carriers.status();
   // Consent as of now, not as of the index: a withdrawal counts at once.
   auto care = view.GetBitmap(keys::Consent("care"));
   if (!care.ok()) return care.status();
-  auto ranked = query::RankSimilar(index, question, *carriers, options.top, [&](uint32_t ordinal) {
-    return care->Contains(ordinal) && (!options.eligible || options.eligible(ordinal));
-  });
+  auto ranked = query::RankSimilar(
+      index, question, *carriers, options.top,
+      [&](uint32_t ordinal) {
+        return care->Contains(ordinal) && (!options.eligible || options.eligible(ordinal));
+      },
+      options.weights);
   if (!ranked.ok()) return ranked.status();
   RankedCases out;
   for (query::ScoredCase& scored : ranked->top) {
-    if (scored.match.score() < options.min_score) continue;
     uint32_t ordinal = index.at(scored.position).ordinal;
     v1::CaseMatch& m = *out.answer.add_matches() = std::move(scored.match);
-    m.set_region(options.region);
-    m.set_contact(options.contact);
-    if (options.reference_key == nullptr) {
+    if (subject_ids) {
       auto record = view.Get(storage::Family::kIndividuals, keys::Individual(ordinal));
       if (!record.ok()) return record.status();
       v1::IndividualRecord r;
       if (record->has_value() && r.ParseFromString(**record)) m.set_subject_id(r.subject_id());
-    } else {
+    }
+    out.ordinals.push_back(ordinal);
+  }
+  for (v1::TermNote& n : ranked->notes) *out.answer.add_notes() = std::move(n);
+  out.answer.set_cases_considered(ranked->considered);
+  return out;
+}
+
+RankedCases MergeRanked(std::vector<RankedCases> lists, uint32_t top) {
+  struct Entry {
+    double score;
+    uint32_t ordinal;
+    v1::CaseMatch* match;
+  };
+  std::vector<Entry> all;
+  RankedCases out;
+  uint64_t considered = 0;
+  for (RankedCases& list : lists) {
+    considered += list.answer.cases_considered();
+    for (int i = 0; i < list.answer.matches_size(); ++i) {
+      v1::CaseMatch* m = list.answer.mutable_matches(i);
+      all.push_back({m->score(), list.ordinals[i], m});
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) {
+    return a.score != b.score ? a.score > b.score : a.ordinal < b.ordinal;
+  });
+  if (all.size() > top) all.resize(top);
+  for (Entry& e : all) {
+    *out.answer.add_matches() = std::move(*e.match);
+    out.ordinals.push_back(e.ordinal);
+  }
+  if (!lists.empty()) *out.answer.mutable_notes() = std::move(*lists[0].answer.mutable_notes());
+  out.answer.set_cases_considered(considered);
+  return out;
+}
+
+absl::Status PresentCases(const RankOptions& options, RankedCases* ranked) {
+  RankedCases out;
+  out.answer.set_cases_considered(ranked->answer.cases_considered());
+  *out.answer.mutable_notes() = std::move(*ranked->answer.mutable_notes());
+  for (int i = 0; i < ranked->answer.matches_size(); ++i) {
+    v1::CaseMatch& given = *ranked->answer.mutable_matches(i);
+    if (given.score() < options.min_score) continue;
+    const uint32_t ordinal = ranked->ordinals[i];
+    v1::CaseMatch& m = *out.answer.add_matches() = std::move(given);
+    m.set_region(options.region);
+    m.set_contact(options.contact);
+    if (options.reference_key != nullptr) {
       auto ref = security::SealCaseReference(*options.reference_key,
                                              {options.region, ordinal, options.expires_unix});
       if (!ref.ok()) return ref.status();
@@ -47,9 +97,18 @@ absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const stora
     }
     out.ordinals.push_back(ordinal);
   }
-  for (v1::TermNote& n : ranked->notes) *out.answer.add_notes() = std::move(n);
-  out.answer.set_cases_considered(ranked->considered);
-  return out;
+  *ranked = std::move(out);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const storage::ReadView& view,
+                                      const v1::CaseQuery& question, const RankOptions& options) {
+  auto ranked =
+      ScoreCases(index, view, question, options, /*subject_ids=*/options.reference_key == nullptr);
+  if (!ranked.ok()) return ranked.status();
+  absl::Status presented = PresentCases(options, &*ranked);
+  if (!presented.ok()) return presented;
+  return ranked;
 }
 
 namespace {
@@ -76,10 +135,6 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
                                                            const call::Caller* clinician,
                                                            v1::AuditEntry* entry) {
   const bool local = clinician == nullptr;
-  if (sharded()) {
-    // Each shard would rank its own cases and the node merge the top-k; not built yet.
-    return NotOnShards("similar cases are not answered by a sharded region yet");
-  }
   if (top == 0) top = 10;
   if (top > settings_.clinician.max_top) {
     return absl::InvalidArgumentError(
@@ -98,7 +153,20 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
     };
     options.min_score = settings_.clinician.min_score;
   }
-  auto ranked = core::RankCases(*cases(), *store_->Snapshot(), question, options);
+  absl::StatusOr<RankedCases> ranked;
+  if (sharded()) {
+    // Every shard scores its own cases with the region's information content; the node merges
+    // their best and presents them as it would its own.
+    CaseSearch search{.top = top, .subject_ids = local};
+    if (!local) search.not_returnable = sharing_.NotReturnable(clinician->user.uri, now);
+    ranked = sources()->RankCases(question, search);
+    if (ranked.ok()) {
+      absl::Status presented = PresentCases(options, &*ranked);
+      if (!presented.ok()) ranked = presented;
+    }
+  } else {
+    ranked = core::RankCases(*cases(), *store_->Snapshot(), question, options);
+  }
   if (!ranked.ok()) return ranked.status();
   for (uint32_t ordinal : ranked->ordinals) entry->add_individuals(ordinal);
   if (!local) {
@@ -164,7 +232,7 @@ void NodeCore::RequestContact(const Credentials& who, const v1::ContactRequest& 
                                            request.case_reference(), clock_->NowSeconds());
     if (!ref.ok()) return ref.status();
     entry.add_individuals(ref->ordinal);
-    auto ticket = contacts_.Open(caller->user.uri, ref->ordinal, request.reason());
+    auto ticket = contacts_.Open(caller->user.uri, ref->ordinal, request.reason(), *sources());
     if (!ticket.ok()) return ticket.status();
     std::string id = ticket->request_id().substr(settings_.region.size() + 1);
     entry.set_query(StrCat("contact request ", id));

@@ -27,6 +27,8 @@ struct RankOptions {
   // Who may be returned at all (besides care consent); null: everyone.
   std::function<bool(uint32_t ordinal)> eligible;
   double min_score = 0;  // matches below are not returned
+  // The IC to score with instead of the index's own (a shard's cases with its region's IC).
+  const query::Weights* weights = nullptr;
 };
 
 struct RankedCases {
@@ -38,6 +40,27 @@ struct RankedCases {
 // from, at the same time or later.
 absl::StatusOr<RankedCases> RankCases(const query::CaseIndex& index, const storage::ReadView& view,
                                       const v1::CaseQuery& question, const RankOptions& options);
+
+// The two halves of RankCases, for a sharded region: each shard scores its cases (its best
+// options.top, with subject ids when `subject_ids`, nothing else of the options' presentation),
+// and the node merges the shards' lists (MergeRanked) and presents the result (PresentCases).
+absl::StatusOr<RankedCases> ScoreCases(const query::CaseIndex& index, const storage::ReadView& view,
+                                       const v1::CaseQuery& question, const RankOptions& options,
+                                       bool subject_ids);
+// The best `top` of several scored lists, as one ranking over all their cases would order them
+// (score, then ordinal); cases considered are added up, notes taken from the first list.
+RankedCases MergeRanked(std::vector<RankedCases> lists, uint32_t top);
+// Region, contact and a sealed reference (with options.reference_key) on every match; matches
+// below options.min_score dropped.
+absl::Status PresentCases(const RankOptions& options, RankedCases* ranked);
+
+// What a sharded region's node asks of its shards for a similar-case search
+// (core::Sources::RankCases).
+struct CaseSearch {
+  uint32_t top = 10;
+  std::vector<uint32_t> not_returnable;  // ordinals that may not be returned (sharing limits)
+  bool subject_ids = false;              // the region's operator's own search
+};
 
 }  // namespace pmdb::core
 

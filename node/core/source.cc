@@ -1,5 +1,7 @@
 #include "node/core/source.h"
 
+#include "node/base/strings.h"
+#include "node/storage/keys.h"
 #include "node/storage/store.h"
 
 namespace pmdb::core {
@@ -43,6 +45,30 @@ absl::StatusOr<Sourced<std::vector<query::Answer<query::AlleleFrequency>>>> View
 
 std::unique_ptr<Source> StoreSources::Open() const {
   return std::make_unique<ViewSource>(store_->Snapshot());
+}
+
+absl::StatusOr<std::optional<PersonRecord>> PersonIn(const storage::ReadView& view,
+                                                     uint32_t ordinal) {
+  auto raw = view.Get(storage::Family::kIndividuals, storage::keys::Individual(ordinal));
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::nullopt;
+  PersonRecord person;
+  if (!person.record.ParseFromString(**raw)) {
+    return absl::DataLossError(
+        StrCat("the individual record of ordinal ", ordinal, " cannot be read"));
+  }
+  auto care = view.GetBitmap(storage::keys::Consent("care"));
+  if (!care.ok()) return care.status();
+  person.care = care->Contains(ordinal);
+  return person;
+}
+
+absl::StatusOr<std::optional<PersonRecord>> StoreSources::Person(uint32_t ordinal) const {
+  return PersonIn(*store_->Snapshot(), ordinal);
+}
+
+absl::StatusOr<RankedCases> Sources::RankCases(const v1::CaseQuery&, const CaseSearch&) const {
+  return absl::UnimplementedError("one store's cases are ranked from the node's case index");
 }
 
 }  // namespace pmdb::core

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "node/core/similar.h"
 #include "node/storage/read_view.h"
 #include "pmdb/v1/query.pb.h"
+#include "pmdb/v1/records.pb.h"
 #include "query/engine.h"
 
 namespace pmdb::storage {
@@ -90,6 +92,13 @@ struct PeopleCounts {
   uint64_t care = 0;
 };
 
+// One person as a contact request needs them: the record (subject id, care unit) and whether
+// the person's care consent stands now.
+struct PersonRecord {
+  v1::IndividualRecord record;
+  bool care = false;
+};
+
 // Gives the Source for a question: a fresh one per call (a new snapshot of the store, or the
 // region's shards as they stand).
 class Sources {
@@ -100,13 +109,26 @@ class Sources {
   virtual std::string Describe() const { return ""; }
   // The people on the shards (a store's own are read from it directly: nullopt).
   virtual std::optional<absl::StatusOr<PeopleCounts>> People() const { return std::nullopt; }
+  // The person with `ordinal`, wherever they are; nullopt when nobody has it.
+  virtual absl::StatusOr<std::optional<PersonRecord>> Person(uint32_t ordinal) const = 0;
+  // A sharded region's similar-case search: every shard scores its own cases with the region's
+  // information content, and their best `search.top` come back merged (core::MergeRanked), not
+  // yet presented (core::PresentCases). One store is ranked by the core from its own case index:
+  // UNIMPLEMENTED.
+  virtual absl::StatusOr<RankedCases> RankCases(const v1::CaseQuery& question,
+                                                const CaseSearch& search) const;
 };
+
+// The person with `ordinal` in `view`; nullopt when nobody has it.
+absl::StatusOr<std::optional<PersonRecord>> PersonIn(const storage::ReadView& view,
+                                                     uint32_t ordinal);
 
 // A store's snapshot per question.
 class StoreSources final : public Sources {
  public:
   explicit StoreSources(const storage::Store* store) : store_(store) {}
   std::unique_ptr<Source> Open() const override;
+  absl::StatusOr<std::optional<PersonRecord>> Person(uint32_t ordinal) const override;
 
  private:
   const storage::Store* store_;

@@ -453,7 +453,8 @@ absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path) {
     for (absl::Status st :
          {sh.String("etcd", &c.shards.etcd),
           sh.Uint("deadline_ms", &c.shards.deadline_ms, 100, 600000),
-          sh.Uint("refresh_ms", &c.shards.refresh_ms, 100, 600000), sh.NoUnknownKeys()}) {
+          sh.Uint("refresh_ms", &c.shards.refresh_ms, 100, 600000),
+          sh.Uint("leader_wait_ms", &c.shards.leader_wait_ms, 0, 600000), sh.NoUnknownKeys()}) {
       if (!st.ok()) return st;
     }
     if (!c.shards.etcd.empty() && !c.shards.etcd.starts_with("https://") &&

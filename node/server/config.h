@@ -70,6 +70,9 @@ struct ShardsConfig {
   std::string etcd;  // "https://HOST:2379" (mutual TLS with the node's [tls] files) or http://
   uint32_t deadline_ms = 10000;  // for all shards' answers to one question
   uint32_t refresh_ms = 2000;    // how often the shard map is re-read
+  // How long a starting node waits for another node's hold on the region (the leader key in
+  // etcd) to lapse before it gives up: a crashed node's lease lapses within 6 s.
+  uint32_t leader_wait_ms = 15000;
 };
 
 // pmdb shard serve (flags, no file): one shard of a sharded region.

@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <deque>
@@ -134,6 +135,9 @@ class GrpcServer : public Server {
     return absl::OkStatus();
   }
 
+  // Checks of the server's own kind that /readyz adds (set before StartOps).
+  std::vector<std::function<absl::Status()>> ready_checks_;
+
   // The metrics every server has, the readiness checks, and (with a `listen` address) the
   // operations endpoint serving them (node/transport/ops_endpoint.h). `audit` null: a shard's.
   absl::Status StartOps(const std::string& listen, const storage::Store* store,
@@ -190,6 +194,10 @@ class GrpcServer : public Server {
       if (free.ok() && *free < min_free_bytes) {
         reasons.push_back(StrCat("the disk holding the store has ", *free >> 20,
                                  " MiB free, below its reserve of ", min_free_bytes >> 20, " MiB"));
+      }
+      for (const auto& check : ready_checks_) {
+        absl::Status s = check();
+        if (!s.ok()) reasons.push_back(std::string(s.message()));
       }
       return reasons;
     };
@@ -407,14 +415,16 @@ class NodeServer final : public GrpcServer {
     region_.reset();
     core_.reset();
     shards_.reset();
-    audit_.reset();  // writes what is queued
+    leadership_.reset();  // another node may lead the region at once
+    audit_.reset();       // writes what is queued
     store_.reset();
   }
 
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<security::AuditLog> audit_;
-  std::shared_ptr<shard::ShardSet> shards_;  // a sharded region's shards ([shards])
-  std::unique_ptr<Workers> shard_workers_;   // where questions wait for them
+  std::shared_ptr<const shard::Leadership> leadership_;  // a sharded region's node's hold on it
+  std::shared_ptr<shard::ShardSet> shards_;              // a sharded region's shards ([shards])
+  std::unique_ptr<Workers> shard_workers_;               // where questions wait for them
   std::unique_ptr<core::NodeCore> core_;
   std::unique_ptr<transport::RegionServiceImpl> region_;
   std::unique_ptr<transport::AdminServiceImpl> admin_;
@@ -760,13 +770,29 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   node->core_->set_metrics(&node->registry_);
   if (!config.shards.etcd.empty()) {
     core::NodeCore* the_core = node->core_.get();
+    // One node leads the region at a time: its budgets and audit log are the region's.
+    auto etcd = shard::Etcd::Connect({.endpoint = config.shards.etcd, .tls = config.tls});
+    if (!etcd.ok()) return etcd.status();
+    char host[256] = {};
+    (void)gethostname(host, sizeof(host) - 1);
+    auto leadership = shard::Leadership::Take(
+        *etcd, config.settings.region, StrCat(self->uri, " on ", host, " (pid ", getpid(), ")"),
+        std::chrono::milliseconds(config.shards.leader_wait_ms));
+    if (!leadership.ok()) return leadership.status();
+    node->leadership_ = std::move(*leadership);
+    node->ready_checks_.push_back(
+        [held = std::weak_ptr<const shard::Leadership>(node->leadership_)] {
+          auto l = held.lock();
+          return l != nullptr ? l->Check() : absl::UnavailableError("the node is stopping");
+        });
     auto shards = shard::ShardSet::Start(
         {.region = config.settings.region,
          .federation = self->federation,
          .etcd = {.endpoint = config.shards.etcd, .tls = config.tls},
          .tls = config.tls,
          .deadline = std::chrono::milliseconds(config.shards.deadline_ms),
-         .refresh = std::chrono::milliseconds(config.shards.refresh_ms)},
+         .refresh = std::chrono::milliseconds(config.shards.refresh_ms),
+         .leadership = node->leadership_},
         node->store_.get(), [the_core] { return the_core->ReloadCatalog(); });
     if (!shards.ok()) {
       return absl::Status(shards.status().code(),
@@ -907,8 +933,12 @@ absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& confi
                                " (an interrupted pmdb shard move? run it again to finish it)"));
   }
   server->service_ = std::make_unique<shard::ShardServiceImpl>(config.region, server->store_.get());
-  server->admin_ =
-      std::make_unique<shard::ShardAdminServiceImpl>(config.region, server->store_.get());
+  // Writes come from the region's leading node only (shard_map.h, Leadership).
+  server->admin_ = std::make_unique<shard::ShardAdminServiceImpl>(
+      config.region, server->store_.get(),
+      [etcd = *etcd, region = config.region](const std::string& token) {
+        return shard::CheckLeader(etcd, region, token);
+      });
   auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
   EnableStandardServices();

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "node/base/strings.h"
+#include "security/case_ref.h"
 
 namespace pmdb::shard {
 namespace {
@@ -189,6 +190,177 @@ Membership::~Membership() {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   (void)etcd_.Revoke(lease_);
+}
+
+std::string LeaderKey(const std::string& region) { return StrCat("/pmdb/", region, "/leader"); }
+
+namespace {
+
+// The value of `key` (exactly), or nullopt when it does not exist.
+absl::StatusOr<std::optional<std::string>> ValueOf(const Etcd& etcd, const std::string& key) {
+  auto entries = etcd.List(key);
+  if (!entries.ok()) return entries.status();
+  for (EtcdEntry& e : *entries) {
+    if (e.key == key) return std::move(e.value);
+  }
+  return std::nullopt;
+}
+
+// The holder part of a leader token ("<random> <holder>").
+std::string HolderOf(const std::string& token) {
+  size_t space = token.find(' ');
+  return space == std::string::npos ? token : token.substr(space + 1);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Leadership>> Leadership::Take(Etcd etcd, const std::string& region,
+                                                             const std::string& holder,
+                                                             std::chrono::milliseconds wait,
+                                                             int64_t ttl_seconds) {
+  auto nonce = security::RandomHex(8);
+  if (!nonce.ok()) return nonce.status();
+  std::unique_ptr<Leadership> l(
+      new Leadership(std::move(etcd), region, StrCat(*nonce, " ", holder), ttl_seconds));
+  const auto until = Steady::now() + wait;
+  for (;;) {
+    auto taken = l->TryTake();
+    if (!taken.ok()) return taken.status();
+    if (*taken) break;
+    if (Steady::now() >= until) {
+      auto other = ValueOf(l->etcd_, l->key_);
+      std::string who = other.ok() && other->has_value() ? HolderOf(**other) : "another node";
+      return absl::FailedPreconditionError(StrCat(
+          "region ", region, " is led by ", who, " (etcd key ", l->key_,
+          "): a second node would answer with privacy budgets and an audit log of its own. Stop "
+          "it, or start this node again once its lease (",
+          ttl_seconds, " s) has lapsed"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  l->thread_ = std::thread([p = l.get()] { p->Run(); });
+  return l;
+}
+
+Leadership::Steady::duration Leadership::trusted() const {
+  return std::chrono::seconds(ttl_) - std::chrono::seconds(1);
+}
+
+absl::StatusOr<bool> Leadership::TryTake() {
+  const auto sent = Steady::now();
+  auto lease = etcd_.GrantLease(ttl_);
+  if (!lease.ok()) return lease.status();
+  auto put = etcd_.PutIf(key_, std::nullopt, token_, *lease);
+  if (!put.ok() || !*put) {
+    (void)etcd_.Revoke(*lease);
+    if (!put.ok()) return put.status();
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  lease_ = *lease;
+  valid_until_ = sent + trusted();
+  lost_.clear();
+  return true;
+}
+
+void Leadership::Renew() {
+  int64_t lease;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease = lease_;
+  }
+  const auto sent = Steady::now();
+  absl::Status kept = lease == 0 ? absl::NotFoundError("no lease") : etcd_.KeepAlive(lease);
+  if (kept.ok()) {
+    // The lease lives; the key must still be ours (an operator may have deleted it).
+    auto value = ValueOf(etcd_, key_);
+    if (!value.ok()) return;  // etcd unreachable: the lease runs out on its own
+    if (value->has_value() && **value == token_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      valid_until_ = sent + trusted();
+      return;
+    }
+    if (!value->has_value()) {
+      auto put = etcd_.PutIf(key_, std::nullopt, token_, lease);
+      if (put.ok() && *put) {
+        std::lock_guard<std::mutex> lock(mu_);
+        valid_until_ = sent + trusted();
+        return;
+      }
+    }
+    (void)etcd_.Revoke(lease);
+    std::lock_guard<std::mutex> lock(mu_);
+    lease_ = 0;
+    valid_until_ = Steady::time_point();
+    lost_ = "another node took the region's leader key";
+    return;
+  }
+  if (kept.code() != absl::StatusCode::kNotFound) {
+    std::fprintf(stderr, "pmdb: renewing region %s's leadership failed: %s\n", region_.c_str(),
+                 kept.ToString().c_str());
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease_ = 0;
+    if (lost_.empty()) lost_ = "its lease in etcd lapsed";
+  }
+  (void)TryTake();
+}
+
+void Leadership::Run() {
+  const auto every = std::chrono::milliseconds(ttl_ * 1000 / 3);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!wake_.wait_for(lock, every, [&] { return stopping_; })) {
+    lock.unlock();
+    Renew();
+    lock.lock();
+  }
+}
+
+absl::Status Leadership::Check() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (Steady::now() < valid_until_) return absl::OkStatus();
+  return absl::UnavailableError(
+      StrCat("this node does not lead region ", region_, " now (",
+             lost_.empty() ? "its lease in etcd was not renewed in time" : lost_,
+             "); it answers nothing until it leads again"));
+}
+
+Leadership::~Leadership() {
+  int64_t lease;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    lease = lease_;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (lease != 0) (void)etcd_.Revoke(lease);
+}
+
+absl::StatusOr<std::optional<std::string>> RegionLeader(const Etcd& etcd,
+                                                        const std::string& region) {
+  auto value = ValueOf(etcd, LeaderKey(region));
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return std::nullopt;
+  return HolderOf(**value);
+}
+
+absl::Status CheckLeader(const Etcd& etcd, const std::string& region, const std::string& token) {
+  auto value = ValueOf(etcd, LeaderKey(region));
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) {
+    return absl::FailedPreconditionError(
+        StrCat("region ", region, " has no leading node in etcd (", LeaderKey(region),
+               "): a shard takes writes from its leading node only"));
+  }
+  if (token.empty() || **value != token) {
+    return absl::FailedPreconditionError(
+        StrCat("the node that sent this write does not lead region ", region, " (",
+               HolderOf(**value), " does): a shard takes writes from its leading node only"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace pmdb::shard

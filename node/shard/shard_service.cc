@@ -1,7 +1,12 @@
 #include "node/shard/shard_service.h"
 
+#include <algorithm>
+
 #include "node/base/strings.h"
+#include "node/core/similar.h"
+#include "node/core/source.h"
 #include "node/core/upload.h"
+#include "node/shard/shard_map.h"
 #include "node/storage/keys.h"
 #include "node/transport/admin_service.h"
 #include "node/transport/reactor.h"
@@ -97,7 +102,8 @@ absl::StatusOr<ShardServiceImpl::Reading> ShardServiceImpl::Begin(
   if (!version.ok()) return version.status();
   auto catalog = CatalogAt(*view, *version);
   if (!catalog.ok()) return catalog.status();
-  return Reading{std::move(view), std::move(*version), query::Engine(*catalog, OptionsOf(mode))};
+  query::Engine engine(*catalog, OptionsOf(mode));
+  return Reading{std::move(view), std::move(*version), std::move(*catalog), std::move(engine)};
 }
 
 grpc::ServerUnaryReactor* ShardServiceImpl::Describe(grpc::CallbackServerContext* context,
@@ -233,6 +239,137 @@ grpc::ServerUnaryReactor* ShardServiceImpl::Frequencies(grpc::CallbackServerCont
   return Finish(context, run(), reply);
 }
 
+absl::StatusOr<std::shared_ptr<const query::CaseIndex>> ShardServiceImpl::CasesAt(
+    const Reading& r) {
+  std::lock_guard<std::mutex> lock(cases_mu_);
+  if (cases_ == nullptr || cases_version_ != r.version) {
+    auto built = query::CaseIndex::Build(*r.view, *r.catalog);
+    if (!built.ok()) return built.status();
+    cases_ = std::move(*built);
+    cases_version_ = r.version;
+  }
+  return cases_;
+}
+
+absl::StatusOr<std::shared_ptr<const query::Weights>> ShardServiceImpl::WeightsOf(
+    const Reading& r, const std::shared_ptr<const query::CaseIndex>& cases,
+    const v1::ShardTermCounts& region) {
+  // Map order is not fixed on the wire: the key is the counts as sorted pairs.
+  std::vector<std::pair<std::string, uint64_t>> sorted(region.terms().begin(),
+                                                       region.terms().end());
+  std::sort(sorted.begin(), sorted.end());
+  std::string key = StrCat(region.cases());
+  for (const auto& [term, n] : sorted) StrAppend(&key, ";", term, "=", n);
+  std::lock_guard<std::mutex> lock(cases_mu_);
+  if (weights_ != nullptr && weights_cases_ == cases.get() && weights_counts_ == key) {
+    return weights_;
+  }
+  const vocab::Ontology* ontology = r.catalog->ontology();
+  query::TermCounts counts{.cases = region.cases(), .per_term = {}};
+  if (ontology != nullptr) counts.per_term.assign(ontology->size(), 0);
+  for (const auto& [term, n] : sorted) {
+    std::optional<uint32_t> t = ontology == nullptr ? std::nullopt : ontology->Find(term);
+    if (!t.has_value()) {
+      return absl::FailedPreconditionError(
+          StrCat("the region's phenotype counts name ", term,
+                 ", which this shard's ontology does not hold (every shard must hold the "
+                 "region's reference files)"));
+    }
+    counts.per_term[*t] = n;
+  }
+  auto weights = cases->WeightsFor(std::move(counts));
+  if (!weights.ok()) return weights.status();
+  weights_ = std::make_shared<const query::Weights>(std::move(*weights));
+  weights_cases_ = cases.get();
+  weights_counts_ = std::move(key);
+  return weights_;
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::TermCounts(grpc::CallbackServerContext* context,
+                                                       const v1::TermCountsRequest* request,
+                                                       v1::ShardTermCounts* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardTermCounts> {
+    auto r = Begin(*context, request->expect(), v1::EngineMode());
+    if (!r.ok()) return r.status();
+    auto cases = CasesAt(*r);
+    if (!cases.ok()) return cases.status();
+    const query::TermCounts& own = (*cases)->ic().counts();
+    v1::ShardTermCounts out;
+    out.set_cases(own.cases);
+    const vocab::Ontology* ontology = (*cases)->ontology();
+    for (size_t t = 0; ontology != nullptr && t < own.per_term.size(); ++t) {
+      if (own.per_term[t] == 0) continue;
+      (*out.mutable_terms())[ontology->term(static_cast<uint32_t>(t)).id] = own.per_term[t];
+    }
+    out.set_data_version(r->version);
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Rank(grpc::CallbackServerContext* context,
+                                                 const v1::ShardRankRequest* request,
+                                                 v1::ShardRanking* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardRanking> {
+    auto r = Begin(*context, request->expect(), v1::EngineMode());
+    if (!r.ok()) return r.status();
+    auto cases = CasesAt(*r);
+    if (!cases.ok()) return cases.status();
+    auto weights = WeightsOf(*r, *cases, request->region());
+    if (!weights.ok()) return weights.status();
+    const std::vector<uint32_t> barred(request->not_returnable().begin(),
+                                       request->not_returnable().end());
+    core::RankOptions options{.top = request->top(), .weights = weights->get()};
+    if (!barred.empty()) {
+      options.eligible = [&](uint32_t ordinal) {
+        return !std::binary_search(barred.begin(), barred.end(), ordinal);
+      };
+    }
+    auto ranked =
+        core::ScoreCases(**cases, *r->view, request->question(), options, request->subject_ids());
+    if (!ranked.ok()) return ranked.status();
+    v1::ShardRanking out;
+    *out.mutable_matches() = std::move(*ranked->answer.mutable_matches());
+    for (uint32_t o : ranked->ordinals) out.add_ordinals(o);
+    *out.mutable_notes() = std::move(*ranked->answer.mutable_notes());
+    out.set_cases_considered(ranked->answer.cases_considered());
+    out.set_data_version(r->version);
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+grpc::ServerUnaryReactor* ShardServiceImpl::Person(grpc::CallbackServerContext* context,
+                                                   const v1::ShardPersonRequest* request,
+                                                   v1::ShardPerson* reply) {
+  auto run = [&]() -> absl::StatusOr<v1::ShardPerson> {
+    absl::Status allowed = Allowed(*context);
+    if (!allowed.ok()) return allowed;
+    auto view = store_->Snapshot();
+    absl::Status expected = Expected(*view, request->expect());
+    if (!expected.ok()) return expected;
+    auto person = core::PersonIn(*view, request->ordinal());
+    if (!person.ok()) return person.status();
+    v1::ShardPerson out;
+    if (person->has_value()) {
+      out.set_found(true);
+      *out.mutable_record() = std::move((*person)->record);
+      out.set_care((*person)->care);
+    }
+    return out;
+  };
+  return Finish(context, run(), reply);
+}
+
+absl::Status ShardAdminServiceImpl::Writer(const grpc::ServerContext& context) const {
+  absl::Status allowed = NodeOfRegion(context, region_);
+  if (!allowed.ok() || leader_ == nullptr) return allowed;
+  const auto& metadata = context.client_metadata();
+  auto token = metadata.find(kLeaderMetadata);
+  return leader_(token == metadata.end() ? std::string()
+                                         : std::string(token->second.data(), token->second.size()));
+}
+
 grpc::Status ShardAdminServiceImpl::Holds(grpc::ServerContext* context,
                                           const v1::ShardSubjectsRequest* request,
                                           v1::ShardSubjectsReply* reply) {
@@ -259,7 +396,7 @@ grpc::Status ShardAdminServiceImpl::Ingest(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::IngestChunk>* reader,
                                            v1::IngestReply* reply) {
   auto run = [&]() -> absl::StatusOr<v1::IngestReply> {
-    absl::Status allowed = NodeOfRegion(*context, region_);
+    absl::Status allowed = Writer(*context);
     if (!allowed.ok()) return allowed;
     transport::GrpcUpload stream(context, reader);
     auto upload = core::ReceiveUpload(stream);
@@ -272,7 +409,7 @@ grpc::Status ShardAdminServiceImpl::Ingest(grpc::ServerContext* context,
 grpc::Status ShardAdminServiceImpl::OptOut(grpc::ServerContext* context,
                                            const v1::ConsentRequest* request,
                                            v1::ConsentReply* reply) {
-  absl::Status allowed = NodeOfRegion(*context, region_);
+  absl::Status allowed = Writer(*context);
   if (!allowed.ok()) return transport::ToGrpc(allowed);
   return transport::ReplyWith(core::ApplyOptOuts(*store_, *request), reply);
 }
@@ -285,7 +422,7 @@ grpc::Status ShardAdminServiceImpl::AdoptReferences(grpc::ServerContext* context
                                                     const v1::ShardReferences* request,
                                                     v1::ShardReferences* reply) {
   auto run = [&]() -> absl::StatusOr<v1::ShardReferences> {
-    absl::Status allowed = NodeOfRegion(*context, region_);
+    absl::Status allowed = Writer(*context);
     if (!allowed.ok()) return allowed;
     auto lock = store_->WriteLock();
     auto view = store_->Snapshot();

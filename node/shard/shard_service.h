@@ -8,6 +8,7 @@
 #ifndef PMDB_NODE_SHARD_SHARD_SERVICE_H_
 #define PMDB_NODE_SHARD_SHARD_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +19,7 @@
 #include "node/vocab/catalog.h"
 #include "pmdb/v1/shard.grpc.pb.h"
 #include "query/engine.h"
+#include "query/similarity.h"
 
 namespace pmdb::shard {
 
@@ -46,6 +48,15 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
   grpc::ServerUnaryReactor* Frequencies(grpc::CallbackServerContext* context,
                                         const v1::ShardFrequenciesRequest* request,
                                         v1::ShardFrequencies* reply) override;
+  grpc::ServerUnaryReactor* TermCounts(grpc::CallbackServerContext* context,
+                                       const v1::TermCountsRequest* request,
+                                       v1::ShardTermCounts* reply) override;
+  grpc::ServerUnaryReactor* Rank(grpc::CallbackServerContext* context,
+                                 const v1::ShardRankRequest* request,
+                                 v1::ShardRanking* reply) override;
+  grpc::ServerUnaryReactor* Person(grpc::CallbackServerContext* context,
+                                   const v1::ShardPersonRequest* request,
+                                   v1::ShardPerson* reply) override;
 
  private:
   // The caller must be the region's node.
@@ -55,6 +66,7 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
   struct Reading {
     std::unique_ptr<storage::ReadView> view;
     std::string version;
+    std::shared_ptr<const vocab::Catalog> catalog;
     query::Engine engine;
   };
   absl::StatusOr<Reading> Begin(const grpc::CallbackServerContext& context,
@@ -62,20 +74,35 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
   // The catalog as of the view's data version (re-read when the store changed).
   absl::StatusOr<std::shared_ptr<const vocab::Catalog>> CatalogAt(const storage::ReadView& view,
                                                                   const std::string& version);
+  // The shard's cases as of the reading's data version (re-indexed when the store changed).
+  absl::StatusOr<std::shared_ptr<const query::CaseIndex>> CasesAt(const Reading& r);
+  // The region's information content over `cases` (kept while neither changes).
+  absl::StatusOr<std::shared_ptr<const query::Weights>> WeightsOf(
+      const Reading& r, const std::shared_ptr<const query::CaseIndex>& cases,
+      const v1::ShardTermCounts& region);
 
   const std::string region_;
   storage::Store* store_;
   std::mutex mu_;
   std::shared_ptr<const vocab::Catalog> catalog_ ABSL_GUARDED_BY(mu_);
   std::string catalog_version_ ABSL_GUARDED_BY(mu_);
+  std::mutex cases_mu_;  // one indexing at a time
+  std::shared_ptr<const query::CaseIndex> cases_ ABSL_GUARDED_BY(cases_mu_);
+  std::string cases_version_ ABSL_GUARDED_BY(cases_mu_);
+  std::shared_ptr<const query::Weights> weights_ ABSL_GUARDED_BY(cases_mu_);
+  const query::CaseIndex* weights_cases_ ABSL_GUARDED_BY(cases_mu_) = nullptr;
+  std::string weights_counts_ ABSL_GUARDED_BY(cases_mu_);  // the counts, serialized
 };
 
 // The region's operators' writes, forwarded by the node (ShardSet's core::ShardWrites): which
 // subjects the shard holds, ingests into its store, opt-outs. Only the region's node may call.
 class ShardAdminServiceImpl final : public v1::ShardAdminService::Service {
  public:
-  ShardAdminServiceImpl(std::string region, storage::Store* store)
-      : region_(std::move(region)), store_(store) {}
+  // `leader(token)`: OK when the token a write carries (kLeaderMetadata) is the region's
+  // leading node's (shard_map.h, CheckLeader); null: writes are not checked.
+  using LeaderCheck = std::function<absl::Status(const std::string& token)>;
+  ShardAdminServiceImpl(std::string region, storage::Store* store, LeaderCheck leader = nullptr)
+      : region_(std::move(region)), store_(store), leader_(std::move(leader)) {}
 
   grpc::Status Holds(grpc::ServerContext* context, const v1::ShardSubjectsRequest* request,
                      v1::ShardSubjectsReply* reply) override;
@@ -87,8 +114,12 @@ class ShardAdminServiceImpl final : public v1::ShardAdminService::Service {
                                v1::ShardReferences* reply) override;
 
  private:
+  // The caller must be the region's node, and for a write the one that leads the region.
+  absl::Status Writer(const grpc::ServerContext& context) const;
+
   const std::string region_;
   storage::Store* store_;
+  LeaderCheck leader_;
 };
 
 // The meta entries that name reference files (the HPO, gene tables, the ICD-10 list); datasets

@@ -536,6 +536,7 @@ absl::Status ShardSet::Refresh() {
     if (missing.entries().empty()) continue;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    Lead(&context);
     v1::ShardReferences adopted;
     grpc::Status s = answering[i]->admin->AdoptReferences(&context, missing, &adopted);
     if (!s.ok()) return ShardFailed(*answering[i], transport::FromGrpc(s));
@@ -609,11 +610,24 @@ std::unique_ptr<core::Source> ShardSet::Open() const {
     shards = shards_;
     served_end = served_end_;
   }
-  absl::Status usable = Contiguous(shards, served_end);
+  absl::Status usable = Leading();
+  if (usable.ok()) usable = Contiguous(shards, served_end);
   return std::make_unique<ShardedSource>(std::move(shards), options_.deadline, std::move(usable));
 }
 
+absl::Status ShardSet::Leading() const {
+  return options_.leadership == nullptr ? absl::OkStatus() : options_.leadership->Check();
+}
+
+void ShardSet::Lead(grpc::ClientContext* context) const {
+  if (options_.leadership != nullptr) {
+    context->AddMetadata(kLeaderMetadata, options_.leadership->token());
+  }
+}
+
 absl::StatusOr<std::vector<std::shared_ptr<const ShardSet::Shard>>> ShardSet::Serving() const {
+  absl::Status leading = Leading();
+  if (!leading.ok()) return leading;
   Shards shards;
   uint64_t served_end;
   {
@@ -713,6 +727,7 @@ absl::StatusOr<v1::IngestReply> ShardSet::Ingest(const core::Upload& upload) {
                "--node), which reaches every shard, then ingest"));
   }
   grpc::ClientContext context;  // an ingest may take long: no deadline
+  Lead(&context);
   v1::IngestReply reply;
   auto writer = target.admin->Ingest(&context, &reply);
   v1::IngestChunk chunk;
@@ -778,6 +793,7 @@ absl::StatusOr<v1::ConsentReply> ShardSet::OptOut(const v1::ConsentRequest& requ
   for (const auto& shard : *shards) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    Lead(&context);
     v1::ConsentReply reply;
     grpc::Status s = shard->admin->OptOut(&context, request, &reply);
     if (!s.ok()) {
@@ -817,6 +833,73 @@ std::optional<absl::StatusOr<core::PeopleCounts>> ShardSet::People() const {
     total.care += d.consent_care();
   }
   return absl::StatusOr<core::PeopleCounts>(total);
+}
+
+absl::StatusOr<std::optional<core::PersonRecord>> ShardSet::Person(uint32_t ordinal) const {
+  auto shards = Serving();
+  if (!shards.ok()) return shards.status();
+  Shards holder;
+  for (const auto& shard : *shards) {
+    if (ordinal >= shard->entry.first_ordinal() && ordinal < shard->entry.end_ordinal()) {
+      holder.push_back(shard);
+    }
+  }
+  if (holder.empty()) return std::nullopt;
+  v1::ShardPersonRequest request;
+  request.set_ordinal(ordinal);
+  auto replies = FanOut<v1::ShardPersonRequest, v1::ShardPerson>(
+      holder, request, options_.deadline,
+      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+        stub.async()->Person(context, req, reply, std::move(cb));
+      });
+  if (!replies.ok()) return replies.status();
+  v1::ShardPerson& reply = (*replies)[0];
+  if (!reply.found()) return std::nullopt;
+  return core::PersonRecord{.record = std::move(*reply.mutable_record()), .care = reply.care()};
+}
+
+absl::StatusOr<core::RankedCases> ShardSet::RankCases(const v1::CaseQuery& question,
+                                                      const core::CaseSearch& search) const {
+  auto shards = Serving();
+  if (!shards.ok()) return shards.status();
+  // The region's term counts first: information content is the region's, not a shard's.
+  auto counts = FanOut<v1::TermCountsRequest, v1::ShardTermCounts>(
+      *shards, v1::TermCountsRequest(), options_.deadline,
+      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+        stub.async()->TermCounts(context, req, reply, std::move(cb));
+      });
+  if (!counts.ok()) return counts.status();
+  v1::ShardRankRequest request;
+  v1::ShardTermCounts* region = request.mutable_region();
+  for (const v1::ShardTermCounts& c : *counts) {
+    region->set_cases(region->cases() + c.cases());
+    for (const auto& [term, n] : c.terms()) (*region->mutable_terms())[term] += n;
+  }
+  *request.mutable_question() = question;
+  request.set_top(search.top);
+  for (uint32_t o : search.not_returnable) request.add_not_returnable(o);
+  request.set_subject_ids(search.subject_ids);
+  auto ranked = FanOut<v1::ShardRankRequest, v1::ShardRanking>(
+      *shards, request, options_.deadline,
+      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+        stub.async()->Rank(context, req, reply, std::move(cb));
+      });
+  if (!ranked.ok()) return ranked.status();
+  std::vector<core::RankedCases> lists;
+  for (size_t i = 0; i < ranked->size(); ++i) {
+    v1::ShardRanking& r = (*ranked)[i];
+    if (r.ordinals_size() != r.matches_size()) {
+      return absl::InternalError(StrCat(NameOf(*(*shards)[i]), " ranked ", r.matches_size(),
+                                        " cases with ", r.ordinals_size(), " ordinals"));
+    }
+    core::RankedCases list;
+    *list.answer.mutable_matches() = std::move(*r.mutable_matches());
+    *list.answer.mutable_notes() = std::move(*r.mutable_notes());
+    list.answer.set_cases_considered(r.cases_considered());
+    list.ordinals.assign(r.ordinals().begin(), r.ordinals().end());
+    lists.push_back(std::move(list));
+  }
+  return core::MergeRanked(std::move(lists), search.top);
 }
 
 std::string ShardSet::Describe() const {

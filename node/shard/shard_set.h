@@ -25,6 +25,7 @@
 #include "node/core/source.h"
 #include "node/core/upload.h"
 #include "node/shard/etcd.h"
+#include "node/shard/shard_map.h"
 #include "node/storage/store.h"
 #include "pmdb/v1/shard.grpc.pb.h"
 #include "security/peer_check.h"
@@ -38,6 +39,9 @@ struct ShardSetOptions {
   security::TlsFiles tls;  // the node's own: shards accept their region's node only
   std::chrono::milliseconds deadline{10000};  // per question, for all shards together
   std::chrono::milliseconds refresh{2000};
+  // The node's hold on the region (shard_map.h): while it fails, every answer and write fails
+  // with its reason, and writes carry its token. Null: no check (tools, tests of the set alone).
+  std::shared_ptr<const Leadership> leadership;
 };
 
 class ShardSet final : public core::Sources, public core::ShardWrites {
@@ -56,6 +60,12 @@ class ShardSet final : public core::Sources, public core::ShardWrites {
   std::string Describe() const override;
   // The serving shards' people, summed; an error when any does not answer.
   std::optional<absl::StatusOr<core::PeopleCounts>> People() const override;
+  // Asks the shard whose range holds `ordinal`.
+  absl::StatusOr<std::optional<core::PersonRecord>> Person(uint32_t ordinal) const override;
+  // Sums the shards' term counts, then has every shard rank its cases with the region's
+  // information content, and merges their best.
+  absl::StatusOr<core::RankedCases> RankCases(const v1::CaseQuery& question,
+                                              const core::CaseSearch& search) const override;
 
   // The operators' writes (core::ShardWrites). An upload goes to the shard that holds the
   // people it names; new people go to the newest shard. An upload that names people on two
@@ -97,8 +107,12 @@ class ShardSet final : public core::Sources, public core::ShardWrites {
   std::vector<std::shared_ptr<const Shard>> shards_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   // The shards as of the last refresh, all of them answering and as the map names them; or why
-  // not.
+  // not (this node does not lead the region now, a gap in the ranges, a shard's problem).
   absl::StatusOr<std::vector<std::shared_ptr<const Shard>>> Serving() const;
+  // OK while this node leads the region (or nothing is checked).
+  absl::Status Leading() const;
+  // A context for a write to a shard: it carries the leader token.
+  void Lead(grpc::ClientContext* context) const;
   absl::Status last_refresh_ ABSL_GUARDED_BY(mu_);
   uint64_t served_end_ ABSL_GUARDED_BY(mu_) = 0;  // as kept in the node's store
   std::atomic<bool> catalog_current_{false};      // refreshes run on the thread and after ingests

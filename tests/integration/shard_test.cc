@@ -451,10 +451,223 @@ TEST_F(ShardTest, ThreeShardsAnswerAsOneStoreAndAKilledShardIsNamed) {
   EXPECT_THAT(missing, ::testing::HasSubstr("shards served up to 196608 before"));
   (*sharded)->Shutdown(std::chrono::seconds(1));
   (*single)->Shutdown(std::chrono::seconds(1));
+  sharded->reset();  // gives the region's lead up
   single->reset();
   // A node whose own store holds people does not become a sharded region's node.
   auto mixed = server::StartNode(NodeConfig(db("single"), true));
   EXPECT_THAT(mixed.status(), StatusIs(absl::StatusCode::kFailedPrecondition, "holds 360 people"));
+}
+
+TEST_F(ShardTest, SimilarCasesRankAsOneStoreAndContactsReachTheHoldingShard) {
+  for (const char* name : {"s1", "s2", "s3"}) StartShard(name);
+  auto config = [&](const std::string& db_dir, bool sharded) {
+    server::NodeConfig c = NodeConfig(db_dir, sharded);
+    c.settings.sharing["clinician"] = {{"similar"}, {}};
+    c.settings.clinician.contact = "genetics@vast.example";
+    c.settings.clinician.per_person_matches = 1;  // a case once per clinician
+    return c;
+  };
+  auto single = server::StartNode(config(db("single"), false));
+  ASSERT_TRUE(single.ok()) << single.status();
+  auto sharded = server::StartNode(config(dir_.Path("node.db"), true));
+  ASSERT_TRUE(sharded.ok()) << sharded.status();
+  auto one = Admin((*single)->port());
+  auto three = Admin((*sharded)->port());
+
+  // The question: the cohort's most frequent phenotypes (many cases share them, so scores tie
+  // and the order across shards is tested too) and a diagnosis.
+  auto frequent = pmdb::testing::Run(
+      {"bash", "-c",
+       "grep -o 'HP:[0-9]*' " + dir_.Path("cohort") +
+           "/phenopackets.jsonl | sort | uniq -c | sort -k1,1nr -k2 | head -5 | awk '{print $2}'"});
+  ASSERT_EQ(frequent.exit_code, 0) << frequent.err;
+  v1::CaseQuery question;
+  std::istringstream terms(frequent.out);
+  for (std::string t; std::getline(terms, t);) question.add_phenotypes(t);
+  ASSERT_EQ(question.phenotypes_size(), 5);
+  question.add_diagnoses("C50");
+
+  // The operator's own search: the same people, scores and order as one store, with the
+  // information content of the whole region (a shard's own would score differently).
+  auto local = [&](v1::AdminService::Stub& admin) {
+    v1::LocalSimilarRequest request;
+    *request.mutable_patient() = question;
+    request.set_top(15);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::SimilarCasesAnswer answer;
+    grpc::Status status = admin.SimilarCases(&context, request, &answer);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return answer;
+  };
+  const v1::SimilarCasesAnswer want = local(*one);
+  const v1::SimilarCasesAnswer got = local(*three);
+  ASSERT_EQ(want.matches_size(), 15);
+  EXPECT_EQ(got.cases_considered(), want.cases_considered());
+  ASSERT_EQ(got.matches_size(), want.matches_size());
+  std::set<std::string> on_s1, on_s3;  // the matches on the first and last shard
+  const std::string s1 = ReadFile(dir_.Path("s1.samples")), s3 = ReadFile(dir_.Path("s3.samples"));
+  for (int i = 0; i < want.matches_size(); ++i) {
+    const v1::CaseMatch& w = want.matches(i);
+    const v1::CaseMatch& g = got.matches(i);
+    EXPECT_EQ(g.subject_id(), w.subject_id()) << "match " << i;
+    EXPECT_EQ(g.score(), w.score()) << "match " << i;
+    EXPECT_EQ(g.phenotype_score(), w.phenotype_score()) << "match " << i;
+    EXPECT_EQ(g.diagnosis_score(), w.diagnosis_score()) << "match " << i;
+    ASSERT_EQ(g.phenotypes_size(), w.phenotypes_size()) << "match " << i;
+    for (int p = 0; p < w.phenotypes_size(); ++p) {
+      EXPECT_EQ(g.phenotypes(p).information_content(), w.phenotypes(p).information_content());
+    }
+    EXPECT_EQ(g.region(), kRegion);
+    if (s1.find(w.subject_id() + "\n") != std::string::npos) on_s1.insert(w.subject_id());
+    if (s3.find(w.subject_id() + "\n") != std::string::npos) on_s3.insert(w.subject_id());
+  }
+  EXPECT_FALSE(on_s1.empty());  // the merge took cases from more than one shard
+  EXPECT_FALSE(on_s3.empty());
+
+  // Clinicians through the hub: the same scores, references sealed by the node, nobody shown
+  // twice (per_person_matches), and a contact request that reaches the shard holding the case.
+  auto creds = transport::MakeChannelCredentials(
+      Files("hub"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+  ASSERT_TRUE(creds.ok());
+  auto region_of = [&](int port) {
+    grpc::ChannelArguments args;
+    args.SetInt("pmdb.unique", port);
+    return v1::RegionService::NewStub(
+        grpc::CreateCustomChannel(StrCat("127.0.0.1:", port), *creds, args));
+  };
+  auto single_region = region_of((*single)->port());
+  auto sharded_region = region_of((*sharded)->port());
+  const std::string cia = StrCat("spiffe://", kFederation, "/region/norr/clinician/cia");
+  auto search = [&](v1::RegionService::Stub& region) {
+    grpc::ClientContext context;
+    context.AddMetadata(security::kOnBehalfOfKey, cia);
+    v1::SimilarCasesRequest request;
+    *request.mutable_patient() = question;
+    request.set_top(5);
+    v1::SimilarCasesAnswer answer;
+    grpc::Status status = region.SimilarCases(&context, request, &answer);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return answer;
+  };
+  std::set<std::string> shown;
+  for (int round = 0; round < 2; ++round) {
+    const v1::SimilarCasesAnswer a = search(*single_region);
+    const v1::SimilarCasesAnswer b = search(*sharded_region);
+    ASSERT_EQ(b.matches_size(), a.matches_size()) << "round " << round;
+    ASSERT_GT(a.matches_size(), 0);
+    for (int i = 0; i < a.matches_size(); ++i) {
+      EXPECT_EQ(b.matches(i).score(), a.matches(i).score()) << "round " << round << " match " << i;
+      EXPECT_TRUE(b.matches(i).subject_id().empty());
+      EXPECT_EQ(b.matches(i).contact(), "genetics@vast.example");
+      ASSERT_FALSE(b.matches(i).case_reference().empty());
+      EXPECT_TRUE(shown.insert(b.matches(i).case_reference()).second);
+    }
+    if (round > 0) continue;
+    // The first match is the operator's first (same scores, same order, nobody shown before).
+    grpc::ClientContext context;
+    context.AddMetadata(security::kOnBehalfOfKey, cia);
+    v1::ContactRequest request;
+    request.set_case_reference(b.matches(0).case_reference());
+    request.set_reason("a similar presentation with the same diagnosis");
+    v1::ContactTicket ticket;
+    grpc::Status status = sharded_region->RequestContact(&context, request, &ticket);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    grpc::ClientContext list_context;
+    v1::ContactListReply list;
+    ASSERT_TRUE(three->ContactList(&list_context, v1::ContactListRequest(), &list).ok());
+    ASSERT_EQ(list.requests_size(), 1);
+    EXPECT_EQ(list.requests(0).ticket().request_id(), ticket.request_id());
+    EXPECT_EQ(list.requests(0).subject_id(), want.matches(0).subject_id());
+  }
+  // A shard down: the search fails naming it, never a ranking of the others' cases.
+  shards_["s2"]->Kill();
+  grpc::ClientContext context;
+  v1::LocalSimilarRequest request;
+  *request.mutable_patient() = question;
+  v1::SimilarCasesAnswer answer;
+  grpc::Status status = three->SimilarCases(&context, request, &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("shard s2"));
+}
+
+TEST_F(ShardTest, OneNodeLeadsTheRegionAndShardsTakeWritesFromItOnly) {
+  for (const char* name : {"s1", "s2", "s3"}) StartShard(name);
+  auto leader = server::StartNode(NodeConfig(dir_.Path("node.db"), true));
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  auto admin = Admin((*leader)->port());
+  const std::string want = Exact(*admin, "sex(F)");
+  ASSERT_THAT(want, ::testing::StartsWith("count "));
+  auto held = client_->List(shard::LeaderKey(kRegion));
+  ASSERT_TRUE(held.ok()) << held.status();
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_THAT((*held)[0].value, ::testing::HasSubstr("/region/vast/node on "));
+  EXPECT_NE((*held)[0].lease, 0);
+  const std::vector<std::string> list = {"shard",    "list",
+                                         "--etcd",   etcd_->endpoint(),
+                                         "--region", kRegion,
+                                         "--cert",   Files("node").cert,
+                                         "--key",    Files("node").key,
+                                         "--ca",     Files("node").ca,
+                                         "--json"};
+  auto listed = Pmdb(list);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(JsonString(ParseJson(listed.out), "leader"),
+              ::testing::StartsWith("spiffe://test-fed/region/vast/node on "));
+
+  // A second node of the region (its own store: its own budgets and audit log) does not start.
+  server::NodeConfig second = NodeConfig(dir_.Path("node2.db"), true);
+  second.shards.leader_wait_ms = 500;
+  auto refused = server::StartNode(second);
+  EXPECT_THAT(refused.status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "region vast is led by spiffe://"));
+
+  // A shard takes no write from a node that does not carry the leader's token.
+  {
+    auto creds = transport::MakeChannelCredentials(
+        Files("node"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+    ASSERT_TRUE(creds.ok());
+    auto map = shard::ReadShardMap(*client_, kRegion);
+    ASSERT_TRUE(map.ok());
+    auto shard_admin =
+        v1::ShardAdminService::NewStub(grpc::CreateChannel((*map)[0].entry.address(), *creds));
+    v1::ConsentRequest request;
+    request.add_subjects("VG000001");
+    for (const char* token : {"", "0123abcd spiffe://test-fed/region/vast/node elsewhere"}) {
+      grpc::ClientContext context;
+      if (*token != '\0') context.AddMetadata(shard::kLeaderMetadata, token);
+      v1::ConsentReply reply;
+      grpc::Status status = shard_admin->OptOut(&context, request, &reply);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << token;
+      EXPECT_THAT(status.error_message(), ::testing::HasSubstr("does not lead region vast"));
+    }
+  }
+
+  // Another holder takes the key (here: written over it): the node stops answering within a
+  // renewal, and leads again once the key is free.
+  ASSERT_TRUE(client_->Put(shard::LeaderKey(kRegion), "ffff someone else").ok());
+  std::string lost;
+  for (int i = 0; i < 100 && !lost.starts_with("error"); ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lost = Exact(*admin, "sex(F)");
+  }
+  EXPECT_THAT(lost, ::testing::HasSubstr("does not lead region vast now (another node took"));
+  ASSERT_TRUE(client_->Delete(shard::LeaderKey(kRegion)).ok());
+  std::string back;
+  for (int i = 0; i < 100 && back != want; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    back = Exact(*admin, "sex(F)");
+  }
+  EXPECT_EQ(back, want);
+
+  // A node that stops gives the region up at once: the next one starts without waiting.
+  (*leader)->Shutdown(std::chrono::seconds(1));
+  leader->reset();
+  listed = Pmdb(list);
+  EXPECT_THAT(listed.out, ::testing::HasSubstr("\"leader\":null")) << listed.out;
+  auto next = server::StartNode(second);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(Exact(*Admin((*next)->port()), "sex(F)"), want);
 }
 
 TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {

@@ -40,7 +40,8 @@ const CommandSpec& Spec() {
       "\n"
       "A node with [shards] etcd in its configuration answers from the shards, and takes ingests\n"
       "and opt-outs as for one store (pmdb ingest|consent --node): each upload goes to the shard\n"
-      "that holds its people, new people to the newest shard, opt-outs to every shard.",
+      "that holds its people, new people to the newest shard, opt-outs to every shard. One node\n"
+      "leads a region at a time (it keeps the region's budgets and audit log); list shows which.",
       {{"etcd", "URL", "etcd's endpoint: https://HOST:2379 (mutual TLS) or http://127.0.0.1:PORT"},
        {"region", "REGION", "the region whose shards these are"},
        {"name", "NAME", "the shard (a-z, 0-9, '-', '_')"},
@@ -244,9 +245,17 @@ int RunShard(int argc, char** argv) {
   if (action == "list") {
     auto map = shard::ReadShardMap(*etcd, region);
     if (!map.ok()) return Fail("shard", map.status());
+    auto leader = shard::RegionLeader(*etcd, region);
+    if (!leader.ok()) return Fail("shard", leader.status());
     if (json) {
       Json j;
-      j.BeginObject().Key("region").String(region).Key("shards").BeginArray();
+      j.BeginObject().Key("region").String(region).Key("leader");
+      if (leader->has_value()) {
+        j.String(**leader);
+      } else {
+        j.Null();
+      }
+      j.Key("shards").BeginArray();
       for (const shard::ShardInfo& s : *map) {
         j.BeginObject()
             .Key("name")
@@ -270,7 +279,9 @@ int RunShard(int argc, char** argv) {
       return 0;
     }
     std::cout << "region " << region << ": " << map->size() << " shard"
-              << (map->size() == 1 ? "" : "s") << "\n";
+              << (map->size() == 1 ? "" : "s") << ", "
+              << (leader->has_value() ? "led by " + **leader : std::string("no node leads it"))
+              << "\n";
     for (size_t i = 0; i < map->size(); ++i) {
       const shard::ShardInfo& s = (*map)[i];
       std::cout << "  " << s.entry.name() << "  " << s.entry.address() << "  ordinals "
