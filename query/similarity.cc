@@ -197,8 +197,11 @@ absl::StatusOr<std::shared_ptr<const CaseIndex>> CaseIndex::FromRecords(
 
 absl::StatusOr<Weights> CaseIndex::WeightsFor(TermCounts counts) const {
   if (ontology_ == nullptr) {
-    if (counts.cases == 0) return Weights{};
-    return absl::InvalidArgumentError("phenotype counts given to an index without an ontology");
+    // No phenotypes anywhere: variants and diagnoses are scored, with no IC at all.
+    if (counts.cases != 0 || !counts.per_term.empty()) {
+      return absl::InvalidArgumentError("phenotype counts given to an index without an ontology");
+    }
+    return Weights{.ic = {}, .terms_ic = std::vector<double>(cases_.size(), 0.0)};
   }
   if (counts.per_term.size() != ontology_->size()) {
     return absl::InvalidArgumentError(StrCat("phenotype counts of ", counts.per_term.size(),

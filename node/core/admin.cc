@@ -96,13 +96,13 @@ absl::StatusOr<v1::AuditListReply> NodeCore::AuditList(const Credentials& who,
                                  .newest = request.newest()};
     auto view = store_->Snapshot();
     if (!request.subject().empty()) {
-      auto ordinal =
-          view->Get(storage::Family::kIndividuals, storage::keys::SubjectIndex(request.subject()));
+      // Wherever the person is: the store, or a sharded region's shards.
+      auto ordinal = sources()->OrdinalOf(request.subject());
       if (!ordinal.ok()) return ordinal.status();
       if (!ordinal->has_value()) {
         return absl::NotFoundError("that subject is not in this store (never ingested, or erased)");
       }
-      filter.individual = storage::keys::ReadBE32(**ordinal);
+      filter.individual = **ordinal;
       // Looking a patient up is itself an access to their data, listed for them next time.
       entry.add_individuals(*filter.individual);
     }

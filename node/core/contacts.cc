@@ -1,6 +1,8 @@
 #include "node/core/contacts.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <mutex>
 
 #include "node/base/strings.h"
 #include "node/storage/keys.h"
@@ -67,14 +69,24 @@ absl::StatusOr<v1::ContactTicket> ContactBook::Open(const std::string& requester
                                                     const Sources& people) {
   absl::Status checked = CheckReason(reason);
   if (!checked.ok()) return checked;
+  // One store: the consent is checked under the write lock, so no opt-out slips in between. A
+  // sharded region's is on a shard, which the lock does not cover.
+  std::unique_lock<std::mutex> lock;
+  if (!people.remote()) lock = store_->WriteLock();
   auto person = people.Person(ordinal);
-  if (!person.ok()) return person.status();
+  if (!person.ok()) {
+    // Which shard failed and where it runs stays in the region.
+    std::fprintf(stderr, "pmdb: a contact request could not read its case: %s\n",
+                 person.status().ToString().c_str());
+    return absl::UnavailableError(
+        "the region could not check the case now (the reason is in its operator's log)");
+  }
   if (!person->has_value() || !(*person)->care) {
     return absl::FailedPreconditionError("the case is no longer available for care use");
   }
   auto id = security::RandomHex(8);
   if (!id.ok()) return id.status();
-  auto lock = store_->WriteLock();
+  if (!lock.owns_lock()) lock = store_->WriteLock();
   v1::ContactRecord record;
   record.set_id(*id);
   record.set_requester(requester);
@@ -129,7 +141,14 @@ absl::StatusOr<v1::ContactListReply> ContactBook::List(v1::ContactState state,
   // opt-out removed the record) is listed without them.
   for (int i = 0; i < reply.requests_size(); ++i) {
     auto person = people.Person(ordinals[i]);
-    if (!person.ok()) return person.status();
+    if (!person.ok()) {
+      // The requests are the node's own: list them all, and say why some lack their case.
+      if (reply.problem().empty()) {
+        reply.set_problem(
+            StrCat("some cases could not be read: ", std::string(person.status().message())));
+      }
+      continue;
+    }
     if (!person->has_value()) continue;
     reply.mutable_requests(i)->set_subject_id((*person)->record.subject_id());
     reply.mutable_requests(i)->set_care_unit((*person)->record.care_unit());

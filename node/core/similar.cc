@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "node/base/strings.h"
 #include "node/call/released.h"
@@ -89,6 +90,7 @@ absl::Status PresentCases(const RankOptions& options, RankedCases* ranked) {
     m.set_region(options.region);
     m.set_contact(options.contact);
     if (options.reference_key != nullptr) {
+      m.clear_subject_id();  // a reference instead, whatever the scorer set
       auto ref = security::SealCaseReference(*options.reference_key,
                                              {options.region, ordinal, options.expires_unix});
       if (!ref.ok()) return ref.status();
@@ -160,6 +162,14 @@ absl::StatusOr<v1::SimilarCasesAnswer> NodeCore::RankCases(const v1::CaseQuery& 
     CaseSearch search{.top = top, .subject_ids = local};
     if (!local) search.not_returnable = sharing_.NotReturnable(clinician->user.uri, now);
     ranked = sources()->RankCases(question, search);
+    if (!ranked.ok() && !local && ranked.status().code() != absl::StatusCode::kInvalidArgument) {
+      // Which shard failed and where it runs stays in the region.
+      std::fprintf(stderr, "pmdb: a similar-case search failed on the shards: %s\n",
+                   ranked.status().ToString().c_str());
+      ranked = absl::UnavailableError(
+          StrCat("region ", settings_.region,
+                 " could not search its cases now (the reason is in its operator's log)"));
+    }
     if (ranked.ok()) {
       absl::Status presented = PresentCases(options, &*ranked);
       if (!presented.ok()) ranked = presented;

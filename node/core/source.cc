@@ -67,6 +67,14 @@ absl::StatusOr<std::optional<PersonRecord>> StoreSources::Person(uint32_t ordina
   return PersonIn(*store_->Snapshot(), ordinal);
 }
 
+absl::StatusOr<std::optional<uint32_t>> StoreSources::OrdinalOf(const std::string& subject) const {
+  auto held =
+      store_->Snapshot()->Get(storage::Family::kIndividuals, storage::keys::SubjectIndex(subject));
+  if (!held.ok()) return held.status();
+  if (!held->has_value() || (*held)->size() != 4) return std::nullopt;
+  return storage::keys::ReadBE32(**held);
+}
+
 absl::StatusOr<RankedCases> Sources::RankCases(const v1::CaseQuery&, const CaseSearch&) const {
   return absl::UnimplementedError("one store's cases are ranked from the node's case index");
 }

@@ -111,6 +111,10 @@ class Sources {
   virtual std::optional<absl::StatusOr<PeopleCounts>> People() const { return std::nullopt; }
   // The person with `ordinal`, wherever they are; nullopt when nobody has it.
   virtual absl::StatusOr<std::optional<PersonRecord>> Person(uint32_t ordinal) const = 0;
+  // The ordinal of the person with `subject` id, wherever they are; nullopt when nobody has it.
+  virtual absl::StatusOr<std::optional<uint32_t>> OrdinalOf(const std::string& subject) const = 0;
+  // True when the people are elsewhere than the node's own store (its write lock covers none).
+  virtual bool remote() const { return false; }
   // A sharded region's similar-case search: every shard scores its own cases with the region's
   // information content, and their best `search.top` come back merged (core::MergeRanked), not
   // yet presented (core::PresentCases). One store is ranked by the core from its own case index:
@@ -129,6 +133,7 @@ class StoreSources final : public Sources {
   explicit StoreSources(const storage::Store* store) : store_(store) {}
   std::unique_ptr<Source> Open() const override;
   absl::StatusOr<std::optional<PersonRecord>> Person(uint32_t ordinal) const override;
+  absl::StatusOr<std::optional<uint32_t>> OrdinalOf(const std::string& subject) const override;
 
  private:
   const storage::Store* store_;

@@ -938,7 +938,9 @@ absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& confi
       config.region, server->store_.get(),
       [etcd = *etcd, region = config.region](const std::string& token) {
         return shard::CheckLeader(etcd, region, token);
-      });
+      },
+      [service = server->service_.get()] { service->WarmSoon(); });
+  server->service_->WarmSoon();  // the cases indexed before the first search
   auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
   EnableStandardServices();

@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <optional>
 
 #include "node/base/strings.h"
 #include "pmdb/v1/etcd.pb.h"
@@ -102,8 +103,28 @@ absl::StatusOr<Etcd> Etcd::Connect(EtcdOptions options) {
   return Etcd(std::move(options), tls, std::move(host), rest.substr(colon + 1));
 }
 
+// Runs one asynchronous step on `io` until it completes or `until` passes; then `cancel` stops
+// it (closing the socket) and the step's handler still runs before this returns. Blocking
+// Beast/Asio calls have no deadline of their own, so every step of a call goes through here.
+template <typename Start, typename Cancel>
+beast::error_code Step(asio::io_context& io, std::chrono::steady_clock::time_point until,
+                       Start start, Cancel cancel) {
+  std::optional<beast::error_code> result;
+  start([&](beast::error_code ec) { result = ec; });
+  io.restart();
+  io.run_until(until);
+  if (!result.has_value()) {
+    cancel();
+    io.restart();
+    io.run();
+    return asio::error::timed_out;
+  }
+  return *result;
+}
+
 absl::StatusOr<std::string> Etcd::Post(const std::string& path, const std::string& body) const {
   asio::io_context io;
+  const auto until = std::chrono::steady_clock::now() + options_.timeout;
   http::request<http::string_body> request{http::verb::post, path, 11};
   request.set(http::field::host, host_);
   request.set(http::field::content_type, "application/json");
@@ -117,16 +138,54 @@ absl::StatusOr<std::string> Etcd::Post(const std::string& path, const std::strin
         StrCat("etcd at ", options_.endpoint, ": ", step, ": ", ec.message()));
   };
   asio::ip::tcp::resolver resolver(io);
-  auto addresses = resolver.resolve(host_, port_, ec);
+  asio::ip::tcp::resolver::results_type addresses;
+  ec = Step(
+      io, until,
+      [&](auto done) {
+        resolver.async_resolve(host_, port_, [&, done](beast::error_code e, auto results) {
+          addresses = std::move(results);
+          done(e);
+        });
+      },
+      [&] { resolver.cancel(); });
   if (ec) return failed("cannot resolve");
+  // Every step below is bounded by the same deadline.
+  auto exchange = [&](auto& stream, auto& socket_layer, auto handshake) -> absl::Status {
+    auto close = [&] {
+      beast::error_code ignored;
+      socket_layer.socket().close(ignored);
+    };
+    ec = Step(
+        io, until,
+        [&](auto done) {
+          socket_layer.async_connect(addresses, [done](beast::error_code e, auto) { done(e); });
+        },
+        close);
+    if (ec) return failed("cannot connect");
+    ec = handshake(close);
+    if (ec) return failed("TLS handshake");
+    ec = Step(
+        io, until,
+        [&](auto done) {
+          http::async_write(stream, request, [done](beast::error_code e, size_t) { done(e); });
+        },
+        close);
+    if (!ec) {
+      ec = Step(
+          io, until,
+          [&](auto done) {
+            http::async_read(stream, buffer, response,
+                             [done](beast::error_code e, size_t) { done(e); });
+          },
+          close);
+    }
+    if (ec) return failed("no answer");
+    return absl::OkStatus();
+  };
   if (!tls_) {
     beast::tcp_stream stream(io);
-    stream.expires_after(options_.timeout);
-    stream.connect(addresses, ec);
-    if (ec) return failed("cannot connect");
-    http::write(stream, request, ec);
-    if (!ec) http::read(stream, buffer, response, ec);
-    if (ec) return failed("no answer");
+    absl::Status done = exchange(stream, stream, [](auto&) { return beast::error_code(); });
+    if (!done.ok()) return done;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   } else {
     asio::ssl::context ctx(asio::ssl::context::tls_client);
@@ -150,15 +209,26 @@ absl::StatusOr<std::string> Etcd::Post(const std::string& path, const std::strin
     } else {
       X509_VERIFY_PARAM_set1_ip_asc(param, host_.c_str());
     }
-    beast::get_lowest_layer(stream).expires_after(options_.timeout);
-    beast::get_lowest_layer(stream).connect(addresses, ec);
-    if (ec) return failed("cannot connect");
-    stream.handshake(asio::ssl::stream_base::client, ec);
-    if (ec) return failed("TLS handshake");
-    http::write(stream, request, ec);
-    if (!ec) http::read(stream, buffer, response, ec);
-    if (ec) return failed("no answer");
-    stream.shutdown(ec);  // etcd may close first; that is fine
+    absl::Status done = exchange(stream, beast::get_lowest_layer(stream), [&](auto& close) {
+      return Step(
+          io, until,
+          [&](auto finished) {
+            stream.async_handshake(asio::ssl::stream_base::client,
+                                   [finished](beast::error_code e) { finished(e); });
+          },
+          close);
+    });
+    if (!done.ok()) return done;
+    // etcd may close first, or not answer the close: neither matters once the answer is read.
+    (void)Step(
+        io, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)),
+        [&](auto finished) {
+          stream.async_shutdown([finished](beast::error_code e) { finished(e); });
+        },
+        [&] {
+          beast::error_code ignored;
+          beast::get_lowest_layer(stream).socket().close(ignored);
+        });
   }
   if (response.result() != http::status::ok) {
     auto error = FromJson<pb::GatewayError>(response.body(), path);

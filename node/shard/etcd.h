@@ -4,8 +4,8 @@
 //
 // Over https:// with the federation's TLS files (mutual TLS: etcd started with
 // --client-cert-auth and the federation CA as --trusted-ca-file), or http:// on loopback for a
-// test. One request per connection; every call has a deadline. Thread-safe (no shared state but
-// the configuration).
+// test. One request per connection; every call (name resolution, connect, handshake, request
+// and answer together) ends by its deadline. Thread-safe (no shared state but the configuration).
 #ifndef PMDB_NODE_SHARD_ETCD_H_
 #define PMDB_NODE_SHARD_ETCD_H_
 

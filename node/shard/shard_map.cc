@@ -225,8 +225,9 @@ absl::StatusOr<std::unique_ptr<Leadership>> Leadership::Take(Etcd etcd, const st
   const auto until = Steady::now() + wait;
   for (;;) {
     auto taken = l->TryTake();
-    if (!taken.ok()) return taken.status();
-    if (*taken) break;
+    // etcd unreachable for a moment is tried again until `wait` has passed, as a holder is.
+    if (!taken.ok() && Steady::now() >= until) return taken.status();
+    if (taken.ok() && *taken) break;
     if (Steady::now() >= until) {
       auto other = ValueOf(l->etcd_, l->key_);
       std::string who = other.ok() && other->has_value() ? HolderOf(**other) : "another node";
@@ -301,8 +302,10 @@ void Leadership::Renew() {
     return;
   }
   {
+    // Gone (lapsed, or revoked by someone): another node may hold the key already.
     std::lock_guard<std::mutex> lock(mu_);
     lease_ = 0;
+    valid_until_ = Steady::time_point();
     if (lost_.empty()) lost_ = "its lease in etcd lapsed";
   }
   (void)TryTake();
@@ -328,14 +331,18 @@ absl::Status Leadership::Check() const {
 }
 
 Leadership::~Leadership() {
-  int64_t lease;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
-    lease = lease_;
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // After the thread: a renewal under way may have taken a new lease.
+  int64_t lease;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease = lease_;
+  }
   if (lease != 0) (void)etcd_.Revoke(lease);
 }
 

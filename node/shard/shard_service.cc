@@ -1,6 +1,7 @@
 #include "node/shard/shard_service.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "node/base/strings.h"
 #include "node/core/similar.h"
@@ -261,7 +262,7 @@ absl::StatusOr<std::shared_ptr<const query::Weights>> ShardServiceImpl::WeightsO
   std::string key = StrCat(region.cases());
   for (const auto& [term, n] : sorted) StrAppend(&key, ";", term, "=", n);
   std::lock_guard<std::mutex> lock(cases_mu_);
-  if (weights_ != nullptr && weights_cases_ == cases.get() && weights_counts_ == key) {
+  if (weights_ != nullptr && weights_cases_ == cases && weights_counts_ == key) {
     return weights_;
   }
   const vocab::Ontology* ontology = r.catalog->ontology();
@@ -280,9 +281,56 @@ absl::StatusOr<std::shared_ptr<const query::Weights>> ShardServiceImpl::WeightsO
   auto weights = cases->WeightsFor(std::move(counts));
   if (!weights.ok()) return weights.status();
   weights_ = std::make_shared<const query::Weights>(std::move(*weights));
-  weights_cases_ = cases.get();
+  weights_cases_ = cases;
   weights_counts_ = std::move(key);
   return weights_;
+}
+
+ShardServiceImpl::ShardServiceImpl(std::string region, storage::Store* store)
+    : region_(std::move(region)), store_(store) {
+  warmer_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(warm_mu_);
+    for (;;) {
+      warm_wake_.wait(lock, [&] { return warm_wanted_ || stopping_; });
+      if (stopping_) return;
+      warm_wanted_ = false;
+      lock.unlock();
+      Warm();
+      lock.lock();
+    }
+  });
+}
+
+ShardServiceImpl::~ShardServiceImpl() {
+  {
+    std::lock_guard<std::mutex> lock(warm_mu_);
+    stopping_ = true;
+  }
+  warm_wake_.notify_all();
+  warmer_.join();
+}
+
+void ShardServiceImpl::WarmSoon() {
+  {
+    std::lock_guard<std::mutex> lock(warm_mu_);
+    warm_wanted_ = true;
+  }
+  warm_wake_.notify_all();
+}
+
+void ShardServiceImpl::Warm() {
+  std::unique_ptr<storage::ReadView> view = store_->Snapshot();
+  auto version = storage::DataVersion(*view);
+  if (!version.ok()) return;
+  auto catalog = CatalogAt(*view, *version);
+  if (!catalog.ok()) return;
+  query::Engine engine(*catalog, query::EngineOptions{});
+  Reading r{std::move(view), std::move(*version), std::move(*catalog), std::move(engine)};
+  auto cases = CasesAt(r);
+  if (!cases.ok()) {
+    std::fprintf(stderr, "pmdb shard: indexing the cases failed: %s\n",
+                 cases.status().ToString().c_str());
+  }
 }
 
 grpc::ServerUnaryReactor* ShardServiceImpl::TermCounts(grpc::CallbackServerContext* context,
@@ -382,7 +430,10 @@ grpc::Status ShardAdminServiceImpl::Holds(grpc::ServerContext* context,
       auto held =
           view->Get(storage::Family::kIndividuals, keys::SubjectIndex(request->subjects(i)));
       if (!held.ok()) return held.status();
-      if (held->has_value()) out.add_held(static_cast<uint32_t>(i));
+      if (held->has_value()) {
+        out.add_held(static_cast<uint32_t>(i));
+        out.add_ordinals((*held)->size() == 4 ? keys::ReadBE32(**held) : 0);
+      }
       auto opted = view->Get(storage::Family::kIndividuals, keys::OptOut(request->subjects(i)));
       if (!opted.ok()) return opted.status();
       if (opted->has_value()) out.add_opted_out(static_cast<uint32_t>(i));
@@ -401,7 +452,9 @@ grpc::Status ShardAdminServiceImpl::Ingest(grpc::ServerContext* context,
     transport::GrpcUpload stream(context, reader);
     auto upload = core::ReceiveUpload(stream);
     if (!upload.ok()) return upload.status();
-    return core::IngestUpload(*store_, *upload);
+    auto ingested = core::IngestUpload(*store_, *upload);
+    if (ingested.ok() && written_) written_();
+    return ingested;
   };
   return transport::ReplyWith(run(), reply);
 }
@@ -411,7 +464,9 @@ grpc::Status ShardAdminServiceImpl::OptOut(grpc::ServerContext* context,
                                            v1::ConsentReply* reply) {
   absl::Status allowed = Writer(*context);
   if (!allowed.ok()) return transport::ToGrpc(allowed);
-  return transport::ReplyWith(core::ApplyOptOuts(*store_, *request), reply);
+  auto applied = core::ApplyOptOuts(*store_, *request);
+  if (applied.ok() && written_) written_();
+  return transport::ReplyWith(std::move(applied), reply);
 }
 
 bool IsReferenceKey(std::string_view key) {

@@ -8,10 +8,12 @@
 #ifndef PMDB_NODE_SHARD_SHARD_SERVICE_H_
 #define PMDB_NODE_SHARD_SHARD_SERVICE_H_
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -30,8 +32,8 @@ v1::EngineMode ModeOf(const query::EngineOptions& options);
 class ShardServiceImpl final : public v1::ShardService::CallbackService {
  public:
   // `region`: the only region whose node may call.
-  ShardServiceImpl(std::string region, storage::Store* store)
-      : region_(std::move(region)), store_(store) {}
+  ShardServiceImpl(std::string region, storage::Store* store);
+  ~ShardServiceImpl() override;
 
   grpc::ServerUnaryReactor* Describe(grpc::CallbackServerContext* context,
                                      const v1::DescribeShardRequest* request,
@@ -76,6 +78,14 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
                                                                   const std::string& version);
   // The shard's cases as of the reading's data version (re-indexed when the store changed).
   absl::StatusOr<std::shared_ptr<const query::CaseIndex>> CasesAt(const Reading& r);
+
+ public:
+  // Indexes the store's cases as they are now, on the service's own thread, so that the next
+  // similar-case search does not wait for it (after a write, and at start).
+  void WarmSoon();
+
+ private:
+  void Warm();
   // The region's information content over `cases` (kept while neither changes).
   absl::StatusOr<std::shared_ptr<const query::Weights>> WeightsOf(
       const Reading& r, const std::shared_ptr<const query::CaseIndex>& cases,
@@ -90,8 +100,13 @@ class ShardServiceImpl final : public v1::ShardService::CallbackService {
   std::shared_ptr<const query::CaseIndex> cases_ ABSL_GUARDED_BY(cases_mu_);
   std::string cases_version_ ABSL_GUARDED_BY(cases_mu_);
   std::shared_ptr<const query::Weights> weights_ ABSL_GUARDED_BY(cases_mu_);
-  const query::CaseIndex* weights_cases_ ABSL_GUARDED_BY(cases_mu_) = nullptr;
+  std::shared_ptr<const query::CaseIndex> weights_cases_ ABSL_GUARDED_BY(cases_mu_);
   std::string weights_counts_ ABSL_GUARDED_BY(cases_mu_);  // the counts, serialized
+  std::mutex warm_mu_;
+  std::condition_variable warm_wake_;
+  bool warm_wanted_ ABSL_GUARDED_BY(warm_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(warm_mu_) = false;
+  std::thread warmer_;  // last: it uses the rest
 };
 
 // The region's operators' writes, forwarded by the node (ShardSet's core::ShardWrites): which
@@ -101,8 +116,13 @@ class ShardAdminServiceImpl final : public v1::ShardAdminService::Service {
   // `leader(token)`: OK when the token a write carries (kLeaderMetadata) is the region's
   // leading node's (shard_map.h, CheckLeader); null: writes are not checked.
   using LeaderCheck = std::function<absl::Status(const std::string& token)>;
-  ShardAdminServiceImpl(std::string region, storage::Store* store, LeaderCheck leader = nullptr)
-      : region_(std::move(region)), store_(store), leader_(std::move(leader)) {}
+  // `written` runs after every ingest or opt-out that changed the store.
+  ShardAdminServiceImpl(std::string region, storage::Store* store, LeaderCheck leader = nullptr,
+                        std::function<void()> written = nullptr)
+      : region_(std::move(region)),
+        store_(store),
+        leader_(std::move(leader)),
+        written_(std::move(written)) {}
 
   grpc::Status Holds(grpc::ServerContext* context, const v1::ShardSubjectsRequest* request,
                      v1::ShardSubjectsReply* reply) override;
@@ -120,6 +140,7 @@ class ShardAdminServiceImpl final : public v1::ShardAdminService::Service {
   const std::string region_;
   storage::Store* store_;
   LeaderCheck leader_;
+  std::function<void()> written_;
 };
 
 // The meta entries that name reference files (the HPO, gene tables, the ICD-10 list); datasets

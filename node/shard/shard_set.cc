@@ -110,6 +110,9 @@ absl::StatusOr<std::vector<Reply>> FanOut(const Shards& shards, const Request& r
   for (size_t i = 0; i < shards.size(); ++i) {
     if (all[i].ok()) {
       out.push_back(std::move(*all[i]));
+    } else if (all[i].status().code() == absl::StatusCode::kInvalidArgument) {
+      // The question's own fault, the same on every shard: as one store would say it.
+      return all[i].status();
     } else if (all[i].status().code() != absl::StatusCode::kCancelled) {
       return ShardFailed(*shards[i], all[i].status());
     } else if (!cancelled.has_value()) {
@@ -201,16 +204,20 @@ v1::Breakdown AddBreakdowns(const std::vector<v1::ShardBreakdown>& replies) {
 
 class ShardedSource final : public core::Source {
  public:
-  ShardedSource(Shards shards, std::chrono::milliseconds deadline, absl::Status usable)
-      : shards_(std::move(shards)), deadline_(deadline), usable_(std::move(usable)) {}
+  ShardedSource(Shards shards, std::chrono::milliseconds deadline, absl::Status usable,
+                std::shared_ptr<const Leadership> leadership)
+      : shards_(std::move(shards)),
+        deadline_(deadline),
+        usable_(std::move(usable)),
+        leadership_(std::move(leadership)) {}
 
   absl::StatusOr<std::string> Version() const override {
     if (!usable_.ok()) return usable_;
-    auto replies = FanOut<v1::DescribeShardRequest, v1::ShardDescription>(
+    auto replies = Led(FanOut<v1::DescribeShardRequest, v1::ShardDescription>(
         shards_, v1::DescribeShardRequest(), deadline_,
         [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
           stub.async()->Describe(context, req, reply, std::move(cb));
-        });
+        }));
     if (!replies.ok()) return replies.status();
     return VersionOf(shards_, *replies);
   }
@@ -223,11 +230,11 @@ class ShardedSource final : public core::Source {
     *request.mutable_criterion() = criterion;
     request.set_purpose(purpose);
     *request.mutable_mode() = ModeOf(engine.options());
-    auto replies = FanOut<v1::ShardCountRequest, v1::ShardCount>(
+    auto replies = Led(FanOut<v1::ShardCountRequest, v1::ShardCount>(
         shards_, request, deadline_,
         [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
           stub.async()->Count(context, req, reply, std::move(cb));
-        });
+        }));
     if (!replies.ok()) return replies.status();
     auto question = OneQuestion(shards_, *replies);
     if (!question.ok()) return question.status();
@@ -248,11 +255,11 @@ class ShardedSource final : public core::Source {
     *request.mutable_mode() = ModeOf(engine.options());
     for (v1::Dimension d : dimensions) request.add_dimensions(d);
     for (const std::string& d : diagnoses) request.add_diagnoses(d);
-    auto replies = FanOut<v1::ShardBreakdownRequest, v1::ShardBreakdown>(
+    auto replies = Led(FanOut<v1::ShardBreakdownRequest, v1::ShardBreakdown>(
         shards_, request, deadline_,
         [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
           stub.async()->Breakdown(context, req, reply, std::move(cb));
-        });
+        }));
     if (!replies.ok()) return replies.status();
     auto question = OneQuestion(shards_, *replies);
     if (!question.ok()) return question.status();
@@ -268,11 +275,11 @@ class ShardedSource final : public core::Source {
     *request.mutable_criterion() = criterion;
     request.set_purpose(purpose);
     *request.mutable_mode() = ModeOf(engine.options());
-    auto replies = FanOut<v1::ShardFrequencyRequest, v1::ShardFrequency>(
+    auto replies = Led(FanOut<v1::ShardFrequencyRequest, v1::ShardFrequency>(
         shards_, request, deadline_,
         [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
           stub.async()->Frequency(context, req, reply, std::move(cb));
-        });
+        }));
     if (!replies.ok()) return replies.status();
     auto question = OneQuestion(shards_, *replies);
     if (!question.ok()) return question.status();
@@ -293,11 +300,11 @@ class ShardedSource final : public core::Source {
     for (const v1::Criterion& s : sites) *request.add_sites() = s;
     request.set_purpose(purpose);
     *request.mutable_mode() = ModeOf(engine.options());
-    auto replies = FanOut<v1::ShardFrequenciesRequest, v1::ShardFrequencies>(
+    auto replies = Led(FanOut<v1::ShardFrequenciesRequest, v1::ShardFrequencies>(
         shards_, request, deadline_,
         [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
           stub.async()->Frequencies(context, req, reply, std::move(cb));
-        });
+        }));
     if (!replies.ok()) return replies.status();
     std::vector<query::Answer<query::AlleleFrequency>> out(sites.size());
     for (size_t i = 0; i < replies->size(); ++i) {
@@ -323,9 +330,19 @@ class ShardedSource final : public core::Source {
   }
 
  private:
+  // `replies`, unless this node stopped leading the region while they came.
+  template <typename T>
+  absl::StatusOr<T> Led(absl::StatusOr<T> replies) const {
+    if (!replies.ok() || leadership_ == nullptr) return replies;
+    absl::Status leading = leadership_->Check();
+    if (!leading.ok()) return leading;
+    return replies;
+  }
+
   Shards shards_;
   std::chrono::milliseconds deadline_;
   absl::Status usable_;  // why no answer can be given (a gap in the ranges), or ok
+  std::shared_ptr<const Leadership> leadership_;
 };
 
 // A gap between the shards' ranges, or a map that ends below where served shards ended
@@ -612,7 +629,8 @@ std::unique_ptr<core::Source> ShardSet::Open() const {
   }
   absl::Status usable = Leading();
   if (usable.ok()) usable = Contiguous(shards, served_end);
-  return std::make_unique<ShardedSource>(std::move(shards), options_.deadline, std::move(usable));
+  return std::make_unique<ShardedSource>(std::move(shards), options_.deadline, std::move(usable),
+                                         options_.leadership);
 }
 
 absl::Status ShardSet::Leading() const {
@@ -853,53 +871,100 @@ absl::StatusOr<std::optional<core::PersonRecord>> ShardSet::Person(uint32_t ordi
         stub.async()->Person(context, req, reply, std::move(cb));
       });
   if (!replies.ok()) return replies.status();
+  absl::Status leading = Leading();
+  if (!leading.ok()) return leading;
   v1::ShardPerson& reply = (*replies)[0];
   if (!reply.found()) return std::nullopt;
   return core::PersonRecord{.record = std::move(*reply.mutable_record()), .care = reply.care()};
 }
 
-absl::StatusOr<core::RankedCases> ShardSet::RankCases(const v1::CaseQuery& question,
-                                                      const core::CaseSearch& search) const {
+absl::StatusOr<std::optional<uint32_t>> ShardSet::OrdinalOf(const std::string& subject) const {
   auto shards = Serving();
   if (!shards.ok()) return shards.status();
-  // The region's term counts first: information content is the region's, not a shard's.
-  auto counts = FanOut<v1::TermCountsRequest, v1::ShardTermCounts>(
-      *shards, v1::TermCountsRequest(), options_.deadline,
-      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
-        stub.async()->TermCounts(context, req, reply, std::move(cb));
-      });
-  if (!counts.ok()) return counts.status();
-  v1::ShardRankRequest request;
-  v1::ShardTermCounts* region = request.mutable_region();
-  for (const v1::ShardTermCounts& c : *counts) {
-    region->set_cases(region->cases() + c.cases());
-    for (const auto& [term, n] : c.terms()) (*region->mutable_terms())[term] += n;
+  v1::ShardSubjectsRequest asked;
+  asked.add_subjects(subject);
+  for (const auto& shard : *shards) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    v1::ShardSubjectsReply reply;
+    grpc::Status s = shard->admin->Holds(&context, asked, &reply);
+    if (!s.ok()) return ShardFailed(*shard, transport::FromGrpc(s));
+    if (reply.held_size() > 0 && reply.ordinals_size() > 0) return reply.ordinals(0);
   }
-  *request.mutable_question() = question;
-  request.set_top(search.top);
-  for (uint32_t o : search.not_returnable) request.add_not_returnable(o);
-  request.set_subject_ids(search.subject_ids);
-  auto ranked = FanOut<v1::ShardRankRequest, v1::ShardRanking>(
-      *shards, request, options_.deadline,
-      [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
-        stub.async()->Rank(context, req, reply, std::move(cb));
-      });
-  if (!ranked.ok()) return ranked.status();
-  std::vector<core::RankedCases> lists;
-  for (size_t i = 0; i < ranked->size(); ++i) {
-    v1::ShardRanking& r = (*ranked)[i];
-    if (r.ordinals_size() != r.matches_size()) {
-      return absl::InternalError(StrCat(NameOf(*(*shards)[i]), " ranked ", r.matches_size(),
-                                        " cases with ", r.ordinals_size(), " ordinals"));
+  return std::nullopt;
+}
+
+absl::StatusOr<core::RankedCases> ShardSet::RankCases(const v1::CaseQuery& question,
+                                                      const core::CaseSearch& search) const {
+  // Both rounds within the one deadline a question has.
+  const auto until = std::chrono::steady_clock::now() + options_.deadline;
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(1),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        until - std::chrono::steady_clock::now()));
+  };
+  for (int attempt = 1;; ++attempt) {
+    auto shards = Serving();
+    if (!shards.ok()) return shards.status();
+    // The region's term counts first: information content is the region's, not a shard's.
+    auto counts = FanOut<v1::TermCountsRequest, v1::ShardTermCounts>(
+        *shards, v1::TermCountsRequest(), left(),
+        [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->TermCounts(context, req, reply, std::move(cb));
+        });
+    if (!counts.ok()) return counts.status();
+    v1::ShardRankRequest request;
+    v1::ShardTermCounts* region = request.mutable_region();
+    for (const v1::ShardTermCounts& c : *counts) {
+      region->set_cases(region->cases() + c.cases());
+      for (const auto& [term, n] : c.terms()) (*region->mutable_terms())[term] += n;
     }
-    core::RankedCases list;
-    *list.answer.mutable_matches() = std::move(*r.mutable_matches());
-    *list.answer.mutable_notes() = std::move(*r.mutable_notes());
-    list.answer.set_cases_considered(r.cases_considered());
-    list.ordinals.assign(r.ordinals().begin(), r.ordinals().end());
-    lists.push_back(std::move(list));
+    *request.mutable_question() = question;
+    request.set_top(search.top);
+    for (uint32_t o : search.not_returnable) request.add_not_returnable(o);
+    request.set_subject_ids(search.subject_ids);
+    auto ranked = FanOut<v1::ShardRankRequest, v1::ShardRanking>(
+        *shards, request, left(), [](auto& stub, auto* context, auto* req, auto* reply, auto cb) {
+          stub.async()->Rank(context, req, reply, std::move(cb));
+        });
+    if (!ranked.ok()) return ranked.status();
+    // The counts and the ranking must be of the same data on every shard (an ingest in between
+    // would score with counts of other cases): else again, a few times.
+    bool same = true;
+    for (size_t i = 0; i < ranked->size(); ++i) {
+      same &= (*ranked)[i].data_version() == (*counts)[i].data_version();
+    }
+    if (!same) {
+      if (attempt < 3) continue;
+      return absl::UnavailableError(
+          "the region's data changed during each of 3 attempts at the search; ask again");
+    }
+    std::vector<core::RankedCases> lists;
+    for (size_t i = 0; i < ranked->size(); ++i) {
+      v1::ShardRanking& r = (*ranked)[i];
+      const v1::ShardEntry& entry = (*shards)[i]->entry;
+      bool valid = r.ordinals_size() == r.matches_size() &&
+                   static_cast<uint32_t>(r.matches_size()) <= search.top;
+      for (uint32_t o : r.ordinals()) {
+        valid &= o >= entry.first_ordinal() && o < entry.end_ordinal();
+      }
+      if (!valid) {
+        return absl::InternalError(StrCat(NameOf(*(*shards)[i]), " ranked ", r.matches_size(),
+                                          " cases with ", r.ordinals_size(),
+                                          " ordinals, not all its own or more than ", search.top));
+      }
+      core::RankedCases list;
+      *list.answer.mutable_matches() = std::move(*r.mutable_matches());
+      *list.answer.mutable_notes() = std::move(*r.mutable_notes());
+      list.answer.set_cases_considered(r.cases_considered());
+      list.ordinals.assign(r.ordinals().begin(), r.ordinals().end());
+      lists.push_back(std::move(list));
+    }
+    // Still the region's leader now that the answer is ready.
+    absl::Status leading = Leading();
+    if (!leading.ok()) return leading;
+    return core::MergeRanked(std::move(lists), search.top);
   }
-  return core::MergeRanked(std::move(lists), search.top);
 }
 
 std::string ShardSet::Describe() const {

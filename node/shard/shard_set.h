@@ -60,6 +60,9 @@ class ShardSet final : public core::Sources, public core::ShardWrites {
   std::string Describe() const override;
   // The serving shards' people, summed; an error when any does not answer.
   std::optional<absl::StatusOr<core::PeopleCounts>> People() const override;
+  bool remote() const override { return true; }
+  // Asks every shard which holds the subject.
+  absl::StatusOr<std::optional<uint32_t>> OrdinalOf(const std::string& subject) const override;
   // Asks the shard whose range holds `ordinal`.
   absl::StatusOr<std::optional<core::PersonRecord>> Person(uint32_t ordinal) const override;
   // Sums the shards' term counts, then has every shard rank its cases with the region's

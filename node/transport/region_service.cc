@@ -72,7 +72,10 @@ grpc::ServerUnaryReactor* RegionServiceImpl::SimilarCases(grpc::CallbackServerCo
                                                           const v1::SimilarCasesRequest* request,
                                                           v1::SimilarCasesAnswer* reply) {
   auto* reactor = context->DefaultReactor();
-  core_->SimilarCases(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  // A sharded region ranks on its shards: wait for them off gRPC's threads, as questions do.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->SimilarCases(who, *request, ReplyWith(reactor, reply));
+  });
   return reactor;
 }
 
@@ -80,7 +83,10 @@ grpc::ServerUnaryReactor* RegionServiceImpl::RequestContact(grpc::CallbackServer
                                                             const v1::ContactRequest* request,
                                                             v1::ContactTicket* reply) {
   auto* reactor = context->DefaultReactor();
-  core_->RequestContact(CredentialsOf(*context), *request, ReplyWith(reactor, reply));
+  // A sharded region reads the case's consent from its shard.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->RequestContact(who, *request, ReplyWith(reactor, reply));
+  });
   return reactor;
 }
 

@@ -184,10 +184,12 @@ int List(int argc, char** argv) {
   if (reply.requests().empty()) std::cout << "no contact requests\n";
   for (const v1::ContactView& v : reply.requests()) {
     PrintTicket(v.ticket());
-    std::cout << "  from " << v.requester() << "\n  case: subject " << v.subject_id();
+    std::cout << "  from " << v.requester() << "\n  case: subject "
+              << (v.subject_id().empty() ? "unknown" : v.subject_id());
     if (!v.care_unit().empty()) std::cout << ", care unit " << v.care_unit();
     std::cout << "\n  reason: " << v.reason() << "\n";
   }
+  if (!reply.problem().empty()) std::cerr << "pmdb contact list: " << reply.problem() << "\n";
   return 0;
 }
 

@@ -422,7 +422,9 @@ std::string ContactListJson(const v1::ContactListReply& reply) {
     j.Key("requester").String(v.requester()).Key("reason").String(v.reason());
     j.Key("subject_id").String(v.subject_id()).Key("care_unit").String(v.care_unit()).EndObject();
   }
-  j.EndArray().EndObject();
+  j.EndArray();
+  if (!reply.problem().empty()) j.Key("problem").String(reply.problem());
+  j.EndObject();
   return j.str();
 }
 
