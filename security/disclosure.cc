@@ -58,6 +58,13 @@ int64_t Discloser::Noise(const std::string& question, const std::string& cell,
   return static_cast<int64_t>(r % span) - static_cast<int64_t>(rules_.noise);
 }
 
+int64_t Discloser::NoiseShare(const std::string& question, const std::string& cell,
+                              Rational variance) const {
+  KeyedRandom random(secret_,
+                     StrCat("national share\x1f", Mechanism(), "\x1f", question, "\x1f", cell));
+  return SampleDiscreteGaussian(variance, random);
+}
+
 v1::ReleasedCount Discloser::Noised(uint64_t exact, int64_t noise, double sd) const {
   return NoisedCount(static_cast<int64_t>(exact) + noise, sd, rules_.min_count);
 }

@@ -54,6 +54,10 @@ struct DisclosureRules {
   // With close_side_channels: answers leave at the next multiple of this after their question
   // arrived (0: as soon as they are ready).
   uint32_t response_quantum_ms = 10;
+  // National totals (secure_sum.h): how many of a round's other regions this region assumes may
+  // share what they know with the hub. Its noise share grows so that the shares of the others
+  // still add up to its own noise (sigma^2 / (regions - national_collusion) each).
+  uint32_t national_collusion = 0;
 };
 
 class Discloser {
@@ -77,6 +81,11 @@ class Discloser {
   std::vector<v1::ReleasedCell> ReleaseBreakdown(const v1::Breakdown& exact,
                                                  const std::string& question) const;
 
+  // A region's share of the noise of a national total (secure_sum.h): discrete Gaussian of
+  // `variance`, keyed like any release on the question (which names the round's roster) and the
+  // cell, so the same round on the same data gives the same share. REQUIRES: differential
+  // privacy.
+  int64_t NoiseShare(const std::string& question, const std::string& cell, Rational variance) const;
   // The privacy cost (micro-rho) of releasing a breakdown in which one person is in at most
   // `cells_per_person` cells, or a count (1). 0 in thresholds-only mode.
   uint64_t CostMicros(uint32_t cells_per_person = 1) const;

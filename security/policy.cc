@@ -20,6 +20,7 @@ constexpr Row kTable[] = {
     {Method::kRegionBreakdown, "RegionService/Breakdown", Bit(Role::kHub)},
     {Method::kRegionFrequency, "RegionService/Frequency", Bit(Role::kHub)},
     {Method::kRegionCatalogue, "RegionService/Catalogue", Bit(Role::kHub)},
+    {Method::kRegionNationalShare, "RegionService/NationalShare", Bit(Role::kHub)},
     {Method::kRegionSimilarCases, "RegionService/SimilarCases", Bit(Role::kHub)},
     {Method::kRegionRequestContact, "RegionService/RequestContact", Bit(Role::kHub)},
     {Method::kRegionContactStatus, "RegionService/ContactStatus", Bit(Role::kHub)},
@@ -74,6 +75,8 @@ Method FederationTwin(Method m) {
       return Method::kFederationFrequency;
     case Method::kRegionCatalogue:
       return Method::kFederationCatalogue;
+    case Method::kRegionNationalShare:  // counts, breakdowns and frequencies alike: researchers
+      return Method::kFederationCount;
     case Method::kRegionSimilarCases:
       return Method::kFederationSimilarCases;
     case Method::kRegionRequestContact:

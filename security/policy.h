@@ -24,6 +24,7 @@ enum class Method {
   kRegionBreakdown,
   kRegionFrequency,
   kRegionCatalogue,
+  kRegionNationalShare,
   kRegionSimilarCases,
   kRegionRequestContact,
   kRegionContactStatus,

@@ -474,6 +474,7 @@ void BeaconApi::Individuals(const call::Credentials& who, const BeaconHttpReques
   }
   auto count = std::make_shared<v1::CountRequest>();
   *count->mutable_criterion() = q->criterion;
+  count->set_per_region(true);  // a result set per region (a national total has none)
   auto query = std::make_shared<BeaconQuery>(*std::move(q));
   const BeaconIdentity* identity = &identity_;
   const BeaconApi* self = this;
@@ -562,6 +563,7 @@ void BeaconApi::GenomicVariants(const call::Credentials& who, const BeaconHttpRe
   }
   auto frequency = std::make_shared<v1::FrequencyRequest>();
   *frequency->mutable_criterion() = q->criterion;
+  frequency->set_per_region(true);  // a frequency per region (a national total has none)
   auto query = std::make_shared<BeaconQuery>(*std::move(q));
   const BeaconIdentity* identity = &identity_;
   const BeaconApi* self = this;

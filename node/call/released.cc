@@ -40,6 +40,11 @@ std::string Released(const v1::FrequencyAnswer& a) {
   return StrCat("ac=", FormatReleased(a.ac()), " an=", FormatReleased(a.an()));
 }
 
+std::string Released(const v1::NationalShareAnswer& a) {
+  return StrCat("national share values=", a.masked_size(),
+                " share_sd=", a.share_sd().empty() ? 0.0 : a.share_sd(0));
+}
+
 std::string Released(const v1::SimilarCasesAnswer& a) {
   return StrCat("matches=", a.matches_size());
 }

@@ -8,6 +8,7 @@
 
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/federation.pb.h"
+#include "pmdb/v1/national.pb.h"
 #include "pmdb/v1/similar.pb.h"
 
 namespace pmdb::call {
@@ -18,6 +19,8 @@ std::string Released(
 std::string Released(const v1::FrequencyAnswer& a);     // "ac=12 an=2,000"
 std::string Released(const v1::SimilarCasesAnswer& a);  // "matches=3"
 std::string Released(const v1::CatalogueAnswer& a);     // "sites=500 noise_sd=40"
+// "national share values=1 share_sd=2.04": masked, the numbers say nothing alone.
+std::string Released(const v1::NationalShareAnswer& a);
 
 // The hub's answers, each followed by " regions=ANSWERED/ASKED".
 std::string Released(const v1::FederationInfo& a);      // "info regions=6/6"

@@ -16,7 +16,9 @@
 #include "query/limits.h"
 #include "query/parser.h"
 #include "query/prepare.h"
+#include "security/audit.h"
 #include "security/case_ref.h"
+#include "security/secure_sum.h"
 #include "security/signed_head.h"
 
 namespace pmdb::core {
@@ -444,6 +446,98 @@ void NodeCore::Frequency(const Credentials& who, const v1::FrequencyRequest& req
                                                                 request.criterion(), purpose);
                                                });
   Done<v1::FrequencyAnswer> paced =
+      Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
+  call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
+}
+
+void NodeCore::NationalShare(const Credentials& who, const v1::NationalShareRequest& request,
+                             Done<v1::NationalShareAnswer> done) {
+  const auto arrived = Pacer::Steady::now();
+  const int64_t now = clock_->NowSeconds();
+  v1::AuditEntry entry;
+  auto caller = Authorize(who, Method::kRegionNationalShare, &entry);
+  const v1::Criterion* criterion = nullptr;
+  std::string kind;
+  std::vector<v1::Dimension> dims;
+  std::vector<std::string> diagnoses;
+  switch (request.question_case()) {
+    case v1::NationalShareRequest::kCount:
+      kind = "count";
+      criterion = &request.count().criterion();
+      break;
+    case v1::NationalShareRequest::kBreakdown: {
+      kind = "breakdown";
+      criterion = &request.breakdown().criterion();
+      auto d = query::CheckDimensions(request.breakdown().dimensions());
+      auto g = d.ok() ? query::CheckDiagnoses(*d, request.breakdown().diagnoses())
+                      : absl::StatusOr<std::vector<std::string>>(d.status());
+      if (caller.ok() && !g.ok()) caller = g.status();
+      if (g.ok()) {
+        dims = *d;
+        diagnoses = *g;
+      }
+      break;
+    }
+    case v1::NationalShareRequest::kFrequency:
+      kind = "frequency";
+      criterion = &request.frequency().criterion();
+      break;
+    default:
+      if (caller.ok()) caller = absl::InvalidArgumentError("a share of what? (no question)");
+  }
+  // The round: every other region's certificate checked, a secret agreed with each.
+  std::vector<security::RosterMember> roster;
+  for (const v1::RosterMember& m : request.roster()) {
+    roster.push_back({m.region(), m.certificate()});
+  }
+  if (caller.ok() && settings_.federation_ca.empty()) {
+    caller = absl::FailedPreconditionError(
+        StrCat("region ", settings_.region, " gives no shares of national totals (no CA)"));
+  }
+  if (caller.ok()) {
+    // The roster checked before any data is read (the masks, bound to the question as read, are
+    // agreed once it has been).
+    auto checked = security::MaskSession::Open(settings_.head_key, settings_.region, roster,
+                                               request.round(), "", settings_.federation_ca, now);
+    if (!checked.ok()) caller = checked.status();
+  }
+  auto share =
+      security::ShareVariance(settings_.disclosure.scale, static_cast<uint32_t>(roster.size()),
+                              settings_.disclosure.national_collusion);
+  if (caller.ok() && !share.ok()) caller = share.status();
+  NationalRoundShare round;
+  if (share.ok()) {
+    round = {
+        .roster_key = security::Hex(security::RosterDigest(roster)),
+        .share = *share,
+        .honest = static_cast<uint32_t>(roster.size()) - settings_.disclosure.national_collusion};
+  }
+  static const v1::Criterion kNone;
+  auto answer = Aggregate<v1::NationalShareAnswer>(
+      std::move(caller), kind, criterion != nullptr ? *criterion : kNone, sharing_, now, entry,
+      [&](v1::Purpose purpose) -> absl::StatusOr<Release<v1::NationalShareAnswer>> {
+        query::Engine engine = DisclosingEngine();
+        Releaser releaser(engine, discloser_);
+        std::unique_ptr<Source> source = sources()->Open();
+        absl::StatusOr<Release<core::NationalShare>> made =
+            kind == "count" ? releaser.ShareCount(*source, *criterion, purpose, round)
+            : kind == "breakdown"
+                ? releaser.ShareBreakdown(*source, *criterion, dims, diagnoses, purpose, round)
+                : releaser.ShareFrequency(*source, *criterion, purpose, round);
+        if (!made.ok()) return made.status();
+        auto masks = security::MaskSession::Open(settings_.head_key, settings_.region, roster,
+                                                 request.round(), made->answer.question,
+                                                 settings_.federation_ca, now);
+        if (!masks.ok()) return masks.status();
+        Release<v1::NationalShareAnswer> out{.answer = std::move(made->answer.answer),
+                                             .fingerprint = std::move(made->fingerprint),
+                                             .cost_micros = made->cost_micros};
+        for (uint64_t m : masks->Mask(made->answer.values)) out.answer.add_masked(m);
+        out.answer.set_question_digest(security::QuestionDigest(made->answer.question));
+        out.answer.set_honest(round.honest);
+        return out;
+      });
+  Done<v1::NationalShareAnswer> paced =
       Paced(arrived, RefundIfLost(entry, answer.ok(), now, std::move(done)));
   call::Finish(*audit_, std::move(entry), std::move(answer), std::move(paced));
 }

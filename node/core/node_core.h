@@ -37,6 +37,7 @@
 #include "pmdb/v1/admin.pb.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/audit.pb.h"
+#include "pmdb/v1/national.pb.h"
 #include "pmdb/v1/region.pb.h"
 #include "pmdb/v1/similar.pb.h"
 #include "query/engine.h"
@@ -67,6 +68,11 @@ class NodeCore {
                  Done<v1::BreakdownAnswer> done);
   void Frequency(const Credentials& who, const v1::FrequencyRequest& request,
                  Done<v1::FrequencyAnswer> done);
+  // This region's share of a national total (security/secure_sum.h): the question's exact
+  // values with the region's share of the noise and the round's masks. Admitted, charged and
+  // audited as the question itself would be.
+  void NationalShare(const Credentials& who, const v1::NationalShareRequest& request,
+                     Done<v1::NationalShareAnswer> done);
   // AC and AN at up to [limits] max_criteria sites in one release, with the noise the request
   // names (at least a frequency answer's); charged as one question of the "frequency" kind,
   // at 4 * sites / sigma^2. It leaves no sooner than security::kCatalogueSiteAllowance per site

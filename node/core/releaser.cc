@@ -1,6 +1,7 @@
 #include "node/core/releaser.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -147,6 +148,143 @@ absl::StatusOr<Release<v1::FrequencyAnswer>> Releaser::Frequency(const Source& s
   }
   *a.mutable_disclosure() = Applied();
   AddWarnings(r->warnings, a);
+  return out;
+}
+
+absl::Status Releaser::SharesNational() const {
+  if (discloser_ == nullptr || !discloser_->rules().differential_privacy ||
+      !discloser_->rules().close_side_channels) {
+    return absl::FailedPreconditionError(
+        "this region gives shares of national totals only under differential privacy with side "
+        "channels closed ([disclosure])");
+  }
+  return absl::OkStatus();
+}
+
+v1::DisclosureApplied Releaser::ShareApplied(const NationalRoundShare& round,
+                                             uint64_t cost_micros) const {
+  v1::DisclosureApplied d = Applied();
+  const double share_sd =
+      std::sqrt(static_cast<double>(round.share.num) / static_cast<double>(round.share.den));
+  d.set_description(
+      StrCat("a share of a national total by secure aggregation: discrete Gaussian noise of sd ",
+             share_sd, " per count from each of the round's regions, so that any ", round.honest,
+             " of them add up to sd ", discloser_->rules().scale.sigma(), " (rho ",
+             security::FormatMicros(cost_micros), "); masked, it tells nothing until summed"));
+  return d;
+}
+
+namespace {
+
+// The round's part of a share's key: the same question in another round is another release.
+std::string RoundKey(const std::string& key, const NationalRoundShare& round) {
+  return StrCat("national ", key, " round ", round.roster_key, " honest ", round.honest);
+}
+
+security::Rational Times(security::Rational r, uint64_t sensitivity) {
+  r.num *= security::u128{sensitivity} * sensitivity;
+  return r;
+}
+
+double Sd(security::Rational r) {
+  return std::sqrt(static_cast<double>(r.num) / static_cast<double>(r.den));
+}
+
+}  // namespace
+
+absl::StatusOr<Release<NationalShare>> Releaser::ShareCount(const Source& source,
+                                                            const v1::Criterion& criterion,
+                                                            v1::Purpose purpose,
+                                                            const NationalRoundShare& round) const {
+  absl::Status shares = SharesNational();
+  if (!shares.ok()) return shares;
+  auto checked = engine_.CheckCount(criterion);
+  if (!checked.ok()) return checked.status();
+  auto sourced = source.Count(engine_, criterion, purpose);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "count");
+  auto r = Evaluated<uint64_t>(std::move(sourced->answer), *checked, "count");
+  if (!r.ok()) return r.status();
+  auto key = KeyOf("count", checked->text, sourced->version);
+  if (!key.ok()) return key.status();
+  const std::string release = RoundKey(*key, round);
+  Release<NationalShare> out;
+  out.answer.question = StrCat("count ", checked->text);
+  out.answer.values.push_back(static_cast<int64_t>(r->value) +
+                              discloser_->NoiseShare(release, "", round.share));
+  out.answer.answer.add_share_sd(Sd(round.share));
+  out.fingerprint = discloser_->Fingerprint(release);
+  out.cost_micros = security::DistributedCostMicros(1, round.share, round.honest, 1);
+  *out.answer.answer.mutable_disclosure() = ShareApplied(round, out.cost_micros);
+  AddWarnings(r->warnings, out.answer.answer);
+  return out;
+}
+
+absl::StatusOr<Release<NationalShare>> Releaser::ShareBreakdown(
+    const Source& source, const v1::Criterion& criterion,
+    const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
+    v1::Purpose purpose, const NationalRoundShare& round) const {
+  absl::Status shares = SharesNational();
+  if (!shares.ok()) return shares;
+  auto checked = engine_.CheckBreakdown(criterion, dimensions, diagnoses);
+  if (!checked.ok()) return checked.status();
+  auto sourced = source.Breakdown(engine_, criterion, dimensions, purpose, diagnoses);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "breakdown");
+  auto r = Evaluated<v1::Breakdown>(std::move(sourced->answer), *checked, "breakdown");
+  if (!r.ok()) return r.status();
+  auto key = KeyOf("breakdown", checked->text, sourced->version, dimensions, diagnoses);
+  if (!key.ok()) return key.status();
+  const std::string release = RoundKey(*key, round);
+  Release<NationalShare> out;
+  out.answer.question = StrCat("breakdown ", checked->text);
+  for (v1::Dimension d : dimensions)
+    StrAppend(&out.answer.question, " by ", query::DimensionName(d));
+  for (const std::string& d : diagnoses) StrAppend(&out.answer.question, " ", d);
+  // The cells come from the question (side channels closed), so every region has the same.
+  for (const v1::BreakdownCell& cell : r->value.cells()) {
+    std::string cell_key;
+    for (const std::string& l : cell.labels()) StrAppend(&cell_key, l, "\x1f");
+    out.answer.values.push_back(static_cast<int64_t>(cell.count()) +
+                                discloser_->NoiseShare(release, cell_key, round.share));
+    out.answer.answer.add_share_sd(Sd(round.share));
+    *out.answer.answer.add_cells()->mutable_labels() = cell.labels();
+  }
+  out.fingerprint = discloser_->Fingerprint(release);
+  out.cost_micros =
+      security::DistributedCostMicros(query::CellsPerPerson(dimensions, diagnoses), round.share,
+                                      round.honest, static_cast<uint32_t>(r->value.cells_size()));
+  *out.answer.answer.mutable_disclosure() = ShareApplied(round, out.cost_micros);
+  AddWarnings(r->warnings, out.answer.answer);
+  return out;
+}
+
+absl::StatusOr<Release<NationalShare>> Releaser::ShareFrequency(
+    const Source& source, const v1::Criterion& criterion, v1::Purpose purpose,
+    const NationalRoundShare& round) const {
+  absl::Status shares = SharesNational();
+  if (!shares.ok()) return shares;
+  auto checked = engine_.CheckFrequency(criterion);
+  if (!checked.ok()) return checked.status();
+  auto sourced = source.Frequency(engine_, criterion, purpose);
+  if (!sourced.ok()) return AfterReading(sourced.status(), "frequency");
+  auto r = Evaluated<query::AlleleFrequency>(std::move(sourced->answer), *checked, "frequency");
+  if (!r.ok()) return r.status();
+  auto key = KeyOf("frequency", checked->text, sourced->version);
+  if (!key.ok()) return key.status();
+  const std::string release = RoundKey(*key, round);
+  // One person adds up to two alleles to AC and to AN: each number's noise is twice a count's.
+  const security::Rational twice = Times(round.share, 2);
+  Release<NationalShare> out;
+  out.answer.question = StrCat("frequency ", checked->text);
+  out.answer.values.push_back(static_cast<int64_t>(r->value.ac) +
+                              discloser_->NoiseShare(release, "ac", twice));
+  out.answer.values.push_back(static_cast<int64_t>(r->value.an) +
+                              discloser_->NoiseShare(release, "an", twice));
+  out.answer.answer.add_share_sd(Sd(twice));
+  out.answer.answer.add_share_sd(Sd(twice));
+  out.fingerprint = discloser_->Fingerprint(release);
+  out.cost_micros = security::DistributedCostMicros(8, twice, round.honest, 2);
+  *out.answer.answer.mutable_disclosure() = ShareApplied(round, out.cost_micros);
+  AddWarnings(r->warnings, out.answer.answer);
   return out;
 }
 

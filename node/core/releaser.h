@@ -27,8 +27,10 @@
 #include "absl/status/statusor.h"
 #include "node/core/source.h"
 #include "pmdb/v1/answers.pb.h"
+#include "pmdb/v1/national.pb.h"
 #include "query/engine.h"
 #include "security/disclosure.h"
+#include "security/secure_sum.h"
 
 namespace pmdb::core {
 
@@ -46,6 +48,23 @@ struct Release {
 struct Quote {
   std::string fingerprint;
   uint64_t cost_micros = 0;
+};
+
+// A region's share of a national total (security/secure_sum.h) before it is masked: it never
+// leaves the region as it is.
+struct NationalShare {
+  std::vector<int64_t> values;     // exact value plus this region's noise share, unclamped
+  v1::NationalShareAnswer answer;  // cells' labels, share_sd, disclosure, warnings; no values
+  std::string question;            // what it is a share of: kind, canonical form, shape
+};
+
+// A round of a national total as a region takes part in it: what its share is keyed on besides
+// the question (the round's roster), and each region's noise variance per unit of sensitivity
+// (sigma^2 / honest, honest = the round's regions less those that may collude).
+struct NationalRoundShare {
+  std::string roster_key;
+  security::Rational share;
+  uint32_t honest = 1;
 };
 
 // The text of every error that arises once data is being read, in a disclosed answer.
@@ -79,6 +98,23 @@ class Releaser {
                                                          const std::vector<v1::Criterion>& sites,
                                                          security::NoiseScale scale,
                                                          v1::Purpose purpose) const;
+
+  // Shares of national totals (NationalShare): the same checks and evaluation as the answers
+  // above, noise from the round's share instead of the region's own, nothing clamped or hidden
+  // (the hub does that to the total). FAILED_PRECONDITION unless the region answers under
+  // differential privacy with side channels closed (a breakdown's cells from the question).
+  absl::StatusOr<Release<NationalShare>> ShareCount(const Source& source,
+                                                    const v1::Criterion& criterion,
+                                                    v1::Purpose purpose,
+                                                    const NationalRoundShare& round) const;
+  absl::StatusOr<Release<NationalShare>> ShareBreakdown(
+      const Source& source, const v1::Criterion& criterion,
+      const std::vector<v1::Dimension>& dimensions, const std::vector<std::string>& diagnoses,
+      v1::Purpose purpose, const NationalRoundShare& round) const;
+  absl::StatusOr<Release<NationalShare>> ShareFrequency(const Source& source,
+                                                        const v1::Criterion& criterion,
+                                                        v1::Purpose purpose,
+                                                        const NationalRoundShare& round) const;
 
   // What the answer would cost: reads no data but the data version; a question the answer would
   // refuse is refused here with the same error. REQUIRES: a discloser.
@@ -116,6 +152,10 @@ class Releaser {
                                           security::NoiseScale scale) const;
   uint64_t CatalogueCost(size_t sites, security::NoiseScale scale) const;
   absl::Status AfterReading(absl::Status status, std::string_view kind) const;
+  // Why this region gives no share of a national total, or OK.
+  absl::Status SharesNational() const;
+  // The applied rules of a share: the region's, with the round's noise and cost.
+  v1::DisclosureApplied ShareApplied(const NationalRoundShare& round, uint64_t cost_micros) const;
   v1::DisclosureApplied Applied() const;
 
   const query::Engine& engine_;

@@ -66,6 +66,9 @@ struct NodeSettings {
   // witnesses; empty: unsigned.
   std::string head_certificate;
   std::string head_key;
+  // The federation's CA (its [tls] ca): the other regions' certificates in a national round
+  // must chain to it. Empty: the node gives no shares of national totals.
+  std::string federation_ca;
 };
 
 inline constexpr char kVersion[] = "0.1.0";

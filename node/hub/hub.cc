@@ -18,6 +18,7 @@
 #include "query/prepare.h"
 #include "security/audit.h"
 #include "security/case_ref.h"
+#include "security/secure_sum.h"
 
 namespace pmdb::hub {
 namespace {
@@ -255,6 +256,205 @@ void Hub::Federate(const Credentials& who, Deadline deadline, Method method,
       });
 }
 
+template <typename Reply, typename Merge>
+void Hub::National(const Credentials& who, Deadline deadline, Method method,
+                   const std::string& question, const absl::Status& precheck,
+                   v1::NationalShareRequest request, const Pricing& pricing, Merge merge,
+                   Done<Reply> done) {
+  v1::AuditEntry entry = call::NewEntry(method, "");
+  auto caller = call::Authorize(who, method, here_, &entry);
+  absl::Status s = caller.ok() ? precheck : caller.status();
+  if (!s.ok()) {
+    call::Finish(*audit_, std::move(entry), absl::StatusOr<Reply>(s), std::move(done));
+    return;
+  }
+  entry.set_query(question);
+  entry.set_release_key(StrCat("national ", pricing.key));
+  std::vector<std::string> ids;
+  for (const Region& r : regions_) ids.push_back(r.id);
+  auto refused = mirror_.WouldAllRefuse(caller->user.uri, pricing.key, pricing.units, ids,
+                                        clock_->NowSeconds(), pricing.sigma_centi);
+  if (refused.has_value()) {
+    if (metrics::Registry* m = metrics_.load()) m->Add("pmdb_hub_budget_refusals_total", {});
+    call::Finish(*audit_, std::move(entry),
+                 absl::StatusOr<Reply>(absl::ResourceExhaustedError(*refused)), std::move(done));
+    return;
+  }
+  // Everything a round needs, kept until the reply.
+  struct State {
+    Outgoing out;
+    std::vector<Region> regions;  // every configured region, as askable now
+    // Why a region is not counted (not reachable, refused, dropped out of a round).
+    std::map<std::string, absl::Status> out_of;
+    v1::NationalShareRequest request;
+    int rounds = 0;
+    std::string user;
+    std::string key;
+    v1::AuditEntry entry;
+    std::function<Reply(std::vector<RegionResult<v1::NationalShareAnswer>>, uint32_t)> merge;
+    Done<Reply> done;
+    std::function<void()> next;  // the next round (breaks its own cycle when done)
+  };
+  auto st = std::make_shared<State>();
+  st->out = {.on_behalf_of = caller->user.uri, .deadline = RegionDeadline(deadline)};
+  st->regions = Askable();
+  st->request = std::move(request);
+  st->user = caller->user.uri;
+  st->key = pricing.key;
+  st->entry = std::move(entry);
+  st->merge = std::move(merge);
+  st->done = std::move(done);
+  const int kind = static_cast<int>(st->request.question_case());
+  {
+    // Regions that refused this researcher this kind of share a moment ago are not asked again
+    // yet: a refusal in a round makes every other region of it answer a second round.
+    const int64_t now = clock_->NowSeconds();
+    std::lock_guard<std::mutex> lock(refusals_mu_);
+    for (const Region& r : st->regions) {
+      auto it = refusals_.find({r.id, st->user, kind});
+      if (it == refusals_.end()) continue;
+      if (it->second.first < now) {
+        refusals_.erase(it);
+        continue;
+      }
+      st->out_of[r.id] = it->second.second;
+    }
+  }
+  // Gives the reply: the last round's shares, every other region's reason.
+  auto reply = [this, st](std::vector<RegionResult<v1::NationalShareAnswer>> round) {
+    std::vector<RegionResult<v1::NationalShareAnswer>> all;
+    std::vector<RegionCharge> charges;
+    for (const Region& r : st->regions) {
+      RegionResult<v1::NationalShareAnswer> one{.region = r.id};
+      auto in_round =
+          std::find_if(round.begin(), round.end(), [&](const auto& x) { return x.region == r.id; });
+      if (in_round != round.end() && in_round->answer.ok()) {
+        one.answer = std::move(in_round->answer);
+      } else if (auto why = st->out_of.find(r.id); why != st->out_of.end()) {
+        one.answer = why->second;
+      } else {
+        one.answer = absl::UnavailableError("not in the round");
+      }
+      all.push_back(std::move(one));
+    }
+    if (metrics::Registry* m = metrics_.load()) {
+      for (const auto& r : all) {
+        std::string status = v1::RegionStatus_Name(RegionStatusOf(r.answer.status()));
+        if (status.starts_with("REGION_")) status = status.substr(7);
+        for (char& c : status) c = static_cast<char>(std::tolower(c));
+        m->Add("pmdb_hub_region_answers_total", {{"region", r.region}, {"status", status}});
+      }
+    }
+    Reply out = st->merge(std::move(all), static_cast<uint32_t>(st->rounds));
+    st->entry.set_released(call::Released(out));
+    st->next = nullptr;  // the rounds are over
+    call::Finish(*audit_, std::move(st->entry), absl::StatusOr<Reply>(std::move(out)),
+                 std::move(st->done));
+  };
+  // One round among the regions not out yet, with a fresh id; again without those that fail.
+  st->next = [this, st, reply, kind]() {
+    ++st->rounds;
+    std::vector<Region> members;
+    v1::NationalShareRequest& r = st->request;
+    r.clear_roster();
+    for (const Region& region : st->regions) {
+      if (st->out_of.contains(region.id)) continue;
+      std::string cert = region.client == nullptr ? "" : region.client->certificate();
+      if (region.client == nullptr || cert.empty()) {
+        st->out_of[region.id] = absl::UnavailableError(
+            region.client == nullptr ? region.refusal : "its certificate is not known yet");
+        continue;
+      }
+      members.push_back(region);
+      v1::RosterMember* m = r.add_roster();
+      m->set_region(region.id);
+      m->set_certificate(std::move(cert));
+    }
+    std::sort(r.mutable_roster()->begin(), r.mutable_roster()->end(),
+              [](const auto& a, const auto& b) { return a.region() < b.region(); });
+    auto id = security::NewRoundId();
+    if (members.empty() || !id.ok()) {
+      reply({});
+      return;
+    }
+    r.set_round(*id);
+    // A round that is not the last gets half the time left, so that a region that hangs
+    // (rather than failing at once) leaves time for a round without it.
+    Outgoing round_call = st->out;
+    if (st->rounds < kMaxNationalRounds) {
+      const auto now = std::chrono::system_clock::now();
+      if (st->out.deadline > now) round_call.deadline = now + (st->out.deadline - now) / 2;
+    }
+    AskAll<v1::NationalShareRequest, v1::NationalShareAnswer>(
+        members, round_call, r, &RegionClient::NationalShare,
+        [this, st, reply, kind](std::vector<RegionResult<v1::NationalShareAnswer>> results) {
+          // What every region of the round charged, whether or not the round completes: a share
+          // that left was a release.
+          std::vector<RegionCharge> charges;
+          bool whole = true;
+          for (const auto& res : results) {
+            if (!res.answer.ok()) {
+              whole = false;
+              st->out_of[res.region] = res.answer.status();
+              if (RegionStatusOf(res.answer.status()) == v1::REGION_REFUSED) {
+                std::lock_guard<std::mutex> lock(refusals_mu_);
+                refusals_[{res.region, st->user, kind}] = {
+                    clock_->NowSeconds() + kNationalRefusalSeconds, res.answer.status()};
+              }
+              continue;
+            }
+            const v1::DisclosureApplied& d = res.answer->disclosure();
+            uint64_t micros = static_cast<uint64_t>(std::llround(d.rho() * 1e6));
+            charges.push_back(
+                {res.region, micros, d.sigma(), {d.budgets().begin(), d.budgets().end()}});
+            v1::RegionCharge* c = st->entry.add_charges();
+            c->set_region(res.region);
+            c->set_rho_micros(micros);
+          }
+          mirror_.Record(st->user, st->key, clock_->NowSeconds(), charges, !charges.empty());
+          const bool time_left = std::chrono::system_clock::now() < st->out.deadline;
+          if (whole || st->rounds >= kMaxNationalRounds || !time_left) {
+            if (!whole) {
+              // The last round lost a region: its masks do not cancel, so it gives no number.
+              for (auto& res : results) {
+                if (res.answer.ok()) {
+                  st->out_of[res.region] = absl::UnavailableError(
+                      "its share is of a round another region dropped out of");
+                }
+              }
+              reply({});
+              return;
+            }
+            reply(std::move(results));
+            return;
+          }
+          // Those that answered are asked again, with fresh masks, without the others.
+          std::function<void()> next = st->next;
+          next();
+        });
+  };
+  // Regions whose certificate the hub has not seen yet answer an Info first.
+  std::vector<Region> unknown;
+  for (const Region& r : st->regions) {
+    if (r.client != nullptr && r.client->certificate().empty()) unknown.push_back(r);
+  }
+  if (unknown.empty()) {
+    std::function<void()> next = st->next;
+    next();
+    return;
+  }
+  auto info = std::make_shared<v1::InfoRequest>();
+  AskAll<v1::InfoRequest, v1::RegionInfo>(
+      unknown, st->out, *info, &RegionClient::Info,
+      [st, info](std::vector<RegionResult<v1::RegionInfo>> results) {
+        for (const auto& r : results) {
+          if (!r.answer.ok()) st->out_of[r.region] = r.answer.status();
+        }
+        std::function<void()> next = st->next;
+        next();
+      });
+}
+
 void Hub::Info(const Credentials& who, Deadline deadline, const v1::InfoRequest& request,
                Done<v1::FederationInfo> done) {
   Federate<v1::InfoRequest, v1::RegionInfo, v1::FederationInfo>(
@@ -272,6 +472,17 @@ void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountReques
   Pricing pricing{.key = limited.ok() ? KeyOf("count", request.criterion(), {}, {}) : "",
                   .units = 1,
                   .cost_only = request.cost_only()};
+  if (settings_.national && !request.per_region() && !request.cost_only()) {
+    v1::NationalShareRequest share;
+    *share.mutable_count() = request;
+    National<v1::FederatedCount>(
+        who, deadline, Method::kFederationCount, recorded, limited, std::move(share), pricing,
+        [floor = settings_.disclosure.min_count](auto results, uint32_t rounds) {
+          return MergeNationalCount(std::move(results), rounds, floor);
+        },
+        std::move(done));
+    return;
+  }
   Federate<v1::CountRequest, v1::CountAnswer, v1::FederatedCount>(
       who, deadline, Method::kFederationCount, recorded, limited, request, &RegionClient::Count,
       [floor = settings_.disclosure.min_count](auto results) {
@@ -294,6 +505,18 @@ void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::Breakdo
     pricing.key = KeyOf("breakdown", request.criterion(), *dims, *diagnoses);
     pricing.units = query::CellsPerPerson(*dims, *diagnoses);
   }
+  if (settings_.national && !request.per_region() && !request.cost_only()) {
+    v1::NationalShareRequest share;
+    *share.mutable_breakdown() = request;
+    National<v1::FederatedBreakdown>(
+        who, deadline, Method::kFederationBreakdown, recorded, checked, std::move(share), pricing,
+        [floor = settings_.disclosure.min_count,
+         dims = dims.ok() ? *dims : std::vector<v1::Dimension>{}](auto results, uint32_t rounds) {
+          return MergeNationalBreakdown(std::move(results), dims, rounds, floor);
+        },
+        std::move(done));
+    return;
+  }
   Federate<v1::BreakdownRequest, v1::BreakdownAnswer, v1::FederatedBreakdown>(
       who, deadline, Method::kFederationBreakdown, recorded, checked, request,
       &RegionClient::Breakdown,
@@ -311,6 +534,17 @@ void Hub::Frequency(const Credentials& who, Deadline deadline, const v1::Frequen
   Pricing pricing{.key = limited.ok() ? KeyOf("frequency", request.criterion(), {}, {}) : "",
                   .units = 2,
                   .cost_only = request.cost_only()};
+  if (settings_.national && !request.per_region() && !request.cost_only()) {
+    v1::NationalShareRequest share;
+    *share.mutable_frequency() = request;
+    National<v1::FederatedFrequency>(
+        who, deadline, Method::kFederationFrequency, recorded, limited, std::move(share), pricing,
+        [floor = settings_.disclosure.min_count](auto results, uint32_t rounds) {
+          return MergeNationalFrequency(std::move(results), rounds, floor);
+        },
+        std::move(done));
+    return;
+  }
   Federate<v1::FrequencyRequest, v1::FrequencyAnswer, v1::FederatedFrequency>(
       who, deadline, Method::kFederationFrequency, recorded, limited, request,
       &RegionClient::Frequency,

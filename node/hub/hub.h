@@ -12,9 +12,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "node/base/clock.h"
 #include "node/base/metrics.h"
 #include "node/call/caller.h"
@@ -23,6 +27,7 @@
 #include "node/hub/region_client.h"
 #include "node/hub/witness.h"
 #include "pmdb/v1/federation.pb.h"
+#include "pmdb/v1/national.pb.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
 #include "security/policy.h"
@@ -36,7 +41,14 @@ struct HubSettings {
   std::string federation;
   std::chrono::milliseconds deadline{2000};  // per region and call
   security::DisclosureRules disclosure;      // min_count is the national floor
+  // National totals (counts, breakdowns, frequencies) by secure aggregation with one noise
+  // (national.proto) unless a request asks per_region; false: always each region's own part.
+  bool national = true;
 };
+
+// How many rounds a national total may take: a region that drops out of one is left out of the
+// next.
+inline constexpr int kMaxNationalRounds = 3;
 
 // The most matches a federated similar-case answer holds.
 inline constexpr uint32_t kMaxFederatedTop = 100;
@@ -101,6 +113,15 @@ class Hub {
                 void (RegionClient::*ask)(const Outgoing&, const Request&, Done<Answer>),
                 Merge merge, Done<Reply> done, const Pricing* pricing = nullptr,
                 std::chrono::milliseconds longer = {});
+  // A national total (national.proto): rounds of NationalShare among the regions that can
+  // take part, each round without those that failed in the one before, until one round has every
+  // member's share or kMaxNationalRounds have been asked; `merge` makes the reply from the
+  // regions' outcomes (the last round's shares, the others' failures) and the rounds asked.
+  template <typename Reply, typename Merge>
+  void National(const Credentials& who, Deadline deadline, security::Method method,
+                const std::string& question, const absl::Status& precheck,
+                v1::NationalShareRequest request, const Pricing& pricing, Merge merge,
+                Done<Reply> done);
   // One call passed on to the region `region_id`, whose outcome is the reply.
   template <typename Request>
   void Forward(const Credentials& who, Deadline deadline, security::Method method,
@@ -121,7 +142,16 @@ class Hub {
   Witness* witness_;
   std::atomic<metrics::Registry*> metrics_{nullptr};
   BudgetMirror mirror_;
+  // Regions that refused a researcher a kind of national share (their sharing policy, a spent
+  // budget), by (region, researcher, kind), until when: left out of the first round of that
+  // researcher's next such totals, so that a refusal does not make the others answer twice.
+  mutable std::mutex refusals_mu_;
+  std::map<std::tuple<std::string, std::string, int>, std::pair<int64_t, absl::Status>> refusals_
+      ABSL_GUARDED_BY(refusals_mu_);
 };
+
+// How long a region's refusal of a national share keeps it out of a researcher's next rounds.
+inline constexpr int64_t kNationalRefusalSeconds = 600;
 
 }  // namespace pmdb::hub
 

@@ -1,12 +1,14 @@
 #include "node/hub/merge.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
 #include "node/base/strings.h"
 #include "security/disclosure.h"
 #include "security/released.h"
+#include "security/secure_sum.h"
 
 namespace pmdb::hub {
 namespace {
@@ -242,6 +244,155 @@ v1::FederatedCatalogue MergeCatalogues(std::vector<RegionResult<v1::CatalogueAns
     }
   }
   Close(reply, answered, results.size(), floor);
+  return reply;
+}
+
+namespace {
+
+// The sum of one round's shares, and how it was made.
+struct NationalSum {
+  std::vector<int64_t> values;
+  std::vector<double> variance;  // of each value's noise: the shares' added
+  google::protobuf::RepeatedPtrField<v1::ReleasedCell> cells;  // a breakdown's labels
+  v1::NationalRound round;
+  double rho = 0;       // what the regions charged together
+  std::string problem;  // why there is no number, when there is none
+};
+
+NationalSum SumShares(std::vector<RegionResult<v1::NationalShareAnswer>>& results,
+                      google::protobuf::RepeatedPtrField<v1::RegionPart>* parts, uint32_t rounds) {
+  NationalSum sum;
+  std::vector<std::vector<uint64_t>> shares;
+  const v1::NationalShareAnswer* first = nullptr;
+  uint32_t honest = 0;
+  size_t members = 0;
+  for (RegionResult<v1::NationalShareAnswer>& r : results) {
+    v1::RegionPart* part = parts->Add();
+    *part = PartOf(r.region, r.answer.status());
+    if (!r.answer.ok()) continue;
+    *part->mutable_disclosure() = r.answer->disclosure();
+    ++members;
+    const v1::NationalShareAnswer& a = *r.answer;
+    sum.round.add_covers(r.region);
+    sum.rho += a.disclosure().rho();
+    honest = honest == 0 ? a.honest() : std::min(honest, a.honest());
+    if (first == nullptr) {
+      first = &a;
+      sum.variance.assign(static_cast<size_t>(a.masked_size()), 0.0);
+    }
+    bool fits = a.masked_size() == first->masked_size() && a.share_sd_size() == a.masked_size() &&
+                a.cells_size() == first->cells_size() &&
+                a.question_digest() == first->question_digest();
+    for (int c = 0; fits && c < a.cells_size(); ++c) {
+      fits = LabelKey(a.cells(c)) == LabelKey(first->cells(c));
+    }
+    if (!fits && sum.problem.empty()) {
+      sum.problem = StrCat("region ", r.region,
+                           "'s share does not fit the others' (it read the "
+                           "question otherwise, or its cells differ), so no total could be made");
+    }
+    if (!fits) continue;
+    shares.emplace_back(a.masked().begin(), a.masked().end());
+    for (int v = 0; v < a.share_sd_size(); ++v) {
+      sum.variance[static_cast<size_t>(v)] += a.share_sd(v) * a.share_sd(v);
+    }
+  }
+  sum.round.set_rounds(rounds);
+  if (members > 0 && honest > 0) {
+    sum.round.set_collusion(static_cast<uint32_t>(members - std::min<size_t>(members, honest)));
+  }
+  if (first == nullptr) {
+    sum.problem = "no region gave its share of the national total";
+    return sum;
+  }
+  if (!sum.problem.empty()) return sum;
+  sum.values = security::SumShares(shares);
+  sum.cells = first->cells();
+  if (!sum.variance.empty()) sum.round.set_noise_sd(std::sqrt(sum.variance[0]));
+  return sum;
+}
+
+// How a national total was protected, for the reader.
+template <typename Reply>
+void CloseNational(Reply& reply, const NationalSum& sum, size_t asked, uint32_t floor) {
+  reply.set_partial(static_cast<size_t>(sum.round.covers_size()) < asked || sum.values.empty());
+  *reply.mutable_national() = sum.round;
+  v1::DisclosureApplied& d = *reply.mutable_disclosure();
+  d.set_min_count(floor);
+  d.set_mechanism("discrete-gaussian");
+  d.set_sigma(sum.round.noise_sd());
+  d.set_rho(sum.rho);
+  std::string text;
+  if (sum.values.empty()) {
+    text = sum.problem;
+  } else {
+    text = StrCat("one national total over ", sum.round.covers_size(), " of ", asked,
+                  " regions by secure aggregation: each region added its share of discrete "
+                  "Gaussian noise (sd ",
+                  sum.round.noise_sd(),
+                  " in all) and masks that cancel in the sum, so no region's own number was "
+                  "seen; numbers below ",
+                  floor, " are shown as <", floor);
+    if (sum.round.rounds() > 1) {
+      StrAppend(&text, "; ", sum.round.rounds(),
+                " rounds were asked, the later without the regions that dropped out");
+    }
+  }
+  d.set_description(std::move(text));
+}
+
+}  // namespace
+
+v1::FederatedCount MergeNationalCount(std::vector<RegionResult<v1::NationalShareAnswer>> results,
+                                      uint32_t rounds, uint32_t floor) {
+  v1::FederatedCount reply;
+  NationalSum sum = SumShares(results, reply.mutable_regions(), rounds);
+  if (sum.values.size() == 1) {
+    *reply.mutable_total() =
+        security::NoisedCount(sum.values[0], std::sqrt(sum.variance[0]), floor);
+  } else if (!sum.values.empty()) {
+    sum.values.clear();
+    sum.problem = "the regions' shares are not of one count";
+  }
+  CloseNational(reply, sum, results.size(), floor);
+  return reply;
+}
+
+v1::FederatedBreakdown MergeNationalBreakdown(
+    std::vector<RegionResult<v1::NationalShareAnswer>> results,
+    const std::vector<v1::Dimension>& dimensions, uint32_t rounds, uint32_t floor) {
+  v1::FederatedBreakdown reply;
+  for (v1::Dimension d : dimensions) reply.add_dimensions(d);
+  NationalSum sum = SumShares(results, reply.mutable_regions(), rounds);
+  if (!sum.values.empty() && static_cast<size_t>(sum.cells.size()) != sum.values.size()) {
+    sum.values.clear();
+    sum.problem = "the regions' shares are not of one breakdown";
+  }
+  for (size_t c = 0; c < sum.values.size(); ++c) {
+    v1::ReleasedCell* cell = reply.add_totals();
+    *cell->mutable_labels() = sum.cells[static_cast<int>(c)].labels();
+    *cell->mutable_count() =
+        security::NoisedCount(sum.values[c], std::sqrt(sum.variance[c]), floor);
+  }
+  CloseNational(reply, sum, results.size(), floor);
+  return reply;
+}
+
+v1::FederatedFrequency MergeNationalFrequency(
+    std::vector<RegionResult<v1::NationalShareAnswer>> results, uint32_t rounds, uint32_t floor) {
+  v1::FederatedFrequency reply;
+  NationalSum sum = SumShares(results, reply.mutable_regions(), rounds);
+  if (sum.values.size() == 2) {
+    *reply.mutable_ac() = security::NoisedCount(sum.values[0], std::sqrt(sum.variance[0]), floor);
+    *reply.mutable_an() = security::NoisedCount(sum.values[1], std::sqrt(sum.variance[1]), floor);
+    // The round's noise is reported per count: AC and AN carry twice that.
+    reply.mutable_national()->set_noise_sd(std::sqrt(sum.variance[0]) / 2);
+    sum.round.set_noise_sd(std::sqrt(sum.variance[0]) / 2);
+  } else if (!sum.values.empty()) {
+    sum.values.clear();
+    sum.problem = "the regions' shares are not of one frequency";
+  }
+  CloseNational(reply, sum, results.size(), floor);
   return reply;
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "pmdb/v1/answers.pb.h"
 #include "pmdb/v1/federation.pb.h"
+#include "pmdb/v1/national.pb.h"
 #include "pmdb/v1/similar.pb.h"
 
 namespace pmdb::hub {
@@ -49,6 +50,20 @@ v1::FederatedFrequency MergeFrequencies(std::vector<RegionResult<v1::FrequencyAn
 // unavailable and not added.
 v1::FederatedCatalogue MergeCatalogues(std::vector<RegionResult<v1::CatalogueAnswer>> results,
                                        size_t sites, uint32_t floor);
+
+// National totals (national.proto) from every configured region's outcome: the regions of the
+// round that succeeded hold their shares, the others why they are not counted. The shares'
+// masked values are summed (the masks cancel) into one noised number per value, shown through
+// the hub's floor with the noise of every share added; no region's number is shown. No share
+// at all: no number, never 0. Shares that do not fit together (other lengths or cells) give no
+// number either, and say so.
+v1::FederatedCount MergeNationalCount(std::vector<RegionResult<v1::NationalShareAnswer>> results,
+                                      uint32_t rounds, uint32_t floor);
+v1::FederatedBreakdown MergeNationalBreakdown(
+    std::vector<RegionResult<v1::NationalShareAnswer>> results,
+    const std::vector<v1::Dimension>& dimensions, uint32_t rounds, uint32_t floor);
+v1::FederatedFrequency MergeNationalFrequency(
+    std::vector<RegionResult<v1::NationalShareAnswer>> results, uint32_t rounds, uint32_t floor);
 
 // The national top `top`: by score, ties to the region listed first, then to the region's own
 // order, so an answer is reproducible. Notes come from the first region that reported any.

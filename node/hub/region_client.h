@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "node/call/finish.h"
 #include "pmdb/v1/answers.pb.h"
+#include "pmdb/v1/national.pb.h"
 #include "pmdb/v1/region.pb.h"
 #include "pmdb/v1/similar.pb.h"
 
@@ -47,6 +48,16 @@ class RegionClient {
                               Done<v1::ContactTicket> done) = 0;
   virtual void ContactStatus(const Outgoing& call, const v1::ContactStatusRequest& request,
                              Done<v1::ContactTicket> done) = 0;
+  // The region's share of a national total (national.proto).
+  virtual void NationalShare(const Outgoing& call, const v1::NationalShareRequest& request,
+                             Done<v1::NationalShareAnswer> done) {
+    (void)call;
+    (void)request;
+    done(absl::UnimplementedError("this region gives no shares of national totals"));
+  }
+  // The region node's certificate (PEM) as the last call that reached it showed it over mutual
+  // TLS; "" before any. The hub hands it to the other regions of a national round.
+  virtual std::string certificate() const { return ""; }
   // The region's audit head, asked on the hub's own behalf (`call.on_behalf_of` is empty).
   virtual void AuditHead(const Outgoing& call, const v1::AuditHeadRequest& request,
                          Done<v1::AuditHeadReply> done) {

@@ -319,7 +319,8 @@ absl::Status ReadDisclosure(Document& doc, Section& root, security::DisclosureRu
         s.Uint("daily_budget", &rules->daily_budget, 1, 100000000),
         s.Uint("near_repeat_limit", &rules->near_repeat_limit, 0, 100000000),
         s.Bool("close_side_channels", &rules->close_side_channels),
-        s.Uint("response_quantum_ms", &rules->response_quantum_ms, 0, 10000), s.NoUnknownKeys()}) {
+        s.Uint("response_quantum_ms", &rules->response_quantum_ms, 0, 10000),
+        s.Uint("national_collusion", &rules->national_collusion, 0, 100), s.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   rules->scale.sigma_centi = static_cast<uint32_t>(sigma);
@@ -522,11 +523,11 @@ absl::StatusOr<HubConfig> LoadHubConfig(const std::string& path) {
   if (!hub.present()) return absl::InvalidArgumentError(StrCat(path, ": needs a [hub] table"));
   uint32_t deadline = static_cast<uint32_t>(c.deadline_ms);
   uint32_t witness = static_cast<uint32_t>(c.witness_interval_s);
-  for (absl::Status st :
-       {hub.String("listen", &c.listen), hub.Path("db", &c.db, true),
-        hub.Uint("min_free_mb", &c.min_free_mb, 1, 1 << 20),
-        hub.Uint("deadline_ms", &deadline, 10, 600000),
-        hub.Uint("witness_interval_s", &witness, 1, 86400), hub.NoUnknownKeys()}) {
+  for (absl::Status st : {hub.String("listen", &c.listen), hub.Path("db", &c.db, true),
+                          hub.Uint("min_free_mb", &c.min_free_mb, 1, 1 << 20),
+                          hub.Uint("deadline_ms", &deadline, 10, 600000),
+                          hub.Uint("witness_interval_s", &witness, 1, 86400),
+                          hub.Bool("national", &c.national), hub.NoUnknownKeys()}) {
     if (!st.ok()) return st;
   }
   c.deadline_ms = static_cast<int>(deadline);

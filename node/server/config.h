@@ -135,6 +135,7 @@ struct HubConfig {
   std::vector<std::string> accept_region_audit;  // pmdb hub --accept-region-audit REGION
   std::vector<RegionEndpoint> regions;
   security::DisclosureRules disclosure;
+  bool national = true;  // [hub] national: national totals by secure aggregation (hub.h)
 };
 
 absl::StatusOr<NodeConfig> LoadNodeConfig(const std::string& path);

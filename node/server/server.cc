@@ -764,6 +764,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartNode(const NodeConfig& config) {
   settings.federation = self->federation;
   settings.head_certificate = config.tls.cert;
   settings.head_key = config.tls.key;
+  settings.federation_ca = config.tls.ca;
   auto core = core::NodeCore::Create(std::move(settings), node->store_.get(), node->audit_.get());
   if (!core.ok()) return core.status();
   node->core_ = std::move(*core);
@@ -1044,7 +1045,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartHub(const HubConfig& config) {
   }
   hub::HubSettings settings{.federation = self->federation,
                             .deadline = std::chrono::milliseconds(config.deadline_ms),
-                            .disclosure = config.disclosure};
+                            .disclosure = config.disclosure,
+                            .national = config.national};
   hub->hub_ = std::make_unique<hub::Hub>(std::move(settings), std::move(regions), hub->audit_.get(),
                                          &SystemClock(), hub->witness_.get());
   // The account of researchers' spending comes back from the hub's own log (a year of it).

@@ -68,6 +68,17 @@ grpc::ServerUnaryReactor* RegionServiceImpl::Catalogue(grpc::CallbackServerConte
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RegionServiceImpl::NationalShare(grpc::CallbackServerContext* context,
+                                                           const v1::NationalShareRequest* request,
+                                                           v1::NationalShareAnswer* reply) {
+  auto* reactor = context->DefaultReactor();
+  // The request and reply live until the reactor finishes.
+  Run(reactor, [this, who = CredentialsOf(*context), request, reactor, reply] {
+    core_->NationalShare(who, *request, ReplyWith(reactor, reply));
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RegionServiceImpl::SimilarCases(grpc::CallbackServerContext* context,
                                                           const v1::SimilarCasesRequest* request,
                                                           v1::SimilarCasesAnswer* reply) {

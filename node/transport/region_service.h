@@ -36,6 +36,9 @@ class RegionServiceImpl final : public v1::RegionService::CallbackService {
   grpc::ServerUnaryReactor* Catalogue(grpc::CallbackServerContext* context,
                                       const v1::CatalogueRequest* request,
                                       v1::CatalogueAnswer* reply) override;
+  grpc::ServerUnaryReactor* NationalShare(grpc::CallbackServerContext* context,
+                                          const v1::NationalShareRequest* request,
+                                          v1::NationalShareAnswer* reply) override;
   grpc::ServerUnaryReactor* SimilarCases(grpc::CallbackServerContext* context,
                                          const v1::SimilarCasesRequest* request,
                                          v1::SimilarCasesAnswer* reply) override;

@@ -31,6 +31,9 @@ std::vector<FlagSpec> QueryFlags() {
       {"cost", "",
        "with --hub: what the question would cost in every region and what you have left, "
        "charging nothing"},
+      {"per-region", "",
+       "with --hub: every region's own number (each with that region's noise and at its cost) "
+       "instead of one national total with one noise"},
       {"purpose", "NAME", "research (default) or care: whose consent applies (--db, --node)"},
       {"batch", "FILE", "one expression per line; one JSON object per line out, same order"},
       {"hpo", "PATH", "HPO ontology (OBO) to use and remember (--db)"},
@@ -59,10 +62,12 @@ const CommandSpec& Spec() {
       "Only individuals whose consent covers --purpose are counted.\n"
       "\n"
       "With --db the answer is exact (the operator's own store). With --hub every region answers\n"
-      "under its own sharing policy and disclosure rules: small counts come back as a range "
-      "(\"<5\"),\n"
-      "each region's part is listed with its status, and a region that did not answer is never\n"
-      "counted as zero (the total says it is partial). Certificates come from --cert, --key, --ca\n"
+      "under its own sharing policy and disclosure rules, and by default the hub returns one\n"
+      "national total with one noise (secure aggregation: each region adds a share of the noise\n"
+      "and masks that cancel in the sum, so no region's own number is seen and the total is as\n"
+      "precise as one region's answer); --per-region lists each region's own noised number\n"
+      "instead. A region that did not answer is never counted as zero (the total says it is\n"
+      "partial and which regions it covers). Certificates come from --cert, --key, --ca\n"
       "or PMDB_CERT, PMDB_KEY, PMDB_CA; `. build/demo/researcher.env` sets them for the demo.",
       QueryFlags(),
       "  pmdb query --db region.db 'dx(C50) AND sex(F)'\n"
@@ -71,6 +76,7 @@ const CommandSpec& Spec() {
       "  pmdb query --db region.db --batch questions.txt > answers.jsonl\n"
       "  pmdb query --hub hub.example.se:7000 --breakdown sex 'gene(BRCA2) AND dx(C50)'\n"
       "  pmdb query --hub hub.example.se:7000 --cost --breakdown sex 'gene(BRCA2)'\n"
+      "  pmdb query --hub hub.example.se:7000 --per-region 'dx(C50) AND sex(F)'\n"
       "  pmdb query --hub hub.example.se:7000 --breakdown diagnosis --diagnoses C50,C56,D05 \\\n"
       "      'gene(BRCA2)'\n",
       /*takes_positional=*/true,
@@ -214,6 +220,7 @@ int RunRemote(const Flags& flags, const Request& req, const Target& target, bool
   q.dimensions = req.dimensions;
   q.diagnoses = req.diagnoses;
   q.cost_only = flags.Bool("cost");
+  q.per_region = flags.Bool("per-region");
   q.purpose = req.purpose;
   q.timeout_seconds = target.timeout_seconds;
   bool to_hub = target.kind == Target::kHub;
@@ -286,6 +293,11 @@ int RunQuery(int argc, char** argv) {
     return UsageError(Spec(), absl::InvalidArgumentError(
                                   "--cost asks the regions through --hub what a question would "
                                   "cost; an operator's exact answers (--db, --node) cost nothing"));
+  }
+  if (flags->Bool("per-region") && target->kind != Target::kHub) {
+    return UsageError(Spec(), absl::InvalidArgumentError(
+                                  "--per-region asks the hub for each region's own number; --db "
+                                  "and --node answer for one region already"));
   }
   if (target->kind != Target::kDb) return RunRemote(*flags, req, *target, batch);
   auto store = OpenStore(target->where, /*create=*/false);

@@ -72,10 +72,11 @@ std::string DisclosureNote(const v1::DisclosureApplied& d, const RegionParts& pa
   }
   std::string budgets;
   for (const v1::RegionPart& p : parts) {
-    const v1::DisclosureApplied* r = p.has_count()       ? &p.count().disclosure()
-                                     : p.has_breakdown() ? &p.breakdown().disclosure()
-                                     : p.has_frequency() ? &p.frequency().disclosure()
-                                                         : nullptr;
+    const v1::DisclosureApplied* r = p.has_count()        ? &p.count().disclosure()
+                                     : p.has_breakdown()  ? &p.breakdown().disclosure()
+                                     : p.has_frequency()  ? &p.frequency().disclosure()
+                                     : p.has_disclosure() ? &p.disclosure()
+                                                          : nullptr;
     if (r == nullptr) continue;
     // The tightest of the caller's limits at the region is what the next question meets.
     const v1::BudgetState* tightest = nullptr;
@@ -271,6 +272,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::CountRequest req;
       *req.mutable_criterion() = *criterion;
       req.set_cost_only(q.cost_only);
+      req.set_per_region(q.per_region);
       v1::FederatedCount reply;
       absl::Status s = transport::FromGrpc(stub->Count(&context, req, &reply));
       if (!s.ok()) return s;
@@ -294,6 +296,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       out = StrCat(security::FormatWithInterval(reply.total()), " individuals match ", canonical,
                    PartialNote(parts), "\n");
       for (const auto& p : parts) {
+        if (reply.has_national() && p.status() == v1::REGION_OK) continue;  // no region's number
         if (p.has_count()) {
           StrAppend(&out, "  ", Pad(p.region(), 20),
                     Pad(security::FormatWithInterval(p.count().count()), 24), "\n");
@@ -311,6 +314,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       v1::FrequencyRequest req;
       *req.mutable_criterion() = *criterion;
       req.set_cost_only(q.cost_only);
+      req.set_per_region(q.per_region);
       v1::FederatedFrequency reply;
       absl::Status s = transport::FromGrpc(stub->Frequency(&context, req, &reply));
       if (!s.ok()) return s;
@@ -340,6 +344,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
                    "\n  AF=", AfText(reply.ac(), reply.an()), "   ", canonical, PartialNote(parts),
                    "\n");
       for (const auto& p : parts) {
+        if (reply.has_national() && p.status() == v1::REGION_OK) continue;  // no region's number
         if (p.has_frequency()) {
           StrAppend(&out, "  ", Pad(p.region(), 20),
                     "AC=", Pad(security::FormatReleased(p.frequency().ac()), 10),
@@ -361,6 +366,7 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       for (v1::Dimension d : q.dimensions) req.add_dimensions(d);
       for (const std::string& d : q.diagnoses) req.add_diagnoses(d);
       req.set_cost_only(q.cost_only);
+      req.set_per_region(q.per_region);
       v1::FederatedBreakdown reply;
       absl::Status s = transport::FromGrpc(stub->Breakdown(&context, req, &reply));
       if (!s.ok()) return s;
@@ -389,7 +395,8 @@ absl::Status AskRemote(const Connection& connection, bool hub, const RemoteQuery
       // One row per cell: the total, then each answering region's released value.
       std::vector<std::string> answering;
       for (const auto& p : parts) {
-        if (p.status() == v1::REGION_OK) answering.push_back(p.region());
+        // A national total shows no region's own cells.
+        if (p.status() == v1::REGION_OK && !reply.has_national()) answering.push_back(p.region());
       }
       int dims = static_cast<int>(q.dimensions.size());
       auto key = [dims](const v1::ReleasedCell& c) {

@@ -265,7 +265,9 @@ std::string CountJson(std::string_view query, const v1::CountAnswer& answer, boo
     } else {
       j.Null();
     }
-    WritePartDisclosure(j, p.has_count() ? &p.count().disclosure() : nullptr);
+    WritePartDisclosure(j, p.has_count()        ? &p.count().disclosure()
+                           : p.has_disclosure() ? &p.disclosure()  // a national total's part
+                                                : nullptr);
     j.EndObject();
   }
   j.EndArray().EndObject();
@@ -293,7 +295,9 @@ std::string FrequencyJson(std::string_view query, const v1::FrequencyAnswer& ans
     } else {
       j.Key("ac").Null().Key("an").Null().Key("af").Null();
     }
-    WritePartDisclosure(j, p.has_frequency() ? &p.frequency().disclosure() : nullptr);
+    WritePartDisclosure(j, p.has_frequency()    ? &p.frequency().disclosure()
+                           : p.has_disclosure() ? &p.disclosure()  // a national total's part
+                                                : nullptr);
     j.EndObject();
   }
   j.EndArray().EndObject();
@@ -344,7 +348,9 @@ std::string BreakdownJson(std::string_view query, const v1::BreakdownAnswer& ans
   j.Key("partial").Bool(partial).Key("regions").BeginArray();
   for (const v1::RegionPart& p : parts) {
     BeginPart(j, p);
-    WritePartDisclosure(j, p.has_breakdown() ? &p.breakdown().disclosure() : nullptr);
+    WritePartDisclosure(j, p.has_breakdown()    ? &p.breakdown().disclosure()
+                           : p.has_disclosure() ? &p.disclosure()  // a national total's part
+                                                : nullptr);
     j.EndObject();
   }
   j.EndArray().EndObject();

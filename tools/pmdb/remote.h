@@ -68,6 +68,7 @@ struct RemoteQuery {
   std::vector<v1::Dimension> dimensions;
   std::vector<std::string> diagnoses;  // cells of a breakdown by diagnosis
   bool cost_only = false;              // what it would cost, charging nothing (hub only)
+  bool per_region = false;  // every region's own number instead of one national total (hub only)
   v1::Purpose purpose = v1::RESEARCH;  // on a node only; the hub's regions decide by role
   int timeout_seconds = 30;
 };

@@ -106,7 +106,9 @@ class HubTest : public testing::StoreTest {
     vast_ = std::make_shared<StubRegion>(3);
     syd_ = std::make_shared<StubRegion>(0, absl::UnavailableError("connection refused"));
     hub_ = std::make_unique<Hub>(
-        HubSettings{.federation = "test-fed", .deadline = std::chrono::milliseconds(2000)},
+        HubSettings{.federation = "test-fed",
+                    .deadline = std::chrono::milliseconds(2000),
+                    .national = false},
         std::vector<Region>{{"norr", norr_}, {"vast", vast_}, {"syd", syd_}}, audit_.get());
   }
 
@@ -243,7 +245,7 @@ class HubBudgetTest : public testing::StoreTest {
     hub_ = NewHub();
   }
   std::unique_ptr<Hub> NewHub() {
-    return std::make_unique<Hub>(HubSettings{.federation = "test-fed"},
+    return std::make_unique<Hub>(HubSettings{.federation = "test-fed", .national = false},
                                  std::vector<Region>{{"norr", norr_}, {"vast", vast_}},
                                  audit_.get(), &clock_);
   }
@@ -381,7 +383,7 @@ class WitnessTest : public testing::StoreTest {
     auto w = Witness::Open(store_.get(), {"norr", "vast"}, accept);
     ASSERT_THAT(w, IsOk());
     witness_ = std::move(*w);
-    hub_ = std::make_unique<Hub>(HubSettings{.federation = "test-fed"},
+    hub_ = std::make_unique<Hub>(HubSettings{.federation = "test-fed", .national = false},
                                  std::vector<Region>{{"norr", norr_}, {"vast", vast_}},
                                  audit_.get(), &SystemClock(), witness_.get());
   }
