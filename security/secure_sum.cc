@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 
 #include "node/base/strings.h"
@@ -75,12 +76,53 @@ std::string Hmac(std::string_view key, std::string_view message) {
 
 }  // namespace
 
-absl::StatusOr<std::string> NewRoundId() {
+absl::StatusOr<std::string> NewRoundId(int64_t now_unix) {
   std::string id(32, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(id.data()), 32) != 1) {
+  for (int b = 0; b < 8; ++b) {
+    id[static_cast<size_t>(b)] =
+        static_cast<char>((static_cast<uint64_t>(now_unix) >> (56 - 8 * b)) & 0xff);
+  }
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(id.data()) + 8, 24) != 1) {
     return OpenSslError("drawing a round id");
   }
   return id;
+}
+
+absl::Status RoundGuard::Take(std::string_view round_id, const std::string& release,
+                              int64_t now_unix) {
+  if (round_id.size() != 32) return absl::InvalidArgumentError("a round id is 32 bytes");
+  uint64_t t = 0;
+  for (int b = 0; b < 8; ++b) t = (t << 8) | static_cast<unsigned char>(round_id[b]);
+  const int64_t at = static_cast<int64_t>(t);
+  if (at < now_unix - window_ || at > now_unix + window_) {
+    return absl::InvalidArgumentError(
+        StrCat("the round's time is ", now_unix - at,
+               " s from this region's clock; a round is taken within ", window_,
+               " s (are the hub's and the region's clocks set?)"));
+  }
+  if (at < started_) {
+    return absl::InvalidArgumentError(
+        "the round began before this region's node started; ask again");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = seen_.begin(); it != seen_.end();) {
+    it = it->second.first < now_unix - 2 * window_ ? seen_.erase(it) : std::next(it);
+  }
+  auto [it, added] = seen_.emplace(std::string(round_id), std::make_pair(at, release));
+  if (!added && it->second.second != release) {
+    return absl::PermissionDeniedError(
+        "this round id was used for another share of this region: a round serves one release");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> SameKey(const std::string& pem, const std::string& own_key_path) {
+  auto cert = ParseCertificatePem(pem);
+  if (!cert.ok()) return false;
+  auto own = ReadPrivateKey(own_key_path);
+  if (!own.ok()) return own.status();
+  EVP_PKEY* pub = X509_get0_pubkey(cert->get());
+  return pub != nullptr && EVP_PKEY_eq(pub, own->get()) == 1;
 }
 
 std::string RosterDigest(const std::vector<RosterMember>& roster) {
@@ -103,11 +145,92 @@ std::string QuestionDigest(std::string_view text) {
   return out;
 }
 
-absl::StatusOr<MaskSession> MaskSession::Open(const std::string& own_key_path,
-                                              const std::string& self,
+struct MaskKeys::State {
+  State(std::string key, std::string ca) : key_path(std::move(key)), ca_path(std::move(ca)) {}
+  struct Peer {
+    X509Ptr cert;
+    std::string secret;
+  };
+  // Reads the key and CA files again when they changed. REQUIRES: mu held.
+  absl::Status Current();
+
+  const std::string key_path;
+  const std::string ca_path;
+  std::mutex mu;
+  std::string files ABSL_GUARDED_BY(mu);  // the files' sizes and times when read
+  KeyPtr own ABSL_GUARDED_BY(mu);
+  X509Ptr ca ABSL_GUARDED_BY(mu);
+  std::map<std::string, Peer> peers ABSL_GUARDED_BY(mu);  // by region and certificate
+};
+
+MaskKeys::MaskKeys(std::string own_key_path, std::string ca_path)
+    : state_(std::make_unique<State>(std::move(own_key_path), std::move(ca_path))) {}
+
+MaskKeys::~MaskKeys() = default;
+
+absl::Status MaskKeys::State::Current() {
+  std::error_code e1, e2, e3, e4;
+  const auto key_time = std::filesystem::last_write_time(key_path, e1);
+  const auto key_size = std::filesystem::file_size(key_path, e2);
+  const auto ca_time = std::filesystem::last_write_time(ca_path, e3);
+  const auto ca_size = std::filesystem::file_size(ca_path, e4);
+  const std::string now_files = StrCat(key_time.time_since_epoch().count(), "/", key_size, "/",
+                                       ca_time.time_since_epoch().count(), "/", ca_size);
+  if (own != nullptr && ca != nullptr && now_files == files && !e1 && !e3) {
+    return absl::OkStatus();
+  }
+  auto read_key = ReadPrivateKey(key_path);
+  if (!read_key.ok()) return read_key.status();
+  auto read_ca = ReadCertificate(ca_path);
+  if (!read_ca.ok()) return read_ca.status();
+  own = std::move(*read_key);
+  ca = std::move(*read_ca);
+  files = now_files;
+  peers.clear();  // agreed with the old key, or checked against the old CA
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> MaskKeys::SecretWith(const std::string& region, const std::string& pem,
+                                                 int64_t now_unix) {
+  State& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  absl::Status current = st.Current();
+  if (!current.ok()) return current;
+  const std::string id = StrCat(region, "\n", pem);
+  auto known = st.peers.find(id);
+  if (known != st.peers.end()) {
+    // Checked before; its validity is checked again now.
+    time_t at = static_cast<time_t>(now_unix);
+    if (X509_cmp_time(X509_get0_notBefore(known->second.cert.get()), &at) >= 0 ||
+        X509_cmp_time(X509_get0_notAfter(known->second.cert.get()), &at) <= 0) {
+      return absl::PermissionDeniedError(
+          StrCat("the certificate given for region ", region, " is not valid now"));
+    }
+    return known->second.secret;
+  }
+  auto cert = ParseCertificatePem(pem);
+  if (!cert.ok()) {
+    return absl::PermissionDeniedError(
+        StrCat("the certificate given for region ", region, " is not readable"));
+  }
+  absl::Status checked = CheckPeer(cert->get(), st.ca.get(), region, now_unix);
+  if (!checked.ok()) return checked;
+  EVP_PKEY* peer = X509_get0_pubkey(cert->get());
+  if (peer == nullptr || EVP_PKEY_get_base_id(peer) != EVP_PKEY_EC) {
+    return absl::PermissionDeniedError(
+        StrCat("the certificate given for region ", region, " has no P-256 key"));
+  }
+  auto secret = Agree(st.own.get(), peer);
+  if (!secret.ok()) return secret.status();
+  if (st.peers.size() >= 256) st.peers.clear();  // a federation has a handful; never unbounded
+  st.peers[id] = State::Peer{.cert = std::move(*cert), .secret = *secret};
+  return *secret;
+}
+
+absl::StatusOr<MaskSession> MaskSession::Open(MaskKeys& keys, const std::string& self,
                                               const std::vector<RosterMember>& roster,
                                               std::string_view round_id, std::string_view question,
-                                              const std::string& ca_path, int64_t now_unix) {
+                                              int64_t now_unix) {
   if (round_id.size() != 32) {
     return absl::InvalidArgumentError("a round id is 32 random bytes");
   }
@@ -119,28 +242,12 @@ absl::StatusOr<MaskSession> MaskSession::Open(const std::string& own_key_path,
     found |= roster[i].region == self;
   }
   if (!found) return absl::InvalidArgumentError(StrCat("region ", self, " is not in the round"));
-  auto own = ReadPrivateKey(own_key_path);
-  if (!own.ok()) return own.status();
-  auto ca = ReadCertificate(ca_path);
-  if (!ca.ok()) return ca.status();
   const std::string digest = RosterDigest(roster);
   const std::string asked = QuestionDigest(question);
   MaskSession session;
   for (const RosterMember& m : roster) {
     if (m.region == self) continue;
-    auto cert = ParseCertificatePem(m.certificate_pem);
-    if (!cert.ok()) {
-      return absl::PermissionDeniedError(
-          StrCat("the certificate given for region ", m.region, " is not readable"));
-    }
-    absl::Status checked = CheckPeer(cert->get(), ca->get(), m.region, now_unix);
-    if (!checked.ok()) return checked;
-    EVP_PKEY* peer = X509_get0_pubkey(cert->get());
-    if (peer == nullptr || EVP_PKEY_get_base_id(peer) != EVP_PKEY_EC) {
-      return absl::PermissionDeniedError(
-          StrCat("the certificate given for region ", m.region, " has no P-256 key"));
-    }
-    auto secret = Agree(own->get(), peer);
+    auto secret = keys.SecretWith(m.region, m.certificate_pem, now_unix);
     if (!secret.ok()) return secret.status();
     const bool before = self < m.region;
     const std::string& lo = before ? self : m.region;

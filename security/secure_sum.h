@@ -26,11 +26,15 @@
 #define PMDB_SECURITY_SECURE_SUM_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "security/dp.h"
 
@@ -42,19 +46,39 @@ struct RosterMember {
   std::string certificate_pem;  // its node's certificate
 };
 
+// The long-lived half of a region's masks: its own key, the federation's CA, and per peer
+// certificate the secret agreed with it once the certificate passed, kept between rounds so
+// that a round costs hashes only. The key and CA files are read again when they change (a
+// rotated certificate), which forgets every secret. Thread-safe.
+class MaskKeys {
+ public:
+  MaskKeys(std::string own_key_path, std::string ca_path);
+  ~MaskKeys();
+  MaskKeys(const MaskKeys&) = delete;
+  MaskKeys& operator=(const MaskKeys&) = delete;
+
+  // The secret with `region`'s node, whose certificate the round names as `pem`: issued by the
+  // CA, valid at `now_unix`, naming that region's node (PERMISSION_DENIED otherwise).
+  absl::StatusOr<std::string> SecretWith(const std::string& region, const std::string& pem,
+                                         int64_t now_unix);
+
+ private:
+  struct State;  // the keys and certificates (OpenSSL's types stay in secure_sum.cc)
+  std::unique_ptr<State> state_;
+};
+
 // The masks of one region in one round.
 class MaskSession {
  public:
-  // Checks the roster (regions distinct, sorted, `self` among them; every other member's
-  // certificate issued by the CA in `ca_path`, valid at `now_unix`, naming that region's node)
-  // and agrees a secret with every other member using the key in `own_key_path`. `question`
+  // Checks the roster (regions distinct, sorted, `self` among them once) and the other
+  // members' certificates (MaskKeys::SecretWith), and keys a mask stream with each. `question`
   // is what the shares are of (its canonical form; every region of the round must bind the
   // same). PERMISSION_DENIED for a certificate that does not pass, INVALID_ARGUMENT for a
   // malformed roster or round id.
-  static absl::StatusOr<MaskSession> Open(const std::string& own_key_path, const std::string& self,
+  static absl::StatusOr<MaskSession> Open(MaskKeys& keys, const std::string& self,
                                           const std::vector<RosterMember>& roster,
                                           std::string_view round_id, std::string_view question,
-                                          const std::string& ca_path, int64_t now_unix);
+                                          int64_t now_unix);
 
   // `values` with this region's masks added, modulo 2^64.
   std::vector<uint64_t> Mask(const std::vector<int64_t>& values) const;
@@ -69,8 +93,34 @@ class MaskSession {
   std::vector<Pair> pairs_;
 };
 
-// A new round's id: 32 random bytes (RAND_bytes).
-absl::StatusOr<std::string> NewRoundId();
+// A new round's id: `now_unix` (8 bytes, big-endian), then 24 random bytes (RAND_bytes).
+absl::StatusOr<std::string> NewRoundId(int64_t now_unix);
+
+// What a region remembers of the rounds it took part in, so that a round id serves one release
+// only: with the same masks, two different shares' difference would be the difference of two
+// noisy values whose noise is only a share of the region's (a hub re-asking one round id after
+// the data changed would learn the change). An id is taken only within `window` seconds of its
+// time, and not from before the guard started (what it remembered then is gone); it is
+// remembered for twice the window. Thread-safe.
+class RoundGuard {
+ public:
+  RoundGuard(int64_t started_unix, int64_t window = 600)
+      : started_(started_unix), window_(window) {}
+  // OK when `round_id` is new, or was taken for this same `release` (the same share again);
+  // PERMISSION_DENIED when it served another release, INVALID_ARGUMENT when its time is out of
+  // the window or from before the guard started.
+  absl::Status Take(std::string_view round_id, const std::string& release, int64_t now_unix);
+
+ private:
+  const int64_t started_;
+  const int64_t window_;
+  std::mutex mu_;
+  std::map<std::string, std::pair<int64_t, std::string>> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+// Whether `pem`'s public key is the one in `own_key_path`: a region checks that the round names
+// its current certificate (after a rotation the hub may still hold the old one).
+absl::StatusOr<bool> SameKey(const std::string& pem, const std::string& own_key_path);
 
 // The sums of the masked shares of every region of a round, as signed numbers.
 // REQUIRES: every share has the same length.

@@ -135,6 +135,8 @@ NodeCore::NodeCore(NodeSettings settings, storage::Store* store, security::Audit
           StrCat(secret, "\x1fpublic tier")),
       sharing_(settings_),
       contacts_(settings_.region, store, clock),
+      mask_keys_(settings_.head_key, settings_.federation_ca),
+      rounds_(started_unix_),
       reference_key_(std::move(reference_key)),
       catalog_(std::move(catalog)),
       cases_(std::move(cases)),
@@ -270,6 +272,16 @@ void NodeCore::Info(const Credentials& who, Done<v1::RegionInfo> done) {
           *info.mutable_disclosure()->add_budgets() = std::move(b);
         }
       }
+    }
+    // What the hub needs for a national round: whether this region gives shares, on which
+    // terms, and the certificate its masks are agreed with (read now: it may have rotated).
+    const security::DisclosureRules& rules = settings_.disclosure;
+    info.set_national_shares(rules.differential_privacy && rules.close_side_channels &&
+                             !settings_.federation_ca.empty() && !settings_.head_key.empty());
+    info.set_national_collusion(rules.national_collusion);
+    if (!settings_.head_certificate.empty()) {
+      std::ifstream in(settings_.head_certificate);
+      info.set_certificate(std::string(std::istreambuf_iterator<char>(in), {}));
     }
     auto held = catalog();
     for (const std::string& a : held->assemblies()) info.add_assemblies(a);
@@ -494,23 +506,45 @@ void NodeCore::NationalShare(const Credentials& who, const v1::NationalShareRequ
     caller = absl::FailedPreconditionError(
         StrCat("region ", settings_.region, " gives no shares of national totals (no CA)"));
   }
+  // The round's terms must protect this region at least as its own do: every region of it
+  // adds a share of the same sigma, sized for the same collusion.
+  const security::DisclosureRules& rules = settings_.disclosure;
+  if (caller.ok() && (request.sigma_centi() < rules.scale.sigma_centi ||
+                      request.collusion() < rules.national_collusion)) {
+    caller = absl::FailedPreconditionError(
+        StrCat("region ", settings_.region, " gives shares only for a total of noise sd at least ",
+               rules.scale.sigma(), " with at least ", rules.national_collusion,
+               " colluding regions assumed; the round asked sd ", request.sigma_centi() / 100.0,
+               " and ", request.collusion()));
+  }
   if (caller.ok()) {
     // The roster checked before any data is read (the masks, bound to the question as read, are
-    // agreed once it has been).
-    auto checked = security::MaskSession::Open(settings_.head_key, settings_.region, roster,
-                                               request.round(), "", settings_.federation_ca, now);
+    // agreed once it has been); this region's own entry must be its current certificate, or the
+    // others would mask with a key it no longer has.
+    auto checked =
+        security::MaskSession::Open(mask_keys_, settings_.region, roster, request.round(), "", now);
     if (!checked.ok()) caller = checked.status();
+    for (const security::RosterMember& m : roster) {
+      if (!caller.ok() || m.region != settings_.region) continue;
+      auto same = security::SameKey(m.certificate_pem, settings_.head_key);
+      if (!same.ok()) {
+        caller = same.status();
+      } else if (!*same) {
+        caller =
+            absl::AbortedError(StrCat("the round names a certificate of region ", settings_.region,
+                                      " that is not its current one (ask its Info again)"));
+      }
+    }
   }
-  auto share =
-      security::ShareVariance(settings_.disclosure.scale, static_cast<uint32_t>(roster.size()),
-                              settings_.disclosure.national_collusion);
+  auto share = security::ShareVariance(security::NoiseScale{request.sigma_centi()},
+                                       static_cast<uint32_t>(roster.size()), request.collusion());
   if (caller.ok() && !share.ok()) caller = share.status();
   NationalRoundShare round;
   if (share.ok()) {
-    round = {
-        .roster_key = security::Hex(security::RosterDigest(roster)),
-        .share = *share,
-        .honest = static_cast<uint32_t>(roster.size()) - settings_.disclosure.national_collusion};
+    round = {.roster_key = StrCat(security::Hex(security::RosterDigest(roster)), " sd ",
+                                  request.sigma_centi(), " collusion ", request.collusion()),
+             .share = *share,
+             .honest = static_cast<uint32_t>(roster.size()) - request.collusion()};
   }
   static const v1::Criterion kNone;
   auto answer = Aggregate<v1::NationalShareAnswer>(
@@ -525,14 +559,21 @@ void NodeCore::NationalShare(const Credentials& who, const v1::NationalShareRequ
                 ? releaser.ShareBreakdown(*source, *criterion, dims, diagnoses, purpose, round)
                 : releaser.ShareFrequency(*source, *criterion, purpose, round);
         if (!made.ok()) return made.status();
-        auto masks = security::MaskSession::Open(settings_.head_key, settings_.region, roster,
-                                                 request.round(), made->answer.question,
-                                                 settings_.federation_ca, now);
+        // One round id, one release: the same masks must never cover two different shares.
+        absl::Status fresh = rounds_.Take(request.round(), made->fingerprint, now);
+        if (!fresh.ok()) return fresh;
+        auto masks = security::MaskSession::Open(mask_keys_, settings_.region, roster,
+                                                 request.round(), made->answer.question, now);
         if (!masks.ok()) return masks.status();
         Release<v1::NationalShareAnswer> out{.answer = std::move(made->answer.answer),
                                              .fingerprint = std::move(made->fingerprint),
                                              .cost_micros = made->cost_micros};
-        for (uint64_t m : masks->Mask(made->answer.values)) out.answer.add_masked(m);
+        std::vector<int64_t> values = std::move(made->answer.values);
+        values.push_back(0);  // the check: 0, no noise
+        std::vector<uint64_t> masked = masks->Mask(values);
+        out.answer.set_check(masked.back());
+        masked.pop_back();
+        for (uint64_t m : masked) out.answer.add_masked(m);
         out.answer.set_question_digest(security::QuestionDigest(made->answer.question));
         out.answer.set_honest(round.honest);
         return out;

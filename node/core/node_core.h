@@ -44,6 +44,7 @@
 #include "query/similarity.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
+#include "security/secure_sum.h"
 #include "security/policy.h"
 
 namespace pmdb::core {
@@ -205,6 +206,8 @@ class NodeCore {
   security::Discloser public_discloser_;  // the region's rules with the public tier's noise
   SharingPolicy sharing_;
   ContactBook contacts_;
+  security::MaskKeys mask_keys_;  // national totals' masks (secure_sum.h)
+  security::RoundGuard rounds_;   // each round id serves one release
   std::string reference_key_;
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_

@@ -323,7 +323,6 @@ void Hub::National(const Credentials& who, Deadline deadline, Method method,
   // Gives the reply: the last round's shares, every other region's reason.
   auto reply = [this, st](std::vector<RegionResult<v1::NationalShareAnswer>> round) {
     std::vector<RegionResult<v1::NationalShareAnswer>> all;
-    std::vector<RegionCharge> charges;
     for (const Region& r : st->regions) {
       RegionResult<v1::NationalShareAnswer> one{.region = r.id};
       auto in_round =
@@ -357,23 +356,42 @@ void Hub::National(const Credentials& who, Deadline deadline, Method method,
     std::vector<Region> members;
     v1::NationalShareRequest& r = st->request;
     r.clear_roster();
-    for (const Region& region : st->regions) {
-      if (st->out_of.contains(region.id)) continue;
-      std::string cert = region.client == nullptr ? "" : region.client->certificate();
-      if (region.client == nullptr || cert.empty()) {
-        st->out_of[region.id] = absl::UnavailableError(
-            region.client == nullptr ? region.refusal : "its certificate is not known yet");
-        continue;
+    uint32_t sigma_centi = 0, collusion = 0;
+    {
+      std::lock_guard<std::mutex> lock(refusals_mu_);
+      for (const Region& region : st->regions) {
+        if (st->out_of.contains(region.id)) continue;
+        auto terms = terms_.find(region.id);
+        if (region.client == nullptr || terms == terms_.end()) {
+          st->out_of[region.id] = absl::UnavailableError(
+              region.client == nullptr ? region.refusal : "its national terms are not known");
+          continue;
+        }
+        if (!terms->second.participating) {
+          st->out_of[region.id] = absl::PermissionDeniedError(
+              StrCat("region ", region.id, " does not take part in federated questions"));
+          continue;
+        }
+        if (!terms->second.shares || terms->second.certificate.empty()) {
+          st->out_of[region.id] = absl::FailedPreconditionError(
+              "it gives no shares of national totals (its disclosure rules)");
+          continue;
+        }
+        members.push_back(region);
+        v1::RosterMember* m = r.add_roster();
+        m->set_region(region.id);
+        m->set_certificate(terms->second.certificate);
+        // The round protects every member at least as its own terms do.
+        sigma_centi = std::max(sigma_centi, terms->second.sigma_centi);
+        collusion = std::max(collusion, terms->second.collusion);
       }
-      members.push_back(region);
-      v1::RosterMember* m = r.add_roster();
-      m->set_region(region.id);
-      m->set_certificate(std::move(cert));
     }
+    r.set_sigma_centi(sigma_centi);
+    r.set_collusion(collusion);
     std::sort(r.mutable_roster()->begin(), r.mutable_roster()->end(),
               [](const auto& a, const auto& b) { return a.region() < b.region(); });
-    auto id = security::NewRoundId();
-    if (members.empty() || !id.ok()) {
+    auto id = security::NewRoundId(clock_->NowSeconds());
+    if (members.size() <= collusion || !id.ok()) {
       reply({});
       return;
     }
@@ -396,6 +414,11 @@ void Hub::National(const Credentials& who, Deadline deadline, Method method,
             if (!res.answer.ok()) {
               whole = false;
               st->out_of[res.region] = res.answer.status();
+              if (res.answer.status().code() == absl::StatusCode::kAborted) {
+                // Its certificate changed: its terms are asked again before its next round.
+                std::lock_guard<std::mutex> lock(refusals_mu_);
+                terms_.erase(res.region);
+              }
               if (RegionStatusOf(res.answer.status()) == v1::REGION_REFUSED) {
                 std::lock_guard<std::mutex> lock(refusals_mu_);
                 refusals_[{res.region, st->user, kind}] = {
@@ -411,7 +434,8 @@ void Hub::National(const Credentials& who, Deadline deadline, Method method,
             c->set_region(res.region);
             c->set_rho_micros(micros);
           }
-          mirror_.Record(st->user, st->key, clock_->NowSeconds(), charges, !charges.empty());
+          mirror_.Record(st->user, StrCat("national ", st->key), clock_->NowSeconds(), charges,
+                         !charges.empty());
           const bool time_left = std::chrono::system_clock::now() < st->out.deadline;
           if (whole || st->rounds >= kMaxNationalRounds || !time_left) {
             if (!whole) {
@@ -433,10 +457,19 @@ void Hub::National(const Credentials& who, Deadline deadline, Method method,
           next();
         });
   };
-  // Regions whose certificate the hub has not seen yet answer an Info first.
+  // Regions whose terms the hub does not hold (or held too long) answer an Info first, within
+  // half the time left.
   std::vector<Region> unknown;
-  for (const Region& r : st->regions) {
-    if (r.client != nullptr && r.client->certificate().empty()) unknown.push_back(r);
+  {
+    const int64_t now = clock_->NowSeconds();
+    std::lock_guard<std::mutex> lock(refusals_mu_);
+    for (const Region& r : st->regions) {
+      auto t = terms_.find(r.id);
+      if (r.client != nullptr && !st->out_of.contains(r.id) &&
+          (t == terms_.end() || t->second.at + kNationalTermsSeconds < now)) {
+        unknown.push_back(r);
+      }
+    }
   }
   if (unknown.empty()) {
     std::function<void()> next = st->next;
@@ -444,11 +477,27 @@ void Hub::National(const Credentials& who, Deadline deadline, Method method,
     return;
   }
   auto info = std::make_shared<v1::InfoRequest>();
+  Outgoing ask_info = st->out;
+  const auto now = std::chrono::system_clock::now();
+  if (st->out.deadline > now) ask_info.deadline = now + (st->out.deadline - now) / 2;
   AskAll<v1::InfoRequest, v1::RegionInfo>(
-      unknown, st->out, *info, &RegionClient::Info,
-      [st, info](std::vector<RegionResult<v1::RegionInfo>> results) {
-        for (const auto& r : results) {
-          if (!r.answer.ok()) st->out_of[r.region] = r.answer.status();
+      unknown, ask_info, *info, &RegionClient::Info,
+      [this, st, info](std::vector<RegionResult<v1::RegionInfo>> results) {
+        {
+          std::lock_guard<std::mutex> lock(refusals_mu_);
+          for (const auto& r : results) {
+            if (!r.answer.ok()) {
+              st->out_of[r.region] = r.answer.status();
+              continue;
+            }
+            terms_[r.region] = {.participating = r.answer->participating(),
+                                .shares = r.answer->national_shares(),
+                                .sigma_centi = static_cast<uint32_t>(
+                                    std::llround(r.answer->disclosure().sigma() * 100)),
+                                .collusion = r.answer->national_collusion(),
+                                .certificate = r.answer->certificate(),
+                                .at = clock_->NowSeconds()};
+          }
         }
         std::function<void()> next = st->next;
         next();

@@ -148,7 +148,22 @@ class Hub {
   mutable std::mutex refusals_mu_;
   std::map<std::tuple<std::string, std::string, int>, std::pair<int64_t, absl::Status>> refusals_
       ABSL_GUARDED_BY(refusals_mu_);
+  // What a national round needs of each region, from its Info: whether it gives shares, its
+  // noise and collusion terms, its node's certificate; asked again after kNationalTermsSeconds
+  // or when a round said the certificate was not its current one.
+  struct NationalTerms {
+    bool participating = false;
+    bool shares = false;
+    uint32_t sigma_centi = 0;
+    uint32_t collusion = 0;
+    std::string certificate;
+    int64_t at = 0;
+  };
+  std::map<std::string, NationalTerms> terms_ ABSL_GUARDED_BY(refusals_mu_);
 };
+
+// How long a region's national terms (its Info) are used before they are asked again.
+inline constexpr int64_t kNationalTermsSeconds = 300;
 
 // How long a region's refusal of a national share keeps it out of a researcher's next rounds.
 inline constexpr int64_t kNationalRefusalSeconds = 600;

@@ -263,6 +263,7 @@ NationalSum SumShares(std::vector<RegionResult<v1::NationalShareAnswer>>& result
                       google::protobuf::RepeatedPtrField<v1::RegionPart>* parts, uint32_t rounds) {
   NationalSum sum;
   std::vector<std::vector<uint64_t>> shares;
+  uint64_t check = 0;  // the checks' sum: 0 exactly when every mask cancelled
   const v1::NationalShareAnswer* first = nullptr;
   uint32_t honest = 0;
   size_t members = 0;
@@ -292,6 +293,7 @@ NationalSum SumShares(std::vector<RegionResult<v1::NationalShareAnswer>>& result
                            "question otherwise, or its cells differ), so no total could be made");
     }
     if (!fits) continue;
+    check += a.check();
     shares.emplace_back(a.masked().begin(), a.masked().end());
     for (int v = 0; v < a.share_sd_size(); ++v) {
       sum.variance[static_cast<size_t>(v)] += a.share_sd(v) * a.share_sd(v);
@@ -306,6 +308,14 @@ NationalSum SumShares(std::vector<RegionResult<v1::NationalShareAnswer>>& result
     return sum;
   }
   if (!sum.problem.empty()) return sum;
+  if (check != 0) {
+    // A region masked with another key than the one its certificate names (or a share was
+    // damaged): the sum would be a random number, never to be shown as a count.
+    sum.problem =
+        "the regions' masks did not cancel (a certificate changed?), so no total could "
+        "be made; ask again";
+    return sum;
+  }
   sum.values = security::SumShares(shares);
   sum.cells = first->cells();
   if (!sum.variance.empty()) sum.round.set_noise_sd(std::sqrt(sum.variance[0]));

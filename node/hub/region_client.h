@@ -55,9 +55,6 @@ class RegionClient {
     (void)request;
     done(absl::UnimplementedError("this region gives no shares of national totals"));
   }
-  // The region node's certificate (PEM) as the last call that reached it showed it over mutual
-  // TLS; "" before any. The hub hands it to the other regions of a national round.
-  virtual std::string certificate() const { return ""; }
   // The region's audit head, asked on the hub's own behalf (`call.on_behalf_of` is empty).
   virtual void AuditHead(const Outgoing& call, const v1::AuditHeadRequest& request,
                          Done<v1::AuditHeadReply> done) {

@@ -1,7 +1,5 @@
 #include "node/transport/grpc_region_client.h"
 
-#include <functional>
-
 #include "node/transport/status.h"
 #include "security/policy.h"
 
@@ -11,24 +9,19 @@ namespace {
 // One outgoing call: its context and the answer live until gRPC calls back, which it does
 // exactly once. The request is the caller's (RegionClient's contract keeps it alive until then),
 // so six regions share one copy of it.
-// `seen` gets the finished call's context (the peer's certificate is in it).
 template <typename Request, typename Answer, typename Issue>
-void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> done, Issue issue,
-          std::function<void(const grpc::ClientContext&)> seen = nullptr) {
+void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> done, Issue issue) {
   struct InFlight {
     grpc::ClientContext context;
     Answer answer;
     hub::Done<Answer> done;
-    std::function<void(const grpc::ClientContext&)> seen;
   };
   auto* f = new InFlight;
   f->done = std::move(done);
-  f->seen = std::move(seen);
   f->context.set_deadline(call.deadline);
   f->context.AddMetadata(security::kOnBehalfOfKey, call.on_behalf_of);
   issue(&f->context, &request, &f->answer, [f](grpc::Status status) {
     std::unique_ptr<InFlight> owned(f);
-    if (owned->seen) owned->seen(owned->context);
     if (status.ok()) {
       owned->done(std::move(owned->answer));
     } else {
@@ -39,39 +32,19 @@ void Send(const hub::Outgoing& call, const Request& request, hub::Done<Answer> d
 
 }  // namespace
 
-void GrpcRegionClient::Seen::From(const grpc::ClientContext& context) {
-  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  if (auth == nullptr) return;
-  std::vector<grpc::string_ref> pem = auth->FindPropertyValues("x509_pem_cert");
-  if (pem.empty()) return;
-  std::lock_guard<std::mutex> lock(mu);
-  certificate.assign(pem[0].data(), pem[0].size());
-}
-
-std::string GrpcRegionClient::certificate() const {
-  std::lock_guard<std::mutex> lock(seen_->mu);
-  return seen_->certificate;
-}
-
 void GrpcRegionClient::Info(const hub::Outgoing& call, const v1::InfoRequest& request,
                             hub::Done<v1::RegionInfo> done) {
-  Send(
-      call, request, std::move(done),
-      [this](auto* context, auto* req, auto* answer, auto cb) {
-        stub_->async()->Info(context, req, answer, std::move(cb));
-      },
-      [seen = seen_](const grpc::ClientContext& context) { seen->From(context); });
+  Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
+    stub_->async()->Info(context, req, answer, std::move(cb));
+  });
 }
 
 void GrpcRegionClient::NationalShare(const hub::Outgoing& call,
                                      const v1::NationalShareRequest& request,
                                      hub::Done<v1::NationalShareAnswer> done) {
-  Send(
-      call, request, std::move(done),
-      [this](auto* context, auto* req, auto* answer, auto cb) {
-        stub_->async()->NationalShare(context, req, answer, std::move(cb));
-      },
-      [seen = seen_](const grpc::ClientContext& context) { seen->From(context); });
+  Send(call, request, std::move(done), [this](auto* context, auto* req, auto* answer, auto cb) {
+    stub_->async()->NationalShare(context, req, answer, std::move(cb));
+  });
 }
 
 void GrpcRegionClient::Count(const hub::Outgoing& call, const v1::CountRequest& request,

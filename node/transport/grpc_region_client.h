@@ -5,10 +5,7 @@
 #define PMDB_NODE_TRANSPORT_GRPC_REGION_CLIENT_H_
 
 #include <memory>
-#include <mutex>
-#include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "node/hub/region_client.h"
 #include "pmdb/v1/region.grpc.pb.h"
 
@@ -39,18 +36,9 @@ class GrpcRegionClient final : public hub::RegionClient {
                  hub::Done<v1::AuditHeadReply> done) override;
   void NationalShare(const hub::Outgoing& call, const v1::NationalShareRequest& request,
                      hub::Done<v1::NationalShareAnswer> done) override;
-  std::string certificate() const override;
 
  private:
-  // The peer's certificate as finished calls showed it; shared with calls still in flight.
-  struct Seen {
-    void From(const grpc::ClientContext& context);
-    std::mutex mu;
-    std::string certificate ABSL_GUARDED_BY(mu);
-  };
-
   std::shared_ptr<v1::RegionService::StubInterface> stub_;
-  std::shared_ptr<Seen> seen_ = std::make_shared<Seen>();
 };
 
 }  // namespace pmdb::transport

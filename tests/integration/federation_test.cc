@@ -310,6 +310,7 @@ TEST(FederationTest, AuthorizationTableIsEnforced) {
   server::HubConfig hc;
   hc.db = fed.dir().Path("hub2.db");
   hc.tls = fed.Files("hub");
+  hc.national = false;  // each region's own part (the fixture's regions run thresholds-only)
   hc.regions = {{"syd", "127.0.0.1:" + std::to_string((*syd)->port())},
                 {"vast", "127.0.0.1:" + std::to_string(fed.node_port("vast"))}};
   auto hub2 = server::StartHub(hc);

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -18,6 +19,7 @@
 #include "query/engine.h"
 #include "query/parser.h"
 #include "security/policy.h"
+#include "security/secure_sum.h"
 #include "tests/integration/federation_fixture.h"
 
 namespace pmdb {
@@ -93,8 +95,8 @@ TEST_F(NationalTest, TheTotalIsTheExactSumPlusOneNoiseOfTheRegionLevelSd) {
     auto reply = Count(q);
     ASSERT_TRUE(reply.ok()) << reply.status();
     ASSERT_TRUE(reply->has_national()) << q;
-    EXPECT_FALSE(reply->partial()) << q << ": " << reply->disclosure().description() << "; "
-                                   << reply->DebugString();
+    EXPECT_FALSE(reply->partial())
+        << q << ": " << reply->disclosure().description() << "; " << reply->DebugString();
     EXPECT_EQ(reply->national().covers_size(), 6);
     EXPECT_EQ(reply->national().rounds(), 1u);
     ASSERT_TRUE(reply->total().has_noised());
@@ -155,21 +157,25 @@ TEST_F(NationalTest, TheHubsViewOfARegionsShareLooksRandom) {
   std::sort(roster.begin(), roster.end(),
             [](const auto& a, const auto& b) { return a.region() < b.region(); });
   auto vast = fed_.Region("hub", "vast");
+  auto ask = [&](const std::string& expr, const std::string& round,
+                 const std::vector<v1::RosterMember>& members, v1::NationalShareAnswer* share) {
+    v1::NationalShareRequest request;
+    *request.mutable_count()->mutable_criterion() = *query::ParseCriterion(expr);
+    request.set_round(round);
+    request.set_sigma_centi(500);
+    for (const auto& m : members) *request.add_roster() = m;
+    grpc::ClientContext context;
+    context.AddMetadata(security::kOnBehalfOfKey,
+                        StrCat("spiffe://", testing::kFederation, "/researcher/anna"));
+    return vast->NationalShare(&context, request, share);
+  };
+  auto new_round = [] { return *security::NewRoundId(std::time(nullptr)); };
   std::vector<int> bins(16, 0);
   std::set<uint64_t> seen;
   const int rounds = 400;
   for (int i = 0; i < rounds; ++i) {
-    v1::NationalShareRequest request;
-    *request.mutable_count()->mutable_criterion() = *query::ParseCriterion("sex(F)");
-    std::string id(32, 'r');
-    for (int b = 0; b < 4; ++b) id[b] = static_cast<char>((i >> (8 * b)) & 0xff);
-    request.set_round(id);
-    for (const auto& m : roster) *request.add_roster() = m;
-    grpc::ClientContext context;
-    context.AddMetadata(security::kOnBehalfOfKey,
-                        StrCat("spiffe://", testing::kFederation, "/researcher/anna"));
     v1::NationalShareAnswer share;
-    grpc::Status s = vast->NationalShare(&context, request, &share);
+    grpc::Status s = ask("sex(F)", new_round(), roster, &share);
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_EQ(share.masked_size(), 1);
     ++bins[share.masked(0) >> 60];
@@ -185,19 +191,84 @@ TEST_F(NationalTest, TheHubsViewOfARegionsShareLooksRandom) {
   EXPECT_LT(chi2, 37.7);  // 15 degrees of freedom, p = 0.001
 
   // A roster naming a certificate that is not that region's node's is refused.
-  v1::NationalShareRequest forged;
-  *forged.mutable_count()->mutable_criterion() = *query::ParseCriterion("sex(F)");
-  forged.set_round(std::string(32, 'f'));
-  for (auto m : roster) {
-    if (m.region() == "norr") m.set_certificate(testing::ReadFile(fed_.dir().Path("hub.crt")));
-    *forged.add_roster() = m;
-  }
+  auto with = [&](const std::string& region, const std::string& file) {
+    std::vector<v1::RosterMember> r = roster;
+    for (auto& m : r) {
+      if (m.region() == region) m.set_certificate(testing::ReadFile(fed_.dir().Path(file)));
+    }
+    return r;
+  };
+  v1::NationalShareAnswer refused;
+  EXPECT_EQ(ask("sex(F)", new_round(), with("norr", "hub.crt"), &refused).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // vast's own entry naming another certificate of vast's node (an old one after a rotation):
+  // the others would mask with a key vast does not hold, so vast refuses before anything else.
+  fed_.Issue("region/vast/node", "vast-node-other", /*server=*/true);
+  EXPECT_EQ(ask("sex(F)", new_round(), with("vast", "vast-node-other.crt"), &refused).error_code(),
+            grpc::StatusCode::ABORTED);
+  // One round id serves one release: asked again for another question, it is refused (its
+  // masks would be the same over another value); for the same question it is the same share.
+  const std::string id = new_round();
+  v1::NationalShareAnswer first, again;
+  ASSERT_TRUE(ask("sex(F)", id, roster, &first).ok());
+  ASSERT_TRUE(ask("sex(F)", id, roster, &again).ok());
+  EXPECT_EQ(again.masked(0), first.masked(0));
+  EXPECT_EQ(ask("sex(M)", id, roster, &refused).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A round id from another time (not the hub's clock of now) is refused.
+  EXPECT_EQ(ask("sex(F)", *security::NewRoundId(std::time(nullptr) - 3600), roster, &refused)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A round whose noise is below vast's own is refused.
+  v1::NationalShareRequest weak;
+  *weak.mutable_count()->mutable_criterion() = *query::ParseCriterion("sex(F)");
+  weak.set_round(new_round());
+  weak.set_sigma_centi(100);
+  for (const auto& m : roster) *weak.add_roster() = m;
   grpc::ClientContext context;
   context.AddMetadata(security::kOnBehalfOfKey,
                       StrCat("spiffe://", testing::kFederation, "/researcher/anna"));
-  v1::NationalShareAnswer refused;
-  EXPECT_EQ(vast->NationalShare(&context, forged, &refused).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(vast->NationalShare(&context, weak, &refused).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(NationalTest, BreakdownsAndFrequenciesAreNationalTotalsToo) {
+  std::set<std::string> all(SixRegions().begin(), SixRegions().end());
+  // A breakdown by sex: every cell one national total with one noise of sd 5.
+  grpc::ClientContext context;
+  v1::BreakdownRequest request;
+  *request.mutable_criterion() = *query::ParseCriterion("age(20-70)");
+  request.add_dimensions(v1::SEX);
+  v1::FederatedBreakdown breakdown;
+  ASSERT_TRUE(fed_.Hub("anna")->Breakdown(&context, request, &breakdown).ok());
+  ASSERT_TRUE(breakdown.has_national());
+  EXPECT_EQ(breakdown.national().covers_size(), 6);
+  EXPECT_TRUE(breakdown.cells().empty());  // no region's own cells
+  ASSERT_GE(breakdown.totals_size(), 2);
+  auto exact = Exact({"age(20-70) AND sex(F)", "age(20-70) AND sex(M)"}, all);
+  for (const v1::ReleasedCell& cell : breakdown.totals()) {
+    EXPECT_NEAR(cell.count().noise_sd(), 5.0, 1e-9);
+    if (cell.labels(0) == "F" || cell.labels(0) == "M") {
+      const double truth = static_cast<double>(exact["age(20-70) AND sex(" + cell.labels(0) + ")"]);
+      EXPECT_NEAR(static_cast<double>(cell.count().noised()), truth, 30.0) << cell.labels(0);
+    }
+  }
+  // An allele frequency: AC and AN each with noise of sd 10 (twice a count's), one release.
+  auto site = testing::Run({"bash", "-c",
+                            "bcftools query -f '%CHROM:%POS:%REF:%ALT\n' " +
+                                fed_.dir().Path("vast-cohort/cohort.vcf.gz") + " | head -1"});
+  ASSERT_EQ(site.exit_code, 0) << site.err;
+  const std::string v = "variant(GRCh38:" + site.out.substr(0, site.out.find('\n')) + ")";
+  grpc::ClientContext fcontext;
+  v1::FrequencyRequest frequency;
+  *frequency.mutable_criterion() = *query::ParseCriterion(v);
+  v1::FederatedFrequency af;
+  ASSERT_TRUE(fed_.Hub("anna")->Frequency(&fcontext, frequency, &af).ok());
+  ASSERT_TRUE(af.has_national()) << af.disclosure().description();
+  EXPECT_EQ(af.national().covers_size(), 6) << af.disclosure().description();
+  EXPECT_NEAR(af.ac().noise_sd(), 10.0, 1e-9);
+  EXPECT_NEAR(af.an().noise_sd(), 10.0, 1e-9);
+  EXPECT_NEAR(af.national().noise_sd(), 5.0, 1e-9);
+  for (const v1::RegionPart& p : af.regions()) EXPECT_FALSE(p.has_frequency());
 }
 
 TEST_F(NationalTest, ARegionThatDropsOutGivesAPartialTotalOverTheOthers) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -41,14 +42,18 @@ class SecureSumTest : public ::testing::Test {
   absl::StatusOr<MaskSession> Open(const std::string& region, const std::string& round,
                                    const std::vector<RosterMember>& roster,
                                    const std::string& question = "count sex(F)") {
-    return MaskSession::Open(dir_.Path(region + ".key"), region, roster, round, question,
-                             dir_.Path("ca/ca.crt"), std::time(nullptr));
+    auto& keys = keys_[region];
+    if (keys == nullptr) {
+      keys = std::make_unique<MaskKeys>(dir_.Path(region + ".key"), dir_.Path("ca/ca.crt"));
+    }
+    return MaskSession::Open(*keys, region, roster, round, question, std::time(nullptr));
   }
 
   static std::string Round(char c) { return std::string(32, c); }
 
   TempDir dir_;
   std::vector<RosterMember> roster_;
+  std::map<std::string, std::unique_ptr<MaskKeys>> keys_;  // each region's, kept across rounds
 };
 
 TEST_F(SecureSumTest, MasksCancelOverTheRoundAndOnlyThere) {
@@ -163,6 +168,35 @@ TEST_F(SecureSumTest, NoiseSharesAddUpToTheRegionsNoiseAndCostWhatItDoes) {
   }
   // Variance 25; the estimate's sd over 4,000 draws is about 25 * sqrt(2 / 4000) = 0.56.
   EXPECT_NEAR(sum2 / n, 25.0, 2.5);
+}
+
+TEST_F(SecureSumTest, ARoundIdServesOneReleaseWithinItsTime) {
+  const int64_t now = 1'800'000'000;
+  RoundGuard guard(now - 100);
+  auto id = NewRoundId(now);
+  ASSERT_TRUE(id.ok());
+  EXPECT_TRUE(guard.Take(*id, "count sex(F) @v1", now).ok());
+  EXPECT_TRUE(guard.Take(*id, "count sex(F) @v1", now + 5).ok());  // the same share again
+  // The same id for the same question on new data: the masks would cancel in the difference.
+  EXPECT_EQ(guard.Take(*id, "count sex(F) @v2", now + 5).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.Take(*NewRoundId(now - 3600), "a", now).code(),
+            absl::StatusCode::kInvalidArgument);  // too old
+  EXPECT_EQ(guard.Take(*NewRoundId(now + 3600), "a", now).code(),
+            absl::StatusCode::kInvalidArgument);  // from the future
+  // From before the guard started: what it remembered of that time is gone.
+  EXPECT_EQ(guard.Take(*NewRoundId(now - 200), "a", now).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(guard.Take("short", "a", now).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SecureSumTest, ARegionKnowsItsOwnCertificateFromAnOldOne) {
+  auto ca = CertificateAuthority::Open(dir_.Path("ca"));
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  ASSERT_TRUE(ca->Issue({.identity = "spiffe://se-pm/region/vast/node"}, dir_.Path("vast2")).ok());
+  EXPECT_TRUE(*SameKey(ReadFile(dir_.Path("vast.crt")), dir_.Path("vast.key")));
+  EXPECT_FALSE(*SameKey(ReadFile(dir_.Path("vast2.crt")), dir_.Path("vast.key")));
+  EXPECT_FALSE(*SameKey("not a certificate", dir_.Path("vast.key")));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "security/released.h"
 #include "tests/test_util.h"
 
@@ -224,6 +226,54 @@ TEST(MergeTest, SimilarCasesKeepTheNationalTopWithReproducibleTies) {
   EXPECT_EQ(out.matches(2).region(), "vast");
   EXPECT_EQ(out.notes_size(), 1);
   EXPECT_EQ(out.regions(0).similar().matches_size(), 0);
+}
+
+// Shares whose masks cancel: region i adds m_i, the last region subtracts their sum.
+std::vector<RegionResult<v1::NationalShareAnswer>> Shares(const std::vector<int64_t>& values,
+                                                          uint64_t damage = 0) {
+  std::vector<RegionResult<v1::NationalShareAnswer>> out;
+  uint64_t sum = 0, check_sum = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint64_t mask = 0x9e3779b97f4a7c15ULL * (i + 1);
+    const uint64_t check_mask = 0xc2b2ae3d27d4eb4fULL * (i + 7);
+    const bool last = i + 1 == values.size();
+    v1::NationalShareAnswer a;
+    a.add_masked(static_cast<uint64_t>(values[i]) + (last ? 0 - sum : mask));
+    a.add_share_sd(2);
+    a.set_check(last ? 0 - check_sum + damage : check_mask);
+    a.set_question_digest("q");
+    a.mutable_disclosure()->set_rho(0.02);
+    sum += mask;
+    check_sum += check_mask;
+    out.push_back({.region = "r" + std::to_string(i), .answer = a});
+  }
+  return out;
+}
+
+TEST(MergeTest, ANationalTotalIsTheSumOfSharesAndNothingWhenMasksDoNotCancel) {
+  v1::FederatedCount whole = MergeNationalCount(Shares({10, 20, -3}), 1, 5);
+  ASSERT_TRUE(whole.has_total());
+  EXPECT_EQ(whole.total().noised(), 27);
+  EXPECT_NEAR(whole.total().noise_sd(), std::sqrt(12.0), 1e-9);
+  EXPECT_EQ(whole.national().covers_size(), 3);
+  EXPECT_FALSE(whole.partial());
+  for (const v1::RegionPart& p : whole.regions()) EXPECT_FALSE(p.has_count());
+  // One share masked with another key: its check does not cancel, so no number at all.
+  v1::FederatedCount broken = MergeNationalCount(Shares({10, 20, -3}, /*damage=*/1), 1, 5);
+  EXPECT_FALSE(broken.has_total());
+  EXPECT_TRUE(broken.partial());
+  EXPECT_NE(broken.disclosure().description().find("did not cancel"), std::string::npos);
+  // Shares of another question (digest), or of other lengths, are not summed.
+  auto other = Shares({10, 20, -3});
+  other[1].answer->set_question_digest("another");
+  EXPECT_FALSE(MergeNationalCount(std::move(other), 1, 5).has_total());
+  // No share: no number, never 0.
+  std::vector<RegionResult<v1::NationalShareAnswer>> none(2);
+  none[0] = {.region = "a", .answer = absl::UnavailableError("down")};
+  none[1] = {.region = "b", .answer = absl::UnavailableError("down")};
+  v1::FederatedCount empty = MergeNationalCount(std::move(none), 2, 5);
+  EXPECT_FALSE(empty.has_total());
+  EXPECT_TRUE(empty.partial());
 }
 
 }  // namespace
