@@ -95,8 +95,9 @@ int main(int argc, char** argv) {
   std::printf(
       "One region (vast, sigma 5), and the national total of six regions (five with sigma 5, "
       "syd with 8) each holding a sixth of the cohort: summed from the regions' own noised "
-      "parts (per region), or released once by secure aggregation (secure; and with every "
-      "region at the default sigma 5). *abs. error* is |noised - truth|; "
+      "parts (per region), or released once by secure aggregation (secure: the round takes the "
+      "largest sigma of its regions, syd's 8; and with every region at the default sigma 5). "
+      "*abs. error* is |noised - truth|; "
       "*rel. error* compares what is shown (the middle of `<5`) with the truth; *coverage* is how "
       "often `ci95` holds the truth; *shown <5* how often the number was shown as a range.\n\n");
   std::printf(
@@ -113,10 +114,17 @@ int main(int argc, char** argv) {
   auto secure = [&](const std::vector<security::Discloser>& from, uint64_t n,
                     const std::string& q) {
     const uint32_t m = static_cast<uint32_t>(from.size());
+    // The round's noise is the largest of its regions' sigmas (hub::Hub::National), so that
+    // every region is protected at least as its own rules say.
+    security::NoiseScale round;
+    round.sigma_centi = 0;
+    for (const security::Discloser& d : from) {
+      round.sigma_centi = std::max(round.sigma_centi, d.rules().scale.sigma_centi);
+    }
     int64_t total = 0;
     double variance = 0;
     for (uint32_t r = 0; r < m; ++r) {
-      const security::Rational share = *security::ShareVariance(from[r].rules().scale, m, 0);
+      const security::Rational share = *security::ShareVariance(round, m, 0);
       const uint64_t part = n / m + (r < n % m ? 1 : 0);
       total += static_cast<int64_t>(part) + from[r].NoiseShare(q, "", share);
       variance += static_cast<double>(share.num) / static_cast<double>(share.den);
