@@ -160,7 +160,8 @@ struct MaskKeys::State {
   std::string files ABSL_GUARDED_BY(mu);  // the files' sizes and times when read
   KeyPtr own ABSL_GUARDED_BY(mu);
   X509Ptr ca ABSL_GUARDED_BY(mu);
-  std::map<std::string, Peer> peers ABSL_GUARDED_BY(mu);  // by region and certificate
+  std::map<std::string, Peer> peers ABSL_GUARDED_BY(mu);      // by region and certificate
+  std::map<std::string, bool> own_certs ABSL_GUARDED_BY(mu);  // certificate -> of our key
 };
 
 MaskKeys::MaskKeys(std::string own_key_path, std::string ca_path)
@@ -187,7 +188,23 @@ absl::Status MaskKeys::State::Current() {
   ca = std::move(*read_ca);
   files = now_files;
   peers.clear();  // agreed with the old key, or checked against the old CA
+  own_certs.clear();
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> MaskKeys::IsOwn(const std::string& pem) {
+  State& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  absl::Status current = st.Current();
+  if (!current.ok()) return current;
+  auto known = st.own_certs.find(pem);
+  if (known != st.own_certs.end()) return known->second;
+  auto cert = ParseCertificatePem(pem);
+  EVP_PKEY* pub = cert.ok() ? X509_get0_pubkey(cert->get()) : nullptr;
+  const bool same = pub != nullptr && EVP_PKEY_eq(pub, st.own.get()) == 1;
+  if (st.own_certs.size() >= 64) st.own_certs.clear();
+  st.own_certs[pem] = same;
+  return same;
 }
 
 absl::StatusOr<std::string> MaskKeys::SecretWith(const std::string& region, const std::string& pem,

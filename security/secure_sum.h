@@ -61,6 +61,9 @@ class MaskKeys {
   // CA, valid at `now_unix`, naming that region's node (PERMISSION_DENIED otherwise).
   absl::StatusOr<std::string> SecretWith(const std::string& region, const std::string& pem,
                                          int64_t now_unix);
+  // Whether `pem` is a certificate of this region's own current key (the round must name it;
+  // after a rotation the hub may still hold the old one). Kept per certificate, like secrets.
+  absl::StatusOr<bool> IsOwn(const std::string& pem);
 
  private:
   struct State;  // the keys and certificates (OpenSSL's types stay in secure_sum.cc)
@@ -118,8 +121,8 @@ class RoundGuard {
   std::map<std::string, std::pair<int64_t, std::string>> seen_ ABSL_GUARDED_BY(mu_);
 };
 
-// Whether `pem`'s public key is the one in `own_key_path`: a region checks that the round names
-// its current certificate (after a rotation the hub may still hold the old one).
+// Whether `pem`'s public key is the one in `own_key_path` (reads the key: MaskKeys::IsOwn keeps
+// it between rounds).
 absl::StatusOr<bool> SameKey(const std::string& pem, const std::string& own_key_path);
 
 // The sums of the masked shares of every region of a round, as signed numbers.

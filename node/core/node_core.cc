@@ -526,7 +526,7 @@ void NodeCore::NationalShare(const Credentials& who, const v1::NationalShareRequ
     if (!checked.ok()) caller = checked.status();
     for (const security::RosterMember& m : roster) {
       if (!caller.ok() || m.region != settings_.region) continue;
-      auto same = security::SameKey(m.certificate_pem, settings_.head_key);
+      auto same = mask_keys_.IsOwn(m.certificate_pem);
       if (!same.ok()) {
         caller = same.status();
       } else if (!*same) {

@@ -197,6 +197,11 @@ TEST_F(SecureSumTest, ARegionKnowsItsOwnCertificateFromAnOldOne) {
   EXPECT_TRUE(*SameKey(ReadFile(dir_.Path("vast.crt")), dir_.Path("vast.key")));
   EXPECT_FALSE(*SameKey(ReadFile(dir_.Path("vast2.crt")), dir_.Path("vast.key")));
   EXPECT_FALSE(*SameKey("not a certificate", dir_.Path("vast.key")));
+  // The same, kept between rounds.
+  MaskKeys keys(dir_.Path("vast.key"), dir_.Path("ca/ca.crt"));
+  EXPECT_TRUE(*keys.IsOwn(ReadFile(dir_.Path("vast.crt"))));
+  EXPECT_FALSE(*keys.IsOwn(ReadFile(dir_.Path("vast2.crt"))));
+  EXPECT_TRUE(*keys.IsOwn(ReadFile(dir_.Path("vast.crt"))));
 }
 
 }  // namespace
