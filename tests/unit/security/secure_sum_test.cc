@@ -85,8 +85,9 @@ TEST_F(SecureSumTest, MasksCancelOverTheRoundAndOnlyThere) {
 
 TEST_F(SecureSumTest, AMaskedShareLooksRandomToTheHub) {
   // The same values in 2,000 rounds: the hub sees a region's message as uniform 64-bit numbers.
-  // Chi-square of the top 4 bits over 16 bins (15 degrees of freedom; 37.7 is p = 0.001), and
-  // no two rounds alike.
+  // Chi-square of the top 4 bits over 16 bins (15 degrees of freedom; 60 is p = 2.5e-7, so the test
+  // is not flaky, while masks reused or absent put every share in one bin), and no two rounds
+  // alike.
   const std::vector<int64_t> value = {42};
   std::vector<int> bins(16, 0);
   std::set<uint64_t> seen;
@@ -103,7 +104,7 @@ TEST_F(SecureSumTest, AMaskedShareLooksRandomToTheHub) {
   double chi2 = 0;
   const double expected = rounds / 16.0;
   for (int n : bins) chi2 += (n - expected) * (n - expected) / expected;
-  EXPECT_LT(chi2, 37.7);
+  EXPECT_LT(chi2, 60.0);
   EXPECT_EQ(seen.size(), static_cast<size_t>(rounds));
 }
 
