@@ -200,9 +200,12 @@ absl::StatusOr<Answer<uint64_t>> Engine::Count(const storage::ReadView& view,
   auto q = Prepare(criterion, *catalog_, options_.checks);
   if (!q.ok()) return q.status();
   Executor ex(view, *catalog_, options_.work);
-  auto bits = Matching(ex, view, q->criterion, purpose);
+  auto bits = ex.Evaluate(q->criterion);
   if (!bits.ok()) return bits.status();
-  return Answer<uint64_t>{bits->Cardinality(), std::move(q->warnings), std::move(q->text)};
+  auto consent = Consented(view, purpose);
+  if (!consent.ok()) return consent.status();
+  return Answer<uint64_t>{bits->AndCardinality(*consent), std::move(q->warnings),
+                          std::move(q->text)};
 }
 
 absl::StatusOr<Answer<v1::Breakdown>> Engine::Breakdown(

@@ -17,16 +17,17 @@ using storage::Bitmap;
 Executor::Executor(const storage::ReadView& view, const vocab::Catalog& catalog, Work work)
     : view_(view), catalog_(catalog), work_(work) {}
 
-absl::StatusOr<Bitmap> Executor::Fetch(const std::string& key) {
-  auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second;
-  auto bits = view_.GetBitmap(key);
-  if (!bits.ok()) return bits.status();
-  cache_.emplace(key, *bits);
-  return bits;
-}
+absl::StatusOr<Bitmap> Executor::Fetch(const std::string& key) { return view_.GetBitmap(key); }
 
-absl::StatusOr<Bitmap> Executor::Universe() { return Fetch(std::string(keys::kAllIndividuals)); }
+absl::StatusOr<Bitmap> Executor::Universe() {
+  // Kept: a breakdown and every negation of a question need it again.
+  if (!universe_.has_value()) {
+    auto bits = view_.GetBitmap(keys::kAllIndividuals);
+    if (!bits.ok()) return bits.status();
+    universe_ = std::move(*bits);
+  }
+  return *universe_;
+}
 
 absl::StatusOr<Bitmap> Executor::Evaluate(const v1::Criterion& c) {
   switch (c.kind_case()) {
@@ -67,7 +68,8 @@ absl::StatusOr<Bitmap> Executor::EvaluateAnd(const v1::CriterionList& list) {
     Bitmap operand;
     auto cached = leaf_cache_.find(step.criterion);
     if (cached != leaf_cache_.end()) {
-      operand = cached->second;
+      operand = std::move(cached->second);  // each operand is used once
+      leaf_cache_.erase(cached);
     } else {
       auto bits = Evaluate(*step.criterion);
       if (!bits.ok()) return bits.status();
@@ -207,6 +209,19 @@ absl::StatusOr<Bitmap> Executor::EvaluateLeaf(const v1::Criterion& c) {
   if (cached != leaf_cache_.end()) return cached->second;
   switch (c.kind_case()) {
     case v1::Criterion::kVariant: {
+      if (c.variant().zygosity() == v1::ANY_ZYGOSITY) {
+        // The carriers of any kind are the union of the three bitmaps: the cells Zygosities()
+        // separates partition it.
+        const v1::VariantCriterion& v = c.variant();
+        std::string vkey = keys::Variant({v.assembly(), v.chrom(), v.pos(), v.ref(), v.alt()});
+        std::vector<std::string> ks = {keys::Genotype(vkey, keys::kHet),
+                                       keys::Genotype(vkey, keys::kHom),
+                                       keys::Genotype(vkey, keys::kHemi)};
+        auto bits = view_.GetBitmaps(ks);
+        if (!bits.ok()) return bits.status();
+        const Bitmap* parts[] = {&(*bits)[0], &(*bits)[1], &(*bits)[2]};
+        return Bitmap::Union(parts);
+      }
       auto z = Zygosities(c);
       if (!z.ok()) return z.status();
       return PickZygosity(*z, c.variant().zygosity());

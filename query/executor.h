@@ -1,7 +1,7 @@
 // Executor: evaluates a criterion tree to the bitmap of matching individuals, reading bitmaps
 // through a consistent storage::ReadView.
 //
-// One Executor serves one query and caches the bitmaps it fetched. It evaluates a tree that
+// One Executor serves one query and keeps the universe once fetched. It evaluates a tree that
 // query::Prepare has checked and resolved (codes normalized, HPO ids primary, genes known), so
 // reading data never produces an error or a warning other than a storage failure. Consent is
 // not applied here; the Engine does that for every result. Not thread-safe; the view and
@@ -15,6 +15,7 @@
 #define PMDB_QUERY_EXECUTOR_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,7 @@ class Executor {
   const storage::ReadView& view_;
   const vocab::Catalog& catalog_;
   const Work work_;
-  std::map<std::string, storage::Bitmap> cache_;
+  std::optional<storage::Bitmap> universe_;
   std::map<const v1::Criterion*, storage::Bitmap> leaf_cache_;
 };
 

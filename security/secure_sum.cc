@@ -88,8 +88,7 @@ absl::StatusOr<std::string> NewRoundId(int64_t now_unix) {
   return id;
 }
 
-absl::Status RoundGuard::Take(std::string_view round_id, const std::string& release,
-                              int64_t now_unix) {
+absl::Status RoundGuard::Take(std::string_view round_id, int64_t now_unix) {
   if (round_id.size() != 32) return absl::InvalidArgumentError("a round id is 32 bytes");
   uint64_t t = 0;
   for (int b = 0; b < 8; ++b) t = (t << 8) | static_cast<unsigned char>(round_id[b]);
@@ -106,23 +105,14 @@ absl::Status RoundGuard::Take(std::string_view round_id, const std::string& rele
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = seen_.begin(); it != seen_.end();) {
-    it = it->second.first < now_unix - 2 * window_ ? seen_.erase(it) : std::next(it);
+    it = it->second < now_unix - 2 * window_ ? seen_.erase(it) : std::next(it);
   }
-  auto [it, added] = seen_.emplace(std::string(round_id), std::make_pair(at, release));
-  if (!added && it->second.second != release) {
+  if (!seen_.emplace(std::string(round_id), at).second) {
     return absl::PermissionDeniedError(
-        "this round id was used for another share of this region: a round serves one release");
+        "this round id was already used with this region: a round serves one share (start a "
+        "new round)");
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<bool> SameKey(const std::string& pem, const std::string& own_key_path) {
-  auto cert = ParseCertificatePem(pem);
-  if (!cert.ok()) return false;
-  auto own = ReadPrivateKey(own_key_path);
-  if (!own.ok()) return own.status();
-  EVP_PKEY* pub = X509_get0_pubkey(cert->get());
-  return pub != nullptr && EVP_PKEY_eq(pub, own->get()) == 1;
 }
 
 std::string RosterDigest(const std::vector<RosterMember>& roster) {

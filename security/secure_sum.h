@@ -109,21 +109,17 @@ class RoundGuard {
  public:
   RoundGuard(int64_t started_unix, int64_t window = 600)
       : started_(started_unix), window_(window) {}
-  // OK when `round_id` is new, or was taken for this same `release` (the same share again);
-  // PERMISSION_DENIED when it served another release, INVALID_ARGUMENT when its time is out of
-  // the window or from before the guard started.
-  absl::Status Take(std::string_view round_id, const std::string& release, int64_t now_unix);
+  // OK the first time `round_id` is taken; PERMISSION_DENIED every time after, whatever the
+  // question (taken before any data is read, so the refusal says nothing of the data);
+  // INVALID_ARGUMENT when its time is out of the window or from before the guard started.
+  absl::Status Take(std::string_view round_id, int64_t now_unix);
 
  private:
   const int64_t started_;
   const int64_t window_;
   std::mutex mu_;
-  std::map<std::string, std::pair<int64_t, std::string>> seen_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> seen_ ABSL_GUARDED_BY(mu_);  // id -> its time
 };
-
-// Whether `pem`'s public key is the one in `own_key_path` (reads the key: MaskKeys::IsOwn keeps
-// it between rounds).
-absl::StatusOr<bool> SameKey(const std::string& pem, const std::string& own_key_path);
 
 // The sums of the masked shares of every region of a round, as signed numbers.
 // REQUIRES: every share has the same length.

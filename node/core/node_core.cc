@@ -536,6 +536,12 @@ void NodeCore::NationalShare(const Credentials& who, const v1::NationalShareRequ
       }
     }
   }
+  // One round id, one share: the same masks must never cover two values. Taken before any data
+  // is read, and refused on every second use, so that whether a reused id is refused does not
+  // depend on the data (a release that changed with it, say).
+  if (caller.ok()) {
+    if (absl::Status fresh = rounds_.Take(request.round(), now); !fresh.ok()) caller = fresh;
+  }
   auto share = security::ShareVariance(security::NoiseScale{request.sigma_centi()},
                                        static_cast<uint32_t>(roster.size()), request.collusion());
   if (caller.ok() && !share.ok()) caller = share.status();
@@ -559,9 +565,6 @@ void NodeCore::NationalShare(const Credentials& who, const v1::NationalShareRequ
                 ? releaser.ShareBreakdown(*source, *criterion, dims, diagnoses, purpose, round)
                 : releaser.ShareFrequency(*source, *criterion, purpose, round);
         if (!made.ok()) return made.status();
-        // One round id, one release: the same masks must never cover two different shares.
-        absl::Status fresh = rounds_.Take(request.round(), made->fingerprint, now);
-        if (!fresh.ok()) return fresh;
         auto masks = security::MaskSession::Open(mask_keys_, settings_.region, roster,
                                                  request.round(), made->answer.question, now);
         if (!masks.ok()) return masks.status();

@@ -521,7 +521,7 @@ void Hub::Count(const Credentials& who, Deadline deadline, const v1::CountReques
   Pricing pricing{.key = limited.ok() ? KeyOf("count", request.criterion(), {}, {}) : "",
                   .units = 1,
                   .cost_only = request.cost_only()};
-  if (settings_.national && !request.per_region() && !request.cost_only()) {
+  if (Nationally(request)) {
     v1::NationalShareRequest share;
     *share.mutable_count() = request;
     National<v1::FederatedCount>(
@@ -554,7 +554,7 @@ void Hub::Breakdown(const Credentials& who, Deadline deadline, const v1::Breakdo
     pricing.key = KeyOf("breakdown", request.criterion(), *dims, *diagnoses);
     pricing.units = query::CellsPerPerson(*dims, *diagnoses);
   }
-  if (settings_.national && !request.per_region() && !request.cost_only()) {
+  if (Nationally(request)) {
     v1::NationalShareRequest share;
     *share.mutable_breakdown() = request;
     National<v1::FederatedBreakdown>(
@@ -583,7 +583,7 @@ void Hub::Frequency(const Credentials& who, Deadline deadline, const v1::Frequen
   Pricing pricing{.key = limited.ok() ? KeyOf("frequency", request.criterion(), {}, {}) : "",
                   .units = 2,
                   .cost_only = request.cost_only()};
-  if (settings_.national && !request.per_region() && !request.cost_only()) {
+  if (Nationally(request)) {
     v1::NationalShareRequest share;
     *share.mutable_frequency() = request;
     National<v1::FederatedFrequency>(

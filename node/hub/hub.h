@@ -122,6 +122,12 @@ class Hub {
                 const std::string& question, const absl::Status& precheck,
                 v1::NationalShareRequest request, const Pricing& pricing, Merge merge,
                 Done<Reply> done);
+  // Whether `request` is answered by one national total (the hub's default) rather than by the
+  // regions' own parts: asked for per region, or only priced, it is not.
+  template <typename Request>
+  bool Nationally(const Request& request) const {
+    return settings_.national && !request.per_region() && !request.cost_only();
+  }
   // One call passed on to the region `region_id`, whose outcome is the reply.
   template <typename Request>
   void Forward(const Credentials& who, Deadline deadline, security::Method method,

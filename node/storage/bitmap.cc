@@ -91,6 +91,14 @@ uint64_t Bitmap::AndCardinality(const Bitmap& other) const {
 Bitmap Bitmap::Union(std::span<const Bitmap* const> inputs) {
   if (inputs.empty()) return Bitmap();
   if (inputs.size() == 1) return *inputs[0];
+  if (inputs.size() <= 4) {
+    // CRoaring's many-way union makes every container of two or more inputs a bitset and
+    // converts the sparse ones back afterwards: for a few sparse inputs (a variant's het, hom and
+    // hemi carriers) merging them pairwise is several times faster.
+    Bitmap out = *inputs[0];
+    for (size_t i = 1; i < inputs.size(); ++i) out |= *inputs[i];
+    return out;
+  }
   std::vector<const roaring_bitmap_t*> raw;
   raw.reserve(inputs.size());
   for (const Bitmap* b : inputs) raw.push_back(b->r_);

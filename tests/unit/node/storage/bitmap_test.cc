@@ -16,6 +16,27 @@ TEST(BitmapTest, SetOperations) {
   EXPECT_EQ(Bitmap::Union(many), a | b);
 }
 
+// A union is merged pairwise for a few inputs and by CRoaring's many-way union for more; both
+// give the same set, over sparse, dense and run containers alike.
+TEST(BitmapTest, UnionsOfFewAndManyInputsAgree) {
+  std::vector<Bitmap> inputs;
+  for (uint32_t i = 0; i < 9; ++i) {
+    Bitmap b;
+    for (uint32_t v = i; v < 300'000; v += 37 * (i + 1)) b.Add(v);  // sparse and dense chunks
+    b |= Bitmap::Range(70'000 * i, 70'000 * i + 5'000);             // runs
+    inputs.push_back(std::move(b));
+  }
+  for (size_t n = 1; n <= inputs.size(); ++n) {
+    std::vector<const Bitmap*> ptrs;
+    Bitmap expected;
+    for (size_t i = 0; i < n; ++i) {
+      ptrs.push_back(&inputs[i]);
+      for (uint32_t v : inputs[i].ToVector()) expected.Add(v);
+    }
+    EXPECT_EQ(Bitmap::Union(ptrs), expected) << n << " inputs";
+  }
+}
+
 TEST(BitmapTest, SerializationRoundTripsLargeRuns) {
   Bitmap b = Bitmap::Range(10, 1'000'000);
   b.Add(5'000'000);
