@@ -88,11 +88,20 @@ absl::StatusOr<std::string> NewRoundId(int64_t now_unix) {
   return id;
 }
 
-absl::Status RoundGuard::Take(std::string_view round_id, int64_t now_unix) {
-  if (round_id.size() != 32) return absl::InvalidArgumentError("a round id is 32 bytes");
+namespace {
+
+// The hub's time a round id carries.
+int64_t RoundTime(std::string_view round_id) {
   uint64_t t = 0;
   for (int b = 0; b < 8; ++b) t = (t << 8) | static_cast<unsigned char>(round_id[b]);
-  const int64_t at = static_cast<int64_t>(t);
+  return static_cast<int64_t>(t);
+}
+
+}  // namespace
+
+absl::Status RoundGuard::Take(std::string_view round_id, int64_t now_unix) {
+  if (round_id.size() != 32) return absl::InvalidArgumentError("a round id is 32 bytes");
+  const int64_t at = RoundTime(round_id);
   if (at < now_unix - window_ || at > now_unix + window_) {
     return absl::InvalidArgumentError(
         StrCat("the round's time is ", now_unix - at,
@@ -104,10 +113,11 @@ absl::Status RoundGuard::Take(std::string_view round_id, int64_t now_unix) {
         "the round began before this region's node started; ask again");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = seen_.begin(); it != seen_.end();) {
-    it = it->second < now_unix - 2 * window_ ? seen_.erase(it) : std::next(it);
+  // Ids older than the window are refused above, so they need not be remembered.
+  while (!seen_.empty() && RoundTime(*seen_.begin()) < now_unix - 2 * window_) {
+    seen_.erase(seen_.begin());
   }
-  if (!seen_.emplace(std::string(round_id), at).second) {
+  if (!seen_.emplace(round_id).second) {
     return absl::PermissionDeniedError(
         "this round id was already used with this region: a round serves one share (start a "
         "new round)");

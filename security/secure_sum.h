@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -118,7 +119,8 @@ class RoundGuard {
   const int64_t started_;
   const int64_t window_;
   std::mutex mu_;
-  std::map<std::string, int64_t> seen_ ABSL_GUARDED_BY(mu_);  // id -> its time
+  // Ids start with their time (big-endian), so they sort by it and the oldest go first.
+  std::set<std::string> seen_ ABSL_GUARDED_BY(mu_);
 };
 
 // The sums of the masked shares of every region of a round, as signed numbers.

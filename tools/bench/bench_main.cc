@@ -8,11 +8,14 @@
 //   pmdb_bench compare --db DIR --sqlite FILE --pg CONNINFO --variant CHROM:POS:REF:ALT
 //                      [--assembly GRCh38] [--dx C50] [--hpo HP:0002664] [--runs N]
 //                      [--bcf FILE.bcf] [--label TEXT]
+//   pmdb_bench compare --db DIR --variant CHROM:POS:REF:ALT --floor-only 1 [...]
 // `compare` runs the same questions on every engine, fails unless all answers are identical,
-// and prints a Markdown table of p50/p99 latencies.
+// and prints a Markdown table of p50/p99 latencies. With --floor-only it times pmdb and the
+// counts' physical floor only (no SQL engine needed).
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
