@@ -9,6 +9,7 @@
 //                      [--assembly GRCh38] [--dx C50] [--hpo HP:0002664] [--runs N]
 //                      [--bcf FILE.bcf] [--label TEXT]
 //   pmdb_bench compare --db DIR --variant CHROM:POS:REF:ALT --floor-only 1 [...]
+//   pmdb_bench engine --db DIR --query EXPR [--runs N]           one count's p50 ms, and its answer
 // `compare` runs the same questions on every engine, fails unless all answers are identical,
 // and prints a Markdown table of p50/p99 latencies. With --floor-only it times pmdb and the
 // counts' physical floor only (no SQL engine needed).
@@ -506,6 +507,20 @@ int LatencyRows(std::map<std::string, std::string> args) {
   return 0;
 }
 
+// One question's engine time on a store, as a node's handler takes it (a fresh snapshot per
+// run): "p50_ms count" on one line.
+int EngineTime(std::map<std::string, std::string> args) {
+  int runs = args.contains("runs") ? std::stoi(args["runs"]) : 2000;
+  auto opened = OpenStore(Need(args, "db"));
+  query::Engine engine(opened.second);
+  auto criterion = query::ParseCriterion(Need(args, "query"));
+  Check(criterion.status());
+  uint64_t count = 0;
+  Latency t = TimeCount(*opened.first, engine, *criterion, runs, &count);
+  std::printf("%.4f %llu\n", t.p50_ms, static_cast<unsigned long long>(count));
+  return 0;
+}
+
 int Compact(std::map<std::string, std::string> args) {
   auto store = storage::Store::Open(Need(args, "db"), storage::StoreOptions{});
   Check(store.status());
@@ -522,7 +537,8 @@ int Compact(std::map<std::string, std::string> args) {
 int main(int argc, char** argv) {
   using namespace pmdb::bench;
   if (argc < 2) {
-    std::cerr << "usage: pmdb_bench export|load-sqlite|compact|compare --name value ...\n";
+    std::cerr << "usage: pmdb_bench export|load-sqlite|compact|compare|latency|engine --name value "
+                 "...\n";
     return 2;
   }
   std::string cmd = argv[1];
@@ -537,6 +553,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "compact") return Compact(args);
+  if (cmd == "engine") return EngineTime(args);
   if (cmd == "print-schema") {
     std::cout << kSchemaSql;
     return 0;

@@ -3,6 +3,7 @@
 //
 //   pmdb_fedbench --hub ADDR --node ADDR --region ID --certs DIR --query EXPR
 //                 [--runs N] [--seconds S] [--concurrency C] [--regions K]
+//                 [--engine-ms MS] [--sync-dir DIR]
 //   pmdb_fedbench --nodes LABEL=ADDR,LABEL=ADDR,... --region ID --certs DIR --query EXPR [...]
 //
 // The second form compares direct counts on several nodes of one region (a node on one store and
@@ -12,19 +13,24 @@
 // DIR holds ca.crt, ca.crl, researcher.{crt,key} and hub.{crt,key} (the direct node call is
 // made as the hub, acting for the researcher, since nodes take questions only from the hub).
 // --regions K only names how many nodes the hub has in the table (tools/bench/federation sets it).
+// --engine-ms is the question's in-process engine time (pmdb_bench engine), --sync-dir a
+// directory on the nodes' disk: with them the direct call is also put against its parts.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grpcpp/create_channel.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "node/transport/tls.h"
@@ -72,6 +78,29 @@ Latency Loopback(int runs) {
   close(client);
   echo.join();
   close(server);
+  return l;
+}
+
+// A synced append of 512 bytes to a file in `dir` (an audit entry's write-ahead-log record is
+// about that size, and is synced before its answer leaves): the disk's share of a call.
+Latency SyncedAppend(const std::string& dir, int runs) {
+  const std::string path = dir + "/synced-append.bench";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  if (fd < 0) {
+    std::cerr << "pmdb_fedbench: cannot create " << path << "\n";
+    std::exit(1);
+  }
+  const std::string record(512, 'a');
+  Latency l = Measure(
+      [&] {
+        if (write(fd, record.data(), record.size()) != static_cast<ssize_t>(record.size()) ||
+            fdatasync(fd) != 0) {
+          std::abort();
+        }
+      },
+      runs, 10);
+  close(fd);
+  unlink(path.c_str());
   return l;
 }
 
@@ -222,6 +251,8 @@ int Main(int argc, char** argv) {
   };
 
   Latency loopback = Loopback(runs * 5);
+  std::optional<Latency> synced;
+  if (args.Has("sync-dir")) synced = SyncedAppend(args.Get("sync-dir"), std::max(runs / 4, 50));
   Latency direct = Measure(direct_call, runs, 50);
   Latency federated = Measure(federated_call, runs, 50);
   Latency national = Measure(national_call, runs, 50);
@@ -255,6 +286,15 @@ int Main(int argc, char** argv) {
   std::printf("|---|---:|---:|---:|\n");
   std::printf("| raw loopback TCP round trip (1 byte) | %.3f | %.3f | - |\n", loopback.p50_ms,
               loopback.p99_ms);
+  if (synced.has_value()) {
+    std::printf("| synced 512-byte append (fdatasync), the node's disk | %.3f | %.3f | - |\n",
+                synced->p50_ms, synced->p99_ms);
+  }
+  const double engine_ms = args.Has("engine-ms") ? std::stod(args.Get("engine-ms")) : -1;
+  if (engine_ms >= 0) {
+    std::printf("| the question in the engine, in process (one region's store) | %.3f | - | - |\n",
+                engine_ms);
+  }
   std::printf("| direct count on one node (gRPC, mTLS, audited) | %.3f | %.3f | %.0f |\n",
               direct.p50_ms, direct.p99_ms, direct_qps);
   std::printf(
@@ -264,6 +304,14 @@ int Main(int argc, char** argv) {
               nodes.c_str(), national.p50_ms, national.p99_ms, national_qps);
   std::printf("\nnational / per-region p50: %.2fx\n", national.p50_ms / federated.p50_ms);
   std::printf("federated (per region) / direct p50: %.2fx\n", federated.p50_ms / direct.p50_ms);
+  if (engine_ms >= 0) {
+    std::printf("direct / (loopback + engine) p50: %.2fx\n",
+                direct.p50_ms / (loopback.p50_ms + engine_ms));
+    if (synced.has_value()) {
+      std::printf("direct / (loopback + engine + synced append) p50: %.2fx\n",
+                  direct.p50_ms / (loopback.p50_ms + engine_ms + synced->p50_ms));
+    }
+  }
   std::printf("\nruns at concurrency 1: %d per path; throughput window: %.0f s\n", runs, seconds);
   return 0;
 }
