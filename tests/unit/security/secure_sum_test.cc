@@ -193,6 +193,24 @@ TEST_F(SecureSumTest, ARoundIdServesOneShareWithinItsTime) {
   EXPECT_EQ(guard.Take("short", now).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Ids are remembered for as long as their time is within the window, however many come after
+// them, and forgotten once it is past (they are refused by their time then).
+TEST_F(SecureSumTest, ARoundIdIsRememberedForItsWholeWindow) {
+  const int64_t start = 1'800'000'000;
+  RoundGuard guard(start - 10, /*window=*/600);
+  auto early = NewRoundId(start);
+  ASSERT_TRUE(early.ok());
+  ASSERT_TRUE(guard.Take(*early, start).ok());
+  // Ten minutes of later rounds, some from a hub clock a little behind or ahead.
+  for (int64_t t = start; t < start + 600; t += 3) {
+    auto id = NewRoundId(t + (t % 2 == 0 ? -5 : 5));
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(guard.Take(*id, t).ok()) << t;
+  }
+  EXPECT_EQ(guard.Take(*early, start + 599).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.Take(*early, start + 601).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SecureSumTest, ARegionKnowsItsOwnCertificateFromAnOldOne) {
   auto ca = CertificateAuthority::Open(dir_.Path("ca"));
   ASSERT_TRUE(ca.ok()) << ca.status();
