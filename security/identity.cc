@@ -23,7 +23,7 @@ absl::StatusOr<Identity> ParseIdentity(std::string_view uri) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
         StrCat("identity '", uri, "' ", why,
-               " (expected spiffe://FEDERATION/hub, .../region/ID/node, "
+               " (expected spiffe://FEDERATION/hub, .../region/ID/node, .../region/ID/shard, "
                ".../region/ID/operator/NAME, .../region/ID/clinician/NAME or "
                ".../researcher/NAME)"));
   };
@@ -41,8 +41,9 @@ absl::StatusOr<Identity> ParseIdentity(std::string_view uri) {
   } else if (parts.size() == 3 && parts[1] == "researcher") {
     id.role = Role::kResearcher;
     id.name = std::string(parts[2]);
-  } else if (parts.size() == 4 && parts[1] == "region" && parts[3] == "node") {
-    id.role = Role::kNode;
+  } else if (parts.size() == 4 && parts[1] == "region" &&
+             (parts[3] == "node" || parts[3] == "shard")) {
+    id.role = parts[3] == "node" ? Role::kNode : Role::kShard;
     id.region = std::string(parts[2]);
   } else if (parts.size() == 5 && parts[1] == "region" &&
              (parts[3] == "operator" || parts[3] == "clinician")) {
@@ -57,11 +58,18 @@ absl::StatusOr<Identity> ParseIdentity(std::string_view uri) {
 
 std::string RoleName(Role role) {
   switch (role) {
-    case Role::kHub: return "hub";
-    case Role::kNode: return "node";
-    case Role::kOperator: return "operator";
-    case Role::kClinician: return "clinician";
-    case Role::kResearcher: return "researcher";
+    case Role::kHub:
+      return "hub";
+    case Role::kNode:
+      return "node";
+    case Role::kOperator:
+      return "operator";
+    case Role::kClinician:
+      return "clinician";
+    case Role::kResearcher:
+      return "researcher";
+    case Role::kShard:
+      return "shard";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 //
 //   spiffe://<federation>/hub                                the national hub
 //   spiffe://<federation>/region/<region>/node               a regional node
+//   spiffe://<federation>/region/<region>/shard              the shards of a sharded region's store
 //   spiffe://<federation>/region/<region>/operator/<name>    a region's operator
 //   spiffe://<federation>/region/<region>/clinician/<name>   a clinician in a region
 //   spiffe://<federation>/researcher/<name>                  a national researcher
@@ -15,17 +16,21 @@
 
 namespace pmdb::security {
 
-enum class Role { kHub, kNode, kOperator, kClinician, kResearcher };
+// A shard answers only its region's node, and is nobody to the hub or to other regions: a
+// shard's machine holds no key the hub would take for the region.
+enum class Role { kHub, kNode, kOperator, kClinician, kResearcher, kShard };
 
 struct Identity {
   std::string uri;
   std::string federation;
   Role role = Role::kResearcher;
   std::string region;  // empty for the hub and researchers
-  std::string name;    // empty for the hub and nodes
+  std::string name;    // empty for the hub, nodes and shards
 
-  // Hub and nodes serve TLS as well as call others; people only call.
-  bool is_server() const { return role == Role::kHub || role == Role::kNode; }
+  // Hub, nodes and shards serve TLS as well as call others; people only call.
+  bool is_server() const {
+    return role == Role::kHub || role == Role::kNode || role == Role::kShard;
+  }
 };
 
 // Parses and checks an identity URI. Names and ids are lower-case letters, digits, '-', '_' and

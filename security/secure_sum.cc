@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -113,9 +114,12 @@ absl::Status RoundGuard::Take(std::string_view round_id, int64_t now_unix) {
         "the round began before this region's node started; ask again");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  // Ids older than the window are refused above, so they need not be remembered.
-  while (!seen_.empty() && RoundTime(*seen_.begin()) < now_unix - 2 * window_) {
-    seen_.erase(seen_.begin());
+  // Ids older than the window are refused above, so they need not be remembered; the horizon
+  // keeps them refused whatever the next caller's clock says.
+  horizon_ = std::max(horizon_, now_unix - 2 * window_);
+  while (!seen_.empty() && RoundTime(*seen_.begin()) < horizon_) seen_.erase(seen_.begin());
+  if (at < horizon_) {
+    return absl::InvalidArgumentError("the round is older than this region remembers; ask again");
   }
   if (!seen_.emplace(round_id).second) {
     return absl::PermissionDeniedError(

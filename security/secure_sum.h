@@ -121,6 +121,9 @@ class RoundGuard {
   std::mutex mu_;
   // Ids start with their time (big-endian), so they sort by it and the oldest go first.
   std::set<std::string> seen_ ABSL_GUARDED_BY(mu_);
+  // Ids older than this were forgotten: refused even when a caller's clock reads earlier (a
+  // clock stepped back, a request that stalled) and the window alone would let them in.
+  int64_t horizon_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The sums of the masked shares of every region of a round, as signed numbers.

@@ -44,8 +44,8 @@
 #include "query/similarity.h"
 #include "security/audit.h"
 #include "security/disclosure.h"
-#include "security/secure_sum.h"
 #include "security/policy.h"
+#include "security/secure_sum.h"
 
 namespace pmdb::core {
 
@@ -207,7 +207,7 @@ class NodeCore {
   SharingPolicy sharing_;
   ContactBook contacts_;
   security::MaskKeys mask_keys_;  // national totals' masks (secure_sum.h)
-  security::RoundGuard rounds_;   // each round id serves one release
+  security::RoundGuard rounds_;   // each round id serves one share
   std::string reference_key_;
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const vocab::Catalog> catalog_;  // guarded by catalog_mu_

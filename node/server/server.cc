@@ -889,10 +889,12 @@ absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& confi
   StartLogging(config.log_format);
   auto self = security::CheckTlsFiles(config.tls);
   if (!self.ok()) return self.status();
-  if (self->role != security::Role::kNode || self->region != config.region) {
-    return absl::InvalidArgumentError(StrCat(config.tls.cert, " is ", self->uri,
-                                             ", not the node of region ", config.region,
-                                             " (a shard serves with its region's node identity)"));
+  if (self->role != security::Role::kShard || self->region != config.region) {
+    return absl::InvalidArgumentError(
+        StrCat(config.tls.cert, " is ", self->uri, ", not a shard of region ", config.region,
+               ": a shard serves with its own certificate (pmdb ca issue --identity spiffe://",
+               self->federation, "/region/", config.region,
+               "/shard --ip ADDRESS), never the node's, whose key the hub trusts"));
   }
   auto etcd = shard::Etcd::Connect({.endpoint = config.etcd, .tls = config.tls});
   if (!etcd.ok()) return etcd.status();

@@ -458,7 +458,7 @@ absl::Status ShardSet::Refresh() {
       if (it == channels_.end()) {
         auto creds = transport::MakeChannelCredentials(
             options_.tls,
-            StrCat("spiffe://", options_.federation, "/region/", options_.region, "/node"));
+            StrCat("spiffe://", options_.federation, "/region/", options_.region, "/shard"));
         if (!creds.ok()) return creds.status();
         grpc::ChannelArguments args;
         args.SetString("pmdb.shard", id);

@@ -183,13 +183,16 @@ class ShardTest : public ::testing::Test {
     ASSERT_TRUE(ca.ok()) << ca.status();
     for (const auto& [path, prefix] :
          std::vector<std::pair<std::string, std::string>>{{"region/vast/node", "node"},
+                                                          {"region/vast/shard", "shard"},
                                                           {"region/vast/operator/olle", "olle"},
                                                           {"region/norr/node", "norr"},
                                                           {"hub", "hub"},
                                                           {"researcher/anna", "anna"}}) {
       security::IssueRequest req;
       req.identity = StrCat("spiffe://", kFederation, "/", path);
-      if (path.ends_with("/node") || path == "hub") req.ips = {"127.0.0.1"};
+      if (path.ends_with("/node") || path.ends_with("/shard") || path == "hub") {
+        req.ips = {"127.0.0.1"};
+      }
       ASSERT_TRUE(ca->Issue(req, dir_.Path(prefix)).ok());
     }
     etcd_ = std::make_unique<EtcdProcess>(dir_.Path("etcd"), Files("node"));
@@ -284,9 +287,9 @@ class ShardTest : public ::testing::Test {
             "--region", kRegion,
             "--name",   name,
             "--db",     db(name),
-            "--cert",   Files("node").cert,
-            "--key",    Files("node").key,
-            "--ca",     Files("node").ca,
+            "--cert",   Files("shard").cert,
+            "--key",    Files("shard").key,
+            "--ca",     Files("shard").ca,
             "--log",    "off"};
   }
 
@@ -670,7 +673,7 @@ TEST_F(ShardTest, OneNodeLeadsTheRegionAndShardsTakeWritesFromItOnly) {
   // A shard takes no write from a node that does not carry the leader's token.
   {
     auto creds = transport::MakeChannelCredentials(
-        Files("node"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+        Files("node"), StrCat("spiffe://", kFederation, "/region/vast/shard"));
     ASSERT_TRUE(creds.ok());
     auto map = shard::ReadShardMap(*client_, kRegion);
     ASSERT_TRUE(map.ok());
@@ -741,10 +744,10 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
     if (s.entry.name() == "s1") address = s.entry.address();
   }
   ASSERT_FALSE(address.empty());
-  // Another region's node, and the region's own operator: both refused.
-  for (const char* prefix : {"norr", "olle"}) {
+  // Another region's node, the region's own operator and another shard of the region: refused.
+  for (const char* prefix : {"norr", "olle", "shard"}) {
     auto creds = transport::MakeChannelCredentials(
-        Files(prefix), StrCat("spiffe://", kFederation, "/region/vast/node"));
+        Files(prefix), StrCat("spiffe://", kFederation, "/region/vast/shard"));
     ASSERT_TRUE(creds.ok());
     grpc::ChannelArguments args;
     args.SetString("pmdb.unique", prefix);
@@ -761,7 +764,7 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
   // refused by the shard.
   {
     auto creds = transport::MakeChannelCredentials(
-        Files("node"), StrCat("spiffe://", kFederation, "/region/vast/node"));
+        Files("node"), StrCat("spiffe://", kFederation, "/region/vast/shard"));
     ASSERT_TRUE(creds.ok());
     auto stub = v1::ShardService::NewStub(grpc::CreateChannel(address, *creds));
     grpc::ClientContext context;
@@ -773,6 +776,19 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
     grpc::Status status = stub->Count(&context, request, &reply);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_THAT(status.error_message(), ::testing::HasSubstr("as the node's shard map says"));
+  }
+  // A shard does not serve with its node's certificate (its machine would hold a key the hub
+  // takes for the region); it says which certificate it needs.
+  {
+    std::vector<std::string> args = ServeArgs("s2");
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == "--cert") args[i + 1] = Files("node").cert;
+      if (args[i] == "--key") args[i + 1] = Files("node").key;
+    }
+    auto refused = Pmdb(args);
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_THAT(refused.err, ::testing::HasSubstr("a shard serves with its own certificate"));
+    EXPECT_THAT(refused.err, ::testing::HasSubstr("/region/vast/shard"));
   }
   // A shard added by mistake can be taken back until it serves; one that served cannot.
   ASSERT_TRUE(shard::AddShard(*client_, kRegion, "s9", shard::kPendingAddress, 65536).ok());

@@ -14,7 +14,8 @@
 // made as the hub, acting for the researcher, since nodes take questions only from the hub).
 // --regions K only names how many nodes the hub has in the table (tools/bench/federation sets it).
 // --engine-ms is the question's in-process engine time (pmdb_bench engine), --sync-dir a
-// directory on the nodes' disk: with them the direct call is also put against its parts.
+// directory on the nodes' disk: with them the direct call is also put against its parts (give
+// --engine-ms only when the nodes do not pace answers, or the ratios mean nothing).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/create_channel.h>

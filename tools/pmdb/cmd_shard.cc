@@ -34,7 +34,7 @@ const CommandSpec& Spec() {
       "         large splits; --at at its first ordinal moves it whole. Both stopped; running\n"
       "         it again finishes an interrupted move\n"
       "  remove takes back a shard that was added but never served\n"
-      "  serve  runs one shard (--name, --db, --listen, the region's node certificate) until\n"
+      "  serve  runs one shard (--name, --db, --listen, the region's shard certificate) until\n"
       "         SIGINT or SIGTERM: its store becomes the shard of its range, it answers the\n"
       "         region's node only, and keeps its membership in etcd alive\n"
       "\n"
@@ -52,7 +52,9 @@ const CommandSpec& Spec() {
        {"join", "", "serve: add the shard to the map when it is not there (a StatefulSet pod)"},
        {"metrics", "HOST:PORT", "serve: the operations endpoint (/metrics, /livez, /readyz)"},
        {"log", "FORMAT", "serve: json (default), text or off"},
-       {"cert", "FILE", "the region's node certificate (https etcd, and serve)"},
+       {"cert", "FILE",
+        "https etcd: the region's node (or shard) certificate; serve: the shard certificate "
+        "(spiffe://FED/region/REGION/shard)"},
        {"key", "FILE", "its key"},
        {"ca", "FILE", "the federation CA certificate"},
        {"to", "NAME", "move: the new shard"},

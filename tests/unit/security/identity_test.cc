@@ -14,6 +14,11 @@ TEST(IdentityTest, EveryFormParses) {
   ASSERT_TRUE(node.ok());
   EXPECT_EQ(node->role, Role::kNode);
   EXPECT_EQ(node->region, "stockholm-gotland");
+  auto shard = ParseIdentity("spiffe://se-pm/region/vast/shard");
+  ASSERT_TRUE(shard.ok());
+  EXPECT_EQ(shard->role, Role::kShard);
+  EXPECT_EQ(shard->region, "vast");
+  EXPECT_TRUE(shard->is_server());
   auto op = ParseIdentity("spiffe://se-pm/region/vast/operator/erik");
   ASSERT_TRUE(op.ok());
   EXPECT_EQ(op->role, Role::kOperator);
@@ -30,8 +35,8 @@ TEST(IdentityTest, MalformedIdentitiesAreRefused) {
   for (const char* bad :
        {"https://se-pm/hub", "spiffe://se-pm", "spiffe://se-pm/hub/extra",
         "spiffe://se-pm/region/vast", "spiffe://se-pm/region/vast/janitor/bo",
-        "spiffe://se-pm/researcher/", "spiffe://SE-PM/hub", "spiffe://se-pm/researcher/a b",
-        "spiffe://se-pm//hub"}) {
+        "spiffe://se-pm/researcher/", "spiffe://se-pm/region/vast/shard/s1", "spiffe://SE-PM/hub",
+        "spiffe://se-pm/researcher/a b", "spiffe://se-pm//hub"}) {
     auto id = ParseIdentity(bad);
     EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

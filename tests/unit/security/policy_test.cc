@@ -44,6 +44,14 @@ TEST(PolicyTest, TheTable) {
   EXPECT_NE(s.message().find("region norr may not administer region vast"), std::string::npos) << s;
   EXPECT_FALSE(Authorize(researcher, Method::kAdminStatus, kVast).ok());
   EXPECT_FALSE(Authorize(node, Method::kRegionCount, kVast).ok()) << "nodes do not ask nodes";
+  // A shard is nobody outside its own region's node: not the region to the hub, not a caller.
+  Identity shard = Id("spiffe://f/region/vast/shard");
+  for (Method m : {Method::kRegionCount, Method::kRegionNationalShare, Method::kRegionInfo,
+                   Method::kAdminIngest, Method::kAdminStatus, Method::kFederationCount,
+                   Method::kFederationInfo}) {
+    EXPECT_FALSE(Authorize(shard, m, kVast).ok()) << static_cast<int>(m);
+    EXPECT_FALSE(Authorize(shard, m, kHub).ok()) << static_cast<int>(m);
+  }
   EXPECT_FALSE(Authorize(hub, Method::kFederationCount, kHub).ok());
   EXPECT_FALSE(Authorize(Id("spiffe://other/hub"), Method::kRegionCount, kVast).ok());
   // A hub method on a node and a region method on the hub are not served.

@@ -209,6 +209,12 @@ TEST_F(SecureSumTest, ARoundIdIsRememberedForItsWholeWindow) {
   }
   EXPECT_EQ(guard.Take(*early, start + 599).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(guard.Take(*early, start + 601).code(), absl::StatusCode::kInvalidArgument);
+  // Once forgotten, an id stays refused even for a caller whose clock reads earlier (stepped
+  // back, or a request that stalled), where the window alone would take it as new.
+  auto late = NewRoundId(start + 1300);
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(guard.Take(*late, start + 1300).ok());  // forgets ids before start + 100
+  EXPECT_EQ(guard.Take(*early, start + 500).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SecureSumTest, ARegionKnowsItsOwnCertificateFromAnOldOne) {
