@@ -290,6 +290,7 @@ class ShardTest : public ::testing::Test {
             "--cert",   Files("shard").cert,
             "--key",    Files("shard").key,
             "--ca",     Files("shard").ca,
+            "--crl",    dir_.Path("ca/ca.crl"),
             "--log",    "off"};
   }
 
@@ -736,6 +737,17 @@ TEST_F(ShardTest, OneNodeLeadsTheRegionAndShardsTakeWritesFromItOnly) {
 }
 
 TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
+  // A certificate of the region's node that the CA revoked (a stolen one, replaced) is refused
+  // by the shard, which checks the revocation list it was given.
+  {
+    auto ca = security::CertificateAuthority::Open(dir_.Path("ca"));
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    auto old = ca->Issue(
+        {.identity = StrCat("spiffe://", kFederation, "/region/vast/node"), .ips = {"127.0.0.1"}},
+        dir_.Path("node-old"));
+    ASSERT_TRUE(old.ok()) << old.status();
+    ASSERT_TRUE(ca->Revoke(old->serial_hex).ok());
+  }
   StartShard("s1");
   auto map = shard::ReadShardMap(*client_, kRegion);
   ASSERT_TRUE(map.ok());
@@ -744,8 +756,9 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
     if (s.entry.name() == "s1") address = s.entry.address();
   }
   ASSERT_FALSE(address.empty());
-  // Another region's node, the region's own operator and another shard of the region: refused.
-  for (const char* prefix : {"norr", "olle", "shard"}) {
+  // Another region's node, the region's own operator, another shard of the region and the
+  // node's revoked certificate: refused (the last during the handshake).
+  for (const char* prefix : {"norr", "olle", "shard", "node-old"}) {
     auto creds = transport::MakeChannelCredentials(
         Files(prefix), StrCat("spiffe://", kFederation, "/region/vast/shard"));
     ASSERT_TRUE(creds.ok());
@@ -758,7 +771,10 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
     *request.mutable_criterion() = *query::ParseCriterion("sex(F)");
     v1::ShardCount reply;
     grpc::Status status = stub->Count(&context, request, &reply);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << prefix;
+    EXPECT_EQ(status.error_code(), prefix == std::string("node-old")
+                                       ? grpc::StatusCode::UNAVAILABLE
+                                       : grpc::StatusCode::PERMISSION_DENIED)
+        << prefix << ": " << status.error_message();
   }
   // A question for another store than the one the map names (a map read before a move) is
   // refused by the shard.

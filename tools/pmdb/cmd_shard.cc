@@ -57,6 +57,9 @@ const CommandSpec& Spec() {
         "(spiffe://FED/region/REGION/shard)"},
        {"key", "FILE", "its key"},
        {"ca", "FILE", "the federation CA certificate"},
+       {"crl", "FILE",
+        "the federation CA's revocation list: serve refuses callers whose certificate is on it "
+        "(a node's revoked certificate), and it is re-read as the CA publishes it"},
        {"to", "NAME", "move: the new shard"},
        {"to-db", "DIR", "move: the new shard's store (a new directory)"},
        {"at", "ORDINAL", "move: the first ordinal that moves (a multiple of 65536)"},
@@ -67,14 +70,17 @@ const CommandSpec& Spec() {
       "      --at 524288 --to s1b --to-db /var/lib/s1b\n"
       "  pmdb shard serve --etcd http://127.0.0.1:2379 --region vast --name s2 --db /var/lib/s2 "
       "\\\n"
-      "      --listen 10.0.0.12:7443 --cert node.crt --key node.key --ca ca.crt\n",
+      "      --listen 10.0.0.12:7443 --cert shard.crt --key shard.key --ca ca.crt --crl ca.crl\n",
       /*takes_positional=*/true,
   };
   return spec;
 }
 
 security::TlsFiles TlsOf(const Flags& flags) {
-  return {.cert = flags.Get("cert"), .key = flags.Get("key"), .ca = flags.Get("ca")};
+  return {.cert = flags.Get("cert"),
+          .key = flags.Get("key"),
+          .ca = flags.Get("ca"),
+          .crl = flags.Has("crl") ? flags.Get("crl") : ""};
 }
 
 absl::StatusOr<uint64_t> SizeOf(const Flags& flags) {
