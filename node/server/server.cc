@@ -946,7 +946,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartShard(const ShardServeConfig& confi
   server->service_->WarmSoon();  // the cases indexed before the first search
   auto creds = transport::MakeServerCredentials(config.tls, self->federation);
   if (!creds.ok()) return creds.status();
-  EnableStandardServices();
+  // No gRPC health or reflection services: they would answer any certificate of the federation,
+  // and a shard answers its node only (its probes are /livez and /readyz on --metrics).
   grpc::ServerBuilder builder;
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->admin_.get());

@@ -4,6 +4,7 @@
 // one store; a killed shard makes answers fail with its name, never a smaller count.
 #include <fcntl.h>
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <set>
 #include <sstream>
@@ -775,6 +777,22 @@ TEST_F(ShardTest, AShardAnswersItsRegionsNodeOnly) {
                                        ? grpc::StatusCode::UNAVAILABLE
                                        : grpc::StatusCode::PERMISSION_DENIED)
         << prefix << ": " << status.error_message();
+  }
+  // Nor does it answer the standard health check or reflection, which would answer anyone of
+  // the federation (its probes are /livez and /readyz on its metrics address).
+  {
+    auto creds = transport::MakeChannelCredentials(
+        Files("norr"), StrCat("spiffe://", kFederation, "/region/vast/shard"));
+    ASSERT_TRUE(creds.ok());
+    grpc::GenericStub stub(grpc::CreateChannel(address, *creds));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Slice empty(std::string(""));
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) { done.set_value(s); });
+    EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
   // A question for another store than the one the map names (a map read before a move) is
   // refused by the shard.
