@@ -50,7 +50,8 @@ struct RosterMember {
 // The long-lived half of a region's masks: its own key, the federation's CA, and per peer
 // certificate the secret agreed with it once the certificate passed, kept between rounds so
 // that a round costs hashes only. The key and CA files are read again when they change (a
-// rotated certificate), which forgets every secret. Thread-safe.
+// rotated certificate; looked at at most once a second), which forgets every secret.
+// Thread-safe.
 class MaskKeys {
  public:
   MaskKeys(std::string own_key_path, std::string ca_path);
